@@ -1,0 +1,86 @@
+import { Type, type Static } from "typebox";
+
+// Response shapes, declared once: they drive serialization (unknown properties are dropped, so
+// a private field can never leak through a public route) and the OpenAPI document.
+
+export const ProblemSchema = Type.Object({
+  type: Type.String(),
+  title: Type.String(),
+  status: Type.Integer(),
+  detail: Type.String(),
+  code: Type.String(),
+  instance: Type.String(),
+  errors: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
+});
+
+export const TaskResultSchema = Type.Object({
+  task: Type.String(),
+  auc: Type.Number(),
+  radsBelowCurve: Type.Integer(),
+});
+
+export const SubmissionSchema = Type.Object({
+  id: Type.String(),
+  team: Type.String(),
+  model: Type.String(),
+  description: Type.Union([Type.String(), Type.Null()]),
+  link: Type.Union([Type.String(), Type.Null()]),
+  ensemble: Type.Boolean(),
+  state: Type.String(),
+  failure: Type.Union([Type.Object({ category: Type.String(), message: Type.String() }), Type.Null()]),
+  upload: Type.Object({ size: Type.Integer(), sha256: Type.String() }),
+  image: Type.Union([Type.Object({ digest: Type.String(), size: Type.Integer() }), Type.Null()]),
+  meanAuc: Type.Union([Type.Number(), Type.Null()]),
+  meanRadsBelowCurve: Type.Union([Type.Number(), Type.Null()]),
+  tasks: Type.Array(TaskResultSchema),
+  createdAt: Type.String(),
+  queuedAt: Type.Union([Type.String(), Type.Null()]),
+  startedAt: Type.Union([Type.String(), Type.Null()]),
+  finishedAt: Type.Union([Type.String(), Type.Null()]),
+  links: Type.Object({ self: Type.String(), log: Type.String(), events: Type.String() }),
+});
+export type SubmissionView = Static<typeof SubmissionSchema>;
+
+/** What anyone may see of a listed entry: the leaderboard's fields and nothing else. */
+export const PublicSubmissionSchema = Type.Object({
+  id: Type.String(),
+  team: Type.String(),
+  model: Type.String(),
+  link: Type.Union([Type.String(), Type.Null()]),
+  ensemble: Type.Boolean(),
+  meanAuc: Type.Number(),
+  meanRadsBelowCurve: Type.Number(),
+  tasks: Type.Array(TaskResultSchema),
+  createdAt: Type.String(),
+});
+
+export const AcceptedSchema = Type.Object({
+  id: Type.String(),
+  state: Type.String(),
+  statusUrl: Type.String(),
+});
+
+export const LeaderboardEntrySchema = Type.Object({
+  rank: Type.Integer(),
+  submissionId: Type.String(),
+  date: Type.String(),
+  team: Type.String(),
+  institution: Type.Union([Type.String(), Type.Null()]),
+  model: Type.String(),
+  link: Type.Union([Type.String(), Type.Null()]),
+  ensemble: Type.Boolean(),
+  meanAuc: Type.Number(),
+  meanRadsBelowCurve: Type.Number(),
+  score: Type.Number(),
+  display: Type.Object({ auc: Type.String(), rads: Type.String() }),
+  tasks: Type.Array(TaskResultSchema),
+});
+
+export const LeaderboardSchema = Type.Object({
+  competition: Type.Object({ slug: Type.String(), name: Type.String(), aucFloor: Type.Number() }),
+  generatedAt: Type.String(),
+  entries: Type.Array(LeaderboardEntrySchema),
+});
+export type Leaderboard = Static<typeof LeaderboardSchema>;
+
+export const IdParamsSchema = Type.Object({ id: Type.String() });

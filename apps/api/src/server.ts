@@ -1,0 +1,62 @@
+import { Queue } from "bullmq";
+import { Redis } from "ioredis";
+import { ConfigError, QUEUE_EVALUATE, type EvaluateJob } from "@holdout/contracts";
+import { createDb, ensureCompetition } from "@holdout/db";
+import { buildApp } from "./app.ts";
+import { loadApiConfig } from "./config.ts";
+
+async function main() {
+  const config = loadApiConfig(process.env);
+  const db = createDb(config.DATABASE_URL);
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3 });
+  const queue = new Queue<EvaluateJob>(QUEUE_EVALUATE, { connection: redis, prefix: config.HOLDOUT_QUEUE_PREFIX });
+  const competition = await ensureCompetition(db, {
+    slug: config.HOLDOUT_COMPETITION,
+    name: config.HOLDOUT_COMPETITION_NAME,
+  });
+  const app = await buildApp({
+    db,
+    redis,
+    queue,
+    competition,
+    dataDir: config.HOLDOUT_DATA_DIR,
+    maxUploadBytes: config.HOLDOUT_MAX_UPLOAD_BYTES,
+    logger: {
+      level: config.LOG_LEVEL,
+      // Tokens travel in this header; keep them out of every log line.
+      redact: ["req.headers.authorization"],
+    },
+  });
+
+  let closing = false;
+  const shutdown = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    app.log.info({ signal }, "shutting down");
+    // Stop accepting, let in-flight requests finish, then close the stores; each step runs even
+    // if an earlier one fails.
+    const steps: (() => Promise<unknown>)[] = [
+      () => app.close(),
+      () => queue.close(),
+      () => redis.quit(),
+      () => db.$disconnect(),
+    ];
+    for (const step of steps) {
+      await step().catch((err: unknown) => app.log.error({ err }, "shutdown step failed"));
+    }
+  };
+  process.once("SIGTERM", () => void shutdown("SIGTERM"));
+  process.once("SIGINT", () => void shutdown("SIGINT"));
+
+  await app.listen({ port: config.PORT, host: config.HOST });
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    console.error(err.message);
+    process.exitCode = 2;
+    return;
+  }
+  console.error(err);
+  process.exitCode = 1;
+});

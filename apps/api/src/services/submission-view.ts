@@ -1,0 +1,39 @@
+import type { findSubmission } from "@holdout/db";
+import type { SubmissionView } from "../schemas.ts";
+
+type SubmissionRow = NonNullable<Awaited<ReturnType<typeof findSubmission>>>;
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+export function submissionUrl(id: string): string {
+  return `/api/v1/submissions/${id}`;
+}
+
+/** The owner's view of a submission. */
+export function ownerView(s: SubmissionRow): SubmissionView {
+  const self = submissionUrl(s.id);
+  return {
+    id: s.id,
+    team: s.team.name,
+    model: s.modelName,
+    description: s.description,
+    link: s.link,
+    ensemble: s.ensemble,
+    state: s.state,
+    failure:
+      s.failureCategory !== null ? { category: s.failureCategory, message: s.failureMessage ?? "" } : null,
+    upload: { size: Number(s.uploadSize), sha256: s.uploadSha256 },
+    image:
+      s.imageDigest !== null && s.imageSize !== null
+        ? { digest: s.imageDigest, size: Number(s.imageSize) }
+        : null,
+    meanAuc: s.meanAuc,
+    meanRadsBelowCurve: s.meanRadsBelowCurve,
+    tasks: s.results.map((r) => ({ task: r.task, auc: r.auc, radsBelowCurve: r.radsBelowCurve })),
+    createdAt: s.createdAt.toISOString(),
+    queuedAt: iso(s.queuedAt),
+    startedAt: iso(s.startedAt),
+    finishedAt: iso(s.finishedAt),
+    links: { self, log: `${self}/log`, events: `${self}/events` },
+  };
+}

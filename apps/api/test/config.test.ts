@@ -1,0 +1,31 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError } from "@holdout/contracts";
+import { loadApiConfig } from "../src/config.ts";
+
+const valid = {
+  DATABASE_URL: "postgresql://u:p@127.0.0.1:5432/db",
+  REDIS_URL: "redis://127.0.0.1:6379",
+  HOLDOUT_DATA_DIR: "/var/lib/holdout",
+};
+
+describe("API configuration", () => {
+  it("applies defaults and coerces numbers", () => {
+    const c = loadApiConfig({ ...valid, PORT: "9090", HOLDOUT_MAX_UPLOAD_BYTES: "1024" });
+    expect(c).toMatchObject({ PORT: 9090, HOST: "127.0.0.1", HOLDOUT_MAX_UPLOAD_BYTES: 1024, HOLDOUT_COMPETITION: "chexpert" });
+  });
+
+  it("names every missing or malformed variable at once", () => {
+    let error: unknown;
+    try {
+      loadApiConfig({ PORT: "http", REDIS_URL: "localhost:6379" });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as ConfigError).message;
+    expect(message).toMatch(/DATABASE_URL: is required/);
+    expect(message).toMatch(/REDIS_URL: must be a redis:\/\/ URL/);
+    expect(message).toMatch(/HOLDOUT_DATA_DIR: is required/);
+    expect(message).toMatch(/PORT:/);
+  });
+});

@@ -1,0 +1,76 @@
+import { Command } from "commander";
+import { createDb, createTeamWithToken, ensureCompetition, issueTeamToken, TeamNameTakenError } from "@holdout/db";
+import { loadCliDbConfig } from "../config.ts";
+
+export function teamCommand(): Command {
+  const team = new Command("team").description("manage teams (organizers)");
+  team
+    .command("create")
+    .description("create a team and print its API token (shown only once)")
+    .requiredOption("--name <name>", "team name, as the leaderboard shows it")
+    .option("--institution <text>", "the team's institution")
+    .option("--competition <slug>", "competition slug (default: $HOLDOUT_COMPETITION or chexpert)")
+    .option("--json", "print {team, token} as JSON")
+    .action(async (opts: { name: string; institution?: string; competition?: string; json?: boolean }) => {
+      const name = opts.name.trim();
+      if (name.length === 0 || name.length > 100) {
+        console.error("holdout: --name must be 1 to 100 characters");
+        process.exitCode = 2;
+        return;
+      }
+      const config = loadCliDbConfig(process.env);
+      const db = createDb(config.DATABASE_URL, { poolSize: 1 });
+      try {
+        const competition = await ensureCompetition(db, {
+          slug: opts.competition ?? config.HOLDOUT_COMPETITION,
+          name: config.HOLDOUT_COMPETITION_NAME,
+        });
+        const { team: created, token } = await createTeamWithToken(db, {
+          competitionId: competition.id,
+          name,
+          institution: opts.institution?.trim() || null,
+        });
+        if (opts.json) {
+          console.log(JSON.stringify({ team: created, competition: competition.slug, token }));
+        } else {
+          console.log(`team "${created.name}" created in competition ${competition.slug} (id ${created.id})`);
+          console.log(`API token (shown only once; store it now): ${token}`);
+        }
+      } catch (err) {
+        if (err instanceof TeamNameTakenError) {
+          console.error(`holdout: ${err.message}`);
+          process.exitCode = 2;
+          return;
+        }
+        throw err;
+      } finally {
+        await db.$disconnect();
+      }
+    });
+  team
+    .command("token")
+    .description("issue a new API token for an existing team (shown only once)")
+    .requiredOption("--name <name>", "team name")
+    .option("--competition <slug>", "competition slug (default: $HOLDOUT_COMPETITION or chexpert)")
+    .option("--json", "print {team, token} as JSON")
+    .action(async (opts: { name: string; competition?: string; json?: boolean }) => {
+      const config = loadCliDbConfig(process.env);
+      const db = createDb(config.DATABASE_URL, { poolSize: 1 });
+      try {
+        const issued = await issueTeamToken(db, {
+          competitionSlug: opts.competition ?? config.HOLDOUT_COMPETITION,
+          teamName: opts.name.trim(),
+        });
+        if (!issued) {
+          console.error(`holdout: no team named "${opts.name}" in that competition`);
+          process.exitCode = 2;
+          return;
+        }
+        if (opts.json) console.log(JSON.stringify(issued));
+        else console.log(`new API token for "${issued.team.name}" (shown only once): ${issued.token}`);
+      } finally {
+        await db.$disconnect();
+      }
+    });
+  return team;
+}

@@ -1,0 +1,28 @@
+import { Command, CommanderError } from "commander";
+import { ConfigError } from "@holdout/contracts";
+import { scoreCommand } from "./commands/score.ts";
+import { teamCommand } from "./commands/team.ts";
+import { testsetCommand } from "./commands/testset.ts";
+
+const program = new Command("holdout")
+  .description("Holdout: hidden-test-set evaluation of containerized models")
+  .showHelpAfterError()
+  .exitOverride()
+  .addCommand(scoreCommand())
+  .addCommand(testsetCommand())
+  .addCommand(teamCommand());
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    // commander already printed its message (usage errors, --help).
+    process.exitCode = err.exitCode;
+  } else if (err instanceof ConfigError) {
+    console.error(err.message);
+    process.exitCode = 2;
+  } else {
+    console.error(`holdout: ${err instanceof Error ? err.message : String(err)}`);
+    process.exitCode = 1;
+  }
+}

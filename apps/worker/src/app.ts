@@ -1,0 +1,64 @@
+import path from "node:path";
+import { Worker } from "bullmq";
+import { Redis } from "ioredis";
+import { QUEUE_EVALUATE, type EvaluateJob } from "@holdout/contracts";
+import { createDb } from "@holdout/db";
+import { connectDocker, Sandbox } from "@holdout/sandbox";
+import { loadWorkerConfig, runLimits, type WorkerConfig } from "./config.ts";
+import { loadHiddenTestset } from "./hidden-testset.ts";
+import { createEvaluateProcessor } from "./jobs/evaluate-submission.job.ts";
+import { createLogger, type Logger } from "./logger.ts";
+
+export interface RunningWorker {
+  close(): Promise<void>;
+}
+
+/**
+ * Builds and starts a worker from its configuration. Tests call this too, in process, against
+ * the real PostgreSQL, Redis and Docker engine.
+ */
+export async function startWorker(config: WorkerConfig, log: Logger = createLogger(config.LOG_LEVEL)): Promise<RunningWorker> {
+  const testset = await loadHiddenTestset(config.HOLDOUT_TESTSET_DIR);
+  const db = createDb(config.DATABASE_URL, { poolSize: 4 });
+  // BullMQ workers block on Redis; they must retry forever rather than fail a command.
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+  const docker = connectDocker({ socketPath: config.DOCKER_SOCKET });
+  const sandbox = new Sandbox(docker, { keeperImage: config.HOLDOUT_KEEPER_IMAGE });
+
+  const processor = createEvaluateProcessor({
+    db,
+    sandbox,
+    testset,
+    uploadsDir: path.join(config.HOLDOUT_DATA_DIR, "uploads"),
+    workerName: config.HOLDOUT_WORKER_NAME,
+    limits: runLimits(config),
+    log,
+  });
+  const worker = new Worker<EvaluateJob>(QUEUE_EVALUATE, processor, {
+    connection: redis,
+    prefix: config.HOLDOUT_QUEUE_PREFIX,
+    concurrency: config.HOLDOUT_WORKER_CONCURRENCY,
+    // A job's lock is renewed while it runs; a worker that dies stops renewing and the job is
+    // picked up again after the lock expires.
+    lockDuration: 60_000,
+    stalledInterval: 30_000,
+    maxStalledCount: 2,
+  });
+  worker.on("error", (err) => log.error({ err }, "worker error"));
+  log.info(
+    { studies: testset.studies.length, readers: testset.readers.length, concurrency: config.HOLDOUT_WORKER_CONCURRENCY },
+    "worker started",
+  );
+
+  return {
+    async close() {
+      // Each step runs even if an earlier one fails.
+      const steps: (() => Promise<unknown>)[] = [() => worker.close(), () => redis.quit(), () => db.$disconnect()];
+      for (const step of steps) {
+        await step().catch((err: unknown) => log.error({ err }, "shutdown step failed"));
+      }
+    },
+  };
+}
+
+export { loadWorkerConfig, type WorkerConfig } from "./config.ts";

@@ -1,0 +1,3 @@
+export * from "./submission.ts";
+export * from "./queues.ts";
+export * from "./config.ts";

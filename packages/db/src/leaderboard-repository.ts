@@ -1,0 +1,47 @@
+import type { Db } from "./client.ts";
+
+export interface LeaderboardRow {
+  submissionId: string;
+  teamName: string;
+  institution: string | null;
+  modelName: string;
+  link: string | null;
+  ensemble: boolean;
+  meanAuc: number;
+  meanRadsBelowCurve: number;
+  submittedAt: Date;
+  scoredAt: Date | null;
+  tasks: { task: string; auc: number; radsBelowCurve: number }[];
+}
+
+/** Public leaderboard entries: scored, not hidden, at or above the competition's AUC floor. */
+export async function listLeaderboardRows(db: Db, competitionId: string): Promise<LeaderboardRow[]> {
+  const competition = await db.competition.findUniqueOrThrow({ where: { id: competitionId } });
+  const rows = await db.submission.findMany({
+    where: {
+      competitionId,
+      state: "scored",
+      hidden: false,
+      meanAuc: { gte: competition.aucFloor },
+    },
+    orderBy: [{ score: "desc" }, { createdAt: "asc" }],
+    include: {
+      team: { select: { name: true, institution: true } },
+      results: { select: { task: true, auc: true, radsBelowCurve: true } },
+    },
+  });
+  return rows.map((r) => ({
+    submissionId: r.id,
+    teamName: r.team.name,
+    institution: r.team.institution,
+    modelName: r.modelName,
+    link: r.link,
+    ensemble: r.ensemble,
+    // A scored row always has its means: recordScore writes them with the state.
+    meanAuc: r.meanAuc ?? 0,
+    meanRadsBelowCurve: r.meanRadsBelowCurve ?? 0,
+    submittedAt: r.createdAt,
+    scoredAt: r.finishedAt,
+    tasks: r.results,
+  }));
+}

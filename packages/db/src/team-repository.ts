@@ -1,0 +1,70 @@
+import type { Db } from "./client.ts";
+import { Prisma } from "./generated/prisma/client.ts";
+import { generateToken, hashToken, tokenDisplayPrefix } from "./tokens.ts";
+
+export class TeamNameTakenError extends Error {
+  constructor(name: string) {
+    super(`a team named "${name}" already exists in this competition`);
+    this.name = "TeamNameTakenError";
+  }
+}
+
+/** Creates a team and its first API token. The token is returned here and never again. */
+export async function createTeamWithToken(
+  db: Db,
+  input: { competitionId: string; name: string; institution?: string | null },
+): Promise<{ team: { id: string; name: string; institution: string | null }; token: string }> {
+  const token = generateToken();
+  try {
+    const team = await db.team.create({
+      data: {
+        competitionId: input.competitionId,
+        name: input.name,
+        institution: input.institution ?? null,
+        tokens: { create: { tokenHash: hashToken(token), prefix: tokenDisplayPrefix(token), label: "initial" } },
+      },
+      select: { id: true, name: true, institution: true },
+    });
+    return { team, token };
+  } catch (err) {
+    if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === "P2002") {
+      throw new TeamNameTakenError(input.name);
+    }
+    throw err;
+  }
+}
+
+export interface AuthenticatedTeam {
+  id: string;
+  name: string;
+  competitionId: string;
+  tokenId: string;
+}
+
+/** Resolves a bearer token to its team, or null if unknown or revoked. Records the token's last use. */
+export async function authenticateToken(db: Db, token: string): Promise<AuthenticatedTeam | null> {
+  const row = await db.apiToken.findUnique({
+    where: { tokenHash: hashToken(token) },
+    select: { id: true, revokedAt: true, team: { select: { id: true, name: true, competitionId: true } } },
+  });
+  if (!row || row.revokedAt) return null;
+  await db.apiToken.update({ where: { id: row.id }, data: { lastUsedAt: new Date() } });
+  return { ...row.team, tokenId: row.id };
+}
+
+/** Issues an additional token for a team found by name, or null if there is no such team. */
+export async function issueTeamToken(
+  db: Db,
+  input: { competitionSlug: string; teamName: string; label?: string },
+): Promise<{ team: { id: string; name: string }; token: string } | null> {
+  const team = await db.team.findFirst({
+    where: { name: input.teamName, competition: { slug: input.competitionSlug } },
+    select: { id: true, name: true },
+  });
+  if (!team) return null;
+  const token = generateToken();
+  await db.apiToken.create({
+    data: { teamId: team.id, tokenHash: hashToken(token), prefix: tokenDisplayPrefix(token), label: input.label ?? null },
+  });
+  return { team, token };
+}

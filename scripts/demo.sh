@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# The quick start's main job: a local CheXpert-style competition on a synthetic hidden test set.
+# Sets up what is missing (scripts/setup.sh), starts the API and a worker, registers a demo team,
+# submits the example model with curl, waits for its score, and keeps serving the leaderboard
+# until Ctrl-C.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+export PORT="${PORT:-8080}"
+export DATABASE_URL="${DATABASE_URL:-postgresql://holdout:holdout@127.0.0.1:5432/holdout}"
+export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
+export HOLDOUT_DATA_DIR="${HOLDOUT_DATA_DIR:-$PWD/.data}"
+export HOLDOUT_TESTSET_DIR="${HOLDOUT_TESTSET_DIR:-$HOLDOUT_DATA_DIR/testset}"
+export HOLDOUT_COMPETITION="${HOLDOUT_COMPETITION:-chexpert-demo}"
+export HOLDOUT_COMPETITION_NAME="${HOLDOUT_COMPETITION_NAME:-CheXpert (synthetic demo)}"
+export LOG_LEVEL="${LOG_LEVEL:-warn}"
+base="http://127.0.0.1:$PORT"
+say() { printf '\033[1mdemo:\033[0m %s\n' "$*"; }
+
+mkdir -p "$HOLDOUT_DATA_DIR/logs"
+if [ ! -f "$HOLDOUT_TESTSET_DIR/testset.json" ]; then
+  say "generating the synthetic hidden test set in $HOLDOUT_TESTSET_DIR"
+  npx holdout testset generate --out "$HOLDOUT_TESTSET_DIR" --seed 1
+fi
+
+if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+  echo "demo: port $PORT is already in use; set PORT to a free port" >&2
+  exit 1
+fi
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; wait || true; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+npm run --silent api >"$HOLDOUT_DATA_DIR/logs/api.log" 2>&1 & pids+=($!)
+npm run --silent worker >"$HOLDOUT_DATA_DIR/logs/worker.log" 2>&1 & pids+=($!)
+for _ in $(seq 60); do curl -fsS "$base/readyz" >/dev/null 2>&1 && break; sleep 1; done
+curl -fsS "$base/readyz" >/dev/null || { echo "demo: the API did not start; see $HOLDOUT_DATA_DIR/logs/api.log" >&2; exit 1; }
+say "API on $base (logs in $HOLDOUT_DATA_DIR/logs)"
+
+team="Holdout Demo"
+if ! token=$(npx holdout team create --name "$team" --institution "Holdout Example University" --json 2>/dev/null); then
+  token=$(npx holdout team token --name "$team" --json)
+fi
+token=$(node -e 'process.stdout.write(JSON.parse(process.argv[1]).token)' "$token")
+
+tarball="$HOLDOUT_DATA_DIR/example-baseline.tar"
+say "saving the example image to $tarball"
+docker save -o "$tarball" holdout/example-baseline:latest
+
+say "submitting it the way a team would:"
+echo "  curl -H 'Authorization: Bearer \$TOKEN' -F model=Baseline -F ensemble=false -F image=@$tarball $base/api/v1/submissions"
+answer=$(curl -fsS -H "Authorization: Bearer $token" \
+  -F "model=Example baseline" -F "description=Hand-made image features" \
+  -F "link=https://example.org/holdout-baseline" -F "ensemble=false" -F "image=@$tarball" "$base/api/v1/submissions")
+id=$(node -e 'process.stdout.write(JSON.parse(process.argv[1]).id)' "$answer")
+say "submission $id queued; waiting for its score"
+state=""
+for _ in $(seq 600); do
+  status=$(curl -fsS -H "Authorization: Bearer $token" "$base/api/v1/submissions/$id")
+  state=$(node -e 'process.stdout.write(JSON.parse(process.argv[1]).state)' "$status")
+  case "$state" in scored|failed|cancelled) break ;; esac
+  sleep 1
+done
+node -e '
+const s = JSON.parse(process.argv[1]);
+if (s.state !== "scored") { console.log(`demo: submission ended ${s.state}:`, s.failure); process.exit(0); }
+console.log(`demo: scored: mean AUC ${s.meanAuc.toFixed(3)}, ${s.meanRadsBelowCurve} radiologists below the curve`);
+for (const t of s.tasks) console.log(`  ${t.task.padEnd(17)} AUC ${t.auc.toFixed(3)}  rads below ${t.radsBelowCurve}`);
+' "$status"
+
+cat <<MSG
+
+  Leaderboard:   $base/            (JSON: $base/api/v1/leaderboard, CSV: $base/leaderboard.csv)
+  API docs:      $base/docs
+  Demo team:     $team
+  API token:     $token
+  Submit:        curl -H "Authorization: Bearer $token" -F model=MyModel -F image=@model.tar $base/api/v1/submissions
+
+Serving until Ctrl-C.
+MSG
+wait

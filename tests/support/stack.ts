@@ -1,0 +1,99 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { Queue } from "bullmq";
+import { Redis } from "ioredis";
+import { buildApp } from "@holdout/api";
+import { QUEUE_EVALUATE, type EvaluateJob } from "@holdout/contracts";
+import { createDb, createTeamWithToken, ensureCompetition, type Db } from "@holdout/db";
+import { loadWorkerConfig, startWorker, type RunningWorker } from "@holdout/worker";
+import { TEST_DATABASE_URL, TEST_REDIS_URL, TEST_TESTSET_DIR, uniqueName } from "./env.ts";
+
+export interface Stack {
+  url: string;
+  db: Db;
+  competition: { id: string; slug: string; name: string; aucFloor: number };
+  dataDir: string;
+  queue: Queue<EvaluateJob>;
+  createTeam(name?: string, institution?: string): Promise<{ id: string; token: string }>;
+  close(): Promise<void>;
+}
+
+export interface StackOptions {
+  worker?: boolean;
+  maxUploadBytes?: number;
+  workerEnv?: Record<string, string>;
+}
+
+/**
+ * A real API listening on loopback (and optionally a worker), isolated from other tests by its
+ * own competition, data directory and BullMQ prefix, on the real PostgreSQL, Redis and Docker.
+ */
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
+  const db = createDb(TEST_DATABASE_URL, { poolSize: 4 });
+  const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
+  const prefix = uniqueName("holdout-test");
+  const queue = new Queue<EvaluateJob>(QUEUE_EVALUATE, { connection: redis, prefix });
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), "holdout-data-"));
+  const competition = await ensureCompetition(db, { slug: uniqueName("comp"), name: "Test Competition" });
+  const app = await buildApp({
+    db,
+    redis,
+    queue,
+    competition,
+    dataDir,
+    maxUploadBytes: opts.maxUploadBytes ?? 2 * 1024 ** 3,
+  });
+  const address = await app.listen({ host: "127.0.0.1", port: 0 });
+
+  let worker: RunningWorker | null = null;
+  if (opts.worker) {
+    const config = loadWorkerConfig({
+      DATABASE_URL: TEST_DATABASE_URL,
+      REDIS_URL: TEST_REDIS_URL,
+      HOLDOUT_TESTSET_DIR: TEST_TESTSET_DIR,
+      HOLDOUT_DATA_DIR: dataDir,
+      HOLDOUT_QUEUE_PREFIX: prefix,
+      HOLDOUT_RUN_TIMEOUT_SECONDS: "300",
+      HOLDOUT_RUN_MEMORY_MB: "1024",
+      LOG_LEVEL: "warn",
+      ...opts.workerEnv,
+    });
+    worker = await startWorker(config);
+  }
+
+  return {
+    url: address,
+    db,
+    competition,
+    dataDir,
+    queue,
+    async createTeam(name = uniqueName("team"), institution = "Test University") {
+      const { team, token } = await createTeamWithToken(db, { competitionId: competition.id, name, institution });
+      return { id: team.id, token };
+    },
+    async close() {
+      await worker?.close();
+      await app.close();
+      await queue.obliterate({ force: true });
+      await queue.close();
+      await redis.quit();
+      await db.$disconnect();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export const FINAL = ["scored", "failed", "cancelled"];
+
+/** Polls the real status endpoint until the submission reaches a final state. */
+export async function waitForFinal(url: string, token: string, id: string, timeoutMs = 240_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await fetch(`${url}/api/v1/submissions/${id}`, { headers: { authorization: `Bearer ${token}` } });
+    const body = (await res.json()) as { state: string; failure: { category: string; message: string } | null };
+    if (FINAL.includes(body.state)) return body as Record<string, unknown> & typeof body;
+    if (Date.now() > deadline) throw new Error(`submission ${id} still ${body.state} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}

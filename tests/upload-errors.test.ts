@@ -1,0 +1,227 @@
+import { readdir } from "node:fs/promises";
+import path from "node:path";
+import { randomBytes } from "node:crypto";
+import tar from "tar-stream";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startStack, type Stack } from "./support/stack.ts";
+
+// Every rejected upload must answer problem+json naming what is wrong, and leave no row and
+// no file behind. These run over real HTTP against a listening API (no worker needed).
+
+const LIMIT = 256 * 1024;
+
+async function tinyTar(bytes = 1024): Promise<Buffer> {
+  const pack = tar.pack();
+  pack.entry({ name: "manifest.json" }, "[]");
+  pack.entry({ name: "padding.bin" }, randomBytes(bytes));
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const c of pack) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+type Part = [name: string, value: string] | [name: string, value: Blob, filename: string];
+
+function form(parts: Part[]): FormData {
+  const fd = new FormData();
+  for (const p of parts) {
+    if (p.length === 3) fd.append(p[0], p[1], p[2]);
+    else fd.append(p[0], p[1]);
+  }
+  return fd;
+}
+
+describe("POST /api/v1/submissions rejects bad uploads cleanly", () => {
+  let stack: Stack;
+  let token: string;
+  let teamId: string;
+  let tarball: Blob;
+
+  beforeAll(async () => {
+    stack = await startStack({ maxUploadBytes: LIMIT });
+    ({ token, id: teamId } = await stack.createTeam());
+    tarball = new Blob([await tinyTar()]);
+  });
+  afterAll(() => stack?.close());
+
+  async function post(body: FormData | string, headers: Record<string, string> = { authorization: `Bearer ${token}` }) {
+    const res = await fetch(`${stack.url}/api/v1/submissions`, { method: "POST", body, headers });
+    const problem = (await res.json()) as { code: string; detail: string; status: number; errors?: { field: string }[] };
+    return { res, problem };
+  }
+
+  async function expectNothingLeft() {
+    expect(await stack.db.submission.count({ where: { teamId } })).toBe(0);
+    const uploads = await readdir(path.join(stack.dataDir, "uploads")).catch(() => []);
+    expect(uploads).toEqual([]);
+  }
+
+  const cases: {
+    name: string;
+    body: () => FormData | string;
+    headers?: () => Record<string, string>;
+    status: number;
+    code: string;
+    detail: RegExp;
+    field?: string;
+  }[] = [
+    {
+      name: "no Authorization header",
+      body: () => form([["model", "m"], ["image", tarball, "m.tar"]]),
+      headers: () => ({}),
+      status: 401,
+      code: "HOLDOUT_ERR_UNAUTHORIZED",
+      detail: /API token/,
+    },
+    {
+      name: "an unknown token",
+      body: () => form([["model", "m"], ["image", tarball, "m.tar"]]),
+      headers: () => ({ authorization: "Bearer hld_not-a-real-token" }),
+      status: 401,
+      code: "HOLDOUT_ERR_UNAUTHORIZED",
+      detail: /unknown or revoked/,
+    },
+    {
+      name: "a malformed Authorization header",
+      body: () => form([["model", "m"], ["image", tarball, "m.tar"]]),
+      headers: () => ({ authorization: `Token ${token}` }),
+      status: 401,
+      code: "HOLDOUT_ERR_UNAUTHORIZED",
+      detail: /Bearer/,
+    },
+    {
+      name: "a JSON body instead of multipart",
+      body: () => JSON.stringify({ model: "m" }),
+      headers: () => ({ authorization: `Bearer ${token}`, "content-type": "application/json" }),
+      status: 415,
+      code: "HOLDOUT_ERR_NOT_MULTIPART",
+      detail: /multipart\/form-data/,
+    },
+    {
+      name: "a missing model field",
+      body: () => form([["description", "d"], ["image", tarball, "m.tar"]]),
+      status: 400,
+      code: "HOLDOUT_ERR_INVALID_FIELD",
+      detail: /`model` is required/,
+      field: "model",
+    },
+    {
+      name: "an empty model name",
+      body: () => form([["model", "   "], ["image", tarball, "m.tar"]]),
+      status: 400,
+      code: "HOLDOUT_ERR_INVALID_FIELD",
+      detail: /`model` must not be empty/,
+      field: "model",
+    },
+    {
+      name: "a link that is not an http(s) URL",
+      body: () => form([["model", "m"], ["link", "javascript:alert(1)"], ["image", tarball, "m.tar"]]),
+      status: 400,
+      code: "HOLDOUT_ERR_INVALID_FIELD",
+      detail: /`link` must be an http\(s\) URL/,
+      field: "link",
+    },
+    {
+      name: "an ensemble flag that is not a boolean",
+      body: () => form([["model", "m"], ["ensemble", "maybe"], ["image", tarball, "m.tar"]]),
+      status: 400,
+      code: "HOLDOUT_ERR_INVALID_FIELD",
+      detail: /`ensemble` must be true or false/,
+      field: "ensemble",
+    },
+    {
+      name: "an unknown field",
+      body: () => form([["model", "m"], ["colour", "red"], ["image", tarball, "m.tar"]]),
+      status: 400,
+      code: "HOLDOUT_ERR_INVALID_FIELD",
+      detail: /`colour` unknown field/,
+      field: "colour",
+    },
+    {
+      name: "a field sent after the file",
+      body: () => form([["image", tarball, "m.tar"], ["model", "m"]]),
+      status: 400,
+      code: "HOLDOUT_ERR_INVALID_FIELD",
+      detail: /`model` is required/,
+      field: "model",
+    },
+    {
+      name: "the file in the wrong field",
+      body: () => form([["model", "m"], ["file", tarball, "m.tar"]]),
+      status: 400,
+      code: "HOLDOUT_ERR_WRONG_FILE_FIELD",
+      detail: /field `image`, not `file`/,
+    },
+    {
+      name: "no file at all",
+      body: () => form([["model", "m"]]),
+      status: 400,
+      code: "HOLDOUT_ERR_MISSING_FILE",
+      detail: /file field `image`/,
+    },
+    {
+      name: "a file over the size limit",
+      body: () => form([["model", "m"], ["image", new Blob([randomBytes(4 * LIMIT)]), "big.tar"]]),
+      status: 413,
+      code: "HOLDOUT_ERR_UPLOAD_TOO_LARGE",
+      detail: /size limit/,
+    },
+    {
+      name: "an empty file",
+      body: () => form([["model", "m"], ["image", new Blob([randomBytes(0)]), "x.tar"]]),
+      status: 415,
+      code: "HOLDOUT_ERR_UPLOAD_NOT_TAR",
+      detail: /not a tar archive/,
+    },
+    {
+      name: "a file that is neither tar nor gzip",
+      body: () => form([["model", "m"], ["image", new Blob(["<html>not an image</html>".repeat(40)]), "m.tar"]]),
+      status: 415,
+      code: "HOLDOUT_ERR_UPLOAD_NOT_TAR",
+      detail: /docker save/,
+    },
+  ];
+
+  it.each(cases)("$name → $status $code, nothing stored", async (c) => {
+    const { res, problem } = await post(c.body(), c.headers?.() ?? { authorization: `Bearer ${token}` });
+    expect(res.status).toBe(c.status);
+    expect(res.headers.get("content-type")).toMatch(/^application\/problem\+json/);
+    expect(problem.code).toBe(c.code);
+    expect(problem.status).toBe(c.status);
+    expect(problem.detail).toMatch(c.detail);
+    if (c.field) expect(problem.errors?.map((e) => e.field)).toContain(c.field);
+    await expectNothingLeft();
+  });
+
+  it("a large tarball over the limit is cut off early and leaves nothing", async () => {
+    const big = new Blob([await tinyTar(8 * LIMIT)]);
+    const { res, problem } = await post(form([["model", "m"], ["image", big, "m.tar"]]));
+    expect(res.status).toBe(413);
+    expect(problem.code).toBe("HOLDOUT_ERR_UPLOAD_TOO_LARGE");
+    await expectNothingLeft();
+  });
+
+  it("a valid upload is stored, queued under its own id, and answered 202", async () => {
+    const { res, problem } = await post(
+      form([
+        ["model", "Tiny"],
+        ["description", "d"],
+        ["link", "https://example.org/paper"],
+        ["ensemble", "yes"],
+        ["image", tarball, "m.tar"],
+      ]),
+    );
+    const body = problem as unknown as { id: string; state: string; statusUrl: string };
+    expect(res.status).toBe(202);
+    expect(body.state).toBe("queued");
+    expect(body.statusUrl).toBe(`/api/v1/submissions/${body.id}`);
+    expect(res.headers.get("location")).toBe(body.statusUrl);
+    const row = await stack.db.submission.findUniqueOrThrow({ where: { id: body.id } });
+    expect(row).toMatchObject({ state: "queued", modelName: "Tiny", ensemble: true, teamId });
+    expect(Number(row.uploadSize)).toBe(tarball.size);
+    expect(await readdir(path.join(stack.dataDir, "uploads"))).toEqual([`${body.id}.tar`]);
+    const job = await stack.queue.getJob(body.id);
+    expect(job?.data).toEqual({ submissionId: body.id });
+    await stack.db.submission.delete({ where: { id: body.id } });
+  });
+});
