@@ -1,15 +1,31 @@
 import { defineConfig } from "vitest/config";
 
-// One suite: unit tests (pure code) and integration tests against the real PostgreSQL, Redis and
-// Docker engine. `npm test` runs scripts/setup.sh first, which makes sure those services, the
-// migrated test database and the locally built images exist.
+// Two projects: `unit` (pure code, no services) and `integration` (the real PostgreSQL, Redis and
+// Docker engine; its global setup prepares the shared synthetic test set and example tarball).
+// `npm test` runs both, after scripts/setup.sh made sure the services and images exist.
+const UNIT = [
+  "packages/scorer/test/**/*.test.ts",
+  "packages/testset/test/**/*.test.ts",
+  "packages/contracts/test/**/*.test.ts",
+  "apps/*/test/**/config.test.ts",
+  "apps/cli/test/**/*.test.ts",
+];
+
 export default defineConfig({
   test: {
-    include: ["packages/*/test/**/*.test.ts", "apps/*/test/**/*.test.ts", "tests/**/*.test.ts"],
     testTimeout: 60_000,
     hookTimeout: 300_000,
-    globalSetup: ["tests/support/global-setup.ts"],
     maxWorkers: 2,
-    reporters: ["default"],
+    projects: [
+      { extends: true, test: { name: "unit", include: UNIT } },
+      {
+        extends: true,
+        test: {
+          name: "integration",
+          include: ["packages/db/test/**/*.test.ts", "packages/sandbox/test/**/*.test.ts", "tests/**/*.test.ts"],
+          globalSetup: ["tests/support/global-setup.ts"],
+        },
+      },
+    ],
   },
 });

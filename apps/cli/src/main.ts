@@ -6,11 +6,19 @@ import { testsetCommand } from "./commands/testset.ts";
 
 const program = new Command("holdout")
   .description("Holdout: hidden-test-set evaluation of containerized models")
-  .showHelpAfterError()
-  .exitOverride()
   .addCommand(scoreCommand())
   .addCommand(testsetCommand())
   .addCommand(teamCommand());
+
+// Commands added with addCommand() do not inherit settings; apply them to the whole tree so a
+// usage error anywhere exits 2 (invalid input) instead of commander's process.exit(1).
+function configureTree(cmd: Command) {
+  cmd.showHelpAfterError().exitOverride((err) => {
+    throw err.exitCode === 0 ? err : new CommanderError(2, err.code, err.message);
+  });
+  cmd.commands.forEach(configureTree);
+}
+configureTree(program);
 
 try {
   await program.parseAsync(process.argv);

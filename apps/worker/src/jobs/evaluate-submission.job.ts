@@ -120,7 +120,7 @@ async function evaluate(deps: EvaluateDeps, submissionId: string): Promise<void>
       predictions = parsePredictionsCsv(run.predictions.toString("utf8"), deps.testset.studies);
     } catch (err) {
       if (err instanceof PredictionsError) {
-        await markFailed(db, submissionId, "invalid_output", `predictions.csv: ${err.message}`, workerName);
+        await markFailed(db, submissionId, "invalid_output", err.message, workerName);
         return;
       }
       throw err;

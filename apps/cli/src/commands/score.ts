@@ -1,0 +1,208 @@
+/**
+ * `holdout score`: scores a predictions.csv with the official CheXpert metric (DESIGN contract 4).
+ * Invalid input (unreadable or malformed files, bad options) sets exit code 2 with one line on stderr.
+ * The action is async: the root program must call `parseAsync`.
+ */
+import { readdir, readFile } from "node:fs/promises";
+import { basename, join } from "node:path";
+import { Command } from "commander";
+import { z } from "zod";
+import {
+  alignLabels,
+  formatAuc,
+  formatRads,
+  parseLabelsCsv,
+  parsePredictionsCsv,
+  ScorerError,
+  scoreTasks,
+  TASKS,
+  type ReaderReads,
+  type ScoreResult,
+} from "@holdout/scorer";
+
+/** Where the command writes; tests pass their own. */
+export interface CommandIo {
+  stdout(text: string): void;
+  stderr(text: string): void;
+}
+
+const processIo: CommandIo = {
+  stdout: (text) => void process.stdout.write(text),
+  stderr: (text) => void process.stderr.write(text),
+};
+
+interface ScoreOptions {
+  testset?: string;
+  groundtruth?: string;
+  readers?: string[];
+  predictions?: string;
+  json?: boolean;
+}
+
+/** The user's input is at fault: reported on one line with exit code 2. */
+class InputError extends Error {}
+
+interface LabelSources {
+  groundtruth: string;
+  readers: { id: string; file: string }[];
+}
+
+/** The parts of testset.json (contract 1) this command needs; other fields are not its business. */
+const TestsetManifest = z.object({
+  readers: z.array(z.object({ id: z.string().min(1), file: z.string().min(1) })).optional(),
+});
+
+async function readText(file: string, what: string): Promise<string> {
+  try {
+    return await readFile(file, "utf8");
+  } catch (error) {
+    const reason = error instanceof Error && "code" in error ? String(error.code) : String(error);
+    throw new InputError(`cannot read ${what} ${file} (${reason})`, { cause: error });
+  }
+}
+
+const idOf = (file: string) => basename(file).replace(/\.csv$/i, "");
+
+/**
+ * Reader files of a test-set directory: those listed in testset.json `readers[]` when it lists any
+ * (`file` relative to the test-set directory; a bare file name is looked up in `private/readers/`),
+ * otherwise every `private/readers/*.csv`, named by file name.
+ */
+async function testsetSources(dir: string): Promise<LabelSources> {
+  const groundtruth = join(dir, "private", "groundtruth.csv");
+  const readersDir = join(dir, "private", "readers");
+  let manifestText: string | null = null;
+  try {
+    manifestText = await readFile(join(dir, "testset.json"), "utf8");
+  } catch (error) {
+    if (!(error instanceof Error && "code" in error && error.code === "ENOENT")) {
+      throw new InputError(`cannot read ${join(dir, "testset.json")}`, { cause: error });
+    }
+  }
+  if (manifestText !== null) {
+    let json: unknown;
+    try {
+      json = JSON.parse(manifestText);
+    } catch (error) {
+      throw new InputError(`${join(dir, "testset.json")} is not valid JSON`, { cause: error });
+    }
+    const manifest = TestsetManifest.safeParse(json);
+    if (!manifest.success) {
+      const issue = manifest.error.issues[0];
+      const where = issue === undefined ? "" : ` at ${issue.path.join(".")}: ${issue.message}`;
+      throw new InputError(`${join(dir, "testset.json")} is invalid${where}`);
+    }
+    const listed = manifest.data.readers ?? [];
+    if (listed.length > 0) {
+      const readers = listed.map(({ id, file }) => ({
+        id,
+        file: file.includes("/") ? join(dir, file) : join(readersDir, file),
+      }));
+      return { groundtruth, readers };
+    }
+  }
+  let names: string[];
+  try {
+    names = await readdir(readersDir);
+  } catch (error) {
+    throw new InputError(`cannot list the reader files in ${readersDir}`, { cause: error });
+  }
+  const files = names.filter((name) => name.toLowerCase().endsWith(".csv")).sort();
+  return { groundtruth, readers: files.map((name) => ({ id: idOf(name), file: join(readersDir, name) })) };
+}
+
+function labelSources(options: ScoreOptions): LabelSources | Promise<LabelSources> {
+  const explicit = options.groundtruth !== undefined || options.readers !== undefined;
+  if (options.testset !== undefined) {
+    if (explicit) throw new InputError("use either --testset or --groundtruth with --readers, not both");
+    return testsetSources(options.testset);
+  }
+  if (options.groundtruth === undefined || options.readers === undefined) {
+    throw new InputError("missing --testset DIR, or --groundtruth FILE with --readers FILE...");
+  }
+  return {
+    groundtruth: options.groundtruth,
+    readers: options.readers.map((file) => ({ id: idOf(file), file })),
+  };
+}
+
+async function runScore(options: ScoreOptions): Promise<ScoreResult> {
+  if (options.predictions === undefined) throw new InputError("missing --predictions FILE");
+  const sources = await labelSources(options);
+  if (sources.readers.length === 0)
+    throw new InputError("no reader files: the metric needs the readers' reads");
+  const duplicate = sources.readers.find((r, i) => sources.readers.findIndex((o) => o.id === r.id) !== i);
+  if (duplicate !== undefined) throw new InputError(`two reader files are both named ${duplicate.id}`);
+
+  const truth = parseLabelsCsv(await readText(sources.groundtruth, "ground truth"), sources.groundtruth);
+  const readers: ReaderReads[] = [];
+  for (const { id, file } of sources.readers) {
+    const table = parseLabelsCsv(await readText(file, `reader ${id}`), file);
+    readers.push({ id, reads: alignLabels(table, truth.studies, file) });
+  }
+  const predictionsText = await readText(options.predictions, "predictions");
+  const predictions = parsePredictionsCsv(predictionsText, truth.studies, options.predictions);
+  return scoreTasks({ truth: truth.labels, predictions, readers });
+}
+
+/** Contract 4. Confidence intervals (`--bootstrap`) are not implemented yet, hence the nulls. */
+function toContractJson(result: ScoreResult) {
+  return {
+    meanAuc: result.meanAuc,
+    meanRadsBelowCurve: result.meanRadsBelowCurve,
+    score: result.score,
+    tasks: result.tasks.map((t) => ({
+      task: t.task,
+      auc: t.auc,
+      radsBelowCurve: t.radsBelowCurve,
+      auc95: null,
+      roc: t.roc,
+    })),
+    meanAuc95: null,
+    readers: result.readers,
+  };
+}
+
+function formatTable(result: ScoreResult): string {
+  const width = Math.max(...TASKS.map((task) => task.length), "Mean".length) + 2;
+  const ids = [...new Set(result.readers.map((r) => r.id))];
+  const lines = [`${"Task".padEnd(width)}AUC    Rads below curve   Readers (specificity/sensitivity)`];
+  for (const t of result.tasks) {
+    const points = ids.map((id) => {
+      const p = result.readers.find((r) => r.id === id && r.task === t.task);
+      return p === undefined ? id : `${id} ${p.specificity.toFixed(3)}/${p.sensitivity.toFixed(3)}`;
+    });
+    lines.push(
+      `${t.task.padEnd(width)}${formatAuc(t.auc).padEnd(7)}${String(t.radsBelowCurve).padEnd(19)}${points.join("  ")}`,
+    );
+  }
+  lines.push(
+    `${"Mean".padEnd(width)}${formatAuc(result.meanAuc).padEnd(7)}${formatRads(result.meanRadsBelowCurve)}`,
+  );
+  lines.push(`Score (mean AUC + 0.001 x mean rads below curve): ${result.score.toFixed(6)}`);
+  return `${lines.join("\n")}\n`;
+}
+
+export function scoreCommand(io: CommandIo = processIo): Command {
+  return new Command("score")
+    .description("score a predictions CSV with the official CheXpert metric")
+    .option("--testset <dir>", "test-set directory: private/groundtruth.csv and the reader files")
+    .option("--groundtruth <file>", "ground-truth CSV (instead of --testset)")
+    .option("--readers <files...>", "radiologist reader CSVs (with --groundtruth)")
+    .option("--predictions <file>", "the predictions CSV to score (required)")
+    .option("--json", "print one JSON object (DESIGN contract 4)")
+    .action(async (options: ScoreOptions) => {
+      let result: ScoreResult;
+      try {
+        result = await runScore(options);
+      } catch (error) {
+        if (error instanceof InputError || error instanceof ScorerError) {
+          io.stderr(`holdout score: ${error.message.replace(/\s*\n\s*/g, " ")}\n`);
+          process.exitCode = 2;
+          return;
+        }
+        throw error;
+      }
+      io.stdout(options.json === true ? `${JSON.stringify(toContractJson(result))}\n` : formatTable(result));
+    });
+}
