@@ -84,9 +84,10 @@ async function evaluate(deps: EvaluateDeps, submissionId: string): Promise<void>
   }
   if (!submission.uploadFile) throw new UnrecoverableError(`submission ${submissionId} has no upload`);
 
-  let imageId: string | null = null;
+  // Only an image this run brought into the engine is this run's to remove.
+  let ownedImage: string | null = null;
   try {
-    let loaded: { imageId: string; size: number };
+    let loaded: { imageId: string; size: number; preexisting: boolean };
     try {
       loaded = await sandbox.loadImage(path.join(deps.uploadsDir, submission.uploadFile));
     } catch (err) {
@@ -96,7 +97,8 @@ async function evaluate(deps: EvaluateDeps, submissionId: string): Promise<void>
       }
       throw err;
     }
-    imageId = loaded.imageId;
+    const imageId = loaded.imageId;
+    if (!loaded.preexisting) ownedImage = imageId;
 
     const run = await sandbox.runSubmission({
       imageId,
@@ -104,7 +106,7 @@ async function evaluate(deps: EvaluateDeps, submissionId: string): Promise<void>
       limits: deps.limits,
       labels: { "holdout.submission": submissionId },
     });
-    await saveSubmissionLog(db, submissionId, run.log, run.log.length >= deps.limits.logBytes);
+    await saveSubmissionLog(db, submissionId, run.log, run.logTruncated);
     if (run.verdict !== "ok") {
       await markFailed(db, submissionId, categoryOf(run.verdict), run.message, workerName);
       return;
@@ -129,7 +131,8 @@ async function evaluate(deps: EvaluateDeps, submissionId: string): Promise<void>
     await recordScore(db, submissionId, result, workerName);
   } finally {
     // Whatever happened, the loaded image goes: a submission's image never outlives its run.
-    if (imageId) {
+    if (ownedImage) {
+      const imageId = ownedImage;
       await sandbox
         .removeImage(imageId)
         .catch((err: unknown) => deps.log.warn({ err, imageId }, "could not remove image"));

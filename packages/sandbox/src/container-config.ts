@@ -1,0 +1,165 @@
+import { posix } from "node:path";
+import type Docker from "dockerode";
+
+export interface RunLimits {
+  memoryBytes: number;
+  pids: number;
+  cpus: number;
+  wallClockMs: number;
+  /** Size of the /out tmpfs. */
+  outputBytes: number;
+  logBytes: number;
+}
+
+export const WORKSPACE = "/workspace";
+export const OUT = "/out";
+export const PREDICTIONS = `${OUT}/predictions.csv`;
+export const DEFAULT_ARGS = ["test_image_paths.csv", PREDICTIONS];
+const TMP_SIZE = "64m";
+const NOBODY = "65534:65534";
+
+// dockerode's types lack HostConfig.CgroupnsMode (API 1.41) and BindOptions.NonRecursive (1.40), and
+// insist on every VolumeOptions field.
+type Mount = Omit<Docker.MountSettings, "Source" | "BindOptions" | "VolumeOptions"> & {
+  Source?: string;
+  BindOptions?: { NonRecursive?: boolean };
+  VolumeOptions?: { NoCopy?: boolean };
+};
+type HostConfig = Docker.HostConfig & { CgroupnsMode?: "private" | "host" };
+
+/**
+ * The engine reads 0 (and -1) as "unlimited" for several of these: a misconfigured limit must fail
+ * loudly rather than quietly lift a restriction.
+ */
+export function checkLimits(limits: RunLimits): void {
+  for (const [name, value] of Object.entries(limits)) {
+    if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
+      throw new Error(`sandbox limit ${name} must be a positive number, got ${String(value)}`);
+    }
+  }
+  if (limits.memoryBytes < 6 * 1024 * 1024)
+    throw new Error("sandbox limit memoryBytes must be at least 6 MiB");
+}
+
+/** What every container we start has in common: no network, no privileges, no way to gain any. */
+function lockedDown(limits: { memoryBytes: number; pids: number }, mounts: Mount[]): HostConfig {
+  return {
+    NetworkMode: "none",
+    ReadonlyRootfs: true,
+    CapDrop: ["ALL"],
+    SecurityOpt: ["no-new-privileges"],
+    Privileged: false,
+    Devices: [],
+    Memory: limits.memoryBytes,
+    MemorySwap: limits.memoryBytes, // equal: no swap
+    PidsLimit: limits.pids,
+    IpcMode: "private",
+    CgroupnsMode: "private", // the cgroup v1 default is the host's namespace
+    // No core files: they would only eat the /tmp or /out quota. (A host core_pattern pipe ignores this.)
+    Ulimits: [{ Name: "core", Soft: 0, Hard: 0 }],
+    // Output reaches us through attach; the default json-file driver would also write it, unbounded,
+    // to the host's disk.
+    LogConfig: { Type: "none", Config: {} },
+    Mounts: mounts as Docker.MountSettings[],
+  };
+}
+
+/** The trusted container that holds the /out tmpfs mounted for as long as we need to read it. */
+export function keeperConfig(p: {
+  name: string;
+  image: string;
+  volume: string;
+  labels: Record<string, string>;
+}): Docker.ContainerCreateOptions {
+  return {
+    name: p.name,
+    Image: p.image,
+    Entrypoint: ["sleep"],
+    Cmd: ["infinity"],
+    User: NOBODY,
+    NetworkDisabled: true,
+    Labels: p.labels,
+    HostConfig: lockedDown({ memoryBytes: 32 * 1024 * 1024, pids: 8 }, [
+      { Type: "volume", Source: p.volume, Target: OUT },
+    ]),
+  };
+}
+
+/**
+ * The submission's container, per contract 2: the image's ENTRYPOINT + CMD with `args` appended, in a
+ * read-only /workspace, writing only to /out and /tmp.
+ */
+export function submissionConfig(p: {
+  name: string;
+  image: Docker.ImageInspectInfo;
+  workspaceHostDir: string;
+  volume: string;
+  args: string[];
+  limits: RunLimits;
+  labels: Record<string, string>;
+}): Docker.ContainerCreateOptions {
+  const { Config } = p.image;
+  const entrypoint = toArgv(Config.Entrypoint);
+  const threads = String(Math.max(1, Math.floor(p.limits.cpus)));
+  const mounts: Mount[] = [
+    // NonRecursive: before API 1.44 a read-only bind leaves submounts writable; this hides them instead.
+    {
+      Type: "bind",
+      Source: p.workspaceHostDir,
+      Target: WORKSPACE,
+      ReadOnly: true,
+      BindOptions: { NonRecursive: true },
+    },
+    // NoCopy: the image's own /out content must not seed the volume.
+    { Type: "volume", Source: p.volume, Target: OUT, VolumeOptions: { NoCopy: true } },
+    // An image VOLUME would otherwise get a writable, unbounded host volume despite the read-only root.
+    // (loadImage has refused volumes inside /workspace, which cannot be mounted.)
+    ...[...new Set(Object.keys(Config.Volumes ?? {}).map((v) => posix.normalize(v).replace(/(.)\/$/, "$1")))]
+      .filter((target) => ![WORKSPACE, OUT, "/tmp"].includes(target))
+      .map((target): Mount => ({
+        Type: "tmpfs",
+        Target: target,
+        TmpfsOptions: { SizeBytes: 64 << 20, Mode: 0o1777 },
+      })),
+  ];
+  return {
+    name: p.name,
+    Image: p.image.Id,
+    // With no entrypoint the first CMD element is the program, which is what an empty list means.
+    Entrypoint: entrypoint,
+    Cmd: [...toArgv(Config.Cmd), ...p.args],
+    WorkingDir: WORKSPACE,
+    User: NOBODY,
+    Env: [
+      `HOLDOUT_INPUT=${WORKSPACE}/test_image_paths.csv`,
+      `HOLDOUT_OUTPUT=${PREDICTIONS}`,
+      "HOME=/tmp",
+      "TMPDIR=/tmp",
+      ...["OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS"].map(
+        (name) => `${name}=${threads}`,
+      ),
+    ],
+    NetworkDisabled: true,
+    Hostname: "sandbox",
+    Healthcheck: { Test: ["NONE"] },
+    AttachStdin: false,
+    AttachStdout: true,
+    AttachStderr: true,
+    Tty: false,
+    OpenStdin: false,
+    Labels: p.labels,
+    HostConfig: {
+      ...lockedDown(p.limits, mounts),
+      Init: true, // reaps zombies and forwards signals; also reports an exec failure in the log
+      NanoCpus: Math.round(p.limits.cpus * 1e9),
+      Tmpfs: { "/tmp": `rw,noexec,nosuid,nodev,size=${TMP_SIZE}` },
+      ShmSize: 64 * 1024 * 1024,
+      AutoRemove: false, // races with wait and inspect; we remove explicitly
+    },
+  };
+}
+
+function toArgv(value: string | string[] | null | undefined): string[] {
+  if (value === null || value === undefined) return [];
+  return typeof value === "string" ? [value] : value;
+}

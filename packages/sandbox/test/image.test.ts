@@ -1,0 +1,215 @@
+import { createHash, randomUUID } from "node:crypto";
+import { createReadStream, createWriteStream } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { createGzip, gzipSync } from "node:zlib";
+import { pack as tarPack } from "tar-stream";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connectDocker, inspectImageTarball, Sandbox, SandboxRejection } from "../src/index.ts";
+
+// Integration tests against the real Docker engine: archive inspection, loading, removal.
+
+const docker = connectDocker();
+const sandbox = new Sandbox(docker, { keeperImage: "holdout/base:bookworm" });
+const run = randomUUID().slice(0, 8);
+const victimRepo = `holdout-test/victim-${run}`;
+const victimTag = `${victimRepo}:latest`;
+let dir: string;
+let victimId: string;
+let modelId: string;
+let plainTar: string;
+let gzippedTar: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "holdout-sandbox-image-"));
+  victimId = await buildImage(`FROM holdout/base:bookworm\nLABEL holdout.test.victim=${run}\n`, victimTag);
+  modelId = await buildImage(
+    `FROM holdout/base:bookworm\nRUN echo ${run} > /model-id\nENTRYPOINT ["/bin/cat", "/model-id"]\n`,
+    `holdout-test/model-${run}:latest`,
+  );
+  // Save the model under the victim's tag, as a malicious team could, then give the tag back.
+  await docker.getImage(modelId).tag({ repo: victimRepo, tag: "latest" });
+  plainTar = join(dir, "model.tar");
+  await pipeline(await docker.getImage(victimTag).get(), createWriteStream(plainTar));
+  await docker.getImage(victimId).tag({ repo: victimRepo, tag: "latest" });
+  gzippedTar = join(dir, "model.tar.gz");
+  await pipeline(createReadStream(plainTar), createGzip(), createWriteStream(gzippedTar));
+  // The load below must do real work, not find the image already there.
+  await docker.getImage(modelId).remove({ force: true });
+});
+
+afterAll(async () => {
+  for (const id of [modelId, victimId]) {
+    if (id) await sandbox.removeImage(id);
+  }
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("inspectImageTarball", () => {
+  it("reads a plain docker save archive", async () => {
+    const info = await inspectImageTarball(plainTar);
+    expect(info).toMatchObject({ imageId: modelId, repoTags: [victimTag], compressed: false });
+    expect(info.layers).toBeGreaterThanOrEqual(2);
+    expect(info.size).toBeGreaterThan(1_000_000);
+  });
+
+  it("reads a gzipped archive, telling it by its magic bytes", async () => {
+    const info = await inspectImageTarball(gzippedTar);
+    expect(info).toMatchObject({ imageId: modelId, compressed: true });
+  });
+
+  it.each([
+    ["a file that is not a tar", Buffer.from("this is not an archive\n".repeat(100)), /not a valid tar/],
+    [
+      "gzip of something that is not a tar",
+      gzipSync(Buffer.alloc(4096, 7)),
+      /not a valid gzip-compressed tar/,
+    ],
+    [
+      "a truncated gzip",
+      gzipSync(Buffer.alloc(100_000, 1)).subarray(0, 200),
+      /not a valid gzip-compressed tar/,
+    ],
+    ["an empty file", Buffer.alloc(0), /manifest\.json is missing/],
+  ])("rejects %s", async (_what, content, reason) => {
+    const path = join(dir, `${randomUUID()}.bin`);
+    await writeFile(path, content);
+    await expect(inspectImageTarball(path)).rejects.toThrow(reason);
+    await expect(inspectImageTarball(path)).rejects.toBeInstanceOf(SandboxRejection);
+  });
+
+  const config = Buffer.from(
+    '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}',
+  );
+  const digest = createHash("sha256").update(config).digest("hex");
+  it.each([
+    ["no manifest", { "x.txt": "hello" }, /manifest\.json is missing/],
+    [
+      "two images",
+      { "manifest.json": JSON.stringify([entry(digest), entry(digest)]), [`${digest}.json`]: config },
+      /exactly one image; it holds 2/,
+    ],
+    ["a missing config", { "manifest.json": JSON.stringify([entry(digest)]) }, /is missing from the archive/],
+    [
+      "a config that does not match its digest",
+      { "manifest.json": JSON.stringify([entry(digest)]), [`${digest}.json`]: "{}" },
+      /does not match its digest/,
+    ],
+    [
+      "a missing layer",
+      {
+        "manifest.json": JSON.stringify([{ ...entry(digest), Layers: ["abc/layer.tar"] }]),
+        [`${digest}.json`]: config,
+      },
+      /layer "abc\/layer.tar" .* missing/,
+    ],
+    ["a manifest that is not JSON", { "manifest.json": "[{" }, /not valid JSON/],
+  ])("rejects an archive with %s", async (_what, files, reason) => {
+    const path = await writeTar(files);
+    const err: unknown = await inspectImageTarball(path).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SandboxRejection);
+    expect((err as SandboxRejection).reason).toMatch(reason);
+  });
+});
+
+describe("loadImage", () => {
+  it("loads a gzipped archive by ID, untagged, without moving an existing tag", async () => {
+    const loaded = await sandbox.loadImage(gzippedTar);
+    expect(loaded.imageId).toBe(modelId);
+    const image = await docker.getImage(modelId).inspect();
+    expect(loaded.size).toBe(image.Size);
+    expect(loaded.preexisting).toBe(false);
+    expect(image.RepoTags).toEqual([]);
+    // The archive asked for the victim's tag; the victim keeps it.
+    expect((await docker.getImage(victimTag).inspect()).Id).toBe(victimId);
+  });
+
+  it("reports an image the engine already held as preexisting, so the run does not remove it", async () => {
+    // The model is loaded by the test above; loading it again must not claim it.
+    const again = await sandbox.loadImage(plainTar);
+    expect(again).toMatchObject({ imageId: modelId, preexisting: true });
+  });
+
+  it("turns an engine failure reported inside a 200 response into a rejection", async () => {
+    // Valid to our checks (manifest, config digest, layer present), but the layer is not a tar and its
+    // diff_id is wrong: only the engine can tell.
+    const layer = Buffer.from("not a layer at all\n".repeat(64));
+    const diffId = createHash("sha256").update("something else").digest("hex");
+    const cfg = Buffer.from(
+      JSON.stringify({
+        architecture: "amd64",
+        os: "linux",
+        rootfs: { type: "layers", diff_ids: [`sha256:${diffId}`] },
+      }),
+    );
+    const cfgDigest = createHash("sha256").update(cfg).digest("hex");
+    const path = await writeTar({
+      "manifest.json": JSON.stringify([{ ...entry(cfgDigest), Layers: ["l1/layer.tar"] }]),
+      [`${cfgDigest}.json`]: cfg,
+      "l1/layer.tar": layer,
+    });
+    const err: unknown = await sandbox.loadImage(path).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SandboxRejection);
+    expect((err as SandboxRejection).reason).toMatch(/^the Docker engine could not load the image: /);
+    await expect(docker.getImage(`sha256:${cfgDigest}`).inspect()).rejects.toMatchObject({ statusCode: 404 });
+  });
+
+  it("rejects and removes an image that declares a VOLUME inside /workspace", async () => {
+    const id = await buildImage(`FROM holdout/base:bookworm\nVOLUME /workspace/cache\nENTRYPOINT ["true"]\n`);
+    const path = join(dir, "volume.tar");
+    await pipeline(await docker.getImage(id).get(), createWriteStream(path));
+    await docker.getImage(id).remove({ force: true });
+    await expect(sandbox.loadImage(path)).rejects.toThrow(/VOLUME \/workspace\/cache/);
+    await expect(docker.getImage(id).inspect()).rejects.toMatchObject({ statusCode: 404 });
+  });
+
+  it("rejects before loading anything when the archive is bad", async () => {
+    const path = join(dir, "garbage.tar");
+    await writeFile(path, "garbage".repeat(1000));
+    await expect(sandbox.loadImage(path)).rejects.toBeInstanceOf(SandboxRejection);
+  });
+});
+
+describe("removeImage", () => {
+  it("removes an image and treats an absent one as removed", async () => {
+    const id = await buildImage(`FROM holdout/base:bookworm\nLABEL holdout.test.remove=${run}\n`);
+    await sandbox.removeImage(id);
+    await expect(docker.getImage(id).inspect()).rejects.toMatchObject({ statusCode: 404 });
+    await expect(sandbox.removeImage(id)).resolves.toBeUndefined();
+  });
+});
+
+function entry(configDigest: string): { Config: string; RepoTags: string[]; Layers: string[] } {
+  return { Config: `${configDigest}.json`, RepoTags: ["evil/tag:latest"], Layers: [] };
+}
+
+async function writeTar(files: Record<string, string | Buffer>): Promise<string> {
+  const pack = tarPack();
+  for (const [name, content] of Object.entries(files)) pack.entry({ name }, content);
+  pack.finalize();
+  const path = join(dir, `${randomUUID()}.tar`);
+  await pipeline(Readable.from(pack), createWriteStream(path));
+  return path;
+}
+
+/** Builds a Dockerfile (no other context) with the legacy builder API; returns the image ID. */
+async function buildImage(dockerfile: string, tag?: string): Promise<string> {
+  const context = tarPack();
+  context.entry({ name: "Dockerfile" }, dockerfile);
+  context.finalize();
+  const progress = await docker.buildImage(Readable.from(context), {
+    ...(tag ? { t: tag } : {}),
+    forcerm: true,
+  });
+  const messages = await new Promise<{ error?: string; aux?: { ID?: string } }[]>((resolve, reject) =>
+    docker.modem.followProgress(progress, (err, out) => (err ? reject(err) : resolve(out as never))),
+  );
+  const failed = messages.find((m) => m.error);
+  if (failed) throw new Error(`docker build failed: ${failed.error}`);
+  const id = messages.find((m) => m.aux?.ID)?.aux?.ID;
+  if (!id) throw new Error("docker build reported no image ID");
+  return id;
+}

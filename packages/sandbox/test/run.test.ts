@@ -1,0 +1,228 @@
+import { randomUUID } from "node:crypto";
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { pack as tarPack } from "tar-stream";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import {
+  connectDocker,
+  reapLeftovers,
+  Sandbox,
+  SANDBOX_LABEL,
+  type RunLimits,
+  type RunSubmissionOptions,
+} from "../src/index.ts";
+
+// Integration tests against the real Docker engine: each model is a tiny image whose ENTRYPOINT is a
+// shell script, run exactly as a submission would be.
+
+const docker = connectDocker();
+const sandbox = new Sandbox(docker, { keeperImage: "holdout/base:bookworm" });
+const run = randomUUID().slice(0, 8);
+const runLabel = { "holdout.test.run": run };
+const limits: RunLimits = {
+  memoryBytes: 64 << 20,
+  pids: 32,
+  cpus: 1,
+  wallClockMs: 20_000,
+  outputBytes: 1 << 20,
+  logBytes: 64 << 10,
+};
+
+const PATHS = [
+  "CheXpert-v1.0/test/patient00001/study1/view1_frontal.jpg",
+  "CheXpert-v1.0/test/patient00002/study1/view1_frontal.jpg",
+];
+
+// Each script gets `test_image_paths.csv /out/predictions.csv` appended to its ENTRYPOINT + CMD.
+const PREDICT = `{ echo "Study,Atelectasis"; tail -n +2 "$HOLDOUT_INPUT" | sed 's#/view.*#,0.5#'; } > "$HOLDOUT_OUTPUT"`;
+const MODELS = {
+  ok: `
+echo "args=$*"
+echo "cwd=$(pwd) uid=$(id -u) gid=$(id -g) home=$HOME"
+echo "interfaces=$(ls /sys/class/net | tr '\\n' ' ')"
+if (echo x > /workspace/x) 2>/dev/null; then echo workspace=writable; else echo workspace=read-only; fi
+if (echo x > /etc/x) 2>/dev/null; then echo rootfs=writable; else echo rootfs=read-only; fi
+echo "data=$(grep ' /data ' /proc/mounts | cut -d' ' -f1)"
+echo "seen=$(wc -l < "$2")" # relative to the working directory
+${PREDICT}`,
+  fail: `echo "about to fail" >&2; exit 3`,
+  silent: `echo "done, but wrote nothing"`,
+  symlink: `ln -s /etc/passwd "$2"; echo linked`,
+  sleep: `echo sleeping; exec sleep 60`,
+  // tail must hold a whole "line" in memory, and /dev/zero has no newlines.
+  oom: `head -c 300000000 /dev/zero | tail`,
+  chatty: `head -c 200000 /dev/zero | tr '\\0' x; echo; echo THE-END; ${PREDICT}`,
+  big: `head -c 2000000 /dev/zero > "$2"`,
+};
+type Model = keyof typeof MODELS;
+
+let workspace: string;
+const images = {} as Record<Model, string>;
+
+beforeAll(async () => {
+  workspace = await mkdtemp(join(tmpdir(), "holdout-sandbox-ws-"));
+  await mkdir(join(workspace, "CheXpert-v1.0"));
+  await writeFile(join(workspace, "test_image_paths.csv"), ["Path", ...PATHS, ""].join("\n"));
+  // The model runs as nobody: the test set must be world-readable, as a real one is.
+  await chmod(workspace, 0o755);
+  await chmod(join(workspace, "test_image_paths.csv"), 0o644);
+  for (const [name, script] of Object.entries(MODELS)) {
+    // The ok model also checks that CMD comes before the appended arguments and that an image
+    // VOLUME does not become a writable host volume.
+    const dockerfile =
+      name === "ok"
+        ? `FROM holdout/base:bookworm\nCOPY model.sh /model.sh\nVOLUME /data\nENTRYPOINT ["/bin/sh"]\nCMD ["/model.sh", "--flag"]\n`
+        : `FROM holdout/base:bookworm\nCOPY model.sh /model.sh\nENTRYPOINT ["/bin/sh", "/model.sh"]\n`;
+    images[name as Model] = await buildImage(dockerfile, `set -u\n${script}\n`);
+  }
+});
+
+afterEach(async () => {
+  // Whatever the outcome, a run leaves nothing behind.
+  const filters = JSON.stringify({ label: [`${SANDBOX_LABEL}=1`, `holdout.test.run=${run}`] });
+  expect(await docker.listContainers({ all: true, filters })).toEqual([]);
+  expect((await docker.listVolumes({ filters })).Volumes ?? []).toEqual([]);
+});
+
+afterAll(async () => {
+  for (const id of Object.values(images)) await sandbox.removeImage(id);
+  if (workspace) await rm(workspace, { recursive: true, force: true });
+});
+
+function runModel(
+  model: Model,
+  overrides: Omit<Partial<RunSubmissionOptions>, "limits"> & { limits?: Partial<RunLimits> } = {},
+) {
+  return sandbox.runSubmission({
+    imageId: images[model],
+    workspaceHostDir: workspace,
+    labels: runLabel,
+    ...overrides,
+    limits: { ...limits, ...overrides.limits },
+  });
+}
+
+describe("runSubmission", () => {
+  it("runs a well-behaved model hardened and returns its predictions", async () => {
+    const result = await runModel("ok");
+    expect(result).toMatchObject({ verdict: "ok", exitCode: 0, logTruncated: false });
+    expect(result.predictions?.toString()).toBe(
+      "Study,Atelectasis\nCheXpert-v1.0/test/patient00001/study1,0.5\nCheXpert-v1.0/test/patient00002/study1,0.5\n",
+    );
+    const log = result.log;
+    expect(log).toContain("args=--flag test_image_paths.csv /out/predictions.csv\n");
+    expect(log).toContain("cwd=/workspace uid=65534 gid=65534 home=/tmp\n");
+    expect(log).toContain("interfaces=lo \n");
+    expect(log).toContain("workspace=read-only\n");
+    expect(log).toContain("rootfs=read-only\n");
+    expect(log).toContain("data=tmpfs\n");
+    expect(log).toContain("seen=3\n");
+    await expect(readFile(join(workspace, "x"))).rejects.toMatchObject({ code: "ENOENT" });
+  });
+
+  it("reports a non-zero exit with the model's stderr", async () => {
+    const result = await runModel("fail");
+    expect(result).toMatchObject({ verdict: "nonzero_exit", exitCode: 3, predictions: null });
+    expect(result.log).toBe("about to fail\n");
+    expect(result.message).toMatch(/code 3/);
+  });
+
+  it("reports no_output when the model exits 0 without writing predictions", async () => {
+    const result = await runModel("silent");
+    expect(result).toMatchObject({ verdict: "no_output", exitCode: 0, predictions: null });
+    expect(result.message).toMatch(/did not write \/out\/predictions\.csv/);
+  });
+
+  it("does not follow a symlink planted at /out/predictions.csv", async () => {
+    const result = await runModel("symlink");
+    expect(result).toMatchObject({ verdict: "no_output", exitCode: 0, predictions: null });
+    expect(result.message).toMatch(/is a symlink, not a regular file/);
+  });
+
+  it("stops a model that exceeds the wall clock", async () => {
+    const result = await runModel("sleep", { limits: { wallClockMs: 2_000 } });
+    expect(result).toMatchObject({
+      verdict: "timeout",
+      exitCode: null,
+      predictions: null,
+      log: "sleeping\n",
+    });
+    expect(result.durationMs).toBeGreaterThanOrEqual(2_000);
+    expect(result.durationMs).toBeLessThan(10_000);
+  });
+
+  it("reports out_of_memory when the model exceeds its memory limit", async () => {
+    const result = await runModel("oom");
+    expect(result).toMatchObject({ verdict: "out_of_memory", exitCode: 137, predictions: null });
+  });
+
+  it("caps the log, marks the truncation, and still drains the model's output", async () => {
+    const result = await runModel("chatty", { limits: { logBytes: 1000 } });
+    expect(result).toMatchObject({ verdict: "ok", logTruncated: true });
+    expect(result.log.startsWith("x".repeat(1000) + "\n[holdout: log truncated at 1000 bytes;")).toBe(true);
+    expect(result.log).not.toContain("THE-END");
+    expect(result.predictions?.toString()).toMatch(/^Study,Atelectasis\n/);
+  });
+
+  it("limits /out: writing past its size fails with ENOSPC", async () => {
+    const result = await runModel("big", { limits: { outputBytes: 1 << 20 } });
+    expect(result).toMatchObject({ verdict: "nonzero_exit", predictions: null });
+    expect(result.log).toMatch(/No space left on device/);
+  });
+
+  it("kills the model and cleans up when aborted", async () => {
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error("cancelled by test")), 1_000);
+    const started = Date.now();
+    await expect(runModel("sleep", { signal: controller.signal })).rejects.toThrow("cancelled by test");
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+});
+
+describe("reapLeftovers", () => {
+  it("removes labelled containers and volumes, and only those", async () => {
+    const mine = { ...runLabel, "holdout.test.reap": randomUUID() };
+    const labels = { [SANDBOX_LABEL]: "1", ...mine };
+    const volume = await docker.createVolume({ Name: `holdout-test-${randomUUID()}`, Labels: labels });
+    const container = await docker.createContainer({
+      Image: "holdout/base:bookworm",
+      Cmd: ["sleep", "infinity"],
+      Labels: labels,
+      HostConfig: { NetworkMode: "none" },
+    });
+    await container.start();
+    const bystander = await docker.createVolume({
+      Name: `holdout-test-${randomUUID()}`,
+      Labels: { [SANDBOX_LABEL]: "1", ...runLabel },
+    });
+    try {
+      expect(await reapLeftovers(docker, mine)).toEqual({ containers: 1, volumes: 1 });
+      await expect(docker.getVolume(volume.name).inspect()).rejects.toMatchObject({ statusCode: 404 });
+      await expect(docker.getVolume(bystander.name).inspect()).resolves.toBeDefined();
+    } finally {
+      await docker.getVolume(bystander.name).remove();
+    }
+  });
+});
+
+/** Builds an image from a Dockerfile plus model.sh with the legacy builder API; returns its ID. */
+async function buildImage(dockerfile: string, script: string): Promise<string> {
+  const context = tarPack();
+  context.entry({ name: "Dockerfile" }, dockerfile);
+  context.entry({ name: "model.sh", mode: 0o755 }, script);
+  context.finalize();
+  const progress = await docker.buildImage(Readable.from(context), {
+    forcerm: true,
+    labels: { "holdout.test.run": run },
+  });
+  const messages = await new Promise<{ error?: string; aux?: { ID?: string } }[]>((resolve, reject) =>
+    docker.modem.followProgress(progress, (err, out) => (err ? reject(err) : resolve(out as never))),
+  );
+  const failed = messages.find((m) => m.error);
+  if (failed) throw new Error(`docker build failed: ${failed.error}`);
+  const id = messages.find((m) => m.aux?.ID)?.aux?.ID;
+  if (!id) throw new Error("docker build reported no image ID");
+  return id;
+}
