@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Builds the images Holdout needs locally, without any container registry (see docker/base/build.sh):
+#   holdout/base:bookworm               Debian minbase rootfs (debootstrap + docker import)
+#   holdout/example-baseline:latest     example submission: hand-crafted-feature baseline
+# With --compose, also what docker-compose.yml builds FROM:
+#   holdout/base:trixie                 Debian trixie minbase (its nodejs is 20.19) for the app image
+# Idempotent: an image is rebuilt only when its build context changed (a hash of the context is kept
+# as a label); HOLDOUT_REBUILD=1 rebuilds everything.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+bash "$here/base/build.sh" holdout/base:bookworm
+if [ "${1:-}" = "--compose" ]; then
+  HOLDOUT_DEBIAN_SUITE=trixie bash "$here/base/build.sh" holdout/base:trixie
+fi
+
+context_hash() { (cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16); }
+
+# build_image <tag> <context dir>
+build_image() {
+  local tag="$1" context="$2" hash have
+  hash=$(context_hash "$context")
+  have=$(docker image inspect --format '{{ index .Config.Labels "holdout.context" }}' "$tag" 2>/dev/null || true)
+  if [ "${HOLDOUT_REBUILD:-0}" != 1 ] && [ "$have" = "$hash" ]; then
+    echo "image $tag is up to date"
+    return
+  fi
+  echo "building $tag from docker/${context#"$here/"}"
+  local started=$SECONDS log
+  # Without buildx the legacy builder warns on every build; show its output only when it fails.
+  if ! log=$(docker build --label "holdout.context=$hash" --tag "$tag" "$context" 2>&1); then
+    echo "$log" >&2
+    echo "building $tag failed" >&2
+    exit 1
+  fi
+  echo "built $tag in $((SECONDS - started))s"
+}
+
+build_image holdout/example-baseline:latest "$here/examples/baseline"

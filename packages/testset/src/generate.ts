@@ -1,0 +1,241 @@
+import { chmod, mkdir, readdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { stringify } from "csv-stringify/sync";
+import { drawAnatomy } from "./anatomy.ts";
+import { encodeGrayJpeg } from "./jpeg-gray.ts";
+import {
+  drawReader,
+  GROUND_TRUTH_READERS,
+  majorityVote,
+  obsIndex,
+  OBSERVATIONS,
+  sampleTruth,
+  simulateReads,
+  TASKS,
+  type Task,
+} from "./labels.ts";
+import { MANIFEST_FILE, TestsetError, type TestsetManifest } from "./manifest.ts";
+import { renderFrontal } from "./render-frontal.ts";
+import { renderLateral } from "./render-lateral.ts";
+import { Random } from "./rng.ts";
+
+export interface GenerateOptions {
+  outDir: string;
+  seed?: number;
+  studies?: number;
+  longSide?: number;
+}
+
+export interface ReaderSummary {
+  id: string;
+  task: Task;
+  sensitivity: number;
+  specificity: number;
+}
+
+export interface GeneratedSummary {
+  outDir: string;
+  seed: number;
+  studies: number;
+  images: number;
+  frontal: number;
+  lateral: number;
+  /** Ground-truth positives per task. */
+  positives: Record<Task, number>;
+  /** Each benchmark reader against the ground truth, per task. */
+  readers: ReaderSummary[];
+  elapsedMs: number;
+}
+
+export const DEFAULT_SEED = 1;
+export const DEFAULT_STUDIES = 500;
+export const DEFAULT_LONG_SIDE = 320;
+const BENCHMARK_READERS = [
+  { id: "rad1", label: "Radiologist 1" },
+  { id: "rad2", label: "Radiologist 2" },
+  { id: "rad3", label: "Radiologist 3" },
+];
+// CheXpert's test patients are numbered from 64741; one study per patient.
+const FIRST_PATIENT = 64741;
+// Share of studies with 2 and 3 views (the rest have a single frontal): 500 studies → 668 images.
+const TWO_VIEWS = 0.304;
+const JPEG_QUALITY = 90;
+const THREE_VIEWS = 0.016;
+
+type View = "frontal" | "lateral";
+
+function checkOptions(opts: GenerateOptions): { seed: number; studies: number; longSide: number } {
+  const seed = opts.seed ?? DEFAULT_SEED;
+  const studies = opts.studies ?? DEFAULT_STUDIES;
+  const longSide = opts.longSide ?? DEFAULT_LONG_SIDE;
+  // pure-rand seeds are 32-bit: a wider range would silently give equal sets for different seeds.
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
+    throw new TestsetError(`seed must be an integer in 0..4294967295, got ${seed}`);
+  }
+  if (!Number.isInteger(studies) || studies < 1 || studies > 100_000) {
+    throw new TestsetError(`studies must be an integer in 1..100000, got ${studies}`);
+  }
+  if (!Number.isInteger(longSide) || longSide < 64 || longSide > 4096) {
+    throw new TestsetError(`longSide must be an integer in 64..4096 pixels, got ${longSide}`);
+  }
+  return { seed, studies, longSide };
+}
+
+async function ensureEmptyDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const entries = await readdir(dir);
+  if (entries.length > 0) {
+    throw new TestsetError(
+      `output directory ${dir} is not empty; refusing to mix test sets (remove it first)`,
+    );
+  }
+}
+
+/** Views per study: counts are fixed by the shares above, their placement is drawn. */
+function assignViews(rng: Random, n: number): View[][] {
+  const three = Math.round(THREE_VIEWS * n);
+  const two = Math.min(n - three, Math.round(TWO_VIEWS * n));
+  const plan = Array.from({ length: n }, (_, i): View[] =>
+    i < three ? ["frontal", "frontal", "lateral"] : i < three + two ? ["frontal", "lateral"] : ["frontal"],
+  );
+  for (let i = n - 1; i > 0; i--) {
+    const j = rng.int(0, i);
+    [plan[i], plan[j]] = [plan[j] ?? [], plan[i] ?? []];
+  }
+  return plan;
+}
+
+function labelsCsv(studies: string[], rows: number[][]): string {
+  return stringify(
+    studies.map((s, i) => [s, ...(rows[i] ?? [])]),
+    { header: true, columns: ["Study", ...OBSERVATIONS] },
+  );
+}
+
+function readerSummary(id: string, reads: number[][], truth: number[][]): ReaderSummary[] {
+  return TASKS.map((task) => {
+    const k = obsIndex(task);
+    let tp = 0;
+    let fn = 0;
+    let tn = 0;
+    let fp = 0;
+    truth.forEach((row, s) => {
+      const call = reads[s]?.[k] === 1;
+      if (row[k] === 1) {
+        if (call) tp++;
+        else fn++;
+      } else if (call) fp++;
+      else tn++;
+    });
+    return { id, task, sensitivity: tp / Math.max(1, tp + fn), specificity: tn / Math.max(1, tn + fp) };
+  });
+}
+
+/**
+ * Writes a synthetic CheXpert-like test set in the contract-1 layout. The same options give
+ * byte-identical files: every random draw comes from one seeded stream, split per study.
+ */
+export async function generateTestset(opts: GenerateOptions): Promise<GeneratedSummary> {
+  const started = performance.now();
+  const { seed, studies: n, longSide } = checkOptions(opts);
+  await ensureEmptyDir(opts.outDir);
+
+  const master = Random.fromSeed(seed);
+  const truthRng = master.split();
+  const readerRng = master.split();
+  const viewRng = master.split();
+
+  const truth = sampleTruth(truthRng, n);
+  const groundTruthReads = Array.from({ length: GROUND_TRUTH_READERS }, () =>
+    simulateReads(readerRng, truth, drawReader(readerRng)),
+  );
+  const groundTruth = majorityVote(groundTruthReads);
+  const benchmark = BENCHMARK_READERS.map((r) => ({
+    ...r,
+    reads: simulateReads(readerRng, truth, drawReader(readerRng)),
+  }));
+  const views = assignViews(viewRng, n);
+
+  const publicDir = join(opts.outDir, "public");
+  const privateDir = join(opts.outDir, "private");
+  await mkdir(publicDir);
+  // The labels must never be readable by other users of the worker host.
+  await mkdir(join(privateDir, "readers"), { recursive: true, mode: 0o700 });
+  await chmod(privateDir, 0o700);
+  await chmod(join(privateDir, "readers"), 0o700);
+
+  const studyIds: string[] = [];
+  const imagePaths: string[] = [];
+  let frontal = 0;
+  let lateral = 0;
+  // Rendering is CPU-bound and writing is not: let a bounded number of writes run behind the renderer.
+  let pending: Promise<void>[] = [];
+  for (let i = 0; i < n; i++) {
+    const rng = master.split();
+    const study = `CheXpert-v1.0/test/patient${FIRST_PATIENT + i}/study1`;
+    studyIds.push(study);
+    const anatomy = drawAnatomy(rng, truth[i] ?? []);
+    const images: { path: string; jpeg: Uint8Array }[] = [];
+    (views[i] ?? ["frontal"]).forEach((view, k) => {
+      const width = Math.round(longSide * rng.range(0.8, 1));
+      const pixels =
+        view === "frontal"
+          ? renderFrontal(rng, anatomy, width, longSide)
+          : renderLateral(rng, anatomy, width, longSide);
+      const path = `${study}/view${k + 1}_${view}.jpg`;
+      imagePaths.push(path);
+      if (view === "frontal") frontal++;
+      else lateral++;
+      images.push({ path, jpeg: encodeGrayJpeg(pixels, width, longSide, JPEG_QUALITY) });
+    });
+    pending.push(
+      mkdir(join(publicDir, study), { recursive: true }).then(async () => {
+        for (const img of images) await writeFile(join(publicDir, img.path), img.jpeg);
+      }),
+    );
+    if (pending.length >= 32) {
+      await Promise.all(pending);
+      pending = [];
+    }
+  }
+  await Promise.all(pending);
+
+  await writeFile(
+    join(publicDir, "test_image_paths.csv"),
+    stringify(
+      imagePaths.map((p) => [p]),
+      { header: true, columns: ["Path"] },
+    ),
+  );
+  await writeFile(join(privateDir, "groundtruth.csv"), labelsCsv(studyIds, groundTruth), { mode: 0o600 });
+  for (const r of benchmark) {
+    await writeFile(join(privateDir, "readers", `${r.id}.csv`), labelsCsv(studyIds, r.reads), {
+      mode: 0o600,
+    });
+  }
+  const manifest: TestsetManifest = {
+    name: `synthetic-chexpert-${seed}`,
+    version: "1",
+    description:
+      `Synthetic CheXpert-like test set (seed ${seed}, ${n} studies, ${longSide} px). ` +
+      "Images and labels are simulated; no patient data.",
+    tasks: [...TASKS],
+    readers: BENCHMARK_READERS.map((r) => ({ ...r, file: `private/readers/${r.id}.csv` })),
+  };
+  await writeFile(join(opts.outDir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+
+  const positives = Object.fromEntries(
+    TASKS.map((t) => [t, groundTruth.filter((row) => row[obsIndex(t)] === 1).length]),
+  ) as Record<Task, number>;
+  return {
+    outDir: opts.outDir,
+    seed,
+    studies: n,
+    images: imagePaths.length,
+    frontal,
+    lateral,
+    positives,
+    readers: benchmark.flatMap((r) => readerSummary(r.id, r.reads, groundTruth)),
+    elapsedMs: Math.round(performance.now() - started),
+  };
+}
