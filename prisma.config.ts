@@ -34,12 +34,12 @@ class CatalogSafeClient extends pg.Client {
     if (callbackIndex >= 0) {
       const callback = args[callbackIndex] as (err: unknown, res: unknown) => void;
       args[callbackIndex] = (err: unknown, res: unknown) => callback(err, err ? res : remapTypes(res));
-      // eslint-disable-next-line @typescript-eslint/no-unsafe-return, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-explicit-any
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-call, @typescript-eslint/no-explicit-any
       return (super.query as any)(...args);
     }
     // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-explicit-any
     const pending = (super.query as any)(...args);
-    // eslint-disable-next-line @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-return
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-call
     return pending && typeof pending.then === "function" ? pending.then(remapTypes) : pending;
   }
 }
@@ -50,7 +50,7 @@ class MigratingPrismaPg extends PrismaPg {
   readonly #url: string;
   constructor(url: string) {
     // allowExitOnIdle: the CLI never closes this pool; without it each command idles for 10 s.
-    super({ connectionString: url, Client: CatalogSafeClient, allowExitOnIdle: true } as pg.PoolConfig);
+    super({ connectionString: url, Client: CatalogSafeClient, allowExitOnIdle: true });
     this.#url = url;
   }
 
@@ -65,7 +65,7 @@ class MigratingPrismaPg extends PrismaPg {
       connectionString: shadowUrl.toString(),
       Client: CatalogSafeClient,
       allowExitOnIdle: true,
-    } as pg.PoolConfig).connect();
+    }).connect();
     const dispose = shadow.dispose.bind(shadow);
     shadow.dispose = async () => {
       try {
@@ -86,7 +86,8 @@ export default defineConfig({
   migrations: { path: "prisma/migrations" },
   adapter() {
     const url = process.env.DATABASE_URL;
-    if (!url) throw new Error("DATABASE_URL is not set (e.g. postgresql://holdout:holdout@127.0.0.1:5432/holdout)");
+    if (!url)
+      throw new Error("DATABASE_URL is not set (e.g. postgresql://holdout:holdout@127.0.0.1:5432/holdout)");
     return Promise.resolve(new MigratingPrismaPg(url));
   },
 });

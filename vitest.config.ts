@@ -22,7 +22,11 @@ export default defineConfig({
         extends: true,
         test: {
           name: "integration",
-          include: ["packages/db/test/**/*.test.ts", "packages/sandbox/test/**/*.test.ts", "tests/**/*.test.ts"],
+          include: [
+            "packages/db/test/**/*.test.ts",
+            "packages/sandbox/test/**/*.test.ts",
+            "tests/**/*.test.ts",
+          ],
           globalSetup: ["tests/support/global-setup.ts"],
         },
       },

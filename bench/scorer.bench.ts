@@ -35,7 +35,10 @@ function dataset(n: number, seed: number) {
   // Scores on a coarse grid so ties occur, as with real models' rounded outputs.
   const predictions = make(() => Float64Array.from({ length: n }, () => int(999) / 1000));
   for (const t of TASKS) for (let i = 0; i < n; i++) predictions[t][i]! += truth[t][i]! * 0.2;
-  const readers = [1, 2, 3].map((r) => ({ id: `rad${r}`, reads: make(() => Uint8Array.from({ length: n }, () => int(1))) }));
+  const readers = [1, 2, 3].map((r) => ({
+    id: `rad${r}`,
+    reads: make(() => Uint8Array.from({ length: n }, () => int(1))),
+  }));
   return { truth, predictions, readers };
 }
 
@@ -53,13 +56,19 @@ for (const n of [500, 20_000]) {
   const iterations = n <= 500 ? 500 : 5;
   console.log(`\n${n} studies, 5 tasks, 3 readers`);
   const full = time("scoreTasks (AUC, ROC, 3 readers, 5 tasks)", iterations, () => scoreTasks(data));
-  const ours = time("auc, 5 tasks", iterations, () => TASKS.map((t) => auc(data.truth[t], data.predictions[t])));
+  const ours = time("auc, 5 tasks", iterations, () =>
+    TASKS.map((t) => auc(data.truth[t], data.predictions[t])),
+  );
   const base = time("baseline: pairwise Mann-Whitney AUC, 5 tasks", n <= 500 ? iterations : 1, () =>
     TASKS.map((t) => pairwiseAuc(data.truth[t], data.predictions[t])),
   );
   const diff = Math.max(
-    ...TASKS.map((t) => Math.abs(auc(data.truth[t], data.predictions[t]) - pairwiseAuc(data.truth[t], data.predictions[t]))),
+    ...TASKS.map((t) =>
+      Math.abs(auc(data.truth[t], data.predictions[t]) - pairwiseAuc(data.truth[t], data.predictions[t])),
+    ),
   );
-  console.log(`speed-up of auc over the baseline: ${(base / ours).toFixed(1)}x; full scoring ${full.toFixed(2)} ms`);
+  console.log(
+    `speed-up of auc over the baseline: ${(base / ours).toFixed(1)}x; full scoring ${full.toFixed(2)} ms`,
+  );
   console.log(`largest AUC difference from the baseline: ${diff.toExponential(2)}`);
 }

@@ -64,7 +64,11 @@ describe("a submission travels from upload to the leaderboard", () => {
     const final = await waitForFinal(stack.url, token, id);
     expect(final.failure).toBeNull();
     expect(final.state).toBe("scored");
-    const scored = final as unknown as { meanAuc: number; tasks: { task: string; auc: number }[]; image: unknown };
+    const scored = final as unknown as {
+      meanAuc: number;
+      tasks: { task: string; auc: number }[];
+      image: unknown;
+    };
     expect(scored.meanAuc).toBeGreaterThanOrEqual(0.75);
     expect(scored.tasks.map((t) => t.task)).toEqual([
       "Atelectasis",
@@ -77,16 +81,30 @@ describe("a submission travels from upload to the leaderboard", () => {
 
     // The timeline shows every step in order.
     const events = (await (
-      await fetch(`${stack.url}/api/v1/submissions/${id}/events`, { headers: { authorization: `Bearer ${token}` } })
+      await fetch(`${stack.url}/api/v1/submissions/${id}/events`, {
+        headers: { authorization: `Bearer ${token}` },
+      })
     ).json()) as { events: { state: string }[] };
     expect(events.events.map((e) => e.state)).toEqual(["received", "queued", "running", "scoring", "scored"]);
 
     // The loaded image does not outlive the run; no container is left behind.
-    const { stdout: containers } = await run("docker", ["ps", "-aq", "--filter", `label=holdout.submission=${id}`]);
+    const { stdout: containers } = await run("docker", [
+      "ps",
+      "-aq",
+      "--filter",
+      `label=holdout.submission=${id}`,
+    ]);
     expect(containers.trim()).toBe("");
 
     const board = (await (await fetch(`${stack.url}/api/v1/leaderboard`)).json()) as {
-      entries: { rank: number; model: string; team: string; institution: string; meanAuc: number; display: { auc: string } }[];
+      entries: {
+        rank: number;
+        model: string;
+        team: string;
+        institution: string;
+        meanAuc: number;
+        display: { auc: string };
+      }[];
     };
     expect(board.entries).toHaveLength(1);
     expect(board.entries[0]).toMatchObject({

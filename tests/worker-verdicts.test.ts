@@ -41,12 +41,16 @@ describe("the worker turns each kind of model failure into a clear verdict", () 
   }
 
   it("a model that exits non-zero: nonzero_exit, with its log readable", async () => {
-    const r = await submit(await shellModelTarball('echo "loading weights"; echo "boom: no GPU" >&2; exit 3'));
+    const r = await submit(
+      await shellModelTarball('echo "loading weights"; echo "boom: no GPU" >&2; exit 3'),
+    );
     expect(r.state).toBe("failed");
     expect(r.failure?.category).toBe("nonzero_exit");
     expect(r.failure?.message).toMatch(/3/);
     const log = (await (
-      await fetch(`${stack.url}/api/v1/submissions/${r.id}/log`, { headers: { authorization: `Bearer ${token}` } })
+      await fetch(`${stack.url}/api/v1/submissions/${r.id}/log`, {
+        headers: { authorization: `Bearer ${token}` },
+      })
     ).json()) as { text: string };
     expect(log.text).toContain("boom: no GPU");
   });
@@ -85,7 +89,9 @@ describe("the worker turns each kind of model failure into a clear verdict", () 
     expect(r.state).toBe("scored");
     const scored = r as unknown as { meanAuc: number; meanRadsBelowCurve: number };
     expect(scored.meanAuc).toBe(0.5);
-    const board = (await (await fetch(`${stack.url}/api/v1/leaderboard`)).json()) as { entries: { model: string }[] };
+    const board = (await (await fetch(`${stack.url}/api/v1/leaderboard`)).json()) as {
+      entries: { model: string }[];
+    };
     expect(board.entries.map((e) => e.model)).not.toContain("Constant");
     // Others cannot see an unlisted submission at all.
     const other = await stack.createTeam();

@@ -20,9 +20,11 @@ export default async function setup() {
     await rename(partial, TEST_TESTSET_DIR);
   }
   await mkdir(TEST_ARTIFACTS_DIR, { recursive: true });
-  const { stdout } = await run("docker", ["image", "inspect", "--format", "{{.Id}}", BASELINE_IMAGE]).catch(() => {
-    throw new Error(`the image ${BASELINE_IMAGE} is missing: run scripts/setup.sh (npm test does) first`);
-  });
+  const { stdout } = await run("docker", ["image", "inspect", "--format", "{{.Id}}", BASELINE_IMAGE]).catch(
+    () => {
+      throw new Error(`the image ${BASELINE_IMAGE} is missing: run scripts/setup.sh (npm test does) first`);
+    },
+  );
   const marker = `${BASELINE_TARBALL}.${stdout.trim().replace("sha256:", "").slice(0, 16)}`;
   if (!existsSync(marker)) {
     await run("docker", ["save", "-o", `${BASELINE_TARBALL}.partial`, BASELINE_IMAGE]);

@@ -69,7 +69,11 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     dataDir,
     queue,
     async createTeam(name = uniqueName("team"), institution = "Test University") {
-      const { team, token } = await createTeamWithToken(db, { competitionId: competition.id, name, institution });
+      const { team, token } = await createTeamWithToken(db, {
+        competitionId: competition.id,
+        name,
+        institution,
+      });
       return { id: team.id, token };
     },
     async close() {
@@ -90,8 +94,13 @@ export const FINAL = ["scored", "failed", "cancelled"];
 export async function waitForFinal(url: string, token: string, id: string, timeoutMs = 240_000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const res = await fetch(`${url}/api/v1/submissions/${id}`, { headers: { authorization: `Bearer ${token}` } });
-    const body = (await res.json()) as { state: string; failure: { category: string; message: string } | null };
+    const res = await fetch(`${url}/api/v1/submissions/${id}`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    const body = (await res.json()) as {
+      state: string;
+      failure: { category: string; message: string } | null;
+    };
     if (FINAL.includes(body.state)) return body as Record<string, unknown> & typeof body;
     if (Date.now() > deadline) throw new Error(`submission ${id} still ${body.state} after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 500));

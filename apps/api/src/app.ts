@@ -30,11 +30,7 @@ const VIEWS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", 
 
 /** Builds the API with everything it needs passed in; only server.ts listens. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
-  const app = Fastify({
-    logger: deps.logger ?? false,
-    // Behind a proxy the operator sets trustProxy; tokens never appear in logged URLs.
-    disableRequestLogging: false,
-  }).withTypeProvider<TypeBoxTypeProvider>();
+  const app = Fastify({ logger: deps.logger ?? false }).withTypeProvider<TypeBoxTypeProvider>();
 
   await app.register(problemJson);
   // The OpenAPI document is generated from the route schemas, so it cannot drift from them.

@@ -9,7 +9,10 @@ async function main() {
   const config = loadApiConfig(process.env);
   const db = createDb(config.DATABASE_URL);
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3 });
-  const queue = new Queue<EvaluateJob>(QUEUE_EVALUATE, { connection: redis, prefix: config.HOLDOUT_QUEUE_PREFIX });
+  const queue = new Queue<EvaluateJob>(QUEUE_EVALUATE, {
+    connection: redis,
+    prefix: config.HOLDOUT_QUEUE_PREFIX,
+  });
   const competition = await ensureCompetition(db, {
     slug: config.HOLDOUT_COMPETITION,
     name: config.HOLDOUT_COMPETITION_NAME,

@@ -11,7 +11,12 @@ const valid = {
 describe("API configuration", () => {
   it("applies defaults and coerces numbers", () => {
     const c = loadApiConfig({ ...valid, PORT: "9090", HOLDOUT_MAX_UPLOAD_BYTES: "1024" });
-    expect(c).toMatchObject({ PORT: 9090, HOST: "127.0.0.1", HOLDOUT_MAX_UPLOAD_BYTES: 1024, HOLDOUT_COMPETITION: "chexpert" });
+    expect(c).toMatchObject({
+      PORT: 9090,
+      HOST: "127.0.0.1",
+      HOLDOUT_MAX_UPLOAD_BYTES: 1024,
+      HOLDOUT_COMPETITION: "chexpert",
+    });
   });
 
   it("names every missing or malformed variable at once", () => {

@@ -3,7 +3,10 @@ import { parseConfig, postgresUrl } from "@holdout/contracts";
 
 const CliDbConfigSchema = z.object({
   DATABASE_URL: postgresUrl,
-  HOLDOUT_COMPETITION: z.string().regex(/^[a-z0-9-]+$/).default("chexpert"),
+  HOLDOUT_COMPETITION: z
+    .string()
+    .regex(/^[a-z0-9-]+$/)
+    .default("chexpert"),
   HOLDOUT_COMPETITION_NAME: z.string().min(1).default("CheXpert"),
 });
 

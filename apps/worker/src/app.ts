@@ -4,7 +4,7 @@ import { Redis } from "ioredis";
 import { QUEUE_EVALUATE, type EvaluateJob } from "@holdout/contracts";
 import { createDb } from "@holdout/db";
 import { connectDocker, Sandbox } from "@holdout/sandbox";
-import { loadWorkerConfig, runLimits, type WorkerConfig } from "./config.ts";
+import { runLimits, type WorkerConfig } from "./config.ts";
 import { loadHiddenTestset } from "./hidden-testset.ts";
 import { createEvaluateProcessor } from "./jobs/evaluate-submission.job.ts";
 import { createLogger, type Logger } from "./logger.ts";
@@ -17,7 +17,10 @@ export interface RunningWorker {
  * Builds and starts a worker from its configuration. Tests call this too, in process, against
  * the real PostgreSQL, Redis and Docker engine.
  */
-export async function startWorker(config: WorkerConfig, log: Logger = createLogger(config.LOG_LEVEL)): Promise<RunningWorker> {
+export async function startWorker(
+  config: WorkerConfig,
+  log: Logger = createLogger(config.LOG_LEVEL),
+): Promise<RunningWorker> {
   const testset = await loadHiddenTestset(config.HOLDOUT_TESTSET_DIR);
   const db = createDb(config.DATABASE_URL, { poolSize: 4 });
   // BullMQ workers block on Redis; they must retry forever rather than fail a command.
@@ -46,14 +49,22 @@ export async function startWorker(config: WorkerConfig, log: Logger = createLogg
   });
   worker.on("error", (err) => log.error({ err }, "worker error"));
   log.info(
-    { studies: testset.studies.length, readers: testset.readers.length, concurrency: config.HOLDOUT_WORKER_CONCURRENCY },
+    {
+      studies: testset.studies.length,
+      readers: testset.readers.length,
+      concurrency: config.HOLDOUT_WORKER_CONCURRENCY,
+    },
     "worker started",
   );
 
   return {
     async close() {
       // Each step runs even if an earlier one fails.
-      const steps: (() => Promise<unknown>)[] = [() => worker.close(), () => redis.quit(), () => db.$disconnect()];
+      const steps: (() => Promise<unknown>)[] = [
+        () => worker.close(),
+        () => redis.quit(),
+        () => db.$disconnect(),
+      ];
       for (const step of steps) {
         await step().catch((err: unknown) => log.error({ err }, "shutdown step failed"));
       }

@@ -17,9 +17,9 @@ describe("worker configuration", () => {
   });
 
   it("rejects a missing test set and nonsense limits, naming them", () => {
-    expect(() => loadWorkerConfig({ ...valid, HOLDOUT_TESTSET_DIR: undefined, HOLDOUT_RUN_PIDS: "-3" })).toThrow(
-      ConfigError,
-    );
+    expect(() =>
+      loadWorkerConfig({ ...valid, HOLDOUT_TESTSET_DIR: undefined, HOLDOUT_RUN_PIDS: "-3" }),
+    ).toThrow(ConfigError);
     try {
       loadWorkerConfig({ ...valid, HOLDOUT_TESTSET_DIR: undefined, HOLDOUT_RUN_PIDS: "-3" });
     } catch (e) {

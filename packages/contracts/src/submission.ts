@@ -1,7 +1,15 @@
 // Closed sets shared by the API, the worker and the database layer. DESIGN.md defines them;
 // adding a member means handling it in every exhaustive switch.
 
-export const SUBMISSION_STATES = ["received", "queued", "running", "scoring", "scored", "failed", "cancelled"] as const;
+export const SUBMISSION_STATES = [
+  "received",
+  "queued",
+  "running",
+  "scoring",
+  "scored",
+  "failed",
+  "cancelled",
+] as const;
 export type SubmissionState = (typeof SUBMISSION_STATES)[number];
 
 export const FINAL_STATES: readonly SubmissionState[] = ["scored", "failed", "cancelled"];

@@ -21,7 +21,9 @@ export async function createTeamWithToken(
         competitionId: input.competitionId,
         name: input.name,
         institution: input.institution ?? null,
-        tokens: { create: { tokenHash: hashToken(token), prefix: tokenDisplayPrefix(token), label: "initial" } },
+        tokens: {
+          create: { tokenHash: hashToken(token), prefix: tokenDisplayPrefix(token), label: "initial" },
+        },
       },
       select: { id: true, name: true, institution: true },
     });
@@ -64,7 +66,12 @@ export async function issueTeamToken(
   if (!team) return null;
   const token = generateToken();
   await db.apiToken.create({
-    data: { teamId: team.id, tokenHash: hashToken(token), prefix: tokenDisplayPrefix(token), label: input.label ?? null },
+    data: {
+      teamId: team.id,
+      tokenHash: hashToken(token),
+      prefix: tokenDisplayPrefix(token),
+      label: input.label ?? null,
+    },
   });
   return { team, token };
 }

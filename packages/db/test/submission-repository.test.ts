@@ -53,7 +53,14 @@ describe("submission repository (real PostgreSQL)", () => {
     meanAuc: 0.9,
     meanRadsBelowCurve: 2,
     score: 0.902,
-    tasks: [{ task: "Edema", auc: 0.9, radsBelowCurve: 2, roc: [[0, 0] as [number, number], [1, 1] as [number, number]] }],
+    tasks: [
+      {
+        task: "Edema",
+        auc: 0.9,
+        radsBelowCurve: 2,
+        roc: [[0, 0] as [number, number], [1, 1] as [number, number]],
+      },
+    ],
   };
 
   it("walks the happy path and records each step as an event", async () => {

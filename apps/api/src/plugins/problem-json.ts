@@ -40,7 +40,15 @@ export interface Problem {
   errors?: FieldProblem[];
 }
 
-export function sendProblem(reply: FastifyReply, request: FastifyRequest, p: Omit<Problem, "type" | "title" | "instance">) {
+export function sendProblem(
+  reply: FastifyReply,
+  request: FastifyRequest,
+  p: Omit<Problem, "type" | "title" | "instance">,
+) {
+  // An error answered before the body was read in full (an upload refused mid-stream): close the
+  // connection, or the unread rest of the body would stall the next request on this keep-alive
+  // connection. Refusing early is the point; draining gigabytes to keep the socket is not.
+  if (!request.raw.complete) reply.header("connection", "close");
   const body: Problem = {
     type: `/docs#problem-${p.code.toLowerCase()}`,
     title: TITLES[p.status] ?? "Error",
@@ -67,7 +75,8 @@ export const problemJson = fp(
               : `internal error; quote request id ${request.id} when reporting it`,
         });
       }
-      const code = mapped?.code ?? (error.code?.startsWith("HOLDOUT_ERR_") ? error.code : "HOLDOUT_ERR_BAD_REQUEST");
+      const code =
+        mapped?.code ?? (error.code?.startsWith("HOLDOUT_ERR_") ? error.code : "HOLDOUT_ERR_BAD_REQUEST");
       const detail =
         error.code === "FST_REQ_FILE_TOO_LARGE"
           ? "the uploaded file exceeds the size limit for submissions"

@@ -1,9 +1,9 @@
-import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import type { FastifyPluginCallbackTypebox } from "@fastify/type-provider-typebox";
 import type { Redis } from "ioredis";
 import type { Db } from "@holdout/db";
 import { sendProblem } from "../plugins/problem-json.ts";
 
-const healthRoutes: FastifyPluginAsyncTypebox<{ db: Db; redis: Redis }> = async (app, { db, redis }) => {
+const healthRoutes: FastifyPluginCallbackTypebox<{ db: Db; redis: Redis }> = (app, { db, redis }, done) => {
   app.get("/healthz", { schema: { hide: true } }, () => ({ status: "ok" }));
 
   // Ready when both stores answer; a load balancer stops sending uploads otherwise.
@@ -19,6 +19,7 @@ const healthRoutes: FastifyPluginAsyncTypebox<{ db: Db; redis: Redis }> = async 
       detail: `not ready: ${problems.map((p) => p.split(":")[0]).join(", ")} unreachable`,
     });
   });
+  done();
 };
 
 export default healthRoutes;

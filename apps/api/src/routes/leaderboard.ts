@@ -1,5 +1,5 @@
 import { stringify } from "csv-stringify/sync";
-import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import type { FastifyPluginCallbackTypebox } from "@fastify/type-provider-typebox";
 import type { Eta } from "eta";
 import type { Db } from "@holdout/db";
 import { LeaderboardSchema } from "../schemas.ts";
@@ -11,7 +11,7 @@ export interface LeaderboardRoutesOptions {
   views: Eta;
 }
 
-const leaderboardRoutes: FastifyPluginAsyncTypebox<LeaderboardRoutesOptions> = async (app, opts) => {
+const leaderboardRoutes: FastifyPluginCallbackTypebox<LeaderboardRoutesOptions> = (app, opts, done) => {
   const { db, competition, views } = opts;
 
   app.get(
@@ -33,7 +33,9 @@ const leaderboardRoutes: FastifyPluginAsyncTypebox<LeaderboardRoutesOptions> = a
         ensemble: e.ensemble ? "ensemble" : "single model",
         mean_auc: e.meanAuc,
         num_rads_below_curve: e.meanRadsBelowCurve,
-        ...Object.fromEntries(e.tasks.map((t) => [`auc_${t.task.toLowerCase().replaceAll(" ", "_")}`, t.auc])),
+        ...Object.fromEntries(
+          e.tasks.map((t) => [`auc_${t.task.toLowerCase().replaceAll(" ", "_")}`, t.auc]),
+        ),
       })),
       { header: true },
     );
@@ -48,10 +50,16 @@ const leaderboardRoutes: FastifyPluginAsyncTypebox<LeaderboardRoutesOptions> = a
     const html = views.render("leaderboard", {
       board,
       date: (iso: string) =>
-        new Date(iso).toLocaleDateString("en-US", { year: "numeric", month: "short", day: "numeric", timeZone: "UTC" }),
+        new Date(iso).toLocaleDateString("en-US", {
+          year: "numeric",
+          month: "short",
+          day: "numeric",
+          timeZone: "UTC",
+        }),
     });
     return reply.type("text/html; charset=utf-8").send(html);
   });
+  done();
 };
 
 export default leaderboardRoutes;

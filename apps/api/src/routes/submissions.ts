@@ -1,6 +1,6 @@
 import { rm } from "node:fs/promises";
 import path from "node:path";
-import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import type { FastifyPluginCallbackTypebox } from "@fastify/type-provider-typebox";
 import type { Queue } from "bullmq";
 import { Type } from "typebox";
 import { QUEUE_EVALUATE, evaluateJobOptions, type EvaluateJob } from "@holdout/contracts";
@@ -36,7 +36,7 @@ export interface SubmissionRoutesOptions {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-const submissionRoutes: FastifyPluginAsyncTypebox<SubmissionRoutesOptions> = async (app, opts) => {
+const submissionRoutes: FastifyPluginCallbackTypebox<SubmissionRoutesOptions> = (app, opts, done) => {
   const { db, queue, uploadsDir } = opts;
 
   app.post(
@@ -81,7 +81,10 @@ const submissionRoutes: FastifyPluginAsyncTypebox<SubmissionRoutesOptions> = asy
         throw new Errors.Unavailable("the job queue is unavailable; nothing was charged, please retry");
       }
       const statusUrl = submissionUrl(upload.id);
-      return reply.status(202).header("location", statusUrl).send({ id: upload.id, state: "queued", statusUrl });
+      return reply
+        .status(202)
+        .header("location", statusUrl)
+        .send({ id: upload.id, state: "queued", statusUrl });
     },
   );
 
@@ -98,7 +101,9 @@ const submissionRoutes: FastifyPluginAsyncTypebox<SubmissionRoutesOptions> = asy
       const team = currentTeam(request);
       const rows = await listTeamSubmissions(db, team.id);
       return {
-        submissions: rows.map((r) => ownerView({ ...r, team: { id: team.id, name: team.name, institution: null } })),
+        submissions: rows.map((r) =>
+          ownerView({ ...r, team: { id: team.id, name: team.name, institution: null } }),
+        ),
       };
     },
   );
@@ -195,6 +200,7 @@ const submissionRoutes: FastifyPluginAsyncTypebox<SubmissionRoutesOptions> = asy
       return { events: events.map((e) => ({ at: e.at.toISOString(), state: e.state, detail: e.detail })) };
     },
   );
+  done();
 };
 
 export default submissionRoutes;

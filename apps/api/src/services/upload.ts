@@ -105,7 +105,11 @@ function fieldError(field: string, message: string) {
   });
 }
 
-async function storeFile(part: MultipartFile, fields: SubmissionFields, uploadsDir: string): Promise<ReceivedUpload> {
+async function storeFile(
+  part: MultipartFile,
+  fields: SubmissionFields,
+  uploadsDir: string,
+): Promise<ReceivedUpload> {
   if (part.fieldname !== "image") {
     part.file.resume();
     const hint = part.fieldname === "bundle" ? " (code bundles are not accepted yet)" : "";

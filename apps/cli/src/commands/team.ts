@@ -1,5 +1,11 @@
 import { Command } from "commander";
-import { createDb, createTeamWithToken, ensureCompetition, issueTeamToken, TeamNameTakenError } from "@holdout/db";
+import {
+  createDb,
+  createTeamWithToken,
+  ensureCompetition,
+  issueTeamToken,
+  TeamNameTakenError,
+} from "@holdout/db";
 import { loadCliDbConfig } from "../config.ts";
 
 export function teamCommand(): Command {
