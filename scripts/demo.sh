@@ -32,8 +32,9 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; wait || true; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-npm run --silent api >"$HOLDOUT_DATA_DIR/logs/api.log" 2>&1 & pids+=($!)
-npm run --silent worker >"$HOLDOUT_DATA_DIR/logs/worker.log" 2>&1 & pids+=($!)
+# Started as plain node processes (not through npm's shell), so the TERM below reaches them.
+node --import tsx apps/api/src/server.ts >"$HOLDOUT_DATA_DIR/logs/api.log" 2>&1 & pids+=($!)
+node --import tsx apps/worker/src/main.ts >"$HOLDOUT_DATA_DIR/logs/worker.log" 2>&1 & pids+=($!)
 for _ in $(seq 60); do curl -fsS "$base/readyz" >/dev/null 2>&1 && break; sleep 1; done
 curl -fsS "$base/readyz" >/dev/null || { echo "demo: the API did not start; see $HOLDOUT_DATA_DIR/logs/api.log" >&2; exit 1; }
 say "API on $base (logs in $HOLDOUT_DATA_DIR/logs)"
