@@ -1,7 +1,7 @@
 import path from "node:path";
 import { Worker } from "bullmq";
 import { Redis } from "ioredis";
-import { QUEUE_EVALUATE, type EvaluateJob } from "@holdout/contracts";
+import { ConfigError, QUEUE_EVALUATE, type EvaluateJob } from "@holdout/contracts";
 import { createDb } from "@holdout/db";
 import { connectDocker, Sandbox } from "@holdout/sandbox";
 import { runLimits, type WorkerConfig } from "./config.ts";
@@ -21,7 +21,12 @@ export async function startWorker(
   config: WorkerConfig,
   log: Logger = createLogger(config.LOG_LEVEL),
 ): Promise<RunningWorker> {
-  const testset = await loadHiddenTestset(config.HOLDOUT_TESTSET_DIR);
+  const testset = await loadHiddenTestset(config.HOLDOUT_TESTSET_DIR).catch((err: unknown) => {
+    // A missing or broken test set is a configuration problem: say so plainly and stop.
+    throw new ConfigError("the worker", [
+      `HOLDOUT_TESTSET_DIR: ${err instanceof Error ? err.message : String(err)}`,
+    ]);
+  });
   const db = createDb(config.DATABASE_URL, { poolSize: 4 });
   // BullMQ workers block on Redis; they must retry forever rather than fail a command.
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "@holdout/contracts";
+import { startWorker } from "../src/app.ts";
 import { loadWorkerConfig, runLimits } from "../src/config.ts";
 
 const valid = {
@@ -26,5 +27,12 @@ describe("worker configuration", () => {
       expect((e as Error).message).toMatch(/HOLDOUT_TESTSET_DIR: is required/);
       expect((e as Error).message).toMatch(/HOLDOUT_RUN_PIDS:/);
     }
+  });
+
+  it("refuses to start on a missing test set, naming the variable, before touching any service", async () => {
+    const config = loadWorkerConfig({ ...valid, HOLDOUT_TESTSET_DIR: "/nonexistent/testset" });
+    await expect(startWorker(config)).rejects.toThrow(
+      /HOLDOUT_TESTSET_DIR: cannot read \/nonexistent\/testset\/testset.json/,
+    );
   });
 });
