@@ -1,11 +1,10 @@
 import { execFile } from "node:child_process";
-import { openAsBlob } from "node:fs";
 import { promisify } from "node:util";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchBrowser } from "./support/browser.ts";
 import { BASELINE_TARBALL, REPO_ROOT, TEST_DATABASE_URL, uniqueName } from "./support/env.ts";
-import { startStack, waitForFinal, type Stack } from "./support/stack.ts";
+import { startStack, uploadImage, waitForFinal, type Stack } from "./support/stack.ts";
 
 const run = promisify(execFile);
 
@@ -47,19 +46,14 @@ describe("a submission travels from upload to the leaderboard", () => {
     const { token } = JSON.parse(cli.stdout) as { token: string };
     expect(token).toMatch(/^hld_/);
 
-    const fd = new FormData();
-    fd.append("model", "Baseline CNN-free");
-    fd.append("description", "hand-made features");
-    fd.append("link", "https://example.org/baseline");
-    fd.append("ensemble", "false");
-    fd.append("image", await openAsBlob(BASELINE_TARBALL), "baseline.tar");
-    const res = await fetch(`${stack.url}/api/v1/submissions`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${token}` },
-      body: fd,
+    const { status, body } = await uploadImage(stack.url, token, BASELINE_TARBALL, {
+      model: "Baseline CNN-free",
+      description: "hand-made features",
+      link: "https://example.org/baseline",
+      ensemble: "false",
     });
-    expect(res.status).toBe(202);
-    const { id } = (await res.json()) as { id: string };
+    expect(status).toBe(202);
+    const { id } = body;
 
     const final = await waitForFinal(stack.url, token, id);
     expect(final.failure).toBeNull();

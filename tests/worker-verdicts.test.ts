@@ -1,5 +1,4 @@
 import { execFile } from "node:child_process";
-import { openAsBlob } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -7,7 +6,7 @@ import tar from "tar-stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TEST_ARTIFACTS_DIR, uniqueName } from "./support/env.ts";
 import { CONSTANT_PREDICTIONS, shellModelTarball } from "./support/images.ts";
-import { startStack, waitForFinal, type Stack } from "./support/stack.ts";
+import { startStack, uploadImage, waitForFinal, type Stack } from "./support/stack.ts";
 
 const run = promisify(execFile);
 
@@ -24,16 +23,9 @@ describe("the worker turns each kind of model failure into a clear verdict", () 
   afterAll(() => stack?.close());
 
   async function submit(file: string, model = uniqueName("model")) {
-    const fd = new FormData();
-    fd.append("model", model);
-    fd.append("image", await openAsBlob(file), path.basename(file));
-    const res = await fetch(`${stack.url}/api/v1/submissions`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${token}` },
-      body: fd,
-    });
-    expect(res.status).toBe(202);
-    const { id } = (await res.json()) as { id: string };
+    const { status, body } = await uploadImage(stack.url, token, file, { model });
+    expect(status).toBe(202);
+    const { id } = body;
     const final = await waitForFinal(stack.url, token, id, 120_000);
     const { stdout } = await run("docker", ["ps", "-aq", "--filter", `label=holdout.submission=${id}`]);
     expect(stdout.trim(), "containers left behind").toBe("");

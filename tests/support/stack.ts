@@ -1,3 +1,4 @@
+import { openAsBlob } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -105,4 +106,17 @@ export async function waitForFinal(url: string, token: string, id: string, timeo
     if (Date.now() > deadline) throw new Error(`submission ${id} still ${body.state} after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 500));
   }
+}
+
+/** Uploads a `docker save` tarball over real HTTP multipart, as curl would; returns the answer. */
+export async function uploadImage(url: string, token: string, file: string, fields: Record<string, string>) {
+  const fd = new FormData();
+  for (const [name, value] of Object.entries(fields)) fd.append(name, value);
+  fd.append("image", await openAsBlob(file), path.basename(file));
+  const res = await fetch(`${url}/api/v1/submissions`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}` },
+    body: fd,
+  });
+  return { status: res.status, body: (await res.json()) as { id: string; state: string; code?: string } };
 }

@@ -1,6 +1,6 @@
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
-import { ConfigError, QUEUE_EVALUATE, type EvaluateJob } from "@holdout/contracts";
+import { QUEUE_EVALUATE, runMain, type EvaluateJob } from "@holdout/contracts";
 import { createDb, ensureCompetition } from "@holdout/db";
 import { buildApp } from "./app.ts";
 import { loadApiConfig } from "./config.ts";
@@ -54,12 +54,4 @@ async function main() {
   await app.listen({ port: config.PORT, host: config.HOST });
 }
 
-main().catch((err: unknown) => {
-  if (err instanceof ConfigError) {
-    console.error(err.message);
-    process.exitCode = 2;
-    return;
-  }
-  console.error(err);
-  process.exitCode = 1;
-});
+runMain(main);

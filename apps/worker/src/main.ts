@@ -1,4 +1,4 @@
-import { ConfigError } from "@holdout/contracts";
+import { runMain } from "@holdout/contracts";
 import { startWorker } from "./app.ts";
 import { loadWorkerConfig } from "./config.ts";
 import { createLogger } from "./logger.ts";
@@ -18,12 +18,4 @@ async function main() {
   process.once("SIGINT", () => shutdown("SIGINT"));
 }
 
-main().catch((err: unknown) => {
-  if (err instanceof ConfigError) {
-    console.error(err.message);
-    process.exitCode = 2;
-    return;
-  }
-  console.error(err);
-  process.exitCode = 1;
-});
+runMain(main);

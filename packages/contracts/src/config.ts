@@ -42,3 +42,19 @@ export const queuePrefix = z
   .string()
   .regex(/^[a-zA-Z0-9_-]+$/, { error: "may hold only letters, digits, _ and -" })
   .default("holdout");
+
+/**
+ * Runs a process entry point: a configuration problem prints its message and exits 2 (the operator
+ * must fix the environment); anything else prints the error and exits 1.
+ */
+export function runMain(main: () => Promise<void>): void {
+  main().catch((err: unknown) => {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exitCode = 2;
+      return;
+    }
+    console.error(err);
+    process.exitCode = 1;
+  });
+}
