@@ -9,6 +9,7 @@ import { createGzip, gzipSync } from "node:zlib";
 import { pack as tarPack } from "tar-stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectDocker, inspectImageTarball, Sandbox, SandboxRejection } from "../src/index.ts";
+import { buildTestImage } from "./build-image.ts";
 
 // Integration tests against the real Docker engine: archive inspection, loading, removal.
 
@@ -195,21 +196,6 @@ async function writeTar(files: Record<string, string | Buffer>): Promise<string>
   return path;
 }
 
-/** Builds a Dockerfile (no other context) with the legacy builder API; returns the image ID. */
-async function buildImage(dockerfile: string, tag?: string): Promise<string> {
-  const context = tarPack();
-  context.entry({ name: "Dockerfile" }, dockerfile);
-  context.finalize();
-  const progress = await docker.buildImage(Readable.from(context), {
-    ...(tag ? { t: tag } : {}),
-    forcerm: true,
-  });
-  const messages = await new Promise<{ error?: string; aux?: { ID?: string } }[]>((resolve, reject) =>
-    docker.modem.followProgress(progress, (err, out) => (err ? reject(err) : resolve(out as never))),
-  );
-  const failed = messages.find((m) => m.error);
-  if (failed) throw new Error(`docker build failed: ${failed.error}`);
-  const id = messages.find((m) => m.aux?.ID)?.aux?.ID;
-  if (!id) throw new Error("docker build reported no image ID");
-  return id;
+function buildImage(dockerfile: string, tag?: string): Promise<string> {
+  return buildTestImage(docker, dockerfile, tag ? { tag } : {});
 }

@@ -2,8 +2,6 @@ import { randomUUID } from "node:crypto";
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Readable } from "node:stream";
-import { pack as tarPack } from "tar-stream";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   connectDocker,
@@ -13,6 +11,7 @@ import {
   type RunLimits,
   type RunSubmissionOptions,
 } from "../src/index.ts";
+import { buildTestImage } from "./build-image.ts";
 
 // Integration tests against the real Docker engine: each model is a tiny image whose ENTRYPOINT is a
 // shell script, run exactly as a submission would be.
@@ -207,22 +206,9 @@ describe("reapLeftovers", () => {
   });
 });
 
-/** Builds an image from a Dockerfile plus model.sh with the legacy builder API; returns its ID. */
-async function buildImage(dockerfile: string, script: string): Promise<string> {
-  const context = tarPack();
-  context.entry({ name: "Dockerfile" }, dockerfile);
-  context.entry({ name: "model.sh", mode: 0o755 }, script);
-  context.finalize();
-  const progress = await docker.buildImage(Readable.from(context), {
-    forcerm: true,
+function buildImage(dockerfile: string, script: string): Promise<string> {
+  return buildTestImage(docker, dockerfile, {
+    files: { "model.sh": script },
     labels: { "holdout.test.run": run },
   });
-  const messages = await new Promise<{ error?: string; aux?: { ID?: string } }[]>((resolve, reject) =>
-    docker.modem.followProgress(progress, (err, out) => (err ? reject(err) : resolve(out as never))),
-  );
-  const failed = messages.find((m) => m.error);
-  if (failed) throw new Error(`docker build failed: ${failed.error}`);
-  const id = messages.find((m) => m.aux?.ID)?.aux?.ID;
-  if (!id) throw new Error("docker build reported no image ID");
-  return id;
 }
