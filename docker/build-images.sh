@@ -1,17 +1,32 @@
 #!/usr/bin/env bash
 # Builds the images Holdout needs locally, without any container registry (see docker/base/build.sh):
 #   holdout/base:bookworm               Debian minbase rootfs (debootstrap + docker import)
-#   holdout/example-baseline:latest     example submission: hand-crafted-feature baseline
+#   holdout/example-<name>:latest       example submissions (docker/examples/<name>): baseline (features +
+#                                       logistic regression), constant (sh/awk), and the broken ones the
+#                                       tests use: broken-header, per-image, nan, crash, sleeper
 # With --compose, also what docker-compose.yml builds FROM:
 #   holdout/base:trixie                 Debian trixie minbase (its nodejs is 20.19) for the app image
+# With --runtime, also the runtime image for code bundles (python3, numpy, pillow, pandas, scikit-learn,
+# torch from Debian; about 2.5 GB, so not by default):
+#   holdout/runtime-python:latest
 # Idempotent: an image is rebuilt only when its build context changed (a hash of the context is kept
 # as a label); HOLDOUT_REBUILD=1 rebuilds everything.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
+compose=0
+runtime=0
+for arg in "$@"; do
+  case "$arg" in
+    --compose) compose=1 ;;
+    --runtime) runtime=1 ;;
+    *) echo "usage: $0 [--compose] [--runtime]" >&2; exit 2 ;;
+  esac
+done
+
 bash "$here/base/build.sh" holdout/base:bookworm
-if [ "${1:-}" = "--compose" ]; then
+if [ "$compose" = 1 ]; then
   HOLDOUT_DEBIAN_SUITE=trixie bash "$here/base/build.sh" holdout/base:trixie
 fi
 
@@ -37,4 +52,17 @@ build_image() {
   echo "built $tag in $((SECONDS - started))s"
 }
 
-build_image holdout/example-baseline:latest "$here/examples/baseline"
+# The bundle variant must run the very model the baseline image runs.
+for f in predict.py weights.json; do
+  if ! cmp -s "$here/examples/baseline/$f" "$here/examples/bundle-baseline/src/$f"; then
+    echo "docker/examples/bundle-baseline/src/$f differs from docker/examples/baseline/$f; copy it over" >&2
+    exit 1
+  fi
+done
+
+for example in baseline constant broken-header per-image nan crash sleeper; do
+  build_image "holdout/example-$example:latest" "$here/examples/$example"
+done
+if [ "$runtime" = 1 ]; then
+  build_image holdout/runtime-python:latest "$here/runtime-python"
+fi

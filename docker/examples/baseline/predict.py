@@ -1,17 +1,18 @@
-"""Hand-crafted-feature baseline for Holdout's synthetic CheXpert-like test set.
+"""Baseline for Holdout's synthetic CheXpert-like test set: image features + logistic regression.
 
 Usage: predict.py <input csv> <output csv>
 
 The input CSV has a `Path` column of image paths relative to the working directory (Contract 2). The
 output has one row per study (`Study` = the image path without `/view...jpg`) and a score per task;
-only the order of the scores matters to the metric. No weights, no network, no training data: each
-score is a classic image-analysis measurement on frontal views (cardiothoracic ratio, costophrenic
-angle blunting, perihilar haze, focal and plate-like opacities), standardized with constants set on a
-development seed. Lateral views are skipped; a study's score is the max over its frontal views.
-It writes nothing but the output file, so a read-only working directory is fine.
+only the order of the scores matters to the metric. Each frontal view gives classic image-analysis
+measurements (cardiothoracic ratio, costophrenic angle blunting, perihilar haze, focal and plate-like
+opacities, lung brightness and area); weights.json (fitted by train.py) turns them into one logit per
+task. Lateral views are skipped; a study's score is the max over its frontal views. No network; it
+writes nothing but the output file, so a read-only working directory is fine.
 """
 
 import csv
+import json
 import math
 import os
 import re
@@ -23,16 +24,9 @@ from PIL import Image, ImageFilter
 TASKS = ["Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Pleural Effusion"]
 SIZE = 128  # analysis grid (pixels), whatever the image size
 
-# (mean, sd) of each raw feature over the studies of a development test set (seed 99), so that
-# features can be added on a common scale. Not fitted to any label: a hand-set prior.
-NORMS = {
-    "ctr": (0.502, 0.10),
-    "blunting": (-0.031, 0.104),
-    "haze": (-0.274, 0.080),
-    "focal": (0.102, 0.055),
-    "plate": (0.100, 0.049),
-    "asymmetry": (0.053, 0.064),
-}
+# Learned by train.py (logistic regression per task on a synthetic training split): feature order,
+# standardization and per-task weights. Kept beside this file so the bundle variant can share it.
+WEIGHTS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights.json")
 
 
 def load(path):
@@ -210,31 +204,47 @@ def features(img):
     if not focal or not plate:
         return None
     asym = abs(floors[0] - floors[1]) / height
+    # Whole-lung statistics: edema brightens both lungs, fluid and collapse shrink the aerated area and
+    # brighten the lower zones. The model learns how much each matters.
+    aerated = lungs[0] | lungs[1]
+    zones = np.zeros(SIZE)
+    zones[top:bottom + 1] = np.linspace(0, 1, bottom + 1 - top)
+    lower = aerated & (zones[:, None] > 0.66)
+    upper = aerated & (zones[:, None] < 0.33)
+    lung_mean = float(img[aerated].mean())
+    lower_upper = float(img[lower].mean() - img[upper].mean()) if lower.any() and upper.any() else 0.0
     return {
         "ctr": ctr,
         "blunting": max(blunting),
+        "blunting_min": min(blunting),
         "haze": float(np.mean(haze)),
+        "haze_max": max(haze),
         "focal": max(focal),
+        "focal_min": min(focal),
         "plate": max(plate),
+        "plate_min": min(plate),
         "asymmetry": asym,
+        "lung_mean": lung_mean,
+        "lung_area": float(aerated.mean()),
+        "lower_upper": lower_upper,
+        "soft": soft,
     }
 
 
-def z(f, name):
-    mean, sd = NORMS[name]
-    return (f[name] - mean) / sd
+def load_model(path=WEIGHTS_FILE):
+    with open(path) as fh:
+        return json.load(fh)
 
 
-def task_scores(f):
-    # Each task reads the sign a radiologist would look for; the hemidiaphragm asymmetry adds the
-    # volume loss of atelectasis and the raised fluid line of a one-sided effusion.
-    return {
-        "Atelectasis": z(f, "plate") + 0.25 * z(f, "asymmetry"),
-        "Cardiomegaly": z(f, "ctr"),
-        "Consolidation": z(f, "focal"),
-        "Edema": z(f, "haze"),
-        "Pleural Effusion": z(f, "blunting") + 0.5 * z(f, "asymmetry"),
-    }
+def vector(f, model):
+    x = np.array([f[name] for name in model["features"]], dtype=np.float64)
+    return (x - np.array(model["mean"])) / np.array(model["sd"])
+
+
+def task_scores(f, model):
+    """Per task, the logit of the learned logistic regression on the standardized features."""
+    x = vector(f, model)
+    return {t: float(model["tasks"][t]["bias"] + x @ np.array(model["tasks"][t]["weights"])) for t in TASKS}
 
 
 def study_of(path):
@@ -250,6 +260,7 @@ def main(argv):
     with open(src, newline="") as fh:
         paths = [row["Path"] for row in csv.DictReader(fh)]
 
+    model = load_model()
     order, scores = [], {}
     for path in paths:
         study = study_of(path)
@@ -262,7 +273,7 @@ def main(argv):
         f = features(load(full))
         if f is None:
             continue
-        s = task_scores(f)
+        s = task_scores(f, model)
         prev = scores[study]
         scores[study] = s if prev is None else {t: max(prev[t], s[t]) for t in TASKS}
 

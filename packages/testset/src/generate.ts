@@ -6,7 +6,6 @@ import { encodeGrayJpeg } from "./jpeg-gray.ts";
 import {
   drawReader,
   GROUND_TRUTH_READERS,
-  majorityVote,
   obsIndex,
   OBSERVATIONS,
   sampleTruth,
@@ -14,6 +13,7 @@ import {
   TASKS,
   type Task,
 } from "./labels.ts";
+import { BENCHMARK_READERS, benchmarkReads, settleGroundTruth } from "./readers.ts";
 import { MANIFEST_FILE, TestsetError, type TestsetManifest } from "./manifest.ts";
 import { renderFrontal } from "./render-frontal.ts";
 import { renderLateral } from "./render-lateral.ts";
@@ -21,6 +21,11 @@ import { Random } from "./rng.ts";
 
 export interface GenerateOptions {
   outDir: string;
+  /**
+   * "dev": a development set (public labels, for smoke runs and participants): CheXpert's validation
+   * split, 200 studies under CheXpert-v1.0/valid/ from patient64541, another default seed. Same layout.
+   */
+  kind?: "test" | "dev";
   seed?: number;
   studies?: number;
   longSide?: number;
@@ -49,14 +54,14 @@ export interface GeneratedSummary {
 
 export const DEFAULT_SEED = 1;
 export const DEFAULT_STUDIES = 500;
+export const DEFAULT_DEV_SEED = 2;
+export const DEFAULT_DEV_STUDIES = 200;
 export const DEFAULT_LONG_SIDE = 320;
-const BENCHMARK_READERS = [
-  { id: "rad1", label: "Radiologist 1" },
-  { id: "rad2", label: "Radiologist 2" },
-  { id: "rad3", label: "Radiologist 3" },
-];
-// CheXpert's test patients are numbered from 64741; one study per patient.
-const FIRST_PATIENT = 64741;
+// CheXpert's test patients are numbered from 64741, its validation patients from 64541; one study each.
+const SPLITS = {
+  test: { folder: "test", firstPatient: 64741, seed: DEFAULT_SEED, studies: DEFAULT_STUDIES },
+  dev: { folder: "valid", firstPatient: 64541, seed: DEFAULT_DEV_SEED, studies: DEFAULT_DEV_STUDIES },
+} as const;
 // Share of studies with 2 and 3 views (the rest have a single frontal): 500 studies → 668 images.
 const TWO_VIEWS = 0.304;
 const JPEG_QUALITY = 90;
@@ -65,8 +70,9 @@ const THREE_VIEWS = 0.016;
 type View = "frontal" | "lateral";
 
 function checkOptions(opts: GenerateOptions): { seed: number; studies: number; longSide: number } {
-  const seed = opts.seed ?? DEFAULT_SEED;
-  const studies = opts.studies ?? DEFAULT_STUDIES;
+  const split = SPLITS[opts.kind ?? "test"];
+  const seed = opts.seed ?? split.seed;
+  const studies = opts.studies ?? split.studies;
   const longSide = opts.longSide ?? DEFAULT_LONG_SIDE;
   // pure-rand seeds are 32-bit: a wider range would silently give equal sets for different seeds.
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
@@ -81,7 +87,7 @@ function checkOptions(opts: GenerateOptions): { seed: number; studies: number; l
   return { seed, studies, longSide };
 }
 
-async function ensureEmptyDir(dir: string): Promise<void> {
+export async function ensureEmptyDir(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true });
   const entries = await readdir(dir);
   if (entries.length > 0) {
@@ -105,7 +111,7 @@ function assignViews(rng: Random, n: number): View[][] {
   return plan;
 }
 
-function labelsCsv(studies: string[], rows: number[][]): string {
+export function labelsCsv(studies: string[], rows: number[][]): string {
   return stringify(
     studies.map((s, i) => [s, ...(rows[i] ?? [])]),
     { header: true, columns: ["Study", ...OBSERVATIONS] },
@@ -145,14 +151,22 @@ export async function generateTestset(opts: GenerateOptions): Promise<GeneratedS
   const readerRng = master.split();
   const viewRng = master.split();
 
+  const kind = opts.kind ?? "test";
+  const split = SPLITS[kind];
   const truth = sampleTruth(truthRng, n);
   const groundTruthReads = Array.from({ length: GROUND_TRUTH_READERS }, () =>
     simulateReads(readerRng, truth, drawReader(readerRng)),
   );
-  const groundTruth = majorityVote(groundTruthReads);
+  const groundTruth = settleGroundTruth(groundTruthReads, truth);
   const benchmark = BENCHMARK_READERS.map((r) => ({
     ...r,
-    reads: simulateReads(readerRng, truth, drawReader(readerRng)),
+    reads: benchmarkReads(
+      readerRng,
+      truth,
+      groundTruth,
+      simulateReads(readerRng, truth, drawReader(readerRng)),
+      r,
+    ),
   }));
   const views = assignViews(viewRng, n);
 
@@ -172,7 +186,7 @@ export async function generateTestset(opts: GenerateOptions): Promise<GeneratedS
   let pending: Promise<void>[] = [];
   for (let i = 0; i < n; i++) {
     const rng = master.split();
-    const study = `CheXpert-v1.0/test/patient${FIRST_PATIENT + i}/study1`;
+    const study = `CheXpert-v1.0/${split.folder}/patient${split.firstPatient + i}/study1`;
     studyIds.push(study);
     const anatomy = drawAnatomy(rng, truth[i] ?? []);
     const images: { path: string; jpeg: Uint8Array }[] = [];
@@ -214,13 +228,20 @@ export async function generateTestset(opts: GenerateOptions): Promise<GeneratedS
     });
   }
   const manifest: TestsetManifest = {
-    name: `synthetic-chexpert-${seed}`,
+    name: kind === "dev" ? `synthetic-chexpert-dev-${seed}` : `synthetic-chexpert-${seed}`,
     version: "1",
     description:
-      `Synthetic CheXpert-like test set (seed ${seed}, ${n} studies, ${longSide} px). ` +
+      (kind === "dev"
+        ? `Synthetic CheXpert-like development set (seed ${seed}, ${n} studies, ${longSide} px); ` +
+          "its labels are public: hand the whole directory to participants. "
+        : `Synthetic CheXpert-like test set (seed ${seed}, ${n} studies, ${longSide} px). `) +
       "Images and labels are simulated; no patient data.",
     tasks: [...TASKS],
-    readers: BENCHMARK_READERS.map((r) => ({ ...r, file: `private/readers/${r.id}.csv` })),
+    readers: BENCHMARK_READERS.map((r) => ({
+      id: r.id,
+      label: r.label,
+      file: `private/readers/${r.id}.csv`,
+    })),
   };
   await writeFile(join(opts.outDir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
 

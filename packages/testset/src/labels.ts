@@ -30,7 +30,8 @@ export function obsIndex(o: Observation): number {
   return i;
 }
 
-// Ground-truth positives per 500 studies on the real CheXpert test set (the brief's targets for the tasks).
+// Ground-truth positives per 500 studies on the real CheXpert test set. For the 5 tasks these counts are
+// met exactly (see targetCount); the other observations only approximately.
 const TARGET_PER_500: Record<Observation, number> = {
   "No Finding": 62,
   "Enlarged Cardiomediastinum": 253,
@@ -120,6 +121,24 @@ function latentPrevalence(o: Observation): number {
   return Math.min(1, Math.max(0, (target - falseHit) / (hit - falseHit)));
 }
 
+/**
+ * Ground-truth positives a task must have among `n` studies: the CheXpert count, scaled from 500, but
+ * at least one positive and one negative (an AUC needs both) whenever `n` allows it.
+ */
+export function targetCount(o: Observation, n: number): number {
+  const scaled = Math.round((TARGET_PER_500[o] * n) / 500);
+  return n < 2 ? scaled : Math.min(n - 1, Math.max(1, scaled));
+}
+
+function isTask(o: Observation): boolean {
+  return (TASKS as readonly string[]).includes(o);
+}
+
+/** Latent positives: for the tasks, exactly the target (readers then mostly agree with it). */
+function latentCount(o: Observation, n: number): number {
+  return isTask(o) ? targetCount(o, n) : Math.round(latentPrevalence(o) * n);
+}
+
 /** Indices of the `k` largest scores (ties broken by index, so the result is deterministic). */
 function topK(scores: number[], k: number, eligible: (i: number) => boolean): Set<number> {
   const order = scores
@@ -155,7 +174,7 @@ export function sampleTruth(rng: Random, n: number): StudyTruth[] {
     const scores = sickness.map((z) => load * z + Math.sqrt(1 - load * load) * rng.normal());
     mark(
       o,
-      topK(scores, Math.round(latentPrevalence(o) * n), () => true),
+      topK(scores, latentCount(o, n), () => true),
     );
   }
   for (const [parent, children] of Object.entries(PARENTS) as [Observation, Observation[]][]) {
@@ -189,21 +208,18 @@ export function simulateReads(rng: Random, truth: StudyTruth[], reader: ReaderPr
         : (reader.fpr[k] ?? 0);
       return rng.chance(p);
     });
-    for (const [parent, children] of Object.entries(PARENTS) as [Observation, Observation[]][]) {
-      if (children.some((c) => calls[obsIndex(c)])) calls[obsIndex(parent)] = true;
-    }
-    calls[obsIndex("No Finding")] = PATHOLOGIES.every((o) => !calls[obsIndex(o)]);
-    return calls.map((c) => (c ? 1 : 0));
+    return completeHierarchy(calls.map((c) => (c ? 1 : 0)));
   });
 }
 
-/** Per study and observation, 1 where more than half of the readers called it. */
-export function majorityVote(reads: number[][][]): number[][] {
-  const first = reads[0] ?? [];
-  return first.map((row, s) =>
-    row.map((_, k) => {
-      const votes = reads.reduce((sum, r) => sum + (r[s]?.[k] ?? 0), 0);
-      return votes * 2 > reads.length ? 1 : 0;
-    }),
-  );
+/**
+ * Makes one row of 0/1 calls consistent the way a labeler's are: a called child implies its parent,
+ * and "No Finding" means no pathology was called. Task columns are never changed (none is a parent).
+ */
+export function completeHierarchy(row: number[]): number[] {
+  for (const [parent, children] of Object.entries(PARENTS) as [Observation, Observation[]][]) {
+    if (children.some((c) => row[obsIndex(c)] === 1)) row[obsIndex(parent)] = 1;
+  }
+  row[obsIndex("No Finding")] = PATHOLOGIES.every((o) => row[obsIndex(o)] !== 1) ? 1 : 0;
+  return row;
 }
