@@ -2,6 +2,7 @@
  * Errors thrown by the scorer. Each carries a stable `code` so callers (worker, CLI, API) can classify
  * it without `instanceof` ladders: all of them are faults of the input, never of the infrastructure.
  */
+import type { Task } from "./tasks.ts";
 
 export type ScorerErrorCode =
   "HOLDOUT_ERR_INVALID_PREDICTIONS" | "HOLDOUT_ERR_INVALID_LABELS" | "HOLDOUT_ERR_SCORER_INPUT";
@@ -43,4 +44,16 @@ export class LabelsError extends CsvFormatError {
 export class ScorerInputError extends ScorerError {
   override readonly name = "ScorerInputError";
   readonly code = "HOLDOUT_ERR_SCORER_INPUT";
+}
+
+/** Prefixes the failing task to a metric error so the message says where the problem is. */
+export function forTask<T>(task: Task, compute: () => T): T {
+  try {
+    return compute();
+  } catch (error) {
+    if (error instanceof ScorerInputError) {
+      throw new ScorerInputError(`${task}: ${error.message}`, { cause: error });
+    }
+    throw error;
+  }
 }

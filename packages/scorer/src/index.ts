@@ -7,8 +7,23 @@ export {
   ScorerInputError,
   type ScorerErrorCode,
 } from "./errors.ts";
-export { auc, aucOfCurve, pairwiseSum, rocCurve, trapezoid, type RocCurve } from "./roc.ts";
-export { isBelowCurve, readerPoint, type ReaderPoint } from "./readers.ts";
+export {
+  auc,
+  aucOfCurve,
+  pairwiseSum,
+  rocCurve,
+  thresholdCounts,
+  trapezoid,
+  type RocCurve,
+  type ThresholdCounts,
+} from "./roc.ts";
+export {
+  confusionCounts,
+  isBelowCurve,
+  readerPoint,
+  type ConfusionCounts,
+  type ReaderPoint,
+} from "./readers.ts";
 export {
   scoreTasks,
   type ReaderReads,
@@ -20,3 +35,27 @@ export {
 export { combinedScore, formatAuc, formatRads, rankEntries, type RankedEntry } from "./ranking.ts";
 export { alignLabels, parseLabelsCsv, type LabelsTable } from "./labels-csv.ts";
 export { parsePredictionsCsv } from "./predictions-csv.ts";
+export { weightedAuc } from "./weighted-auc.ts";
+export {
+  bootstrapAuc,
+  bootstrapDistribution,
+  compareDistributions,
+  intervalsOf,
+  pairedComparison,
+  percentile,
+  type BootstrapAucResult,
+  type BootstrapDistribution,
+  type BootstrapInput,
+  type BootstrapOptions,
+  type Interval,
+  type PairedComparison,
+} from "./bootstrap.ts";
+export {
+  curves,
+  majorityVote,
+  precisionRecallCurve,
+  type OperatingPoint,
+  type PrecisionRecallCurve,
+  type ReaderOperatingPoint,
+  type TaskCurves,
+} from "./curves.ts";

@@ -7,8 +7,19 @@ export interface ReaderPoint {
   readonly sensitivity: number;
 }
 
-/** A reader's (specificity, sensitivity) = (tn/(tn+fp), tp/(tp+fn)) against the ground truth, in float64. */
-export function readerPoint(truth: ArrayLike<number>, reads: ArrayLike<number>): ReaderPoint {
+/** A reader's confusion matrix against the ground truth. */
+export interface ConfusionCounts {
+  readonly tp: number;
+  readonly fn: number;
+  readonly tn: number;
+  readonly fp: number;
+}
+
+/**
+ * Counts binarized reads against the ground truth. Throws unless both are 0/1, aligned, and the
+ * truth has both classes (otherwise sensitivity or specificity is undefined).
+ */
+export function confusionCounts(truth: ArrayLike<number>, reads: ArrayLike<number>): ConfusionCounts {
   if (truth.length !== reads.length) {
     throw new ScorerInputError(`truth and reads differ in length (${truth.length} vs ${reads.length})`);
   }
@@ -33,6 +44,12 @@ export function readerPoint(truth: ArrayLike<number>, reads: ArrayLike<number>):
       `reader point is undefined: the ground truth has ${tp + fn} positive and ${tn + fp} negative studies; both are needed`,
     );
   }
+  return { tp, fn, tn, fp };
+}
+
+/** A reader's (specificity, sensitivity) = (tn/(tn+fp), tp/(tp+fn)) against the ground truth, in float64. */
+export function readerPoint(truth: ArrayLike<number>, reads: ArrayLike<number>): ReaderPoint {
+  const { tp, fn, tn, fp } = confusionCounts(truth, reads);
   return { specificity: tn / (tn + fp), sensitivity: tp / (tp + fn) };
 }
 

@@ -37,16 +37,25 @@ function checkBinaryInput(labels: ArrayLike<number>, scores: ArrayLike<number>):
   return positives;
 }
 
+/** Counts at each threshold of scikit-learn's `_binary_clf_curve`, highest score first. */
+export interface ThresholdCounts {
+  /** Positives scoring >= the threshold, cumulative; the last entry is the positive total. */
+  readonly tps: readonly number[];
+  /** Negatives scoring >= the threshold, cumulative; the last entry is the negative total. */
+  readonly fps: readonly number[];
+}
+
 /**
- * scikit-learn's `roc_curve(labels, scores)` with its defaults (drop_intermediate=True).
- * Throws ScorerInputError unless labels are 0/1 with both classes present and scores are finite.
+ * scikit-learn's `_binary_clf_curve`: one threshold per distinct score, descending. Shared by the ROC
+ * and precision-recall curves. Throws ScorerInputError unless labels are 0/1 with both classes present
+ * and scores are finite.
  */
-export function rocCurve(labels: ArrayLike<number>, scores: ArrayLike<number>): RocCurve {
+export function thresholdCounts(labels: ArrayLike<number>, scores: ArrayLike<number>): ThresholdCounts {
   checkBinaryInput(labels, scores);
   const n = labels.length;
 
-  // _binary_clf_curve: sort by score descending. The order inside a group of tied scores does not
-  // matter (only each group's last index becomes a threshold); ties are broken by index for determinism.
+  // Sort by score descending. The order inside a group of tied scores does not matter (only each
+  // group's last index becomes a threshold); ties are broken by index for determinism.
   const order = Array.from({ length: n }, (_, i) => i);
   order.sort((a, b) => {
     const sa = scores[a]!;
@@ -56,20 +65,30 @@ export function rocCurve(labels: ArrayLike<number>, scores: ArrayLike<number>): 
 
   // One threshold at the last index of each group of equal scores: tps = cumulative positives there,
   // fps = 1 + index - tps. Both are small integers, exact in float64.
-  const allTps: number[] = [];
-  const allFps: number[] = [];
+  const tps: number[] = [];
+  const fps: number[] = [];
   let cumulative = 0;
   for (let i = 0; i < n; i++) {
     cumulative += labels[order[i]!]!;
     if (i === n - 1 || scores[order[i]!] !== scores[order[i + 1]!]) {
-      allTps.push(cumulative);
-      allFps.push(1 + i - cumulative);
+      tps.push(cumulative);
+      fps.push(1 + i - cumulative);
     }
   }
+  return { tps, fps };
+}
+
+/**
+ * scikit-learn's `roc_curve(labels, scores)` with its defaults (drop_intermediate=True).
+ * Throws ScorerInputError unless labels are 0/1 with both classes present and scores are finite.
+ */
+export function rocCurve(labels: ArrayLike<number>, scores: ArrayLike<number>): RocCurve {
+  const { tps: allTps, fps: allFps } = thresholdCounts(labels, scores);
 
   // drop_intermediate: keep the first and last thresholds and every one where the second difference
-  // of fps or tps is nonzero (i.e. drop points collinear with both neighbours on a horizontal or
-  // vertical run). sklearn only does this when there are more than 2 thresholds.
+  // of fps or tps is nonzero, i.e. drop a point whose steps in and out are equal. That includes the
+  // middle of a diagonal run of equal tie groups, not only horizontal or vertical runs (which matters
+  // for the readers rule: see test/properties.test.ts). sklearn only drops with more than 2 thresholds.
   const m = allTps.length;
   const keep: number[] = [];
   for (let j = 0; j < m; j++) {

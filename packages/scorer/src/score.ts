@@ -1,5 +1,5 @@
 /** The official CheXpert metric over the five tasks: AUCs, radiologists below the curve, score. */
-import { ScorerInputError } from "./errors.ts";
+import { forTask, ScorerInputError } from "./errors.ts";
 import { combinedScore } from "./ranking.ts";
 import { isBelowCurve, readerPoint } from "./readers.ts";
 import { aucOfCurve, rocCurve } from "./roc.ts";
@@ -44,21 +44,9 @@ export interface ScoreResult {
   readers: ReaderScore[];
 }
 
-/** Prefixes the failing task to a metric error so the message says where the problem is. */
-function forTask<T>(task: Task, compute: () => T): T {
-  try {
-    return compute();
-  } catch (error) {
-    if (error instanceof ScorerInputError) {
-      throw new ScorerInputError(`${task}: ${error.message}`, { cause: error });
-    }
-    throw error;
-  }
-}
-
 /**
- * Scores one set of predictions. Bootstrap confidence intervals (a later addition) will resample study
- * indices and call the per-task computation again; keep it free of anything but the arrays it gets.
+ * Scores one set of predictions: the leaderboard numbers. Confidence intervals (bootstrap.ts) and plot
+ * curves (curves.ts) are separate calls, so that this one stays exactly the official computation.
  */
 export function scoreTasks(input: ScoreInput): ScoreResult {
   const tasks: TaskScore[] = [];

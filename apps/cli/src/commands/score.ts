@@ -1,6 +1,7 @@
 /**
- * `holdout score`: scores a predictions.csv with the official CheXpert metric (DESIGN contract 4).
- * Invalid input (unreadable or malformed files, bad options) sets exit code 2 with one line on stderr.
+ * `holdout score`: scores a predictions.csv with the official CheXpert metric (DESIGN contract 4),
+ * optionally with bootstrap 95% confidence intervals (`--bootstrap N --seed S`). Invalid input
+ * (unreadable or malformed files, bad options) sets exit code 2 with one line on stderr.
  * The action is async: the root program must call `parseAsync`.
  */
 import { readdir, readFile } from "node:fs/promises";
@@ -9,6 +10,7 @@ import { Command } from "commander";
 import { z } from "zod";
 import {
   alignLabels,
+  bootstrapAuc,
   formatAuc,
   formatRads,
   parseLabelsCsv,
@@ -16,6 +18,8 @@ import {
   ScorerError,
   scoreTasks,
   TASKS,
+  type BootstrapAucResult,
+  type BootstrapOptions,
   type ReaderReads,
   type ScoreResult,
 } from "@holdout/scorer";
@@ -36,8 +40,19 @@ interface ScoreOptions {
   groundtruth?: string;
   readers?: string[];
   predictions?: string;
+  bootstrap?: string;
+  seed?: string;
   json?: boolean;
 }
+
+/** The official score, and its confidence intervals when --bootstrap was given. */
+interface Scored {
+  result: ScoreResult;
+  intervals: BootstrapAucResult | null;
+}
+
+const MAX_REPLICATES = 100_000;
+const MAX_SEED = 0xffff_ffff;
 
 /** The user's input is at fault: reported on one line with exit code 2. */
 class InputError extends Error {}
@@ -126,7 +141,35 @@ function labelSources(options: ScoreOptions): LabelSources | Promise<LabelSource
   };
 }
 
-async function runScore(options: ScoreOptions): Promise<ScoreResult> {
+/** A decimal integer option in [min, max]; commander hands over the raw text. */
+function integerOption(raw: string, flag: string, min: number, max: number): number {
+  const text = raw.trim();
+  const value = /^\d+$/.test(text) ? Number(text) : Number.NaN;
+  if (!(value >= min && value <= max)) {
+    throw new InputError(`${flag} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+/**
+ * --bootstrap N and --seed S go together: the intervals are random, so a run is only reproducible
+ * with its seed, and a default seed would hide that from whoever compares two runs.
+ */
+function bootstrapOptions(options: ScoreOptions): BootstrapOptions | null {
+  if (options.bootstrap === undefined) {
+    if (options.seed !== undefined) throw new InputError("--seed only applies with --bootstrap N");
+    return null;
+  }
+  const replicates = integerOption(options.bootstrap, "--bootstrap", 1, MAX_REPLICATES);
+  if (options.seed === undefined) {
+    throw new InputError(`--bootstrap needs --seed S (an integer from 0 to ${MAX_SEED}) to be reproducible`);
+  }
+  return { replicates, seed: integerOption(options.seed, "--seed", 0, MAX_SEED) };
+}
+
+async function runScore(options: ScoreOptions): Promise<Scored> {
+  // Options first: a typo in a number should not wait for the files to be read.
+  const bootstrap = bootstrapOptions(options);
   if (options.predictions === undefined) throw new InputError("missing --predictions FILE");
   const sources = await labelSources(options);
   if (sources.readers.length === 0)
@@ -142,11 +185,13 @@ async function runScore(options: ScoreOptions): Promise<ScoreResult> {
   }
   const predictionsText = await readText(options.predictions, "predictions");
   const predictions = parsePredictionsCsv(predictionsText, truth.studies, options.predictions);
-  return scoreTasks({ truth: truth.labels, predictions, readers });
+  const result = scoreTasks({ truth: truth.labels, predictions, readers });
+  const intervals = bootstrap === null ? null : bootstrapAuc({ truth: truth.labels, predictions }, bootstrap);
+  return { result, intervals };
 }
 
-/** Contract 4. Confidence intervals (`--bootstrap`) are not implemented yet, hence the nulls. */
-function toContractJson(result: ScoreResult) {
+/** Contract 4: the intervals are null without --bootstrap. */
+function toContractJson({ result, intervals }: Scored) {
   return {
     meanAuc: result.meanAuc,
     meanRadsBelowCurve: result.meanRadsBelowCurve,
@@ -155,31 +200,42 @@ function toContractJson(result: ScoreResult) {
       task: t.task,
       auc: t.auc,
       radsBelowCurve: t.radsBelowCurve,
-      auc95: null,
+      auc95: intervals?.tasks.find((i) => i.task === t.task)?.auc95 ?? null,
       roc: t.roc,
     })),
-    meanAuc95: null,
+    meanAuc95: intervals?.meanAuc95 ?? null,
     readers: result.readers,
   };
 }
 
-function formatTable(result: ScoreResult): string {
+const formatInterval = (interval: [number, number] | undefined) =>
+  interval === undefined ? "" : `${formatAuc(interval[0])}-${formatAuc(interval[1])}`.padEnd(13);
+
+function formatTable({ result, intervals }: Scored): string {
   const width = Math.max(...TASKS.map((task) => task.length), "Mean".length) + 2;
   const ids = [...new Set(result.readers.map((r) => r.id))];
-  const lines = [`${"Task".padEnd(width)}AUC    Rads below curve   Readers (specificity/sensitivity)`];
+  const ci = intervals === null ? "" : "95% CI       ";
+  const lines = [`${"Task".padEnd(width)}AUC    ${ci}Rads below curve   Readers (specificity/sensitivity)`];
   for (const t of result.tasks) {
+    const interval = intervals?.tasks.find((i) => i.task === t.task)?.auc95;
     const points = ids.map((id) => {
       const p = result.readers.find((r) => r.id === id && r.task === t.task);
       return p === undefined ? id : `${id} ${p.specificity.toFixed(3)}/${p.sensitivity.toFixed(3)}`;
     });
     lines.push(
-      `${t.task.padEnd(width)}${formatAuc(t.auc).padEnd(7)}${String(t.radsBelowCurve).padEnd(19)}${points.join("  ")}`,
+      `${t.task.padEnd(width)}${formatAuc(t.auc).padEnd(7)}${formatInterval(interval)}${String(t.radsBelowCurve).padEnd(19)}${points.join("  ")}`,
     );
   }
   lines.push(
-    `${"Mean".padEnd(width)}${formatAuc(result.meanAuc).padEnd(7)}${formatRads(result.meanRadsBelowCurve)}`,
+    `${"Mean".padEnd(width)}${formatAuc(result.meanAuc).padEnd(7)}${formatInterval(intervals?.meanAuc95)}${formatRads(result.meanRadsBelowCurve)}`,
   );
   lines.push(`Score (mean AUC + 0.001 x mean rads below curve): ${result.score.toFixed(6)}`);
+  if (intervals !== null) {
+    lines.push(
+      `95% CI: percentile bootstrap over studies, ${intervals.replicates} replicates` +
+        (intervals.degenerate > 0 ? ` (${intervals.degenerate} without both classes skipped)` : ""),
+    );
+  }
   return `${lines.join("\n")}\n`;
 }
 
@@ -190,9 +246,11 @@ export function scoreCommand(io: CommandIo = processIo): Command {
     .option("--groundtruth <file>", "ground-truth CSV (instead of --testset)")
     .option("--readers <files...>", "radiologist reader CSVs (with --groundtruth)")
     .option("--predictions <file>", "the predictions CSV to score (required)")
+    .option("--bootstrap <n>", `bootstrap replicates for 95% confidence intervals (1-${MAX_REPLICATES})`)
+    .option("--seed <s>", `seed of the bootstrap resampling (0-${MAX_SEED}), required with --bootstrap`)
     .option("--json", "print one JSON object (DESIGN contract 4)")
     .action(async (options: ScoreOptions) => {
-      let result: ScoreResult;
+      let result: Scored;
       try {
         result = await runScore(options);
       } catch (error) {
