@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "@holdout/contracts";
 import { startWorker } from "../src/app.ts";
-import { loadWorkerConfig, runLimits } from "../src/config.ts";
+import { loadWorkerConfig, runLimits, tarballLimits } from "../src/config.ts";
+import { storedLog } from "../src/log-policy.ts";
 
 const valid = {
   DATABASE_URL: "postgres://u@127.0.0.1/db",
@@ -34,5 +35,64 @@ describe("worker configuration", () => {
     await expect(startWorker(config)).rejects.toThrow(
       /HOLDOUT_TESTSET_DIR: cannot read \/nonexistent\/testset\/testset.json/,
     );
+  });
+
+  it("has sandbox defaults: no GPU, all cores, a 2 KiB hidden-log tail, bounded archives", () => {
+    const c = loadWorkerConfig(valid);
+    expect(c.HOLDOUT_RUN_GPUS).toBeUndefined();
+    expect(c.HOLDOUT_RUN_CPUSET).toBeUndefined();
+    expect(c.HOLDOUT_IMAGE_ARCH).toBeUndefined();
+    expect(c.HOLDOUT_HIDDEN_LOG_POLICY).toBe("tail");
+    expect(c.HOLDOUT_HIDDEN_LOG_TAIL_KB).toBe(2);
+    expect(runLimits(c)).toMatchObject({ tmpBytes: 256 * 1024 * 1024, openFiles: 4096 });
+    expect(tarballLimits(c)).toEqual({
+      maxCompressedBytes: 16 * 1024 ** 3,
+      maxUncompressedBytes: 32 * 1024 ** 3,
+      maxLayers: 100,
+      maxCompressionRatio: 100,
+    });
+  });
+
+  it("parses CPU lists and GPU grants, always as explicit requests", () => {
+    const c = loadWorkerConfig({ ...valid, HOLDOUT_RUN_CPUSET: "2-4,7", HOLDOUT_RUN_GPUS: "0,GPU-abc" });
+    expect(c.HOLDOUT_RUN_CPUSET).toEqual([2, 3, 4, 7]);
+    expect(c.HOLDOUT_RUN_GPUS).toEqual({ deviceIds: ["0", "GPU-abc"] });
+    expect(loadWorkerConfig({ ...valid, HOLDOUT_RUN_GPUS: "all" }).HOLDOUT_RUN_GPUS).toEqual({ count: -1 });
+  });
+
+  it.each([
+    [{ HOLDOUT_RUN_CPUSET: "3-1" }, /HOLDOUT_RUN_CPUSET: .*reversed/],
+    [{ HOLDOUT_RUN_CPUSET: "a,b" }, /HOLDOUT_RUN_CPUSET: expected a CPU list/],
+    [{ HOLDOUT_RUN_CPUSET: "0", HOLDOUT_RUN_CPUS: "2" }, /HOLDOUT_RUN_CPUSET: has fewer cores/],
+    [{ HOLDOUT_RUN_TMP_MB: "4096" }, /HOLDOUT_RUN_TMP_MB: must be less than HOLDOUT_RUN_MEMORY_MB/],
+    [{ HOLDOUT_HIDDEN_LOG_POLICY: "all" }, /HOLDOUT_HIDDEN_LOG_POLICY/],
+    [{ HOLDOUT_RUN_GPUS: "0;rm" }, /HOLDOUT_RUN_GPUS/],
+    [{ HOLDOUT_IMAGE_MAX_UNPACKED_MB: "10", HOLDOUT_IMAGE_MAX_MB: "20" }, /HOLDOUT_IMAGE_MAX_UNPACKED_MB/],
+  ])("rejects %o", (env, message) => {
+    expect(() => loadWorkerConfig({ ...valid, ...env })).toThrow(message);
+  });
+});
+
+describe("hidden-run log policy", () => {
+  const log = Array.from({ length: 200 }, (_, i) => `line ${i}`).join("\n") + "\nTraceback: boom\n";
+
+  it("tail keeps the end (the traceback), from a line start, and says so", () => {
+    const stored = storedLog({ kind: "tail", bytes: 100 }, log, false);
+    expect(stored.truncated).toBe(true);
+    expect(stored.text).toMatch(
+      /^\[holdout: only the last \d+ bytes of the hidden run's log are shown\]\nline \d+\n/,
+    );
+    expect(stored.text.endsWith("Traceback: boom\n")).toBe(true);
+    expect(Buffer.byteLength(stored.text.split("\n").slice(1).join("\n"))).toBeLessThanOrEqual(100);
+  });
+
+  it("tail leaves a short log as it is; none shows nothing of it", () => {
+    expect(storedLog({ kind: "tail", bytes: 4096 }, "short\n", false)).toEqual({
+      text: "short\n",
+      truncated: false,
+    });
+    const none = storedLog({ kind: "none" }, log, false);
+    expect(none.text).not.toContain("line");
+    expect(none.truncated).toBe(true);
   });
 });

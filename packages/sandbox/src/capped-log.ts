@@ -1,34 +1,64 @@
 /**
- * stdout and stderr of a container, interleaved in arrival order, keeping the first `capBytes` bytes.
- * A model can print without limit, so past the cap bytes are counted and dropped, never stored; the
- * stream must still be drained or the model would block on a full pipe.
+ * stdout and stderr of a container, interleaved in arrival order, keeping at most `capBytes` bytes: the
+ * first three quarters of the cap from the start, and the last quarter from the end (a traceback at
+ * the end is what a team needs most). A model can print without limit, so bytes in between are
+ * counted and dropped, never stored; the stream must still be drained or the model would block.
  */
 export class CappedLog {
-  private readonly chunks: Buffer[] = [];
-  private stored = 0;
-  private dropped = 0;
+  private readonly head: Buffer;
+  private headFill = 0;
+  /** A ring buffer holding the most recent bytes past the head. */
+  private readonly tail: Buffer;
+  private tailEnd = 0;
+  private tailFill = 0;
+  private total = 0;
 
-  constructor(private readonly capBytes: number) {}
+  constructor(private readonly capBytes: number) {
+    const tailBytes = Math.floor(capBytes / 4);
+    this.head = Buffer.alloc(capBytes - tailBytes);
+    this.tail = Buffer.alloc(tailBytes);
+  }
 
   push(data: Buffer): void {
-    const room = this.capBytes - this.stored;
-    if (room > 0) {
-      const kept = data.length <= room ? data : data.subarray(0, room);
-      this.chunks.push(Buffer.from(kept)); // a copy: do not pin the engine's (larger) chunk
-      this.stored += kept.length;
+    this.total += data.length;
+    let rest = data;
+    if (this.headFill < this.head.length) {
+      const n = rest.copy(this.head, this.headFill);
+      this.headFill += n;
+      rest = rest.subarray(n);
     }
-    this.dropped += Math.max(0, data.length - Math.max(room, 0));
+    const size = this.tail.length;
+    if (rest.length === 0 || size === 0) return;
+    if (rest.length >= size) rest = rest.subarray(rest.length - size);
+    // At most two copies: up to the end of the ring, then from its start.
+    const first = rest.copy(this.tail, this.tailEnd);
+    rest.copy(this.tail, 0, first);
+    this.tailEnd = (this.tailEnd + rest.length) % size;
+    this.tailFill = Math.min(size, this.tailFill + rest.length);
+  }
+
+  /** Bytes the model printed that are not kept. */
+  get droppedBytes(): number {
+    return this.total - this.headFill - this.tailFill;
   }
 
   get truncated(): boolean {
-    return this.dropped > 0;
+    return this.droppedBytes > 0;
   }
 
   toString(): string {
-    const text = Buffer.concat(this.chunks).toString("utf8");
-    if (!this.truncated) return text;
-    const sep = text.endsWith("\n") || text === "" ? "" : "\n";
-    return `${text}${sep}[holdout: log truncated at ${this.capBytes} bytes; ${this.dropped} more bytes not shown]\n`;
+    const start = (this.tailEnd - this.tailFill + this.tail.length) % (this.tail.length || 1);
+    const tail =
+      start + this.tailFill <= this.tail.length
+        ? this.tail.subarray(start, start + this.tailFill)
+        : Buffer.concat([this.tail.subarray(start), this.tail.subarray(0, this.tailEnd)]);
+    const head = this.head.subarray(0, this.headFill).toString("utf8");
+    if (!this.truncated) return head + tail.toString("utf8");
+    const sep = head.endsWith("\n") || head === "" ? "" : "\n";
+    return (
+      `${head}${sep}[holdout: log truncated: ${this.droppedBytes} bytes dropped here; ` +
+      `the first ${this.headFill} and the last ${this.tailFill} bytes are kept]\n${tail.toString("utf8")}`
+    );
   }
 }
 

@@ -2,21 +2,30 @@ import { posix } from "node:path";
 import type Docker from "dockerode";
 
 export interface RunLimits {
+  /** Memory, and memory + swap (equal: no swap). */
   memoryBytes: number;
   pids: number;
+  /** CPU quota, in CPUs (may be fractional); the run is also pinned to ceil(cpus) cores. */
   cpus: number;
   wallClockMs: number;
   /** Size of the /out tmpfs. */
   outputBytes: number;
+  /** Size of the /tmp tmpfs (counts against memoryBytes, as all tmpfs pages do). */
+  tmpBytes: number;
+  /** Log bytes kept: the first three quarters and the last quarter of this many. */
   logBytes: number;
+  /** RLIMIT_NOFILE. */
+  openFiles: number;
 }
+
+/** A GPU grant: only by explicit device request, never by default. */
+export type GpuGrant = { count: number } | { deviceIds: string[] };
 
 export const WORKSPACE = "/workspace";
 export const OUT = "/out";
 export const PREDICTIONS = `${OUT}/predictions.csv`;
 export const DEFAULT_ARGS = ["test_image_paths.csv", PREDICTIONS];
-const TMP_SIZE = "64m";
-const NOBODY = "65534:65534";
+export const NOBODY = "65534:65534";
 
 // dockerode's types lack HostConfig.CgroupnsMode (API 1.41) and BindOptions.NonRecursive (1.40), and
 // insist on every VolumeOptions field.
@@ -41,8 +50,14 @@ export function checkLimits(limits: RunLimits): void {
     throw new Error("sandbox limit memoryBytes must be at least 6 MiB");
 }
 
-/** What every container we start has in common: no network, no privileges, no way to gain any. */
-function lockedDown(limits: { memoryBytes: number; pids: number }, mounts: Mount[]): HostConfig {
+/**
+ * What every container we start has in common: no network, no privileges, no way to gain any. The
+ * engine's default seccomp profile stays on: SecurityOpt must never name `seccomp=unconfined`.
+ */
+function lockedDown(
+  limits: { memoryBytes: number; pids: number; openFiles: number; fileBytes: number },
+  mounts: Mount[],
+): HostConfig {
   return {
     NetworkMode: "none",
     ReadonlyRootfs: true,
@@ -56,7 +71,12 @@ function lockedDown(limits: { memoryBytes: number; pids: number }, mounts: Mount
     IpcMode: "private",
     CgroupnsMode: "private", // the cgroup v1 default is the host's namespace
     // No core files: they would only eat the /tmp or /out quota. (A host core_pattern pipe ignores this.)
-    Ulimits: [{ Name: "core", Soft: 0, Hard: 0 }],
+    // fsize: no single file larger than the largest writable filesystem, wherever it is written.
+    Ulimits: [
+      { Name: "core", Soft: 0, Hard: 0 },
+      { Name: "nofile", Soft: limits.openFiles, Hard: limits.openFiles },
+      { Name: "fsize", Soft: limits.fileBytes, Hard: limits.fileBytes },
+    ],
     // Output reaches us through attach; the default json-file driver would also write it, unbounded,
     // to the host's disk.
     LogConfig: { Type: "none", Config: {} },
@@ -79,7 +99,8 @@ export function keeperConfig(p: {
     User: NOBODY,
     NetworkDisabled: true,
     Labels: p.labels,
-    HostConfig: lockedDown({ memoryBytes: 32 * 1024 * 1024, pids: 8 }, [
+    Healthcheck: { Test: ["NONE"] },
+    HostConfig: lockedDown({ memoryBytes: 32 * 1024 * 1024, pids: 8, openFiles: 64, fileBytes: 1 << 20 }, [
       { Type: "volume", Source: p.volume, Target: OUT },
     ]),
   };
@@ -96,11 +117,15 @@ export function submissionConfig(p: {
   volume: string;
   args: string[];
   limits: RunLimits;
+  /** Cores the run is pinned to, as the engine writes them: `0-1`, `2,5`. */
+  cpusetCpus: string;
+  gpu?: GpuGrant | undefined;
   labels: Record<string, string>;
 }): Docker.ContainerCreateOptions {
   const { Config } = p.image;
+  const { limits } = p;
   const entrypoint = toArgv(Config.Entrypoint);
-  const threads = String(Math.max(1, Math.floor(p.limits.cpus)));
+  const threads = String(Math.max(1, Math.floor(limits.cpus)));
   const mounts: Mount[] = [
     // NonRecursive: before API 1.44 a read-only bind leaves submounts writable; this hides them instead.
     {
@@ -112,14 +137,14 @@ export function submissionConfig(p: {
     },
     // NoCopy: the image's own /out content must not seed the volume.
     { Type: "volume", Source: p.volume, Target: OUT, VolumeOptions: { NoCopy: true } },
-    // An image VOLUME would otherwise get a writable, unbounded host volume despite the read-only root.
-    // (loadImage has refused volumes inside /workspace, which cannot be mounted.)
+    // Defence in depth: loadImage rejects images that declare a VOLUME, which would otherwise get a
+    // writable, unbounded host volume despite the read-only root. Should one get here, cover each.
     ...[...new Set(Object.keys(Config.Volumes ?? {}).map((v) => posix.normalize(v).replace(/(.)\/$/, "$1")))]
       .filter((target) => ![WORKSPACE, OUT, "/tmp"].includes(target))
       .map((target): Mount => ({
         Type: "tmpfs",
         Target: target,
-        TmpfsOptions: { SizeBytes: 64 << 20, Mode: 0o1777 },
+        TmpfsOptions: { SizeBytes: limits.tmpBytes, Mode: 0o1777 },
       })),
   ];
   return {
@@ -135,6 +160,8 @@ export function submissionConfig(p: {
       `HOLDOUT_OUTPUT=${PREDICTIONS}`,
       "HOME=/tmp",
       "TMPDIR=/tmp",
+      // The NVIDIA runtime hook exposes every GPU when this is unset; `void` exposes none.
+      ...(p.gpu === undefined ? ["NVIDIA_VISIBLE_DEVICES=void"] : []),
       ...["OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS"].map(
         (name) => `${name}=${threads}`,
       ),
@@ -149,10 +176,16 @@ export function submissionConfig(p: {
     OpenStdin: false,
     Labels: p.labels,
     HostConfig: {
-      ...lockedDown(p.limits, mounts),
+      // fsize above both tmpfs sizes: filling one must give ENOSPC (an error), not SIGXFSZ (a kill).
+      ...lockedDown(
+        { ...limits, fileBytes: Math.max(limits.outputBytes, limits.tmpBytes) + (1 << 20) },
+        mounts,
+      ),
       Init: true, // reaps zombies and forwards signals; also reports an exec failure in the log
-      NanoCpus: Math.round(p.limits.cpus * 1e9),
-      Tmpfs: { "/tmp": `rw,noexec,nosuid,nodev,size=${TMP_SIZE}` },
+      NanoCpus: Math.round(limits.cpus * 1e9),
+      CpusetCpus: p.cpusetCpus,
+      ...(p.gpu === undefined ? {} : { DeviceRequests: [gpuRequest(p.gpu)] }),
+      Tmpfs: { "/tmp": `rw,noexec,nosuid,nodev,size=${limits.tmpBytes}` },
       ShmSize: 64 * 1024 * 1024,
       AutoRemove: false, // races with wait and inspect; we remove explicitly
     },
@@ -162,4 +195,10 @@ export function submissionConfig(p: {
 function toArgv(value: string | string[] | null | undefined): string[] {
   if (value === null || value === undefined) return [];
   return typeof value === "string" ? [value] : value;
+}
+
+function gpuRequest(gpu: GpuGrant): Docker.DeviceRequest {
+  return "count" in gpu
+    ? { Driver: "nvidia", Count: gpu.count, Capabilities: [["gpu"]] }
+    : { Driver: "nvidia", DeviceIDs: gpu.deviceIds, Capabilities: [["gpu"]] };
 }

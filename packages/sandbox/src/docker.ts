@@ -2,6 +2,12 @@ import Docker from "dockerode";
 
 /** Every container and volume this package creates carries this label, so a reaper can find leftovers. */
 export const SANDBOX_LABEL = "holdout.sandbox";
+/** One id per runSubmission call, on its volume and both containers. */
+export const RUN_LABEL = "holdout.run";
+/** `model` or `keeper`. */
+export const ROLE_LABEL = "holdout.role";
+/** Epoch milliseconds after which the run is certainly over and its objects are leftovers. */
+export const DEADLINE_LABEL = "holdout.deadline";
 
 export interface ConnectDockerOptions {
   /** Unix socket of the engine; the app passes it from its config (nothing here reads the environment). */

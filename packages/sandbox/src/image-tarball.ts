@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { open, stat } from "node:fs/promises";
 import { posix } from "node:path";
-import { pipeline } from "node:stream";
+import { pipeline, Transform, type TransformCallback } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { extract as tarExtract, type Extract, type Header } from "tar-stream";
 import { SandboxRejection } from "./errors.ts";
@@ -16,11 +16,45 @@ export interface ImageTarballInfo {
   compressed: boolean;
   /** Size of the file as uploaded (compressed size for a .tar.gz). */
   size: number;
+  /** The image config's `architecture`, e.g. amd64. */
+  architecture: string;
+}
+
+/** What an archive may cost us to read and load. Exceeding any is the submitter's fault. */
+export interface TarballLimits {
+  /** The file as uploaded. */
+  maxCompressedBytes: number;
+  /** The tar stream after gunzip (for a plain tar, the file). */
+  maxUncompressedBytes: number;
+  maxLayers: number;
+  /**
+   * Uncompressed bytes per compressed byte read so far, checked while streaming (after the first
+   * RATIO_SLACK_BYTES), so a gzip bomb stops after a few MiB rather than after inflating everything.
+   */
+  maxCompressionRatio: number;
+}
+
+export const DEFAULT_TARBALL_LIMITS: TarballLimits = {
+  maxCompressedBytes: 16 * 1024 ** 3,
+  maxUncompressedBytes: 32 * 1024 ** 3,
+  maxLayers: 100, // overlay2 stacks at most 128 lower layers
+  maxCompressionRatio: 100, // docker save output compresses ~2-5x; runs of zeros far more
+};
+
+/** Uncompressed bytes always allowed before the ratio applies: small archives compress well. */
+export const RATIO_SLACK_BYTES = 64 * 1024 * 1024;
+
+export interface ImagePolicy {
+  limits?: Partial<TarballLimits>;
+  /** The only architecture accepted (the engine's, e.g. amd64); any when undefined. */
+  architecture?: string;
 }
 
 /** A `docker save` manifest and config are a few KiB; anything far larger is not one. */
 export const MAX_MANIFEST_BYTES = 1024 * 1024;
 const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+/** JSON members kept in memory until the manifest names the config (it may come last). */
+const MAX_KEPT_JSON_BYTES = 16 * 1024 * 1024;
 
 // Legacy `<hex>.json` (engines before 25) or OCI-layout `blobs/sha256/<hex>` (engines 25 and later).
 const CONFIG_PATH = /^(?:blobs\/sha256\/)?([0-9a-f]{64})(?:\.json)?$/;
@@ -33,35 +67,66 @@ export interface ManifestEntry {
 
 /**
  * Streams a `docker save` archive (plain tar or gzip, told apart by magic bytes, not by file name) and
- * checks that it holds exactly one image whose config is present and hashes to the digest it is named
- * by, so that the returned imageId is exactly what the engine will call the image.
+ * checks, before the engine sees a byte of it: exactly one image, a sane manifest, sizes, layer count
+ * and compression ratio within `policy.limits`, no member that escapes the archive, and an image
+ * config that hashes to the digest it is named by (so the returned imageId is exactly what the engine
+ * will call the image) and describes something we would run: linux, the engine's architecture, an
+ * ENTRYPOINT or CMD, no VOLUME.
  */
-export async function inspectImageTarball(path: string): Promise<ImageTarballInfo> {
+export async function inspectImageTarball(path: string, policy: ImagePolicy = {}): Promise<ImageTarballInfo> {
+  const limits = { ...DEFAULT_TARBALL_LIMITS, ...policy.limits };
   const [compressed, { size }] = await Promise.all([isGzip(path), stat(path)]);
+  if (size > limits.maxCompressedBytes) {
+    throw new SandboxRejection(`the archive is ${size} bytes; the limit is ${limits.maxCompressedBytes}`);
+  }
   const names = new Set<string>();
   const smallFileDigests = new Map<string, string>();
+  const jsonMembers = new Map<string, Buffer>();
+  let keptJson = 0;
   let manifestText: string | undefined;
 
-  await forEachEntry(path, compressed, async (header, body) => {
-    const name = normalize(header.name);
-    names.add(name);
-    if (name === "manifest.json") {
-      if (manifestText !== undefined) throw new SandboxRejection("the archive holds two manifest.json files");
-      manifestText = (await readCapped(body, MAX_MANIFEST_BYTES, "manifest.json")).toString("utf8");
-    } else if (header.type === "file" && header.size <= MAX_CONFIG_BYTES) {
-      // The config is small but we only learn its name from the manifest, which may come last.
-      const hash = createHash("sha256");
-      for await (const chunk of bytes(body)) hash.update(chunk);
-      smallFileDigests.set(name, hash.digest("hex"));
-    } else {
-      for await (const chunk of body) void chunk; // layers are the engine's to check
-    }
-  });
+  await forEachEntry(
+    path,
+    compressed,
+    async (header, body) => {
+      checkMember(header);
+      const name = normalize(header.name);
+      names.add(name);
+      if (name === "manifest.json") {
+        if (manifestText !== undefined)
+          throw new SandboxRejection("the archive holds two manifest.json files");
+        manifestText = (await readCapped(body, MAX_MANIFEST_BYTES, "manifest.json")).toString("utf8");
+      } else if (header.type === "file" && header.size <= MAX_CONFIG_BYTES && configDigest(name)) {
+        // The config is small but we only learn its name from the manifest, which may come last.
+        const hash = createHash("sha256");
+        const chunks: Buffer[] = [];
+        let json: boolean | undefined;
+        for await (const chunk of bytes(body)) {
+          hash.update(chunk);
+          json ??= chunk[0] === 0x7b; // `{`: a config, not a layer blob
+          if (json) chunks.push(chunk);
+        }
+        smallFileDigests.set(name, hash.digest("hex"));
+        if (json && keptJson + header.size <= MAX_KEPT_JSON_BYTES) {
+          keptJson += header.size;
+          jsonMembers.set(name, Buffer.concat(chunks));
+        }
+      } else {
+        for await (const chunk of body) void chunk; // layer contents are the engine's to check
+      }
+    },
+    limits,
+  );
 
   if (manifestText === undefined) {
     throw new SandboxRejection("not a docker image archive: manifest.json is missing (use `docker save`)");
   }
   const entry = parseManifest(manifestText);
+  if (entry.Layers.length > limits.maxLayers) {
+    throw new SandboxRejection(
+      `the image has ${entry.Layers.length} layers; the limit is ${limits.maxLayers}`,
+    );
+  }
   const configName = normalize(entry.Config);
   const digest = configDigest(configName);
   if (digest === undefined) throw new SandboxRejection(`unexpected image config path "${entry.Config}"`);
@@ -80,13 +145,91 @@ export async function inspectImageTarball(path: string): Promise<ImageTarballInf
       throw new SandboxRejection(`layer "${layer}" named in manifest.json is missing from the archive`);
     }
   }
+  const configBytes = jsonMembers.get(configName);
+  if (configBytes === undefined) throw new SandboxRejection(`image config "${entry.Config}" is not JSON`);
+  const config = parseImageConfig(configBytes);
+  const unrunnable = whyUnrunnable(config, policy.architecture);
+  if (unrunnable !== undefined) throw new SandboxRejection(unrunnable);
   return {
     imageId: `sha256:${digest}`,
     repoTags: entry.RepoTags ?? [],
     layers: entry.Layers.length,
     compressed,
     size,
+    architecture: config.architecture,
   };
+}
+
+/** The parts of an image config (`docker image inspect`'s Os, Architecture, Config) we decide on. */
+export interface ImageConfigSummary {
+  os: string;
+  architecture: string;
+  entrypoint: string[];
+  cmd: string[];
+  volumes: string[];
+}
+
+function parseImageConfig(bytes: Buffer): ImageConfigSummary {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(bytes.toString("utf8"));
+  } catch {
+    throw new SandboxRejection("the image config is not valid JSON");
+  }
+  const root = (typeof parsed === "object" && parsed !== null ? parsed : {}) as Record<string, unknown>;
+  const inner = (typeof root.config === "object" && root.config !== null ? root.config : {}) as Record<
+    string,
+    unknown
+  >;
+  const argv = (v: unknown): string[] => (isStringArray(v) ? v : typeof v === "string" ? [v] : []);
+  const volumes =
+    typeof inner.Volumes === "object" && inner.Volumes !== null ? Object.keys(inner.Volumes) : [];
+  return {
+    os: typeof root.os === "string" ? root.os : "",
+    architecture: typeof root.architecture === "string" ? root.architecture : "",
+    entrypoint: argv(inner.Entrypoint),
+    cmd: argv(inner.Cmd),
+    volumes,
+  };
+}
+
+/**
+ * Image settings we refuse: a foreign OS or architecture would fail at start (and look like our
+ * fault); nothing to run likewise; a VOLUME would be a writable mount outside /out and /tmp.
+ * Also applied to the engine's own inspect after loading, in case the two disagree.
+ */
+export function whyUnrunnable(c: ImageConfigSummary, architecture: string | undefined): string | undefined {
+  if (c.os !== "linux") return `the image is for "${c.os}", not linux`;
+  if (architecture !== undefined && c.architecture !== architecture) {
+    return `the image is built for "${c.architecture}"; this server runs ${architecture} images (docker build --platform linux/${architecture})`;
+  }
+  if (c.entrypoint.length === 0 && c.cmd.length === 0) {
+    return "the image has neither ENTRYPOINT nor CMD, so there is nothing to run";
+  }
+  if (c.volumes.length > 0) {
+    return `the image declares VOLUME ${c.volumes.join(", ")}; remove it: a model may write only to /out and /tmp`;
+  }
+  return undefined;
+}
+
+/** Members that could land outside the archive's own tree, or that `docker save` never writes. */
+function checkMember(header: Header): void {
+  const raw = header.name;
+  if (raw.startsWith("/") || raw.split("/").includes("..")) {
+    throw new SandboxRejection(`the archive member "${raw}" points outside the archive`);
+  }
+  if (header.type === "file" || header.type === "directory") return;
+  if (header.type === "symlink" || header.type === "link") {
+    // docker save links identical layers to each other, e.g. `a/layer.tar -> ../b/layer.tar`.
+    const target = header.linkname ?? "";
+    const base = header.type === "symlink" ? posix.dirname(raw) : ".";
+    const resolved = posix.normalize(posix.join(base, target));
+    if (target.startsWith("/") || resolved === ".." || resolved.startsWith("../")) {
+      throw new SandboxRejection(`the archive member "${raw}" links outside the archive (to "${target}")`);
+    }
+    return;
+  }
+  throw new SandboxRejection(`the archive member "${raw}" is a ${header.type ?? "special file"}`);
 }
 
 export function parseManifest(text: string): ManifestEntry {
@@ -110,6 +253,11 @@ export function parseManifest(text: string): ManifestEntry {
   if (!isStringArray(Layers)) throw new SandboxRejection("manifest.json has a malformed Layers list");
   if (RepoTags !== null && RepoTags !== undefined && !isStringArray(RepoTags)) {
     throw new SandboxRejection("manifest.json has a malformed RepoTags list");
+  }
+  for (const member of [Config, ...Layers]) {
+    if (member.startsWith("/") || member.split("/").includes("..")) {
+      throw new SandboxRejection(`manifest.json names "${member}", outside the archive`);
+    }
   }
   return { Config, RepoTags: RepoTags ?? null, Layers };
 }
@@ -136,18 +284,53 @@ type EntryHandler = (header: Header, body: TarEntry) => Promise<void>;
 
 /**
  * Runs `handle` on every entry in order. Damage to the archive (bad gzip, bad tar header, truncation)
- * is the submitter's fault; failing to read our own file is not.
+ * is the submitter's fault; failing to read our own file is not. With `limits`, the stream is cut as
+ * soon as the uncompressed size or the compression ratio goes past them.
  */
-export async function forEachEntry(path: string, compressed: boolean, handle: EntryHandler): Promise<void> {
+export async function forEachEntry(
+  path: string,
+  compressed: boolean,
+  handle: EntryHandler,
+  limits?: TarballLimits,
+): Promise<void> {
   // Large buffers: with zlib's 16 KiB default, gunzip alone runs about 4x slower.
   const file = createReadStream(path, { highWaterMark: 1 << 20 });
   let readFailed = false;
   file.once("error", () => (readFailed = true));
   const extract = tarExtract();
+  let exceeded: SandboxRejection | undefined;
+  let compressedBytes = 0;
+  const countIn = new Transform({
+    transform(chunk: Buffer, _enc, done: TransformCallback) {
+      compressedBytes += chunk.length;
+      done(null, chunk);
+    },
+  });
+  let uncompressedBytes = 0;
+  const countOut = new Transform({
+    transform(chunk: Buffer, _enc, done: TransformCallback) {
+      uncompressedBytes += chunk.length;
+      if (limits && uncompressedBytes > limits.maxUncompressedBytes) {
+        exceeded ??= new SandboxRejection(
+          `the archive unpacks to more than ${limits.maxUncompressedBytes} bytes, the limit`,
+        );
+      } else if (
+        limits &&
+        compressed &&
+        uncompressedBytes > RATIO_SLACK_BYTES &&
+        uncompressedBytes > limits.maxCompressionRatio * compressedBytes
+      ) {
+        exceeded ??= new SandboxRejection(
+          `the archive expands more than ${limits.maxCompressionRatio} times when decompressed; refusing a likely gzip bomb`,
+        );
+      }
+      done(exceeded ?? null, exceeded ? undefined : chunk);
+    },
+  });
   const done = new Promise<void>((resolve, reject) => {
     const onEnd = (err: Error | null | undefined): void => (err ? reject(err) : resolve());
-    if (compressed) pipeline(file, createGunzip({ chunkSize: 256 << 10 }), extract, onEnd);
-    else pipeline(file, extract, onEnd);
+    if (compressed) pipeline(file, countIn, createGunzip({ chunkSize: 256 << 10 }), countOut, extract, onEnd);
+    else pipeline(file, countOut, extract, onEnd);
   });
   // A failure rejects both `done` and the iterator below, in either order; `await done` still sees it.
   done.catch(() => undefined);
@@ -158,6 +341,7 @@ export async function forEachEntry(path: string, compressed: boolean, handle: En
     await done;
   } catch (err) {
     file.destroy();
+    if (exceeded) throw exceeded;
     if (err instanceof SandboxRejection || readFailed) throw err;
     throw new SandboxRejection(`not a valid ${compressed ? "gzip-compressed " : ""}tar archive`, {
       cause: err,

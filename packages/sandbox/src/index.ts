@@ -1,8 +1,23 @@
-export { connectDocker, SANDBOX_LABEL, type ConnectDockerOptions } from "./docker.ts";
+export {
+  connectDocker,
+  DEADLINE_LABEL,
+  ROLE_LABEL,
+  RUN_LABEL,
+  SANDBOX_LABEL,
+  type ConnectDockerOptions,
+} from "./docker.ts";
 export { SandboxRejection } from "./errors.ts";
-export { inspectImageTarball, type ImageTarballInfo } from "./image-tarball.ts";
+export {
+  DEFAULT_TARBALL_LIMITS,
+  inspectImageTarball,
+  type ImagePolicy,
+  type ImageTarballInfo,
+  type TarballLimits,
+} from "./image-tarball.ts";
 export type { LoadedImage } from "./load-image.ts";
-export type { RunLimits } from "./container-config.ts";
-export type { RunResult, RunSubmissionOptions, Verdict } from "./run-submission.ts";
-export { reapLeftovers } from "./reaper.ts";
+export { submissionConfig, type GpuGrant, type RunLimits } from "./container-config.ts";
+export { CpuPool, parseCpuList } from "./cpu-pool.ts";
+export { CappedLog } from "./capped-log.ts";
+export { runSubmission, type RunResult, type RunSubmissionOptions, type Verdict } from "./run-submission.ts";
+export { reapLeftovers, type ReapOptions } from "./reaper.ts";
 export { Sandbox, type SandboxOptions } from "./sandbox.ts";

@@ -1,8 +1,6 @@
-import { posix } from "node:path";
 import { Readable } from "node:stream";
 import type Docker from "dockerode";
 import { pack as tarPack } from "tar-stream";
-import { WORKSPACE } from "./container-config.ts";
 import { isNotFound } from "./docker.ts";
 import { SandboxRejection } from "./errors.ts";
 import {
@@ -10,6 +8,8 @@ import {
   forEachEntry,
   inspectImageTarball,
   MAX_MANIFEST_BYTES,
+  whyUnrunnable,
+  type ImagePolicy,
   normalize,
   parseManifest,
   readCapped,
@@ -36,8 +36,12 @@ const MAX_PROGRESS_BYTES = 1024 * 1024;
  * tag it names (say our keeper or runtime image) onto the submitter's image. Loaded images are
  * therefore untagged and only ever addressed by ID.
  */
-export async function loadImage(docker: Docker, path: string): Promise<LoadedImage> {
-  const info = await inspectImageTarball(path);
+export async function loadImage(
+  docker: Docker,
+  path: string,
+  policy: ImagePolicy = {},
+): Promise<LoadedImage> {
+  const info = await inspectImageTarball(path, policy);
   const preexisting = await imageExists(docker, info.imageId);
   if (!preexisting) {
     const body = untaggedArchive(path, info.compressed, info.imageId);
@@ -61,7 +65,17 @@ export async function loadImage(docker: Docker, path: string): Promise<LoadedIma
       cause: err,
     });
   }
-  const unrunnable = whyUnrunnable(inspected);
+  // The engine's own view, in case it reads the config differently from us.
+  const unrunnable = whyUnrunnable(
+    {
+      os: inspected.Os,
+      architecture: inspected.Architecture,
+      entrypoint: argv(inspected.Config.Entrypoint),
+      cmd: argv(inspected.Config.Cmd),
+      volumes: Object.keys(inspected.Config.Volumes ?? {}),
+    },
+    policy.architecture,
+  );
   if (unrunnable !== undefined) {
     if (!preexisting) await removeImage(docker, info.imageId);
     throw new SandboxRejection(unrunnable);
@@ -79,18 +93,9 @@ async function imageExists(docker: Docker, imageId: string): Promise<boolean> {
   }
 }
 
-/** Image settings that would make every run fail at start(), which would look like our fault. */
-function whyUnrunnable(image: Docker.ImageInspectInfo): string | undefined {
-  if (image.Os !== "linux") return `the image is for ${image.Os}, not linux`;
-  const { Entrypoint, Cmd, Volumes } = image.Config;
-  if ((Entrypoint ?? []).length === 0 && (Cmd ?? []).length === 0) {
-    return "the image has neither ENTRYPOINT nor CMD, so there is nothing to run";
-  }
-  // The engine cannot create a mount point inside the read-only test set.
-  const nested = Object.keys(Volumes ?? {}).find((v) => posix.normalize(v).startsWith(`${WORKSPACE}/`));
-  if (nested !== undefined)
-    return `the image declares VOLUME ${nested}, inside ${WORKSPACE}, which is reserved`;
-  return undefined;
+function argv(value: string | string[] | null | undefined): string[] {
+  if (value === null || value === undefined) return [];
+  return typeof value === "string" ? [value] : value;
 }
 
 /** Force-removes an image by ID; an image that is already gone is not an error. */

@@ -7,9 +7,10 @@ import {
   keeperConfig,
   PREDICTIONS,
   submissionConfig,
+  type GpuGrant,
   type RunLimits,
 } from "./container-config.ts";
-import { isNotFound, SANDBOX_LABEL, statusCodeOf } from "./docker.ts";
+import { DEADLINE_LABEL, isNotFound, ROLE_LABEL, RUN_LABEL, SANDBOX_LABEL, statusCodeOf } from "./docker.ts";
 import { armExitWait } from "./exit-wait.ts";
 import { readRegularFile } from "./read-output.ts";
 
@@ -23,6 +24,10 @@ export interface RunSubmissionOptions {
   /** Arguments appended to the image's ENTRYPOINT + CMD; default `test_image_paths.csv /out/predictions.csv`. */
   cmd?: string[];
   limits: RunLimits;
+  /** Cores to pin the model to (`0-1`, `2,5`); Sandbox picks them from its pool. Default: no pinning. */
+  cpusetCpus?: string;
+  /** GPUs for this run; none unless granted. */
+  gpu?: GpuGrant;
   /** Added to every container and volume of the run (with `holdout.sandbox=1`) for reapLeftovers. */
   labels?: Record<string, string>;
   /** Aborting kills the model, cleans up, and rejects with the signal's reason. */
@@ -35,7 +40,7 @@ export interface RunResult {
   exitCode: number | null;
   /** From calling start() to the exit, in milliseconds (includes the runtime's ~0.2 s start-up). */
   durationMs: number;
-  /** stdout and stderr interleaved, at most limits.logBytes of it, then a truncation marker. */
+  /** stdout and stderr interleaved; past limits.logBytes, its head and tail around a marker. */
   log: string;
   /** Whether the model printed more than limits.logBytes (then `log` ends with a marker saying so). */
   logTruncated: boolean;
@@ -47,6 +52,11 @@ export interface RunResult {
 
 /** After the exit, the attach stream ends as soon as the engine has flushed it; do not hang if it does not. */
 const LOG_DRAIN_MS = 5_000;
+/**
+ * Time after the wall clock by which a run has certainly settled (load is before, reading /out and
+ * cleanup after). Past it, the run's objects are leftovers whoever created them; see reaper.ts.
+ */
+const RUN_GRACE_MS = 15 * 60_000;
 
 /**
  * Runs a loaded image against the test set in a hardened container (see container-config.ts) and
@@ -60,7 +70,13 @@ export async function runSubmission(
 ): Promise<RunResult> {
   checkLimits(opts.limits);
   const id = randomUUID();
-  const labels = { ...opts.labels, [SANDBOX_LABEL]: "1" };
+  const deadline = Date.now() + opts.limits.wallClockMs + RUN_GRACE_MS;
+  const labels = {
+    ...opts.labels,
+    [SANDBOX_LABEL]: "1",
+    [RUN_LABEL]: id,
+    [DEADLINE_LABEL]: String(deadline),
+  };
   const names = { volume: `holdout-out-${id}`, keeper: `holdout-keeper-${id}`, model: `holdout-run-${id}` };
   // Registered before each create, by name: a create whose reply was lost still gets cleaned up.
   const cleanup: Array<() => Promise<void>> = [];
@@ -68,40 +84,53 @@ export async function runSubmission(
   let outcome: { ok: true; result: RunResult } | { ok: false; error: unknown };
   try {
     opts.signal?.throwIfAborted();
-    const image = await docker.getImage(opts.imageId).inspect();
-
+    // Independent engine round trips run together: they are most of a short run's overhead.
     cleanup.unshift(() => removeVolume(docker, names.volume));
-    await docker.createVolume({
-      Name: names.volume,
-      Driver: "local",
-      // A tmpfs volume: the size cap is the kernel's (ENOSPC), and nothing reaches the host's disk.
-      DriverOpts: {
-        type: "tmpfs",
-        device: "tmpfs",
-        o: `size=${opts.limits.outputBytes},uid=65534,mode=0700`,
-      },
-      Labels: labels,
-    });
+    const [image] = await allSettled([
+      docker.getImage(opts.imageId).inspect(),
+      docker.createVolume({
+        Name: names.volume,
+        Driver: "local",
+        // A tmpfs volume: the size cap is the kernel's (ENOSPC), and nothing reaches the host's disk.
+        DriverOpts: {
+          type: "tmpfs",
+          device: "tmpfs",
+          o: `size=${opts.limits.outputBytes},uid=65534,mode=0700`,
+        },
+        Labels: labels,
+      }),
+    ]);
 
     cleanup.unshift(() => removeContainer(docker, names.keeper));
-    const keeper = await docker.createContainer(
-      keeperConfig({ name: names.keeper, image: keeperImage, volume: names.volume, labels }),
-    );
-    // The tmpfs lives while some container mounts it; the keeper keeps it after the model exits.
-    await keeper.start();
-
     cleanup.unshift(() => removeContainer(docker, names.model));
-    const model = await docker.createContainer(
-      submissionConfig({
-        name: names.model,
-        image,
-        workspaceHostDir: opts.workspaceHostDir,
-        volume: names.volume,
-        args: opts.cmd ?? DEFAULT_ARGS,
-        limits: opts.limits,
-        labels,
-      }),
-    );
+    const [keeper, model] = await allSettled([
+      (async () => {
+        const keeper = await docker.createContainer(
+          keeperConfig({
+            name: names.keeper,
+            image: keeperImage,
+            volume: names.volume,
+            labels: { ...labels, [ROLE_LABEL]: "keeper" },
+          }),
+        );
+        // The tmpfs lives while some container mounts it; the keeper keeps it after the model exits.
+        await keeper.start();
+        return keeper;
+      })(),
+      docker.createContainer(
+        submissionConfig({
+          name: names.model,
+          image,
+          workspaceHostDir: opts.workspaceHostDir,
+          volume: names.volume,
+          args: opts.cmd ?? DEFAULT_ARGS,
+          limits: opts.limits,
+          cpusetCpus: opts.cpusetCpus ?? "",
+          gpu: opts.gpu,
+          labels: { ...labels, [ROLE_LABEL]: "model" },
+        }),
+      ),
+    ]);
     outcome = { ok: true, result: await execute(docker, model, keeper, opts) };
   } catch (error) {
     outcome = { ok: false, error };
@@ -214,4 +243,15 @@ async function removeVolume(docker: Docker, name: string): Promise<void> {
   } catch (err) {
     if (!isNotFound(err)) throw new Error(`could not remove volume ${name}`, { cause: err });
   }
+}
+
+/**
+ * Promise.all that waits for every promise before rejecting: cleanup must not run while a create is
+ * still in flight, or the object it creates afterwards would be left behind.
+ */
+async function allSettled<A, B>(promises: [Promise<A>, Promise<B>]): Promise<[A, B]> {
+  const [a, b] = await Promise.allSettled(promises);
+  if (a.status === "rejected") throw a.reason;
+  if (b.status === "rejected") throw b.reason;
+  return [a.value, b.value];
 }

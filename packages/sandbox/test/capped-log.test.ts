@@ -34,10 +34,23 @@ describe("demultiplex + CappedLog", () => {
     expect(whole.truncated).toBe(false);
   });
 
-  it("keeps the first bytes up to the cap and says how many were dropped", async () => {
-    const log = await collect([wire], 9);
+  it("keeps the first 3/4 and the last 1/4 of the cap and says how many bytes were dropped", async () => {
+    const log = await collect([wire], 12);
     expect(log.truncated).toBe(true);
-    // "héllo\n" is 7 bytes, then "oo" of "oops\n"; 2 + 3 + 4 bytes dropped.
-    expect(log.toString()).toBe("héllo\noo\n[holdout: log truncated at 9 bytes; 7 more bytes not shown]\n");
+    // 16 bytes: the head keeps 9 ("héllo\noo"), the tail 3 ("ye\n"); "ps\nb" (4 bytes) is dropped.
+    expect(log.toString()).toBe(
+      "héllo\noo\n[holdout: log truncated: 4 bytes dropped here; the first 9 and the last 3 bytes are kept]\nye\n",
+    );
+    expect(log.droppedBytes).toBe(4);
+  });
+
+  it("keeps the true tail whatever the chunking, across ring wrap-arounds", async () => {
+    const text = Array.from({ length: 500 }, (_, i) => `line ${i}\n`).join("");
+    const chunks = [...text.matchAll(/.{1,7}/gs)].map((m) => frame(1, m[0]));
+    const log = await collect(chunks, 400);
+    const out = log.toString();
+    expect(out.startsWith(text.slice(0, 300))).toBe(true);
+    expect(out.endsWith(text.slice(-100))).toBe(true);
+    expect(log.droppedBytes).toBe(Buffer.byteLength(text) - 400);
   });
 });

@@ -14,15 +14,22 @@ import type { RunResult, Sandbox } from "@holdout/sandbox";
 import { SandboxRejection } from "@holdout/sandbox";
 import { parsePredictionsCsv, PredictionsError, scoreTasks } from "@holdout/scorer";
 import type { HiddenTestset } from "../hidden-testset.ts";
+import type { ImageLeases } from "../image-leases.ts";
+import { storedLog, type LogPolicy } from "../log-policy.ts";
 import type { Logger } from "../logger.ts";
 
 export interface EvaluateDeps {
   db: Db;
-  sandbox: Pick<Sandbox, "loadImage" | "runSubmission" | "removeImage">;
+  sandbox: Pick<Sandbox, "loadImage" | "runSubmission">;
+  images: ImageLeases;
+  /** Applied to the hidden run's log before it is stored for the team to read. */
+  hiddenLog: LogPolicy;
   testset: HiddenTestset;
   uploadsDir: string;
   workerName: string;
   limits: Parameters<Sandbox["runSubmission"]>[0]["limits"];
+  /** Labels for every sandbox object of this worker's runs, e.g. `holdout.worker`. */
+  labels: Record<string, string>;
   log: Logger;
 }
 
@@ -84,29 +91,27 @@ async function evaluate(deps: EvaluateDeps, submissionId: string): Promise<void>
   }
   if (!submission.uploadFile) throw new UnrecoverableError(`submission ${submissionId} has no upload`);
 
-  // Only an image this run brought into the engine is this run's to remove.
-  let ownedImage: string | null = null;
+  let loaded: { imageId: string; size: number; preexisting: boolean };
   try {
-    let loaded: { imageId: string; size: number; preexisting: boolean };
-    try {
-      loaded = await sandbox.loadImage(path.join(deps.uploadsDir, submission.uploadFile));
-    } catch (err) {
-      if (err instanceof SandboxRejection) {
-        await markFailed(db, submissionId, "image_rejected", err.reason, workerName);
-        return;
-      }
-      throw err;
+    const file = path.join(deps.uploadsDir, submission.uploadFile);
+    loaded = await deps.images.acquire(() => sandbox.loadImage(file));
+  } catch (err) {
+    if (err instanceof SandboxRejection) {
+      await markFailed(db, submissionId, "image_rejected", err.reason, workerName);
+      return;
     }
-    const imageId = loaded.imageId;
-    if (!loaded.preexisting) ownedImage = imageId;
-
+    throw err;
+  }
+  const imageId = loaded.imageId;
+  try {
     const run = await sandbox.runSubmission({
       imageId,
       workspaceHostDir: deps.testset.publicDir,
       limits: deps.limits,
-      labels: { "holdout.submission": submissionId },
+      labels: { ...deps.labels, "holdout.submission": submissionId },
     });
-    await saveSubmissionLog(db, submissionId, run.log, run.logTruncated);
+    const log = storedLog(deps.hiddenLog, run.log, run.logTruncated);
+    await saveSubmissionLog(db, submissionId, log.text, log.truncated);
     if (run.verdict !== "ok") {
       await markFailed(db, submissionId, categoryOf(run.verdict), run.message, workerName);
       return;
@@ -130,12 +135,7 @@ async function evaluate(deps: EvaluateDeps, submissionId: string): Promise<void>
     const result = scoreTasks({ truth: deps.testset.truth, predictions, readers: deps.testset.readers });
     await recordScore(db, submissionId, result, workerName);
   } finally {
-    // Whatever happened, the loaded image goes: a submission's image never outlives its run.
-    if (ownedImage) {
-      const imageId = ownedImage;
-      await sandbox
-        .removeImage(imageId)
-        .catch((err: unknown) => deps.log.warn({ err, imageId }, "could not remove image"));
-    }
+    // Whatever happened, the image goes once no other evaluation of ours needs it.
+    await deps.images.release(imageId);
   }
 }

@@ -1,0 +1,40 @@
+import { assertNever } from "@holdout/contracts";
+
+/**
+ * What a team may read of a run's log. The hidden run's log could otherwise carry the test set out
+ * (a model can print anything it reads), so the competition chooses: nothing, or a short tail (enough
+ * for the traceback of a crash). Smoke runs on the development set will get their own, fuller policy;
+ * the worker applies one per kind of run through `storedLog`.
+ */
+export type LogPolicy = { kind: "none" } | { kind: "tail"; bytes: number };
+
+export interface StoredLog {
+  text: string;
+  truncated: boolean;
+}
+
+export function storedLog(policy: LogPolicy, log: string, alreadyTruncated: boolean): StoredLog {
+  switch (policy.kind) {
+    case "none":
+      return {
+        text: "[holdout: this competition does not show the log of the hidden-test-set run]\n",
+        truncated: true,
+      };
+    case "tail": {
+      const bytes = Buffer.from(log, "utf8");
+      if (bytes.length <= policy.bytes) return { text: log, truncated: alreadyTruncated };
+      // Cut on a line boundary when one is near, so the tail starts with a whole line.
+      let tail = bytes.subarray(bytes.length - policy.bytes);
+      const newline = tail.indexOf(0x0a);
+      if (newline >= 0 && newline < tail.length - 1 && newline < policy.bytes / 4)
+        tail = tail.subarray(newline + 1);
+      const text = tail.toString("utf8").replace(/^\uFFFD+/, ""); // a cut multi-byte character
+      return {
+        text: `[holdout: only the last ${tail.length} bytes of the hidden run's log are shown]\n${text}`,
+        truncated: true,
+      };
+    }
+    default:
+      return assertNever(policy);
+  }
+}

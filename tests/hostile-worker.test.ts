@@ -1,0 +1,148 @@
+import { execFile } from "node:child_process";
+import { readdir } from "node:fs/promises";
+import path from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BASE_IMAGE, BASELINE_TARBALL, uniqueName } from "./support/env.ts";
+import {
+  craftTarball,
+  dockerfileTarball,
+  gzipBomb,
+  imageId,
+  shellModelTarball,
+  CONSTANT_PREDICTIONS,
+} from "./support/images.ts";
+import { startStack, uploadImage, waitForFinal, type Stack } from "./support/stack.ts";
+
+const run = promisify(execFile);
+
+// Hostile uploads through the real API and worker: what the team sees is a final state with the
+// reason, the engine keeps its images' tags, and nothing is left behind.
+describe("hostile images through the worker", () => {
+  let stack: Stack;
+  const leftover = uniqueName("leftover");
+  const submitted: string[] = [];
+
+  beforeAll(async () => {
+    // What a crashed worker would leave: a labelled container (running) and volume, no deadline.
+    const labels = ["--label", "holdout.sandbox=1", "--label", `holdout.test.leftover=${leftover}`];
+    await run("docker", ["volume", "create", ...labels, `${leftover}-vol`]);
+    await run("docker", [
+      "run",
+      "-d",
+      "--network",
+      "none",
+      "--name",
+      leftover,
+      ...labels,
+      BASE_IMAGE,
+      "sleep",
+      "600",
+    ]);
+    stack = await startStack({ worker: true, workerEnv: { HOLDOUT_RUN_TIMEOUT_SECONDS: "30" } });
+  });
+
+  afterAll(async () => {
+    await stack?.close();
+    const { stdout } = await run("docker", [
+      "ps",
+      "-aq",
+      "--filter",
+      `label=holdout.test.leftover=${leftover}`,
+    ]);
+    if (stdout.trim()) await run("docker", ["rm", "-f", ...stdout.trim().split("\n")]);
+  });
+
+  async function submit(file: string, model = uniqueName("model")) {
+    // A team per submission: the daily quota is not what these tests are about.
+    const { token } = await stack.createTeam();
+    const { status, body } = await uploadImage(stack.url, token, file, { model });
+    expect(status).toBe(202);
+    submitted.push(body.id);
+    const started = Date.now();
+    const final = await waitForFinal(stack.url, token, body.id, 120_000);
+    return { id: body.id, ms: Date.now() - started, ...final };
+  }
+
+  it("the worker removed a crashed worker's leftovers before taking jobs", async () => {
+    const ps = await run("docker", ["ps", "-aq", "--filter", `label=holdout.test.leftover=${leftover}`]);
+    expect(ps.stdout.trim()).toBe("");
+    const vols = await run("docker", [
+      "volume",
+      "ls",
+      "-q",
+      "--filter",
+      `label=holdout.test.leftover=${leftover}`,
+    ]);
+    expect(vols.stdout.trim()).toBe("");
+  });
+
+  it("an image declaring a VOLUME: image_rejected, saying why", async () => {
+    const file = await dockerfileTarball(`FROM ${BASE_IMAGE}\nVOLUME /data\nENTRYPOINT ["true"]\n`);
+    const r = await submit(file);
+    expect(r.failure).toMatchObject({ category: "image_rejected" });
+    expect(r.failure?.message).toMatch(/VOLUME \/data/);
+  });
+
+  it("a tarball tagged as the keeper image: the tag stays where it was", async () => {
+    const before = await imageId(BASE_IMAGE);
+    const file = await craftTarball(await shellModelTarball(CONSTANT_PREDICTIONS), { tags: [BASE_IMAGE] });
+    const r = await submit(file);
+    expect(r.state).toBe("scored"); // the model itself is fine
+    expect(await imageId(BASE_IMAGE)).toBe(before);
+  });
+
+  it("a gzip bomb: image_rejected, early and quickly", async () => {
+    const started = Date.now();
+    const r = await submit(await gzipBomb(4 * 1024 ** 3));
+    expect(r.failure).toMatchObject({ category: "image_rejected" });
+    expect(r.failure?.message).toMatch(/gzip bomb/);
+    expect(Date.now() - started).toBeLessThan(15_000);
+  });
+
+  it.each([
+    ["a ../ member", { name: "../escape.txt", content: "x" }, /outside the archive/],
+    ["an absolute member", { name: "/etc/cron.d/evil", content: "x" }, /outside the archive/],
+    [
+      "a symlink out of the archive",
+      { name: "evil", content: "", type: "symlink" as const, linkname: "../../etc/passwd" },
+      /links outside the archive/,
+    ],
+  ])("a tarball with %s: image_rejected", async (_what, extra, reason) => {
+    const file = await craftTarball(await shellModelTarball("true"), { extra: [extra] });
+    const r = await submit(file);
+    expect(r.failure).toMatchObject({ category: "image_rejected" });
+    expect(r.failure?.message).toMatch(reason);
+  });
+
+  it("afterwards the example baseline still scores, and nothing is left behind", async () => {
+    const r = await submit(BASELINE_TARBALL, "Baseline");
+    expect(r.state).toBe("scored");
+    const scored = r as unknown as { meanAuc: number };
+    expect(scored.meanAuc).toBeGreaterThan(0.7);
+    expect(scored.meanAuc).toBeLessThanOrEqual(1);
+    const { stdout } = await run("docker", ["ps", "-aq", "--filter", "label=holdout.submission"]);
+    const ours = await Promise.all(
+      stdout
+        .trim()
+        .split("\n")
+        .filter(Boolean)
+        .map(async (id) =>
+          (
+            await run("docker", ["inspect", "--format", '{{index .Config.Labels "holdout.submission"}}', id])
+          ).stdout.trim(),
+        ),
+    );
+    expect(
+      ours.filter((s) => submitted.includes(s)),
+      "containers left",
+    ).toEqual([]);
+    // The data directory holds the uploads, one per submission, and nothing else.
+    const files = await readdir(stack.dataDir, { recursive: true });
+    const stray = files.filter((f) => {
+      const m = /^uploads\/([^/.]+)\.tar(\.gz)?$/.exec(f.split(path.sep).join("/"));
+      return f !== "uploads" && !(m && submitted.includes(m[1] ?? ""));
+    });
+    expect(stray).toEqual([]);
+  });
+});
