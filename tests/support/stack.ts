@@ -6,7 +6,14 @@ import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { buildApp } from "@holdout/api";
 import { QUEUE_EVALUATE, type EvaluateJob } from "@holdout/contracts";
-import { createDb, createTeamWithToken, ensureCompetition, type Db } from "@holdout/db";
+import {
+  createDb,
+  createOrganizer,
+  createTeamWithToken,
+  ensureCompetition,
+  issueApiToken,
+  type Db,
+} from "@holdout/db";
 import { loadWorkerConfig, startWorker, type RunningWorker } from "@holdout/worker";
 import { TEST_DATABASE_URL, TEST_REDIS_URL, TEST_TESTSET_DIR, uniqueName } from "./env.ts";
 
@@ -17,6 +24,8 @@ export interface Stack {
   dataDir: string;
   queue: Queue<EvaluateJob>;
   createTeam(name?: string, institution?: string): Promise<{ id: string; token: string }>;
+  /** An organizer account (as `holdout admin create` makes one) and an API token for it. */
+  createOrganizer(): Promise<{ id: string; email: string; password: string; token: string }>;
   close(): Promise<void>;
 }
 
@@ -24,6 +33,11 @@ export interface StackOptions {
   worker?: boolean;
   maxUploadBytes?: number;
   workerEnv?: Record<string, string>;
+  /** Rate limits (defaults: generous); the Redis keys are always this stack's own. */
+  rateLimit?: { windowMs?: number; perIp?: number; perCredential?: number; authPerIp?: number };
+  bundleLimits?: { maxBytes: number; maxFiles: number };
+  /** The competition's quota; tests not about quotas get room for many submissions per team. */
+  quota?: { perDay: number; total: number };
 }
 
 /**
@@ -36,7 +50,12 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const prefix = uniqueName("holdout-test");
   const queue = new Queue<EvaluateJob>(QUEUE_EVALUATE, { connection: redis, prefix });
   const dataDir = await mkdtemp(path.join(os.tmpdir(), "holdout-data-"));
-  const competition = await ensureCompetition(db, { slug: uniqueName("comp"), name: "Test Competition" });
+  const created = await ensureCompetition(db, { slug: uniqueName("comp"), name: "Test Competition" });
+  const quota = opts.quota ?? { perDay: 1000, total: 1000 };
+  const competition = await db.competition.update({
+    where: { id: created.id },
+    data: { quotaPerDay: quota.perDay, quotaTotal: quota.total },
+  });
   const app = await buildApp({
     db,
     redis,
@@ -44,6 +63,16 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     competition,
     dataDir,
     maxUploadBytes: opts.maxUploadBytes ?? 2 * 1024 ** 3,
+    // Plain http on loopback: a Secure cookie would never be sent back.
+    session: { ttlMs: 3600_000, cookieSecure: false },
+    rateLimit: {
+      perIp: 100_000,
+      perCredential: 100_000,
+      authPerIp: 10_000,
+      ...opts.rateLimit,
+      keyPrefix: `${prefix}:rl`,
+    },
+    ...(opts.bundleLimits ? { bundleLimits: opts.bundleLimits } : {}),
   });
   const address = await app.listen({ host: "127.0.0.1", port: 0 });
 
@@ -76,6 +105,13 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         institution,
       });
       return { id: team.id, token };
+    },
+    async createOrganizer() {
+      const email = `${uniqueName("organizer")}@example.org`;
+      const password = "organizer-password-1";
+      const account = await createOrganizer(db, { email, password });
+      const { token } = await issueApiToken(db, { accountId: account.id }, "test");
+      return { id: account.id, email, password, token };
     },
     async close() {
       await worker?.close();

@@ -11,9 +11,14 @@ import type { EvaluateJob } from "@holdout/contracts";
 import type { Db } from "@holdout/db";
 import { auth } from "./plugins/auth.ts";
 import { problemJson } from "./plugins/problem-json.ts";
+import { credentialRateLimit, ipRateLimit, type RateLimitOptions } from "./plugins/rate-limit.ts";
+import accountRoutes from "./routes/accounts.ts";
+import adminRoutes from "./routes/admin.ts";
 import healthRoutes from "./routes/health.ts";
 import leaderboardRoutes from "./routes/leaderboard.ts";
+import submissionDetailRoutes from "./routes/submission-details.ts";
 import submissionRoutes from "./routes/submissions.ts";
+import type { BundleLimits } from "./services/bundle.ts";
 import type { CompetitionInfo } from "./services/leaderboard.ts";
 
 export interface AppDeps {
@@ -24,13 +29,34 @@ export interface AppDeps {
   dataDir: string;
   maxUploadBytes: number;
   logger?: FastifyServerOptions["logger"];
+  /** Browser sessions: lifetime, and whether the cookie is `Secure` (false only for plain-http dev). */
+  session?: { ttlMs: number; cookieSecure: boolean };
+  rateLimit?: Partial<RateLimitOptions>;
+  bundleLimits?: BundleLimits;
+  /** How long a quota slot is held for an upload in progress. */
+  reservationTtlMs?: number;
+  /** Take client addresses from X-Forwarded-For (only behind a trusted reverse proxy). */
+  trustProxy?: boolean;
 }
+
+// The production values live in config.ts; these keep a bare buildApp() (tests) sensible.
+const DEFAULT_RATE_LIMIT: RateLimitOptions = {
+  windowMs: 60_000,
+  perIp: 600,
+  perCredential: 300,
+  authPerIp: 20,
+  keyPrefix: "holdout:ratelimit",
+};
+const DEFAULT_BUNDLE_LIMITS: BundleLimits = { maxBytes: 4 * 1024 ** 3, maxFiles: 20_000 };
 
 const VIEWS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "views");
 
 /** Builds the API with everything it needs passed in; only server.ts listens. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
-  const app = Fastify({ logger: deps.logger ?? false }).withTypeProvider<TypeBoxTypeProvider>();
+  const app = Fastify({
+    logger: deps.logger ?? false,
+    trustProxy: deps.trustProxy ?? false,
+  }).withTypeProvider<TypeBoxTypeProvider>();
 
   await app.register(problemJson);
   // The OpenAPI document is generated from the route schemas, so it cannot drift from them.
@@ -38,7 +64,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     openapi: {
       info: { title: "Holdout API", version: "1" },
       components: {
-        securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "A team's API token" } },
+        securitySchemes: {
+          bearer: { type: "http", scheme: "bearer", description: "An API token (team or organizer)" },
+          session: {
+            type: "apiKey",
+            in: "cookie",
+            name: "holdout_session",
+            description: "The web's session",
+          },
+        },
       },
     },
   });
@@ -48,23 +82,37 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       fileSize: deps.maxUploadBytes,
       files: 1,
       fields: 10,
+      // The longest legitimate field (description) is 2000 characters of up to 4 UTF-8 bytes.
       fieldSize: 8 * 1024,
       parts: 12,
       headerPairs: 100,
     },
     throwFileSizeLimit: true,
   });
+  const limits = { ...DEFAULT_RATE_LIMIT, ...deps.rateLimit };
+  await app.register(ipRateLimit, { redis: deps.redis, limits });
   await app.register(auth, { db: deps.db, competitionId: deps.competition.id });
+  await app.register(credentialRateLimit, { redis: deps.redis, limits });
 
   const views = new Eta({ views: VIEWS_DIR, cache: true, autoEscape: true });
   await app.register(healthRoutes, { db: deps.db, redis: deps.redis });
   await app.register(leaderboardRoutes, { db: deps.db, competition: deps.competition, views });
+  await app.register(accountRoutes, {
+    db: deps.db,
+    competitionId: deps.competition.id,
+    sessionTtlMs: deps.session?.ttlMs ?? 7 * 24 * 3600 * 1000,
+    cookie: { secure: deps.session?.cookieSecure ?? true },
+  });
   await app.register(submissionRoutes, {
     db: deps.db,
     queue: deps.queue,
-    uploadsDir: path.join(deps.dataDir, "uploads"),
+    dataDir: deps.dataDir,
     competitionId: deps.competition.id,
     aucFloor: deps.competition.aucFloor,
+    bundleLimits: deps.bundleLimits ?? DEFAULT_BUNDLE_LIMITS,
+    reservationTtlMs: deps.reservationTtlMs ?? 6 * 3600 * 1000,
   });
+  await app.register(submissionDetailRoutes, { db: deps.db, competitionId: deps.competition.id });
+  await app.register(adminRoutes, { db: deps.db, competitionId: deps.competition.id });
   return app;
 }

@@ -3,13 +3,28 @@ import createError from "@fastify/error";
 // The one catalogue of API errors. Codes are stable: clients and tests match on them.
 export const Errors = {
   Unauthorized: createError("HOLDOUT_ERR_UNAUTHORIZED", "%s", 401),
+  InvalidCredentials: createError("HOLDOUT_ERR_INVALID_CREDENTIALS", "%s", 401),
+  Forbidden: createError("HOLDOUT_ERR_FORBIDDEN", "%s", 403),
+  TeamNotApproved: createError("HOLDOUT_ERR_TEAM_NOT_APPROVED", "%s", 403),
+  RegistrationClosed: createError("HOLDOUT_ERR_REGISTRATION_CLOSED", "%s", 403),
+  TermsNotAccepted: createError("HOLDOUT_ERR_TERMS_NOT_ACCEPTED", "%s", 400),
   NotFound: createError("HOLDOUT_ERR_NOT_FOUND", "%s", 404),
+  TeamNameTaken: createError("HOLDOUT_ERR_TEAM_NAME_TAKEN", "%s", 409),
+  EmailTaken: createError("HOLDOUT_ERR_EMAIL_TAKEN", "%s", 409),
   InvalidField: createError("HOLDOUT_ERR_INVALID_FIELD", "%s", 400),
   MissingFile: createError("HOLDOUT_ERR_MISSING_FILE", "%s", 400),
   WrongFileField: createError("HOLDOUT_ERR_WRONG_FILE_FIELD", "%s", 400),
   NotMultipart: createError("HOLDOUT_ERR_NOT_MULTIPART", "%s", 415),
+  MalformedMultipart: createError("HOLDOUT_ERR_MALFORMED_MULTIPART", "%s", 400),
   UploadTooLarge: createError("HOLDOUT_ERR_UPLOAD_TOO_LARGE", "%s", 413),
   UploadNotTar: createError("HOLDOUT_ERR_UPLOAD_NOT_TAR", "%s", 415),
+  UploadExpired: createError("HOLDOUT_ERR_UPLOAD_EXPIRED", "%s", 409),
+  BundleNotArchive: createError("HOLDOUT_ERR_BUNDLE_NOT_ARCHIVE", "%s", 415),
+  BundleInvalid: createError("HOLDOUT_ERR_BUNDLE_INVALID", "%s", 400),
+  BundleTooLarge: createError("HOLDOUT_ERR_BUNDLE_TOO_LARGE", "%s", 413),
+  QuotaExceeded: createError("HOLDOUT_ERR_QUOTA_EXCEEDED", "%s", 429),
+  QuotaExhausted: createError("HOLDOUT_ERR_QUOTA_EXHAUSTED", "%s", 429),
+  RateLimited: createError("HOLDOUT_ERR_RATE_LIMITED", "%s", 429),
   Unavailable: createError("HOLDOUT_ERR_UNAVAILABLE", "%s", 503),
 } as const;
 
@@ -17,4 +32,12 @@ export const Errors = {
 export interface FieldProblem {
   field: string;
   message: string;
+}
+
+/** An error that also tells the client when to come back (Retry-After, and `retryAt` in the body). */
+export function withRetryAt<E extends Error>(err: E, at: Date, now = new Date()): E {
+  return Object.assign(err, {
+    retryAt: at.toISOString(),
+    headers: { "retry-after": String(Math.max(1, Math.ceil((at.getTime() - now.getTime()) / 1000))) },
+  });
 }

@@ -11,6 +11,8 @@ export const ProblemSchema = Type.Object({
   code: Type.String(),
   instance: Type.String(),
   errors: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
+  /** When a refused request may succeed (quota and rate limits); also sent as Retry-After. */
+  retryAt: Type.Optional(Type.String()),
 });
 
 export const TaskResultSchema = Type.Object({
@@ -26,6 +28,9 @@ export const SubmissionSchema = Type.Object({
   description: Type.Union([Type.String(), Type.Null()]),
   link: Type.Union([Type.String(), Type.Null()]),
   ensemble: Type.Boolean(),
+  kind: Type.String(),
+  command: Type.Union([Type.String(), Type.Null()]),
+  hidden: Type.Boolean(),
   state: Type.String(),
   failure: Type.Union([Type.Object({ category: Type.String(), message: Type.String() }), Type.Null()]),
   upload: Type.Object({ size: Type.Integer(), sha256: Type.String() }),
@@ -37,7 +42,12 @@ export const SubmissionSchema = Type.Object({
   queuedAt: Type.Union([Type.String(), Type.Null()]),
   startedAt: Type.Union([Type.String(), Type.Null()]),
   finishedAt: Type.Union([Type.String(), Type.Null()]),
-  links: Type.Object({ self: Type.String(), log: Type.String(), events: Type.String() }),
+  links: Type.Object({
+    self: Type.String(),
+    log: Type.String(),
+    events: Type.String(),
+    curves: Type.String(),
+  }),
 });
 export type SubmissionView = Static<typeof SubmissionSchema>;
 
@@ -83,4 +93,29 @@ export const LeaderboardSchema = Type.Object({
 });
 export type Leaderboard = Static<typeof LeaderboardSchema>;
 
-export const IdParamsSchema = Type.Object({ id: Type.String() });
+export const IdParamsSchema = Type.Object({ id: Type.String({ maxLength: 100 }) });
+
+/** Ids are UUIDs; anything else is answered 404 without a database round trip. */
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export const QuotaSchema = Type.Object({
+  perDay: Type.Integer({ description: "submissions per rolling 24 hours" }),
+  total: Type.Integer({ description: "submissions in the whole competition" }),
+  usedInWindow: Type.Integer(),
+  usedTotal: Type.Integer(),
+  remaining: Type.Integer({ description: "submissions the team may make right now" }),
+  nextSlotAt: Type.Union([Type.String(), Type.Null()], {
+    description: "when the rolling window frees a slot, if it is full",
+  }),
+  totalExhausted: Type.Boolean(),
+});
+
+export const CurvesSchema = Type.Object({
+  tasks: Type.Array(
+    Type.Object({
+      task: Type.String(),
+      auc: Type.Number(),
+      roc: Type.Array(Type.Array(Type.Number())),
+    }),
+  ),
+});

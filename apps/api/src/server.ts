@@ -24,10 +24,24 @@ async function main() {
     competition,
     dataDir: config.HOLDOUT_DATA_DIR,
     maxUploadBytes: config.HOLDOUT_MAX_UPLOAD_BYTES,
+    session: {
+      ttlMs: config.HOLDOUT_SESSION_TTL_HOURS * 3600_000,
+      cookieSecure: config.HOLDOUT_COOKIE_SECURE,
+    },
+    rateLimit: {
+      windowMs: config.HOLDOUT_RATE_LIMIT_WINDOW_SECONDS * 1000,
+      perIp: config.HOLDOUT_RATE_LIMIT_PER_IP,
+      perCredential: config.HOLDOUT_RATE_LIMIT_PER_TOKEN,
+      authPerIp: config.HOLDOUT_RATE_LIMIT_AUTH_PER_IP,
+      keyPrefix: `${config.HOLDOUT_QUEUE_PREFIX}:ratelimit`,
+    },
+    bundleLimits: { maxBytes: config.HOLDOUT_MAX_BUNDLE_BYTES, maxFiles: config.HOLDOUT_MAX_BUNDLE_FILES },
+    reservationTtlMs: config.HOLDOUT_UPLOAD_RESERVATION_HOURS * 3600_000,
+    trustProxy: config.HOLDOUT_TRUST_PROXY,
     logger: {
       level: config.LOG_LEVEL,
       // Tokens travel in this header; keep them out of every log line.
-      redact: ["req.headers.authorization"],
+      redact: ["req.headers.authorization", "req.headers.cookie", 'res.headers["set-cookie"]'],
     },
   });
 

@@ -33,4 +33,20 @@ describe("API configuration", () => {
     expect(message).toMatch(/HOLDOUT_DATA_DIR: is required/);
     expect(message).toMatch(/PORT:/);
   });
+
+  it("parses the session, rate-limit and bundle settings, refusing a non-boolean flag", () => {
+    const c = loadApiConfig({ ...valid, HOLDOUT_COOKIE_SECURE: "false", HOLDOUT_RATE_LIMIT_PER_IP: "7" });
+    expect(c).toMatchObject({
+      HOLDOUT_COOKIE_SECURE: false,
+      HOLDOUT_TRUST_PROXY: false,
+      HOLDOUT_RATE_LIMIT_PER_IP: 7,
+      HOLDOUT_RATE_LIMIT_PER_TOKEN: 300,
+      HOLDOUT_SESSION_TTL_HOURS: 168,
+      HOLDOUT_MAX_BUNDLE_FILES: 20000,
+    });
+    expect(loadApiConfig(valid).HOLDOUT_COOKIE_SECURE).toBe(true);
+    expect(() => loadApiConfig({ ...valid, HOLDOUT_COOKIE_SECURE: "nope" })).toThrow(
+      /HOLDOUT_COOKIE_SECURE: must be true or false/,
+    );
+  });
 });

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from "commander";
 import { ConfigError } from "@holdout/contracts";
+import { adminCommand } from "./commands/admin.ts";
 import { scoreCommand } from "./commands/score.ts";
 import { teamCommand } from "./commands/team.ts";
 import { testsetCommand } from "./commands/testset.ts";
@@ -8,7 +9,8 @@ const program = new Command("holdout")
   .description("Holdout: hidden-test-set evaluation of containerized models")
   .addCommand(scoreCommand())
   .addCommand(testsetCommand())
-  .addCommand(teamCommand());
+  .addCommand(teamCommand())
+  .addCommand(adminCommand());
 
 // Commands added with addCommand() do not inherit settings; apply them to the whole tree so a
 // usage error anywhere exits 2 (invalid input) instead of commander's process.exit(1).

@@ -10,20 +10,42 @@ export interface NewSubmission {
   description: string | null;
   link: string | null;
   ensemble: boolean;
-  uploadFile: string;
+  uploadFile: string | null;
   uploadSize: number;
   uploadSha256: string;
+  kind?: "image" | "bundle";
+  bundleDir?: string | null;
+  command?: string | null;
 }
 
-/** Records an upload that is fully on disk, in state `received`, with its first timeline event. */
-export async function createSubmission(db: Db, s: NewSubmission) {
-  return db.submission.create({
-    data: {
-      ...s,
-      uploadSize: BigInt(s.uploadSize),
-      state: "received",
-      events: { create: { state: "received", detail: `upload of ${s.uploadSize} bytes` } },
-    },
+export class QuotaReservationLostError extends Error {
+  constructor(id: string) {
+    super(`the quota slot ${id} held for this upload has expired`);
+    this.name = "QuotaReservationLostError";
+  }
+}
+
+/**
+ * Records an upload that is fully on disk, in state `received`, with its first timeline event.
+ * With a reservation, the quota slot it held becomes this submission in the same transaction, so
+ * the team's count never sees both or neither.
+ */
+export async function createSubmission(db: Db, s: NewSubmission, reservationId?: string) {
+  return db.$transaction(async (tx) => {
+    if (reservationId !== undefined) {
+      const { count } = await tx.quotaReservation.deleteMany({
+        where: { id: reservationId, expiresAt: { gt: new Date() } },
+      });
+      if (count === 0) throw new QuotaReservationLostError(reservationId);
+    }
+    return tx.submission.create({
+      data: {
+        ...s,
+        uploadSize: BigInt(s.uploadSize),
+        state: "received",
+        events: { create: { state: "received", detail: `upload of ${s.uploadSize} bytes` } },
+      },
+    });
   });
 }
 
@@ -181,4 +203,19 @@ export async function listTeamSubmissions(db: Db, teamId: string) {
     orderBy: { createdAt: "desc" },
     include: { results: true },
   });
+}
+
+/** Every submission of a competition, newest first (organizers). */
+export async function listCompetitionSubmissions(db: Db, competitionId: string) {
+  return db.submission.findMany({
+    where: { competitionId },
+    orderBy: { createdAt: "desc" },
+    include: { results: true, team: { select: { id: true, name: true, institution: true } } },
+  });
+}
+
+/** Takes a submission off the leaderboard or puts it back; false if it does not exist. */
+export async function setSubmissionHidden(db: Db, id: string, hidden: boolean): Promise<boolean> {
+  const { count } = await db.submission.updateMany({ where: { id }, data: { hidden } });
+  return count === 1;
 }

@@ -36,24 +36,6 @@ export async function createTeamWithToken(
   }
 }
 
-export interface AuthenticatedTeam {
-  id: string;
-  name: string;
-  competitionId: string;
-  tokenId: string;
-}
-
-/** Resolves a bearer token to its team, or null if unknown or revoked. Records the token's last use. */
-export async function authenticateToken(db: Db, token: string): Promise<AuthenticatedTeam | null> {
-  const row = await db.apiToken.findUnique({
-    where: { tokenHash: hashToken(token) },
-    select: { id: true, revokedAt: true, team: { select: { id: true, name: true, competitionId: true } } },
-  });
-  if (!row || row.revokedAt) return null;
-  await db.apiToken.update({ where: { id: row.id }, data: { lastUsedAt: new Date() } });
-  return { ...row.team, tokenId: row.id };
-}
-
 /** Issues an additional token for a team found by name, or null if there is no such team. */
 export async function issueTeamToken(
   db: Db,
@@ -74,4 +56,25 @@ export async function issueTeamToken(
     },
   });
   return { team, token };
+}
+
+export async function listTeams(db: Db, competitionId: string) {
+  return db.team.findMany({
+    where: { competitionId },
+    orderBy: { createdAt: "asc" },
+    select: {
+      id: true,
+      name: true,
+      institution: true,
+      contactEmail: true,
+      approved: true,
+      createdAt: true,
+    },
+  });
+}
+
+/** Approves (or withdraws approval of) a team of this competition; false if there is no such team. */
+export async function setTeamApproved(db: Db, competitionId: string, teamId: string, approved: boolean) {
+  const { count } = await db.team.updateMany({ where: { id: teamId, competitionId }, data: { approved } });
+  return count === 1;
 }

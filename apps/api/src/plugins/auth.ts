@@ -1,45 +1,117 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
-import { authenticateToken, type AuthenticatedTeam, type Db } from "@holdout/db";
+import {
+  authenticateApiToken,
+  authenticateSession,
+  type AuthenticatedTeam,
+  type Db,
+  type Principal,
+} from "@holdout/db";
 import { Errors } from "../errors.ts";
 
 declare module "fastify" {
   interface FastifyRequest {
-    /** The team behind a valid bearer token, or null for anonymous requests. */
+    /** Whoever a valid bearer token or session cookie speaks for, or null when anonymous. */
+    principal: Principal | null;
+    /** The team behind the request, when the principal is a team. */
     team: AuthenticatedTeam | null;
   }
   interface FastifyInstance {
+    requireAuth: (request: FastifyRequest) => Promise<void>;
     requireTeam: (request: FastifyRequest) => Promise<void>;
+    requireOrganizer: (request: FastifyRequest) => Promise<void>;
   }
 }
 
+export const SESSION_COOKIE = "holdout_session";
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
 
+export interface CookieSettings {
+  secure: boolean;
+}
+
+export function sessionCookie(token: string, expiresAt: Date, s: CookieSettings): string {
+  const maxAge = Math.max(0, Math.floor((expiresAt.getTime() - Date.now()) / 1000));
+  return [
+    `${SESSION_COOKIE}=${token}`,
+    "Path=/",
+    "HttpOnly",
+    "SameSite=Lax",
+    `Max-Age=${maxAge}`,
+    ...(s.secure ? ["Secure"] : []),
+  ].join("; ");
+}
+
+export function clearedSessionCookie(s: CookieSettings): string {
+  return sessionCookie("", new Date(0), s);
+}
+
+/** The session token from the Cookie header, if any. Our tokens are base64url: no decoding needed. */
+export function sessionTokenOf(request: FastifyRequest): string | null {
+  const header = request.headers.cookie;
+  if (!header) return null;
+  for (const pair of header.split(";")) {
+    const eq = pair.indexOf("=");
+    if (eq > 0 && pair.slice(0, eq).trim() === SESSION_COOKIE) return pair.slice(eq + 1).trim() || null;
+  }
+  return null;
+}
+
 /**
- * Resolves `Authorization: Bearer <token>` on every request. A bad token is an error even where
- * anonymous access is allowed: silently treating it as anonymous would hide the caller's mistake.
+ * Resolves `Authorization: Bearer <token>` or the session cookie on every request. A bad bearer
+ * token is an error even where anonymous access is allowed: silently treating it as anonymous
+ * would hide the caller's mistake. A stale session cookie is not (browsers keep sending them):
+ * the request is simply anonymous.
  */
 export const auth = fp(
   (app: FastifyInstance, opts: { db: Db; competitionId: string }) => {
+    app.decorateRequest("principal", null);
     app.decorateRequest("team", null);
+
+    // A credential of a team of another competition on this server is as good as unknown.
+    const belongsHere = (p: Principal | null) =>
+      p !== null && (p.role === "organizer" || p.team.competitionId === opts.competitionId);
+
     app.addHook("onRequest", async (request) => {
       const header = request.headers.authorization;
-      if (header === undefined) return;
-      const match = BEARER.exec(header);
-      if (!match?.[1]) {
-        throw new Errors.Unauthorized("the Authorization header must be `Bearer <API token>`");
+      let principal: Principal | null = null;
+      if (header !== undefined) {
+        const match = BEARER.exec(header);
+        if (!match?.[1]) {
+          throw new Errors.Unauthorized("the Authorization header must be `Bearer <API token>`");
+        }
+        principal = await authenticateApiToken(opts.db, match[1]);
+        if (!belongsHere(principal)) throw new Errors.Unauthorized("unknown or revoked API token");
+      } else {
+        const token = sessionTokenOf(request);
+        if (token) principal = await authenticateSession(opts.db, token);
+        if (!belongsHere(principal)) principal = null;
       }
-      const team = await authenticateToken(opts.db, match[1]);
-      if (!team || team.competitionId !== opts.competitionId) {
-        throw new Errors.Unauthorized("unknown or revoked API token");
+      request.principal = principal;
+      if (principal?.role === "team") {
+        const { id, name, competitionId } = principal.team;
+        request.team = { id, name, competitionId, tokenId: principal.credentialId };
       }
-      request.team = team;
     });
+
+    const anonymous = () =>
+      new Errors.Unauthorized(
+        "this endpoint needs an API token (`Authorization: Bearer <token>`) or a signed-in session",
+      );
+    app.decorate("requireAuth", (request: FastifyRequest) =>
+      request.principal ? Promise.resolve() : Promise.reject(anonymous()),
+    );
     app.decorate("requireTeam", (request: FastifyRequest) => {
-      if (!request.team) {
-        return Promise.reject(
-          new Errors.Unauthorized("this endpoint needs an API token: send `Authorization: Bearer <token>`"),
-        );
+      if (!request.principal) return Promise.reject(anonymous());
+      if (request.principal.role !== "team") {
+        return Promise.reject(new Errors.Forbidden("only teams can do this; organizer accounts cannot"));
+      }
+      return Promise.resolve();
+    });
+    app.decorate("requireOrganizer", (request: FastifyRequest) => {
+      if (!request.principal) return Promise.reject(anonymous());
+      if (request.principal.role !== "organizer") {
+        return Promise.reject(new Errors.Forbidden("this endpoint is for organizers only"));
       }
       return Promise.resolve();
     });
@@ -50,4 +122,9 @@ export const auth = fp(
 export function currentTeam(request: FastifyRequest): AuthenticatedTeam {
   if (!request.team) throw new Errors.Unauthorized("this endpoint needs an API token");
   return request.team;
+}
+
+export function currentPrincipal(request: FastifyRequest): Principal {
+  if (!request.principal) throw new Errors.Unauthorized("this endpoint needs an API token");
+  return request.principal;
 }

@@ -38,6 +38,7 @@ export interface Problem {
   code: string;
   instance: string;
   errors?: FieldProblem[];
+  retryAt?: string;
 }
 
 export function sendProblem(
@@ -58,10 +59,26 @@ export function sendProblem(
   return reply.status(p.status).type("application/problem+json").send(body);
 }
 
+type HoldoutError = FastifyError & {
+  errors?: FieldProblem[];
+  retryAt?: string;
+  headers?: Record<string, string>;
+};
+
+/** Schema validation failures, one entry per field, named as the client sent it. */
+function validationProblems(error: FastifyError): FieldProblem[] | undefined {
+  if (!error.validation) return undefined;
+  return error.validation.map((v) => {
+    const missing = (v.params as { missingProperty?: string } | undefined)?.missingProperty;
+    const field = [v.instancePath.replace(/^\//, "").replaceAll("/", "."), missing].filter(Boolean).join(".");
+    return { field: field || (error.validationContext ?? "body"), message: v.message ?? "is invalid" };
+  });
+}
+
 /** One error handler for the whole API: RFC 9457 problem+json, and nothing internal on 5xx. */
 export const problemJson = fp(
   (app: FastifyInstance) => {
-    app.setErrorHandler((error: FastifyError & { errors?: FieldProblem[] }, request, reply) => {
+    app.setErrorHandler((error: HoldoutError, request, reply) => {
       const mapped = error.code ? FRAMEWORK_CODES[error.code] : undefined;
       const status = mapped?.status ?? error.statusCode ?? 500;
       if (status >= 500) {
@@ -81,11 +98,14 @@ export const problemJson = fp(
         error.code === "FST_REQ_FILE_TOO_LARGE"
           ? "the uploaded file exceeds the size limit for submissions"
           : error.message;
+      if (error.headers) reply.headers(error.headers);
+      const errors = error.errors ?? validationProblems(error);
       return sendProblem(reply, request, {
         status,
         code,
         detail,
-        ...(error.errors ? { errors: error.errors } : {}),
+        ...(errors ? { errors } : {}),
+        ...(error.retryAt ? { retryAt: error.retryAt } : {}),
       });
     });
 

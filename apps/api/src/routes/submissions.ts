@@ -1,103 +1,202 @@
-import { rm } from "node:fs/promises";
-import path from "node:path";
+import { randomUUID } from "node:crypto";
 import type { FastifyPluginCallbackTypebox } from "@fastify/type-provider-typebox";
 import type { Queue } from "bullmq";
+import type { FastifyRequest } from "fastify";
 import { Type } from "typebox";
 import { QUEUE_EVALUATE, evaluateJobOptions, type EvaluateJob } from "@holdout/contracts";
 import {
   createSubmission,
   findSubmission,
-  findSubmissionLog,
-  listSubmissionEvents,
+  listCompetitionSubmissions,
   listTeamSubmissions,
   markFailed,
   markQueued,
+  QuotaReservationLostError,
+  quotaStatus,
+  releaseQuotaSlot,
+  reserveQuotaSlot,
+  setSubmissionHidden,
   type Db,
 } from "@holdout/db";
 import { Errors } from "../errors.ts";
-import { currentTeam } from "../plugins/auth.ts";
+import { currentPrincipal, currentTeam } from "../plugins/auth.ts";
 import {
   AcceptedSchema,
   IdParamsSchema,
   ProblemSchema,
   PublicSubmissionSchema,
+  QuotaSchema,
   SubmissionSchema,
+  UUID,
 } from "../schemas.ts";
-import { receiveUpload } from "../services/upload.ts";
+import type { BundleLimits } from "../services/bundle.ts";
+import { quotaError, quotaView } from "../services/quota.ts";
 import { ownerView, submissionUrl } from "../services/submission-view.ts";
+import { assertMultipart, receiveUpload, removeUpload, type ReceivedUpload } from "../services/upload.ts";
 
 export interface SubmissionRoutesOptions {
   db: Db;
   queue: Queue<EvaluateJob>;
-  uploadsDir: string;
+  dataDir: string;
   competitionId: string;
   aucFloor: number;
+  bundleLimits: BundleLimits;
+  reservationTtlMs: number;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+type SubmissionRow = NonNullable<Awaited<ReturnType<typeof findSubmission>>>;
+
+/**
+ * The one visibility rule. Owner and organizers see a submission whole; anyone else sees the
+ * leaderboard fields of a listed entry and nothing at all of the rest (404, not 403: the id's
+ * existence is private too).
+ */
+export function canSeeWhole(request: FastifyRequest, s: { teamId: string }): boolean {
+  const p = request.principal;
+  return p !== null && (p.role === "organizer" || p.team.id === s.teamId);
+}
 
 const submissionRoutes: FastifyPluginCallbackTypebox<SubmissionRoutesOptions> = (app, opts, done) => {
-  const { db, queue, uploadsDir } = opts;
+  const { db, queue, dataDir } = opts;
+
+  async function findHere(id: string): Promise<SubmissionRow | null> {
+    if (!UUID.test(id)) return null;
+    const s = await findSubmission(db, id);
+    return s && s.competitionId === opts.competitionId ? s : null;
+  }
+
+  /** A submission the caller may see whole, or 404. */
+  async function wholeSubmission(request: FastifyRequest, id: string): Promise<SubmissionRow> {
+    const s = await findHere(id);
+    if (!s || !canSeeWhole(request, s)) throw new Errors.NotFound(`no submission ${id}`);
+    return s;
+  }
+
+  async function enqueue(request: FastifyRequest, upload: ReceivedUpload) {
+    // Queued before the job exists, so a fast worker always finds the state it expects.
+    await markQueued(db, upload.id);
+    try {
+      await queue.add(QUEUE_EVALUATE, { submissionId: upload.id }, evaluateJobOptions(upload.id));
+    } catch (err) {
+      request.log.error({ err, submissionId: upload.id }, "could not enqueue submission");
+      // An infrastructure failure: not counted against the team's quota.
+      await markFailed(db, upload.id, "infrastructure", "the job queue was unavailable; it is not charged");
+      await removeUpload(dataDir, upload);
+      throw new Errors.Unavailable("the job queue is unavailable; nothing was charged, please retry");
+    }
+  }
 
   app.post(
     "/api/v1/submissions",
     {
       onRequest: app.requireTeam,
       schema: {
-        summary: "Submit a model (multipart: model, description?, link?, ensemble?, then file `image`)",
+        summary:
+          "Submit a model (multipart: model, description?, link?, ensemble?, command?, then file `image` or `bundle`)",
+        description:
+          "`image`: a `docker save` tarball (plain or gzipped). `bundle`: a zip or tar.gz of code, run with `command` (code bundles are stored and validated; their evaluation is not enabled yet, so they stay `received`). Counts against the team's quota; a 429 tells when the next slot opens.",
         consumes: ["multipart/form-data"],
         response: { 202: AcceptedSchema, "4xx": ProblemSchema, "5xx": ProblemSchema },
       },
     },
     async (request, reply) => {
       const team = currentTeam(request);
-      const upload = await receiveUpload(request, uploadsDir);
-      const filePath = path.join(uploadsDir, upload.fileName);
+      if (request.principal?.role === "team" && !request.principal.team.approved) {
+        throw new Errors.TeamNotApproved(
+          "your team is registered but not approved yet: an organizer must approve it before it can submit",
+        );
+      }
+      assertMultipart(request);
+      // The slot is taken before a byte of the file is read, and given back if the upload fails.
+      const id = randomUUID();
+      const reservation = await reserveQuotaSlot(db, {
+        teamId: team.id,
+        reservationId: id,
+        ttlMs: opts.reservationTtlMs,
+      });
+      if (!reservation.ok) throw quotaError(reservation.status);
+      let upload: ReceivedUpload;
       try {
-        await createSubmission(db, {
-          id: upload.id,
-          competitionId: opts.competitionId,
-          teamId: team.id,
-          modelName: upload.fields.model,
-          description: upload.fields.description || null,
-          link: upload.fields.link || null,
-          ensemble: upload.fields.ensemble ?? false,
-          uploadFile: upload.fileName,
-          uploadSize: upload.size,
-          uploadSha256: upload.sha256,
+        upload = await receiveUpload(request, { id, dataDir, bundleLimits: opts.bundleLimits });
+        await createSubmission(
+          db,
+          {
+            id,
+            competitionId: opts.competitionId,
+            teamId: team.id,
+            kind: upload.kind,
+            modelName: upload.fields.model,
+            description: upload.fields.description || null,
+            link: upload.fields.link || null,
+            ensemble: upload.fields.ensemble ?? false,
+            command: upload.fields.command ?? null,
+            uploadFile: upload.fileName,
+            bundleDir: upload.bundleDir,
+            uploadSize: upload.size,
+            uploadSha256: upload.sha256,
+          },
+          id,
+        ).catch(async (err: unknown) => {
+          await removeUpload(dataDir, upload);
+          if (err instanceof QuotaReservationLostError) {
+            throw new Errors.UploadExpired(
+              "the upload took longer than its quota slot is held; please retry",
+            );
+          }
+          throw err;
         });
       } catch (err) {
-        await rm(filePath, { force: true });
+        await releaseQuotaSlot(db, id);
         throw err;
       }
-      // Queued before the job exists, so a fast worker always finds the state it expects.
-      await markQueued(db, upload.id);
-      try {
-        await queue.add(QUEUE_EVALUATE, { submissionId: upload.id }, evaluateJobOptions(upload.id));
-      } catch (err) {
-        request.log.error({ err, submissionId: upload.id }, "could not enqueue submission");
-        await markFailed(db, upload.id, "infrastructure", "the job queue was unavailable; it is not charged");
-        await rm(filePath, { force: true });
-        throw new Errors.Unavailable("the job queue is unavailable; nothing was charged, please retry");
-      }
-      const statusUrl = submissionUrl(upload.id);
+      // Code bundles wait in `received` until the bundle runner exists; images go to the queue.
+      if (upload.kind === "image") await enqueue(request, upload);
+      const statusUrl = submissionUrl(id);
       return reply
         .status(202)
         .header("location", statusUrl)
-        .send({ id: upload.id, state: "queued", statusUrl });
+        .send({ id, state: upload.kind === "image" ? "queued" : "received", statusUrl });
+    },
+  );
+
+  app.get(
+    "/api/v1/quota",
+    {
+      onRequest: app.requireAuth,
+      schema: {
+        summary: "The team's submission quota: what is left, and when the next slot opens",
+        description: "Organizers name the team with `?team=<id>`.",
+        querystring: Type.Object({ team: Type.Optional(Type.String({ maxLength: 100 })) }),
+        response: { 200: QuotaSchema, "4xx": ProblemSchema },
+      },
+    },
+    async (request) => {
+      const p = currentPrincipal(request);
+      let teamId: string;
+      if (p.role === "team") teamId = p.team.id;
+      else if (request.query.team && UUID.test(request.query.team)) teamId = request.query.team;
+      else throw new Errors.InvalidField("organizers name the team: `?team=<team id>`");
+      const team = await db.team.findFirst({ where: { id: teamId, competitionId: opts.competitionId } });
+      if (!team) throw new Errors.NotFound(`no team ${teamId}`);
+      return quotaView(await quotaStatus(db, teamId));
     },
   );
 
   app.get(
     "/api/v1/submissions",
     {
-      onRequest: app.requireTeam,
+      onRequest: app.requireAuth,
       schema: {
-        summary: "The calling team's submissions, newest first",
+        summary: "Submissions, newest first: the calling team's own; every team's for organizers",
         response: { 200: Type.Object({ submissions: Type.Array(SubmissionSchema) }), "4xx": ProblemSchema },
       },
     },
     async (request) => {
+      const p = currentPrincipal(request);
+      if (p.role === "organizer") {
+        const rows = await listCompetitionSubmissions(db, opts.competitionId);
+        return { submissions: rows.map(ownerView) };
+      }
       const team = currentTeam(request);
       const rows = await listTeamSubmissions(db, team.id);
       return {
@@ -108,18 +207,12 @@ const submissionRoutes: FastifyPluginCallbackTypebox<SubmissionRoutesOptions> = 
     },
   );
 
-  /** The owner's submission, or null: others learn nothing, not even that the id exists. */
-  async function ownSubmission(id: string, teamId: string | undefined) {
-    if (!UUID.test(id)) return null;
-    const s = await findSubmission(db, id);
-    return s && s.competitionId === opts.competitionId && s.teamId === teamId ? s : null;
-  }
-
   app.get(
     "/api/v1/submissions/:id",
     {
       schema: {
-        summary: "A submission: everything for its team; the leaderboard fields for anyone if listed",
+        summary:
+          "A submission: everything for its team and organizers; the leaderboard fields for anyone if listed",
         params: IdParamsSchema,
         response: {
           200: Type.Union([SubmissionSchema, PublicSubmissionSchema]),
@@ -129,77 +222,49 @@ const submissionRoutes: FastifyPluginCallbackTypebox<SubmissionRoutesOptions> = 
     },
     async (request) => {
       const { id } = request.params;
-      const s = UUID.test(id) ? await findSubmission(db, id) : null;
-      if (s && s.competitionId === opts.competitionId) {
-        if (request.team && s.teamId === request.team.id) return ownerView(s);
-        const listed = s.state === "scored" && !s.hidden && (s.meanAuc ?? 0) >= opts.aucFloor;
-        if (listed) {
-          return {
-            id: s.id,
-            team: s.team.name,
-            model: s.modelName,
-            link: s.link,
-            ensemble: s.ensemble,
-            meanAuc: s.meanAuc ?? 0,
-            meanRadsBelowCurve: s.meanRadsBelowCurve ?? 0,
-            tasks: s.results.map((r) => ({ task: r.task, auc: r.auc, radsBelowCurve: r.radsBelowCurve })),
-            createdAt: s.createdAt.toISOString(),
-          };
-        }
+      const s = await findHere(id);
+      if (s && canSeeWhole(request, s)) return ownerView(s);
+      if (s && s.state === "scored" && !s.hidden && (s.meanAuc ?? 0) >= opts.aucFloor) {
+        return {
+          id: s.id,
+          team: s.team.name,
+          model: s.modelName,
+          link: s.link,
+          ensemble: s.ensemble,
+          meanAuc: s.meanAuc ?? 0,
+          meanRadsBelowCurve: s.meanRadsBelowCurve ?? 0,
+          tasks: s.results.map((r) => ({ task: r.task, auc: r.auc, radsBelowCurve: r.radsBelowCurve })),
+          createdAt: s.createdAt.toISOString(),
+        };
       }
       throw new Errors.NotFound(`no submission ${id}`);
     },
   );
 
-  app.get(
-    "/api/v1/submissions/:id/log",
-    {
-      onRequest: app.requireTeam,
-      schema: {
-        summary: "The run's log (stdout and stderr, capped), for the submitting team",
-        params: IdParamsSchema,
-        response: {
-          200: Type.Object({ text: Type.String(), truncated: Type.Boolean() }),
-          "4xx": ProblemSchema,
+  for (const [action, hidden] of [
+    ["hide", true],
+    ["unhide", false],
+  ] as const) {
+    app.post(
+      `/api/v1/submissions/:id/${action}`,
+      {
+        onRequest: app.requireAuth,
+        schema: {
+          summary: hidden
+            ? "Take a submission off the public leaderboard (its team or an organizer)"
+            : "Put a hidden submission back on the public leaderboard",
+          params: IdParamsSchema,
+          response: { 200: SubmissionSchema, "4xx": ProblemSchema },
         },
       },
-    },
-    async (request) => {
-      const s = await ownSubmission(request.params.id, request.team?.id);
-      if (!s) throw new Errors.NotFound(`no submission ${request.params.id}`);
-      const log = await findSubmissionLog(db, s.id);
-      return { text: log?.text ?? "", truncated: log?.truncated ?? false };
-    },
-  );
+      async (request) => {
+        const s = await wholeSubmission(request, request.params.id);
+        await setSubmissionHidden(db, s.id, hidden);
+        return ownerView({ ...s, hidden });
+      },
+    );
+  }
 
-  app.get(
-    "/api/v1/submissions/:id/events",
-    {
-      onRequest: app.requireTeam,
-      schema: {
-        summary: "The submission's timeline: every state change",
-        params: IdParamsSchema,
-        response: {
-          200: Type.Object({
-            events: Type.Array(
-              Type.Object({
-                at: Type.String(),
-                state: Type.String(),
-                detail: Type.Union([Type.String(), Type.Null()]),
-              }),
-            ),
-          }),
-          "4xx": ProblemSchema,
-        },
-      },
-    },
-    async (request) => {
-      const s = await ownSubmission(request.params.id, request.team?.id);
-      if (!s) throw new Errors.NotFound(`no submission ${request.params.id}`);
-      const events = await listSubmissionEvents(db, s.id);
-      return { events: events.map((e) => ({ at: e.at.toISOString(), state: e.state, detail: e.detail })) };
-    },
-  );
   done();
 };
 

@@ -19,6 +19,9 @@ export function ownerView(s: SubmissionRow): SubmissionView {
     description: s.description,
     link: s.link,
     ensemble: s.ensemble,
+    kind: s.kind,
+    command: s.command,
+    hidden: s.hidden,
     state: s.state,
     failure:
       s.failureCategory !== null ? { category: s.failureCategory, message: s.failureMessage ?? "" } : null,
@@ -34,6 +37,6 @@ export function ownerView(s: SubmissionRow): SubmissionView {
     queuedAt: iso(s.queuedAt),
     startedAt: iso(s.startedAt),
     finishedAt: iso(s.finishedAt),
-    links: { self, log: `${self}/log`, events: `${self}/events` },
+    links: { self, log: `${self}/log`, events: `${self}/events`, curves: `${self}/curves` },
   };
 }

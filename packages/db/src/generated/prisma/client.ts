@@ -52,9 +52,28 @@ export type Competition = Prisma.CompetitionModel
  */
 export type Team = Prisma.TeamModel
 /**
+ * Model Account
+ * Organizer accounts, created from the CLI (`holdout admin create`). They see everything.
+ */
+export type Account = Prisma.AccountModel
+/**
+ * Model Session
+ * A browser session: the cookie carries a random token, only its SHA-256 is kept. Exactly one
+ * of teamId / accountId is set (a CHECK constraint in the migration).
+ */
+export type Session = Prisma.SessionModel
+/**
+ * Model QuotaReservation
+ * A quota slot held while an upload streams in. Taken and counted under a lock on the team row,
+ * turned into a submission (same id) when the upload is complete, deleted if it fails; a slot
+ * left by a crashed API process stops counting at expiresAt.
+ */
+export type QuotaReservation = Prisma.QuotaReservationModel
+/**
  * Model ApiToken
  * API tokens are shown once; only their SHA-256 is kept (they carry 256 random bits, so a
- * slow KDF adds nothing). `prefix` lets a team tell its tokens apart.
+ * slow KDF adds nothing). `prefix` lets a team tell its tokens apart. Exactly one of teamId /
+ * accountId is set (a CHECK constraint in the migration).
  */
 export type ApiToken = Prisma.ApiTokenModel
 /**

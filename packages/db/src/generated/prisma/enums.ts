@@ -42,3 +42,10 @@ export const SubmissionKind = {
 } as const
 
 export type SubmissionKind = (typeof SubmissionKind)[keyof typeof SubmissionKind]
+
+
+export const AccountRole = {
+  organizer: 'organizer'
+} as const
+
+export type AccountRole = (typeof AccountRole)[keyof typeof AccountRole]

@@ -10,6 +10,9 @@
  */
 export type * from './models/Competition.ts'
 export type * from './models/Team.ts'
+export type * from './models/Account.ts'
+export type * from './models/Session.ts'
+export type * from './models/QuotaReservation.ts'
 export type * from './models/ApiToken.ts'
 export type * from './models/Submission.ts'
 export type * from './models/TaskResult.ts'

@@ -51,6 +51,9 @@ export const AnyNull = runtime.objectEnumValues.instances.AnyNull
 export const ModelName = {
   Competition: 'Competition',
   Team: 'Team',
+  Account: 'Account',
+  Session: 'Session',
+  QuotaReservation: 'QuotaReservation',
   ApiToken: 'ApiToken',
   Submission: 'Submission',
   TaskResult: 'TaskResult',
@@ -79,6 +82,10 @@ export const CompetitionScalarFieldEnum = {
   slug: 'slug',
   name: 'name',
   aucFloor: 'aucFloor',
+  registrationOpen: 'registrationOpen',
+  requireApproval: 'requireApproval',
+  quotaPerDay: 'quotaPerDay',
+  quotaTotal: 'quotaTotal',
   createdAt: 'createdAt'
 } as const
 
@@ -90,15 +97,54 @@ export const TeamScalarFieldEnum = {
   competitionId: 'competitionId',
   name: 'name',
   institution: 'institution',
+  contactEmail: 'contactEmail',
+  passwordHash: 'passwordHash',
+  approved: 'approved',
+  termsAcceptedAt: 'termsAcceptedAt',
   createdAt: 'createdAt'
 } as const
 
 export type TeamScalarFieldEnum = (typeof TeamScalarFieldEnum)[keyof typeof TeamScalarFieldEnum]
 
 
+export const AccountScalarFieldEnum = {
+  id: 'id',
+  email: 'email',
+  passwordHash: 'passwordHash',
+  role: 'role',
+  createdAt: 'createdAt'
+} as const
+
+export type AccountScalarFieldEnum = (typeof AccountScalarFieldEnum)[keyof typeof AccountScalarFieldEnum]
+
+
+export const SessionScalarFieldEnum = {
+  id: 'id',
+  tokenHash: 'tokenHash',
+  teamId: 'teamId',
+  accountId: 'accountId',
+  createdAt: 'createdAt',
+  expiresAt: 'expiresAt',
+  lastUsedAt: 'lastUsedAt'
+} as const
+
+export type SessionScalarFieldEnum = (typeof SessionScalarFieldEnum)[keyof typeof SessionScalarFieldEnum]
+
+
+export const QuotaReservationScalarFieldEnum = {
+  id: 'id',
+  teamId: 'teamId',
+  createdAt: 'createdAt',
+  expiresAt: 'expiresAt'
+} as const
+
+export type QuotaReservationScalarFieldEnum = (typeof QuotaReservationScalarFieldEnum)[keyof typeof QuotaReservationScalarFieldEnum]
+
+
 export const ApiTokenScalarFieldEnum = {
   id: 'id',
   teamId: 'teamId',
+  accountId: 'accountId',
   tokenHash: 'tokenHash',
   prefix: 'prefix',
   label: 'label',
@@ -126,6 +172,8 @@ export const SubmissionScalarFieldEnum = {
   uploadFile: 'uploadFile',
   uploadSize: 'uploadSize',
   uploadSha256: 'uploadSha256',
+  bundleDir: 'bundleDir',
+  command: 'command',
   imageDigest: 'imageDigest',
   imageSize: 'imageSize',
   attempts: 'attempts',

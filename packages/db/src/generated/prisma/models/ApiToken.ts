@@ -15,7 +15,8 @@ import type * as Prisma from "../internal/prismaNamespace.ts"
 /**
  * Model ApiToken
  * API tokens are shown once; only their SHA-256 is kept (they carry 256 random bits, so a
- * slow KDF adds nothing). `prefix` lets a team tell its tokens apart.
+ * slow KDF adds nothing). `prefix` lets a team tell its tokens apart. Exactly one of teamId /
+ * accountId is set (a CHECK constraint in the migration).
  */
 export type ApiTokenModel = runtime.Types.Result.DefaultSelection<Prisma.$ApiTokenPayload>
 
@@ -28,6 +29,7 @@ export type AggregateApiToken = {
 export type ApiTokenMinAggregateOutputType = {
   id: string | null
   teamId: string | null
+  accountId: string | null
   tokenHash: string | null
   prefix: string | null
   label: string | null
@@ -39,6 +41,7 @@ export type ApiTokenMinAggregateOutputType = {
 export type ApiTokenMaxAggregateOutputType = {
   id: string | null
   teamId: string | null
+  accountId: string | null
   tokenHash: string | null
   prefix: string | null
   label: string | null
@@ -50,6 +53,7 @@ export type ApiTokenMaxAggregateOutputType = {
 export type ApiTokenCountAggregateOutputType = {
   id: number
   teamId: number
+  accountId: number
   tokenHash: number
   prefix: number
   label: number
@@ -63,6 +67,7 @@ export type ApiTokenCountAggregateOutputType = {
 export type ApiTokenMinAggregateInputType = {
   id?: true
   teamId?: true
+  accountId?: true
   tokenHash?: true
   prefix?: true
   label?: true
@@ -74,6 +79,7 @@ export type ApiTokenMinAggregateInputType = {
 export type ApiTokenMaxAggregateInputType = {
   id?: true
   teamId?: true
+  accountId?: true
   tokenHash?: true
   prefix?: true
   label?: true
@@ -85,6 +91,7 @@ export type ApiTokenMaxAggregateInputType = {
 export type ApiTokenCountAggregateInputType = {
   id?: true
   teamId?: true
+  accountId?: true
   tokenHash?: true
   prefix?: true
   label?: true
@@ -168,7 +175,8 @@ export type ApiTokenGroupByArgs<ExtArgs extends runtime.Types.Extensions.Interna
 
 export type ApiTokenGroupByOutputType = {
   id: string
-  teamId: string
+  teamId: string | null
+  accountId: string | null
   tokenHash: string
   prefix: string
   label: string | null
@@ -200,19 +208,22 @@ export type ApiTokenWhereInput = {
   OR?: Prisma.ApiTokenWhereInput[]
   NOT?: Prisma.ApiTokenWhereInput | Prisma.ApiTokenWhereInput[]
   id?: Prisma.UuidFilter<"ApiToken"> | string
-  teamId?: Prisma.UuidFilter<"ApiToken"> | string
+  teamId?: Prisma.UuidNullableFilter<"ApiToken"> | string | null
+  accountId?: Prisma.UuidNullableFilter<"ApiToken"> | string | null
   tokenHash?: Prisma.StringFilter<"ApiToken"> | string
   prefix?: Prisma.StringFilter<"ApiToken"> | string
   label?: Prisma.StringNullableFilter<"ApiToken"> | string | null
   createdAt?: Prisma.DateTimeFilter<"ApiToken"> | Date | string
   lastUsedAt?: Prisma.DateTimeNullableFilter<"ApiToken"> | Date | string | null
   revokedAt?: Prisma.DateTimeNullableFilter<"ApiToken"> | Date | string | null
-  team?: Prisma.XOR<Prisma.TeamScalarRelationFilter, Prisma.TeamWhereInput>
+  team?: Prisma.XOR<Prisma.TeamNullableScalarRelationFilter, Prisma.TeamWhereInput> | null
+  account?: Prisma.XOR<Prisma.AccountNullableScalarRelationFilter, Prisma.AccountWhereInput> | null
 }
 
 export type ApiTokenOrderByWithRelationInput = {
   id?: Prisma.SortOrder
-  teamId?: Prisma.SortOrder
+  teamId?: Prisma.SortOrderInput | Prisma.SortOrder
+  accountId?: Prisma.SortOrderInput | Prisma.SortOrder
   tokenHash?: Prisma.SortOrder
   prefix?: Prisma.SortOrder
   label?: Prisma.SortOrderInput | Prisma.SortOrder
@@ -220,6 +231,7 @@ export type ApiTokenOrderByWithRelationInput = {
   lastUsedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   revokedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   team?: Prisma.TeamOrderByWithRelationInput
+  account?: Prisma.AccountOrderByWithRelationInput
 }
 
 export type ApiTokenWhereUniqueInput = Prisma.AtLeast<{
@@ -228,18 +240,21 @@ export type ApiTokenWhereUniqueInput = Prisma.AtLeast<{
   AND?: Prisma.ApiTokenWhereInput | Prisma.ApiTokenWhereInput[]
   OR?: Prisma.ApiTokenWhereInput[]
   NOT?: Prisma.ApiTokenWhereInput | Prisma.ApiTokenWhereInput[]
-  teamId?: Prisma.UuidFilter<"ApiToken"> | string
+  teamId?: Prisma.UuidNullableFilter<"ApiToken"> | string | null
+  accountId?: Prisma.UuidNullableFilter<"ApiToken"> | string | null
   prefix?: Prisma.StringFilter<"ApiToken"> | string
   label?: Prisma.StringNullableFilter<"ApiToken"> | string | null
   createdAt?: Prisma.DateTimeFilter<"ApiToken"> | Date | string
   lastUsedAt?: Prisma.DateTimeNullableFilter<"ApiToken"> | Date | string | null
   revokedAt?: Prisma.DateTimeNullableFilter<"ApiToken"> | Date | string | null
-  team?: Prisma.XOR<Prisma.TeamScalarRelationFilter, Prisma.TeamWhereInput>
+  team?: Prisma.XOR<Prisma.TeamNullableScalarRelationFilter, Prisma.TeamWhereInput> | null
+  account?: Prisma.XOR<Prisma.AccountNullableScalarRelationFilter, Prisma.AccountWhereInput> | null
 }, "id" | "tokenHash">
 
 export type ApiTokenOrderByWithAggregationInput = {
   id?: Prisma.SortOrder
-  teamId?: Prisma.SortOrder
+  teamId?: Prisma.SortOrderInput | Prisma.SortOrder
+  accountId?: Prisma.SortOrderInput | Prisma.SortOrder
   tokenHash?: Prisma.SortOrder
   prefix?: Prisma.SortOrder
   label?: Prisma.SortOrderInput | Prisma.SortOrder
@@ -256,7 +271,8 @@ export type ApiTokenScalarWhereWithAggregatesInput = {
   OR?: Prisma.ApiTokenScalarWhereWithAggregatesInput[]
   NOT?: Prisma.ApiTokenScalarWhereWithAggregatesInput | Prisma.ApiTokenScalarWhereWithAggregatesInput[]
   id?: Prisma.UuidWithAggregatesFilter<"ApiToken"> | string
-  teamId?: Prisma.UuidWithAggregatesFilter<"ApiToken"> | string
+  teamId?: Prisma.UuidNullableWithAggregatesFilter<"ApiToken"> | string | null
+  accountId?: Prisma.UuidNullableWithAggregatesFilter<"ApiToken"> | string | null
   tokenHash?: Prisma.StringWithAggregatesFilter<"ApiToken"> | string
   prefix?: Prisma.StringWithAggregatesFilter<"ApiToken"> | string
   label?: Prisma.StringNullableWithAggregatesFilter<"ApiToken"> | string | null
@@ -273,12 +289,14 @@ export type ApiTokenCreateInput = {
   createdAt?: Date | string
   lastUsedAt?: Date | string | null
   revokedAt?: Date | string | null
-  team: Prisma.TeamCreateNestedOneWithoutTokensInput
+  team?: Prisma.TeamCreateNestedOneWithoutTokensInput
+  account?: Prisma.AccountCreateNestedOneWithoutTokensInput
 }
 
 export type ApiTokenUncheckedCreateInput = {
   id?: string
-  teamId: string
+  teamId?: string | null
+  accountId?: string | null
   tokenHash: string
   prefix: string
   label?: string | null
@@ -295,12 +313,14 @@ export type ApiTokenUpdateInput = {
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   lastUsedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   revokedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
-  team?: Prisma.TeamUpdateOneRequiredWithoutTokensNestedInput
+  team?: Prisma.TeamUpdateOneWithoutTokensNestedInput
+  account?: Prisma.AccountUpdateOneWithoutTokensNestedInput
 }
 
 export type ApiTokenUncheckedUpdateInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
-  teamId?: Prisma.StringFieldUpdateOperationsInput | string
+  teamId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  accountId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   tokenHash?: Prisma.StringFieldUpdateOperationsInput | string
   prefix?: Prisma.StringFieldUpdateOperationsInput | string
   label?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -311,7 +331,8 @@ export type ApiTokenUncheckedUpdateInput = {
 
 export type ApiTokenCreateManyInput = {
   id?: string
-  teamId: string
+  teamId?: string | null
+  accountId?: string | null
   tokenHash: string
   prefix: string
   label?: string | null
@@ -332,7 +353,8 @@ export type ApiTokenUpdateManyMutationInput = {
 
 export type ApiTokenUncheckedUpdateManyInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
-  teamId?: Prisma.StringFieldUpdateOperationsInput | string
+  teamId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  accountId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   tokenHash?: Prisma.StringFieldUpdateOperationsInput | string
   prefix?: Prisma.StringFieldUpdateOperationsInput | string
   label?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -354,6 +376,7 @@ export type ApiTokenOrderByRelationAggregateInput = {
 export type ApiTokenCountOrderByAggregateInput = {
   id?: Prisma.SortOrder
   teamId?: Prisma.SortOrder
+  accountId?: Prisma.SortOrder
   tokenHash?: Prisma.SortOrder
   prefix?: Prisma.SortOrder
   label?: Prisma.SortOrder
@@ -365,6 +388,7 @@ export type ApiTokenCountOrderByAggregateInput = {
 export type ApiTokenMaxOrderByAggregateInput = {
   id?: Prisma.SortOrder
   teamId?: Prisma.SortOrder
+  accountId?: Prisma.SortOrder
   tokenHash?: Prisma.SortOrder
   prefix?: Prisma.SortOrder
   label?: Prisma.SortOrder
@@ -376,6 +400,7 @@ export type ApiTokenMaxOrderByAggregateInput = {
 export type ApiTokenMinOrderByAggregateInput = {
   id?: Prisma.SortOrder
   teamId?: Prisma.SortOrder
+  accountId?: Prisma.SortOrder
   tokenHash?: Prisma.SortOrder
   prefix?: Prisma.SortOrder
   label?: Prisma.SortOrder
@@ -426,8 +451,46 @@ export type ApiTokenUncheckedUpdateManyWithoutTeamNestedInput = {
   deleteMany?: Prisma.ApiTokenScalarWhereInput | Prisma.ApiTokenScalarWhereInput[]
 }
 
-export type NullableDateTimeFieldUpdateOperationsInput = {
-  set?: Date | string | null
+export type ApiTokenCreateNestedManyWithoutAccountInput = {
+  create?: Prisma.XOR<Prisma.ApiTokenCreateWithoutAccountInput, Prisma.ApiTokenUncheckedCreateWithoutAccountInput> | Prisma.ApiTokenCreateWithoutAccountInput[] | Prisma.ApiTokenUncheckedCreateWithoutAccountInput[]
+  connectOrCreate?: Prisma.ApiTokenCreateOrConnectWithoutAccountInput | Prisma.ApiTokenCreateOrConnectWithoutAccountInput[]
+  createMany?: Prisma.ApiTokenCreateManyAccountInputEnvelope
+  connect?: Prisma.ApiTokenWhereUniqueInput | Prisma.ApiTokenWhereUniqueInput[]
+}
+
+export type ApiTokenUncheckedCreateNestedManyWithoutAccountInput = {
+  create?: Prisma.XOR<Prisma.ApiTokenCreateWithoutAccountInput, Prisma.ApiTokenUncheckedCreateWithoutAccountInput> | Prisma.ApiTokenCreateWithoutAccountInput[] | Prisma.ApiTokenUncheckedCreateWithoutAccountInput[]
+  connectOrCreate?: Prisma.ApiTokenCreateOrConnectWithoutAccountInput | Prisma.ApiTokenCreateOrConnectWithoutAccountInput[]
+  createMany?: Prisma.ApiTokenCreateManyAccountInputEnvelope
+  connect?: Prisma.ApiTokenWhereUniqueInput | Prisma.ApiTokenWhereUniqueInput[]
+}
+
+export type ApiTokenUpdateManyWithoutAccountNestedInput = {
+  create?: Prisma.XOR<Prisma.ApiTokenCreateWithoutAccountInput, Prisma.ApiTokenUncheckedCreateWithoutAccountInput> | Prisma.ApiTokenCreateWithoutAccountInput[] | Prisma.ApiTokenUncheckedCreateWithoutAccountInput[]
+  connectOrCreate?: Prisma.ApiTokenCreateOrConnectWithoutAccountInput | Prisma.ApiTokenCreateOrConnectWithoutAccountInput[]
+  upsert?: Prisma.ApiTokenUpsertWithWhereUniqueWithoutAccountInput | Prisma.ApiTokenUpsertWithWhereUniqueWithoutAccountInput[]
+  createMany?: Prisma.ApiTokenCreateManyAccountInputEnvelope
+  set?: Prisma.ApiTokenWhereUniqueInput | Prisma.ApiTokenWhereUniqueInput[]
+  disconnect?: Prisma.ApiTokenWhereUniqueInput | Prisma.ApiTokenWhereUniqueInput[]
+  delete?: Prisma.ApiTokenWhereUniqueInput | Prisma.ApiTokenWhereUniqueInput[]
+  connect?: Prisma.ApiTokenWhereUniqueInput | Prisma.ApiTokenWhereUniqueInput[]
+  update?: Prisma.ApiTokenUpdateWithWhereUniqueWithoutAccountInput | Prisma.ApiTokenUpdateWithWhereUniqueWithoutAccountInput[]
+  updateMany?: Prisma.ApiTokenUpdateManyWithWhereWithoutAccountInput | Prisma.ApiTokenUpdateManyWithWhereWithoutAccountInput[]
+  deleteMany?: Prisma.ApiTokenScalarWhereInput | Prisma.ApiTokenScalarWhereInput[]
+}
+
+export type ApiTokenUncheckedUpdateManyWithoutAccountNestedInput = {
+  create?: Prisma.XOR<Prisma.ApiTokenCreateWithoutAccountInput, Prisma.ApiTokenUncheckedCreateWithoutAccountInput> | Prisma.ApiTokenCreateWithoutAccountInput[] | Prisma.ApiTokenUncheckedCreateWithoutAccountInput[]
+  connectOrCreate?: Prisma.ApiTokenCreateOrConnectWithoutAccountInput | Prisma.ApiTokenCreateOrConnectWithoutAccountInput[]
+  upsert?: Prisma.ApiTokenUpsertWithWhereUniqueWithoutAccountInput | Prisma.ApiTokenUpsertWithWhereUniqueWithoutAccountInput[]
+  createMany?: Prisma.ApiTokenCreateManyAccountInputEnvelope
+  set?: Prisma.ApiTokenWhereUniqueInput | Prisma.ApiTokenWhereUniqueInput[]
+  disconnect?: Prisma.ApiTokenWhereUniqueInput | Prisma.ApiTokenWhereUniqueInput[]
+  delete?: Prisma.ApiTokenWhereUniqueInput | Prisma.ApiTokenWhereUniqueInput[]
+  connect?: Prisma.ApiTokenWhereUniqueInput | Prisma.ApiTokenWhereUniqueInput[]
+  update?: Prisma.ApiTokenUpdateWithWhereUniqueWithoutAccountInput | Prisma.ApiTokenUpdateWithWhereUniqueWithoutAccountInput[]
+  updateMany?: Prisma.ApiTokenUpdateManyWithWhereWithoutAccountInput | Prisma.ApiTokenUpdateManyWithWhereWithoutAccountInput[]
+  deleteMany?: Prisma.ApiTokenScalarWhereInput | Prisma.ApiTokenScalarWhereInput[]
 }
 
 export type ApiTokenCreateWithoutTeamInput = {
@@ -438,10 +501,12 @@ export type ApiTokenCreateWithoutTeamInput = {
   createdAt?: Date | string
   lastUsedAt?: Date | string | null
   revokedAt?: Date | string | null
+  account?: Prisma.AccountCreateNestedOneWithoutTokensInput
 }
 
 export type ApiTokenUncheckedCreateWithoutTeamInput = {
   id?: string
+  accountId?: string | null
   tokenHash: string
   prefix: string
   label?: string | null
@@ -481,7 +546,8 @@ export type ApiTokenScalarWhereInput = {
   OR?: Prisma.ApiTokenScalarWhereInput[]
   NOT?: Prisma.ApiTokenScalarWhereInput | Prisma.ApiTokenScalarWhereInput[]
   id?: Prisma.UuidFilter<"ApiToken"> | string
-  teamId?: Prisma.UuidFilter<"ApiToken"> | string
+  teamId?: Prisma.UuidNullableFilter<"ApiToken"> | string | null
+  accountId?: Prisma.UuidNullableFilter<"ApiToken"> | string | null
   tokenHash?: Prisma.StringFilter<"ApiToken"> | string
   prefix?: Prisma.StringFilter<"ApiToken"> | string
   label?: Prisma.StringNullableFilter<"ApiToken"> | string | null
@@ -490,8 +556,57 @@ export type ApiTokenScalarWhereInput = {
   revokedAt?: Prisma.DateTimeNullableFilter<"ApiToken"> | Date | string | null
 }
 
+export type ApiTokenCreateWithoutAccountInput = {
+  id?: string
+  tokenHash: string
+  prefix: string
+  label?: string | null
+  createdAt?: Date | string
+  lastUsedAt?: Date | string | null
+  revokedAt?: Date | string | null
+  team?: Prisma.TeamCreateNestedOneWithoutTokensInput
+}
+
+export type ApiTokenUncheckedCreateWithoutAccountInput = {
+  id?: string
+  teamId?: string | null
+  tokenHash: string
+  prefix: string
+  label?: string | null
+  createdAt?: Date | string
+  lastUsedAt?: Date | string | null
+  revokedAt?: Date | string | null
+}
+
+export type ApiTokenCreateOrConnectWithoutAccountInput = {
+  where: Prisma.ApiTokenWhereUniqueInput
+  create: Prisma.XOR<Prisma.ApiTokenCreateWithoutAccountInput, Prisma.ApiTokenUncheckedCreateWithoutAccountInput>
+}
+
+export type ApiTokenCreateManyAccountInputEnvelope = {
+  data: Prisma.ApiTokenCreateManyAccountInput | Prisma.ApiTokenCreateManyAccountInput[]
+  skipDuplicates?: boolean
+}
+
+export type ApiTokenUpsertWithWhereUniqueWithoutAccountInput = {
+  where: Prisma.ApiTokenWhereUniqueInput
+  update: Prisma.XOR<Prisma.ApiTokenUpdateWithoutAccountInput, Prisma.ApiTokenUncheckedUpdateWithoutAccountInput>
+  create: Prisma.XOR<Prisma.ApiTokenCreateWithoutAccountInput, Prisma.ApiTokenUncheckedCreateWithoutAccountInput>
+}
+
+export type ApiTokenUpdateWithWhereUniqueWithoutAccountInput = {
+  where: Prisma.ApiTokenWhereUniqueInput
+  data: Prisma.XOR<Prisma.ApiTokenUpdateWithoutAccountInput, Prisma.ApiTokenUncheckedUpdateWithoutAccountInput>
+}
+
+export type ApiTokenUpdateManyWithWhereWithoutAccountInput = {
+  where: Prisma.ApiTokenScalarWhereInput
+  data: Prisma.XOR<Prisma.ApiTokenUpdateManyMutationInput, Prisma.ApiTokenUncheckedUpdateManyWithoutAccountInput>
+}
+
 export type ApiTokenCreateManyTeamInput = {
   id?: string
+  accountId?: string | null
   tokenHash: string
   prefix: string
   label?: string | null
@@ -508,10 +623,12 @@ export type ApiTokenUpdateWithoutTeamInput = {
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   lastUsedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   revokedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  account?: Prisma.AccountUpdateOneWithoutTokensNestedInput
 }
 
 export type ApiTokenUncheckedUpdateWithoutTeamInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
+  accountId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   tokenHash?: Prisma.StringFieldUpdateOperationsInput | string
   prefix?: Prisma.StringFieldUpdateOperationsInput | string
   label?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -522,6 +639,51 @@ export type ApiTokenUncheckedUpdateWithoutTeamInput = {
 
 export type ApiTokenUncheckedUpdateManyWithoutTeamInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
+  accountId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  tokenHash?: Prisma.StringFieldUpdateOperationsInput | string
+  prefix?: Prisma.StringFieldUpdateOperationsInput | string
+  label?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  lastUsedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  revokedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+}
+
+export type ApiTokenCreateManyAccountInput = {
+  id?: string
+  teamId?: string | null
+  tokenHash: string
+  prefix: string
+  label?: string | null
+  createdAt?: Date | string
+  lastUsedAt?: Date | string | null
+  revokedAt?: Date | string | null
+}
+
+export type ApiTokenUpdateWithoutAccountInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  tokenHash?: Prisma.StringFieldUpdateOperationsInput | string
+  prefix?: Prisma.StringFieldUpdateOperationsInput | string
+  label?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  lastUsedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  revokedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  team?: Prisma.TeamUpdateOneWithoutTokensNestedInput
+}
+
+export type ApiTokenUncheckedUpdateWithoutAccountInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  teamId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  tokenHash?: Prisma.StringFieldUpdateOperationsInput | string
+  prefix?: Prisma.StringFieldUpdateOperationsInput | string
+  label?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  lastUsedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  revokedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+}
+
+export type ApiTokenUncheckedUpdateManyWithoutAccountInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  teamId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   tokenHash?: Prisma.StringFieldUpdateOperationsInput | string
   prefix?: Prisma.StringFieldUpdateOperationsInput | string
   label?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -535,42 +697,49 @@ export type ApiTokenUncheckedUpdateManyWithoutTeamInput = {
 export type ApiTokenSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
   id?: boolean
   teamId?: boolean
+  accountId?: boolean
   tokenHash?: boolean
   prefix?: boolean
   label?: boolean
   createdAt?: boolean
   lastUsedAt?: boolean
   revokedAt?: boolean
-  team?: boolean | Prisma.TeamDefaultArgs<ExtArgs>
+  team?: boolean | Prisma.ApiToken$teamArgs<ExtArgs>
+  account?: boolean | Prisma.ApiToken$accountArgs<ExtArgs>
 }, ExtArgs["result"]["apiToken"]>
 
 export type ApiTokenSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
   id?: boolean
   teamId?: boolean
+  accountId?: boolean
   tokenHash?: boolean
   prefix?: boolean
   label?: boolean
   createdAt?: boolean
   lastUsedAt?: boolean
   revokedAt?: boolean
-  team?: boolean | Prisma.TeamDefaultArgs<ExtArgs>
+  team?: boolean | Prisma.ApiToken$teamArgs<ExtArgs>
+  account?: boolean | Prisma.ApiToken$accountArgs<ExtArgs>
 }, ExtArgs["result"]["apiToken"]>
 
 export type ApiTokenSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
   id?: boolean
   teamId?: boolean
+  accountId?: boolean
   tokenHash?: boolean
   prefix?: boolean
   label?: boolean
   createdAt?: boolean
   lastUsedAt?: boolean
   revokedAt?: boolean
-  team?: boolean | Prisma.TeamDefaultArgs<ExtArgs>
+  team?: boolean | Prisma.ApiToken$teamArgs<ExtArgs>
+  account?: boolean | Prisma.ApiToken$accountArgs<ExtArgs>
 }, ExtArgs["result"]["apiToken"]>
 
 export type ApiTokenSelectScalar = {
   id?: boolean
   teamId?: boolean
+  accountId?: boolean
   tokenHash?: boolean
   prefix?: boolean
   label?: boolean
@@ -579,25 +748,30 @@ export type ApiTokenSelectScalar = {
   revokedAt?: boolean
 }
 
-export type ApiTokenOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "teamId" | "tokenHash" | "prefix" | "label" | "createdAt" | "lastUsedAt" | "revokedAt", ExtArgs["result"]["apiToken"]>
+export type ApiTokenOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "teamId" | "accountId" | "tokenHash" | "prefix" | "label" | "createdAt" | "lastUsedAt" | "revokedAt", ExtArgs["result"]["apiToken"]>
 export type ApiTokenInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
-  team?: boolean | Prisma.TeamDefaultArgs<ExtArgs>
+  team?: boolean | Prisma.ApiToken$teamArgs<ExtArgs>
+  account?: boolean | Prisma.ApiToken$accountArgs<ExtArgs>
 }
 export type ApiTokenIncludeCreateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
-  team?: boolean | Prisma.TeamDefaultArgs<ExtArgs>
+  team?: boolean | Prisma.ApiToken$teamArgs<ExtArgs>
+  account?: boolean | Prisma.ApiToken$accountArgs<ExtArgs>
 }
 export type ApiTokenIncludeUpdateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
-  team?: boolean | Prisma.TeamDefaultArgs<ExtArgs>
+  team?: boolean | Prisma.ApiToken$teamArgs<ExtArgs>
+  account?: boolean | Prisma.ApiToken$accountArgs<ExtArgs>
 }
 
 export type $ApiTokenPayload<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   name: "ApiToken"
   objects: {
-    team: Prisma.$TeamPayload<ExtArgs>
+    team: Prisma.$TeamPayload<ExtArgs> | null
+    account: Prisma.$AccountPayload<ExtArgs> | null
   }
   scalars: runtime.Types.Extensions.GetPayloadResult<{
     id: string
-    teamId: string
+    teamId: string | null
+    accountId: string | null
     tokenHash: string
     prefix: string
     label: string | null
@@ -998,7 +1172,8 @@ readonly fields: ApiTokenFieldRefs;
  */
 export interface Prisma__ApiTokenClient<T, Null = never, ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs, GlobalOmitOptions = {}> extends Prisma.PrismaPromise<T> {
   readonly [Symbol.toStringTag]: "PrismaPromise"
-  team<T extends Prisma.TeamDefaultArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.TeamDefaultArgs<ExtArgs>>): Prisma.Prisma__TeamClient<runtime.Types.Result.GetResult<Prisma.$TeamPayload<ExtArgs>, T, "findUniqueOrThrow", GlobalOmitOptions> | Null, Null, ExtArgs, GlobalOmitOptions>
+  team<T extends Prisma.ApiToken$teamArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.ApiToken$teamArgs<ExtArgs>>): Prisma.Prisma__TeamClient<runtime.Types.Result.GetResult<Prisma.$TeamPayload<ExtArgs>, T, "findUniqueOrThrow", GlobalOmitOptions> | null, null, ExtArgs, GlobalOmitOptions>
+  account<T extends Prisma.ApiToken$accountArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.ApiToken$accountArgs<ExtArgs>>): Prisma.Prisma__AccountClient<runtime.Types.Result.GetResult<Prisma.$AccountPayload<ExtArgs>, T, "findUniqueOrThrow", GlobalOmitOptions> | null, null, ExtArgs, GlobalOmitOptions>
   /**
    * Attaches callbacks for the resolution and/or rejection of the Promise.
    * @param onfulfilled The callback to execute when the Promise is resolved.
@@ -1030,6 +1205,7 @@ export interface Prisma__ApiTokenClient<T, Null = never, ExtArgs extends runtime
 export interface ApiTokenFieldRefs {
   readonly id: Prisma.FieldRef<"ApiToken", 'String'>
   readonly teamId: Prisma.FieldRef<"ApiToken", 'String'>
+  readonly accountId: Prisma.FieldRef<"ApiToken", 'String'>
   readonly tokenHash: Prisma.FieldRef<"ApiToken", 'String'>
   readonly prefix: Prisma.FieldRef<"ApiToken", 'String'>
   readonly label: Prisma.FieldRef<"ApiToken", 'String'>
@@ -1429,6 +1605,44 @@ export type ApiTokenDeleteManyArgs<ExtArgs extends runtime.Types.Extensions.Inte
    * Limit how many ApiTokens to delete.
    */
   limit?: number
+}
+
+/**
+ * ApiToken.team
+ */
+export type ApiToken$teamArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  /**
+   * Select specific fields to fetch from the Team
+   */
+  select?: Prisma.TeamSelect<ExtArgs> | null
+  /**
+   * Omit specific fields from the Team
+   */
+  omit?: Prisma.TeamOmit<ExtArgs> | null
+  /**
+   * Choose, which related nodes to fetch as well
+   */
+  include?: Prisma.TeamInclude<ExtArgs> | null
+  where?: Prisma.TeamWhereInput
+}
+
+/**
+ * ApiToken.account
+ */
+export type ApiToken$accountArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  /**
+   * Select specific fields to fetch from the Account
+   */
+  select?: Prisma.AccountSelect<ExtArgs> | null
+  /**
+   * Omit specific fields from the Account
+   */
+  omit?: Prisma.AccountOmit<ExtArgs> | null
+  /**
+   * Choose, which related nodes to fetch as well
+   */
+  include?: Prisma.AccountInclude<ExtArgs> | null
+  where?: Prisma.AccountWhereInput
 }
 
 /**

@@ -28,10 +28,14 @@ export type AggregateCompetition = {
 
 export type CompetitionAvgAggregateOutputType = {
   aucFloor: number | null
+  quotaPerDay: number | null
+  quotaTotal: number | null
 }
 
 export type CompetitionSumAggregateOutputType = {
   aucFloor: number | null
+  quotaPerDay: number | null
+  quotaTotal: number | null
 }
 
 export type CompetitionMinAggregateOutputType = {
@@ -39,6 +43,10 @@ export type CompetitionMinAggregateOutputType = {
   slug: string | null
   name: string | null
   aucFloor: number | null
+  registrationOpen: boolean | null
+  requireApproval: boolean | null
+  quotaPerDay: number | null
+  quotaTotal: number | null
   createdAt: Date | null
 }
 
@@ -47,6 +55,10 @@ export type CompetitionMaxAggregateOutputType = {
   slug: string | null
   name: string | null
   aucFloor: number | null
+  registrationOpen: boolean | null
+  requireApproval: boolean | null
+  quotaPerDay: number | null
+  quotaTotal: number | null
   createdAt: Date | null
 }
 
@@ -55,6 +67,10 @@ export type CompetitionCountAggregateOutputType = {
   slug: number
   name: number
   aucFloor: number
+  registrationOpen: number
+  requireApproval: number
+  quotaPerDay: number
+  quotaTotal: number
   createdAt: number
   _all: number
 }
@@ -62,10 +78,14 @@ export type CompetitionCountAggregateOutputType = {
 
 export type CompetitionAvgAggregateInputType = {
   aucFloor?: true
+  quotaPerDay?: true
+  quotaTotal?: true
 }
 
 export type CompetitionSumAggregateInputType = {
   aucFloor?: true
+  quotaPerDay?: true
+  quotaTotal?: true
 }
 
 export type CompetitionMinAggregateInputType = {
@@ -73,6 +93,10 @@ export type CompetitionMinAggregateInputType = {
   slug?: true
   name?: true
   aucFloor?: true
+  registrationOpen?: true
+  requireApproval?: true
+  quotaPerDay?: true
+  quotaTotal?: true
   createdAt?: true
 }
 
@@ -81,6 +105,10 @@ export type CompetitionMaxAggregateInputType = {
   slug?: true
   name?: true
   aucFloor?: true
+  registrationOpen?: true
+  requireApproval?: true
+  quotaPerDay?: true
+  quotaTotal?: true
   createdAt?: true
 }
 
@@ -89,6 +117,10 @@ export type CompetitionCountAggregateInputType = {
   slug?: true
   name?: true
   aucFloor?: true
+  registrationOpen?: true
+  requireApproval?: true
+  quotaPerDay?: true
+  quotaTotal?: true
   createdAt?: true
   _all?: true
 }
@@ -184,6 +216,10 @@ export type CompetitionGroupByOutputType = {
   slug: string
   name: string
   aucFloor: number
+  registrationOpen: boolean
+  requireApproval: boolean
+  quotaPerDay: number
+  quotaTotal: number
   createdAt: Date
   _count: CompetitionCountAggregateOutputType | null
   _avg: CompetitionAvgAggregateOutputType | null
@@ -215,6 +251,10 @@ export type CompetitionWhereInput = {
   slug?: Prisma.StringFilter<"Competition"> | string
   name?: Prisma.StringFilter<"Competition"> | string
   aucFloor?: Prisma.FloatFilter<"Competition"> | number
+  registrationOpen?: Prisma.BoolFilter<"Competition"> | boolean
+  requireApproval?: Prisma.BoolFilter<"Competition"> | boolean
+  quotaPerDay?: Prisma.IntFilter<"Competition"> | number
+  quotaTotal?: Prisma.IntFilter<"Competition"> | number
   createdAt?: Prisma.DateTimeFilter<"Competition"> | Date | string
   teams?: Prisma.TeamListRelationFilter
   submissions?: Prisma.SubmissionListRelationFilter
@@ -225,6 +265,10 @@ export type CompetitionOrderByWithRelationInput = {
   slug?: Prisma.SortOrder
   name?: Prisma.SortOrder
   aucFloor?: Prisma.SortOrder
+  registrationOpen?: Prisma.SortOrder
+  requireApproval?: Prisma.SortOrder
+  quotaPerDay?: Prisma.SortOrder
+  quotaTotal?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   teams?: Prisma.TeamOrderByRelationAggregateInput
   submissions?: Prisma.SubmissionOrderByRelationAggregateInput
@@ -238,6 +282,10 @@ export type CompetitionWhereUniqueInput = Prisma.AtLeast<{
   NOT?: Prisma.CompetitionWhereInput | Prisma.CompetitionWhereInput[]
   name?: Prisma.StringFilter<"Competition"> | string
   aucFloor?: Prisma.FloatFilter<"Competition"> | number
+  registrationOpen?: Prisma.BoolFilter<"Competition"> | boolean
+  requireApproval?: Prisma.BoolFilter<"Competition"> | boolean
+  quotaPerDay?: Prisma.IntFilter<"Competition"> | number
+  quotaTotal?: Prisma.IntFilter<"Competition"> | number
   createdAt?: Prisma.DateTimeFilter<"Competition"> | Date | string
   teams?: Prisma.TeamListRelationFilter
   submissions?: Prisma.SubmissionListRelationFilter
@@ -248,6 +296,10 @@ export type CompetitionOrderByWithAggregationInput = {
   slug?: Prisma.SortOrder
   name?: Prisma.SortOrder
   aucFloor?: Prisma.SortOrder
+  registrationOpen?: Prisma.SortOrder
+  requireApproval?: Prisma.SortOrder
+  quotaPerDay?: Prisma.SortOrder
+  quotaTotal?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   _count?: Prisma.CompetitionCountOrderByAggregateInput
   _avg?: Prisma.CompetitionAvgOrderByAggregateInput
@@ -264,6 +316,10 @@ export type CompetitionScalarWhereWithAggregatesInput = {
   slug?: Prisma.StringWithAggregatesFilter<"Competition"> | string
   name?: Prisma.StringWithAggregatesFilter<"Competition"> | string
   aucFloor?: Prisma.FloatWithAggregatesFilter<"Competition"> | number
+  registrationOpen?: Prisma.BoolWithAggregatesFilter<"Competition"> | boolean
+  requireApproval?: Prisma.BoolWithAggregatesFilter<"Competition"> | boolean
+  quotaPerDay?: Prisma.IntWithAggregatesFilter<"Competition"> | number
+  quotaTotal?: Prisma.IntWithAggregatesFilter<"Competition"> | number
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"Competition"> | Date | string
 }
 
@@ -272,6 +328,10 @@ export type CompetitionCreateInput = {
   slug: string
   name: string
   aucFloor?: number
+  registrationOpen?: boolean
+  requireApproval?: boolean
+  quotaPerDay?: number
+  quotaTotal?: number
   createdAt?: Date | string
   teams?: Prisma.TeamCreateNestedManyWithoutCompetitionInput
   submissions?: Prisma.SubmissionCreateNestedManyWithoutCompetitionInput
@@ -282,6 +342,10 @@ export type CompetitionUncheckedCreateInput = {
   slug: string
   name: string
   aucFloor?: number
+  registrationOpen?: boolean
+  requireApproval?: boolean
+  quotaPerDay?: number
+  quotaTotal?: number
   createdAt?: Date | string
   teams?: Prisma.TeamUncheckedCreateNestedManyWithoutCompetitionInput
   submissions?: Prisma.SubmissionUncheckedCreateNestedManyWithoutCompetitionInput
@@ -292,6 +356,10 @@ export type CompetitionUpdateInput = {
   slug?: Prisma.StringFieldUpdateOperationsInput | string
   name?: Prisma.StringFieldUpdateOperationsInput | string
   aucFloor?: Prisma.FloatFieldUpdateOperationsInput | number
+  registrationOpen?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  requireApproval?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  quotaPerDay?: Prisma.IntFieldUpdateOperationsInput | number
+  quotaTotal?: Prisma.IntFieldUpdateOperationsInput | number
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   teams?: Prisma.TeamUpdateManyWithoutCompetitionNestedInput
   submissions?: Prisma.SubmissionUpdateManyWithoutCompetitionNestedInput
@@ -302,6 +370,10 @@ export type CompetitionUncheckedUpdateInput = {
   slug?: Prisma.StringFieldUpdateOperationsInput | string
   name?: Prisma.StringFieldUpdateOperationsInput | string
   aucFloor?: Prisma.FloatFieldUpdateOperationsInput | number
+  registrationOpen?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  requireApproval?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  quotaPerDay?: Prisma.IntFieldUpdateOperationsInput | number
+  quotaTotal?: Prisma.IntFieldUpdateOperationsInput | number
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   teams?: Prisma.TeamUncheckedUpdateManyWithoutCompetitionNestedInput
   submissions?: Prisma.SubmissionUncheckedUpdateManyWithoutCompetitionNestedInput
@@ -312,6 +384,10 @@ export type CompetitionCreateManyInput = {
   slug: string
   name: string
   aucFloor?: number
+  registrationOpen?: boolean
+  requireApproval?: boolean
+  quotaPerDay?: number
+  quotaTotal?: number
   createdAt?: Date | string
 }
 
@@ -320,6 +396,10 @@ export type CompetitionUpdateManyMutationInput = {
   slug?: Prisma.StringFieldUpdateOperationsInput | string
   name?: Prisma.StringFieldUpdateOperationsInput | string
   aucFloor?: Prisma.FloatFieldUpdateOperationsInput | number
+  registrationOpen?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  requireApproval?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  quotaPerDay?: Prisma.IntFieldUpdateOperationsInput | number
+  quotaTotal?: Prisma.IntFieldUpdateOperationsInput | number
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
@@ -328,6 +408,10 @@ export type CompetitionUncheckedUpdateManyInput = {
   slug?: Prisma.StringFieldUpdateOperationsInput | string
   name?: Prisma.StringFieldUpdateOperationsInput | string
   aucFloor?: Prisma.FloatFieldUpdateOperationsInput | number
+  registrationOpen?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  requireApproval?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  quotaPerDay?: Prisma.IntFieldUpdateOperationsInput | number
+  quotaTotal?: Prisma.IntFieldUpdateOperationsInput | number
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
@@ -336,11 +420,17 @@ export type CompetitionCountOrderByAggregateInput = {
   slug?: Prisma.SortOrder
   name?: Prisma.SortOrder
   aucFloor?: Prisma.SortOrder
+  registrationOpen?: Prisma.SortOrder
+  requireApproval?: Prisma.SortOrder
+  quotaPerDay?: Prisma.SortOrder
+  quotaTotal?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
 }
 
 export type CompetitionAvgOrderByAggregateInput = {
   aucFloor?: Prisma.SortOrder
+  quotaPerDay?: Prisma.SortOrder
+  quotaTotal?: Prisma.SortOrder
 }
 
 export type CompetitionMaxOrderByAggregateInput = {
@@ -348,6 +438,10 @@ export type CompetitionMaxOrderByAggregateInput = {
   slug?: Prisma.SortOrder
   name?: Prisma.SortOrder
   aucFloor?: Prisma.SortOrder
+  registrationOpen?: Prisma.SortOrder
+  requireApproval?: Prisma.SortOrder
+  quotaPerDay?: Prisma.SortOrder
+  quotaTotal?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
 }
 
@@ -356,11 +450,17 @@ export type CompetitionMinOrderByAggregateInput = {
   slug?: Prisma.SortOrder
   name?: Prisma.SortOrder
   aucFloor?: Prisma.SortOrder
+  registrationOpen?: Prisma.SortOrder
+  requireApproval?: Prisma.SortOrder
+  quotaPerDay?: Prisma.SortOrder
+  quotaTotal?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
 }
 
 export type CompetitionSumOrderByAggregateInput = {
   aucFloor?: Prisma.SortOrder
+  quotaPerDay?: Prisma.SortOrder
+  quotaTotal?: Prisma.SortOrder
 }
 
 export type CompetitionScalarRelationFilter = {
@@ -373,6 +473,18 @@ export type StringFieldUpdateOperationsInput = {
 }
 
 export type FloatFieldUpdateOperationsInput = {
+  set?: number
+  increment?: number
+  decrement?: number
+  multiply?: number
+  divide?: number
+}
+
+export type BoolFieldUpdateOperationsInput = {
+  set?: boolean
+}
+
+export type IntFieldUpdateOperationsInput = {
   set?: number
   increment?: number
   decrement?: number
@@ -417,6 +529,10 @@ export type CompetitionCreateWithoutTeamsInput = {
   slug: string
   name: string
   aucFloor?: number
+  registrationOpen?: boolean
+  requireApproval?: boolean
+  quotaPerDay?: number
+  quotaTotal?: number
   createdAt?: Date | string
   submissions?: Prisma.SubmissionCreateNestedManyWithoutCompetitionInput
 }
@@ -426,6 +542,10 @@ export type CompetitionUncheckedCreateWithoutTeamsInput = {
   slug: string
   name: string
   aucFloor?: number
+  registrationOpen?: boolean
+  requireApproval?: boolean
+  quotaPerDay?: number
+  quotaTotal?: number
   createdAt?: Date | string
   submissions?: Prisma.SubmissionUncheckedCreateNestedManyWithoutCompetitionInput
 }
@@ -451,6 +571,10 @@ export type CompetitionUpdateWithoutTeamsInput = {
   slug?: Prisma.StringFieldUpdateOperationsInput | string
   name?: Prisma.StringFieldUpdateOperationsInput | string
   aucFloor?: Prisma.FloatFieldUpdateOperationsInput | number
+  registrationOpen?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  requireApproval?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  quotaPerDay?: Prisma.IntFieldUpdateOperationsInput | number
+  quotaTotal?: Prisma.IntFieldUpdateOperationsInput | number
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   submissions?: Prisma.SubmissionUpdateManyWithoutCompetitionNestedInput
 }
@@ -460,6 +584,10 @@ export type CompetitionUncheckedUpdateWithoutTeamsInput = {
   slug?: Prisma.StringFieldUpdateOperationsInput | string
   name?: Prisma.StringFieldUpdateOperationsInput | string
   aucFloor?: Prisma.FloatFieldUpdateOperationsInput | number
+  registrationOpen?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  requireApproval?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  quotaPerDay?: Prisma.IntFieldUpdateOperationsInput | number
+  quotaTotal?: Prisma.IntFieldUpdateOperationsInput | number
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   submissions?: Prisma.SubmissionUncheckedUpdateManyWithoutCompetitionNestedInput
 }
@@ -469,6 +597,10 @@ export type CompetitionCreateWithoutSubmissionsInput = {
   slug: string
   name: string
   aucFloor?: number
+  registrationOpen?: boolean
+  requireApproval?: boolean
+  quotaPerDay?: number
+  quotaTotal?: number
   createdAt?: Date | string
   teams?: Prisma.TeamCreateNestedManyWithoutCompetitionInput
 }
@@ -478,6 +610,10 @@ export type CompetitionUncheckedCreateWithoutSubmissionsInput = {
   slug: string
   name: string
   aucFloor?: number
+  registrationOpen?: boolean
+  requireApproval?: boolean
+  quotaPerDay?: number
+  quotaTotal?: number
   createdAt?: Date | string
   teams?: Prisma.TeamUncheckedCreateNestedManyWithoutCompetitionInput
 }
@@ -503,6 +639,10 @@ export type CompetitionUpdateWithoutSubmissionsInput = {
   slug?: Prisma.StringFieldUpdateOperationsInput | string
   name?: Prisma.StringFieldUpdateOperationsInput | string
   aucFloor?: Prisma.FloatFieldUpdateOperationsInput | number
+  registrationOpen?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  requireApproval?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  quotaPerDay?: Prisma.IntFieldUpdateOperationsInput | number
+  quotaTotal?: Prisma.IntFieldUpdateOperationsInput | number
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   teams?: Prisma.TeamUpdateManyWithoutCompetitionNestedInput
 }
@@ -512,6 +652,10 @@ export type CompetitionUncheckedUpdateWithoutSubmissionsInput = {
   slug?: Prisma.StringFieldUpdateOperationsInput | string
   name?: Prisma.StringFieldUpdateOperationsInput | string
   aucFloor?: Prisma.FloatFieldUpdateOperationsInput | number
+  registrationOpen?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  requireApproval?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  quotaPerDay?: Prisma.IntFieldUpdateOperationsInput | number
+  quotaTotal?: Prisma.IntFieldUpdateOperationsInput | number
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   teams?: Prisma.TeamUncheckedUpdateManyWithoutCompetitionNestedInput
 }
@@ -561,6 +705,10 @@ export type CompetitionSelect<ExtArgs extends runtime.Types.Extensions.InternalA
   slug?: boolean
   name?: boolean
   aucFloor?: boolean
+  registrationOpen?: boolean
+  requireApproval?: boolean
+  quotaPerDay?: boolean
+  quotaTotal?: boolean
   createdAt?: boolean
   teams?: boolean | Prisma.Competition$teamsArgs<ExtArgs>
   submissions?: boolean | Prisma.Competition$submissionsArgs<ExtArgs>
@@ -572,6 +720,10 @@ export type CompetitionSelectCreateManyAndReturn<ExtArgs extends runtime.Types.E
   slug?: boolean
   name?: boolean
   aucFloor?: boolean
+  registrationOpen?: boolean
+  requireApproval?: boolean
+  quotaPerDay?: boolean
+  quotaTotal?: boolean
   createdAt?: boolean
 }, ExtArgs["result"]["competition"]>
 
@@ -580,6 +732,10 @@ export type CompetitionSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.E
   slug?: boolean
   name?: boolean
   aucFloor?: boolean
+  registrationOpen?: boolean
+  requireApproval?: boolean
+  quotaPerDay?: boolean
+  quotaTotal?: boolean
   createdAt?: boolean
 }, ExtArgs["result"]["competition"]>
 
@@ -588,10 +744,14 @@ export type CompetitionSelectScalar = {
   slug?: boolean
   name?: boolean
   aucFloor?: boolean
+  registrationOpen?: boolean
+  requireApproval?: boolean
+  quotaPerDay?: boolean
+  quotaTotal?: boolean
   createdAt?: boolean
 }
 
-export type CompetitionOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "slug" | "name" | "aucFloor" | "createdAt", ExtArgs["result"]["competition"]>
+export type CompetitionOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "slug" | "name" | "aucFloor" | "registrationOpen" | "requireApproval" | "quotaPerDay" | "quotaTotal" | "createdAt", ExtArgs["result"]["competition"]>
 export type CompetitionInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   teams?: boolean | Prisma.Competition$teamsArgs<ExtArgs>
   submissions?: boolean | Prisma.Competition$submissionsArgs<ExtArgs>
@@ -614,6 +774,20 @@ export type $CompetitionPayload<ExtArgs extends runtime.Types.Extensions.Interna
      * Entries with a mean AUC below this are scored but not listed (official: 0.7).
      */
     aucFloor: number
+    /**
+     * Closed: only organizers create teams (CLI or admin API).
+     */
+    registrationOpen: boolean
+    /**
+     * Teams that register themselves may submit only once an organizer approved them.
+     */
+    requireApproval: boolean
+    /**
+     * Submission quota (official: 5 per rolling 24 hours, 20 in all; failures count, except
+     * infrastructure failures, which are ours).
+     */
+    quotaPerDay: number
+    quotaTotal: number
     createdAt: Date
   }, ExtArgs["result"]["competition"]>
   composites: {}
@@ -1044,6 +1218,10 @@ export interface CompetitionFieldRefs {
   readonly slug: Prisma.FieldRef<"Competition", 'String'>
   readonly name: Prisma.FieldRef<"Competition", 'String'>
   readonly aucFloor: Prisma.FieldRef<"Competition", 'Float'>
+  readonly registrationOpen: Prisma.FieldRef<"Competition", 'Boolean'>
+  readonly requireApproval: Prisma.FieldRef<"Competition", 'Boolean'>
+  readonly quotaPerDay: Prisma.FieldRef<"Competition", 'Int'>
+  readonly quotaTotal: Prisma.FieldRef<"Competition", 'Int'>
   readonly createdAt: Prisma.FieldRef<"Competition", 'DateTime'>
 }
     

@@ -60,6 +60,8 @@ export type SubmissionMinAggregateOutputType = {
   uploadFile: string | null
   uploadSize: bigint | null
   uploadSha256: string | null
+  bundleDir: string | null
+  command: string | null
   imageDigest: string | null
   imageSize: bigint | null
   attempts: number | null
@@ -88,6 +90,8 @@ export type SubmissionMaxAggregateOutputType = {
   uploadFile: string | null
   uploadSize: bigint | null
   uploadSha256: string | null
+  bundleDir: string | null
+  command: string | null
   imageDigest: string | null
   imageSize: bigint | null
   attempts: number | null
@@ -116,6 +120,8 @@ export type SubmissionCountAggregateOutputType = {
   uploadFile: number
   uploadSize: number
   uploadSha256: number
+  bundleDir: number
+  command: number
   imageDigest: number
   imageSize: number
   attempts: number
@@ -164,6 +170,8 @@ export type SubmissionMinAggregateInputType = {
   uploadFile?: true
   uploadSize?: true
   uploadSha256?: true
+  bundleDir?: true
+  command?: true
   imageDigest?: true
   imageSize?: true
   attempts?: true
@@ -192,6 +200,8 @@ export type SubmissionMaxAggregateInputType = {
   uploadFile?: true
   uploadSize?: true
   uploadSha256?: true
+  bundleDir?: true
+  command?: true
   imageDigest?: true
   imageSize?: true
   attempts?: true
@@ -220,6 +230,8 @@ export type SubmissionCountAggregateInputType = {
   uploadFile?: true
   uploadSize?: true
   uploadSha256?: true
+  bundleDir?: true
+  command?: true
   imageDigest?: true
   imageSize?: true
   attempts?: true
@@ -335,6 +347,8 @@ export type SubmissionGroupByOutputType = {
   uploadFile: string | null
   uploadSize: bigint
   uploadSha256: string
+  bundleDir: string | null
+  command: string | null
   imageDigest: string | null
   imageSize: bigint | null
   attempts: number
@@ -386,6 +400,8 @@ export type SubmissionWhereInput = {
   uploadFile?: Prisma.StringNullableFilter<"Submission"> | string | null
   uploadSize?: Prisma.BigIntFilter<"Submission"> | bigint | number
   uploadSha256?: Prisma.StringFilter<"Submission"> | string
+  bundleDir?: Prisma.StringNullableFilter<"Submission"> | string | null
+  command?: Prisma.StringNullableFilter<"Submission"> | string | null
   imageDigest?: Prisma.StringNullableFilter<"Submission"> | string | null
   imageSize?: Prisma.BigIntNullableFilter<"Submission"> | bigint | number | null
   attempts?: Prisma.IntFilter<"Submission"> | number
@@ -419,6 +435,8 @@ export type SubmissionOrderByWithRelationInput = {
   uploadFile?: Prisma.SortOrderInput | Prisma.SortOrder
   uploadSize?: Prisma.SortOrder
   uploadSha256?: Prisma.SortOrder
+  bundleDir?: Prisma.SortOrderInput | Prisma.SortOrder
+  command?: Prisma.SortOrderInput | Prisma.SortOrder
   imageDigest?: Prisma.SortOrderInput | Prisma.SortOrder
   imageSize?: Prisma.SortOrderInput | Prisma.SortOrder
   attempts?: Prisma.SortOrder
@@ -455,6 +473,8 @@ export type SubmissionWhereUniqueInput = Prisma.AtLeast<{
   uploadFile?: Prisma.StringNullableFilter<"Submission"> | string | null
   uploadSize?: Prisma.BigIntFilter<"Submission"> | bigint | number
   uploadSha256?: Prisma.StringFilter<"Submission"> | string
+  bundleDir?: Prisma.StringNullableFilter<"Submission"> | string | null
+  command?: Prisma.StringNullableFilter<"Submission"> | string | null
   imageDigest?: Prisma.StringNullableFilter<"Submission"> | string | null
   imageSize?: Prisma.BigIntNullableFilter<"Submission"> | bigint | number | null
   attempts?: Prisma.IntFilter<"Submission"> | number
@@ -488,6 +508,8 @@ export type SubmissionOrderByWithAggregationInput = {
   uploadFile?: Prisma.SortOrderInput | Prisma.SortOrder
   uploadSize?: Prisma.SortOrder
   uploadSha256?: Prisma.SortOrder
+  bundleDir?: Prisma.SortOrderInput | Prisma.SortOrder
+  command?: Prisma.SortOrderInput | Prisma.SortOrder
   imageDigest?: Prisma.SortOrderInput | Prisma.SortOrder
   imageSize?: Prisma.SortOrderInput | Prisma.SortOrder
   attempts?: Prisma.SortOrder
@@ -524,6 +546,8 @@ export type SubmissionScalarWhereWithAggregatesInput = {
   uploadFile?: Prisma.StringNullableWithAggregatesFilter<"Submission"> | string | null
   uploadSize?: Prisma.BigIntWithAggregatesFilter<"Submission"> | bigint | number
   uploadSha256?: Prisma.StringWithAggregatesFilter<"Submission"> | string
+  bundleDir?: Prisma.StringNullableWithAggregatesFilter<"Submission"> | string | null
+  command?: Prisma.StringNullableWithAggregatesFilter<"Submission"> | string | null
   imageDigest?: Prisma.StringNullableWithAggregatesFilter<"Submission"> | string | null
   imageSize?: Prisma.BigIntNullableWithAggregatesFilter<"Submission"> | bigint | number | null
   attempts?: Prisma.IntWithAggregatesFilter<"Submission"> | number
@@ -550,6 +574,8 @@ export type SubmissionCreateInput = {
   uploadFile?: string | null
   uploadSize: bigint | number
   uploadSha256: string
+  bundleDir?: string | null
+  command?: string | null
   imageDigest?: string | null
   imageSize?: bigint | number | null
   attempts?: number
@@ -583,6 +609,8 @@ export type SubmissionUncheckedCreateInput = {
   uploadFile?: string | null
   uploadSize: bigint | number
   uploadSha256: string
+  bundleDir?: string | null
+  command?: string | null
   imageDigest?: string | null
   imageSize?: bigint | number | null
   attempts?: number
@@ -612,6 +640,8 @@ export type SubmissionUpdateInput = {
   uploadFile?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   uploadSize?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   uploadSha256?: Prisma.StringFieldUpdateOperationsInput | string
+  bundleDir?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  command?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   imageDigest?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   imageSize?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
@@ -645,6 +675,8 @@ export type SubmissionUncheckedUpdateInput = {
   uploadFile?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   uploadSize?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   uploadSha256?: Prisma.StringFieldUpdateOperationsInput | string
+  bundleDir?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  command?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   imageDigest?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   imageSize?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
@@ -676,6 +708,8 @@ export type SubmissionCreateManyInput = {
   uploadFile?: string | null
   uploadSize: bigint | number
   uploadSha256: string
+  bundleDir?: string | null
+  command?: string | null
   imageDigest?: string | null
   imageSize?: bigint | number | null
   attempts?: number
@@ -702,6 +736,8 @@ export type SubmissionUpdateManyMutationInput = {
   uploadFile?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   uploadSize?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   uploadSha256?: Prisma.StringFieldUpdateOperationsInput | string
+  bundleDir?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  command?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   imageDigest?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   imageSize?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
@@ -730,6 +766,8 @@ export type SubmissionUncheckedUpdateManyInput = {
   uploadFile?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   uploadSize?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   uploadSha256?: Prisma.StringFieldUpdateOperationsInput | string
+  bundleDir?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  command?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   imageDigest?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   imageSize?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
@@ -768,6 +806,8 @@ export type SubmissionCountOrderByAggregateInput = {
   uploadFile?: Prisma.SortOrder
   uploadSize?: Prisma.SortOrder
   uploadSha256?: Prisma.SortOrder
+  bundleDir?: Prisma.SortOrder
+  command?: Prisma.SortOrder
   imageDigest?: Prisma.SortOrder
   imageSize?: Prisma.SortOrder
   attempts?: Prisma.SortOrder
@@ -805,6 +845,8 @@ export type SubmissionMaxOrderByAggregateInput = {
   uploadFile?: Prisma.SortOrder
   uploadSize?: Prisma.SortOrder
   uploadSha256?: Prisma.SortOrder
+  bundleDir?: Prisma.SortOrder
+  command?: Prisma.SortOrder
   imageDigest?: Prisma.SortOrder
   imageSize?: Prisma.SortOrder
   attempts?: Prisma.SortOrder
@@ -833,6 +875,8 @@ export type SubmissionMinOrderByAggregateInput = {
   uploadFile?: Prisma.SortOrder
   uploadSize?: Prisma.SortOrder
   uploadSha256?: Prisma.SortOrder
+  bundleDir?: Prisma.SortOrder
+  command?: Prisma.SortOrder
   imageDigest?: Prisma.SortOrder
   imageSize?: Prisma.SortOrder
   attempts?: Prisma.SortOrder
@@ -955,10 +999,6 @@ export type NullableEnumFailureCategoryFieldUpdateOperationsInput = {
   set?: $Enums.FailureCategory | null
 }
 
-export type BoolFieldUpdateOperationsInput = {
-  set?: boolean
-}
-
 export type BigIntFieldUpdateOperationsInput = {
   set?: bigint | number
   increment?: bigint | number
@@ -973,14 +1013,6 @@ export type NullableBigIntFieldUpdateOperationsInput = {
   decrement?: bigint | number
   multiply?: bigint | number
   divide?: bigint | number
-}
-
-export type IntFieldUpdateOperationsInput = {
-  set?: number
-  increment?: number
-  decrement?: number
-  multiply?: number
-  divide?: number
 }
 
 export type NullableFloatFieldUpdateOperationsInput = {
@@ -1047,6 +1079,8 @@ export type SubmissionCreateWithoutCompetitionInput = {
   uploadFile?: string | null
   uploadSize: bigint | number
   uploadSha256: string
+  bundleDir?: string | null
+  command?: string | null
   imageDigest?: string | null
   imageSize?: bigint | number | null
   attempts?: number
@@ -1078,6 +1112,8 @@ export type SubmissionUncheckedCreateWithoutCompetitionInput = {
   uploadFile?: string | null
   uploadSize: bigint | number
   uploadSha256: string
+  bundleDir?: string | null
+  command?: string | null
   imageDigest?: string | null
   imageSize?: bigint | number | null
   attempts?: number
@@ -1138,6 +1174,8 @@ export type SubmissionScalarWhereInput = {
   uploadFile?: Prisma.StringNullableFilter<"Submission"> | string | null
   uploadSize?: Prisma.BigIntFilter<"Submission"> | bigint | number
   uploadSha256?: Prisma.StringFilter<"Submission"> | string
+  bundleDir?: Prisma.StringNullableFilter<"Submission"> | string | null
+  command?: Prisma.StringNullableFilter<"Submission"> | string | null
   imageDigest?: Prisma.StringNullableFilter<"Submission"> | string | null
   imageSize?: Prisma.BigIntNullableFilter<"Submission"> | bigint | number | null
   attempts?: Prisma.IntFilter<"Submission"> | number
@@ -1164,6 +1202,8 @@ export type SubmissionCreateWithoutTeamInput = {
   uploadFile?: string | null
   uploadSize: bigint | number
   uploadSha256: string
+  bundleDir?: string | null
+  command?: string | null
   imageDigest?: string | null
   imageSize?: bigint | number | null
   attempts?: number
@@ -1195,6 +1235,8 @@ export type SubmissionUncheckedCreateWithoutTeamInput = {
   uploadFile?: string | null
   uploadSize: bigint | number
   uploadSha256: string
+  bundleDir?: string | null
+  command?: string | null
   imageDigest?: string | null
   imageSize?: bigint | number | null
   attempts?: number
@@ -1250,6 +1292,8 @@ export type SubmissionCreateWithoutResultsInput = {
   uploadFile?: string | null
   uploadSize: bigint | number
   uploadSha256: string
+  bundleDir?: string | null
+  command?: string | null
   imageDigest?: string | null
   imageSize?: bigint | number | null
   attempts?: number
@@ -1282,6 +1326,8 @@ export type SubmissionUncheckedCreateWithoutResultsInput = {
   uploadFile?: string | null
   uploadSize: bigint | number
   uploadSha256: string
+  bundleDir?: string | null
+  command?: string | null
   imageDigest?: string | null
   imageSize?: bigint | number | null
   attempts?: number
@@ -1326,6 +1372,8 @@ export type SubmissionUpdateWithoutResultsInput = {
   uploadFile?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   uploadSize?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   uploadSha256?: Prisma.StringFieldUpdateOperationsInput | string
+  bundleDir?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  command?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   imageDigest?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   imageSize?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
@@ -1358,6 +1406,8 @@ export type SubmissionUncheckedUpdateWithoutResultsInput = {
   uploadFile?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   uploadSize?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   uploadSha256?: Prisma.StringFieldUpdateOperationsInput | string
+  bundleDir?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  command?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   imageDigest?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   imageSize?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
@@ -1386,6 +1436,8 @@ export type SubmissionCreateWithoutEventsInput = {
   uploadFile?: string | null
   uploadSize: bigint | number
   uploadSha256: string
+  bundleDir?: string | null
+  command?: string | null
   imageDigest?: string | null
   imageSize?: bigint | number | null
   attempts?: number
@@ -1418,6 +1470,8 @@ export type SubmissionUncheckedCreateWithoutEventsInput = {
   uploadFile?: string | null
   uploadSize: bigint | number
   uploadSha256: string
+  bundleDir?: string | null
+  command?: string | null
   imageDigest?: string | null
   imageSize?: bigint | number | null
   attempts?: number
@@ -1462,6 +1516,8 @@ export type SubmissionUpdateWithoutEventsInput = {
   uploadFile?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   uploadSize?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   uploadSha256?: Prisma.StringFieldUpdateOperationsInput | string
+  bundleDir?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  command?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   imageDigest?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   imageSize?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
@@ -1494,6 +1550,8 @@ export type SubmissionUncheckedUpdateWithoutEventsInput = {
   uploadFile?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   uploadSize?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   uploadSha256?: Prisma.StringFieldUpdateOperationsInput | string
+  bundleDir?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  command?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   imageDigest?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   imageSize?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
@@ -1522,6 +1580,8 @@ export type SubmissionCreateWithoutLogInput = {
   uploadFile?: string | null
   uploadSize: bigint | number
   uploadSha256: string
+  bundleDir?: string | null
+  command?: string | null
   imageDigest?: string | null
   imageSize?: bigint | number | null
   attempts?: number
@@ -1554,6 +1614,8 @@ export type SubmissionUncheckedCreateWithoutLogInput = {
   uploadFile?: string | null
   uploadSize: bigint | number
   uploadSha256: string
+  bundleDir?: string | null
+  command?: string | null
   imageDigest?: string | null
   imageSize?: bigint | number | null
   attempts?: number
@@ -1598,6 +1660,8 @@ export type SubmissionUpdateWithoutLogInput = {
   uploadFile?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   uploadSize?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   uploadSha256?: Prisma.StringFieldUpdateOperationsInput | string
+  bundleDir?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  command?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   imageDigest?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   imageSize?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
@@ -1630,6 +1694,8 @@ export type SubmissionUncheckedUpdateWithoutLogInput = {
   uploadFile?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   uploadSize?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   uploadSha256?: Prisma.StringFieldUpdateOperationsInput | string
+  bundleDir?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  command?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   imageDigest?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   imageSize?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
@@ -1659,6 +1725,8 @@ export type SubmissionCreateManyCompetitionInput = {
   uploadFile?: string | null
   uploadSize: bigint | number
   uploadSha256: string
+  bundleDir?: string | null
+  command?: string | null
   imageDigest?: string | null
   imageSize?: bigint | number | null
   attempts?: number
@@ -1685,6 +1753,8 @@ export type SubmissionUpdateWithoutCompetitionInput = {
   uploadFile?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   uploadSize?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   uploadSha256?: Prisma.StringFieldUpdateOperationsInput | string
+  bundleDir?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  command?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   imageDigest?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   imageSize?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
@@ -1716,6 +1786,8 @@ export type SubmissionUncheckedUpdateWithoutCompetitionInput = {
   uploadFile?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   uploadSize?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   uploadSha256?: Prisma.StringFieldUpdateOperationsInput | string
+  bundleDir?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  command?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   imageDigest?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   imageSize?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
@@ -1746,6 +1818,8 @@ export type SubmissionUncheckedUpdateManyWithoutCompetitionInput = {
   uploadFile?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   uploadSize?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   uploadSha256?: Prisma.StringFieldUpdateOperationsInput | string
+  bundleDir?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  command?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   imageDigest?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   imageSize?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
@@ -1773,6 +1847,8 @@ export type SubmissionCreateManyTeamInput = {
   uploadFile?: string | null
   uploadSize: bigint | number
   uploadSha256: string
+  bundleDir?: string | null
+  command?: string | null
   imageDigest?: string | null
   imageSize?: bigint | number | null
   attempts?: number
@@ -1799,6 +1875,8 @@ export type SubmissionUpdateWithoutTeamInput = {
   uploadFile?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   uploadSize?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   uploadSha256?: Prisma.StringFieldUpdateOperationsInput | string
+  bundleDir?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  command?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   imageDigest?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   imageSize?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
@@ -1830,6 +1908,8 @@ export type SubmissionUncheckedUpdateWithoutTeamInput = {
   uploadFile?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   uploadSize?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   uploadSha256?: Prisma.StringFieldUpdateOperationsInput | string
+  bundleDir?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  command?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   imageDigest?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   imageSize?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
@@ -1860,6 +1940,8 @@ export type SubmissionUncheckedUpdateManyWithoutTeamInput = {
   uploadFile?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   uploadSize?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   uploadSha256?: Prisma.StringFieldUpdateOperationsInput | string
+  bundleDir?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  command?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   imageDigest?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   imageSize?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
@@ -1928,6 +2010,8 @@ export type SubmissionSelect<ExtArgs extends runtime.Types.Extensions.InternalAr
   uploadFile?: boolean
   uploadSize?: boolean
   uploadSha256?: boolean
+  bundleDir?: boolean
+  command?: boolean
   imageDigest?: boolean
   imageSize?: boolean
   attempts?: boolean
@@ -1962,6 +2046,8 @@ export type SubmissionSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Ex
   uploadFile?: boolean
   uploadSize?: boolean
   uploadSha256?: boolean
+  bundleDir?: boolean
+  command?: boolean
   imageDigest?: boolean
   imageSize?: boolean
   attempts?: boolean
@@ -1992,6 +2078,8 @@ export type SubmissionSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Ex
   uploadFile?: boolean
   uploadSize?: boolean
   uploadSha256?: boolean
+  bundleDir?: boolean
+  command?: boolean
   imageDigest?: boolean
   imageSize?: boolean
   attempts?: boolean
@@ -2022,6 +2110,8 @@ export type SubmissionSelectScalar = {
   uploadFile?: boolean
   uploadSize?: boolean
   uploadSha256?: boolean
+  bundleDir?: boolean
+  command?: boolean
   imageDigest?: boolean
   imageSize?: boolean
   attempts?: boolean
@@ -2034,7 +2124,7 @@ export type SubmissionSelectScalar = {
   finishedAt?: boolean
 }
 
-export type SubmissionOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "competitionId" | "teamId" | "kind" | "state" | "failureCategory" | "failureMessage" | "modelName" | "description" | "link" | "ensemble" | "hidden" | "uploadFile" | "uploadSize" | "uploadSha256" | "imageDigest" | "imageSize" | "attempts" | "meanAuc" | "meanRadsBelowCurve" | "score" | "createdAt" | "queuedAt" | "startedAt" | "finishedAt", ExtArgs["result"]["submission"]>
+export type SubmissionOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "competitionId" | "teamId" | "kind" | "state" | "failureCategory" | "failureMessage" | "modelName" | "description" | "link" | "ensemble" | "hidden" | "uploadFile" | "uploadSize" | "uploadSha256" | "bundleDir" | "command" | "imageDigest" | "imageSize" | "attempts" | "meanAuc" | "meanRadsBelowCurve" | "score" | "createdAt" | "queuedAt" | "startedAt" | "finishedAt", ExtArgs["result"]["submission"]>
 export type SubmissionInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   competition?: boolean | Prisma.CompetitionDefaultArgs<ExtArgs>
   team?: boolean | Prisma.TeamDefaultArgs<ExtArgs>
@@ -2080,6 +2170,11 @@ export type $SubmissionPayload<ExtArgs extends runtime.Types.Extensions.Internal
     uploadFile: string | null
     uploadSize: bigint
     uploadSha256: string
+    /**
+     * Code bundles: the extracted tree's directory under the data dir, and the command to run.
+     */
+    bundleDir: string | null
+    command: string | null
     /**
      * Docker image ID (sha256 of its config) and unpacked size, known after loading.
      */
@@ -2536,6 +2631,8 @@ export interface SubmissionFieldRefs {
   readonly uploadFile: Prisma.FieldRef<"Submission", 'String'>
   readonly uploadSize: Prisma.FieldRef<"Submission", 'BigInt'>
   readonly uploadSha256: Prisma.FieldRef<"Submission", 'String'>
+  readonly bundleDir: Prisma.FieldRef<"Submission", 'String'>
+  readonly command: Prisma.FieldRef<"Submission", 'String'>
   readonly imageDigest: Prisma.FieldRef<"Submission", 'String'>
   readonly imageSize: Prisma.FieldRef<"Submission", 'BigInt'>
   readonly attempts: Prisma.FieldRef<"Submission", 'Int'>

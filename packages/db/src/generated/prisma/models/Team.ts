@@ -29,6 +29,10 @@ export type TeamMinAggregateOutputType = {
   competitionId: string | null
   name: string | null
   institution: string | null
+  contactEmail: string | null
+  passwordHash: string | null
+  approved: boolean | null
+  termsAcceptedAt: Date | null
   createdAt: Date | null
 }
 
@@ -37,6 +41,10 @@ export type TeamMaxAggregateOutputType = {
   competitionId: string | null
   name: string | null
   institution: string | null
+  contactEmail: string | null
+  passwordHash: string | null
+  approved: boolean | null
+  termsAcceptedAt: Date | null
   createdAt: Date | null
 }
 
@@ -45,6 +53,10 @@ export type TeamCountAggregateOutputType = {
   competitionId: number
   name: number
   institution: number
+  contactEmail: number
+  passwordHash: number
+  approved: number
+  termsAcceptedAt: number
   createdAt: number
   _all: number
 }
@@ -55,6 +67,10 @@ export type TeamMinAggregateInputType = {
   competitionId?: true
   name?: true
   institution?: true
+  contactEmail?: true
+  passwordHash?: true
+  approved?: true
+  termsAcceptedAt?: true
   createdAt?: true
 }
 
@@ -63,6 +79,10 @@ export type TeamMaxAggregateInputType = {
   competitionId?: true
   name?: true
   institution?: true
+  contactEmail?: true
+  passwordHash?: true
+  approved?: true
+  termsAcceptedAt?: true
   createdAt?: true
 }
 
@@ -71,6 +91,10 @@ export type TeamCountAggregateInputType = {
   competitionId?: true
   name?: true
   institution?: true
+  contactEmail?: true
+  passwordHash?: true
+  approved?: true
+  termsAcceptedAt?: true
   createdAt?: true
   _all?: true
 }
@@ -152,6 +176,10 @@ export type TeamGroupByOutputType = {
   competitionId: string
   name: string
   institution: string | null
+  contactEmail: string | null
+  passwordHash: string | null
+  approved: boolean
+  termsAcceptedAt: Date | null
   createdAt: Date
   _count: TeamCountAggregateOutputType | null
   _min: TeamMinAggregateOutputType | null
@@ -181,10 +209,16 @@ export type TeamWhereInput = {
   competitionId?: Prisma.UuidFilter<"Team"> | string
   name?: Prisma.StringFilter<"Team"> | string
   institution?: Prisma.StringNullableFilter<"Team"> | string | null
+  contactEmail?: Prisma.StringNullableFilter<"Team"> | string | null
+  passwordHash?: Prisma.StringNullableFilter<"Team"> | string | null
+  approved?: Prisma.BoolFilter<"Team"> | boolean
+  termsAcceptedAt?: Prisma.DateTimeNullableFilter<"Team"> | Date | string | null
   createdAt?: Prisma.DateTimeFilter<"Team"> | Date | string
   competition?: Prisma.XOR<Prisma.CompetitionScalarRelationFilter, Prisma.CompetitionWhereInput>
   tokens?: Prisma.ApiTokenListRelationFilter
+  sessions?: Prisma.SessionListRelationFilter
   submissions?: Prisma.SubmissionListRelationFilter
+  reservations?: Prisma.QuotaReservationListRelationFilter
 }
 
 export type TeamOrderByWithRelationInput = {
@@ -192,32 +226,49 @@ export type TeamOrderByWithRelationInput = {
   competitionId?: Prisma.SortOrder
   name?: Prisma.SortOrder
   institution?: Prisma.SortOrderInput | Prisma.SortOrder
+  contactEmail?: Prisma.SortOrderInput | Prisma.SortOrder
+  passwordHash?: Prisma.SortOrderInput | Prisma.SortOrder
+  approved?: Prisma.SortOrder
+  termsAcceptedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   competition?: Prisma.CompetitionOrderByWithRelationInput
   tokens?: Prisma.ApiTokenOrderByRelationAggregateInput
+  sessions?: Prisma.SessionOrderByRelationAggregateInput
   submissions?: Prisma.SubmissionOrderByRelationAggregateInput
+  reservations?: Prisma.QuotaReservationOrderByRelationAggregateInput
 }
 
 export type TeamWhereUniqueInput = Prisma.AtLeast<{
   id?: string
   competitionId_name?: Prisma.TeamCompetitionIdNameCompoundUniqueInput
+  competitionId_contactEmail?: Prisma.TeamCompetitionIdContactEmailCompoundUniqueInput
   AND?: Prisma.TeamWhereInput | Prisma.TeamWhereInput[]
   OR?: Prisma.TeamWhereInput[]
   NOT?: Prisma.TeamWhereInput | Prisma.TeamWhereInput[]
   competitionId?: Prisma.UuidFilter<"Team"> | string
   name?: Prisma.StringFilter<"Team"> | string
   institution?: Prisma.StringNullableFilter<"Team"> | string | null
+  contactEmail?: Prisma.StringNullableFilter<"Team"> | string | null
+  passwordHash?: Prisma.StringNullableFilter<"Team"> | string | null
+  approved?: Prisma.BoolFilter<"Team"> | boolean
+  termsAcceptedAt?: Prisma.DateTimeNullableFilter<"Team"> | Date | string | null
   createdAt?: Prisma.DateTimeFilter<"Team"> | Date | string
   competition?: Prisma.XOR<Prisma.CompetitionScalarRelationFilter, Prisma.CompetitionWhereInput>
   tokens?: Prisma.ApiTokenListRelationFilter
+  sessions?: Prisma.SessionListRelationFilter
   submissions?: Prisma.SubmissionListRelationFilter
-}, "id" | "competitionId_name">
+  reservations?: Prisma.QuotaReservationListRelationFilter
+}, "id" | "competitionId_name" | "competitionId_contactEmail">
 
 export type TeamOrderByWithAggregationInput = {
   id?: Prisma.SortOrder
   competitionId?: Prisma.SortOrder
   name?: Prisma.SortOrder
   institution?: Prisma.SortOrderInput | Prisma.SortOrder
+  contactEmail?: Prisma.SortOrderInput | Prisma.SortOrder
+  passwordHash?: Prisma.SortOrderInput | Prisma.SortOrder
+  approved?: Prisma.SortOrder
+  termsAcceptedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   _count?: Prisma.TeamCountOrderByAggregateInput
   _max?: Prisma.TeamMaxOrderByAggregateInput
@@ -232,6 +283,10 @@ export type TeamScalarWhereWithAggregatesInput = {
   competitionId?: Prisma.UuidWithAggregatesFilter<"Team"> | string
   name?: Prisma.StringWithAggregatesFilter<"Team"> | string
   institution?: Prisma.StringNullableWithAggregatesFilter<"Team"> | string | null
+  contactEmail?: Prisma.StringNullableWithAggregatesFilter<"Team"> | string | null
+  passwordHash?: Prisma.StringNullableWithAggregatesFilter<"Team"> | string | null
+  approved?: Prisma.BoolWithAggregatesFilter<"Team"> | boolean
+  termsAcceptedAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Team"> | Date | string | null
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"Team"> | Date | string
 }
 
@@ -239,10 +294,16 @@ export type TeamCreateInput = {
   id?: string
   name: string
   institution?: string | null
+  contactEmail?: string | null
+  passwordHash?: string | null
+  approved?: boolean
+  termsAcceptedAt?: Date | string | null
   createdAt?: Date | string
   competition: Prisma.CompetitionCreateNestedOneWithoutTeamsInput
   tokens?: Prisma.ApiTokenCreateNestedManyWithoutTeamInput
+  sessions?: Prisma.SessionCreateNestedManyWithoutTeamInput
   submissions?: Prisma.SubmissionCreateNestedManyWithoutTeamInput
+  reservations?: Prisma.QuotaReservationCreateNestedManyWithoutTeamInput
 }
 
 export type TeamUncheckedCreateInput = {
@@ -250,19 +311,31 @@ export type TeamUncheckedCreateInput = {
   competitionId: string
   name: string
   institution?: string | null
+  contactEmail?: string | null
+  passwordHash?: string | null
+  approved?: boolean
+  termsAcceptedAt?: Date | string | null
   createdAt?: Date | string
   tokens?: Prisma.ApiTokenUncheckedCreateNestedManyWithoutTeamInput
+  sessions?: Prisma.SessionUncheckedCreateNestedManyWithoutTeamInput
   submissions?: Prisma.SubmissionUncheckedCreateNestedManyWithoutTeamInput
+  reservations?: Prisma.QuotaReservationUncheckedCreateNestedManyWithoutTeamInput
 }
 
 export type TeamUpdateInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   name?: Prisma.StringFieldUpdateOperationsInput | string
   institution?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  contactEmail?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  passwordHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  approved?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  termsAcceptedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   competition?: Prisma.CompetitionUpdateOneRequiredWithoutTeamsNestedInput
   tokens?: Prisma.ApiTokenUpdateManyWithoutTeamNestedInput
+  sessions?: Prisma.SessionUpdateManyWithoutTeamNestedInput
   submissions?: Prisma.SubmissionUpdateManyWithoutTeamNestedInput
+  reservations?: Prisma.QuotaReservationUpdateManyWithoutTeamNestedInput
 }
 
 export type TeamUncheckedUpdateInput = {
@@ -270,9 +343,15 @@ export type TeamUncheckedUpdateInput = {
   competitionId?: Prisma.StringFieldUpdateOperationsInput | string
   name?: Prisma.StringFieldUpdateOperationsInput | string
   institution?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  contactEmail?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  passwordHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  approved?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  termsAcceptedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tokens?: Prisma.ApiTokenUncheckedUpdateManyWithoutTeamNestedInput
+  sessions?: Prisma.SessionUncheckedUpdateManyWithoutTeamNestedInput
   submissions?: Prisma.SubmissionUncheckedUpdateManyWithoutTeamNestedInput
+  reservations?: Prisma.QuotaReservationUncheckedUpdateManyWithoutTeamNestedInput
 }
 
 export type TeamCreateManyInput = {
@@ -280,6 +359,10 @@ export type TeamCreateManyInput = {
   competitionId: string
   name: string
   institution?: string | null
+  contactEmail?: string | null
+  passwordHash?: string | null
+  approved?: boolean
+  termsAcceptedAt?: Date | string | null
   createdAt?: Date | string
 }
 
@@ -287,6 +370,10 @@ export type TeamUpdateManyMutationInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   name?: Prisma.StringFieldUpdateOperationsInput | string
   institution?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  contactEmail?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  passwordHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  approved?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  termsAcceptedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
@@ -295,6 +382,10 @@ export type TeamUncheckedUpdateManyInput = {
   competitionId?: Prisma.StringFieldUpdateOperationsInput | string
   name?: Prisma.StringFieldUpdateOperationsInput | string
   institution?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  contactEmail?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  passwordHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  approved?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  termsAcceptedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
@@ -313,11 +404,20 @@ export type TeamCompetitionIdNameCompoundUniqueInput = {
   name: string
 }
 
+export type TeamCompetitionIdContactEmailCompoundUniqueInput = {
+  competitionId: string
+  contactEmail: string
+}
+
 export type TeamCountOrderByAggregateInput = {
   id?: Prisma.SortOrder
   competitionId?: Prisma.SortOrder
   name?: Prisma.SortOrder
   institution?: Prisma.SortOrder
+  contactEmail?: Prisma.SortOrder
+  passwordHash?: Prisma.SortOrder
+  approved?: Prisma.SortOrder
+  termsAcceptedAt?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
 }
 
@@ -326,6 +426,10 @@ export type TeamMaxOrderByAggregateInput = {
   competitionId?: Prisma.SortOrder
   name?: Prisma.SortOrder
   institution?: Prisma.SortOrder
+  contactEmail?: Prisma.SortOrder
+  passwordHash?: Prisma.SortOrder
+  approved?: Prisma.SortOrder
+  termsAcceptedAt?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
 }
 
@@ -334,7 +438,16 @@ export type TeamMinOrderByAggregateInput = {
   competitionId?: Prisma.SortOrder
   name?: Prisma.SortOrder
   institution?: Prisma.SortOrder
+  contactEmail?: Prisma.SortOrder
+  passwordHash?: Prisma.SortOrder
+  approved?: Prisma.SortOrder
+  termsAcceptedAt?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
+}
+
+export type TeamNullableScalarRelationFilter = {
+  is?: Prisma.TeamWhereInput | null
+  isNot?: Prisma.TeamWhereInput | null
 }
 
 export type TeamScalarRelationFilter = {
@@ -388,16 +501,52 @@ export type NullableStringFieldUpdateOperationsInput = {
   set?: string | null
 }
 
+export type NullableDateTimeFieldUpdateOperationsInput = {
+  set?: Date | string | null
+}
+
+export type TeamCreateNestedOneWithoutSessionsInput = {
+  create?: Prisma.XOR<Prisma.TeamCreateWithoutSessionsInput, Prisma.TeamUncheckedCreateWithoutSessionsInput>
+  connectOrCreate?: Prisma.TeamCreateOrConnectWithoutSessionsInput
+  connect?: Prisma.TeamWhereUniqueInput
+}
+
+export type TeamUpdateOneWithoutSessionsNestedInput = {
+  create?: Prisma.XOR<Prisma.TeamCreateWithoutSessionsInput, Prisma.TeamUncheckedCreateWithoutSessionsInput>
+  connectOrCreate?: Prisma.TeamCreateOrConnectWithoutSessionsInput
+  upsert?: Prisma.TeamUpsertWithoutSessionsInput
+  disconnect?: Prisma.TeamWhereInput | boolean
+  delete?: Prisma.TeamWhereInput | boolean
+  connect?: Prisma.TeamWhereUniqueInput
+  update?: Prisma.XOR<Prisma.XOR<Prisma.TeamUpdateToOneWithWhereWithoutSessionsInput, Prisma.TeamUpdateWithoutSessionsInput>, Prisma.TeamUncheckedUpdateWithoutSessionsInput>
+}
+
+export type TeamCreateNestedOneWithoutReservationsInput = {
+  create?: Prisma.XOR<Prisma.TeamCreateWithoutReservationsInput, Prisma.TeamUncheckedCreateWithoutReservationsInput>
+  connectOrCreate?: Prisma.TeamCreateOrConnectWithoutReservationsInput
+  connect?: Prisma.TeamWhereUniqueInput
+}
+
+export type TeamUpdateOneRequiredWithoutReservationsNestedInput = {
+  create?: Prisma.XOR<Prisma.TeamCreateWithoutReservationsInput, Prisma.TeamUncheckedCreateWithoutReservationsInput>
+  connectOrCreate?: Prisma.TeamCreateOrConnectWithoutReservationsInput
+  upsert?: Prisma.TeamUpsertWithoutReservationsInput
+  connect?: Prisma.TeamWhereUniqueInput
+  update?: Prisma.XOR<Prisma.XOR<Prisma.TeamUpdateToOneWithWhereWithoutReservationsInput, Prisma.TeamUpdateWithoutReservationsInput>, Prisma.TeamUncheckedUpdateWithoutReservationsInput>
+}
+
 export type TeamCreateNestedOneWithoutTokensInput = {
   create?: Prisma.XOR<Prisma.TeamCreateWithoutTokensInput, Prisma.TeamUncheckedCreateWithoutTokensInput>
   connectOrCreate?: Prisma.TeamCreateOrConnectWithoutTokensInput
   connect?: Prisma.TeamWhereUniqueInput
 }
 
-export type TeamUpdateOneRequiredWithoutTokensNestedInput = {
+export type TeamUpdateOneWithoutTokensNestedInput = {
   create?: Prisma.XOR<Prisma.TeamCreateWithoutTokensInput, Prisma.TeamUncheckedCreateWithoutTokensInput>
   connectOrCreate?: Prisma.TeamCreateOrConnectWithoutTokensInput
   upsert?: Prisma.TeamUpsertWithoutTokensInput
+  disconnect?: Prisma.TeamWhereInput | boolean
+  delete?: Prisma.TeamWhereInput | boolean
   connect?: Prisma.TeamWhereUniqueInput
   update?: Prisma.XOR<Prisma.XOR<Prisma.TeamUpdateToOneWithWhereWithoutTokensInput, Prisma.TeamUpdateWithoutTokensInput>, Prisma.TeamUncheckedUpdateWithoutTokensInput>
 }
@@ -420,18 +569,30 @@ export type TeamCreateWithoutCompetitionInput = {
   id?: string
   name: string
   institution?: string | null
+  contactEmail?: string | null
+  passwordHash?: string | null
+  approved?: boolean
+  termsAcceptedAt?: Date | string | null
   createdAt?: Date | string
   tokens?: Prisma.ApiTokenCreateNestedManyWithoutTeamInput
+  sessions?: Prisma.SessionCreateNestedManyWithoutTeamInput
   submissions?: Prisma.SubmissionCreateNestedManyWithoutTeamInput
+  reservations?: Prisma.QuotaReservationCreateNestedManyWithoutTeamInput
 }
 
 export type TeamUncheckedCreateWithoutCompetitionInput = {
   id?: string
   name: string
   institution?: string | null
+  contactEmail?: string | null
+  passwordHash?: string | null
+  approved?: boolean
+  termsAcceptedAt?: Date | string | null
   createdAt?: Date | string
   tokens?: Prisma.ApiTokenUncheckedCreateNestedManyWithoutTeamInput
+  sessions?: Prisma.SessionUncheckedCreateNestedManyWithoutTeamInput
   submissions?: Prisma.SubmissionUncheckedCreateNestedManyWithoutTeamInput
+  reservations?: Prisma.QuotaReservationUncheckedCreateNestedManyWithoutTeamInput
 }
 
 export type TeamCreateOrConnectWithoutCompetitionInput = {
@@ -468,16 +629,178 @@ export type TeamScalarWhereInput = {
   competitionId?: Prisma.UuidFilter<"Team"> | string
   name?: Prisma.StringFilter<"Team"> | string
   institution?: Prisma.StringNullableFilter<"Team"> | string | null
+  contactEmail?: Prisma.StringNullableFilter<"Team"> | string | null
+  passwordHash?: Prisma.StringNullableFilter<"Team"> | string | null
+  approved?: Prisma.BoolFilter<"Team"> | boolean
+  termsAcceptedAt?: Prisma.DateTimeNullableFilter<"Team"> | Date | string | null
   createdAt?: Prisma.DateTimeFilter<"Team"> | Date | string
+}
+
+export type TeamCreateWithoutSessionsInput = {
+  id?: string
+  name: string
+  institution?: string | null
+  contactEmail?: string | null
+  passwordHash?: string | null
+  approved?: boolean
+  termsAcceptedAt?: Date | string | null
+  createdAt?: Date | string
+  competition: Prisma.CompetitionCreateNestedOneWithoutTeamsInput
+  tokens?: Prisma.ApiTokenCreateNestedManyWithoutTeamInput
+  submissions?: Prisma.SubmissionCreateNestedManyWithoutTeamInput
+  reservations?: Prisma.QuotaReservationCreateNestedManyWithoutTeamInput
+}
+
+export type TeamUncheckedCreateWithoutSessionsInput = {
+  id?: string
+  competitionId: string
+  name: string
+  institution?: string | null
+  contactEmail?: string | null
+  passwordHash?: string | null
+  approved?: boolean
+  termsAcceptedAt?: Date | string | null
+  createdAt?: Date | string
+  tokens?: Prisma.ApiTokenUncheckedCreateNestedManyWithoutTeamInput
+  submissions?: Prisma.SubmissionUncheckedCreateNestedManyWithoutTeamInput
+  reservations?: Prisma.QuotaReservationUncheckedCreateNestedManyWithoutTeamInput
+}
+
+export type TeamCreateOrConnectWithoutSessionsInput = {
+  where: Prisma.TeamWhereUniqueInput
+  create: Prisma.XOR<Prisma.TeamCreateWithoutSessionsInput, Prisma.TeamUncheckedCreateWithoutSessionsInput>
+}
+
+export type TeamUpsertWithoutSessionsInput = {
+  update: Prisma.XOR<Prisma.TeamUpdateWithoutSessionsInput, Prisma.TeamUncheckedUpdateWithoutSessionsInput>
+  create: Prisma.XOR<Prisma.TeamCreateWithoutSessionsInput, Prisma.TeamUncheckedCreateWithoutSessionsInput>
+  where?: Prisma.TeamWhereInput
+}
+
+export type TeamUpdateToOneWithWhereWithoutSessionsInput = {
+  where?: Prisma.TeamWhereInput
+  data: Prisma.XOR<Prisma.TeamUpdateWithoutSessionsInput, Prisma.TeamUncheckedUpdateWithoutSessionsInput>
+}
+
+export type TeamUpdateWithoutSessionsInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  name?: Prisma.StringFieldUpdateOperationsInput | string
+  institution?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  contactEmail?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  passwordHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  approved?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  termsAcceptedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  competition?: Prisma.CompetitionUpdateOneRequiredWithoutTeamsNestedInput
+  tokens?: Prisma.ApiTokenUpdateManyWithoutTeamNestedInput
+  submissions?: Prisma.SubmissionUpdateManyWithoutTeamNestedInput
+  reservations?: Prisma.QuotaReservationUpdateManyWithoutTeamNestedInput
+}
+
+export type TeamUncheckedUpdateWithoutSessionsInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  competitionId?: Prisma.StringFieldUpdateOperationsInput | string
+  name?: Prisma.StringFieldUpdateOperationsInput | string
+  institution?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  contactEmail?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  passwordHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  approved?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  termsAcceptedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  tokens?: Prisma.ApiTokenUncheckedUpdateManyWithoutTeamNestedInput
+  submissions?: Prisma.SubmissionUncheckedUpdateManyWithoutTeamNestedInput
+  reservations?: Prisma.QuotaReservationUncheckedUpdateManyWithoutTeamNestedInput
+}
+
+export type TeamCreateWithoutReservationsInput = {
+  id?: string
+  name: string
+  institution?: string | null
+  contactEmail?: string | null
+  passwordHash?: string | null
+  approved?: boolean
+  termsAcceptedAt?: Date | string | null
+  createdAt?: Date | string
+  competition: Prisma.CompetitionCreateNestedOneWithoutTeamsInput
+  tokens?: Prisma.ApiTokenCreateNestedManyWithoutTeamInput
+  sessions?: Prisma.SessionCreateNestedManyWithoutTeamInput
+  submissions?: Prisma.SubmissionCreateNestedManyWithoutTeamInput
+}
+
+export type TeamUncheckedCreateWithoutReservationsInput = {
+  id?: string
+  competitionId: string
+  name: string
+  institution?: string | null
+  contactEmail?: string | null
+  passwordHash?: string | null
+  approved?: boolean
+  termsAcceptedAt?: Date | string | null
+  createdAt?: Date | string
+  tokens?: Prisma.ApiTokenUncheckedCreateNestedManyWithoutTeamInput
+  sessions?: Prisma.SessionUncheckedCreateNestedManyWithoutTeamInput
+  submissions?: Prisma.SubmissionUncheckedCreateNestedManyWithoutTeamInput
+}
+
+export type TeamCreateOrConnectWithoutReservationsInput = {
+  where: Prisma.TeamWhereUniqueInput
+  create: Prisma.XOR<Prisma.TeamCreateWithoutReservationsInput, Prisma.TeamUncheckedCreateWithoutReservationsInput>
+}
+
+export type TeamUpsertWithoutReservationsInput = {
+  update: Prisma.XOR<Prisma.TeamUpdateWithoutReservationsInput, Prisma.TeamUncheckedUpdateWithoutReservationsInput>
+  create: Prisma.XOR<Prisma.TeamCreateWithoutReservationsInput, Prisma.TeamUncheckedCreateWithoutReservationsInput>
+  where?: Prisma.TeamWhereInput
+}
+
+export type TeamUpdateToOneWithWhereWithoutReservationsInput = {
+  where?: Prisma.TeamWhereInput
+  data: Prisma.XOR<Prisma.TeamUpdateWithoutReservationsInput, Prisma.TeamUncheckedUpdateWithoutReservationsInput>
+}
+
+export type TeamUpdateWithoutReservationsInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  name?: Prisma.StringFieldUpdateOperationsInput | string
+  institution?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  contactEmail?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  passwordHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  approved?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  termsAcceptedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  competition?: Prisma.CompetitionUpdateOneRequiredWithoutTeamsNestedInput
+  tokens?: Prisma.ApiTokenUpdateManyWithoutTeamNestedInput
+  sessions?: Prisma.SessionUpdateManyWithoutTeamNestedInput
+  submissions?: Prisma.SubmissionUpdateManyWithoutTeamNestedInput
+}
+
+export type TeamUncheckedUpdateWithoutReservationsInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  competitionId?: Prisma.StringFieldUpdateOperationsInput | string
+  name?: Prisma.StringFieldUpdateOperationsInput | string
+  institution?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  contactEmail?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  passwordHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  approved?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  termsAcceptedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  tokens?: Prisma.ApiTokenUncheckedUpdateManyWithoutTeamNestedInput
+  sessions?: Prisma.SessionUncheckedUpdateManyWithoutTeamNestedInput
+  submissions?: Prisma.SubmissionUncheckedUpdateManyWithoutTeamNestedInput
 }
 
 export type TeamCreateWithoutTokensInput = {
   id?: string
   name: string
   institution?: string | null
+  contactEmail?: string | null
+  passwordHash?: string | null
+  approved?: boolean
+  termsAcceptedAt?: Date | string | null
   createdAt?: Date | string
   competition: Prisma.CompetitionCreateNestedOneWithoutTeamsInput
+  sessions?: Prisma.SessionCreateNestedManyWithoutTeamInput
   submissions?: Prisma.SubmissionCreateNestedManyWithoutTeamInput
+  reservations?: Prisma.QuotaReservationCreateNestedManyWithoutTeamInput
 }
 
 export type TeamUncheckedCreateWithoutTokensInput = {
@@ -485,8 +808,14 @@ export type TeamUncheckedCreateWithoutTokensInput = {
   competitionId: string
   name: string
   institution?: string | null
+  contactEmail?: string | null
+  passwordHash?: string | null
+  approved?: boolean
+  termsAcceptedAt?: Date | string | null
   createdAt?: Date | string
+  sessions?: Prisma.SessionUncheckedCreateNestedManyWithoutTeamInput
   submissions?: Prisma.SubmissionUncheckedCreateNestedManyWithoutTeamInput
+  reservations?: Prisma.QuotaReservationUncheckedCreateNestedManyWithoutTeamInput
 }
 
 export type TeamCreateOrConnectWithoutTokensInput = {
@@ -509,9 +838,15 @@ export type TeamUpdateWithoutTokensInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   name?: Prisma.StringFieldUpdateOperationsInput | string
   institution?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  contactEmail?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  passwordHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  approved?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  termsAcceptedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   competition?: Prisma.CompetitionUpdateOneRequiredWithoutTeamsNestedInput
+  sessions?: Prisma.SessionUpdateManyWithoutTeamNestedInput
   submissions?: Prisma.SubmissionUpdateManyWithoutTeamNestedInput
+  reservations?: Prisma.QuotaReservationUpdateManyWithoutTeamNestedInput
 }
 
 export type TeamUncheckedUpdateWithoutTokensInput = {
@@ -519,17 +854,29 @@ export type TeamUncheckedUpdateWithoutTokensInput = {
   competitionId?: Prisma.StringFieldUpdateOperationsInput | string
   name?: Prisma.StringFieldUpdateOperationsInput | string
   institution?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  contactEmail?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  passwordHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  approved?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  termsAcceptedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  sessions?: Prisma.SessionUncheckedUpdateManyWithoutTeamNestedInput
   submissions?: Prisma.SubmissionUncheckedUpdateManyWithoutTeamNestedInput
+  reservations?: Prisma.QuotaReservationUncheckedUpdateManyWithoutTeamNestedInput
 }
 
 export type TeamCreateWithoutSubmissionsInput = {
   id?: string
   name: string
   institution?: string | null
+  contactEmail?: string | null
+  passwordHash?: string | null
+  approved?: boolean
+  termsAcceptedAt?: Date | string | null
   createdAt?: Date | string
   competition: Prisma.CompetitionCreateNestedOneWithoutTeamsInput
   tokens?: Prisma.ApiTokenCreateNestedManyWithoutTeamInput
+  sessions?: Prisma.SessionCreateNestedManyWithoutTeamInput
+  reservations?: Prisma.QuotaReservationCreateNestedManyWithoutTeamInput
 }
 
 export type TeamUncheckedCreateWithoutSubmissionsInput = {
@@ -537,8 +884,14 @@ export type TeamUncheckedCreateWithoutSubmissionsInput = {
   competitionId: string
   name: string
   institution?: string | null
+  contactEmail?: string | null
+  passwordHash?: string | null
+  approved?: boolean
+  termsAcceptedAt?: Date | string | null
   createdAt?: Date | string
   tokens?: Prisma.ApiTokenUncheckedCreateNestedManyWithoutTeamInput
+  sessions?: Prisma.SessionUncheckedCreateNestedManyWithoutTeamInput
+  reservations?: Prisma.QuotaReservationUncheckedCreateNestedManyWithoutTeamInput
 }
 
 export type TeamCreateOrConnectWithoutSubmissionsInput = {
@@ -561,9 +914,15 @@ export type TeamUpdateWithoutSubmissionsInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   name?: Prisma.StringFieldUpdateOperationsInput | string
   institution?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  contactEmail?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  passwordHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  approved?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  termsAcceptedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   competition?: Prisma.CompetitionUpdateOneRequiredWithoutTeamsNestedInput
   tokens?: Prisma.ApiTokenUpdateManyWithoutTeamNestedInput
+  sessions?: Prisma.SessionUpdateManyWithoutTeamNestedInput
+  reservations?: Prisma.QuotaReservationUpdateManyWithoutTeamNestedInput
 }
 
 export type TeamUncheckedUpdateWithoutSubmissionsInput = {
@@ -571,14 +930,24 @@ export type TeamUncheckedUpdateWithoutSubmissionsInput = {
   competitionId?: Prisma.StringFieldUpdateOperationsInput | string
   name?: Prisma.StringFieldUpdateOperationsInput | string
   institution?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  contactEmail?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  passwordHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  approved?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  termsAcceptedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tokens?: Prisma.ApiTokenUncheckedUpdateManyWithoutTeamNestedInput
+  sessions?: Prisma.SessionUncheckedUpdateManyWithoutTeamNestedInput
+  reservations?: Prisma.QuotaReservationUncheckedUpdateManyWithoutTeamNestedInput
 }
 
 export type TeamCreateManyCompetitionInput = {
   id?: string
   name: string
   institution?: string | null
+  contactEmail?: string | null
+  passwordHash?: string | null
+  approved?: boolean
+  termsAcceptedAt?: Date | string | null
   createdAt?: Date | string
 }
 
@@ -586,24 +955,40 @@ export type TeamUpdateWithoutCompetitionInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   name?: Prisma.StringFieldUpdateOperationsInput | string
   institution?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  contactEmail?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  passwordHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  approved?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  termsAcceptedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tokens?: Prisma.ApiTokenUpdateManyWithoutTeamNestedInput
+  sessions?: Prisma.SessionUpdateManyWithoutTeamNestedInput
   submissions?: Prisma.SubmissionUpdateManyWithoutTeamNestedInput
+  reservations?: Prisma.QuotaReservationUpdateManyWithoutTeamNestedInput
 }
 
 export type TeamUncheckedUpdateWithoutCompetitionInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   name?: Prisma.StringFieldUpdateOperationsInput | string
   institution?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  contactEmail?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  passwordHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  approved?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  termsAcceptedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tokens?: Prisma.ApiTokenUncheckedUpdateManyWithoutTeamNestedInput
+  sessions?: Prisma.SessionUncheckedUpdateManyWithoutTeamNestedInput
   submissions?: Prisma.SubmissionUncheckedUpdateManyWithoutTeamNestedInput
+  reservations?: Prisma.QuotaReservationUncheckedUpdateManyWithoutTeamNestedInput
 }
 
 export type TeamUncheckedUpdateManyWithoutCompetitionInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   name?: Prisma.StringFieldUpdateOperationsInput | string
   institution?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  contactEmail?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  passwordHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  approved?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  termsAcceptedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
@@ -614,12 +999,16 @@ export type TeamUncheckedUpdateManyWithoutCompetitionInput = {
 
 export type TeamCountOutputType = {
   tokens: number
+  sessions: number
   submissions: number
+  reservations: number
 }
 
 export type TeamCountOutputTypeSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   tokens?: boolean | TeamCountOutputTypeCountTokensArgs
+  sessions?: boolean | TeamCountOutputTypeCountSessionsArgs
   submissions?: boolean | TeamCountOutputTypeCountSubmissionsArgs
+  reservations?: boolean | TeamCountOutputTypeCountReservationsArgs
 }
 
 /**
@@ -642,8 +1031,22 @@ export type TeamCountOutputTypeCountTokensArgs<ExtArgs extends runtime.Types.Ext
 /**
  * TeamCountOutputType without action
  */
+export type TeamCountOutputTypeCountSessionsArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  where?: Prisma.SessionWhereInput
+}
+
+/**
+ * TeamCountOutputType without action
+ */
 export type TeamCountOutputTypeCountSubmissionsArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   where?: Prisma.SubmissionWhereInput
+}
+
+/**
+ * TeamCountOutputType without action
+ */
+export type TeamCountOutputTypeCountReservationsArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  where?: Prisma.QuotaReservationWhereInput
 }
 
 
@@ -652,10 +1055,16 @@ export type TeamSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs = r
   competitionId?: boolean
   name?: boolean
   institution?: boolean
+  contactEmail?: boolean
+  passwordHash?: boolean
+  approved?: boolean
+  termsAcceptedAt?: boolean
   createdAt?: boolean
   competition?: boolean | Prisma.CompetitionDefaultArgs<ExtArgs>
   tokens?: boolean | Prisma.Team$tokensArgs<ExtArgs>
+  sessions?: boolean | Prisma.Team$sessionsArgs<ExtArgs>
   submissions?: boolean | Prisma.Team$submissionsArgs<ExtArgs>
+  reservations?: boolean | Prisma.Team$reservationsArgs<ExtArgs>
   _count?: boolean | Prisma.TeamCountOutputTypeDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["team"]>
 
@@ -664,6 +1073,10 @@ export type TeamSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Extensio
   competitionId?: boolean
   name?: boolean
   institution?: boolean
+  contactEmail?: boolean
+  passwordHash?: boolean
+  approved?: boolean
+  termsAcceptedAt?: boolean
   createdAt?: boolean
   competition?: boolean | Prisma.CompetitionDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["team"]>
@@ -673,6 +1086,10 @@ export type TeamSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Extensio
   competitionId?: boolean
   name?: boolean
   institution?: boolean
+  contactEmail?: boolean
+  passwordHash?: boolean
+  approved?: boolean
+  termsAcceptedAt?: boolean
   createdAt?: boolean
   competition?: boolean | Prisma.CompetitionDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["team"]>
@@ -682,14 +1099,20 @@ export type TeamSelectScalar = {
   competitionId?: boolean
   name?: boolean
   institution?: boolean
+  contactEmail?: boolean
+  passwordHash?: boolean
+  approved?: boolean
+  termsAcceptedAt?: boolean
   createdAt?: boolean
 }
 
-export type TeamOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "competitionId" | "name" | "institution" | "createdAt", ExtArgs["result"]["team"]>
+export type TeamOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "competitionId" | "name" | "institution" | "contactEmail" | "passwordHash" | "approved" | "termsAcceptedAt" | "createdAt", ExtArgs["result"]["team"]>
 export type TeamInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   competition?: boolean | Prisma.CompetitionDefaultArgs<ExtArgs>
   tokens?: boolean | Prisma.Team$tokensArgs<ExtArgs>
+  sessions?: boolean | Prisma.Team$sessionsArgs<ExtArgs>
   submissions?: boolean | Prisma.Team$submissionsArgs<ExtArgs>
+  reservations?: boolean | Prisma.Team$reservationsArgs<ExtArgs>
   _count?: boolean | Prisma.TeamCountOutputTypeDefaultArgs<ExtArgs>
 }
 export type TeamIncludeCreateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
@@ -704,13 +1127,25 @@ export type $TeamPayload<ExtArgs extends runtime.Types.Extensions.InternalArgs =
   objects: {
     competition: Prisma.$CompetitionPayload<ExtArgs>
     tokens: Prisma.$ApiTokenPayload<ExtArgs>[]
+    sessions: Prisma.$SessionPayload<ExtArgs>[]
     submissions: Prisma.$SubmissionPayload<ExtArgs>[]
+    reservations: Prisma.$QuotaReservationPayload<ExtArgs>[]
   }
   scalars: runtime.Types.Extensions.GetPayloadResult<{
     id: string
     competitionId: string
     name: string
     institution: string | null
+    /**
+     * Login email, stored lowercased; null for teams an organizer created without credentials.
+     */
+    contactEmail: string | null
+    /**
+     * argon2id PHC string.
+     */
+    passwordHash: string | null
+    approved: boolean
+    termsAcceptedAt: Date | null
     createdAt: Date
   }, ExtArgs["result"]["team"]>
   composites: {}
@@ -1108,7 +1543,9 @@ export interface Prisma__TeamClient<T, Null = never, ExtArgs extends runtime.Typ
   readonly [Symbol.toStringTag]: "PrismaPromise"
   competition<T extends Prisma.CompetitionDefaultArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.CompetitionDefaultArgs<ExtArgs>>): Prisma.Prisma__CompetitionClient<runtime.Types.Result.GetResult<Prisma.$CompetitionPayload<ExtArgs>, T, "findUniqueOrThrow", GlobalOmitOptions> | Null, Null, ExtArgs, GlobalOmitOptions>
   tokens<T extends Prisma.Team$tokensArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Team$tokensArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$ApiTokenPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
+  sessions<T extends Prisma.Team$sessionsArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Team$sessionsArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$SessionPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
   submissions<T extends Prisma.Team$submissionsArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Team$submissionsArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$SubmissionPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
+  reservations<T extends Prisma.Team$reservationsArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Team$reservationsArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$QuotaReservationPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
   /**
    * Attaches callbacks for the resolution and/or rejection of the Promise.
    * @param onfulfilled The callback to execute when the Promise is resolved.
@@ -1142,6 +1579,10 @@ export interface TeamFieldRefs {
   readonly competitionId: Prisma.FieldRef<"Team", 'String'>
   readonly name: Prisma.FieldRef<"Team", 'String'>
   readonly institution: Prisma.FieldRef<"Team", 'String'>
+  readonly contactEmail: Prisma.FieldRef<"Team", 'String'>
+  readonly passwordHash: Prisma.FieldRef<"Team", 'String'>
+  readonly approved: Prisma.FieldRef<"Team", 'Boolean'>
+  readonly termsAcceptedAt: Prisma.FieldRef<"Team", 'DateTime'>
   readonly createdAt: Prisma.FieldRef<"Team", 'DateTime'>
 }
     
@@ -1563,6 +2004,30 @@ export type Team$tokensArgs<ExtArgs extends runtime.Types.Extensions.InternalArg
 }
 
 /**
+ * Team.sessions
+ */
+export type Team$sessionsArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  /**
+   * Select specific fields to fetch from the Session
+   */
+  select?: Prisma.SessionSelect<ExtArgs> | null
+  /**
+   * Omit specific fields from the Session
+   */
+  omit?: Prisma.SessionOmit<ExtArgs> | null
+  /**
+   * Choose, which related nodes to fetch as well
+   */
+  include?: Prisma.SessionInclude<ExtArgs> | null
+  where?: Prisma.SessionWhereInput
+  orderBy?: Prisma.SessionOrderByWithRelationInput | Prisma.SessionOrderByWithRelationInput[]
+  cursor?: Prisma.SessionWhereUniqueInput
+  take?: number
+  skip?: number
+  distinct?: Prisma.SessionScalarFieldEnum | Prisma.SessionScalarFieldEnum[]
+}
+
+/**
  * Team.submissions
  */
 export type Team$submissionsArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
@@ -1584,6 +2049,30 @@ export type Team$submissionsArgs<ExtArgs extends runtime.Types.Extensions.Intern
   take?: number
   skip?: number
   distinct?: Prisma.SubmissionScalarFieldEnum | Prisma.SubmissionScalarFieldEnum[]
+}
+
+/**
+ * Team.reservations
+ */
+export type Team$reservationsArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  /**
+   * Select specific fields to fetch from the QuotaReservation
+   */
+  select?: Prisma.QuotaReservationSelect<ExtArgs> | null
+  /**
+   * Omit specific fields from the QuotaReservation
+   */
+  omit?: Prisma.QuotaReservationOmit<ExtArgs> | null
+  /**
+   * Choose, which related nodes to fetch as well
+   */
+  include?: Prisma.QuotaReservationInclude<ExtArgs> | null
+  where?: Prisma.QuotaReservationWhereInput
+  orderBy?: Prisma.QuotaReservationOrderByWithRelationInput | Prisma.QuotaReservationOrderByWithRelationInput[]
+  cursor?: Prisma.QuotaReservationWhereUniqueInput
+  take?: number
+  skip?: number
+  distinct?: Prisma.QuotaReservationScalarFieldEnum | Prisma.QuotaReservationScalarFieldEnum[]
 }
 
 /**

@@ -1,0 +1,122 @@
+import type { Db } from "./client.ts";
+import type { Prisma } from "./generated/prisma/client.ts";
+
+export const QUOTA_WINDOW_MS = 24 * 3600 * 1000;
+
+export interface QuotaStatus {
+  perDay: number;
+  total: number;
+  usedInWindow: number;
+  usedTotal: number;
+  /** Submissions the team may start now: the smaller of what the window and the total leave. */
+  remaining: number;
+  /** When the next slot opens if the rolling window is full; null if a slot is free now or the
+   * total is used up (then no slot ever opens). */
+  nextSlotAt: Date | null;
+  totalExhausted: boolean;
+}
+
+// Charged: every submission except those that failed because of us. Cancelled and team-fault
+// failures count, as in the official competition.
+const CHARGED: Prisma.SubmissionWhereInput = { NOT: { state: "failed", failureCategory: "infrastructure" } };
+
+type Tx = Prisma.TransactionClient | Db;
+
+async function usage(tx: Tx, teamId: string, policy: { perDay: number; total: number }, now: Date) {
+  const since = new Date(now.getTime() - QUOTA_WINDOW_MS);
+  const [submittedTotal, submittedRecent, reservations] = await Promise.all([
+    tx.submission.count({ where: { teamId, ...CHARGED } }),
+    tx.submission.findMany({
+      where: { teamId, createdAt: { gte: since }, ...CHARGED },
+      select: { createdAt: true },
+    }),
+    // An upload in progress holds a slot; one whose reservation expired (its API process died) no
+    // longer does.
+    tx.quotaReservation.findMany({ where: { teamId, expiresAt: { gt: now } }, select: { createdAt: true } }),
+  ]);
+  const window = [...submittedRecent, ...reservations]
+    .map((r) => r.createdAt.getTime())
+    .filter((t) => t >= since.getTime())
+    .sort((a, b) => a - b);
+  const usedInWindow = window.length;
+  const usedTotal = submittedTotal + reservations.length;
+  const leftInWindow = Math.max(0, policy.perDay - usedInWindow);
+  const leftTotal = Math.max(0, policy.total - usedTotal);
+  const totalExhausted = leftTotal === 0;
+  // With the window full, a slot opens when enough of its oldest entries age out of it.
+  const blocking = window[usedInWindow - policy.perDay];
+  const nextSlotAt =
+    !totalExhausted && leftInWindow === 0 && blocking !== undefined
+      ? new Date(blocking + QUOTA_WINDOW_MS)
+      : null;
+  const status: QuotaStatus = {
+    perDay: policy.perDay,
+    total: policy.total,
+    usedInWindow,
+    usedTotal,
+    remaining: Math.min(leftInWindow, leftTotal),
+    nextSlotAt,
+    totalExhausted,
+  };
+  return status;
+}
+
+async function policyOf(tx: Tx, teamId: string) {
+  const team = await tx.team.findUniqueOrThrow({
+    where: { id: teamId },
+    select: { competition: { select: { quotaPerDay: true, quotaTotal: true } } },
+  });
+  return { perDay: team.competition.quotaPerDay, total: team.competition.quotaTotal };
+}
+
+export async function quotaStatus(db: Db, teamId: string, now = new Date()): Promise<QuotaStatus> {
+  return usage(db, teamId, await policyOf(db, teamId), now);
+}
+
+export type Reservation =
+  { ok: true; reservationId: string; status: QuotaStatus } | { ok: false; status: QuotaStatus };
+
+/**
+ * Takes a quota slot for an upload about to stream, or says when the next one opens. The team's
+ * row is locked (SELECT … FOR UPDATE) for the count and the insert, so concurrent uploads of one
+ * team are serialized: with n slots left, exactly n of any number of parallel requests get one.
+ */
+export async function reserveQuotaSlot(
+  db: Db,
+  input: { teamId: string; reservationId: string; ttlMs: number },
+): Promise<Reservation> {
+  return db.$transaction(
+    async (tx) => {
+      await tx.$queryRaw`SELECT id FROM "Team" WHERE id = ${input.teamId}::uuid FOR UPDATE`;
+      const now = new Date();
+      await tx.quotaReservation.deleteMany({ where: { teamId: input.teamId, expiresAt: { lte: now } } });
+      const status = await usage(tx, input.teamId, await policyOf(tx, input.teamId), now);
+      if (status.remaining <= 0) return { ok: false as const, status };
+      await tx.quotaReservation.create({
+        data: {
+          id: input.reservationId,
+          teamId: input.teamId,
+          createdAt: now,
+          expiresAt: new Date(now.getTime() + input.ttlMs),
+        },
+      });
+      return {
+        ok: true as const,
+        reservationId: input.reservationId,
+        status: {
+          ...status,
+          remaining: status.remaining - 1,
+          usedInWindow: status.usedInWindow + 1,
+          usedTotal: status.usedTotal + 1,
+        },
+      };
+    },
+    // Parallel uploads queue on the row lock (and on the pool): give them time to take turns.
+    { maxWait: 30_000, timeout: 30_000 },
+  );
+}
+
+/** Gives a slot back (the upload failed before it became a submission). */
+export async function releaseQuotaSlot(db: Db, reservationId: string) {
+  await db.quotaReservation.deleteMany({ where: { id: reservationId } });
+}
