@@ -7,7 +7,7 @@ The training set is a synthetic test set generated with a seed no benchmark uses
     npx holdout testset generate --seed 1001 --studies 1500 --out /tmp/holdout-train
     docker run --rm --user "$(id -u)" --entrypoint python3 -v /tmp/holdout-train:/data:ro \
       -v "$PWD/docker/examples:/examples" -w /examples/baseline holdout/example-baseline:latest \
-      train.py /data weights.json ../bundle-baseline/src/weights.json
+      train.py /data weights.json
 
 Every frontal view is one sample labelled with its study's ground truth (private/groundtruth.csv).
 """
