@@ -121,18 +121,17 @@ describe("hostile images through the worker", () => {
     const scored = r as unknown as { meanAuc: number };
     expect(scored.meanAuc).toBeGreaterThan(0.7);
     expect(scored.meanAuc).toBeLessThanOrEqual(1);
-    const { stdout } = await run("docker", ["ps", "-aq", "--filter", "label=holdout.submission"]);
-    const ours = await Promise.all(
-      stdout
-        .trim()
-        .split("\n")
-        .filter(Boolean)
-        .map(async (id) =>
-          (
-            await run("docker", ["inspect", "--format", '{{index .Config.Labels "holdout.submission"}}', id])
-          ).stdout.trim(),
-        ),
-    );
+    // One listing with the label read in the same call: containers of tests running in parallel
+    // may vanish between a listing and a later inspect.
+    const { stdout } = await run("docker", [
+      "ps",
+      "-a",
+      "--filter",
+      "label=holdout.submission",
+      "--format",
+      '{{.Label "holdout.submission"}}',
+    ]);
+    const ours = stdout.trim().split("\n").filter(Boolean);
     expect(
       ours.filter((s) => submitted.includes(s)),
       "containers left",
