@@ -49,13 +49,18 @@ afterAll(async () => {
   if (tag) await removeImage(tag);
 });
 
-function hostile(script: string, over: Partial<RunLimits> = {}, signal?: AbortSignal): Promise<RunResult> {
+function hostile(
+  script: string,
+  over: Partial<RunLimits> = {},
+  signal?: AbortSignal,
+  extraLabels: Record<string, string> = {},
+): Promise<RunResult> {
   return sandbox.runSubmission({
     imageId: image,
     workspaceHostDir: path.join(TEST_TESTSET_DIR, "public"),
     cmd: [script, "test_image_paths.csv", "/out/predictions.csv"],
     limits: { ...limits, ...over },
-    labels: { "holdout.test.run": run },
+    labels: { "holdout.test.run": run, ...extraLabels },
     ...(signal ? { signal } : {}),
   });
 }
@@ -63,9 +68,11 @@ function hostile(script: string, over: Partial<RunLimits> = {}, signal?: AbortSi
 describe("a hostile model in the sandbox", () => {
   it.concurrent("is created locked down (checked on the live container)", async () => {
     const abort = new AbortController();
-    const running = hostile("sleep 60", {}, abort.signal);
+    // Its own label: the other tests of this file run concurrently under the same run label.
+    const probe = `locked-down-${run}`;
+    const running = hostile("sleep 60", {}, abort.signal, { "holdout.test.probe": probe });
     running.catch(() => undefined);
-    const filters = JSON.stringify({ label: [`holdout.test.run=${run}`, "holdout.role=model"] });
+    const filters = JSON.stringify({ label: [`holdout.test.probe=${probe}`, "holdout.role=model"] });
     let found: { Id: string }[] = [];
     for (let i = 0; i < 100 && found.length === 0; i++) {
       found = await docker.listContainers({ filters });
