@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import type Docker from "dockerode";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectDocker, Sandbox, SANDBOX_LABEL, type RunLimits, type RunResult } from "@holdout/sandbox";
@@ -73,14 +74,19 @@ describe("a hostile model in the sandbox", () => {
     const running = hostile("sleep 60", {}, abort.signal, { "holdout.test.probe": probe });
     running.catch(() => undefined);
     const filters = JSON.stringify({ label: [`holdout.test.probe=${probe}`, "holdout.role=model"] });
-    let found: { Id: string }[] = [];
-    for (let i = 0; i < 100 && found.length === 0; i++) {
-      found = await docker.listContainers({ filters });
-      if (found.length === 0) await new Promise((r) => setTimeout(r, 100));
+    let c: Awaited<ReturnType<Docker.Container["inspect"]>>;
+    try {
+      let found: { Id: string }[] = [];
+      for (let i = 0; i < 100 && found.length === 0; i++) {
+        found = await docker.listContainers({ filters });
+        if (found.length === 0) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(found).toHaveLength(1);
+      c = await docker.getContainer(found[0]!.Id).inspect();
+    } finally {
+      // Even when an assertion above fails, stop the run so the sandbox cleans up before the file ends.
+      abort.abort(new Error("inspected"));
     }
-    expect(found).toHaveLength(1);
-    const c = await docker.getContainer(found[0]!.Id).inspect();
-    abort.abort(new Error("inspected"));
     await expect(running).rejects.toThrow("inspected");
 
     const h = c.HostConfig as typeof c.HostConfig & Record<string, unknown>;
