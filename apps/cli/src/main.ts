@@ -1,5 +1,6 @@
 import { Command, CommanderError } from "commander";
 import { ConfigError } from "@holdout/contracts";
+import { UsageError } from "./organizer-db.ts";
 import { adminCommand } from "./commands/admin.ts";
 import { scoreCommand } from "./commands/score.ts";
 import { teamCommand } from "./commands/team.ts";
@@ -28,6 +29,9 @@ try {
   if (err instanceof CommanderError) {
     // commander already printed its message (usage errors, --help).
     process.exitCode = err.exitCode;
+  } else if (err instanceof UsageError) {
+    console.error(`holdout: ${err.message}`);
+    process.exitCode = 2;
   } else if (err instanceof ConfigError) {
     console.error(err.message);
     process.exitCode = 2;

@@ -14,6 +14,17 @@ export interface LeaderboardRow {
   tasks: { task: string; auc: number; radsBelowCurve: number }[];
 }
 
+/**
+ * Whether a submission is listed publicly: scored, not hidden, at or above the AUC floor. The same
+ * rule as the query in listLeaderboardRows, for checks on a single submission.
+ */
+export function isListed(
+  s: { state: string; hidden: boolean; meanAuc: number | null },
+  aucFloor: number,
+): boolean {
+  return s.state === "scored" && !s.hidden && s.meanAuc !== null && s.meanAuc >= aucFloor;
+}
+
 /** Public leaderboard entries: scored, not hidden, at or above the competition's AUC floor. */
 export async function listLeaderboardRows(db: Db, competitionId: string): Promise<LeaderboardRow[]> {
   const competition = await db.competition.findUniqueOrThrow({ where: { id: competitionId } });

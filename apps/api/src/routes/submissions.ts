@@ -7,6 +7,7 @@ import { QUEUE_EVALUATE, evaluateJobOptions, type EvaluateJob } from "@holdout/c
 import {
   createSubmission,
   findSubmission,
+  isListed,
   listCompetitionSubmissions,
   listTeamSubmissions,
   markFailed,
@@ -224,7 +225,7 @@ const submissionRoutes: FastifyPluginCallbackTypebox<SubmissionRoutesOptions> = 
       const { id } = request.params;
       const s = await findHere(id);
       if (s && canSeeWhole(request, s)) return ownerView(s);
-      if (s && s.state === "scored" && !s.hidden && (s.meanAuc ?? 0) >= opts.aucFloor) {
+      if (s && isListed(s, opts.aucFloor)) {
         return {
           id: s.id,
           team: s.team.name,

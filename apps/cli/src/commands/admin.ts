@@ -1,12 +1,6 @@
 import { Command } from "commander";
-import {
-  createDb,
-  createOrganizer,
-  EmailTakenError,
-  PASSWORD_MAX_LENGTH,
-  PASSWORD_MIN_LENGTH,
-} from "@holdout/db";
-import { loadCliDbConfig } from "../config.ts";
+import { createOrganizer, EmailTakenError, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from "@holdout/db";
+import { UsageError, withOrganizerDb } from "../organizer-db.ts";
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -24,36 +18,22 @@ export function adminCommand(): Command {
     .option("--json", "print {id, email, role} as JSON")
     .action(async (opts: { email: string; json?: boolean }) => {
       const email = opts.email.trim();
-      if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) {
-        console.error("holdout: --email must be an email address");
-        process.exitCode = 2;
-        return;
-      }
+      if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) throw new UsageError("--email must be an email address");
       // Only the first line: `echo pw | holdout admin create` must not keep the newline.
       const password = (await readStdin()).split(/\r?\n/)[0] ?? "";
       if (password.length < PASSWORD_MIN_LENGTH || password.length > PASSWORD_MAX_LENGTH) {
-        console.error(
-          `holdout: the password on stdin must be ${PASSWORD_MIN_LENGTH} to ${PASSWORD_MAX_LENGTH} characters`,
+        throw new UsageError(
+          `the password on stdin must be ${PASSWORD_MIN_LENGTH} to ${PASSWORD_MAX_LENGTH} characters`,
         );
-        process.exitCode = 2;
-        return;
       }
-      const config = loadCliDbConfig(process.env);
-      const db = createDb(config.DATABASE_URL, { poolSize: 1 });
-      try {
-        const account = await createOrganizer(db, { email, password });
-        if (opts.json) console.log(JSON.stringify(account));
-        else console.log(`organizer ${account.email} created (id ${account.id})`);
-      } catch (err) {
-        if (err instanceof EmailTakenError) {
-          console.error(`holdout: ${err.message}`);
-          process.exitCode = 2;
-          return;
-        }
-        throw err;
-      } finally {
-        await db.$disconnect();
-      }
+      await withOrganizerDb(
+        async (db) => {
+          const account = await createOrganizer(db, { email, password });
+          if (opts.json) console.log(JSON.stringify(account));
+          else console.log(`organizer ${account.email} created (id ${account.id})`);
+        },
+        [EmailTakenError],
+      );
     });
   return admin;
 }

@@ -1,12 +1,6 @@
 import { Command } from "commander";
-import {
-  createDb,
-  createTeamWithToken,
-  ensureCompetition,
-  issueTeamToken,
-  TeamNameTakenError,
-} from "@holdout/db";
-import { loadCliDbConfig } from "../config.ts";
+import { createTeamWithToken, ensureCompetition, issueTeamToken, TeamNameTakenError } from "@holdout/db";
+import { UsageError, withOrganizerDb } from "../organizer-db.ts";
 
 export function teamCommand(): Command {
   const team = new Command("team").description("manage teams (organizers)");
@@ -19,39 +13,29 @@ export function teamCommand(): Command {
     .option("--json", "print {team, token} as JSON")
     .action(async (opts: { name: string; institution?: string; competition?: string; json?: boolean }) => {
       const name = opts.name.trim();
-      if (name.length === 0 || name.length > 100) {
-        console.error("holdout: --name must be 1 to 100 characters");
-        process.exitCode = 2;
-        return;
-      }
-      const config = loadCliDbConfig(process.env);
-      const db = createDb(config.DATABASE_URL, { poolSize: 1 });
-      try {
-        const competition = await ensureCompetition(db, {
-          slug: opts.competition ?? config.HOLDOUT_COMPETITION,
-          name: config.HOLDOUT_COMPETITION_NAME,
-        });
-        const { team: created, token } = await createTeamWithToken(db, {
-          competitionId: competition.id,
-          name,
-          institution: opts.institution?.trim() || null,
-        });
-        if (opts.json) {
-          console.log(JSON.stringify({ team: created, competition: competition.slug, token }));
-        } else {
-          console.log(`team "${created.name}" created in competition ${competition.slug} (id ${created.id})`);
-          console.log(`API token (shown only once; store it now): ${token}`);
-        }
-      } catch (err) {
-        if (err instanceof TeamNameTakenError) {
-          console.error(`holdout: ${err.message}`);
-          process.exitCode = 2;
-          return;
-        }
-        throw err;
-      } finally {
-        await db.$disconnect();
-      }
+      if (name.length === 0 || name.length > 100) throw new UsageError("--name must be 1 to 100 characters");
+      await withOrganizerDb(
+        async (db, config) => {
+          const competition = await ensureCompetition(db, {
+            slug: opts.competition ?? config.HOLDOUT_COMPETITION,
+            name: config.HOLDOUT_COMPETITION_NAME,
+          });
+          const { team: created, token } = await createTeamWithToken(db, {
+            competitionId: competition.id,
+            name,
+            institution: opts.institution?.trim() || null,
+          });
+          if (opts.json) {
+            console.log(JSON.stringify({ team: created, competition: competition.slug, token }));
+          } else {
+            console.log(
+              `team "${created.name}" created in competition ${competition.slug} (id ${created.id})`,
+            );
+            console.log(`API token (shown only once; store it now): ${token}`);
+          }
+        },
+        [TeamNameTakenError],
+      );
     });
   team
     .command("token")
@@ -60,23 +44,15 @@ export function teamCommand(): Command {
     .option("--competition <slug>", "competition slug (default: $HOLDOUT_COMPETITION or chexpert)")
     .option("--json", "print {team, token} as JSON")
     .action(async (opts: { name: string; competition?: string; json?: boolean }) => {
-      const config = loadCliDbConfig(process.env);
-      const db = createDb(config.DATABASE_URL, { poolSize: 1 });
-      try {
+      await withOrganizerDb(async (db, config) => {
         const issued = await issueTeamToken(db, {
           competitionSlug: opts.competition ?? config.HOLDOUT_COMPETITION,
           teamName: opts.name.trim(),
         });
-        if (!issued) {
-          console.error(`holdout: no team named "${opts.name}" in that competition`);
-          process.exitCode = 2;
-          return;
-        }
+        if (!issued) throw new UsageError(`no team named "${opts.name}" in that competition`);
         if (opts.json) console.log(JSON.stringify(issued));
         else console.log(`new API token for "${issued.team.name}" (shown only once): ${issued.token}`);
-      } finally {
-        await db.$disconnect();
-      }
+      });
     });
   return team;
 }
