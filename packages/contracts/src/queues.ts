@@ -10,8 +10,22 @@ export const EvaluateJobSchema = z.object({
 });
 export type EvaluateJob = z.infer<typeof EvaluateJobSchema>;
 
+/**
+ * Re-scoring: the worker scores a scored submission's stored predictions again against the test set
+ * as it is now (after a label correction, say), without running the model. Job ids are
+ * `rescore:<submissionId>:<request time>`, so each organizer request is one job.
+ */
+export const QUEUE_RESCORE = "rescore";
+
+export const RescoreJobSchema = z.object({
+  submissionId: z.uuid(),
+  requestedBy: z.string().min(1).max(200),
+});
+export type RescoreJob = z.infer<typeof RescoreJobSchema>;
+
 export interface QueuePayloads {
   [QUEUE_EVALUATE]: EvaluateJob;
+  [QUEUE_RESCORE]: RescoreJob;
 }
 
 /** Options for every evaluate job, whoever enqueues it (the API, or a reconciler later). */

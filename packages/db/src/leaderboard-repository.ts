@@ -15,14 +15,14 @@ export interface LeaderboardRow {
 }
 
 /**
- * Whether a submission is listed publicly: scored, not hidden, at or above the AUC floor. The same
+ * Whether a submission is listed publicly: scored, not hidden, not disqualified, at or above the AUC floor. The same
  * rule as the query in listLeaderboardRows, for checks on a single submission.
  */
 export function isListed(
-  s: { state: string; hidden: boolean; meanAuc: number | null },
+  s: { state: string; hidden: boolean; disqualified: boolean; meanAuc: number | null },
   aucFloor: number,
 ): boolean {
-  return s.state === "scored" && !s.hidden && s.meanAuc !== null && s.meanAuc >= aucFloor;
+  return s.state === "scored" && !s.hidden && !s.disqualified && s.meanAuc !== null && s.meanAuc >= aucFloor;
 }
 
 /** Public leaderboard entries: scored, not hidden, at or above the competition's AUC floor. */
@@ -33,6 +33,7 @@ export async function listLeaderboardRows(db: Db, competitionId: string): Promis
       competitionId,
       state: "scored",
       hidden: false,
+      disqualified: false,
       meanAuc: { gte: competition.aucFloor },
     },
     orderBy: [{ score: "desc" }, { createdAt: "asc" }],

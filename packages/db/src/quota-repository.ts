@@ -16,9 +16,9 @@ export interface QuotaStatus {
   totalExhausted: boolean;
 }
 
-// Charged: every submission except those that failed because of us. Cancelled and team-fault
-// failures count, as in the official competition.
-const CHARGED: Prisma.SubmissionWhereInput = { NOT: { state: "failed", failureCategory: "infrastructure" } };
+// Charged: every submission except refunded ones (infrastructure failures, failed smoke runs).
+// Cancelled and team-fault failures in the hidden run count, as in the official competition.
+const CHARGED: Prisma.SubmissionWhereInput = { refunded: false };
 
 type Tx = Prisma.TransactionClient | Db;
 

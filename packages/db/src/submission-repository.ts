@@ -110,7 +110,13 @@ export function markFailed(db: Db, id: string, category: FailureCategory, messag
   return transitionSubmission(db, id, {
     from: ["received", "queued", "running", "scoring"],
     to: "failed",
-    data: { failureCategory: category, failureMessage: message, finishedAt: new Date() },
+    // Our own faults are never charged to the team.
+    data: {
+      failureCategory: category,
+      failureMessage: message,
+      finishedAt: new Date(),
+      ...(category === "infrastructure" ? { refunded: true } : {}),
+    },
     worker: worker ?? null,
     detail: `${category}: ${message}`,
   });
@@ -169,12 +175,20 @@ export async function recordScore(db: Db, id: string, result: ScoreRecord, worke
   });
 }
 
-export async function saveSubmissionLog(db: Db, id: string, text: string, truncated: boolean) {
+export type RunPhase = "smoke" | "hidden";
+
+export async function saveSubmissionLog(
+  db: Db,
+  id: string,
+  text: string,
+  truncated: boolean,
+  phase: RunPhase = "hidden",
+) {
   // PostgreSQL text cannot hold NUL bytes, which a hostile model may print.
   const clean = text.replaceAll("\u0000", "\uFFFD");
   await db.submissionLog.upsert({
-    where: { submissionId: id },
-    create: { submissionId: id, text: clean, truncated },
+    where: { submissionId_phase: { submissionId: id, phase } },
+    create: { submissionId: id, phase, text: clean, truncated },
     update: { text: clean, truncated },
   });
 }
@@ -193,8 +207,8 @@ export async function listSubmissionEvents(db: Db, id: string) {
   return db.submissionEvent.findMany({ where: { submissionId: id }, orderBy: { id: "asc" } });
 }
 
-export async function findSubmissionLog(db: Db, id: string) {
-  return db.submissionLog.findUnique({ where: { submissionId: id } });
+export async function findSubmissionLog(db: Db, id: string, phase: RunPhase = "hidden") {
+  return db.submissionLog.findUnique({ where: { submissionId_phase: { submissionId: id, phase } } });
 }
 
 export async function listTeamSubmissions(db: Db, teamId: string) {

@@ -93,6 +93,18 @@ export type TaskResult = Prisma.TaskResultModel
 export type SubmissionEvent = Prisma.SubmissionEventModel
 /**
  * Model SubmissionLog
- * The run's combined stdout/stderr, already capped by the sandbox.
+ * A run's combined stdout/stderr, already capped by the sandbox: one per phase.
  */
 export type SubmissionLog = Prisma.SubmissionLogModel
+/**
+ * Model SubmissionPredictions
+ * A scored submission's predictions, kept for re-scoring, confidence intervals, curves and the
+ * paired comparison with the leader. Only the worker and organizers read them.
+ */
+export type SubmissionPredictions = Prisma.SubmissionPredictionsModel
+/**
+ * Model WorkerHeartbeat
+ * Each worker process writes its heartbeat here; organizers see the list, the reconciler uses it to
+ * tell a dead worker's runs from live ones.
+ */
+export type WorkerHeartbeat = Prisma.WorkerHeartbeatModel

@@ -36,6 +36,14 @@ export const FailureCategory = {
 export type FailureCategory = (typeof FailureCategory)[keyof typeof FailureCategory]
 
 
+export const RunPhase = {
+  smoke: 'smoke',
+  hidden: 'hidden'
+} as const
+
+export type RunPhase = (typeof RunPhase)[keyof typeof RunPhase]
+
+
 export const SubmissionKind = {
   image: 'image',
   bundle: 'bundle'

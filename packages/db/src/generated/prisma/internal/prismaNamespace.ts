@@ -399,7 +399,9 @@ export const ModelName = {
   Submission: 'Submission',
   TaskResult: 'TaskResult',
   SubmissionEvent: 'SubmissionEvent',
-  SubmissionLog: 'SubmissionLog'
+  SubmissionLog: 'SubmissionLog',
+  SubmissionPredictions: 'SubmissionPredictions',
+  WorkerHeartbeat: 'WorkerHeartbeat'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -415,7 +417,7 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
     omit: GlobalOmitOptions
   }
   meta: {
-    modelProps: "competition" | "team" | "account" | "session" | "quotaReservation" | "apiToken" | "submission" | "taskResult" | "submissionEvent" | "submissionLog"
+    modelProps: "competition" | "team" | "account" | "session" | "quotaReservation" | "apiToken" | "submission" | "taskResult" | "submissionEvent" | "submissionLog" | "submissionPredictions" | "workerHeartbeat"
     txIsolationLevel: TransactionIsolationLevel
   }
   model: {
@@ -1159,6 +1161,154 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
         }
       }
     }
+    SubmissionPredictions: {
+      payload: Prisma.$SubmissionPredictionsPayload<ExtArgs>
+      fields: Prisma.SubmissionPredictionsFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.SubmissionPredictionsFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SubmissionPredictionsPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.SubmissionPredictionsFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SubmissionPredictionsPayload>
+        }
+        findFirst: {
+          args: Prisma.SubmissionPredictionsFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SubmissionPredictionsPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.SubmissionPredictionsFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SubmissionPredictionsPayload>
+        }
+        findMany: {
+          args: Prisma.SubmissionPredictionsFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SubmissionPredictionsPayload>[]
+        }
+        create: {
+          args: Prisma.SubmissionPredictionsCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SubmissionPredictionsPayload>
+        }
+        createMany: {
+          args: Prisma.SubmissionPredictionsCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.SubmissionPredictionsCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SubmissionPredictionsPayload>[]
+        }
+        delete: {
+          args: Prisma.SubmissionPredictionsDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SubmissionPredictionsPayload>
+        }
+        update: {
+          args: Prisma.SubmissionPredictionsUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SubmissionPredictionsPayload>
+        }
+        deleteMany: {
+          args: Prisma.SubmissionPredictionsDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.SubmissionPredictionsUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.SubmissionPredictionsUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SubmissionPredictionsPayload>[]
+        }
+        upsert: {
+          args: Prisma.SubmissionPredictionsUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SubmissionPredictionsPayload>
+        }
+        aggregate: {
+          args: Prisma.SubmissionPredictionsAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateSubmissionPredictions>
+        }
+        groupBy: {
+          args: Prisma.SubmissionPredictionsGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.SubmissionPredictionsGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.SubmissionPredictionsCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.SubmissionPredictionsCountAggregateOutputType> | number
+        }
+      }
+    }
+    WorkerHeartbeat: {
+      payload: Prisma.$WorkerHeartbeatPayload<ExtArgs>
+      fields: Prisma.WorkerHeartbeatFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.WorkerHeartbeatFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$WorkerHeartbeatPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.WorkerHeartbeatFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$WorkerHeartbeatPayload>
+        }
+        findFirst: {
+          args: Prisma.WorkerHeartbeatFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$WorkerHeartbeatPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.WorkerHeartbeatFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$WorkerHeartbeatPayload>
+        }
+        findMany: {
+          args: Prisma.WorkerHeartbeatFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$WorkerHeartbeatPayload>[]
+        }
+        create: {
+          args: Prisma.WorkerHeartbeatCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$WorkerHeartbeatPayload>
+        }
+        createMany: {
+          args: Prisma.WorkerHeartbeatCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.WorkerHeartbeatCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$WorkerHeartbeatPayload>[]
+        }
+        delete: {
+          args: Prisma.WorkerHeartbeatDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$WorkerHeartbeatPayload>
+        }
+        update: {
+          args: Prisma.WorkerHeartbeatUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$WorkerHeartbeatPayload>
+        }
+        deleteMany: {
+          args: Prisma.WorkerHeartbeatDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.WorkerHeartbeatUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.WorkerHeartbeatUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$WorkerHeartbeatPayload>[]
+        }
+        upsert: {
+          args: Prisma.WorkerHeartbeatUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$WorkerHeartbeatPayload>
+        }
+        aggregate: {
+          args: Prisma.WorkerHeartbeatAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateWorkerHeartbeat>
+        }
+        groupBy: {
+          args: Prisma.WorkerHeartbeatGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.WorkerHeartbeatGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.WorkerHeartbeatCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.WorkerHeartbeatCountAggregateOutputType> | number
+        }
+      }
+    }
   }
 } & {
   other: {
@@ -1298,6 +1448,17 @@ export const SubmissionScalarFieldEnum = {
   imageDigest: 'imageDigest',
   imageSize: 'imageSize',
   attempts: 'attempts',
+  refunded: 'refunded',
+  failedPhase: 'failedPhase',
+  smokePassedAt: 'smokePassedAt',
+  worker: 'worker',
+  heartbeatAt: 'heartbeatAt',
+  cancelRequestedAt: 'cancelRequestedAt',
+  disqualified: 'disqualified',
+  disqualifiedReason: 'disqualifiedReason',
+  meanAucLo: 'meanAucLo',
+  meanAucHi: 'meanAucHi',
+  tiedWithLeader: 'tiedWithLeader',
   meanAuc: 'meanAuc',
   meanRadsBelowCurve: 'meanRadsBelowCurve',
   score: 'score',
@@ -1314,8 +1475,11 @@ export const TaskResultScalarFieldEnum = {
   submissionId: 'submissionId',
   task: 'task',
   auc: 'auc',
+  aucLo: 'aucLo',
+  aucHi: 'aucHi',
   radsBelowCurve: 'radsBelowCurve',
-  roc: 'roc'
+  roc: 'roc',
+  curves: 'curves'
 } as const
 
 export type TaskResultScalarFieldEnum = (typeof TaskResultScalarFieldEnum)[keyof typeof TaskResultScalarFieldEnum]
@@ -1335,12 +1499,35 @@ export type SubmissionEventScalarFieldEnum = (typeof SubmissionEventScalarFieldE
 
 export const SubmissionLogScalarFieldEnum = {
   submissionId: 'submissionId',
+  phase: 'phase',
   text: 'text',
   truncated: 'truncated',
   updatedAt: 'updatedAt'
 } as const
 
 export type SubmissionLogScalarFieldEnum = (typeof SubmissionLogScalarFieldEnum)[keyof typeof SubmissionLogScalarFieldEnum]
+
+
+export const SubmissionPredictionsScalarFieldEnum = {
+  submissionId: 'submissionId',
+  csv: 'csv',
+  createdAt: 'createdAt'
+} as const
+
+export type SubmissionPredictionsScalarFieldEnum = (typeof SubmissionPredictionsScalarFieldEnum)[keyof typeof SubmissionPredictionsScalarFieldEnum]
+
+
+export const WorkerHeartbeatScalarFieldEnum = {
+  name: 'name',
+  host: 'host',
+  pid: 'pid',
+  concurrency: 'concurrency',
+  running: 'running',
+  startedAt: 'startedAt',
+  lastSeenAt: 'lastSeenAt'
+} as const
+
+export type WorkerHeartbeatScalarFieldEnum = (typeof WorkerHeartbeatScalarFieldEnum)[keyof typeof WorkerHeartbeatScalarFieldEnum]
 
 
 export const SortOrder = {
@@ -1356,6 +1543,14 @@ export const JsonNullValueInput = {
 } as const
 
 export type JsonNullValueInput = (typeof JsonNullValueInput)[keyof typeof JsonNullValueInput]
+
+
+export const NullableJsonNullValueInput = {
+  DbNull: DbNull,
+  JsonNull: JsonNull
+} as const
+
+export type NullableJsonNullValueInput = (typeof NullableJsonNullValueInput)[keyof typeof NullableJsonNullValueInput]
 
 
 export const QueryMode = {
@@ -1523,6 +1718,20 @@ export type ListBigIntFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaMod
 
 
 /**
+ * Reference to a field of type 'RunPhase'
+ */
+export type EnumRunPhaseFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaModel, 'RunPhase'>
+    
+
+
+/**
+ * Reference to a field of type 'RunPhase[]'
+ */
+export type ListEnumRunPhaseFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaModel, 'RunPhase[]'>
+    
+
+
+/**
  * Reference to a field of type 'Json'
  */
 export type JsonFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaModel, 'Json'>
@@ -1632,6 +1841,8 @@ export type GlobalOmitConfig = {
   taskResult?: Prisma.TaskResultOmit
   submissionEvent?: Prisma.SubmissionEventOmit
   submissionLog?: Prisma.SubmissionLogOmit
+  submissionPredictions?: Prisma.SubmissionPredictionsOmit
+  workerHeartbeat?: Prisma.WorkerHeartbeatOmit
 }
 
 /* Types for Logging */

@@ -58,7 +58,9 @@ export const ModelName = {
   Submission: 'Submission',
   TaskResult: 'TaskResult',
   SubmissionEvent: 'SubmissionEvent',
-  SubmissionLog: 'SubmissionLog'
+  SubmissionLog: 'SubmissionLog',
+  SubmissionPredictions: 'SubmissionPredictions',
+  WorkerHeartbeat: 'WorkerHeartbeat'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -177,6 +179,17 @@ export const SubmissionScalarFieldEnum = {
   imageDigest: 'imageDigest',
   imageSize: 'imageSize',
   attempts: 'attempts',
+  refunded: 'refunded',
+  failedPhase: 'failedPhase',
+  smokePassedAt: 'smokePassedAt',
+  worker: 'worker',
+  heartbeatAt: 'heartbeatAt',
+  cancelRequestedAt: 'cancelRequestedAt',
+  disqualified: 'disqualified',
+  disqualifiedReason: 'disqualifiedReason',
+  meanAucLo: 'meanAucLo',
+  meanAucHi: 'meanAucHi',
+  tiedWithLeader: 'tiedWithLeader',
   meanAuc: 'meanAuc',
   meanRadsBelowCurve: 'meanRadsBelowCurve',
   score: 'score',
@@ -193,8 +206,11 @@ export const TaskResultScalarFieldEnum = {
   submissionId: 'submissionId',
   task: 'task',
   auc: 'auc',
+  aucLo: 'aucLo',
+  aucHi: 'aucHi',
   radsBelowCurve: 'radsBelowCurve',
-  roc: 'roc'
+  roc: 'roc',
+  curves: 'curves'
 } as const
 
 export type TaskResultScalarFieldEnum = (typeof TaskResultScalarFieldEnum)[keyof typeof TaskResultScalarFieldEnum]
@@ -214,12 +230,35 @@ export type SubmissionEventScalarFieldEnum = (typeof SubmissionEventScalarFieldE
 
 export const SubmissionLogScalarFieldEnum = {
   submissionId: 'submissionId',
+  phase: 'phase',
   text: 'text',
   truncated: 'truncated',
   updatedAt: 'updatedAt'
 } as const
 
 export type SubmissionLogScalarFieldEnum = (typeof SubmissionLogScalarFieldEnum)[keyof typeof SubmissionLogScalarFieldEnum]
+
+
+export const SubmissionPredictionsScalarFieldEnum = {
+  submissionId: 'submissionId',
+  csv: 'csv',
+  createdAt: 'createdAt'
+} as const
+
+export type SubmissionPredictionsScalarFieldEnum = (typeof SubmissionPredictionsScalarFieldEnum)[keyof typeof SubmissionPredictionsScalarFieldEnum]
+
+
+export const WorkerHeartbeatScalarFieldEnum = {
+  name: 'name',
+  host: 'host',
+  pid: 'pid',
+  concurrency: 'concurrency',
+  running: 'running',
+  startedAt: 'startedAt',
+  lastSeenAt: 'lastSeenAt'
+} as const
+
+export type WorkerHeartbeatScalarFieldEnum = (typeof WorkerHeartbeatScalarFieldEnum)[keyof typeof WorkerHeartbeatScalarFieldEnum]
 
 
 export const SortOrder = {
@@ -235,6 +274,14 @@ export const JsonNullValueInput = {
 } as const
 
 export type JsonNullValueInput = (typeof JsonNullValueInput)[keyof typeof JsonNullValueInput]
+
+
+export const NullableJsonNullValueInput = {
+  DbNull: DbNull,
+  JsonNull: JsonNull
+} as const
+
+export type NullableJsonNullValueInput = (typeof NullableJsonNullValueInput)[keyof typeof NullableJsonNullValueInput]
 
 
 export const QueryMode = {

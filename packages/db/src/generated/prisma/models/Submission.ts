@@ -30,6 +30,8 @@ export type SubmissionAvgAggregateOutputType = {
   uploadSize: number | null
   imageSize: number | null
   attempts: number | null
+  meanAucLo: number | null
+  meanAucHi: number | null
   meanAuc: number | null
   meanRadsBelowCurve: number | null
   score: number | null
@@ -39,6 +41,8 @@ export type SubmissionSumAggregateOutputType = {
   uploadSize: bigint | null
   imageSize: bigint | null
   attempts: number | null
+  meanAucLo: number | null
+  meanAucHi: number | null
   meanAuc: number | null
   meanRadsBelowCurve: number | null
   score: number | null
@@ -65,6 +69,17 @@ export type SubmissionMinAggregateOutputType = {
   imageDigest: string | null
   imageSize: bigint | null
   attempts: number | null
+  refunded: boolean | null
+  failedPhase: $Enums.RunPhase | null
+  smokePassedAt: Date | null
+  worker: string | null
+  heartbeatAt: Date | null
+  cancelRequestedAt: Date | null
+  disqualified: boolean | null
+  disqualifiedReason: string | null
+  meanAucLo: number | null
+  meanAucHi: number | null
+  tiedWithLeader: boolean | null
   meanAuc: number | null
   meanRadsBelowCurve: number | null
   score: number | null
@@ -95,6 +110,17 @@ export type SubmissionMaxAggregateOutputType = {
   imageDigest: string | null
   imageSize: bigint | null
   attempts: number | null
+  refunded: boolean | null
+  failedPhase: $Enums.RunPhase | null
+  smokePassedAt: Date | null
+  worker: string | null
+  heartbeatAt: Date | null
+  cancelRequestedAt: Date | null
+  disqualified: boolean | null
+  disqualifiedReason: string | null
+  meanAucLo: number | null
+  meanAucHi: number | null
+  tiedWithLeader: boolean | null
   meanAuc: number | null
   meanRadsBelowCurve: number | null
   score: number | null
@@ -125,6 +151,17 @@ export type SubmissionCountAggregateOutputType = {
   imageDigest: number
   imageSize: number
   attempts: number
+  refunded: number
+  failedPhase: number
+  smokePassedAt: number
+  worker: number
+  heartbeatAt: number
+  cancelRequestedAt: number
+  disqualified: number
+  disqualifiedReason: number
+  meanAucLo: number
+  meanAucHi: number
+  tiedWithLeader: number
   meanAuc: number
   meanRadsBelowCurve: number
   score: number
@@ -140,6 +177,8 @@ export type SubmissionAvgAggregateInputType = {
   uploadSize?: true
   imageSize?: true
   attempts?: true
+  meanAucLo?: true
+  meanAucHi?: true
   meanAuc?: true
   meanRadsBelowCurve?: true
   score?: true
@@ -149,6 +188,8 @@ export type SubmissionSumAggregateInputType = {
   uploadSize?: true
   imageSize?: true
   attempts?: true
+  meanAucLo?: true
+  meanAucHi?: true
   meanAuc?: true
   meanRadsBelowCurve?: true
   score?: true
@@ -175,6 +216,17 @@ export type SubmissionMinAggregateInputType = {
   imageDigest?: true
   imageSize?: true
   attempts?: true
+  refunded?: true
+  failedPhase?: true
+  smokePassedAt?: true
+  worker?: true
+  heartbeatAt?: true
+  cancelRequestedAt?: true
+  disqualified?: true
+  disqualifiedReason?: true
+  meanAucLo?: true
+  meanAucHi?: true
+  tiedWithLeader?: true
   meanAuc?: true
   meanRadsBelowCurve?: true
   score?: true
@@ -205,6 +257,17 @@ export type SubmissionMaxAggregateInputType = {
   imageDigest?: true
   imageSize?: true
   attempts?: true
+  refunded?: true
+  failedPhase?: true
+  smokePassedAt?: true
+  worker?: true
+  heartbeatAt?: true
+  cancelRequestedAt?: true
+  disqualified?: true
+  disqualifiedReason?: true
+  meanAucLo?: true
+  meanAucHi?: true
+  tiedWithLeader?: true
   meanAuc?: true
   meanRadsBelowCurve?: true
   score?: true
@@ -235,6 +298,17 @@ export type SubmissionCountAggregateInputType = {
   imageDigest?: true
   imageSize?: true
   attempts?: true
+  refunded?: true
+  failedPhase?: true
+  smokePassedAt?: true
+  worker?: true
+  heartbeatAt?: true
+  cancelRequestedAt?: true
+  disqualified?: true
+  disqualifiedReason?: true
+  meanAucLo?: true
+  meanAucHi?: true
+  tiedWithLeader?: true
   meanAuc?: true
   meanRadsBelowCurve?: true
   score?: true
@@ -352,6 +426,17 @@ export type SubmissionGroupByOutputType = {
   imageDigest: string | null
   imageSize: bigint | null
   attempts: number
+  refunded: boolean
+  failedPhase: $Enums.RunPhase | null
+  smokePassedAt: Date | null
+  worker: string | null
+  heartbeatAt: Date | null
+  cancelRequestedAt: Date | null
+  disqualified: boolean
+  disqualifiedReason: string | null
+  meanAucLo: number | null
+  meanAucHi: number | null
+  tiedWithLeader: boolean | null
   meanAuc: number | null
   meanRadsBelowCurve: number | null
   score: number | null
@@ -405,6 +490,17 @@ export type SubmissionWhereInput = {
   imageDigest?: Prisma.StringNullableFilter<"Submission"> | string | null
   imageSize?: Prisma.BigIntNullableFilter<"Submission"> | bigint | number | null
   attempts?: Prisma.IntFilter<"Submission"> | number
+  refunded?: Prisma.BoolFilter<"Submission"> | boolean
+  failedPhase?: Prisma.EnumRunPhaseNullableFilter<"Submission"> | $Enums.RunPhase | null
+  smokePassedAt?: Prisma.DateTimeNullableFilter<"Submission"> | Date | string | null
+  worker?: Prisma.StringNullableFilter<"Submission"> | string | null
+  heartbeatAt?: Prisma.DateTimeNullableFilter<"Submission"> | Date | string | null
+  cancelRequestedAt?: Prisma.DateTimeNullableFilter<"Submission"> | Date | string | null
+  disqualified?: Prisma.BoolFilter<"Submission"> | boolean
+  disqualifiedReason?: Prisma.StringNullableFilter<"Submission"> | string | null
+  meanAucLo?: Prisma.FloatNullableFilter<"Submission"> | number | null
+  meanAucHi?: Prisma.FloatNullableFilter<"Submission"> | number | null
+  tiedWithLeader?: Prisma.BoolNullableFilter<"Submission"> | boolean | null
   meanAuc?: Prisma.FloatNullableFilter<"Submission"> | number | null
   meanRadsBelowCurve?: Prisma.FloatNullableFilter<"Submission"> | number | null
   score?: Prisma.FloatNullableFilter<"Submission"> | number | null
@@ -416,7 +512,8 @@ export type SubmissionWhereInput = {
   team?: Prisma.XOR<Prisma.TeamScalarRelationFilter, Prisma.TeamWhereInput>
   results?: Prisma.TaskResultListRelationFilter
   events?: Prisma.SubmissionEventListRelationFilter
-  log?: Prisma.XOR<Prisma.SubmissionLogNullableScalarRelationFilter, Prisma.SubmissionLogWhereInput> | null
+  logs?: Prisma.SubmissionLogListRelationFilter
+  predictions?: Prisma.XOR<Prisma.SubmissionPredictionsNullableScalarRelationFilter, Prisma.SubmissionPredictionsWhereInput> | null
 }
 
 export type SubmissionOrderByWithRelationInput = {
@@ -440,6 +537,17 @@ export type SubmissionOrderByWithRelationInput = {
   imageDigest?: Prisma.SortOrderInput | Prisma.SortOrder
   imageSize?: Prisma.SortOrderInput | Prisma.SortOrder
   attempts?: Prisma.SortOrder
+  refunded?: Prisma.SortOrder
+  failedPhase?: Prisma.SortOrderInput | Prisma.SortOrder
+  smokePassedAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  worker?: Prisma.SortOrderInput | Prisma.SortOrder
+  heartbeatAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  cancelRequestedAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  disqualified?: Prisma.SortOrder
+  disqualifiedReason?: Prisma.SortOrderInput | Prisma.SortOrder
+  meanAucLo?: Prisma.SortOrderInput | Prisma.SortOrder
+  meanAucHi?: Prisma.SortOrderInput | Prisma.SortOrder
+  tiedWithLeader?: Prisma.SortOrderInput | Prisma.SortOrder
   meanAuc?: Prisma.SortOrderInput | Prisma.SortOrder
   meanRadsBelowCurve?: Prisma.SortOrderInput | Prisma.SortOrder
   score?: Prisma.SortOrderInput | Prisma.SortOrder
@@ -451,7 +559,8 @@ export type SubmissionOrderByWithRelationInput = {
   team?: Prisma.TeamOrderByWithRelationInput
   results?: Prisma.TaskResultOrderByRelationAggregateInput
   events?: Prisma.SubmissionEventOrderByRelationAggregateInput
-  log?: Prisma.SubmissionLogOrderByWithRelationInput
+  logs?: Prisma.SubmissionLogOrderByRelationAggregateInput
+  predictions?: Prisma.SubmissionPredictionsOrderByWithRelationInput
 }
 
 export type SubmissionWhereUniqueInput = Prisma.AtLeast<{
@@ -478,6 +587,17 @@ export type SubmissionWhereUniqueInput = Prisma.AtLeast<{
   imageDigest?: Prisma.StringNullableFilter<"Submission"> | string | null
   imageSize?: Prisma.BigIntNullableFilter<"Submission"> | bigint | number | null
   attempts?: Prisma.IntFilter<"Submission"> | number
+  refunded?: Prisma.BoolFilter<"Submission"> | boolean
+  failedPhase?: Prisma.EnumRunPhaseNullableFilter<"Submission"> | $Enums.RunPhase | null
+  smokePassedAt?: Prisma.DateTimeNullableFilter<"Submission"> | Date | string | null
+  worker?: Prisma.StringNullableFilter<"Submission"> | string | null
+  heartbeatAt?: Prisma.DateTimeNullableFilter<"Submission"> | Date | string | null
+  cancelRequestedAt?: Prisma.DateTimeNullableFilter<"Submission"> | Date | string | null
+  disqualified?: Prisma.BoolFilter<"Submission"> | boolean
+  disqualifiedReason?: Prisma.StringNullableFilter<"Submission"> | string | null
+  meanAucLo?: Prisma.FloatNullableFilter<"Submission"> | number | null
+  meanAucHi?: Prisma.FloatNullableFilter<"Submission"> | number | null
+  tiedWithLeader?: Prisma.BoolNullableFilter<"Submission"> | boolean | null
   meanAuc?: Prisma.FloatNullableFilter<"Submission"> | number | null
   meanRadsBelowCurve?: Prisma.FloatNullableFilter<"Submission"> | number | null
   score?: Prisma.FloatNullableFilter<"Submission"> | number | null
@@ -489,7 +609,8 @@ export type SubmissionWhereUniqueInput = Prisma.AtLeast<{
   team?: Prisma.XOR<Prisma.TeamScalarRelationFilter, Prisma.TeamWhereInput>
   results?: Prisma.TaskResultListRelationFilter
   events?: Prisma.SubmissionEventListRelationFilter
-  log?: Prisma.XOR<Prisma.SubmissionLogNullableScalarRelationFilter, Prisma.SubmissionLogWhereInput> | null
+  logs?: Prisma.SubmissionLogListRelationFilter
+  predictions?: Prisma.XOR<Prisma.SubmissionPredictionsNullableScalarRelationFilter, Prisma.SubmissionPredictionsWhereInput> | null
 }, "id">
 
 export type SubmissionOrderByWithAggregationInput = {
@@ -513,6 +634,17 @@ export type SubmissionOrderByWithAggregationInput = {
   imageDigest?: Prisma.SortOrderInput | Prisma.SortOrder
   imageSize?: Prisma.SortOrderInput | Prisma.SortOrder
   attempts?: Prisma.SortOrder
+  refunded?: Prisma.SortOrder
+  failedPhase?: Prisma.SortOrderInput | Prisma.SortOrder
+  smokePassedAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  worker?: Prisma.SortOrderInput | Prisma.SortOrder
+  heartbeatAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  cancelRequestedAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  disqualified?: Prisma.SortOrder
+  disqualifiedReason?: Prisma.SortOrderInput | Prisma.SortOrder
+  meanAucLo?: Prisma.SortOrderInput | Prisma.SortOrder
+  meanAucHi?: Prisma.SortOrderInput | Prisma.SortOrder
+  tiedWithLeader?: Prisma.SortOrderInput | Prisma.SortOrder
   meanAuc?: Prisma.SortOrderInput | Prisma.SortOrder
   meanRadsBelowCurve?: Prisma.SortOrderInput | Prisma.SortOrder
   score?: Prisma.SortOrderInput | Prisma.SortOrder
@@ -551,6 +683,17 @@ export type SubmissionScalarWhereWithAggregatesInput = {
   imageDigest?: Prisma.StringNullableWithAggregatesFilter<"Submission"> | string | null
   imageSize?: Prisma.BigIntNullableWithAggregatesFilter<"Submission"> | bigint | number | null
   attempts?: Prisma.IntWithAggregatesFilter<"Submission"> | number
+  refunded?: Prisma.BoolWithAggregatesFilter<"Submission"> | boolean
+  failedPhase?: Prisma.EnumRunPhaseNullableWithAggregatesFilter<"Submission"> | $Enums.RunPhase | null
+  smokePassedAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Submission"> | Date | string | null
+  worker?: Prisma.StringNullableWithAggregatesFilter<"Submission"> | string | null
+  heartbeatAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Submission"> | Date | string | null
+  cancelRequestedAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Submission"> | Date | string | null
+  disqualified?: Prisma.BoolWithAggregatesFilter<"Submission"> | boolean
+  disqualifiedReason?: Prisma.StringNullableWithAggregatesFilter<"Submission"> | string | null
+  meanAucLo?: Prisma.FloatNullableWithAggregatesFilter<"Submission"> | number | null
+  meanAucHi?: Prisma.FloatNullableWithAggregatesFilter<"Submission"> | number | null
+  tiedWithLeader?: Prisma.BoolNullableWithAggregatesFilter<"Submission"> | boolean | null
   meanAuc?: Prisma.FloatNullableWithAggregatesFilter<"Submission"> | number | null
   meanRadsBelowCurve?: Prisma.FloatNullableWithAggregatesFilter<"Submission"> | number | null
   score?: Prisma.FloatNullableWithAggregatesFilter<"Submission"> | number | null
@@ -579,6 +722,17 @@ export type SubmissionCreateInput = {
   imageDigest?: string | null
   imageSize?: bigint | number | null
   attempts?: number
+  refunded?: boolean
+  failedPhase?: $Enums.RunPhase | null
+  smokePassedAt?: Date | string | null
+  worker?: string | null
+  heartbeatAt?: Date | string | null
+  cancelRequestedAt?: Date | string | null
+  disqualified?: boolean
+  disqualifiedReason?: string | null
+  meanAucLo?: number | null
+  meanAucHi?: number | null
+  tiedWithLeader?: boolean | null
   meanAuc?: number | null
   meanRadsBelowCurve?: number | null
   score?: number | null
@@ -590,7 +744,8 @@ export type SubmissionCreateInput = {
   team: Prisma.TeamCreateNestedOneWithoutSubmissionsInput
   results?: Prisma.TaskResultCreateNestedManyWithoutSubmissionInput
   events?: Prisma.SubmissionEventCreateNestedManyWithoutSubmissionInput
-  log?: Prisma.SubmissionLogCreateNestedOneWithoutSubmissionInput
+  logs?: Prisma.SubmissionLogCreateNestedManyWithoutSubmissionInput
+  predictions?: Prisma.SubmissionPredictionsCreateNestedOneWithoutSubmissionInput
 }
 
 export type SubmissionUncheckedCreateInput = {
@@ -614,6 +769,17 @@ export type SubmissionUncheckedCreateInput = {
   imageDigest?: string | null
   imageSize?: bigint | number | null
   attempts?: number
+  refunded?: boolean
+  failedPhase?: $Enums.RunPhase | null
+  smokePassedAt?: Date | string | null
+  worker?: string | null
+  heartbeatAt?: Date | string | null
+  cancelRequestedAt?: Date | string | null
+  disqualified?: boolean
+  disqualifiedReason?: string | null
+  meanAucLo?: number | null
+  meanAucHi?: number | null
+  tiedWithLeader?: boolean | null
   meanAuc?: number | null
   meanRadsBelowCurve?: number | null
   score?: number | null
@@ -623,7 +789,8 @@ export type SubmissionUncheckedCreateInput = {
   finishedAt?: Date | string | null
   results?: Prisma.TaskResultUncheckedCreateNestedManyWithoutSubmissionInput
   events?: Prisma.SubmissionEventUncheckedCreateNestedManyWithoutSubmissionInput
-  log?: Prisma.SubmissionLogUncheckedCreateNestedOneWithoutSubmissionInput
+  logs?: Prisma.SubmissionLogUncheckedCreateNestedManyWithoutSubmissionInput
+  predictions?: Prisma.SubmissionPredictionsUncheckedCreateNestedOneWithoutSubmissionInput
 }
 
 export type SubmissionUpdateInput = {
@@ -645,6 +812,17 @@ export type SubmissionUpdateInput = {
   imageDigest?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   imageSize?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
+  refunded?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  failedPhase?: Prisma.NullableEnumRunPhaseFieldUpdateOperationsInput | $Enums.RunPhase | null
+  smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  meanAucLo?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  meanAucHi?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  tiedWithLeader?: Prisma.NullableBoolFieldUpdateOperationsInput | boolean | null
   meanAuc?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   meanRadsBelowCurve?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   score?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
@@ -656,7 +834,8 @@ export type SubmissionUpdateInput = {
   team?: Prisma.TeamUpdateOneRequiredWithoutSubmissionsNestedInput
   results?: Prisma.TaskResultUpdateManyWithoutSubmissionNestedInput
   events?: Prisma.SubmissionEventUpdateManyWithoutSubmissionNestedInput
-  log?: Prisma.SubmissionLogUpdateOneWithoutSubmissionNestedInput
+  logs?: Prisma.SubmissionLogUpdateManyWithoutSubmissionNestedInput
+  predictions?: Prisma.SubmissionPredictionsUpdateOneWithoutSubmissionNestedInput
 }
 
 export type SubmissionUncheckedUpdateInput = {
@@ -680,6 +859,17 @@ export type SubmissionUncheckedUpdateInput = {
   imageDigest?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   imageSize?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
+  refunded?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  failedPhase?: Prisma.NullableEnumRunPhaseFieldUpdateOperationsInput | $Enums.RunPhase | null
+  smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  meanAucLo?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  meanAucHi?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  tiedWithLeader?: Prisma.NullableBoolFieldUpdateOperationsInput | boolean | null
   meanAuc?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   meanRadsBelowCurve?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   score?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
@@ -689,7 +879,8 @@ export type SubmissionUncheckedUpdateInput = {
   finishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   results?: Prisma.TaskResultUncheckedUpdateManyWithoutSubmissionNestedInput
   events?: Prisma.SubmissionEventUncheckedUpdateManyWithoutSubmissionNestedInput
-  log?: Prisma.SubmissionLogUncheckedUpdateOneWithoutSubmissionNestedInput
+  logs?: Prisma.SubmissionLogUncheckedUpdateManyWithoutSubmissionNestedInput
+  predictions?: Prisma.SubmissionPredictionsUncheckedUpdateOneWithoutSubmissionNestedInput
 }
 
 export type SubmissionCreateManyInput = {
@@ -713,6 +904,17 @@ export type SubmissionCreateManyInput = {
   imageDigest?: string | null
   imageSize?: bigint | number | null
   attempts?: number
+  refunded?: boolean
+  failedPhase?: $Enums.RunPhase | null
+  smokePassedAt?: Date | string | null
+  worker?: string | null
+  heartbeatAt?: Date | string | null
+  cancelRequestedAt?: Date | string | null
+  disqualified?: boolean
+  disqualifiedReason?: string | null
+  meanAucLo?: number | null
+  meanAucHi?: number | null
+  tiedWithLeader?: boolean | null
   meanAuc?: number | null
   meanRadsBelowCurve?: number | null
   score?: number | null
@@ -741,6 +943,17 @@ export type SubmissionUpdateManyMutationInput = {
   imageDigest?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   imageSize?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
+  refunded?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  failedPhase?: Prisma.NullableEnumRunPhaseFieldUpdateOperationsInput | $Enums.RunPhase | null
+  smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  meanAucLo?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  meanAucHi?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  tiedWithLeader?: Prisma.NullableBoolFieldUpdateOperationsInput | boolean | null
   meanAuc?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   meanRadsBelowCurve?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   score?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
@@ -771,6 +984,17 @@ export type SubmissionUncheckedUpdateManyInput = {
   imageDigest?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   imageSize?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
+  refunded?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  failedPhase?: Prisma.NullableEnumRunPhaseFieldUpdateOperationsInput | $Enums.RunPhase | null
+  smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  meanAucLo?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  meanAucHi?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  tiedWithLeader?: Prisma.NullableBoolFieldUpdateOperationsInput | boolean | null
   meanAuc?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   meanRadsBelowCurve?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   score?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
@@ -811,6 +1035,17 @@ export type SubmissionCountOrderByAggregateInput = {
   imageDigest?: Prisma.SortOrder
   imageSize?: Prisma.SortOrder
   attempts?: Prisma.SortOrder
+  refunded?: Prisma.SortOrder
+  failedPhase?: Prisma.SortOrder
+  smokePassedAt?: Prisma.SortOrder
+  worker?: Prisma.SortOrder
+  heartbeatAt?: Prisma.SortOrder
+  cancelRequestedAt?: Prisma.SortOrder
+  disqualified?: Prisma.SortOrder
+  disqualifiedReason?: Prisma.SortOrder
+  meanAucLo?: Prisma.SortOrder
+  meanAucHi?: Prisma.SortOrder
+  tiedWithLeader?: Prisma.SortOrder
   meanAuc?: Prisma.SortOrder
   meanRadsBelowCurve?: Prisma.SortOrder
   score?: Prisma.SortOrder
@@ -824,6 +1059,8 @@ export type SubmissionAvgOrderByAggregateInput = {
   uploadSize?: Prisma.SortOrder
   imageSize?: Prisma.SortOrder
   attempts?: Prisma.SortOrder
+  meanAucLo?: Prisma.SortOrder
+  meanAucHi?: Prisma.SortOrder
   meanAuc?: Prisma.SortOrder
   meanRadsBelowCurve?: Prisma.SortOrder
   score?: Prisma.SortOrder
@@ -850,6 +1087,17 @@ export type SubmissionMaxOrderByAggregateInput = {
   imageDigest?: Prisma.SortOrder
   imageSize?: Prisma.SortOrder
   attempts?: Prisma.SortOrder
+  refunded?: Prisma.SortOrder
+  failedPhase?: Prisma.SortOrder
+  smokePassedAt?: Prisma.SortOrder
+  worker?: Prisma.SortOrder
+  heartbeatAt?: Prisma.SortOrder
+  cancelRequestedAt?: Prisma.SortOrder
+  disqualified?: Prisma.SortOrder
+  disqualifiedReason?: Prisma.SortOrder
+  meanAucLo?: Prisma.SortOrder
+  meanAucHi?: Prisma.SortOrder
+  tiedWithLeader?: Prisma.SortOrder
   meanAuc?: Prisma.SortOrder
   meanRadsBelowCurve?: Prisma.SortOrder
   score?: Prisma.SortOrder
@@ -880,6 +1128,17 @@ export type SubmissionMinOrderByAggregateInput = {
   imageDigest?: Prisma.SortOrder
   imageSize?: Prisma.SortOrder
   attempts?: Prisma.SortOrder
+  refunded?: Prisma.SortOrder
+  failedPhase?: Prisma.SortOrder
+  smokePassedAt?: Prisma.SortOrder
+  worker?: Prisma.SortOrder
+  heartbeatAt?: Prisma.SortOrder
+  cancelRequestedAt?: Prisma.SortOrder
+  disqualified?: Prisma.SortOrder
+  disqualifiedReason?: Prisma.SortOrder
+  meanAucLo?: Prisma.SortOrder
+  meanAucHi?: Prisma.SortOrder
+  tiedWithLeader?: Prisma.SortOrder
   meanAuc?: Prisma.SortOrder
   meanRadsBelowCurve?: Prisma.SortOrder
   score?: Prisma.SortOrder
@@ -893,6 +1152,8 @@ export type SubmissionSumOrderByAggregateInput = {
   uploadSize?: Prisma.SortOrder
   imageSize?: Prisma.SortOrder
   attempts?: Prisma.SortOrder
+  meanAucLo?: Prisma.SortOrder
+  meanAucHi?: Prisma.SortOrder
   meanAuc?: Prisma.SortOrder
   meanRadsBelowCurve?: Prisma.SortOrder
   score?: Prisma.SortOrder
@@ -1015,12 +1276,20 @@ export type NullableBigIntFieldUpdateOperationsInput = {
   divide?: bigint | number
 }
 
+export type NullableEnumRunPhaseFieldUpdateOperationsInput = {
+  set?: $Enums.RunPhase | null
+}
+
 export type NullableFloatFieldUpdateOperationsInput = {
   set?: number | null
   increment?: number
   decrement?: number
   multiply?: number
   divide?: number
+}
+
+export type NullableBoolFieldUpdateOperationsInput = {
+  set?: boolean | null
 }
 
 export type SubmissionCreateNestedOneWithoutResultsInput = {
@@ -1051,18 +1320,32 @@ export type SubmissionUpdateOneRequiredWithoutEventsNestedInput = {
   update?: Prisma.XOR<Prisma.XOR<Prisma.SubmissionUpdateToOneWithWhereWithoutEventsInput, Prisma.SubmissionUpdateWithoutEventsInput>, Prisma.SubmissionUncheckedUpdateWithoutEventsInput>
 }
 
-export type SubmissionCreateNestedOneWithoutLogInput = {
-  create?: Prisma.XOR<Prisma.SubmissionCreateWithoutLogInput, Prisma.SubmissionUncheckedCreateWithoutLogInput>
-  connectOrCreate?: Prisma.SubmissionCreateOrConnectWithoutLogInput
+export type SubmissionCreateNestedOneWithoutLogsInput = {
+  create?: Prisma.XOR<Prisma.SubmissionCreateWithoutLogsInput, Prisma.SubmissionUncheckedCreateWithoutLogsInput>
+  connectOrCreate?: Prisma.SubmissionCreateOrConnectWithoutLogsInput
   connect?: Prisma.SubmissionWhereUniqueInput
 }
 
-export type SubmissionUpdateOneRequiredWithoutLogNestedInput = {
-  create?: Prisma.XOR<Prisma.SubmissionCreateWithoutLogInput, Prisma.SubmissionUncheckedCreateWithoutLogInput>
-  connectOrCreate?: Prisma.SubmissionCreateOrConnectWithoutLogInput
-  upsert?: Prisma.SubmissionUpsertWithoutLogInput
+export type SubmissionUpdateOneRequiredWithoutLogsNestedInput = {
+  create?: Prisma.XOR<Prisma.SubmissionCreateWithoutLogsInput, Prisma.SubmissionUncheckedCreateWithoutLogsInput>
+  connectOrCreate?: Prisma.SubmissionCreateOrConnectWithoutLogsInput
+  upsert?: Prisma.SubmissionUpsertWithoutLogsInput
   connect?: Prisma.SubmissionWhereUniqueInput
-  update?: Prisma.XOR<Prisma.XOR<Prisma.SubmissionUpdateToOneWithWhereWithoutLogInput, Prisma.SubmissionUpdateWithoutLogInput>, Prisma.SubmissionUncheckedUpdateWithoutLogInput>
+  update?: Prisma.XOR<Prisma.XOR<Prisma.SubmissionUpdateToOneWithWhereWithoutLogsInput, Prisma.SubmissionUpdateWithoutLogsInput>, Prisma.SubmissionUncheckedUpdateWithoutLogsInput>
+}
+
+export type SubmissionCreateNestedOneWithoutPredictionsInput = {
+  create?: Prisma.XOR<Prisma.SubmissionCreateWithoutPredictionsInput, Prisma.SubmissionUncheckedCreateWithoutPredictionsInput>
+  connectOrCreate?: Prisma.SubmissionCreateOrConnectWithoutPredictionsInput
+  connect?: Prisma.SubmissionWhereUniqueInput
+}
+
+export type SubmissionUpdateOneRequiredWithoutPredictionsNestedInput = {
+  create?: Prisma.XOR<Prisma.SubmissionCreateWithoutPredictionsInput, Prisma.SubmissionUncheckedCreateWithoutPredictionsInput>
+  connectOrCreate?: Prisma.SubmissionCreateOrConnectWithoutPredictionsInput
+  upsert?: Prisma.SubmissionUpsertWithoutPredictionsInput
+  connect?: Prisma.SubmissionWhereUniqueInput
+  update?: Prisma.XOR<Prisma.XOR<Prisma.SubmissionUpdateToOneWithWhereWithoutPredictionsInput, Prisma.SubmissionUpdateWithoutPredictionsInput>, Prisma.SubmissionUncheckedUpdateWithoutPredictionsInput>
 }
 
 export type SubmissionCreateWithoutCompetitionInput = {
@@ -1084,6 +1367,17 @@ export type SubmissionCreateWithoutCompetitionInput = {
   imageDigest?: string | null
   imageSize?: bigint | number | null
   attempts?: number
+  refunded?: boolean
+  failedPhase?: $Enums.RunPhase | null
+  smokePassedAt?: Date | string | null
+  worker?: string | null
+  heartbeatAt?: Date | string | null
+  cancelRequestedAt?: Date | string | null
+  disqualified?: boolean
+  disqualifiedReason?: string | null
+  meanAucLo?: number | null
+  meanAucHi?: number | null
+  tiedWithLeader?: boolean | null
   meanAuc?: number | null
   meanRadsBelowCurve?: number | null
   score?: number | null
@@ -1094,7 +1388,8 @@ export type SubmissionCreateWithoutCompetitionInput = {
   team: Prisma.TeamCreateNestedOneWithoutSubmissionsInput
   results?: Prisma.TaskResultCreateNestedManyWithoutSubmissionInput
   events?: Prisma.SubmissionEventCreateNestedManyWithoutSubmissionInput
-  log?: Prisma.SubmissionLogCreateNestedOneWithoutSubmissionInput
+  logs?: Prisma.SubmissionLogCreateNestedManyWithoutSubmissionInput
+  predictions?: Prisma.SubmissionPredictionsCreateNestedOneWithoutSubmissionInput
 }
 
 export type SubmissionUncheckedCreateWithoutCompetitionInput = {
@@ -1117,6 +1412,17 @@ export type SubmissionUncheckedCreateWithoutCompetitionInput = {
   imageDigest?: string | null
   imageSize?: bigint | number | null
   attempts?: number
+  refunded?: boolean
+  failedPhase?: $Enums.RunPhase | null
+  smokePassedAt?: Date | string | null
+  worker?: string | null
+  heartbeatAt?: Date | string | null
+  cancelRequestedAt?: Date | string | null
+  disqualified?: boolean
+  disqualifiedReason?: string | null
+  meanAucLo?: number | null
+  meanAucHi?: number | null
+  tiedWithLeader?: boolean | null
   meanAuc?: number | null
   meanRadsBelowCurve?: number | null
   score?: number | null
@@ -1126,7 +1432,8 @@ export type SubmissionUncheckedCreateWithoutCompetitionInput = {
   finishedAt?: Date | string | null
   results?: Prisma.TaskResultUncheckedCreateNestedManyWithoutSubmissionInput
   events?: Prisma.SubmissionEventUncheckedCreateNestedManyWithoutSubmissionInput
-  log?: Prisma.SubmissionLogUncheckedCreateNestedOneWithoutSubmissionInput
+  logs?: Prisma.SubmissionLogUncheckedCreateNestedManyWithoutSubmissionInput
+  predictions?: Prisma.SubmissionPredictionsUncheckedCreateNestedOneWithoutSubmissionInput
 }
 
 export type SubmissionCreateOrConnectWithoutCompetitionInput = {
@@ -1179,6 +1486,17 @@ export type SubmissionScalarWhereInput = {
   imageDigest?: Prisma.StringNullableFilter<"Submission"> | string | null
   imageSize?: Prisma.BigIntNullableFilter<"Submission"> | bigint | number | null
   attempts?: Prisma.IntFilter<"Submission"> | number
+  refunded?: Prisma.BoolFilter<"Submission"> | boolean
+  failedPhase?: Prisma.EnumRunPhaseNullableFilter<"Submission"> | $Enums.RunPhase | null
+  smokePassedAt?: Prisma.DateTimeNullableFilter<"Submission"> | Date | string | null
+  worker?: Prisma.StringNullableFilter<"Submission"> | string | null
+  heartbeatAt?: Prisma.DateTimeNullableFilter<"Submission"> | Date | string | null
+  cancelRequestedAt?: Prisma.DateTimeNullableFilter<"Submission"> | Date | string | null
+  disqualified?: Prisma.BoolFilter<"Submission"> | boolean
+  disqualifiedReason?: Prisma.StringNullableFilter<"Submission"> | string | null
+  meanAucLo?: Prisma.FloatNullableFilter<"Submission"> | number | null
+  meanAucHi?: Prisma.FloatNullableFilter<"Submission"> | number | null
+  tiedWithLeader?: Prisma.BoolNullableFilter<"Submission"> | boolean | null
   meanAuc?: Prisma.FloatNullableFilter<"Submission"> | number | null
   meanRadsBelowCurve?: Prisma.FloatNullableFilter<"Submission"> | number | null
   score?: Prisma.FloatNullableFilter<"Submission"> | number | null
@@ -1207,6 +1525,17 @@ export type SubmissionCreateWithoutTeamInput = {
   imageDigest?: string | null
   imageSize?: bigint | number | null
   attempts?: number
+  refunded?: boolean
+  failedPhase?: $Enums.RunPhase | null
+  smokePassedAt?: Date | string | null
+  worker?: string | null
+  heartbeatAt?: Date | string | null
+  cancelRequestedAt?: Date | string | null
+  disqualified?: boolean
+  disqualifiedReason?: string | null
+  meanAucLo?: number | null
+  meanAucHi?: number | null
+  tiedWithLeader?: boolean | null
   meanAuc?: number | null
   meanRadsBelowCurve?: number | null
   score?: number | null
@@ -1217,7 +1546,8 @@ export type SubmissionCreateWithoutTeamInput = {
   competition: Prisma.CompetitionCreateNestedOneWithoutSubmissionsInput
   results?: Prisma.TaskResultCreateNestedManyWithoutSubmissionInput
   events?: Prisma.SubmissionEventCreateNestedManyWithoutSubmissionInput
-  log?: Prisma.SubmissionLogCreateNestedOneWithoutSubmissionInput
+  logs?: Prisma.SubmissionLogCreateNestedManyWithoutSubmissionInput
+  predictions?: Prisma.SubmissionPredictionsCreateNestedOneWithoutSubmissionInput
 }
 
 export type SubmissionUncheckedCreateWithoutTeamInput = {
@@ -1240,6 +1570,17 @@ export type SubmissionUncheckedCreateWithoutTeamInput = {
   imageDigest?: string | null
   imageSize?: bigint | number | null
   attempts?: number
+  refunded?: boolean
+  failedPhase?: $Enums.RunPhase | null
+  smokePassedAt?: Date | string | null
+  worker?: string | null
+  heartbeatAt?: Date | string | null
+  cancelRequestedAt?: Date | string | null
+  disqualified?: boolean
+  disqualifiedReason?: string | null
+  meanAucLo?: number | null
+  meanAucHi?: number | null
+  tiedWithLeader?: boolean | null
   meanAuc?: number | null
   meanRadsBelowCurve?: number | null
   score?: number | null
@@ -1249,7 +1590,8 @@ export type SubmissionUncheckedCreateWithoutTeamInput = {
   finishedAt?: Date | string | null
   results?: Prisma.TaskResultUncheckedCreateNestedManyWithoutSubmissionInput
   events?: Prisma.SubmissionEventUncheckedCreateNestedManyWithoutSubmissionInput
-  log?: Prisma.SubmissionLogUncheckedCreateNestedOneWithoutSubmissionInput
+  logs?: Prisma.SubmissionLogUncheckedCreateNestedManyWithoutSubmissionInput
+  predictions?: Prisma.SubmissionPredictionsUncheckedCreateNestedOneWithoutSubmissionInput
 }
 
 export type SubmissionCreateOrConnectWithoutTeamInput = {
@@ -1297,6 +1639,17 @@ export type SubmissionCreateWithoutResultsInput = {
   imageDigest?: string | null
   imageSize?: bigint | number | null
   attempts?: number
+  refunded?: boolean
+  failedPhase?: $Enums.RunPhase | null
+  smokePassedAt?: Date | string | null
+  worker?: string | null
+  heartbeatAt?: Date | string | null
+  cancelRequestedAt?: Date | string | null
+  disqualified?: boolean
+  disqualifiedReason?: string | null
+  meanAucLo?: number | null
+  meanAucHi?: number | null
+  tiedWithLeader?: boolean | null
   meanAuc?: number | null
   meanRadsBelowCurve?: number | null
   score?: number | null
@@ -1307,7 +1660,8 @@ export type SubmissionCreateWithoutResultsInput = {
   competition: Prisma.CompetitionCreateNestedOneWithoutSubmissionsInput
   team: Prisma.TeamCreateNestedOneWithoutSubmissionsInput
   events?: Prisma.SubmissionEventCreateNestedManyWithoutSubmissionInput
-  log?: Prisma.SubmissionLogCreateNestedOneWithoutSubmissionInput
+  logs?: Prisma.SubmissionLogCreateNestedManyWithoutSubmissionInput
+  predictions?: Prisma.SubmissionPredictionsCreateNestedOneWithoutSubmissionInput
 }
 
 export type SubmissionUncheckedCreateWithoutResultsInput = {
@@ -1331,6 +1685,17 @@ export type SubmissionUncheckedCreateWithoutResultsInput = {
   imageDigest?: string | null
   imageSize?: bigint | number | null
   attempts?: number
+  refunded?: boolean
+  failedPhase?: $Enums.RunPhase | null
+  smokePassedAt?: Date | string | null
+  worker?: string | null
+  heartbeatAt?: Date | string | null
+  cancelRequestedAt?: Date | string | null
+  disqualified?: boolean
+  disqualifiedReason?: string | null
+  meanAucLo?: number | null
+  meanAucHi?: number | null
+  tiedWithLeader?: boolean | null
   meanAuc?: number | null
   meanRadsBelowCurve?: number | null
   score?: number | null
@@ -1339,7 +1704,8 @@ export type SubmissionUncheckedCreateWithoutResultsInput = {
   startedAt?: Date | string | null
   finishedAt?: Date | string | null
   events?: Prisma.SubmissionEventUncheckedCreateNestedManyWithoutSubmissionInput
-  log?: Prisma.SubmissionLogUncheckedCreateNestedOneWithoutSubmissionInput
+  logs?: Prisma.SubmissionLogUncheckedCreateNestedManyWithoutSubmissionInput
+  predictions?: Prisma.SubmissionPredictionsUncheckedCreateNestedOneWithoutSubmissionInput
 }
 
 export type SubmissionCreateOrConnectWithoutResultsInput = {
@@ -1377,6 +1743,17 @@ export type SubmissionUpdateWithoutResultsInput = {
   imageDigest?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   imageSize?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
+  refunded?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  failedPhase?: Prisma.NullableEnumRunPhaseFieldUpdateOperationsInput | $Enums.RunPhase | null
+  smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  meanAucLo?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  meanAucHi?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  tiedWithLeader?: Prisma.NullableBoolFieldUpdateOperationsInput | boolean | null
   meanAuc?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   meanRadsBelowCurve?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   score?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
@@ -1387,7 +1764,8 @@ export type SubmissionUpdateWithoutResultsInput = {
   competition?: Prisma.CompetitionUpdateOneRequiredWithoutSubmissionsNestedInput
   team?: Prisma.TeamUpdateOneRequiredWithoutSubmissionsNestedInput
   events?: Prisma.SubmissionEventUpdateManyWithoutSubmissionNestedInput
-  log?: Prisma.SubmissionLogUpdateOneWithoutSubmissionNestedInput
+  logs?: Prisma.SubmissionLogUpdateManyWithoutSubmissionNestedInput
+  predictions?: Prisma.SubmissionPredictionsUpdateOneWithoutSubmissionNestedInput
 }
 
 export type SubmissionUncheckedUpdateWithoutResultsInput = {
@@ -1411,6 +1789,17 @@ export type SubmissionUncheckedUpdateWithoutResultsInput = {
   imageDigest?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   imageSize?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
+  refunded?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  failedPhase?: Prisma.NullableEnumRunPhaseFieldUpdateOperationsInput | $Enums.RunPhase | null
+  smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  meanAucLo?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  meanAucHi?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  tiedWithLeader?: Prisma.NullableBoolFieldUpdateOperationsInput | boolean | null
   meanAuc?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   meanRadsBelowCurve?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   score?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
@@ -1419,7 +1808,8 @@ export type SubmissionUncheckedUpdateWithoutResultsInput = {
   startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   finishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   events?: Prisma.SubmissionEventUncheckedUpdateManyWithoutSubmissionNestedInput
-  log?: Prisma.SubmissionLogUncheckedUpdateOneWithoutSubmissionNestedInput
+  logs?: Prisma.SubmissionLogUncheckedUpdateManyWithoutSubmissionNestedInput
+  predictions?: Prisma.SubmissionPredictionsUncheckedUpdateOneWithoutSubmissionNestedInput
 }
 
 export type SubmissionCreateWithoutEventsInput = {
@@ -1441,6 +1831,17 @@ export type SubmissionCreateWithoutEventsInput = {
   imageDigest?: string | null
   imageSize?: bigint | number | null
   attempts?: number
+  refunded?: boolean
+  failedPhase?: $Enums.RunPhase | null
+  smokePassedAt?: Date | string | null
+  worker?: string | null
+  heartbeatAt?: Date | string | null
+  cancelRequestedAt?: Date | string | null
+  disqualified?: boolean
+  disqualifiedReason?: string | null
+  meanAucLo?: number | null
+  meanAucHi?: number | null
+  tiedWithLeader?: boolean | null
   meanAuc?: number | null
   meanRadsBelowCurve?: number | null
   score?: number | null
@@ -1451,7 +1852,8 @@ export type SubmissionCreateWithoutEventsInput = {
   competition: Prisma.CompetitionCreateNestedOneWithoutSubmissionsInput
   team: Prisma.TeamCreateNestedOneWithoutSubmissionsInput
   results?: Prisma.TaskResultCreateNestedManyWithoutSubmissionInput
-  log?: Prisma.SubmissionLogCreateNestedOneWithoutSubmissionInput
+  logs?: Prisma.SubmissionLogCreateNestedManyWithoutSubmissionInput
+  predictions?: Prisma.SubmissionPredictionsCreateNestedOneWithoutSubmissionInput
 }
 
 export type SubmissionUncheckedCreateWithoutEventsInput = {
@@ -1475,6 +1877,17 @@ export type SubmissionUncheckedCreateWithoutEventsInput = {
   imageDigest?: string | null
   imageSize?: bigint | number | null
   attempts?: number
+  refunded?: boolean
+  failedPhase?: $Enums.RunPhase | null
+  smokePassedAt?: Date | string | null
+  worker?: string | null
+  heartbeatAt?: Date | string | null
+  cancelRequestedAt?: Date | string | null
+  disqualified?: boolean
+  disqualifiedReason?: string | null
+  meanAucLo?: number | null
+  meanAucHi?: number | null
+  tiedWithLeader?: boolean | null
   meanAuc?: number | null
   meanRadsBelowCurve?: number | null
   score?: number | null
@@ -1483,7 +1896,8 @@ export type SubmissionUncheckedCreateWithoutEventsInput = {
   startedAt?: Date | string | null
   finishedAt?: Date | string | null
   results?: Prisma.TaskResultUncheckedCreateNestedManyWithoutSubmissionInput
-  log?: Prisma.SubmissionLogUncheckedCreateNestedOneWithoutSubmissionInput
+  logs?: Prisma.SubmissionLogUncheckedCreateNestedManyWithoutSubmissionInput
+  predictions?: Prisma.SubmissionPredictionsUncheckedCreateNestedOneWithoutSubmissionInput
 }
 
 export type SubmissionCreateOrConnectWithoutEventsInput = {
@@ -1521,6 +1935,17 @@ export type SubmissionUpdateWithoutEventsInput = {
   imageDigest?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   imageSize?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
+  refunded?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  failedPhase?: Prisma.NullableEnumRunPhaseFieldUpdateOperationsInput | $Enums.RunPhase | null
+  smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  meanAucLo?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  meanAucHi?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  tiedWithLeader?: Prisma.NullableBoolFieldUpdateOperationsInput | boolean | null
   meanAuc?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   meanRadsBelowCurve?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   score?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
@@ -1531,7 +1956,8 @@ export type SubmissionUpdateWithoutEventsInput = {
   competition?: Prisma.CompetitionUpdateOneRequiredWithoutSubmissionsNestedInput
   team?: Prisma.TeamUpdateOneRequiredWithoutSubmissionsNestedInput
   results?: Prisma.TaskResultUpdateManyWithoutSubmissionNestedInput
-  log?: Prisma.SubmissionLogUpdateOneWithoutSubmissionNestedInput
+  logs?: Prisma.SubmissionLogUpdateManyWithoutSubmissionNestedInput
+  predictions?: Prisma.SubmissionPredictionsUpdateOneWithoutSubmissionNestedInput
 }
 
 export type SubmissionUncheckedUpdateWithoutEventsInput = {
@@ -1555,6 +1981,17 @@ export type SubmissionUncheckedUpdateWithoutEventsInput = {
   imageDigest?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   imageSize?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
+  refunded?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  failedPhase?: Prisma.NullableEnumRunPhaseFieldUpdateOperationsInput | $Enums.RunPhase | null
+  smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  meanAucLo?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  meanAucHi?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  tiedWithLeader?: Prisma.NullableBoolFieldUpdateOperationsInput | boolean | null
   meanAuc?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   meanRadsBelowCurve?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   score?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
@@ -1563,10 +2000,11 @@ export type SubmissionUncheckedUpdateWithoutEventsInput = {
   startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   finishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   results?: Prisma.TaskResultUncheckedUpdateManyWithoutSubmissionNestedInput
-  log?: Prisma.SubmissionLogUncheckedUpdateOneWithoutSubmissionNestedInput
+  logs?: Prisma.SubmissionLogUncheckedUpdateManyWithoutSubmissionNestedInput
+  predictions?: Prisma.SubmissionPredictionsUncheckedUpdateOneWithoutSubmissionNestedInput
 }
 
-export type SubmissionCreateWithoutLogInput = {
+export type SubmissionCreateWithoutLogsInput = {
   id: string
   kind?: $Enums.SubmissionKind
   state?: $Enums.SubmissionState
@@ -1585,6 +2023,17 @@ export type SubmissionCreateWithoutLogInput = {
   imageDigest?: string | null
   imageSize?: bigint | number | null
   attempts?: number
+  refunded?: boolean
+  failedPhase?: $Enums.RunPhase | null
+  smokePassedAt?: Date | string | null
+  worker?: string | null
+  heartbeatAt?: Date | string | null
+  cancelRequestedAt?: Date | string | null
+  disqualified?: boolean
+  disqualifiedReason?: string | null
+  meanAucLo?: number | null
+  meanAucHi?: number | null
+  tiedWithLeader?: boolean | null
   meanAuc?: number | null
   meanRadsBelowCurve?: number | null
   score?: number | null
@@ -1596,9 +2045,10 @@ export type SubmissionCreateWithoutLogInput = {
   team: Prisma.TeamCreateNestedOneWithoutSubmissionsInput
   results?: Prisma.TaskResultCreateNestedManyWithoutSubmissionInput
   events?: Prisma.SubmissionEventCreateNestedManyWithoutSubmissionInput
+  predictions?: Prisma.SubmissionPredictionsCreateNestedOneWithoutSubmissionInput
 }
 
-export type SubmissionUncheckedCreateWithoutLogInput = {
+export type SubmissionUncheckedCreateWithoutLogsInput = {
   id: string
   competitionId: string
   teamId: string
@@ -1619,6 +2069,17 @@ export type SubmissionUncheckedCreateWithoutLogInput = {
   imageDigest?: string | null
   imageSize?: bigint | number | null
   attempts?: number
+  refunded?: boolean
+  failedPhase?: $Enums.RunPhase | null
+  smokePassedAt?: Date | string | null
+  worker?: string | null
+  heartbeatAt?: Date | string | null
+  cancelRequestedAt?: Date | string | null
+  disqualified?: boolean
+  disqualifiedReason?: string | null
+  meanAucLo?: number | null
+  meanAucHi?: number | null
+  tiedWithLeader?: boolean | null
   meanAuc?: number | null
   meanRadsBelowCurve?: number | null
   score?: number | null
@@ -1628,25 +2089,26 @@ export type SubmissionUncheckedCreateWithoutLogInput = {
   finishedAt?: Date | string | null
   results?: Prisma.TaskResultUncheckedCreateNestedManyWithoutSubmissionInput
   events?: Prisma.SubmissionEventUncheckedCreateNestedManyWithoutSubmissionInput
+  predictions?: Prisma.SubmissionPredictionsUncheckedCreateNestedOneWithoutSubmissionInput
 }
 
-export type SubmissionCreateOrConnectWithoutLogInput = {
+export type SubmissionCreateOrConnectWithoutLogsInput = {
   where: Prisma.SubmissionWhereUniqueInput
-  create: Prisma.XOR<Prisma.SubmissionCreateWithoutLogInput, Prisma.SubmissionUncheckedCreateWithoutLogInput>
+  create: Prisma.XOR<Prisma.SubmissionCreateWithoutLogsInput, Prisma.SubmissionUncheckedCreateWithoutLogsInput>
 }
 
-export type SubmissionUpsertWithoutLogInput = {
-  update: Prisma.XOR<Prisma.SubmissionUpdateWithoutLogInput, Prisma.SubmissionUncheckedUpdateWithoutLogInput>
-  create: Prisma.XOR<Prisma.SubmissionCreateWithoutLogInput, Prisma.SubmissionUncheckedCreateWithoutLogInput>
+export type SubmissionUpsertWithoutLogsInput = {
+  update: Prisma.XOR<Prisma.SubmissionUpdateWithoutLogsInput, Prisma.SubmissionUncheckedUpdateWithoutLogsInput>
+  create: Prisma.XOR<Prisma.SubmissionCreateWithoutLogsInput, Prisma.SubmissionUncheckedCreateWithoutLogsInput>
   where?: Prisma.SubmissionWhereInput
 }
 
-export type SubmissionUpdateToOneWithWhereWithoutLogInput = {
+export type SubmissionUpdateToOneWithWhereWithoutLogsInput = {
   where?: Prisma.SubmissionWhereInput
-  data: Prisma.XOR<Prisma.SubmissionUpdateWithoutLogInput, Prisma.SubmissionUncheckedUpdateWithoutLogInput>
+  data: Prisma.XOR<Prisma.SubmissionUpdateWithoutLogsInput, Prisma.SubmissionUncheckedUpdateWithoutLogsInput>
 }
 
-export type SubmissionUpdateWithoutLogInput = {
+export type SubmissionUpdateWithoutLogsInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   kind?: Prisma.EnumSubmissionKindFieldUpdateOperationsInput | $Enums.SubmissionKind
   state?: Prisma.EnumSubmissionStateFieldUpdateOperationsInput | $Enums.SubmissionState
@@ -1665,6 +2127,17 @@ export type SubmissionUpdateWithoutLogInput = {
   imageDigest?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   imageSize?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
+  refunded?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  failedPhase?: Prisma.NullableEnumRunPhaseFieldUpdateOperationsInput | $Enums.RunPhase | null
+  smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  meanAucLo?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  meanAucHi?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  tiedWithLeader?: Prisma.NullableBoolFieldUpdateOperationsInput | boolean | null
   meanAuc?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   meanRadsBelowCurve?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   score?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
@@ -1676,9 +2149,10 @@ export type SubmissionUpdateWithoutLogInput = {
   team?: Prisma.TeamUpdateOneRequiredWithoutSubmissionsNestedInput
   results?: Prisma.TaskResultUpdateManyWithoutSubmissionNestedInput
   events?: Prisma.SubmissionEventUpdateManyWithoutSubmissionNestedInput
+  predictions?: Prisma.SubmissionPredictionsUpdateOneWithoutSubmissionNestedInput
 }
 
-export type SubmissionUncheckedUpdateWithoutLogInput = {
+export type SubmissionUncheckedUpdateWithoutLogsInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   competitionId?: Prisma.StringFieldUpdateOperationsInput | string
   teamId?: Prisma.StringFieldUpdateOperationsInput | string
@@ -1699,6 +2173,17 @@ export type SubmissionUncheckedUpdateWithoutLogInput = {
   imageDigest?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   imageSize?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
+  refunded?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  failedPhase?: Prisma.NullableEnumRunPhaseFieldUpdateOperationsInput | $Enums.RunPhase | null
+  smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  meanAucLo?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  meanAucHi?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  tiedWithLeader?: Prisma.NullableBoolFieldUpdateOperationsInput | boolean | null
   meanAuc?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   meanRadsBelowCurve?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   score?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
@@ -1708,6 +2193,199 @@ export type SubmissionUncheckedUpdateWithoutLogInput = {
   finishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   results?: Prisma.TaskResultUncheckedUpdateManyWithoutSubmissionNestedInput
   events?: Prisma.SubmissionEventUncheckedUpdateManyWithoutSubmissionNestedInput
+  predictions?: Prisma.SubmissionPredictionsUncheckedUpdateOneWithoutSubmissionNestedInput
+}
+
+export type SubmissionCreateWithoutPredictionsInput = {
+  id: string
+  kind?: $Enums.SubmissionKind
+  state?: $Enums.SubmissionState
+  failureCategory?: $Enums.FailureCategory | null
+  failureMessage?: string | null
+  modelName: string
+  description?: string | null
+  link?: string | null
+  ensemble?: boolean
+  hidden?: boolean
+  uploadFile?: string | null
+  uploadSize: bigint | number
+  uploadSha256: string
+  bundleDir?: string | null
+  command?: string | null
+  imageDigest?: string | null
+  imageSize?: bigint | number | null
+  attempts?: number
+  refunded?: boolean
+  failedPhase?: $Enums.RunPhase | null
+  smokePassedAt?: Date | string | null
+  worker?: string | null
+  heartbeatAt?: Date | string | null
+  cancelRequestedAt?: Date | string | null
+  disqualified?: boolean
+  disqualifiedReason?: string | null
+  meanAucLo?: number | null
+  meanAucHi?: number | null
+  tiedWithLeader?: boolean | null
+  meanAuc?: number | null
+  meanRadsBelowCurve?: number | null
+  score?: number | null
+  createdAt?: Date | string
+  queuedAt?: Date | string | null
+  startedAt?: Date | string | null
+  finishedAt?: Date | string | null
+  competition: Prisma.CompetitionCreateNestedOneWithoutSubmissionsInput
+  team: Prisma.TeamCreateNestedOneWithoutSubmissionsInput
+  results?: Prisma.TaskResultCreateNestedManyWithoutSubmissionInput
+  events?: Prisma.SubmissionEventCreateNestedManyWithoutSubmissionInput
+  logs?: Prisma.SubmissionLogCreateNestedManyWithoutSubmissionInput
+}
+
+export type SubmissionUncheckedCreateWithoutPredictionsInput = {
+  id: string
+  competitionId: string
+  teamId: string
+  kind?: $Enums.SubmissionKind
+  state?: $Enums.SubmissionState
+  failureCategory?: $Enums.FailureCategory | null
+  failureMessage?: string | null
+  modelName: string
+  description?: string | null
+  link?: string | null
+  ensemble?: boolean
+  hidden?: boolean
+  uploadFile?: string | null
+  uploadSize: bigint | number
+  uploadSha256: string
+  bundleDir?: string | null
+  command?: string | null
+  imageDigest?: string | null
+  imageSize?: bigint | number | null
+  attempts?: number
+  refunded?: boolean
+  failedPhase?: $Enums.RunPhase | null
+  smokePassedAt?: Date | string | null
+  worker?: string | null
+  heartbeatAt?: Date | string | null
+  cancelRequestedAt?: Date | string | null
+  disqualified?: boolean
+  disqualifiedReason?: string | null
+  meanAucLo?: number | null
+  meanAucHi?: number | null
+  tiedWithLeader?: boolean | null
+  meanAuc?: number | null
+  meanRadsBelowCurve?: number | null
+  score?: number | null
+  createdAt?: Date | string
+  queuedAt?: Date | string | null
+  startedAt?: Date | string | null
+  finishedAt?: Date | string | null
+  results?: Prisma.TaskResultUncheckedCreateNestedManyWithoutSubmissionInput
+  events?: Prisma.SubmissionEventUncheckedCreateNestedManyWithoutSubmissionInput
+  logs?: Prisma.SubmissionLogUncheckedCreateNestedManyWithoutSubmissionInput
+}
+
+export type SubmissionCreateOrConnectWithoutPredictionsInput = {
+  where: Prisma.SubmissionWhereUniqueInput
+  create: Prisma.XOR<Prisma.SubmissionCreateWithoutPredictionsInput, Prisma.SubmissionUncheckedCreateWithoutPredictionsInput>
+}
+
+export type SubmissionUpsertWithoutPredictionsInput = {
+  update: Prisma.XOR<Prisma.SubmissionUpdateWithoutPredictionsInput, Prisma.SubmissionUncheckedUpdateWithoutPredictionsInput>
+  create: Prisma.XOR<Prisma.SubmissionCreateWithoutPredictionsInput, Prisma.SubmissionUncheckedCreateWithoutPredictionsInput>
+  where?: Prisma.SubmissionWhereInput
+}
+
+export type SubmissionUpdateToOneWithWhereWithoutPredictionsInput = {
+  where?: Prisma.SubmissionWhereInput
+  data: Prisma.XOR<Prisma.SubmissionUpdateWithoutPredictionsInput, Prisma.SubmissionUncheckedUpdateWithoutPredictionsInput>
+}
+
+export type SubmissionUpdateWithoutPredictionsInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  kind?: Prisma.EnumSubmissionKindFieldUpdateOperationsInput | $Enums.SubmissionKind
+  state?: Prisma.EnumSubmissionStateFieldUpdateOperationsInput | $Enums.SubmissionState
+  failureCategory?: Prisma.NullableEnumFailureCategoryFieldUpdateOperationsInput | $Enums.FailureCategory | null
+  failureMessage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  modelName?: Prisma.StringFieldUpdateOperationsInput | string
+  description?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  link?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  ensemble?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  hidden?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  uploadFile?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  uploadSize?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
+  uploadSha256?: Prisma.StringFieldUpdateOperationsInput | string
+  bundleDir?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  command?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  imageDigest?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  imageSize?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
+  attempts?: Prisma.IntFieldUpdateOperationsInput | number
+  refunded?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  failedPhase?: Prisma.NullableEnumRunPhaseFieldUpdateOperationsInput | $Enums.RunPhase | null
+  smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  meanAucLo?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  meanAucHi?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  tiedWithLeader?: Prisma.NullableBoolFieldUpdateOperationsInput | boolean | null
+  meanAuc?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  meanRadsBelowCurve?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  score?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  queuedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  finishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  competition?: Prisma.CompetitionUpdateOneRequiredWithoutSubmissionsNestedInput
+  team?: Prisma.TeamUpdateOneRequiredWithoutSubmissionsNestedInput
+  results?: Prisma.TaskResultUpdateManyWithoutSubmissionNestedInput
+  events?: Prisma.SubmissionEventUpdateManyWithoutSubmissionNestedInput
+  logs?: Prisma.SubmissionLogUpdateManyWithoutSubmissionNestedInput
+}
+
+export type SubmissionUncheckedUpdateWithoutPredictionsInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  competitionId?: Prisma.StringFieldUpdateOperationsInput | string
+  teamId?: Prisma.StringFieldUpdateOperationsInput | string
+  kind?: Prisma.EnumSubmissionKindFieldUpdateOperationsInput | $Enums.SubmissionKind
+  state?: Prisma.EnumSubmissionStateFieldUpdateOperationsInput | $Enums.SubmissionState
+  failureCategory?: Prisma.NullableEnumFailureCategoryFieldUpdateOperationsInput | $Enums.FailureCategory | null
+  failureMessage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  modelName?: Prisma.StringFieldUpdateOperationsInput | string
+  description?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  link?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  ensemble?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  hidden?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  uploadFile?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  uploadSize?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
+  uploadSha256?: Prisma.StringFieldUpdateOperationsInput | string
+  bundleDir?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  command?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  imageDigest?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  imageSize?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
+  attempts?: Prisma.IntFieldUpdateOperationsInput | number
+  refunded?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  failedPhase?: Prisma.NullableEnumRunPhaseFieldUpdateOperationsInput | $Enums.RunPhase | null
+  smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  meanAucLo?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  meanAucHi?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  tiedWithLeader?: Prisma.NullableBoolFieldUpdateOperationsInput | boolean | null
+  meanAuc?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  meanRadsBelowCurve?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  score?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  queuedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  finishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  results?: Prisma.TaskResultUncheckedUpdateManyWithoutSubmissionNestedInput
+  events?: Prisma.SubmissionEventUncheckedUpdateManyWithoutSubmissionNestedInput
+  logs?: Prisma.SubmissionLogUncheckedUpdateManyWithoutSubmissionNestedInput
 }
 
 export type SubmissionCreateManyCompetitionInput = {
@@ -1730,6 +2408,17 @@ export type SubmissionCreateManyCompetitionInput = {
   imageDigest?: string | null
   imageSize?: bigint | number | null
   attempts?: number
+  refunded?: boolean
+  failedPhase?: $Enums.RunPhase | null
+  smokePassedAt?: Date | string | null
+  worker?: string | null
+  heartbeatAt?: Date | string | null
+  cancelRequestedAt?: Date | string | null
+  disqualified?: boolean
+  disqualifiedReason?: string | null
+  meanAucLo?: number | null
+  meanAucHi?: number | null
+  tiedWithLeader?: boolean | null
   meanAuc?: number | null
   meanRadsBelowCurve?: number | null
   score?: number | null
@@ -1758,6 +2447,17 @@ export type SubmissionUpdateWithoutCompetitionInput = {
   imageDigest?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   imageSize?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
+  refunded?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  failedPhase?: Prisma.NullableEnumRunPhaseFieldUpdateOperationsInput | $Enums.RunPhase | null
+  smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  meanAucLo?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  meanAucHi?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  tiedWithLeader?: Prisma.NullableBoolFieldUpdateOperationsInput | boolean | null
   meanAuc?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   meanRadsBelowCurve?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   score?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
@@ -1768,7 +2468,8 @@ export type SubmissionUpdateWithoutCompetitionInput = {
   team?: Prisma.TeamUpdateOneRequiredWithoutSubmissionsNestedInput
   results?: Prisma.TaskResultUpdateManyWithoutSubmissionNestedInput
   events?: Prisma.SubmissionEventUpdateManyWithoutSubmissionNestedInput
-  log?: Prisma.SubmissionLogUpdateOneWithoutSubmissionNestedInput
+  logs?: Prisma.SubmissionLogUpdateManyWithoutSubmissionNestedInput
+  predictions?: Prisma.SubmissionPredictionsUpdateOneWithoutSubmissionNestedInput
 }
 
 export type SubmissionUncheckedUpdateWithoutCompetitionInput = {
@@ -1791,6 +2492,17 @@ export type SubmissionUncheckedUpdateWithoutCompetitionInput = {
   imageDigest?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   imageSize?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
+  refunded?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  failedPhase?: Prisma.NullableEnumRunPhaseFieldUpdateOperationsInput | $Enums.RunPhase | null
+  smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  meanAucLo?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  meanAucHi?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  tiedWithLeader?: Prisma.NullableBoolFieldUpdateOperationsInput | boolean | null
   meanAuc?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   meanRadsBelowCurve?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   score?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
@@ -1800,7 +2512,8 @@ export type SubmissionUncheckedUpdateWithoutCompetitionInput = {
   finishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   results?: Prisma.TaskResultUncheckedUpdateManyWithoutSubmissionNestedInput
   events?: Prisma.SubmissionEventUncheckedUpdateManyWithoutSubmissionNestedInput
-  log?: Prisma.SubmissionLogUncheckedUpdateOneWithoutSubmissionNestedInput
+  logs?: Prisma.SubmissionLogUncheckedUpdateManyWithoutSubmissionNestedInput
+  predictions?: Prisma.SubmissionPredictionsUncheckedUpdateOneWithoutSubmissionNestedInput
 }
 
 export type SubmissionUncheckedUpdateManyWithoutCompetitionInput = {
@@ -1823,6 +2536,17 @@ export type SubmissionUncheckedUpdateManyWithoutCompetitionInput = {
   imageDigest?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   imageSize?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
+  refunded?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  failedPhase?: Prisma.NullableEnumRunPhaseFieldUpdateOperationsInput | $Enums.RunPhase | null
+  smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  meanAucLo?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  meanAucHi?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  tiedWithLeader?: Prisma.NullableBoolFieldUpdateOperationsInput | boolean | null
   meanAuc?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   meanRadsBelowCurve?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   score?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
@@ -1852,6 +2576,17 @@ export type SubmissionCreateManyTeamInput = {
   imageDigest?: string | null
   imageSize?: bigint | number | null
   attempts?: number
+  refunded?: boolean
+  failedPhase?: $Enums.RunPhase | null
+  smokePassedAt?: Date | string | null
+  worker?: string | null
+  heartbeatAt?: Date | string | null
+  cancelRequestedAt?: Date | string | null
+  disqualified?: boolean
+  disqualifiedReason?: string | null
+  meanAucLo?: number | null
+  meanAucHi?: number | null
+  tiedWithLeader?: boolean | null
   meanAuc?: number | null
   meanRadsBelowCurve?: number | null
   score?: number | null
@@ -1880,6 +2615,17 @@ export type SubmissionUpdateWithoutTeamInput = {
   imageDigest?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   imageSize?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
+  refunded?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  failedPhase?: Prisma.NullableEnumRunPhaseFieldUpdateOperationsInput | $Enums.RunPhase | null
+  smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  meanAucLo?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  meanAucHi?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  tiedWithLeader?: Prisma.NullableBoolFieldUpdateOperationsInput | boolean | null
   meanAuc?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   meanRadsBelowCurve?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   score?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
@@ -1890,7 +2636,8 @@ export type SubmissionUpdateWithoutTeamInput = {
   competition?: Prisma.CompetitionUpdateOneRequiredWithoutSubmissionsNestedInput
   results?: Prisma.TaskResultUpdateManyWithoutSubmissionNestedInput
   events?: Prisma.SubmissionEventUpdateManyWithoutSubmissionNestedInput
-  log?: Prisma.SubmissionLogUpdateOneWithoutSubmissionNestedInput
+  logs?: Prisma.SubmissionLogUpdateManyWithoutSubmissionNestedInput
+  predictions?: Prisma.SubmissionPredictionsUpdateOneWithoutSubmissionNestedInput
 }
 
 export type SubmissionUncheckedUpdateWithoutTeamInput = {
@@ -1913,6 +2660,17 @@ export type SubmissionUncheckedUpdateWithoutTeamInput = {
   imageDigest?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   imageSize?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
+  refunded?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  failedPhase?: Prisma.NullableEnumRunPhaseFieldUpdateOperationsInput | $Enums.RunPhase | null
+  smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  meanAucLo?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  meanAucHi?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  tiedWithLeader?: Prisma.NullableBoolFieldUpdateOperationsInput | boolean | null
   meanAuc?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   meanRadsBelowCurve?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   score?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
@@ -1922,7 +2680,8 @@ export type SubmissionUncheckedUpdateWithoutTeamInput = {
   finishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   results?: Prisma.TaskResultUncheckedUpdateManyWithoutSubmissionNestedInput
   events?: Prisma.SubmissionEventUncheckedUpdateManyWithoutSubmissionNestedInput
-  log?: Prisma.SubmissionLogUncheckedUpdateOneWithoutSubmissionNestedInput
+  logs?: Prisma.SubmissionLogUncheckedUpdateManyWithoutSubmissionNestedInput
+  predictions?: Prisma.SubmissionPredictionsUncheckedUpdateOneWithoutSubmissionNestedInput
 }
 
 export type SubmissionUncheckedUpdateManyWithoutTeamInput = {
@@ -1945,6 +2704,17 @@ export type SubmissionUncheckedUpdateManyWithoutTeamInput = {
   imageDigest?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   imageSize?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
+  refunded?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  failedPhase?: Prisma.NullableEnumRunPhaseFieldUpdateOperationsInput | $Enums.RunPhase | null
+  smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  meanAucLo?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  meanAucHi?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  tiedWithLeader?: Prisma.NullableBoolFieldUpdateOperationsInput | boolean | null
   meanAuc?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   meanRadsBelowCurve?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   score?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
@@ -1962,11 +2732,13 @@ export type SubmissionUncheckedUpdateManyWithoutTeamInput = {
 export type SubmissionCountOutputType = {
   results: number
   events: number
+  logs: number
 }
 
 export type SubmissionCountOutputTypeSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   results?: boolean | SubmissionCountOutputTypeCountResultsArgs
   events?: boolean | SubmissionCountOutputTypeCountEventsArgs
+  logs?: boolean | SubmissionCountOutputTypeCountLogsArgs
 }
 
 /**
@@ -1993,6 +2765,13 @@ export type SubmissionCountOutputTypeCountEventsArgs<ExtArgs extends runtime.Typ
   where?: Prisma.SubmissionEventWhereInput
 }
 
+/**
+ * SubmissionCountOutputType without action
+ */
+export type SubmissionCountOutputTypeCountLogsArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  where?: Prisma.SubmissionLogWhereInput
+}
+
 
 export type SubmissionSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
   id?: boolean
@@ -2015,6 +2794,17 @@ export type SubmissionSelect<ExtArgs extends runtime.Types.Extensions.InternalAr
   imageDigest?: boolean
   imageSize?: boolean
   attempts?: boolean
+  refunded?: boolean
+  failedPhase?: boolean
+  smokePassedAt?: boolean
+  worker?: boolean
+  heartbeatAt?: boolean
+  cancelRequestedAt?: boolean
+  disqualified?: boolean
+  disqualifiedReason?: boolean
+  meanAucLo?: boolean
+  meanAucHi?: boolean
+  tiedWithLeader?: boolean
   meanAuc?: boolean
   meanRadsBelowCurve?: boolean
   score?: boolean
@@ -2026,7 +2816,8 @@ export type SubmissionSelect<ExtArgs extends runtime.Types.Extensions.InternalAr
   team?: boolean | Prisma.TeamDefaultArgs<ExtArgs>
   results?: boolean | Prisma.Submission$resultsArgs<ExtArgs>
   events?: boolean | Prisma.Submission$eventsArgs<ExtArgs>
-  log?: boolean | Prisma.Submission$logArgs<ExtArgs>
+  logs?: boolean | Prisma.Submission$logsArgs<ExtArgs>
+  predictions?: boolean | Prisma.Submission$predictionsArgs<ExtArgs>
   _count?: boolean | Prisma.SubmissionCountOutputTypeDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["submission"]>
 
@@ -2051,6 +2842,17 @@ export type SubmissionSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Ex
   imageDigest?: boolean
   imageSize?: boolean
   attempts?: boolean
+  refunded?: boolean
+  failedPhase?: boolean
+  smokePassedAt?: boolean
+  worker?: boolean
+  heartbeatAt?: boolean
+  cancelRequestedAt?: boolean
+  disqualified?: boolean
+  disqualifiedReason?: boolean
+  meanAucLo?: boolean
+  meanAucHi?: boolean
+  tiedWithLeader?: boolean
   meanAuc?: boolean
   meanRadsBelowCurve?: boolean
   score?: boolean
@@ -2083,6 +2885,17 @@ export type SubmissionSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Ex
   imageDigest?: boolean
   imageSize?: boolean
   attempts?: boolean
+  refunded?: boolean
+  failedPhase?: boolean
+  smokePassedAt?: boolean
+  worker?: boolean
+  heartbeatAt?: boolean
+  cancelRequestedAt?: boolean
+  disqualified?: boolean
+  disqualifiedReason?: boolean
+  meanAucLo?: boolean
+  meanAucHi?: boolean
+  tiedWithLeader?: boolean
   meanAuc?: boolean
   meanRadsBelowCurve?: boolean
   score?: boolean
@@ -2115,6 +2928,17 @@ export type SubmissionSelectScalar = {
   imageDigest?: boolean
   imageSize?: boolean
   attempts?: boolean
+  refunded?: boolean
+  failedPhase?: boolean
+  smokePassedAt?: boolean
+  worker?: boolean
+  heartbeatAt?: boolean
+  cancelRequestedAt?: boolean
+  disqualified?: boolean
+  disqualifiedReason?: boolean
+  meanAucLo?: boolean
+  meanAucHi?: boolean
+  tiedWithLeader?: boolean
   meanAuc?: boolean
   meanRadsBelowCurve?: boolean
   score?: boolean
@@ -2124,13 +2948,14 @@ export type SubmissionSelectScalar = {
   finishedAt?: boolean
 }
 
-export type SubmissionOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "competitionId" | "teamId" | "kind" | "state" | "failureCategory" | "failureMessage" | "modelName" | "description" | "link" | "ensemble" | "hidden" | "uploadFile" | "uploadSize" | "uploadSha256" | "bundleDir" | "command" | "imageDigest" | "imageSize" | "attempts" | "meanAuc" | "meanRadsBelowCurve" | "score" | "createdAt" | "queuedAt" | "startedAt" | "finishedAt", ExtArgs["result"]["submission"]>
+export type SubmissionOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "competitionId" | "teamId" | "kind" | "state" | "failureCategory" | "failureMessage" | "modelName" | "description" | "link" | "ensemble" | "hidden" | "uploadFile" | "uploadSize" | "uploadSha256" | "bundleDir" | "command" | "imageDigest" | "imageSize" | "attempts" | "refunded" | "failedPhase" | "smokePassedAt" | "worker" | "heartbeatAt" | "cancelRequestedAt" | "disqualified" | "disqualifiedReason" | "meanAucLo" | "meanAucHi" | "tiedWithLeader" | "meanAuc" | "meanRadsBelowCurve" | "score" | "createdAt" | "queuedAt" | "startedAt" | "finishedAt", ExtArgs["result"]["submission"]>
 export type SubmissionInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   competition?: boolean | Prisma.CompetitionDefaultArgs<ExtArgs>
   team?: boolean | Prisma.TeamDefaultArgs<ExtArgs>
   results?: boolean | Prisma.Submission$resultsArgs<ExtArgs>
   events?: boolean | Prisma.Submission$eventsArgs<ExtArgs>
-  log?: boolean | Prisma.Submission$logArgs<ExtArgs>
+  logs?: boolean | Prisma.Submission$logsArgs<ExtArgs>
+  predictions?: boolean | Prisma.Submission$predictionsArgs<ExtArgs>
   _count?: boolean | Prisma.SubmissionCountOutputTypeDefaultArgs<ExtArgs>
 }
 export type SubmissionIncludeCreateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
@@ -2149,7 +2974,8 @@ export type $SubmissionPayload<ExtArgs extends runtime.Types.Extensions.Internal
     team: Prisma.$TeamPayload<ExtArgs>
     results: Prisma.$TaskResultPayload<ExtArgs>[]
     events: Prisma.$SubmissionEventPayload<ExtArgs>[]
-    log: Prisma.$SubmissionLogPayload<ExtArgs> | null
+    logs: Prisma.$SubmissionLogPayload<ExtArgs>[]
+    predictions: Prisma.$SubmissionPredictionsPayload<ExtArgs> | null
   }
   scalars: runtime.Types.Extensions.GetPayloadResult<{
     id: string
@@ -2181,6 +3007,33 @@ export type $SubmissionPayload<ExtArgs extends runtime.Types.Extensions.Internal
     imageDigest: string | null
     imageSize: bigint | null
     attempts: number
+    /**
+     * Not charged to the team's quota: infrastructure failures and failed smoke runs.
+     */
+    refunded: boolean
+    /**
+     * Where a failure happened; `smoke` means the hidden run was never spent.
+     */
+    failedPhase: $Enums.RunPhase | null
+    smokePassedAt: Date | null
+    /**
+     * The worker holding the current run, and its last heartbeat for this run (reconciler input).
+     */
+    worker: string | null
+    heartbeatAt: Date | null
+    cancelRequestedAt: Date | null
+    /**
+     * Organizer decisions: a disqualified entry is never listed.
+     */
+    disqualified: boolean
+    disqualifiedReason: string | null
+    /**
+     * 95% bootstrap interval of the mean AUC, and whether the entry is statistically tied with the
+     * leader (paired bootstrap; recomputed whenever the leader changes).
+     */
+    meanAucLo: number | null
+    meanAucHi: number | null
+    tiedWithLeader: boolean | null
     meanAuc: number | null
     meanRadsBelowCurve: number | null
     score: number | null
@@ -2586,7 +3439,8 @@ export interface Prisma__SubmissionClient<T, Null = never, ExtArgs extends runti
   team<T extends Prisma.TeamDefaultArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.TeamDefaultArgs<ExtArgs>>): Prisma.Prisma__TeamClient<runtime.Types.Result.GetResult<Prisma.$TeamPayload<ExtArgs>, T, "findUniqueOrThrow", GlobalOmitOptions> | Null, Null, ExtArgs, GlobalOmitOptions>
   results<T extends Prisma.Submission$resultsArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Submission$resultsArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$TaskResultPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
   events<T extends Prisma.Submission$eventsArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Submission$eventsArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$SubmissionEventPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
-  log<T extends Prisma.Submission$logArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Submission$logArgs<ExtArgs>>): Prisma.Prisma__SubmissionLogClient<runtime.Types.Result.GetResult<Prisma.$SubmissionLogPayload<ExtArgs>, T, "findUniqueOrThrow", GlobalOmitOptions> | null, null, ExtArgs, GlobalOmitOptions>
+  logs<T extends Prisma.Submission$logsArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Submission$logsArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$SubmissionLogPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
+  predictions<T extends Prisma.Submission$predictionsArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Submission$predictionsArgs<ExtArgs>>): Prisma.Prisma__SubmissionPredictionsClient<runtime.Types.Result.GetResult<Prisma.$SubmissionPredictionsPayload<ExtArgs>, T, "findUniqueOrThrow", GlobalOmitOptions> | null, null, ExtArgs, GlobalOmitOptions>
   /**
    * Attaches callbacks for the resolution and/or rejection of the Promise.
    * @param onfulfilled The callback to execute when the Promise is resolved.
@@ -2636,6 +3490,17 @@ export interface SubmissionFieldRefs {
   readonly imageDigest: Prisma.FieldRef<"Submission", 'String'>
   readonly imageSize: Prisma.FieldRef<"Submission", 'BigInt'>
   readonly attempts: Prisma.FieldRef<"Submission", 'Int'>
+  readonly refunded: Prisma.FieldRef<"Submission", 'Boolean'>
+  readonly failedPhase: Prisma.FieldRef<"Submission", 'RunPhase'>
+  readonly smokePassedAt: Prisma.FieldRef<"Submission", 'DateTime'>
+  readonly worker: Prisma.FieldRef<"Submission", 'String'>
+  readonly heartbeatAt: Prisma.FieldRef<"Submission", 'DateTime'>
+  readonly cancelRequestedAt: Prisma.FieldRef<"Submission", 'DateTime'>
+  readonly disqualified: Prisma.FieldRef<"Submission", 'Boolean'>
+  readonly disqualifiedReason: Prisma.FieldRef<"Submission", 'String'>
+  readonly meanAucLo: Prisma.FieldRef<"Submission", 'Float'>
+  readonly meanAucHi: Prisma.FieldRef<"Submission", 'Float'>
+  readonly tiedWithLeader: Prisma.FieldRef<"Submission", 'Boolean'>
   readonly meanAuc: Prisma.FieldRef<"Submission", 'Float'>
   readonly meanRadsBelowCurve: Prisma.FieldRef<"Submission", 'Float'>
   readonly score: Prisma.FieldRef<"Submission", 'Float'>
@@ -3087,9 +3952,9 @@ export type Submission$eventsArgs<ExtArgs extends runtime.Types.Extensions.Inter
 }
 
 /**
- * Submission.log
+ * Submission.logs
  */
-export type Submission$logArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+export type Submission$logsArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   /**
    * Select specific fields to fetch from the SubmissionLog
    */
@@ -3103,6 +3968,30 @@ export type Submission$logArgs<ExtArgs extends runtime.Types.Extensions.Internal
    */
   include?: Prisma.SubmissionLogInclude<ExtArgs> | null
   where?: Prisma.SubmissionLogWhereInput
+  orderBy?: Prisma.SubmissionLogOrderByWithRelationInput | Prisma.SubmissionLogOrderByWithRelationInput[]
+  cursor?: Prisma.SubmissionLogWhereUniqueInput
+  take?: number
+  skip?: number
+  distinct?: Prisma.SubmissionLogScalarFieldEnum | Prisma.SubmissionLogScalarFieldEnum[]
+}
+
+/**
+ * Submission.predictions
+ */
+export type Submission$predictionsArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  /**
+   * Select specific fields to fetch from the SubmissionPredictions
+   */
+  select?: Prisma.SubmissionPredictionsSelect<ExtArgs> | null
+  /**
+   * Omit specific fields from the SubmissionPredictions
+   */
+  omit?: Prisma.SubmissionPredictionsOmit<ExtArgs> | null
+  /**
+   * Choose, which related nodes to fetch as well
+   */
+  include?: Prisma.SubmissionPredictionsInclude<ExtArgs> | null
+  where?: Prisma.SubmissionPredictionsWhereInput
 }
 
 /**

@@ -14,7 +14,7 @@ import type * as Prisma from "../internal/prismaNamespace.ts"
 
 /**
  * Model SubmissionLog
- * The run's combined stdout/stderr, already capped by the sandbox.
+ * A run's combined stdout/stderr, already capped by the sandbox: one per phase.
  */
 export type SubmissionLogModel = runtime.Types.Result.DefaultSelection<Prisma.$SubmissionLogPayload>
 
@@ -26,6 +26,7 @@ export type AggregateSubmissionLog = {
 
 export type SubmissionLogMinAggregateOutputType = {
   submissionId: string | null
+  phase: $Enums.RunPhase | null
   text: string | null
   truncated: boolean | null
   updatedAt: Date | null
@@ -33,6 +34,7 @@ export type SubmissionLogMinAggregateOutputType = {
 
 export type SubmissionLogMaxAggregateOutputType = {
   submissionId: string | null
+  phase: $Enums.RunPhase | null
   text: string | null
   truncated: boolean | null
   updatedAt: Date | null
@@ -40,6 +42,7 @@ export type SubmissionLogMaxAggregateOutputType = {
 
 export type SubmissionLogCountAggregateOutputType = {
   submissionId: number
+  phase: number
   text: number
   truncated: number
   updatedAt: number
@@ -49,6 +52,7 @@ export type SubmissionLogCountAggregateOutputType = {
 
 export type SubmissionLogMinAggregateInputType = {
   submissionId?: true
+  phase?: true
   text?: true
   truncated?: true
   updatedAt?: true
@@ -56,6 +60,7 @@ export type SubmissionLogMinAggregateInputType = {
 
 export type SubmissionLogMaxAggregateInputType = {
   submissionId?: true
+  phase?: true
   text?: true
   truncated?: true
   updatedAt?: true
@@ -63,6 +68,7 @@ export type SubmissionLogMaxAggregateInputType = {
 
 export type SubmissionLogCountAggregateInputType = {
   submissionId?: true
+  phase?: true
   text?: true
   truncated?: true
   updatedAt?: true
@@ -143,6 +149,7 @@ export type SubmissionLogGroupByArgs<ExtArgs extends runtime.Types.Extensions.In
 
 export type SubmissionLogGroupByOutputType = {
   submissionId: string
+  phase: $Enums.RunPhase
   text: string
   truncated: boolean
   updatedAt: Date
@@ -171,6 +178,7 @@ export type SubmissionLogWhereInput = {
   OR?: Prisma.SubmissionLogWhereInput[]
   NOT?: Prisma.SubmissionLogWhereInput | Prisma.SubmissionLogWhereInput[]
   submissionId?: Prisma.UuidFilter<"SubmissionLog"> | string
+  phase?: Prisma.EnumRunPhaseFilter<"SubmissionLog"> | $Enums.RunPhase
   text?: Prisma.StringFilter<"SubmissionLog"> | string
   truncated?: Prisma.BoolFilter<"SubmissionLog"> | boolean
   updatedAt?: Prisma.DateTimeFilter<"SubmissionLog"> | Date | string
@@ -179,6 +187,7 @@ export type SubmissionLogWhereInput = {
 
 export type SubmissionLogOrderByWithRelationInput = {
   submissionId?: Prisma.SortOrder
+  phase?: Prisma.SortOrder
   text?: Prisma.SortOrder
   truncated?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
@@ -186,18 +195,21 @@ export type SubmissionLogOrderByWithRelationInput = {
 }
 
 export type SubmissionLogWhereUniqueInput = Prisma.AtLeast<{
-  submissionId?: string
+  submissionId_phase?: Prisma.SubmissionLogSubmissionIdPhaseCompoundUniqueInput
   AND?: Prisma.SubmissionLogWhereInput | Prisma.SubmissionLogWhereInput[]
   OR?: Prisma.SubmissionLogWhereInput[]
   NOT?: Prisma.SubmissionLogWhereInput | Prisma.SubmissionLogWhereInput[]
+  submissionId?: Prisma.UuidFilter<"SubmissionLog"> | string
+  phase?: Prisma.EnumRunPhaseFilter<"SubmissionLog"> | $Enums.RunPhase
   text?: Prisma.StringFilter<"SubmissionLog"> | string
   truncated?: Prisma.BoolFilter<"SubmissionLog"> | boolean
   updatedAt?: Prisma.DateTimeFilter<"SubmissionLog"> | Date | string
   submission?: Prisma.XOR<Prisma.SubmissionScalarRelationFilter, Prisma.SubmissionWhereInput>
-}, "submissionId">
+}, "submissionId_phase">
 
 export type SubmissionLogOrderByWithAggregationInput = {
   submissionId?: Prisma.SortOrder
+  phase?: Prisma.SortOrder
   text?: Prisma.SortOrder
   truncated?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
@@ -211,34 +223,39 @@ export type SubmissionLogScalarWhereWithAggregatesInput = {
   OR?: Prisma.SubmissionLogScalarWhereWithAggregatesInput[]
   NOT?: Prisma.SubmissionLogScalarWhereWithAggregatesInput | Prisma.SubmissionLogScalarWhereWithAggregatesInput[]
   submissionId?: Prisma.UuidWithAggregatesFilter<"SubmissionLog"> | string
+  phase?: Prisma.EnumRunPhaseWithAggregatesFilter<"SubmissionLog"> | $Enums.RunPhase
   text?: Prisma.StringWithAggregatesFilter<"SubmissionLog"> | string
   truncated?: Prisma.BoolWithAggregatesFilter<"SubmissionLog"> | boolean
   updatedAt?: Prisma.DateTimeWithAggregatesFilter<"SubmissionLog"> | Date | string
 }
 
 export type SubmissionLogCreateInput = {
+  phase?: $Enums.RunPhase
   text: string
   truncated?: boolean
   updatedAt?: Date | string
-  submission: Prisma.SubmissionCreateNestedOneWithoutLogInput
+  submission: Prisma.SubmissionCreateNestedOneWithoutLogsInput
 }
 
 export type SubmissionLogUncheckedCreateInput = {
   submissionId: string
+  phase?: $Enums.RunPhase
   text: string
   truncated?: boolean
   updatedAt?: Date | string
 }
 
 export type SubmissionLogUpdateInput = {
+  phase?: Prisma.EnumRunPhaseFieldUpdateOperationsInput | $Enums.RunPhase
   text?: Prisma.StringFieldUpdateOperationsInput | string
   truncated?: Prisma.BoolFieldUpdateOperationsInput | boolean
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
-  submission?: Prisma.SubmissionUpdateOneRequiredWithoutLogNestedInput
+  submission?: Prisma.SubmissionUpdateOneRequiredWithoutLogsNestedInput
 }
 
 export type SubmissionLogUncheckedUpdateInput = {
   submissionId?: Prisma.StringFieldUpdateOperationsInput | string
+  phase?: Prisma.EnumRunPhaseFieldUpdateOperationsInput | $Enums.RunPhase
   text?: Prisma.StringFieldUpdateOperationsInput | string
   truncated?: Prisma.BoolFieldUpdateOperationsInput | boolean
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -246,12 +263,14 @@ export type SubmissionLogUncheckedUpdateInput = {
 
 export type SubmissionLogCreateManyInput = {
   submissionId: string
+  phase?: $Enums.RunPhase
   text: string
   truncated?: boolean
   updatedAt?: Date | string
 }
 
 export type SubmissionLogUpdateManyMutationInput = {
+  phase?: Prisma.EnumRunPhaseFieldUpdateOperationsInput | $Enums.RunPhase
   text?: Prisma.StringFieldUpdateOperationsInput | string
   truncated?: Prisma.BoolFieldUpdateOperationsInput | boolean
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -259,18 +278,30 @@ export type SubmissionLogUpdateManyMutationInput = {
 
 export type SubmissionLogUncheckedUpdateManyInput = {
   submissionId?: Prisma.StringFieldUpdateOperationsInput | string
+  phase?: Prisma.EnumRunPhaseFieldUpdateOperationsInput | $Enums.RunPhase
   text?: Prisma.StringFieldUpdateOperationsInput | string
   truncated?: Prisma.BoolFieldUpdateOperationsInput | boolean
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
-export type SubmissionLogNullableScalarRelationFilter = {
-  is?: Prisma.SubmissionLogWhereInput | null
-  isNot?: Prisma.SubmissionLogWhereInput | null
+export type SubmissionLogListRelationFilter = {
+  every?: Prisma.SubmissionLogWhereInput
+  some?: Prisma.SubmissionLogWhereInput
+  none?: Prisma.SubmissionLogWhereInput
+}
+
+export type SubmissionLogOrderByRelationAggregateInput = {
+  _count?: Prisma.SortOrder
+}
+
+export type SubmissionLogSubmissionIdPhaseCompoundUniqueInput = {
+  submissionId: string
+  phase: $Enums.RunPhase
 }
 
 export type SubmissionLogCountOrderByAggregateInput = {
   submissionId?: Prisma.SortOrder
+  phase?: Prisma.SortOrder
   text?: Prisma.SortOrder
   truncated?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
@@ -278,6 +309,7 @@ export type SubmissionLogCountOrderByAggregateInput = {
 
 export type SubmissionLogMaxOrderByAggregateInput = {
   submissionId?: Prisma.SortOrder
+  phase?: Prisma.SortOrder
   text?: Prisma.SortOrder
   truncated?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
@@ -285,50 +317,67 @@ export type SubmissionLogMaxOrderByAggregateInput = {
 
 export type SubmissionLogMinOrderByAggregateInput = {
   submissionId?: Prisma.SortOrder
+  phase?: Prisma.SortOrder
   text?: Prisma.SortOrder
   truncated?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
 }
 
-export type SubmissionLogCreateNestedOneWithoutSubmissionInput = {
-  create?: Prisma.XOR<Prisma.SubmissionLogCreateWithoutSubmissionInput, Prisma.SubmissionLogUncheckedCreateWithoutSubmissionInput>
-  connectOrCreate?: Prisma.SubmissionLogCreateOrConnectWithoutSubmissionInput
-  connect?: Prisma.SubmissionLogWhereUniqueInput
+export type SubmissionLogCreateNestedManyWithoutSubmissionInput = {
+  create?: Prisma.XOR<Prisma.SubmissionLogCreateWithoutSubmissionInput, Prisma.SubmissionLogUncheckedCreateWithoutSubmissionInput> | Prisma.SubmissionLogCreateWithoutSubmissionInput[] | Prisma.SubmissionLogUncheckedCreateWithoutSubmissionInput[]
+  connectOrCreate?: Prisma.SubmissionLogCreateOrConnectWithoutSubmissionInput | Prisma.SubmissionLogCreateOrConnectWithoutSubmissionInput[]
+  createMany?: Prisma.SubmissionLogCreateManySubmissionInputEnvelope
+  connect?: Prisma.SubmissionLogWhereUniqueInput | Prisma.SubmissionLogWhereUniqueInput[]
 }
 
-export type SubmissionLogUncheckedCreateNestedOneWithoutSubmissionInput = {
-  create?: Prisma.XOR<Prisma.SubmissionLogCreateWithoutSubmissionInput, Prisma.SubmissionLogUncheckedCreateWithoutSubmissionInput>
-  connectOrCreate?: Prisma.SubmissionLogCreateOrConnectWithoutSubmissionInput
-  connect?: Prisma.SubmissionLogWhereUniqueInput
+export type SubmissionLogUncheckedCreateNestedManyWithoutSubmissionInput = {
+  create?: Prisma.XOR<Prisma.SubmissionLogCreateWithoutSubmissionInput, Prisma.SubmissionLogUncheckedCreateWithoutSubmissionInput> | Prisma.SubmissionLogCreateWithoutSubmissionInput[] | Prisma.SubmissionLogUncheckedCreateWithoutSubmissionInput[]
+  connectOrCreate?: Prisma.SubmissionLogCreateOrConnectWithoutSubmissionInput | Prisma.SubmissionLogCreateOrConnectWithoutSubmissionInput[]
+  createMany?: Prisma.SubmissionLogCreateManySubmissionInputEnvelope
+  connect?: Prisma.SubmissionLogWhereUniqueInput | Prisma.SubmissionLogWhereUniqueInput[]
 }
 
-export type SubmissionLogUpdateOneWithoutSubmissionNestedInput = {
-  create?: Prisma.XOR<Prisma.SubmissionLogCreateWithoutSubmissionInput, Prisma.SubmissionLogUncheckedCreateWithoutSubmissionInput>
-  connectOrCreate?: Prisma.SubmissionLogCreateOrConnectWithoutSubmissionInput
-  upsert?: Prisma.SubmissionLogUpsertWithoutSubmissionInput
-  disconnect?: Prisma.SubmissionLogWhereInput | boolean
-  delete?: Prisma.SubmissionLogWhereInput | boolean
-  connect?: Prisma.SubmissionLogWhereUniqueInput
-  update?: Prisma.XOR<Prisma.XOR<Prisma.SubmissionLogUpdateToOneWithWhereWithoutSubmissionInput, Prisma.SubmissionLogUpdateWithoutSubmissionInput>, Prisma.SubmissionLogUncheckedUpdateWithoutSubmissionInput>
+export type SubmissionLogUpdateManyWithoutSubmissionNestedInput = {
+  create?: Prisma.XOR<Prisma.SubmissionLogCreateWithoutSubmissionInput, Prisma.SubmissionLogUncheckedCreateWithoutSubmissionInput> | Prisma.SubmissionLogCreateWithoutSubmissionInput[] | Prisma.SubmissionLogUncheckedCreateWithoutSubmissionInput[]
+  connectOrCreate?: Prisma.SubmissionLogCreateOrConnectWithoutSubmissionInput | Prisma.SubmissionLogCreateOrConnectWithoutSubmissionInput[]
+  upsert?: Prisma.SubmissionLogUpsertWithWhereUniqueWithoutSubmissionInput | Prisma.SubmissionLogUpsertWithWhereUniqueWithoutSubmissionInput[]
+  createMany?: Prisma.SubmissionLogCreateManySubmissionInputEnvelope
+  set?: Prisma.SubmissionLogWhereUniqueInput | Prisma.SubmissionLogWhereUniqueInput[]
+  disconnect?: Prisma.SubmissionLogWhereUniqueInput | Prisma.SubmissionLogWhereUniqueInput[]
+  delete?: Prisma.SubmissionLogWhereUniqueInput | Prisma.SubmissionLogWhereUniqueInput[]
+  connect?: Prisma.SubmissionLogWhereUniqueInput | Prisma.SubmissionLogWhereUniqueInput[]
+  update?: Prisma.SubmissionLogUpdateWithWhereUniqueWithoutSubmissionInput | Prisma.SubmissionLogUpdateWithWhereUniqueWithoutSubmissionInput[]
+  updateMany?: Prisma.SubmissionLogUpdateManyWithWhereWithoutSubmissionInput | Prisma.SubmissionLogUpdateManyWithWhereWithoutSubmissionInput[]
+  deleteMany?: Prisma.SubmissionLogScalarWhereInput | Prisma.SubmissionLogScalarWhereInput[]
 }
 
-export type SubmissionLogUncheckedUpdateOneWithoutSubmissionNestedInput = {
-  create?: Prisma.XOR<Prisma.SubmissionLogCreateWithoutSubmissionInput, Prisma.SubmissionLogUncheckedCreateWithoutSubmissionInput>
-  connectOrCreate?: Prisma.SubmissionLogCreateOrConnectWithoutSubmissionInput
-  upsert?: Prisma.SubmissionLogUpsertWithoutSubmissionInput
-  disconnect?: Prisma.SubmissionLogWhereInput | boolean
-  delete?: Prisma.SubmissionLogWhereInput | boolean
-  connect?: Prisma.SubmissionLogWhereUniqueInput
-  update?: Prisma.XOR<Prisma.XOR<Prisma.SubmissionLogUpdateToOneWithWhereWithoutSubmissionInput, Prisma.SubmissionLogUpdateWithoutSubmissionInput>, Prisma.SubmissionLogUncheckedUpdateWithoutSubmissionInput>
+export type SubmissionLogUncheckedUpdateManyWithoutSubmissionNestedInput = {
+  create?: Prisma.XOR<Prisma.SubmissionLogCreateWithoutSubmissionInput, Prisma.SubmissionLogUncheckedCreateWithoutSubmissionInput> | Prisma.SubmissionLogCreateWithoutSubmissionInput[] | Prisma.SubmissionLogUncheckedCreateWithoutSubmissionInput[]
+  connectOrCreate?: Prisma.SubmissionLogCreateOrConnectWithoutSubmissionInput | Prisma.SubmissionLogCreateOrConnectWithoutSubmissionInput[]
+  upsert?: Prisma.SubmissionLogUpsertWithWhereUniqueWithoutSubmissionInput | Prisma.SubmissionLogUpsertWithWhereUniqueWithoutSubmissionInput[]
+  createMany?: Prisma.SubmissionLogCreateManySubmissionInputEnvelope
+  set?: Prisma.SubmissionLogWhereUniqueInput | Prisma.SubmissionLogWhereUniqueInput[]
+  disconnect?: Prisma.SubmissionLogWhereUniqueInput | Prisma.SubmissionLogWhereUniqueInput[]
+  delete?: Prisma.SubmissionLogWhereUniqueInput | Prisma.SubmissionLogWhereUniqueInput[]
+  connect?: Prisma.SubmissionLogWhereUniqueInput | Prisma.SubmissionLogWhereUniqueInput[]
+  update?: Prisma.SubmissionLogUpdateWithWhereUniqueWithoutSubmissionInput | Prisma.SubmissionLogUpdateWithWhereUniqueWithoutSubmissionInput[]
+  updateMany?: Prisma.SubmissionLogUpdateManyWithWhereWithoutSubmissionInput | Prisma.SubmissionLogUpdateManyWithWhereWithoutSubmissionInput[]
+  deleteMany?: Prisma.SubmissionLogScalarWhereInput | Prisma.SubmissionLogScalarWhereInput[]
+}
+
+export type EnumRunPhaseFieldUpdateOperationsInput = {
+  set?: $Enums.RunPhase
 }
 
 export type SubmissionLogCreateWithoutSubmissionInput = {
+  phase?: $Enums.RunPhase
   text: string
   truncated?: boolean
   updatedAt?: Date | string
 }
 
 export type SubmissionLogUncheckedCreateWithoutSubmissionInput = {
+  phase?: $Enums.RunPhase
   text: string
   truncated?: boolean
   updatedAt?: Date | string
@@ -339,24 +388,61 @@ export type SubmissionLogCreateOrConnectWithoutSubmissionInput = {
   create: Prisma.XOR<Prisma.SubmissionLogCreateWithoutSubmissionInput, Prisma.SubmissionLogUncheckedCreateWithoutSubmissionInput>
 }
 
-export type SubmissionLogUpsertWithoutSubmissionInput = {
-  update: Prisma.XOR<Prisma.SubmissionLogUpdateWithoutSubmissionInput, Prisma.SubmissionLogUncheckedUpdateWithoutSubmissionInput>
-  create: Prisma.XOR<Prisma.SubmissionLogCreateWithoutSubmissionInput, Prisma.SubmissionLogUncheckedCreateWithoutSubmissionInput>
-  where?: Prisma.SubmissionLogWhereInput
+export type SubmissionLogCreateManySubmissionInputEnvelope = {
+  data: Prisma.SubmissionLogCreateManySubmissionInput | Prisma.SubmissionLogCreateManySubmissionInput[]
+  skipDuplicates?: boolean
 }
 
-export type SubmissionLogUpdateToOneWithWhereWithoutSubmissionInput = {
-  where?: Prisma.SubmissionLogWhereInput
+export type SubmissionLogUpsertWithWhereUniqueWithoutSubmissionInput = {
+  where: Prisma.SubmissionLogWhereUniqueInput
+  update: Prisma.XOR<Prisma.SubmissionLogUpdateWithoutSubmissionInput, Prisma.SubmissionLogUncheckedUpdateWithoutSubmissionInput>
+  create: Prisma.XOR<Prisma.SubmissionLogCreateWithoutSubmissionInput, Prisma.SubmissionLogUncheckedCreateWithoutSubmissionInput>
+}
+
+export type SubmissionLogUpdateWithWhereUniqueWithoutSubmissionInput = {
+  where: Prisma.SubmissionLogWhereUniqueInput
   data: Prisma.XOR<Prisma.SubmissionLogUpdateWithoutSubmissionInput, Prisma.SubmissionLogUncheckedUpdateWithoutSubmissionInput>
 }
 
+export type SubmissionLogUpdateManyWithWhereWithoutSubmissionInput = {
+  where: Prisma.SubmissionLogScalarWhereInput
+  data: Prisma.XOR<Prisma.SubmissionLogUpdateManyMutationInput, Prisma.SubmissionLogUncheckedUpdateManyWithoutSubmissionInput>
+}
+
+export type SubmissionLogScalarWhereInput = {
+  AND?: Prisma.SubmissionLogScalarWhereInput | Prisma.SubmissionLogScalarWhereInput[]
+  OR?: Prisma.SubmissionLogScalarWhereInput[]
+  NOT?: Prisma.SubmissionLogScalarWhereInput | Prisma.SubmissionLogScalarWhereInput[]
+  submissionId?: Prisma.UuidFilter<"SubmissionLog"> | string
+  phase?: Prisma.EnumRunPhaseFilter<"SubmissionLog"> | $Enums.RunPhase
+  text?: Prisma.StringFilter<"SubmissionLog"> | string
+  truncated?: Prisma.BoolFilter<"SubmissionLog"> | boolean
+  updatedAt?: Prisma.DateTimeFilter<"SubmissionLog"> | Date | string
+}
+
+export type SubmissionLogCreateManySubmissionInput = {
+  phase?: $Enums.RunPhase
+  text: string
+  truncated?: boolean
+  updatedAt?: Date | string
+}
+
 export type SubmissionLogUpdateWithoutSubmissionInput = {
+  phase?: Prisma.EnumRunPhaseFieldUpdateOperationsInput | $Enums.RunPhase
   text?: Prisma.StringFieldUpdateOperationsInput | string
   truncated?: Prisma.BoolFieldUpdateOperationsInput | boolean
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
 export type SubmissionLogUncheckedUpdateWithoutSubmissionInput = {
+  phase?: Prisma.EnumRunPhaseFieldUpdateOperationsInput | $Enums.RunPhase
+  text?: Prisma.StringFieldUpdateOperationsInput | string
+  truncated?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+}
+
+export type SubmissionLogUncheckedUpdateManyWithoutSubmissionInput = {
+  phase?: Prisma.EnumRunPhaseFieldUpdateOperationsInput | $Enums.RunPhase
   text?: Prisma.StringFieldUpdateOperationsInput | string
   truncated?: Prisma.BoolFieldUpdateOperationsInput | boolean
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -366,6 +452,7 @@ export type SubmissionLogUncheckedUpdateWithoutSubmissionInput = {
 
 export type SubmissionLogSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
   submissionId?: boolean
+  phase?: boolean
   text?: boolean
   truncated?: boolean
   updatedAt?: boolean
@@ -374,6 +461,7 @@ export type SubmissionLogSelect<ExtArgs extends runtime.Types.Extensions.Interna
 
 export type SubmissionLogSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
   submissionId?: boolean
+  phase?: boolean
   text?: boolean
   truncated?: boolean
   updatedAt?: boolean
@@ -382,6 +470,7 @@ export type SubmissionLogSelectCreateManyAndReturn<ExtArgs extends runtime.Types
 
 export type SubmissionLogSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
   submissionId?: boolean
+  phase?: boolean
   text?: boolean
   truncated?: boolean
   updatedAt?: boolean
@@ -390,12 +479,13 @@ export type SubmissionLogSelectUpdateManyAndReturn<ExtArgs extends runtime.Types
 
 export type SubmissionLogSelectScalar = {
   submissionId?: boolean
+  phase?: boolean
   text?: boolean
   truncated?: boolean
   updatedAt?: boolean
 }
 
-export type SubmissionLogOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"submissionId" | "text" | "truncated" | "updatedAt", ExtArgs["result"]["submissionLog"]>
+export type SubmissionLogOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"submissionId" | "phase" | "text" | "truncated" | "updatedAt", ExtArgs["result"]["submissionLog"]>
 export type SubmissionLogInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   submission?: boolean | Prisma.SubmissionDefaultArgs<ExtArgs>
 }
@@ -413,6 +503,7 @@ export type $SubmissionLogPayload<ExtArgs extends runtime.Types.Extensions.Inter
   }
   scalars: runtime.Types.Extensions.GetPayloadResult<{
     submissionId: string
+    phase: $Enums.RunPhase
     text: string
     truncated: boolean
     updatedAt: Date
@@ -841,6 +932,7 @@ export interface Prisma__SubmissionLogClient<T, Null = never, ExtArgs extends ru
  */
 export interface SubmissionLogFieldRefs {
   readonly submissionId: Prisma.FieldRef<"SubmissionLog", 'String'>
+  readonly phase: Prisma.FieldRef<"SubmissionLog", 'RunPhase'>
   readonly text: Prisma.FieldRef<"SubmissionLog", 'String'>
   readonly truncated: Prisma.FieldRef<"SubmissionLog", 'Boolean'>
   readonly updatedAt: Prisma.FieldRef<"SubmissionLog", 'DateTime'>

@@ -28,11 +28,15 @@ export type AggregateTaskResult = {
 
 export type TaskResultAvgAggregateOutputType = {
   auc: number | null
+  aucLo: number | null
+  aucHi: number | null
   radsBelowCurve: number | null
 }
 
 export type TaskResultSumAggregateOutputType = {
   auc: number | null
+  aucLo: number | null
+  aucHi: number | null
   radsBelowCurve: number | null
 }
 
@@ -40,6 +44,8 @@ export type TaskResultMinAggregateOutputType = {
   submissionId: string | null
   task: string | null
   auc: number | null
+  aucLo: number | null
+  aucHi: number | null
   radsBelowCurve: number | null
 }
 
@@ -47,6 +53,8 @@ export type TaskResultMaxAggregateOutputType = {
   submissionId: string | null
   task: string | null
   auc: number | null
+  aucLo: number | null
+  aucHi: number | null
   radsBelowCurve: number | null
 }
 
@@ -54,19 +62,26 @@ export type TaskResultCountAggregateOutputType = {
   submissionId: number
   task: number
   auc: number
+  aucLo: number
+  aucHi: number
   radsBelowCurve: number
   roc: number
+  curves: number
   _all: number
 }
 
 
 export type TaskResultAvgAggregateInputType = {
   auc?: true
+  aucLo?: true
+  aucHi?: true
   radsBelowCurve?: true
 }
 
 export type TaskResultSumAggregateInputType = {
   auc?: true
+  aucLo?: true
+  aucHi?: true
   radsBelowCurve?: true
 }
 
@@ -74,6 +89,8 @@ export type TaskResultMinAggregateInputType = {
   submissionId?: true
   task?: true
   auc?: true
+  aucLo?: true
+  aucHi?: true
   radsBelowCurve?: true
 }
 
@@ -81,6 +98,8 @@ export type TaskResultMaxAggregateInputType = {
   submissionId?: true
   task?: true
   auc?: true
+  aucLo?: true
+  aucHi?: true
   radsBelowCurve?: true
 }
 
@@ -88,8 +107,11 @@ export type TaskResultCountAggregateInputType = {
   submissionId?: true
   task?: true
   auc?: true
+  aucLo?: true
+  aucHi?: true
   radsBelowCurve?: true
   roc?: true
+  curves?: true
   _all?: true
 }
 
@@ -183,8 +205,11 @@ export type TaskResultGroupByOutputType = {
   submissionId: string
   task: string
   auc: number
+  aucLo: number | null
+  aucHi: number | null
   radsBelowCurve: number
   roc: runtime.JsonValue
+  curves: runtime.JsonValue | null
   _count: TaskResultCountAggregateOutputType | null
   _avg: TaskResultAvgAggregateOutputType | null
   _sum: TaskResultSumAggregateOutputType | null
@@ -214,8 +239,11 @@ export type TaskResultWhereInput = {
   submissionId?: Prisma.UuidFilter<"TaskResult"> | string
   task?: Prisma.StringFilter<"TaskResult"> | string
   auc?: Prisma.FloatFilter<"TaskResult"> | number
+  aucLo?: Prisma.FloatNullableFilter<"TaskResult"> | number | null
+  aucHi?: Prisma.FloatNullableFilter<"TaskResult"> | number | null
   radsBelowCurve?: Prisma.IntFilter<"TaskResult"> | number
   roc?: Prisma.JsonFilter<"TaskResult">
+  curves?: Prisma.JsonNullableFilter<"TaskResult">
   submission?: Prisma.XOR<Prisma.SubmissionScalarRelationFilter, Prisma.SubmissionWhereInput>
 }
 
@@ -223,8 +251,11 @@ export type TaskResultOrderByWithRelationInput = {
   submissionId?: Prisma.SortOrder
   task?: Prisma.SortOrder
   auc?: Prisma.SortOrder
+  aucLo?: Prisma.SortOrderInput | Prisma.SortOrder
+  aucHi?: Prisma.SortOrderInput | Prisma.SortOrder
   radsBelowCurve?: Prisma.SortOrder
   roc?: Prisma.SortOrder
+  curves?: Prisma.SortOrderInput | Prisma.SortOrder
   submission?: Prisma.SubmissionOrderByWithRelationInput
 }
 
@@ -236,8 +267,11 @@ export type TaskResultWhereUniqueInput = Prisma.AtLeast<{
   submissionId?: Prisma.UuidFilter<"TaskResult"> | string
   task?: Prisma.StringFilter<"TaskResult"> | string
   auc?: Prisma.FloatFilter<"TaskResult"> | number
+  aucLo?: Prisma.FloatNullableFilter<"TaskResult"> | number | null
+  aucHi?: Prisma.FloatNullableFilter<"TaskResult"> | number | null
   radsBelowCurve?: Prisma.IntFilter<"TaskResult"> | number
   roc?: Prisma.JsonFilter<"TaskResult">
+  curves?: Prisma.JsonNullableFilter<"TaskResult">
   submission?: Prisma.XOR<Prisma.SubmissionScalarRelationFilter, Prisma.SubmissionWhereInput>
 }, "submissionId_task">
 
@@ -245,8 +279,11 @@ export type TaskResultOrderByWithAggregationInput = {
   submissionId?: Prisma.SortOrder
   task?: Prisma.SortOrder
   auc?: Prisma.SortOrder
+  aucLo?: Prisma.SortOrderInput | Prisma.SortOrder
+  aucHi?: Prisma.SortOrderInput | Prisma.SortOrder
   radsBelowCurve?: Prisma.SortOrder
   roc?: Prisma.SortOrder
+  curves?: Prisma.SortOrderInput | Prisma.SortOrder
   _count?: Prisma.TaskResultCountOrderByAggregateInput
   _avg?: Prisma.TaskResultAvgOrderByAggregateInput
   _max?: Prisma.TaskResultMaxOrderByAggregateInput
@@ -261,15 +298,21 @@ export type TaskResultScalarWhereWithAggregatesInput = {
   submissionId?: Prisma.UuidWithAggregatesFilter<"TaskResult"> | string
   task?: Prisma.StringWithAggregatesFilter<"TaskResult"> | string
   auc?: Prisma.FloatWithAggregatesFilter<"TaskResult"> | number
+  aucLo?: Prisma.FloatNullableWithAggregatesFilter<"TaskResult"> | number | null
+  aucHi?: Prisma.FloatNullableWithAggregatesFilter<"TaskResult"> | number | null
   radsBelowCurve?: Prisma.IntWithAggregatesFilter<"TaskResult"> | number
   roc?: Prisma.JsonWithAggregatesFilter<"TaskResult">
+  curves?: Prisma.JsonNullableWithAggregatesFilter<"TaskResult">
 }
 
 export type TaskResultCreateInput = {
   task: string
   auc: number
+  aucLo?: number | null
+  aucHi?: number | null
   radsBelowCurve: number
   roc: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  curves?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   submission: Prisma.SubmissionCreateNestedOneWithoutResultsInput
 }
 
@@ -277,15 +320,21 @@ export type TaskResultUncheckedCreateInput = {
   submissionId: string
   task: string
   auc: number
+  aucLo?: number | null
+  aucHi?: number | null
   radsBelowCurve: number
   roc: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  curves?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
 }
 
 export type TaskResultUpdateInput = {
   task?: Prisma.StringFieldUpdateOperationsInput | string
   auc?: Prisma.FloatFieldUpdateOperationsInput | number
+  aucLo?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  aucHi?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   radsBelowCurve?: Prisma.IntFieldUpdateOperationsInput | number
   roc?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  curves?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   submission?: Prisma.SubmissionUpdateOneRequiredWithoutResultsNestedInput
 }
 
@@ -293,31 +342,43 @@ export type TaskResultUncheckedUpdateInput = {
   submissionId?: Prisma.StringFieldUpdateOperationsInput | string
   task?: Prisma.StringFieldUpdateOperationsInput | string
   auc?: Prisma.FloatFieldUpdateOperationsInput | number
+  aucLo?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  aucHi?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   radsBelowCurve?: Prisma.IntFieldUpdateOperationsInput | number
   roc?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  curves?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
 }
 
 export type TaskResultCreateManyInput = {
   submissionId: string
   task: string
   auc: number
+  aucLo?: number | null
+  aucHi?: number | null
   radsBelowCurve: number
   roc: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  curves?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
 }
 
 export type TaskResultUpdateManyMutationInput = {
   task?: Prisma.StringFieldUpdateOperationsInput | string
   auc?: Prisma.FloatFieldUpdateOperationsInput | number
+  aucLo?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  aucHi?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   radsBelowCurve?: Prisma.IntFieldUpdateOperationsInput | number
   roc?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  curves?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
 }
 
 export type TaskResultUncheckedUpdateManyInput = {
   submissionId?: Prisma.StringFieldUpdateOperationsInput | string
   task?: Prisma.StringFieldUpdateOperationsInput | string
   auc?: Prisma.FloatFieldUpdateOperationsInput | number
+  aucLo?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  aucHi?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   radsBelowCurve?: Prisma.IntFieldUpdateOperationsInput | number
   roc?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  curves?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
 }
 
 export type TaskResultListRelationFilter = {
@@ -339,12 +400,17 @@ export type TaskResultCountOrderByAggregateInput = {
   submissionId?: Prisma.SortOrder
   task?: Prisma.SortOrder
   auc?: Prisma.SortOrder
+  aucLo?: Prisma.SortOrder
+  aucHi?: Prisma.SortOrder
   radsBelowCurve?: Prisma.SortOrder
   roc?: Prisma.SortOrder
+  curves?: Prisma.SortOrder
 }
 
 export type TaskResultAvgOrderByAggregateInput = {
   auc?: Prisma.SortOrder
+  aucLo?: Prisma.SortOrder
+  aucHi?: Prisma.SortOrder
   radsBelowCurve?: Prisma.SortOrder
 }
 
@@ -352,6 +418,8 @@ export type TaskResultMaxOrderByAggregateInput = {
   submissionId?: Prisma.SortOrder
   task?: Prisma.SortOrder
   auc?: Prisma.SortOrder
+  aucLo?: Prisma.SortOrder
+  aucHi?: Prisma.SortOrder
   radsBelowCurve?: Prisma.SortOrder
 }
 
@@ -359,11 +427,15 @@ export type TaskResultMinOrderByAggregateInput = {
   submissionId?: Prisma.SortOrder
   task?: Prisma.SortOrder
   auc?: Prisma.SortOrder
+  aucLo?: Prisma.SortOrder
+  aucHi?: Prisma.SortOrder
   radsBelowCurve?: Prisma.SortOrder
 }
 
 export type TaskResultSumOrderByAggregateInput = {
   auc?: Prisma.SortOrder
+  aucLo?: Prisma.SortOrder
+  aucHi?: Prisma.SortOrder
   radsBelowCurve?: Prisma.SortOrder
 }
 
@@ -412,15 +484,21 @@ export type TaskResultUncheckedUpdateManyWithoutSubmissionNestedInput = {
 export type TaskResultCreateWithoutSubmissionInput = {
   task: string
   auc: number
+  aucLo?: number | null
+  aucHi?: number | null
   radsBelowCurve: number
   roc: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  curves?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
 }
 
 export type TaskResultUncheckedCreateWithoutSubmissionInput = {
   task: string
   auc: number
+  aucLo?: number | null
+  aucHi?: number | null
   radsBelowCurve: number
   roc: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  curves?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
 }
 
 export type TaskResultCreateOrConnectWithoutSubmissionInput = {
@@ -456,36 +534,51 @@ export type TaskResultScalarWhereInput = {
   submissionId?: Prisma.UuidFilter<"TaskResult"> | string
   task?: Prisma.StringFilter<"TaskResult"> | string
   auc?: Prisma.FloatFilter<"TaskResult"> | number
+  aucLo?: Prisma.FloatNullableFilter<"TaskResult"> | number | null
+  aucHi?: Prisma.FloatNullableFilter<"TaskResult"> | number | null
   radsBelowCurve?: Prisma.IntFilter<"TaskResult"> | number
   roc?: Prisma.JsonFilter<"TaskResult">
+  curves?: Prisma.JsonNullableFilter<"TaskResult">
 }
 
 export type TaskResultCreateManySubmissionInput = {
   task: string
   auc: number
+  aucLo?: number | null
+  aucHi?: number | null
   radsBelowCurve: number
   roc: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  curves?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
 }
 
 export type TaskResultUpdateWithoutSubmissionInput = {
   task?: Prisma.StringFieldUpdateOperationsInput | string
   auc?: Prisma.FloatFieldUpdateOperationsInput | number
+  aucLo?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  aucHi?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   radsBelowCurve?: Prisma.IntFieldUpdateOperationsInput | number
   roc?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  curves?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
 }
 
 export type TaskResultUncheckedUpdateWithoutSubmissionInput = {
   task?: Prisma.StringFieldUpdateOperationsInput | string
   auc?: Prisma.FloatFieldUpdateOperationsInput | number
+  aucLo?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  aucHi?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   radsBelowCurve?: Prisma.IntFieldUpdateOperationsInput | number
   roc?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  curves?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
 }
 
 export type TaskResultUncheckedUpdateManyWithoutSubmissionInput = {
   task?: Prisma.StringFieldUpdateOperationsInput | string
   auc?: Prisma.FloatFieldUpdateOperationsInput | number
+  aucLo?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  aucHi?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   radsBelowCurve?: Prisma.IntFieldUpdateOperationsInput | number
   roc?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  curves?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
 }
 
 
@@ -494,8 +587,11 @@ export type TaskResultSelect<ExtArgs extends runtime.Types.Extensions.InternalAr
   submissionId?: boolean
   task?: boolean
   auc?: boolean
+  aucLo?: boolean
+  aucHi?: boolean
   radsBelowCurve?: boolean
   roc?: boolean
+  curves?: boolean
   submission?: boolean | Prisma.SubmissionDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["taskResult"]>
 
@@ -503,8 +599,11 @@ export type TaskResultSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Ex
   submissionId?: boolean
   task?: boolean
   auc?: boolean
+  aucLo?: boolean
+  aucHi?: boolean
   radsBelowCurve?: boolean
   roc?: boolean
+  curves?: boolean
   submission?: boolean | Prisma.SubmissionDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["taskResult"]>
 
@@ -512,8 +611,11 @@ export type TaskResultSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Ex
   submissionId?: boolean
   task?: boolean
   auc?: boolean
+  aucLo?: boolean
+  aucHi?: boolean
   radsBelowCurve?: boolean
   roc?: boolean
+  curves?: boolean
   submission?: boolean | Prisma.SubmissionDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["taskResult"]>
 
@@ -521,11 +623,14 @@ export type TaskResultSelectScalar = {
   submissionId?: boolean
   task?: boolean
   auc?: boolean
+  aucLo?: boolean
+  aucHi?: boolean
   radsBelowCurve?: boolean
   roc?: boolean
+  curves?: boolean
 }
 
-export type TaskResultOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"submissionId" | "task" | "auc" | "radsBelowCurve" | "roc", ExtArgs["result"]["taskResult"]>
+export type TaskResultOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"submissionId" | "task" | "auc" | "aucLo" | "aucHi" | "radsBelowCurve" | "roc" | "curves", ExtArgs["result"]["taskResult"]>
 export type TaskResultInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   submission?: boolean | Prisma.SubmissionDefaultArgs<ExtArgs>
 }
@@ -545,11 +650,18 @@ export type $TaskResultPayload<ExtArgs extends runtime.Types.Extensions.Internal
     submissionId: string
     task: string
     auc: number
+    aucLo: number | null
+    aucHi: number | null
     radsBelowCurve: number
     /**
      * ROC vertices [[fpr, tpr], ...] as the scorer built them.
      */
     roc: runtime.JsonValue
+    /**
+     * What the result page plots besides the ROC: the scorer's TaskCurves `pr`, `readerPoints` and
+     * `majority` (aggregate operating points only; no label is derivable from them).
+     */
+    curves: runtime.JsonValue | null
   }, ExtArgs["result"]["taskResult"]>
   composites: {}
 }
@@ -977,8 +1089,11 @@ export interface TaskResultFieldRefs {
   readonly submissionId: Prisma.FieldRef<"TaskResult", 'String'>
   readonly task: Prisma.FieldRef<"TaskResult", 'String'>
   readonly auc: Prisma.FieldRef<"TaskResult", 'Float'>
+  readonly aucLo: Prisma.FieldRef<"TaskResult", 'Float'>
+  readonly aucHi: Prisma.FieldRef<"TaskResult", 'Float'>
   readonly radsBelowCurve: Prisma.FieldRef<"TaskResult", 'Int'>
   readonly roc: Prisma.FieldRef<"TaskResult", 'Json'>
+  readonly curves: Prisma.FieldRef<"TaskResult", 'Json'>
 }
     
 
