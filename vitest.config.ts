@@ -1,6 +1,6 @@
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
 
-// Two projects: `unit` (pure code, no services) and `integration` (the real PostgreSQL, Redis and
+// Projects: `unit` (pure code, no services), `integration` (the real PostgreSQL, Redis and
 // Docker engine; its global setup prepares the shared synthetic test set and example tarball).
 // `npm test` runs both, after scripts/setup.sh made sure the services and images exist.
 const UNIT = [
@@ -27,7 +27,20 @@ export default defineConfig({
             "packages/sandbox/test/**/*.test.ts",
             "tests/**/*.test.ts",
           ],
+          exclude: [...configDefaults.exclude, "tests/faults/**"],
           globalSetup: ["tests/support/global-setup.ts"],
+        },
+      },
+      {
+        // Fault injection: real API/worker processes and private PostgreSQL, Redis and Docker
+        // engines that the tests kill and restart (never the shared ones). One file at a time: each
+        // runs a whole system, and a restart must not be slowed into a timeout by its neighbours.
+        extends: true,
+        test: {
+          name: "faults",
+          include: ["tests/faults/**/*.test.ts"],
+          globalSetup: ["tests/support/global-setup.ts"],
+          fileParallelism: false,
         },
       },
     ],
