@@ -132,6 +132,16 @@ export class System {
     return body.id;
   }
 
+  /** The team's quota as the API reports it (reservations of uploads in progress included). */
+  async quota(token: string): Promise<{ usedInWindow: number; usedTotal: number; remaining: number }> {
+    if (!this.api) throw new Error("the API is not running");
+    const res = await fetch(`${this.api.url}/api/v1/quota`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    if (res.status !== 200) throw new Error(`GET /api/v1/quota answered ${res.status}: ${await res.text()}`);
+    return (await res.json()) as { usedInWindow: number; usedTotal: number; remaining: number };
+  }
+
   /** The submission as stored, or null while the database cannot be reached. */
   async row(id: string): Promise<SubmissionRow | null> {
     try {
