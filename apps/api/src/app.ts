@@ -18,7 +18,9 @@ import healthRoutes from "./routes/health.ts";
 import leaderboardRoutes from "./routes/leaderboard.ts";
 import submissionDetailRoutes from "./routes/submission-details.ts";
 import submissionRoutes from "./routes/submissions.ts";
+import uploadRoutes from "./routes/uploads.ts";
 import type { BundleLimits } from "./services/bundle.ts";
+import { EventHub } from "./services/events-hub.ts";
 import type { CompetitionInfo } from "./services/leaderboard.ts";
 
 export interface AppDeps {
@@ -35,6 +37,10 @@ export interface AppDeps {
   bundleLimits?: BundleLimits;
   /** How long a quota slot is held for an upload in progress. */
   reservationTtlMs?: number;
+  /** How often abandoned resumable uploads and dead processes' partial files are swept. */
+  uploadSweepIntervalMs?: number;
+  /** How often the shared poller behind the server-sent event streams reads new events. */
+  eventsPollMs?: number;
   /** Take client addresses from X-Forwarded-For (only behind a trusted reverse proxy). */
   trustProxy?: boolean;
 }
@@ -112,7 +118,28 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bundleLimits: deps.bundleLimits ?? DEFAULT_BUNDLE_LIMITS,
     reservationTtlMs: deps.reservationTtlMs ?? 6 * 3600 * 1000,
   });
-  await app.register(submissionDetailRoutes, { db: deps.db, competitionId: deps.competition.id });
+  await app.register(uploadRoutes, {
+    db: deps.db,
+    queue: deps.queue,
+    dataDir: deps.dataDir,
+    competitionId: deps.competition.id,
+    maxUploadBytes: deps.maxUploadBytes,
+    bundleLimits: deps.bundleLimits ?? DEFAULT_BUNDLE_LIMITS,
+    reservationTtlMs: deps.reservationTtlMs ?? 6 * 3600 * 1000,
+    sweepIntervalMs: deps.uploadSweepIntervalMs ?? 10 * 60_000,
+  });
+  const events = new EventHub(deps.db, deps.competition.id, {
+    intervalMs: deps.eventsPollMs ?? 1000,
+    onError: (err) => app.log.error({ err }, "reading submission events failed"),
+  });
+  app.decorate("submissionEvents", events);
+  app.addHook("onClose", () => events.close());
+  await app.register(submissionDetailRoutes, {
+    db: deps.db,
+    competitionId: deps.competition.id,
+    events,
+    queue: deps.queue,
+  });
   await app.register(adminRoutes, { db: deps.db, competitionId: deps.competition.id });
   return app;
 }

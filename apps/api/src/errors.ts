@@ -19,6 +19,10 @@ export const Errors = {
   UploadTooLarge: createError("HOLDOUT_ERR_UPLOAD_TOO_LARGE", "%s", 413),
   UploadNotTar: createError("HOLDOUT_ERR_UPLOAD_NOT_TAR", "%s", 415),
   UploadExpired: createError("HOLDOUT_ERR_UPLOAD_EXPIRED", "%s", 409),
+  // Resumable uploads (tus): a PATCH at the wrong offset, and any other protocol refusal.
+  UploadOffsetMismatch: createError("HOLDOUT_ERR_UPLOAD_OFFSET_MISMATCH", "%s", 409),
+  UploadProtocol: createError("HOLDOUT_ERR_UPLOAD_PROTOCOL", "%s", 400),
+  AlreadyFinal: createError("HOLDOUT_ERR_ALREADY_FINAL", "%s", 409),
   BundleNotArchive: createError("HOLDOUT_ERR_BUNDLE_NOT_ARCHIVE", "%s", 415),
   BundleInvalid: createError("HOLDOUT_ERR_BUNDLE_INVALID", "%s", 400),
   BundleTooLarge: createError("HOLDOUT_ERR_BUNDLE_TOO_LARGE", "%s", 413),

@@ -1,16 +1,40 @@
 import type { FastifyPluginCallbackTypebox } from "@fastify/type-provider-typebox";
+import type { Queue } from "bullmq";
 import type { FastifyRequest } from "fastify";
 import { Type } from "typebox";
-import { findSubmission, findSubmissionLog, listSubmissionEvents, type Db } from "@holdout/db";
+import type { EvaluateJob } from "@holdout/contracts";
+import { findSubmission, findSubmissionLog, listSubmissionEvents, requestCancel, type Db } from "@holdout/db";
 import { Errors } from "../errors.ts";
 import { CurvesSchema, IdParamsSchema, ProblemSchema, UUID } from "../schemas.ts";
+import { timelineEvent, type EventHub } from "../services/events-hub.ts";
+import { streamSubmissionEvents } from "../services/events-stream.ts";
 import { canSeeWhole } from "./submissions.ts";
 
-// What only a submission's team and the organizers may read: its log, timeline and ROC curves.
-// Everyone else gets 404 for any id, listed or not.
-const submissionDetailRoutes: FastifyPluginCallbackTypebox<{ db: Db; competitionId: string }> = (
+export interface SubmissionDetailRoutesOptions {
+  db: Db;
+  competitionId: string;
+  /** The process's shared poller feeding every server-sent event stream. */
+  events: EventHub;
+  /** To take a cancelled submission's job off the queue while it waits. */
+  queue: Queue<EvaluateJob>;
+}
+
+const TimelineEventSchema = Type.Object({
+  id: Type.String({ description: "increasing; the SSE `id:` of this event" }),
+  at: Type.String(),
+  state: Type.String(),
+  worker: Type.Union([Type.String(), Type.Null()]),
+  detail: Type.Union([Type.String(), Type.Null()]),
+});
+
+const wantsEventStream = (request: FastifyRequest) =>
+  (request.headers.accept ?? "").toLowerCase().includes("text/event-stream");
+
+// What only a submission's team and the organizers may read or do: its logs, timeline, ROC curves,
+// and cancelling it. Everyone else gets 404 for any id, listed or not.
+const submissionDetailRoutes: FastifyPluginCallbackTypebox<SubmissionDetailRoutesOptions> = (
   app,
-  { db, competitionId },
+  { db, competitionId, events, queue },
   done,
 ) => {
   async function wholeSubmission(request: FastifyRequest, id: string) {
@@ -26,18 +50,24 @@ const submissionDetailRoutes: FastifyPluginCallbackTypebox<{ db: Db; competition
     {
       onRequest: app.requireAuth,
       schema: {
-        summary: "The run's log (stdout and stderr, capped), for the submitting team",
+        summary: "A run's log (stdout and stderr, capped), for the submitting team",
+        description:
+          "`phase=smoke`: the smoke run on development studies, always in full. `phase=hidden` (default): the hidden run, as the competition's log policy allows.",
         params: IdParamsSchema,
+        querystring: Type.Object({
+          phase: Type.Optional(Type.Union([Type.Literal("smoke"), Type.Literal("hidden")])),
+        }),
         response: {
-          200: Type.Object({ text: Type.String(), truncated: Type.Boolean() }),
+          200: Type.Object({ phase: Type.String(), text: Type.String(), truncated: Type.Boolean() }),
           "4xx": ProblemSchema,
         },
       },
     },
     async (request) => {
       const s = await wholeSubmission(request, request.params.id);
-      const log = await findSubmissionLog(db, s.id);
-      return { text: log?.text ?? "", truncated: log?.truncated ?? false };
+      const phase = request.query.phase ?? "hidden";
+      const log = await findSubmissionLog(db, s.id, phase);
+      return { phase, text: log?.text ?? "", truncated: log?.truncated ?? false };
     },
   );
 
@@ -46,17 +76,48 @@ const submissionDetailRoutes: FastifyPluginCallbackTypebox<{ db: Db; competition
     {
       onRequest: app.requireAuth,
       schema: {
-        summary: "The submission's timeline: every state change",
+        summary: "The submission's timeline: every state change (JSON, or server-sent events)",
+        description:
+          "With `Accept: text/event-stream`: `timeline` events (with `id:`; send `Last-Event-ID` to resume), `queue` events ({position, estimatedStartAt}) while queued, then `end` ({state}) once final, and the stream closes. Comment lines every 15 s keep it open.",
+        params: IdParamsSchema,
+        headers: Type.Object({ "last-event-id": Type.Optional(Type.String({ maxLength: 40 })) }),
+        response: {
+          200: Type.Object({ events: Type.Array(TimelineEventSchema) }),
+          "4xx": ProblemSchema,
+        },
+      },
+    },
+    async (request, reply) => {
+      const s = await wholeSubmission(request, request.params.id);
+      if (!wantsEventStream(request)) {
+        const rows = await listSubmissionEvents(db, s.id);
+        return { events: rows.map(timelineEvent) };
+      }
+      const raw = request.headers["last-event-id"]?.trim() ?? "";
+      if (raw !== "" && !/^\d{1,19}$/.test(raw)) {
+        throw Object.assign(new Errors.InvalidField("Last-Event-ID must be the id of a timeline event"), {
+          errors: [{ field: "Last-Event-ID", message: "must be a timeline event id (digits)" }],
+        });
+      }
+      await streamSubmissionEvents(request, reply, { db, hub: events }, s, raw === "" ? 0n : BigInt(raw));
+      return reply;
+    },
+  );
+
+  app.post(
+    "/api/v1/submissions/:id/cancel",
+    {
+      onRequest: app.requireAuth,
+      schema: {
+        summary: "Cancel a submission that is not final (its team or an organizer)",
+        description:
+          "Queued: cancelled at once (`cancelled`). Running: the worker stops it within a heartbeat (`stopping`). Final already: 409. A cancelled submission stays charged to the quota.",
         params: IdParamsSchema,
         response: {
           200: Type.Object({
-            events: Type.Array(
-              Type.Object({
-                at: Type.String(),
-                state: Type.String(),
-                detail: Type.Union([Type.String(), Type.Null()]),
-              }),
-            ),
+            id: Type.String(),
+            outcome: Type.Union([Type.Literal("cancelled"), Type.Literal("stopping")]),
+            state: Type.String(),
           }),
           "4xx": ProblemSchema,
         },
@@ -64,8 +125,23 @@ const submissionDetailRoutes: FastifyPluginCallbackTypebox<{ db: Db; competition
     },
     async (request) => {
       const s = await wholeSubmission(request, request.params.id);
-      const events = await listSubmissionEvents(db, s.id);
-      return { events: events.map((e) => ({ at: e.at.toISOString(), state: e.state, detail: e.detail })) };
+      const result = await requestCancel(db, s.id);
+      if (!result) throw new Errors.NotFound(`no submission ${s.id}`);
+      if (result.outcome === "final") {
+        throw new Errors.AlreadyFinal(
+          `submission ${s.id} is already ${result.state}; there is nothing to cancel`,
+        );
+      }
+      if (result.outcome === "cancelled") {
+        // Off the queue while it waits; a job a worker already holds finds it cancelled and stops.
+        const job = await queue.getJob(s.id);
+        const waiting = ["waiting", "delayed", "prioritized"];
+        if (job && waiting.includes(await job.getState())) {
+          // A worker taking it in between holds its lock and the removal fails: harmless, see above.
+          await job.remove().catch((err: unknown) => request.log.warn({ err }, "queued job not removed"));
+        }
+      }
+      return { id: s.id, outcome: result.outcome, state: result.state };
     },
   );
 

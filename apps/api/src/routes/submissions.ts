@@ -3,16 +3,22 @@ import type { FastifyPluginCallbackTypebox } from "@fastify/type-provider-typebo
 import type { Queue } from "bullmq";
 import type { FastifyRequest } from "fastify";
 import { Type } from "typebox";
-import { QUEUE_EVALUATE, evaluateJobOptions, type EvaluateJob } from "@holdout/contracts";
 import {
-  createSubmission,
+  BundleCommandError,
+  DEFAULT_BUNDLE_COMMAND,
+  evaluateJobOptions,
+  parseBundleCommand,
+  QUEUE_EVALUATE,
+  type EvaluateJob,
+} from "@holdout/contracts";
+import type { FastifyBaseLogger } from "fastify";
+import {
   findSubmission,
   isListed,
   listCompetitionSubmissions,
   listTeamSubmissions,
   markFailed,
   markQueued,
-  QuotaReservationLostError,
   quotaStatus,
   releaseQuotaSlot,
   reserveQuotaSlot,
@@ -32,8 +38,15 @@ import {
 } from "../schemas.ts";
 import type { BundleLimits } from "../services/bundle.ts";
 import { quotaError, quotaView } from "../services/quota.ts";
+import { queueEstimateOf } from "../services/queue-position.ts";
 import { ownerView, submissionUrl } from "../services/submission-view.ts";
-import { assertMultipart, receiveUpload, removeUpload, type ReceivedUpload } from "../services/upload.ts";
+import {
+  assertMultipart,
+  receiveUpload,
+  recordUpload,
+  removeUpload,
+  type ReceivedUpload,
+} from "../services/upload.ts";
 
 export interface SubmissionRoutesOptions {
   db: Db;
@@ -46,6 +59,62 @@ export interface SubmissionRoutesOptions {
 }
 
 type SubmissionRow = NonNullable<Awaited<ReturnType<typeof findSubmission>>>;
+
+export interface EnqueueDeps {
+  db: Db;
+  queue: Queue<EvaluateJob>;
+  dataDir: string;
+  log: FastifyBaseLogger;
+}
+
+/**
+ * Hands a recorded upload (multipart or resumable: one path) to the workers; returns the state it
+ * is in now. Images and code bundles alike go to the queue (and are charged alike).
+ */
+export async function enqueueSubmission(deps: EnqueueDeps, upload: ReceivedUpload): Promise<string> {
+  const { db, queue } = deps;
+  // Queued before the job exists, so a fast worker always finds the state it expects.
+  await markQueued(db, upload.id);
+  try {
+    await queue.add(QUEUE_EVALUATE, { submissionId: upload.id }, evaluateJobOptions(upload.id));
+  } catch (err) {
+    deps.log.error({ err, submissionId: upload.id }, "could not enqueue submission");
+    // An infrastructure failure: not counted against the team's quota.
+    await markFailed(db, upload.id, "infrastructure", "the job queue was unavailable; it is not charged");
+    await removeUpload(deps.dataDir, upload);
+    throw new Errors.Unavailable("the job queue is unavailable; nothing was charged, please retry");
+  }
+  return "queued";
+}
+
+/**
+ * A bundle's command must split into argv without a shell (see parseBundleCommand): checked before
+ * the submission is recorded, so a command that could never run costs nothing and leaves nothing.
+ */
+export async function refuseUnrunnableCommand(dataDir: string, upload: ReceivedUpload): Promise<void> {
+  try {
+    parseBundleCommand(upload.fields.command ?? DEFAULT_BUNDLE_COMMAND);
+  } catch (err) {
+    if (!(err instanceof BundleCommandError)) throw err;
+    await removeUpload(dataDir, upload);
+    throw Object.assign(new Errors.InvalidField(`field \`command\` cannot be run: ${err.message}`), {
+      errors: [{ field: "command", message: err.message }],
+    });
+  }
+}
+
+/** What the owner's view of one submission adds: where it stands in the queue, and refunds. */
+export const SubmissionDetailSchema = Type.Object({
+  ...SubmissionSchema.properties,
+  queuePosition: Type.Union([Type.Integer(), Type.Null()], {
+    description: "1 = next to start; null unless queued",
+  }),
+  estimatedStartAt: Type.Union([Type.String(), Type.Null()], {
+    description: "from the median of recent run times and the live workers' capacity; null if unknown",
+  }),
+  refunded: Type.Boolean({ description: "not charged to the team's quota" }),
+  failedPhase: Type.Union([Type.Literal("smoke"), Type.Literal("hidden"), Type.Null()]),
+});
 
 /**
  * The one visibility rule. Owner and organizers see a submission whole; anyone else sees the
@@ -73,20 +142,6 @@ const submissionRoutes: FastifyPluginCallbackTypebox<SubmissionRoutesOptions> = 
     return s;
   }
 
-  async function enqueue(request: FastifyRequest, upload: ReceivedUpload) {
-    // Queued before the job exists, so a fast worker always finds the state it expects.
-    await markQueued(db, upload.id);
-    try {
-      await queue.add(QUEUE_EVALUATE, { submissionId: upload.id }, evaluateJobOptions(upload.id));
-    } catch (err) {
-      request.log.error({ err, submissionId: upload.id }, "could not enqueue submission");
-      // An infrastructure failure: not counted against the team's quota.
-      await markFailed(db, upload.id, "infrastructure", "the job queue was unavailable; it is not charged");
-      await removeUpload(dataDir, upload);
-      throw new Errors.Unavailable("the job queue is unavailable; nothing was charged, please retry");
-    }
-  }
-
   app.post(
     "/api/v1/submissions",
     {
@@ -95,7 +150,7 @@ const submissionRoutes: FastifyPluginCallbackTypebox<SubmissionRoutesOptions> = 
         summary:
           "Submit a model (multipart: model, description?, link?, ensemble?, command?, then file `image` or `bundle`)",
         description:
-          "`image`: a `docker save` tarball (plain or gzipped). `bundle`: a zip or tar.gz of code, run with `command` (code bundles are stored and validated; their evaluation is not enabled yet, so they stay `received`). Counts against the team's quota; a 429 tells when the next slot opens.",
+          "`image`: a `docker save` tarball (plain or gzipped). `bundle`: a zip or tar.gz of code, run in the competition's runtime image with `command` (default `python3 src/predict.py {input} {output}`; split into arguments without a shell, so pipes, redirections, variables and wildcards are refused). Counts against the team's quota; a 429 tells when the next slot opens.",
         consumes: ["multipart/form-data"],
         response: { 202: AcceptedSchema, "4xx": ProblemSchema, "5xx": ProblemSchema },
       },
@@ -119,44 +174,15 @@ const submissionRoutes: FastifyPluginCallbackTypebox<SubmissionRoutesOptions> = 
       let upload: ReceivedUpload;
       try {
         upload = await receiveUpload(request, { id, dataDir, bundleLimits: opts.bundleLimits });
-        await createSubmission(
-          db,
-          {
-            id,
-            competitionId: opts.competitionId,
-            teamId: team.id,
-            kind: upload.kind,
-            modelName: upload.fields.model,
-            description: upload.fields.description || null,
-            link: upload.fields.link || null,
-            ensemble: upload.fields.ensemble ?? false,
-            command: upload.fields.command ?? null,
-            uploadFile: upload.fileName,
-            bundleDir: upload.bundleDir,
-            uploadSize: upload.size,
-            uploadSha256: upload.sha256,
-          },
-          id,
-        ).catch(async (err: unknown) => {
-          await removeUpload(dataDir, upload);
-          if (err instanceof QuotaReservationLostError) {
-            throw new Errors.UploadExpired(
-              "the upload took longer than its quota slot is held; please retry",
-            );
-          }
-          throw err;
-        });
+        if (upload.kind === "bundle") await refuseUnrunnableCommand(dataDir, upload);
+        await recordUpload(db, dataDir, { competitionId: opts.competitionId, teamId: team.id }, upload);
       } catch (err) {
         await releaseQuotaSlot(db, id);
         throw err;
       }
-      // Code bundles wait in `received` until the bundle runner exists; images go to the queue.
-      if (upload.kind === "image") await enqueue(request, upload);
+      const state = await enqueueSubmission({ db, queue, dataDir, log: request.log }, upload);
       const statusUrl = submissionUrl(id);
-      return reply
-        .status(202)
-        .header("location", statusUrl)
-        .send({ id, state: upload.kind === "image" ? "queued" : "received", statusUrl });
+      return reply.status(202).header("location", statusUrl).send({ id, state, statusUrl });
     },
   );
 
@@ -216,7 +242,7 @@ const submissionRoutes: FastifyPluginCallbackTypebox<SubmissionRoutesOptions> = 
           "A submission: everything for its team and organizers; the leaderboard fields for anyone if listed",
         params: IdParamsSchema,
         response: {
-          200: Type.Union([SubmissionSchema, PublicSubmissionSchema]),
+          200: Type.Union([SubmissionDetailSchema, PublicSubmissionSchema]),
           "4xx": ProblemSchema,
         },
       },
@@ -224,7 +250,16 @@ const submissionRoutes: FastifyPluginCallbackTypebox<SubmissionRoutesOptions> = 
     async (request) => {
       const { id } = request.params;
       const s = await findHere(id);
-      if (s && canSeeWhole(request, s)) return ownerView(s);
+      if (s && canSeeWhole(request, s)) {
+        const place = await queueEstimateOf(db, s);
+        return {
+          ...ownerView(s),
+          queuePosition: place.position,
+          estimatedStartAt: place.estimatedStartAt,
+          refunded: s.refunded,
+          failedPhase: s.failedPhase,
+        };
+      }
       if (s && isListed(s, opts.aucFloor)) {
         return {
           id: s.id,

@@ -1,12 +1,14 @@
 import { createHash } from "node:crypto";
-import { createWriteStream } from "node:fs";
-import { mkdir, rename, rm } from "node:fs/promises";
+import { createReadStream, createWriteStream } from "node:fs";
+import { mkdir, readdir, rename, rm } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
-import { Transform, type TransformCallback } from "node:stream";
+import { Transform, Writable, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { MultipartFile, MultipartValue } from "@fastify/multipart";
 import type { FastifyRequest } from "fastify";
 import { z } from "zod";
+import { createSubmission, QuotaReservationLostError, type Db } from "@holdout/db";
 import { Errors, type FieldProblem } from "../errors.ts";
 import { extractBundle, type BundleLimits } from "./bundle.ts";
 import { controlCharProblem } from "./text.ts";
@@ -79,6 +81,48 @@ export interface UploadTarget {
 export const uploadsDirOf = (dataDir: string) => path.join(dataDir, "uploads");
 export const bundlesDirOf = (dataDir: string) => path.join(dataDir, "bundles");
 
+// Multipart uploads stream into a directory of their own process (`<host>-<pid>`), so a process that
+// starts can tell the partial files of a crashed predecessor on this host from those of live ones
+// (several API processes may share the data directory).
+const PARTIAL_DIR = ".partial";
+const processTag = () => `${os.hostname()}-${process.pid}`;
+export const partialDirOf = (dataDir: string) => path.join(uploadsDirOf(dataDir), PARTIAL_DIR, processTag());
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: the process exists but belongs to someone else.
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Deletes the partial multipart uploads of dead API processes of this host (and any left under this
+ * process's own tag, which a process that just started cannot have written), returning the upload
+ * ids whose quota slots must be given back. Partial files of other hosts are theirs to sweep.
+ */
+export async function sweepDeadPartials(dataDir: string): Promise<string[]> {
+  const root = path.join(uploadsDirOf(dataDir), PARTIAL_DIR);
+  const entries = await readdir(root).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === "ENOENT") return [] as string[];
+    throw err;
+  });
+  const ids: string[] = [];
+  for (const tag of entries) {
+    const dash = tag.lastIndexOf("-");
+    const host = tag.slice(0, dash);
+    const pid = Number(tag.slice(dash + 1));
+    if (host !== os.hostname() || !Number.isInteger(pid)) continue;
+    if (pid !== process.pid && isAlive(pid)) continue;
+    const dir = path.join(root, tag);
+    for (const name of await readdir(dir)) if (name.endsWith(".part")) ids.push(name.slice(0, -5));
+    await rm(dir, { recursive: true, force: true });
+  }
+  return ids;
+}
+
 // busboy's messages for bodies that are not well-formed multipart; they carry no status code.
 const MALFORMED =
   /^(Unexpected end of (form|file|multipart data)|Malformed part header|Multipart: Boundary not found|Malformed urlencoded form)/;
@@ -133,6 +177,46 @@ export async function removeUpload(dataDir: string, upload: Pick<ReceivedUpload,
   if (upload.bundleDir) await rm(path.join(dataDir, upload.bundleDir), { recursive: true, force: true });
 }
 
+/**
+ * Records a stored upload as a submission in `received`: its quota reservation (same id) becomes
+ * the submission in one transaction. On failure the stored files are removed; the caller gives the
+ * reservation back.
+ */
+export async function recordUpload(
+  db: Db,
+  dataDir: string,
+  owner: { competitionId: string; teamId: string },
+  upload: ReceivedUpload,
+): Promise<void> {
+  try {
+    await createSubmission(
+      db,
+      {
+        id: upload.id,
+        competitionId: owner.competitionId,
+        teamId: owner.teamId,
+        kind: upload.kind,
+        modelName: upload.fields.model,
+        description: upload.fields.description || null,
+        link: upload.fields.link || null,
+        ensemble: upload.fields.ensemble ?? false,
+        command: upload.fields.command ?? null,
+        uploadFile: upload.fileName,
+        bundleDir: upload.bundleDir,
+        uploadSize: upload.size,
+        uploadSha256: upload.sha256,
+      },
+      upload.id,
+    );
+  } catch (err) {
+    await removeUpload(dataDir, upload);
+    if (err instanceof QuotaReservationLostError) {
+      throw new Errors.UploadExpired("the upload took longer than its quota slot is held; please retry");
+    }
+    throw err;
+  }
+}
+
 function readField(part: MultipartValue, raw: Record<string, string>, afterFile: boolean) {
   if (!KNOWN_FIELDS.has(part.fieldname)) {
     throw fieldError(part.fieldname, "unknown field; expected model, description, link, ensemble");
@@ -145,7 +229,8 @@ function readField(part: MultipartValue, raw: Record<string, string>, afterFile:
   raw[part.fieldname] = typeof part.value === "string" ? part.value : String(part.value);
 }
 
-function validateFields(raw: Record<string, string>): SubmissionFields {
+/** The submission's metadata, validated; every problem names its field. */
+export function validateFields(raw: Record<string, string>): SubmissionFields {
   const parsed = SubmissionFieldsSchema.safeParse(raw);
   if (parsed.success) return parsed.data;
   const errors: FieldProblem[] = parsed.error.issues.map((i) => ({
@@ -156,7 +241,7 @@ function validateFields(raw: Record<string, string>): SubmissionFields {
   throw Object.assign(err, { errors });
 }
 
-function fieldError(field: string, message: string) {
+export function fieldError(field: string, message: string) {
   return Object.assign(new Errors.InvalidField(`field \`${field}\` ${message}`), {
     errors: [{ field, message }],
   });
@@ -176,33 +261,68 @@ async function storeFile(
   const kind = part.fieldname;
   if (kind === "image" && fields.command !== undefined) {
     part.file.resume();
-    throw fieldError("command", "applies to code bundles only; an image runs its own entrypoint");
+    throw commandOnImage();
   }
-  const uploadsDir = uploadsDirOf(target.dataDir);
-  await mkdir(uploadsDir, { recursive: true });
-  const { id } = target;
-  const partial = path.join(uploadsDir, `${id}.part`);
-  const sniffer = kind === "image" ? new Sniffer(sniffTarball, notTar) : new Sniffer(sniffBundle, notBundle);
-  const hash = createHash("sha256");
-  let size = 0;
-  const meter = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      size += chunk.length;
-      hash.update(chunk);
-      done(null, chunk);
-    },
-  });
-  let fileName: string | null = null;
-  let bundleDir: string | null = null;
+  const partialDir = partialDirOf(target.dataDir);
+  await mkdir(partialDir, { recursive: true });
+  const partial = path.join(partialDir, `${target.id}.part`);
+  const check = new ContentCheck(kind);
   try {
-    await pipeline(part.file, sniffer, meter, createWriteStream(partial, { flags: "wx", mode: 0o600 }));
+    await pipeline(part.file, check, createWriteStream(partial, { flags: "wx", mode: 0o600 }));
     // @fastify/multipart ends the stream at the limit and marks it truncated (and, with
     // throwFileSizeLimit, also rejects); check both so no truncated file is ever accepted.
     if (part.file.truncated) {
       throw new Errors.UploadTooLarge("the uploaded file exceeds the size limit for submissions");
     }
-    const format = sniffer.assertComplete();
+  } catch (err) {
+    await rm(partial, { force: true });
+    throw err;
+  }
+  return placeUpload(partial, kind, fields, check, target);
+}
+
+export const commandOnImage = () =>
+  fieldError("command", "applies to code bundles only; an image runs its own entrypoint");
+
+/**
+ * A file already complete on disk (a finished resumable upload) through the same checks as a
+ * multipart one: the format sniffed from its first bytes, its size and SHA-256, then the same
+ * placement (and bundle extraction). `file` is consumed: moved into place, or deleted.
+ */
+export async function ingestStoredFile(
+  file: string,
+  kind: "image" | "bundle",
+  fields: SubmissionFields,
+  target: UploadTarget,
+): Promise<ReceivedUpload> {
+  const check = new ContentCheck(kind);
+  try {
+    if (kind === "image" && fields.command !== undefined) throw commandOnImage();
+    const sink = new Writable({ write: (_chunk, _enc, done) => done() });
+    await pipeline(createReadStream(file), check, sink);
+  } catch (err) {
+    await rm(file, { force: true });
+    throw err;
+  }
+  return placeUpload(file, kind, fields, check, target);
+}
+
+/** Moves a checked file to its final name and, for a bundle, extracts it; cleans up on failure. */
+async function placeUpload(
+  partial: string,
+  kind: "image" | "bundle",
+  fields: SubmissionFields,
+  check: ContentCheck,
+  target: UploadTarget,
+): Promise<ReceivedUpload> {
+  const { id } = target;
+  const uploadsDir = uploadsDirOf(target.dataDir);
+  let fileName: string | null = null;
+  let bundleDir: string | null = null;
+  try {
+    const format = check.assertComplete();
     fileName = `${id}${format === "gzip" ? ".tar.gz" : format === "zip" ? ".zip" : ".tar"}`;
+    await mkdir(uploadsDir, { recursive: true });
     await rename(partial, path.join(uploadsDir, fileName));
     if (kind === "bundle") {
       const bundlesDir = bundlesDirOf(target.dataDir);
@@ -215,11 +335,40 @@ async function storeFile(
       );
       bundleDir = path.join("bundles", id);
     }
-    return { id, kind, fields, fileName, bundleDir, size, sha256: hash.digest("hex") };
+    return { id, kind, fields, fileName, bundleDir, size: check.size, sha256: check.sha256() };
   } catch (err) {
     await rm(partial, { force: true });
     if (fileName) await rm(path.join(uploadsDir, fileName), { force: true });
+    if (bundleDir) await rm(path.join(target.dataDir, bundleDir), { recursive: true, force: true });
     throw err;
+  }
+}
+
+/** Sniffs the format from the first bytes (refusing a wrong file early) and meters size and hash. */
+class ContentCheck extends Transform {
+  size = 0;
+  readonly #hash = createHash("sha256");
+  readonly #sniffer: Sniffer;
+
+  constructor(kind: "image" | "bundle") {
+    super();
+    this.#sniffer = snifferFor(kind);
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback) {
+    const err = this.#sniffer.look(chunk);
+    if (err) return done(err);
+    this.size += chunk.length;
+    this.#hash.update(chunk);
+    done(null, chunk);
+  }
+
+  assertComplete(): Format {
+    return this.#sniffer.assertComplete();
+  }
+
+  sha256(): string {
+    return this.#hash.digest("hex");
   }
 }
 
@@ -230,31 +379,34 @@ type Verdict = Format | "invalid" | "undecided";
  * Looks at the first bytes and stops a transfer early when they are not what the field expects,
  * so a wrong file costs a few bytes, not gigabytes of disk.
  */
-class Sniffer extends Transform {
+export class Sniffer {
   kind: Format | null = null;
   #head = Buffer.alloc(0);
 
   constructor(
     private readonly sniff: (head: Buffer) => Verdict,
     private readonly reject: () => Error,
-  ) {
-    super();
-  }
+  ) {}
 
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback) {
-    if (this.kind === null) {
-      this.#head = Buffer.concat([this.#head, chunk]);
-      const verdict = this.sniff(this.#head);
-      if (verdict === "invalid") return done(this.reject());
-      this.kind = verdict === "undecided" ? null : verdict;
-    }
-    done(null, chunk);
+  /** Feeds the next bytes; returns the rejection once they show the wrong format. */
+  look(chunk: Buffer): Error | null {
+    if (this.kind !== null) return null;
+    this.#head = Buffer.concat([this.#head, chunk]);
+    const verdict = this.sniff(this.#head);
+    if (verdict === "invalid") return this.reject();
+    this.kind = verdict === "undecided" ? null : verdict;
+    return null;
   }
 
   assertComplete(): Format {
     if (this.kind === null) throw this.reject();
     return this.kind;
   }
+}
+
+/** The format check for an upload of `kind`, fed with its leading bytes. */
+export function snifferFor(kind: "image" | "bundle"): Sniffer {
+  return kind === "image" ? new Sniffer(sniffTarball, notTar) : new Sniffer(sniffBundle, notBundle);
 }
 
 function notTar() {

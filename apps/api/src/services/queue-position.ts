@@ -1,0 +1,117 @@
+import type { Db } from "@holdout/db";
+
+/** Where a queued submission stands, and when it should start; both null once it left the queue. */
+export interface QueueEstimate {
+  position: number | null;
+  estimatedStartAt: string | null;
+}
+
+export const NOT_QUEUED: QueueEstimate = { position: null, estimatedStartAt: null };
+
+/** A worker whose heartbeat is older than this is not counted as taking work. */
+export const LIVE_WORKER_MS = 60_000;
+/** How many recent runs the typical run time is the median of. */
+const RECENT_RUNS = 20;
+
+export function median(values: number[]): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+export interface QueueFacts {
+  /** Parallel runs the live workers take (sum of their concurrency). */
+  slots: number;
+  /** Runs of this competition in progress (running or scoring). */
+  running: number;
+  /** Median duration of recent finished runs, or null without history. */
+  typicalRunMs: number | null;
+}
+
+/**
+ * When the submission at `position` (1 = next) should start: every run ahead of it (those in
+ * progress, then those queued before it) takes a slot for a typical run time, in waves of `slots`.
+ * Null when nothing can be promised (no live worker, or no run finished yet to learn from).
+ */
+export function estimateStart(position: number, facts: QueueFacts, now: Date): Date | null {
+  if (facts.slots <= 0 || facts.typicalRunMs === null) return null;
+  const ahead = facts.running + position - 1;
+  const waves = ahead < facts.slots ? 0 : Math.floor((ahead - facts.slots) / facts.slots) + 1;
+  return new Date(now.getTime() + waves * facts.typicalRunMs);
+}
+
+/** What the estimate is built from, read in three small queries. */
+export async function queueFacts(db: Db, competitionId: string, now = new Date()): Promise<QueueFacts> {
+  const [workers, running, recent] = await Promise.all([
+    db.workerHeartbeat.findMany({
+      where: { lastSeenAt: { gt: new Date(now.getTime() - LIVE_WORKER_MS) } },
+      select: { concurrency: true },
+    }),
+    db.submission.count({ where: { competitionId, state: { in: ["running", "scoring"] } } }),
+    db.submission.findMany({
+      where: {
+        competitionId,
+        state: { in: ["scored", "failed"] },
+        startedAt: { not: null },
+        finishedAt: { not: null },
+      },
+      orderBy: { finishedAt: "desc" },
+      take: RECENT_RUNS,
+      select: { startedAt: true, finishedAt: true },
+    }),
+  ]);
+  const durations = recent
+    .map((r) => r.finishedAt!.getTime() - r.startedAt!.getTime())
+    .filter((ms) => ms >= 0);
+  return {
+    slots: workers.reduce((sum, w) => sum + Math.max(0, w.concurrency), 0),
+    running,
+    typicalRunMs: median(durations),
+  };
+}
+
+/**
+ * Queue position (1-based, by the time each entered the queue) and estimated start of every queued
+ * submission of the competition; those not in the map are not queued.
+ */
+export async function queueEstimates(
+  db: Db,
+  competitionId: string,
+  now = new Date(),
+): Promise<Map<string, QueueEstimate>> {
+  const queued = await db.submission.findMany({
+    where: { competitionId, state: "queued" },
+    orderBy: [{ queuedAt: "asc" }, { id: "asc" }],
+    select: { id: true },
+  });
+  const out = new Map<string, QueueEstimate>();
+  if (queued.length === 0) return out;
+  const facts = await queueFacts(db, competitionId, now);
+  queued.forEach((s, i) => {
+    const at = estimateStart(i + 1, facts, now);
+    out.set(s.id, { position: i + 1, estimatedStartAt: at?.toISOString() ?? null });
+  });
+  return out;
+}
+
+/** The estimate of one submission (GET /api/v1/submissions/:id). */
+export async function queueEstimateOf(
+  db: Db,
+  s: { id: string; competitionId: string; state: string; queuedAt: Date | null },
+  now = new Date(),
+): Promise<QueueEstimate> {
+  if (s.state !== "queued") return NOT_QUEUED;
+  const ahead = await db.submission.count({
+    where: {
+      competitionId: s.competitionId,
+      state: "queued",
+      OR: s.queuedAt
+        ? [{ queuedAt: { lt: s.queuedAt } }, { queuedAt: s.queuedAt, id: { lt: s.id } }]
+        : [{ id: { lt: s.id } }],
+    },
+  });
+  const position = ahead + 1;
+  const at = estimateStart(position, await queueFacts(db, s.competitionId, now), now);
+  return { position, estimatedStartAt: at?.toISOString() ?? null };
+}
