@@ -32,15 +32,17 @@ describe("the worker turns each kind of model failure into a clear verdict", () 
     return { id, ...final };
   }
 
-  it("a model that exits non-zero: nonzero_exit, with its log readable", async () => {
+  it("a model that exits non-zero: nonzero_exit in the smoke run, with its log readable", async () => {
     const r = await submit(
       await shellModelTarball('echo "loading weights"; echo "boom: no GPU" >&2; exit 3'),
     );
     expect(r.state).toBe("failed");
     expect(r.failure?.category).toBe("nonzero_exit");
     expect(r.failure?.message).toMatch(/3/);
+    // It never got past the smoke run on development studies: its log is readable in full.
+    expect(r).toMatchObject({ failedPhase: "smoke", refunded: true });
     const log = (await (
-      await fetch(`${stack.url}/api/v1/submissions/${r.id}/log`, {
+      await fetch(`${stack.url}/api/v1/submissions/${r.id}/log?phase=smoke`, {
         headers: { authorization: `Bearer ${token}` },
       })
     ).json()) as { text: string };

@@ -15,7 +15,8 @@ import {
   type Db,
 } from "@holdout/db";
 import { loadWorkerConfig, startWorker, type RunningWorker } from "@holdout/worker";
-import { TEST_DATABASE_URL, TEST_REDIS_URL, TEST_TESTSET_DIR, uniqueName } from "./env.ts";
+import { BASELINE_IMAGE, TEST_DATABASE_URL, TEST_REDIS_URL, TEST_TESTSET_DIR, uniqueName } from "./env.ts";
+import { TEST_DEVSET_DIR } from "./global-setup.ts";
 
 export interface Stack {
   url: string;
@@ -23,6 +24,15 @@ export interface Stack {
   competition: { id: string; slug: string; name: string; aucFloor: number };
   dataDir: string;
   queue: Queue<EvaluateJob>;
+  /** This stack's BullMQ prefix (its queues' Redis keys start with it). */
+  prefix: string;
+  /**
+   * The environment of a worker for this stack (same database, Redis prefix, data dir, test and
+   * development sets): for `startWorker(loadWorkerConfig(env))` or a real `apps/worker/src/main.ts`.
+   */
+  workerEnv(extra?: Record<string, string>): Record<string, string>;
+  /** Another in-process worker on this stack (closed with the stack). */
+  startWorker(extra?: Record<string, string>): Promise<RunningWorker>;
   createTeam(name?: string, institution?: string): Promise<{ id: string; token: string }>;
   /** An organizer account (as `holdout admin create` makes one) and an API token for it. */
   createOrganizer(): Promise<{ id: string; email: string; password: string; token: string }>;
@@ -76,21 +86,34 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   });
   const address = await app.listen({ host: "127.0.0.1", port: 0 });
 
-  let worker: RunningWorker | null = null;
-  if (opts.worker) {
-    const config = loadWorkerConfig({
-      DATABASE_URL: TEST_DATABASE_URL,
-      REDIS_URL: TEST_REDIS_URL,
-      HOLDOUT_TESTSET_DIR: TEST_TESTSET_DIR,
-      HOLDOUT_DATA_DIR: dataDir,
-      HOLDOUT_QUEUE_PREFIX: prefix,
-      HOLDOUT_RUN_TIMEOUT_SECONDS: "300",
-      HOLDOUT_RUN_MEMORY_MB: "1024",
-      LOG_LEVEL: "warn",
-      ...opts.workerEnv,
-    });
-    worker = await startWorker(config);
-  }
+  // Each worker of the stack gets its own name; all share the stack's queues, data and competition
+  // (their reconcilers look at this competition only, so parallel test files never meet).
+  let workers = 0;
+  const workerEnv = (extra: Record<string, string> = {}): Record<string, string> => ({
+    DATABASE_URL: TEST_DATABASE_URL,
+    REDIS_URL: TEST_REDIS_URL,
+    HOLDOUT_TESTSET_DIR: TEST_TESTSET_DIR,
+    HOLDOUT_DEVSET_DIR: TEST_DEVSET_DIR,
+    HOLDOUT_DATA_DIR: dataDir,
+    HOLDOUT_WORK_DIR: path.join(dataDir, "work"),
+    HOLDOUT_QUEUE_PREFIX: prefix,
+    HOLDOUT_COMPETITION: competition.slug,
+    HOLDOUT_WORKER_NAME: `${prefix}-worker-${++workers}`,
+    // The example image has python3, numpy and pillow: enough for the example bundle.
+    HOLDOUT_RUNTIME_IMAGE: BASELINE_IMAGE,
+    HOLDOUT_RUN_TIMEOUT_SECONDS: "300",
+    HOLDOUT_RUN_MEMORY_MB: "1024",
+    LOG_LEVEL: "warn",
+    ...opts.workerEnv,
+    ...extra,
+  });
+  const running: RunningWorker[] = [];
+  const startExtraWorker = async (extra?: Record<string, string>) => {
+    const w = await startWorker(loadWorkerConfig(workerEnv(extra)));
+    running.push(w);
+    return w;
+  };
+  if (opts.worker) await startExtraWorker();
 
   return {
     url: address,
@@ -98,6 +121,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     competition,
     dataDir,
     queue,
+    prefix,
+    workerEnv,
+    startWorker: startExtraWorker,
     async createTeam(name = uniqueName("team"), institution = "Test University") {
       const { team, token } = await createTeamWithToken(db, {
         competitionId: competition.id,
@@ -114,7 +140,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       return { id: account.id, email, password, token };
     },
     async close() {
-      await worker?.close();
+      await Promise.all(running.map((w) => w.close()));
       await app.close();
       await queue.obliterate({ force: true });
       await queue.close();

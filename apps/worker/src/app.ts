@@ -1,18 +1,40 @@
+import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
-import { Worker } from "bullmq";
+import { Queue, Worker } from "bullmq";
 import { Redis } from "ioredis";
-import { ConfigError, QUEUE_EVALUATE, type EvaluateJob } from "@holdout/contracts";
-import { createDb } from "@holdout/db";
+import {
+  ConfigError,
+  leaderTiesJobOptions,
+  QUEUE_EVALUATE,
+  QUEUE_LEADER_TIES,
+  QUEUE_RESCORE,
+  type EvaluateJob,
+  type LeaderTiesJob,
+  type RescoreJob,
+} from "@holdout/contracts";
+import { createDb, findCompetitionBySlug } from "@holdout/db";
 import { connectDocker, reapLeftovers, Sandbox } from "@holdout/sandbox";
-import { runLimits, tarballLimits, type WorkerConfig } from "./config.ts";
-import { loadHiddenTestset } from "./hidden-testset.ts";
+import { runLimits, smokeLimits, tarballLimits, type WorkerConfig } from "./config.ts";
+import { startHeartbeat } from "./heartbeat.ts";
+import { loadHiddenTestset, TestsetSource } from "./hidden-testset.ts";
 import { ImageLeases } from "./image-leases.ts";
 import { createEvaluateProcessor } from "./jobs/evaluate-submission.job.ts";
+import { createLeaderTiesProcessor } from "./jobs/leader-ties.job.ts";
+import { createRescoreProcessor } from "./jobs/rescore-submission.job.ts";
+import { refreshLeaderTies } from "./leader-ties.ts";
 import { createLogger, type Logger } from "./logger.ts";
+import { startReconciler } from "./reconciler.ts";
+import { RunRegistry } from "./run-registry.ts";
+import { prepareSmokeSample } from "./smoke-sample.ts";
 
 export interface RunningWorker {
+  /** Stops taking jobs, hands running evaluations back to the queue, and closes every connection. */
   close(): Promise<void>;
 }
+
+const asConfigError = (variable: string) => (err: unknown) => {
+  throw new ConfigError("the worker", [`${variable}: ${err instanceof Error ? err.message : String(err)}`]);
+};
 
 /**
  * Builds and starts a worker from its configuration. Tests call this too, in process, against
@@ -22,12 +44,29 @@ export async function startWorker(
   config: WorkerConfig,
   log: Logger = createLogger(config.LOG_LEVEL),
 ): Promise<RunningWorker> {
-  const testset = await loadHiddenTestset(config.HOLDOUT_TESTSET_DIR).catch((err: unknown) => {
-    // A missing or broken test set is a configuration problem: say so plainly and stop.
-    throw new ConfigError("the worker", [
-      `HOLDOUT_TESTSET_DIR: ${err instanceof Error ? err.message : String(err)}`,
-    ]);
-  });
+  // A missing or broken test set is a configuration problem: say so plainly and stop.
+  const testset = new TestsetSource(
+    config.HOLDOUT_TESTSET_DIR,
+    await loadHiddenTestset(config.HOLDOUT_TESTSET_DIR).catch(asConfigError("HOLDOUT_TESTSET_DIR")),
+  );
+  const smokeSample = config.HOLDOUT_DEVSET_DIR
+    ? await prepareSmokeSample(
+        config.HOLDOUT_DEVSET_DIR,
+        config.HOLDOUT_SMOKE_STUDIES,
+        config.HOLDOUT_WORK_DIR,
+      ).catch(asConfigError("HOLDOUT_DEVSET_DIR"))
+    : null;
+  if (!smokeSample)
+    log.warn("HOLDOUT_DEVSET_DIR is not set: submissions go to the hidden run without a smoke run");
+  // This worker's own scratch directory for bundle workspaces; whatever a crash left there goes now.
+  const runsDir = path.join(
+    config.HOLDOUT_WORK_DIR,
+    "runs",
+    config.HOLDOUT_WORKER_NAME.replace(/[^\w.-]/g, "_"),
+  );
+  await rm(runsDir, { recursive: true, force: true });
+  await mkdir(runsDir, { recursive: true });
+
   const docker = connectDocker({ socketPath: config.DOCKER_SOCKET });
   const workerLabels = { "holdout.worker": config.HOLDOUT_WORKER_NAME };
   // Before taking a job: what a crashed worker left. Runs that are certainly over (past their
@@ -44,62 +83,166 @@ export async function startWorker(
     ...(config.HOLDOUT_RUN_CPUSET ? { cores: config.HOLDOUT_RUN_CPUSET } : {}),
     ...(config.HOLDOUT_RUN_GPUS ? { gpu: config.HOLDOUT_RUN_GPUS } : {}),
   });
-  const db = createDb(config.DATABASE_URL, { poolSize: 4 });
+  const db = createDb(config.DATABASE_URL, { poolSize: 4 + config.HOLDOUT_WORKER_CONCURRENCY });
+  const competitionId = config.HOLDOUT_COMPETITION
+    ? (await findCompetitionBySlug(db, config.HOLDOUT_COMPETITION))?.id
+    : undefined;
+  if (config.HOLDOUT_COMPETITION && !competitionId) {
+    await db.$disconnect();
+    throw new ConfigError("the worker", [
+      `HOLDOUT_COMPETITION: no competition ${config.HOLDOUT_COMPETITION} in the database`,
+    ]);
+  }
   // BullMQ workers block on Redis; they must retry forever rather than fail a command.
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+  const prefix = config.HOLDOUT_QUEUE_PREFIX;
+  const evaluateQueue = new Queue<EvaluateJob>(QUEUE_EVALUATE, { connection: redis, prefix });
+  const tiesQueue = new Queue<LeaderTiesJob>(QUEUE_LEADER_TIES, { connection: redis, prefix });
+  const bootstrap = { replicates: config.HOLDOUT_BOOTSTRAP_REPLICATES, seed: config.HOLDOUT_BOOTSTRAP_SEED };
+  const registry = new RunRegistry();
 
-  const processor = createEvaluateProcessor({
+  const refreshTies = async (
+    id: string,
+    set: Parameters<typeof refreshLeaderTies>[0]["testset"],
+    jobLog: Logger,
+  ) => {
+    try {
+      const r = await refreshLeaderTies({ db, testset: set, bootstrap }, id);
+      jobLog.info({ competitionId: id, ...r }, "tie marks refreshed");
+    } catch (err) {
+      // The score itself is stored; the marks are recomputed by a job (with retries) instead.
+      jobLog.error(
+        { err, competitionId: id },
+        "could not refresh tie marks; leaving it to a leader-ties job",
+      );
+      await tiesQueue.add(
+        QUEUE_LEADER_TIES,
+        { competitionId: id, reason: "retry after a failed refresh" },
+        leaderTiesJobOptions(id),
+      );
+    }
+  };
+
+  const lockDuration = config.HOLDOUT_JOB_LOCK_SECONDS * 1000;
+  const workerOptions = {
+    connection: redis,
+    prefix,
+    // A job's lock is renewed while it runs; a worker that dies stops renewing, and the stalled check
+    // of any live worker moves the job back to the wait list after the lock expires.
+    lockDuration,
+    stalledInterval: Math.max(1000, Math.round(lockDuration / 2)),
+    maxStalledCount: 2,
+  };
+  const evaluator = new Worker<EvaluateJob>(
+    QUEUE_EVALUATE,
+    createEvaluateProcessor({
+      db,
+      sandbox,
+      images: new ImageLeases(
+        (imageId) => sandbox.removeImage(imageId),
+        (err, imageId) => log.warn({ err, imageId }, "could not remove image"),
+      ),
+      hiddenLog:
+        config.HOLDOUT_HIDDEN_LOG_POLICY === "none"
+          ? { kind: "none" }
+          : { kind: "tail", bytes: config.HOLDOUT_HIDDEN_LOG_TAIL_KB * 1024 },
+      testset,
+      smoke: smokeSample ? { sample: smokeSample, limits: smokeLimits(config) } : null,
+      dataDir: config.HOLDOUT_DATA_DIR,
+      runsDir,
+      runtimeImage: config.HOLDOUT_RUNTIME_IMAGE,
+      workerName: config.HOLDOUT_WORKER_NAME,
+      limits: runLimits(config),
+      labels: workerLabels,
+      bootstrap,
+      registry,
+      log,
+      afterScore: (id, jobLog) => refreshTies(id, testset.get(), jobLog),
+    }),
+    { ...workerOptions, concurrency: config.HOLDOUT_WORKER_CONCURRENCY },
+  );
+  const rescorer = new Worker<RescoreJob>(
+    QUEUE_RESCORE,
+    createRescoreProcessor({
+      db,
+      testset,
+      bootstrap,
+      workerName: config.HOLDOUT_WORKER_NAME,
+      log,
+      afterRescore: (id, set, jobLog) => refreshTies(id, set, jobLog),
+    }),
+    { ...workerOptions, concurrency: 1 },
+  );
+  const tiesWorker = new Worker<LeaderTiesJob>(
+    QUEUE_LEADER_TIES,
+    createLeaderTiesProcessor({ db, testset, bootstrap, log }),
+    { ...workerOptions, concurrency: 1 },
+  );
+  for (const w of [evaluator, rescorer, tiesWorker]) {
+    w.on("error", (err) => log.error({ err, queue: w.name }, "worker error"));
+  }
+
+  const heartbeat = startHeartbeat({
     db,
-    sandbox,
-    images: new ImageLeases(
-      (imageId) => sandbox.removeImage(imageId),
-      (err, imageId) => log.warn({ err, imageId }, "could not remove image"),
-    ),
-    hiddenLog:
-      config.HOLDOUT_HIDDEN_LOG_POLICY === "none"
-        ? { kind: "none" }
-        : { kind: "tail", bytes: config.HOLDOUT_HIDDEN_LOG_TAIL_KB * 1024 },
-    testset,
-    uploadsDir: path.join(config.HOLDOUT_DATA_DIR, "uploads"),
-    workerName: config.HOLDOUT_WORKER_NAME,
-    limits: runLimits(config),
-    labels: workerLabels,
+    registry,
+    name: config.HOLDOUT_WORKER_NAME,
+    concurrency: config.HOLDOUT_WORKER_CONCURRENCY,
+    intervalMs: config.HOLDOUT_HEARTBEAT_SECONDS * 1000,
     log,
   });
-  const worker = new Worker<EvaluateJob>(QUEUE_EVALUATE, processor, {
-    connection: redis,
-    prefix: config.HOLDOUT_QUEUE_PREFIX,
-    concurrency: config.HOLDOUT_WORKER_CONCURRENCY,
-    // A job's lock is renewed while it runs; a worker that dies stops renewing and the job is
-    // picked up again after the lock expires.
-    lockDuration: 60_000,
-    stalledInterval: 30_000,
-    maxStalledCount: 2,
-  });
-  worker.on("error", (err) => log.error({ err }, "worker error"));
+  const reconciler = startReconciler(
+    {
+      db,
+      queue: evaluateQueue,
+      competitionId,
+      staleMs: config.HOLDOUT_HEARTBEAT_STALE_SECONDS * 1000,
+      maxRequeues: config.HOLDOUT_RECONCILE_MAX_REQUEUES,
+      workerName: config.HOLDOUT_WORKER_NAME,
+      log,
+    },
+    config.HOLDOUT_RECONCILE_INTERVAL_SECONDS * 1000,
+  );
+
   log.info(
     {
-      studies: testset.studies.length,
-      readers: testset.readers.length,
+      worker: config.HOLDOUT_WORKER_NAME,
+      studies: testset.get().studies.length,
+      readers: testset.get().readers.length,
+      smokeStudies: smokeSample?.studies.length ?? 0,
       concurrency: config.HOLDOUT_WORKER_CONCURRENCY,
       reaped: reaped.reduce((n, r) => n + r.containers + r.volumes, 0),
     },
     "worker started",
   );
 
+  let closing: Promise<void> | undefined;
   return {
-    async close() {
-      // Each step runs even if an earlier one fails.
-      const steps: (() => Promise<unknown>)[] = [
-        () => worker.close(),
-        () => redis.quit(),
-        () => db.$disconnect(),
-      ];
-      for (const step of steps) {
-        await step().catch((err: unknown) => log.error({ err }, "shutdown step failed"));
-      }
+    close() {
+      closing ??= (async () => {
+        // First stop every run (their processors hand the jobs back), then let BullMQ finish them.
+        registry.stopAll();
+        const steps: [string, () => Promise<unknown>][] = [
+          ["evaluate worker", () => evaluator.close()],
+          ["rescore worker", () => rescorer.close()],
+          ["leader-ties worker", () => tiesWorker.close()],
+          ["reconciler", () => reconciler.stop()],
+          ["heartbeat", () => heartbeat.stop()],
+          ["queues", () => Promise.all([evaluateQueue.close(), tiesQueue.close()])],
+          ["redis", () => redis.quit()],
+          ["database", () => db.$disconnect()],
+        ];
+        // Each step runs even if an earlier one fails.
+        for (const [what, step] of steps) {
+          await step().catch((err: unknown) => log.error({ err, step: what }, "shutdown step failed"));
+        }
+      })();
+      return closing;
     },
   };
 }
 
 export { loadWorkerConfig, type WorkerConfig } from "./config.ts";
+export { reconcileOnce, type ReconcileReport, type ReconcilerOptions } from "./reconciler.ts";
+export { refreshLeaderTies } from "./leader-ties.ts";
+export { decideTies, predictionsCsv, TIE_ALPHA } from "./scoring.ts";
+export { loadHiddenTestset, type HiddenTestset } from "./hidden-testset.ts";

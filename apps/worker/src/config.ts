@@ -1,4 +1,5 @@
 import os from "node:os";
+import path from "node:path";
 import { z } from "zod";
 import { directory, parseConfig, positiveInt, postgresUrl, queuePrefix, redisUrl } from "@holdout/contracts";
 import { parseCpuList, type GpuGrant, type RunLimits, type TarballLimits } from "@holdout/sandbox";
@@ -36,6 +37,34 @@ const WorkerConfigSchema = z
     HOLDOUT_QUEUE_PREFIX: queuePrefix,
     HOLDOUT_WORKER_NAME: z.string().min(1).default(`${os.hostname()}:${process.pid}`),
     HOLDOUT_WORKER_CONCURRENCY: positiveInt(1),
+    /**
+     * A development set (contract-1 layout, public labels) for the smoke run that precedes every
+     * hidden run. Unset: no smoke run (the worker says so at start).
+     */
+    HOLDOUT_DEVSET_DIR: z.string().min(1).optional(),
+    HOLDOUT_SMOKE_STUDIES: positiveInt(10),
+    /** Default: the hidden run's limit, at most 300 s (a few studies need far less). */
+    HOLDOUT_SMOKE_TIMEOUT_SECONDS: z.coerce.number().int().positive().optional(),
+    /** Where code bundles run: the competition's runtime image (a trusted local tag). */
+    HOLDOUT_RUNTIME_IMAGE: z.string().min(1).default("holdout/runtime-python:latest"),
+    /**
+     * This worker's scratch space: the cached smoke sample and each bundle run's assembled /workspace.
+     * Best on the test set's filesystem (files are hard-linked, else copied); when the worker runs in
+     * a container, a path mounted at the same place on the engine's host.
+     */
+    HOLDOUT_WORK_DIR: z.string().min(1).default(path.join(os.tmpdir(), "holdout-work")),
+    /** Reconcile only this competition's submissions (its slug); default: every competition. */
+    HOLDOUT_COMPETITION: z.string().min(1).optional(),
+    HOLDOUT_HEARTBEAT_SECONDS: positiveInt(5),
+    /** A run whose worker has not beaten for this long is taken to be orphaned. */
+    HOLDOUT_HEARTBEAT_STALE_SECONDS: positiveInt(45),
+    HOLDOUT_RECONCILE_INTERVAL_SECONDS: positiveInt(15),
+    /** Re-queues of one submission by the reconciler before it fails as `infrastructure` (refunded). */
+    HOLDOUT_RECONCILE_MAX_REQUEUES: positiveInt(3),
+    /** BullMQ job lock; a dead worker's job is taken back after about 1.5 times this. */
+    HOLDOUT_JOB_LOCK_SECONDS: positiveInt(30),
+    HOLDOUT_BOOTSTRAP_REPLICATES: positiveInt(2000),
+    HOLDOUT_BOOTSTRAP_SEED: z.coerce.number().int().min(0).max(0xffffffff).default(20_190_101),
     DOCKER_SOCKET: z.string().min(1).default("/var/run/docker.sock"),
     /** Trusted image for the /out keeper container; any image with `sleep` will do. */
     HOLDOUT_KEEPER_IMAGE: z.string().min(1).default("holdout/base:bookworm"),
@@ -77,6 +106,13 @@ const WorkerConfigSchema = z
         message: `has fewer cores than HOLDOUT_RUN_CPUS (${c.HOLDOUT_RUN_CPUS})`,
       });
     }
+    if (c.HOLDOUT_HEARTBEAT_STALE_SECONDS < 3 * c.HOLDOUT_HEARTBEAT_SECONDS) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["HOLDOUT_HEARTBEAT_STALE_SECONDS"],
+        message: `must be at least 3 heartbeats (3 x HOLDOUT_HEARTBEAT_SECONDS = ${3 * c.HOLDOUT_HEARTBEAT_SECONDS}), or a slow beat would look like a dead worker`,
+      });
+    }
     if (c.HOLDOUT_IMAGE_MAX_UNPACKED_MB < c.HOLDOUT_IMAGE_MAX_MB) {
       ctx.addIssue({
         code: "custom",
@@ -103,6 +139,12 @@ export function runLimits(c: WorkerConfig): RunLimits {
     logBytes: c.HOLDOUT_RUN_LOG_KB * 1024,
     openFiles: c.HOLDOUT_RUN_OPEN_FILES,
   };
+}
+
+/** The smoke run's limits: the hidden run's, with its own wall clock. */
+export function smokeLimits(c: WorkerConfig): RunLimits {
+  const seconds = c.HOLDOUT_SMOKE_TIMEOUT_SECONDS ?? Math.min(300, c.HOLDOUT_RUN_TIMEOUT_SECONDS);
+  return { ...runLimits(c), wallClockMs: seconds * 1000 };
 }
 
 export function tarballLimits(c: WorkerConfig): TarballLimits {

@@ -25,3 +25,23 @@ export async function loadHiddenTestset(dir: string): Promise<HiddenTestset> {
   }));
   return { publicDir: path.join(dir, "public"), studies: gt.studies, truth: gt.labels, readers };
 }
+
+/**
+ * The test set as this worker currently holds it. Loaded at start; a re-score reloads it from disk,
+ * so a corrected label file takes effect without restarting the worker (for later runs too).
+ */
+export class TestsetSource {
+  constructor(
+    readonly dir: string,
+    private current: HiddenTestset,
+  ) {}
+
+  get(): HiddenTestset {
+    return this.current;
+  }
+
+  async reload(): Promise<HiddenTestset> {
+    this.current = await loadHiddenTestset(this.dir);
+    return this.current;
+  }
+}

@@ -5,5 +5,7 @@ export * from "./account-repository.ts";
 export * from "./quota-repository.ts";
 export * from "./submission-repository.ts";
 export * from "./leaderboard-repository.ts";
+export * from "./worker-repository.ts";
+export * from "./ties-repository.ts";
 export { hashToken, generateToken } from "./tokens.ts";
 export { hashPassword, verifyPassword, PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH } from "./passwords.ts";

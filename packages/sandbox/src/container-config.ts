@@ -116,6 +116,8 @@ export function submissionConfig(p: {
   workspaceHostDir: string;
   volume: string;
   args: string[];
+  /** The whole argv (a code bundle's command): replaces the image's ENTRYPOINT, CMD and `args`. */
+  command?: string[] | undefined;
   limits: RunLimits;
   /** Cores the run is pinned to, as the engine writes them: `0-1`, `2,5`. */
   cpusetCpus: string;
@@ -124,7 +126,8 @@ export function submissionConfig(p: {
 }): Docker.ContainerCreateOptions {
   const { Config } = p.image;
   const { limits } = p;
-  const entrypoint = toArgv(Config.Entrypoint);
+  const entrypoint = p.command ? p.command.slice(0, 1) : toArgv(Config.Entrypoint);
+  const cmd = p.command ? p.command.slice(1) : [...toArgv(Config.Cmd), ...p.args];
   const threads = String(Math.max(1, Math.floor(limits.cpus)));
   const mounts: Mount[] = [
     // NonRecursive: before API 1.44 a read-only bind leaves submounts writable; this hides them instead.
@@ -152,7 +155,7 @@ export function submissionConfig(p: {
     Image: p.image.Id,
     // With no entrypoint the first CMD element is the program, which is what an empty list means.
     Entrypoint: entrypoint,
-    Cmd: [...toArgv(Config.Cmd), ...p.args],
+    Cmd: cmd,
     WorkingDir: WORKSPACE,
     User: NOBODY,
     Env: [

@@ -21,3 +21,9 @@ export { CappedLog } from "./capped-log.ts";
 export { runSubmission, type RunResult, type RunSubmissionOptions, type Verdict } from "./run-submission.ts";
 export { reapLeftovers, type ReapOptions } from "./reaper.ts";
 export { Sandbox, type SandboxOptions } from "./sandbox.ts";
+export {
+  assembleWorkspace,
+  removeWorkspace,
+  type AssembledWorkspace,
+  type WorkspaceLayer,
+} from "./workspace.ts";

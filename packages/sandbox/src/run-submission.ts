@@ -23,6 +23,11 @@ export interface RunSubmissionOptions {
   workspaceHostDir: string;
   /** Arguments appended to the image's ENTRYPOINT + CMD; default `test_image_paths.csv /out/predictions.csv`. */
   cmd?: string[];
+  /**
+   * The whole argv instead of the image's ENTRYPOINT + CMD + `cmd`: a code bundle's command, run in
+   * the (trusted) runtime image. Must name a program.
+   */
+  command?: string[];
   limits: RunLimits;
   /** Cores to pin the model to (`0-1`, `2,5`); Sandbox picks them from its pool. Default: no pinning. */
   cpusetCpus?: string;
@@ -69,6 +74,9 @@ export async function runSubmission(
   opts: RunSubmissionOptions,
 ): Promise<RunResult> {
   checkLimits(opts.limits);
+  if (opts.command !== undefined && (opts.command[0] ?? "") === "") {
+    throw new Error("a run's command must name a program");
+  }
   const id = randomUUID();
   const deadline = Date.now() + opts.limits.wallClockMs + RUN_GRACE_MS;
   const labels = {
@@ -124,6 +132,7 @@ export async function runSubmission(
           workspaceHostDir: opts.workspaceHostDir,
           volume: names.volume,
           args: opts.cmd ?? DEFAULT_ARGS,
+          command: opts.command,
           limits: opts.limits,
           cpusetCpus: opts.cpusetCpus ?? "",
           gpu: opts.gpu,

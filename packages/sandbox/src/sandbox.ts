@@ -38,6 +38,19 @@ export class Sandbox {
     return loadImage(this.docker, path, { limits: this.opts.tarballLimits, architecture });
   }
 
+  /**
+   * The ID of a trusted local image named by tag (the competition's runtime image for code bundles),
+   * resolved once per run so the run cannot change image midway if the tag moves.
+   */
+  async resolveImage(ref: string): Promise<{ imageId: string; size: number }> {
+    try {
+      const info = await this.docker.getImage(ref).inspect();
+      return { imageId: info.Id, size: info.Size };
+    } catch (err) {
+      throw new Error(`the image ${ref} is not on the Docker engine`, { cause: err });
+    }
+  }
+
   removeImage(imageId: string): Promise<void> {
     return removeImage(this.docker, imageId);
   }

@@ -1,72 +1,59 @@
-import path from "node:path";
-import { UnrecoverableError, type Job } from "bullmq";
-import { assertNever, EvaluateJobSchema, type EvaluateJob, type FailureCategory } from "@holdout/contracts";
-import {
-  findSubmission,
-  markFailed,
-  markRunning,
-  markScoring,
-  recordScore,
-  saveSubmissionLog,
-  type Db,
-} from "@holdout/db";
-import type { RunResult, Sandbox } from "@holdout/sandbox";
-import { SandboxRejection } from "@holdout/sandbox";
-import { parsePredictionsCsv, PredictionsError, scoreTasks } from "@holdout/scorer";
-import type { HiddenTestset } from "../hidden-testset.ts";
-import type { ImageLeases } from "../image-leases.ts";
-import { storedLog, type LogPolicy } from "../log-policy.ts";
+import { UnrecoverableError, WaitingError, type Job } from "bullmq";
+import { EvaluateJobSchema, type EvaluateJob } from "@holdout/contracts";
+import { markCancelled, markFailed, returnToQueue } from "@holdout/db";
+import { evaluate, type EvaluateDeps } from "../evaluation.ts";
 import type { Logger } from "../logger.ts";
+import { stopReasonOf, type RunRegistry } from "../run-registry.ts";
 
-export interface EvaluateDeps {
-  db: Db;
-  sandbox: Pick<Sandbox, "loadImage" | "runSubmission">;
-  images: ImageLeases;
-  /** Applied to the hidden run's log before it is stored for the team to read. */
-  hiddenLog: LogPolicy;
-  testset: HiddenTestset;
-  uploadsDir: string;
-  workerName: string;
-  limits: Parameters<Sandbox["runSubmission"]>[0]["limits"];
-  /** Labels for every sandbox object of this worker's runs, e.g. `holdout.worker`. */
-  labels: Record<string, string>;
+export interface EvaluateProcessorDeps extends EvaluateDeps {
+  registry: RunRegistry;
   log: Logger;
-}
-
-type Verdict = Exclude<RunResult["verdict"], "ok">;
-
-function categoryOf(verdict: Verdict): FailureCategory {
-  switch (verdict) {
-    case "timeout":
-      return "timeout";
-    case "out_of_memory":
-      return "out_of_memory";
-    case "nonzero_exit":
-      return "nonzero_exit";
-    case "no_output":
-      return "no_output";
-    default:
-      return assertNever(verdict);
-  }
+  /** After a score: refresh the competition's tie marks. Failures are its own to handle. */
+  afterScore(competitionId: string, log: Logger): Promise<void>;
 }
 
 /**
- * Evaluates one submission: load its image, run it in the sandbox, score its predictions.
- * A model's fault is a result (the submission ends `failed` with a category), never an exception;
- * only infrastructure faults throw, so BullMQ retries exactly those. On the last attempt the
- * submission is failed as `infrastructure` here, in the processor, not in an event listener.
+ * The evaluate queue's processor. A model's fault is a result and the job completes; infrastructure
+ * faults throw, so BullMQ retries exactly those (with backoff), and on the last attempt the submission
+ * is failed as `infrastructure` (refunded) here, not in an event listener. A cancelled run ends
+ * `cancelled`. On shutdown the run is stopped and handed back: the submission returns to `queued` and
+ * the job to the wait list without using up an attempt, for this or another worker to take.
  */
-export function createEvaluateProcessor(deps: EvaluateDeps) {
-  return async (job: Job<EvaluateJob>): Promise<void> => {
+export function createEvaluateProcessor(deps: EvaluateProcessorDeps) {
+  return async (job: Job<EvaluateJob>, token?: string): Promise<void> => {
     const parsed = EvaluateJobSchema.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError(`malformed job payload: ${parsed.error.message}`);
     const { submissionId } = parsed.data;
+    const log = deps.log.child({ submissionId, jobId: job.id });
+    const signal = deps.registry.begin(submissionId);
     try {
-      await evaluate(deps, submissionId);
+      signal.throwIfAborted();
+      const outcome = await evaluate(deps, { submissionId, log, signal });
+      if (outcome.kind === "scored") await deps.afterScore(outcome.competitionId, log);
     } catch (err) {
+      switch (stopReasonOf(err, signal)) {
+        case "cancel":
+          await markCancelled(deps.db, submissionId, deps.workerName);
+          log.info("run stopped: cancelled by the team");
+          return;
+        case "shutdown": {
+          const returned = await returnToQueue(deps.db, submissionId, {
+            worker: deps.workerName,
+            detail: `handed back to the queue: worker ${deps.workerName} is shutting down; the run starts again on a worker`,
+          });
+          if (token === undefined)
+            throw new Error("cannot hand a job back without its lock token", { cause: err });
+          await job.moveToWait(token);
+          log.info({ returned }, "run stopped: handed back to the queue (shutdown)");
+          // Tells BullMQ the job was moved, not failed: no attempt is used up.
+          throw new WaitingError();
+        }
+        case undefined:
+          break;
+      }
       const attempts = job.opts.attempts ?? 1;
       const last = err instanceof UnrecoverableError || job.attemptsMade + 1 >= attempts;
-      deps.log.error({ err, submissionId, attempt: job.attemptsMade + 1, last }, "evaluation failed");
+      log.error({ err, attempt: job.attemptsMade + 1, last }, "evaluation failed (infrastructure)");
       if (last) {
         await markFailed(
           deps.db,
@@ -77,65 +64,8 @@ export function createEvaluateProcessor(deps: EvaluateDeps) {
         );
       }
       throw err;
+    } finally {
+      deps.registry.end(submissionId);
     }
   };
-}
-
-async function evaluate(deps: EvaluateDeps, submissionId: string): Promise<void> {
-  const { db, sandbox, workerName } = deps;
-  const submission = await findSubmission(db, submissionId);
-  if (!submission) throw new UnrecoverableError(`submission ${submissionId} does not exist`);
-  if (!(await markRunning(db, submissionId, workerName))) {
-    deps.log.info({ submissionId, state: submission.state }, "submission no longer runnable; skipping");
-    return;
-  }
-  if (!submission.uploadFile) throw new UnrecoverableError(`submission ${submissionId} has no upload`);
-
-  let loaded: { imageId: string; size: number; preexisting: boolean };
-  try {
-    const file = path.join(deps.uploadsDir, submission.uploadFile);
-    loaded = await deps.images.acquire(() => sandbox.loadImage(file));
-  } catch (err) {
-    if (err instanceof SandboxRejection) {
-      await markFailed(db, submissionId, "image_rejected", err.reason, workerName);
-      return;
-    }
-    throw err;
-  }
-  const imageId = loaded.imageId;
-  try {
-    const run = await sandbox.runSubmission({
-      imageId,
-      workspaceHostDir: deps.testset.publicDir,
-      limits: deps.limits,
-      labels: { ...deps.labels, "holdout.submission": submissionId },
-    });
-    const log = storedLog(deps.hiddenLog, run.log, run.logTruncated);
-    await saveSubmissionLog(db, submissionId, log.text, log.truncated);
-    if (run.verdict !== "ok") {
-      await markFailed(db, submissionId, categoryOf(run.verdict), run.message, workerName);
-      return;
-    }
-    if (!run.predictions) {
-      await markFailed(db, submissionId, "no_output", "the model wrote no /out/predictions.csv", workerName);
-      return;
-    }
-
-    await markScoring(db, submissionId, workerName, { digest: imageId, size: loaded.size });
-    let predictions;
-    try {
-      predictions = parsePredictionsCsv(run.predictions.toString("utf8"), deps.testset.studies);
-    } catch (err) {
-      if (err instanceof PredictionsError) {
-        await markFailed(db, submissionId, "invalid_output", err.message, workerName);
-        return;
-      }
-      throw err;
-    }
-    const result = scoreTasks({ truth: deps.testset.truth, predictions, readers: deps.testset.readers });
-    await recordScore(db, submissionId, result, workerName);
-  } finally {
-    // Whatever happened, the image goes once no other evaluation of ours needs it.
-    await deps.images.release(imageId);
-  }
 }

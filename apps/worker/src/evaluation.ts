@@ -1,0 +1,248 @@
+import { randomUUID } from "node:crypto";
+import path from "node:path";
+import { UnrecoverableError } from "bullmq";
+import {
+  assertNever,
+  BundleCommandError,
+  DEFAULT_BUNDLE_COMMAND,
+  parseBundleCommand,
+  type FailureCategory,
+} from "@holdout/contracts";
+import {
+  findSubmission,
+  markCancelled,
+  markFailed,
+  markRunning,
+  markScoring,
+  noteRunning,
+  recordScore,
+  saveSubmissionLog,
+  type Db,
+  type RunPhase,
+} from "@holdout/db";
+import {
+  assembleWorkspace,
+  removeWorkspace,
+  SandboxRejection,
+  type RunLimits,
+  type RunResult,
+  type Sandbox,
+} from "@holdout/sandbox";
+import { parsePredictionsCsv, PredictionsError, type BootstrapOptions } from "@holdout/scorer";
+import type { TestsetSource } from "./hidden-testset.ts";
+import type { ImageLeases } from "./image-leases.ts";
+import { storedLog, type LogPolicy } from "./log-policy.ts";
+import type { Logger } from "./logger.ts";
+import { scoreRecord } from "./scoring.ts";
+import type { SmokeSample } from "./smoke-sample.ts";
+
+export interface EvaluateDeps {
+  db: Db;
+  sandbox: Pick<Sandbox, "loadImage" | "runSubmission" | "resolveImage">;
+  images: ImageLeases;
+  /** Applied to the hidden run's log before it is stored for the team to read. */
+  hiddenLog: LogPolicy;
+  testset: TestsetSource;
+  /** The smoke run before every hidden run; null when no development set is configured. */
+  smoke: { sample: SmokeSample; limits: RunLimits } | null;
+  /** HOLDOUT_DATA_DIR: uploads are under uploads/, extracted bundles where bundleDir says. */
+  dataDir: string;
+  /** Where this worker assembles bundle workspaces (its own directory: cleared at start). */
+  runsDir: string;
+  runtimeImage: string;
+  workerName: string;
+  limits: RunLimits;
+  /** Labels for every sandbox object of this worker's runs, e.g. `holdout.worker`. */
+  labels: Record<string, string>;
+  bootstrap: BootstrapOptions;
+}
+
+export interface JobContext {
+  submissionId: string;
+  log: Logger;
+  /** Aborted (with a RunStopped reason) when the team cancels or the worker shuts down. */
+  signal: AbortSignal;
+}
+
+type Model =
+  | { kind: "image"; imageId: string; size: number }
+  | { kind: "bundle"; imageId: string; size: number; command: string[]; bundleDir: string };
+
+type Verdict = Exclude<RunResult["verdict"], "ok">;
+
+function categoryOf(verdict: Verdict): FailureCategory {
+  switch (verdict) {
+    case "timeout":
+      return "timeout";
+    case "out_of_memory":
+      return "out_of_memory";
+    case "nonzero_exit":
+      return "nonzero_exit";
+    case "no_output":
+      return "no_output";
+    default:
+      return assertNever(verdict);
+  }
+}
+
+/** What the evaluation came to; `scored` names the competition whose tie marks need refreshing. */
+export type Outcome = { kind: "scored"; competitionId: string } | { kind: "ended" } | { kind: "skipped" };
+
+/**
+ * Evaluates one submission: prepare the model (load the image, or resolve the runtime image for a
+ * bundle), the smoke run on the development-set sample, the hidden run, then scoring. A model's fault
+ * is a result (the submission ends `failed` with its category and phase), never an exception; only
+ * infrastructure faults throw, and a stop (cancel, shutdown) throws the signal's RunStopped.
+ */
+export async function evaluate(deps: EvaluateDeps, job: JobContext): Promise<Outcome> {
+  const { db, workerName } = deps;
+  const { submissionId: id, log, signal } = job;
+  const submission = await findSubmission(db, id);
+  if (!submission) throw new UnrecoverableError(`submission ${id} does not exist`);
+  if (!(await markRunning(db, id, workerName))) {
+    const now = await findSubmission(db, id);
+    if (now && now.cancelRequestedAt !== null && (now.state === "queued" || now.state === "running")) {
+      await markCancelled(db, id, workerName);
+      log.info("cancelled before its run began");
+      return { kind: "ended" };
+    }
+    log.info({ state: now?.state }, "submission no longer runnable; skipping");
+    return { kind: "skipped" };
+  }
+  log.info({ kind: submission.kind }, "evaluation started");
+
+  const fail = async (category: FailureCategory, message: string, phase?: RunPhase): Promise<Outcome> => {
+    await markFailed(db, id, category, message, workerName, phase ? { phase } : {});
+    log.info({ category, phase }, "evaluation ended: failed");
+    return { kind: "ended" };
+  };
+
+  let model: Model;
+  if (submission.kind === "bundle") {
+    if (!submission.bundleDir) throw new UnrecoverableError(`bundle submission ${id} has no bundleDir`);
+    let command: string[];
+    try {
+      command = parseBundleCommand(submission.command ?? DEFAULT_BUNDLE_COMMAND);
+    } catch (err) {
+      if (err instanceof BundleCommandError) return fail("invalid_upload", `the command: ${err.message}`);
+      throw err;
+    }
+    const runtime = await deps.sandbox.resolveImage(deps.runtimeImage);
+    model = { kind: "bundle", ...runtime, command, bundleDir: path.join(deps.dataDir, submission.bundleDir) };
+  } else {
+    if (!submission.uploadFile) throw new UnrecoverableError(`submission ${id} has no upload`);
+    const file = path.join(deps.dataDir, "uploads", submission.uploadFile);
+    try {
+      const loaded = await deps.images.acquire(() => deps.sandbox.loadImage(file));
+      model = { kind: "image", imageId: loaded.imageId, size: loaded.size };
+    } catch (err) {
+      if (err instanceof SandboxRejection) return fail("image_rejected", err.reason);
+      throw err;
+    }
+  }
+
+  try {
+    signal.throwIfAborted();
+    if (deps.smoke) {
+      const { sample, limits } = deps.smoke;
+      const n = sample.studies.length;
+      await noteRunning(db, id, workerName, `smoke run started on ${n} development-set studies`);
+      const run = await runPhase(
+        deps,
+        job,
+        model,
+        { dir: sample.publicDir, owner: "the development-set sample" },
+        limits,
+      );
+      if ("rejected" in run) return await fail("invalid_upload", run.rejected, "smoke");
+      // The smoke log is the team's to read in full (the sandbox has already capped it).
+      await saveSubmissionLog(db, id, run.log, run.logTruncated, "smoke");
+      if (run.verdict !== "ok") return await fail(categoryOf(run.verdict), run.message, "smoke");
+      try {
+        parsePredictionsCsv((run.predictions ?? Buffer.alloc(0)).toString("utf8"), sample.studies);
+      } catch (err) {
+        if (err instanceof PredictionsError) return await fail("invalid_output", err.message, "smoke");
+        throw err;
+      }
+      await noteRunning(db, id, workerName, `smoke run passed: valid predictions for ${n} studies`, {
+        smokePassedAt: new Date(),
+      });
+      log.info({ ms: run.durationMs }, "smoke run passed");
+    }
+
+    signal.throwIfAborted();
+    const testset = deps.testset.get();
+    if (!(await noteRunning(db, id, workerName, "hidden run started"))) return { kind: "skipped" };
+    const run = await runPhase(
+      deps,
+      job,
+      model,
+      { dir: testset.publicDir, owner: "the test set" },
+      deps.limits,
+    );
+    if ("rejected" in run) return await fail("invalid_upload", run.rejected, "hidden");
+    const shown = storedLog(deps.hiddenLog, run.log, run.logTruncated);
+    await saveSubmissionLog(db, id, shown.text, shown.truncated, "hidden");
+    if (run.verdict !== "ok") return await fail(categoryOf(run.verdict), run.message, "hidden");
+    log.info({ ms: run.durationMs }, "hidden run finished");
+
+    signal.throwIfAborted();
+    await markScoring(db, id, workerName, { digest: model.imageId, size: model.size });
+    let predictions;
+    try {
+      predictions = parsePredictionsCsv(
+        (run.predictions ?? Buffer.alloc(0)).toString("utf8"),
+        testset.studies,
+      );
+    } catch (err) {
+      if (err instanceof PredictionsError) return await fail("invalid_output", err.message, "hidden");
+      throw err;
+    }
+    const record = scoreRecord(testset, predictions, deps.bootstrap);
+    signal.throwIfAborted();
+    await recordScore(db, id, record, workerName);
+    log.info({ meanAuc: record.meanAuc }, "evaluation ended: scored");
+    return { kind: "scored", competitionId: submission.competitionId };
+  } finally {
+    // Whatever happened, the image goes once no other evaluation of ours needs it.
+    if (model.kind === "image") await deps.images.release(model.imageId);
+  }
+}
+
+/**
+ * One run in the sandbox. An image sees `workspace` itself; a bundle sees it and its own files
+ * side by side, assembled for this run and removed after it.
+ */
+async function runPhase(
+  deps: EvaluateDeps,
+  job: JobContext,
+  model: Model,
+  workspace: { dir: string; owner: string },
+  limits: RunLimits,
+): Promise<RunResult | { rejected: string }> {
+  let assembled: string | null = null;
+  if (model.kind === "bundle") {
+    assembled = path.join(deps.runsDir, randomUUID());
+    try {
+      await assembleWorkspace(assembled, [
+        { dir: workspace.dir, owner: workspace.owner },
+        { dir: model.bundleDir, owner: "the bundle" },
+      ]);
+    } catch (err) {
+      if (err instanceof SandboxRejection) return { rejected: err.reason };
+      throw err;
+    }
+  }
+  try {
+    return await deps.sandbox.runSubmission({
+      imageId: model.imageId,
+      workspaceHostDir: assembled ?? workspace.dir,
+      limits,
+      labels: { ...deps.labels, "holdout.submission": job.submissionId },
+      signal: job.signal,
+      ...(model.kind === "bundle" ? { command: model.command } : {}),
+    });
+  } finally {
+    if (assembled) await removeWorkspace(assembled);
+  }
+}

@@ -1,0 +1,63 @@
+import os from "node:os";
+import { recordHeartbeat, removeHeartbeat, type Db } from "@holdout/db";
+import type { Logger } from "./logger.ts";
+import type { RunRegistry } from "./run-registry.ts";
+
+export interface HeartbeatOptions {
+  db: Db;
+  registry: RunRegistry;
+  name: string;
+  concurrency: number;
+  intervalMs: number;
+  log: Logger;
+}
+
+/**
+ * Every `intervalMs`: this worker's WorkerHeartbeat row, `heartbeatAt` on its running submissions, and
+ * the cancel check (a run whose team asked to cancel is stopped here, so within one interval). A
+ * failed beat (database down) is logged and the next one tried; beats never overlap.
+ */
+export function startHeartbeat(opts: HeartbeatOptions): { beat(): Promise<void>; stop(): Promise<void> } {
+  const identity = {
+    name: opts.name,
+    host: os.hostname(),
+    pid: process.pid,
+    concurrency: opts.concurrency,
+    startedAt: new Date(),
+  };
+  let timer: NodeJS.Timeout | undefined;
+  let inFlight: Promise<void> = Promise.resolve();
+  let stopped = false;
+
+  const beat = async (): Promise<void> => {
+    const running = opts.registry.ids();
+    try {
+      const cancelled = await recordHeartbeat(opts.db, identity, running);
+      for (const id of cancelled) {
+        if (opts.registry.stop(id, "cancel"))
+          opts.log.info({ submissionId: id }, "cancel requested; stopping the run");
+      }
+    } catch (err) {
+      opts.log.warn({ err }, "heartbeat failed; trying again at the next one");
+    }
+  };
+  const schedule = (): void => {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      inFlight = beat().finally(schedule);
+    }, opts.intervalMs);
+  };
+  inFlight = beat().finally(schedule);
+
+  return {
+    beat: () => (inFlight = inFlight.then(beat)),
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await inFlight;
+      await removeHeartbeat(opts.db, opts.name).catch((err: unknown) =>
+        opts.log.warn({ err }, "could not remove this worker's heartbeat row"),
+      );
+    },
+  };
+}

@@ -1,0 +1,71 @@
+import { UnrecoverableError, type Job } from "bullmq";
+import { RescoreJobSchema, type RescoreJob } from "@holdout/contracts";
+import {
+  addSubmissionNote,
+  findSubmission,
+  findSubmissionPredictions,
+  replaceScore,
+  type Db,
+} from "@holdout/db";
+import { parsePredictionsCsv, PredictionsError, type BootstrapOptions } from "@holdout/scorer";
+import type { HiddenTestset, TestsetSource } from "../hidden-testset.ts";
+import type { Logger } from "../logger.ts";
+import { scoreRecord } from "../scoring.ts";
+
+export interface RescoreDeps {
+  db: Db;
+  testset: TestsetSource;
+  bootstrap: BootstrapOptions;
+  workerName: string;
+  log: Logger;
+  /** After a re-score: refresh the competition's tie marks (with the test set just used). */
+  afterRescore(competitionId: string, testset: HiddenTestset, log: Logger): Promise<void>;
+}
+
+/**
+ * Re-scores a scored submission's stored predictions against the test set as it is on disk now (after
+ * a label correction, say), without running the model: scores, intervals and curves are replaced in one
+ * transaction with a timeline event "re-scored by <who>", then the tie marks are refreshed. What cannot
+ * be re-scored (not scored, no stored predictions, predictions that no longer fit the test set) is said
+ * on the submission's timeline and the job completes: retrying would not change it.
+ */
+export function createRescoreProcessor(deps: RescoreDeps) {
+  return async (job: Job<RescoreJob>): Promise<void> => {
+    const parsed = RescoreJobSchema.safeParse(job.data);
+    if (!parsed.success) throw new UnrecoverableError(`malformed job payload: ${parsed.error.message}`);
+    const { submissionId, requestedBy } = parsed.data;
+    const log = deps.log.child({ submissionId, jobId: job.id });
+    const refuse = async (why: string) => {
+      log.warn({ why }, "re-score not done");
+      await addSubmissionNote(
+        deps.db,
+        submissionId,
+        `re-score requested by ${requestedBy} not done: ${why}`,
+        deps.workerName,
+      );
+    };
+
+    const submission = await findSubmission(deps.db, submissionId);
+    if (!submission) throw new UnrecoverableError(`submission ${submissionId} does not exist`);
+    if (submission.state !== "scored") return refuse(`it is ${submission.state}, not scored`);
+    const csv = await findSubmissionPredictions(deps.db, submissionId);
+    if (csv === null) return refuse("its predictions were not kept (scored before predictions were stored)");
+    const testset = await deps.testset.reload();
+    let predictions;
+    try {
+      predictions = parsePredictionsCsv(csv, testset.studies, "the stored predictions");
+    } catch (err) {
+      if (err instanceof PredictionsError)
+        return refuse(`they do not fit the current test set: ${err.message}`);
+      throw err;
+    }
+    const record = scoreRecord(testset, predictions, deps.bootstrap);
+    const replaced = await replaceScore(deps.db, submissionId, record, {
+      worker: deps.workerName,
+      detail: `re-scored by ${requestedBy}`,
+    });
+    if (!replaced) return refuse("it stopped being scored meanwhile");
+    log.info({ before: submission.meanAuc, after: record.meanAuc }, "re-scored");
+    await deps.afterRescore(submission.competitionId, testset, log);
+  };
+}

@@ -1,0 +1,153 @@
+import type { Queue } from "bullmq";
+import { evaluateJobOptions, QUEUE_EVALUATE, type EvaluateJob } from "@holdout/contracts";
+import {
+  countReconcilerRequeues,
+  liveWorkerNames,
+  listUnfinished,
+  markFailed,
+  RECONCILER_REQUEUE_DETAIL,
+  returnToQueue,
+  withTryLock,
+  type Db,
+  type UnfinishedSubmission,
+} from "@holdout/db";
+import type { Logger } from "./logger.ts";
+
+export interface ReconcilerOptions {
+  db: Db;
+  queue: Queue<EvaluateJob>;
+  /** Only this competition's submissions; all when undefined. */
+  competitionId: string | undefined;
+  /** A running submission whose heartbeat is older than this is orphaned. */
+  staleMs: number;
+  maxRequeues: number;
+  workerName: string;
+  log: Logger;
+}
+
+export interface ReconcileReport {
+  /** False when another process held the reconciler lock (it did the pass). */
+  ran: boolean;
+  requeued: string[];
+  failed: string[];
+}
+
+/** A queued row gets this long for its job to appear (the API marks it queued just before adding). */
+const QUEUED_GRACE_MS = 10_000;
+/** Job states in which BullMQ will still deliver the job to a worker. */
+const PENDING = new Set(["waiting", "delayed", "prioritized", "waiting-children"]);
+
+/**
+ * Postgres is the truth and Redis only carries work: this pass finds submissions that Postgres says
+ * are queued, running or scoring but that no worker will finish, and puts them back in the queue (job
+ * id = submission id, so a duplicate cannot arise), or fails them as `infrastructure` (refunded) once
+ * they were re-queued `maxRequeues` times. Orphaned means:
+ * - queued, with no pending or active job (Redis lost it, or the API died between the two writes);
+ * - running or scoring, with a stale heartbeat (its worker died or lost the database) and no job that
+ *   BullMQ itself will hand to a worker again (a pending job, or an active one whose lock BullMQ's
+ *   stalled check will reclaim).
+ * One pass at a time across all workers (a transaction-scoped advisory lock); each change is also a
+ * conditional update, so a row that moved on meanwhile is left alone.
+ */
+export async function reconcileOnce(opts: ReconcilerOptions): Promise<ReconcileReport> {
+  const report: ReconcileReport = { ran: false, requeued: [], failed: [] };
+  const key = `holdout:reconciler:${opts.queue.opts.prefix ?? "bull"}:${opts.competitionId ?? "*"}`;
+  await withTryLock(opts.db, key, async () => {
+    report.ran = true;
+    const now = Date.now();
+    const live = await liveWorkerNames(opts.db, new Date(now - opts.staleMs));
+    for (const row of await listUnfinished(opts.db, opts.competitionId)) {
+      const why = await orphaned(opts, row, live, now);
+      if (why !== null) await recover(opts, row, why, report);
+    }
+  });
+  return report;
+}
+
+async function orphaned(
+  opts: ReconcilerOptions,
+  row: UnfinishedSubmission,
+  live: Set<string>,
+  now: number,
+): Promise<string | null> {
+  const job = await opts.queue.getJob(row.id);
+  const state = job ? await job.getState() : "missing";
+  if (PENDING.has(state)) return null;
+  if (row.state === "queued") {
+    if (state === "active") return null;
+    if ((row.queuedAt ?? row.createdAt).getTime() > now - QUEUED_GRACE_MS) return null;
+    return `its job was ${state === "missing" ? "missing from" : `${state} in`} the queue`;
+  }
+  // A worker beats for each of its runs every few seconds: a stale beat means nobody runs it.
+  const beat = (row.heartbeatAt ?? row.startedAt ?? row.createdAt).getTime();
+  if (beat >= now - opts.staleMs) return null;
+  // An active job of a dead worker: BullMQ's stalled check moves it back to the wait list.
+  if (state === "active") return null;
+  const worker = row.worker ?? "(unknown)";
+  return row.worker !== null && live.has(row.worker)
+    ? `worker ${worker} is alive but no longer runs it`
+    : `worker ${worker} stopped sending heartbeats during the run`;
+}
+
+async function recover(
+  opts: ReconcilerOptions,
+  row: UnfinishedSubmission,
+  why: string,
+  report: ReconcileReport,
+): Promise<void> {
+  const log = opts.log.child({ submissionId: row.id });
+  const requeues = await countReconcilerRequeues(opts.db, row.id);
+  if (requeues >= opts.maxRequeues) {
+    const failed = await markFailed(
+      opts.db,
+      row.id,
+      "infrastructure",
+      `the evaluation could not be completed (${why}, after ${requeues} re-queues); it is not charged to your team`,
+      opts.workerName,
+    );
+    if (failed) report.failed.push(row.id);
+    log.warn({ why, requeues }, "reconciler failed an orphaned submission as infrastructure");
+    return;
+  }
+  const moved = await returnToQueue(opts.db, row.id, {
+    from: [row.state],
+    worker: opts.workerName,
+    detail: `${RECONCILER_REQUEUE_DETAIL}: ${why}`,
+  });
+  if (!moved) return;
+  // A finished job under the same id would make the add a no-op: remove it first.
+  const old = await opts.queue.getJob(row.id);
+  if (old) await old.remove();
+  await opts.queue.add(QUEUE_EVALUATE, { submissionId: row.id }, evaluateJobOptions(row.id));
+  report.requeued.push(row.id);
+  log.warn({ why, requeues: requeues + 1 }, "reconciler re-queued an orphaned submission");
+}
+
+/** Runs reconcileOnce every `intervalMs` (never overlapping itself) until stopped. */
+export function startReconciler(opts: ReconcilerOptions, intervalMs: number): { stop(): Promise<void> } {
+  let timer: NodeJS.Timeout | undefined;
+  let inFlight: Promise<void> = Promise.resolve();
+  let stopped = false;
+  const pass = async () => {
+    try {
+      const r = await reconcileOnce(opts);
+      if (r.requeued.length + r.failed.length > 0) opts.log.info(r, "reconciler pass");
+    } catch (err) {
+      opts.log.warn({ err }, "reconciler pass failed; trying again at the next one");
+    }
+  };
+  const schedule = (): void => {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      inFlight = pass().finally(schedule);
+    }, intervalMs);
+  };
+  schedule();
+  return {
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await inFlight;
+    },
+  };
+}
