@@ -10,7 +10,9 @@ import type { Redis } from "ioredis";
 import type { EvaluateJob } from "@holdout/contracts";
 import type { Db } from "@holdout/db";
 import { auth } from "./plugins/auth.ts";
+import { metrics } from "./plugins/metrics.ts";
 import { problemJson } from "./plugins/problem-json.ts";
+import { genRequestId, requestId } from "./plugins/request-id.ts";
 import { credentialRateLimit, ipRateLimit, type RateLimitOptions } from "./plugins/rate-limit.ts";
 import accountRoutes from "./routes/accounts.ts";
 import adminRoutes from "./routes/admin.ts";
@@ -62,9 +64,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger: deps.logger ?? false,
     trustProxy: deps.trustProxy ?? false,
+    // X-Request-ID from a proxy or client when sane, else a UUID: on every log line and answer.
+    genReqId: genRequestId,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   await app.register(problemJson);
+  await app.register(requestId);
+  await app.register(metrics, { db: deps.db, competitionId: deps.competition.id, queues: [deps.queue] });
   // The OpenAPI document is generated from the route schemas, so it cannot drift from them.
   await app.register(swagger, {
     openapi: {

@@ -1,3 +1,4 @@
+import os from "node:os";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { QUEUE_EVALUATE, runMain, type EvaluateJob } from "@holdout/contracts";
@@ -38,8 +39,12 @@ async function main() {
     bundleLimits: { maxBytes: config.HOLDOUT_MAX_BUNDLE_BYTES, maxFiles: config.HOLDOUT_MAX_BUNDLE_FILES },
     reservationTtlMs: config.HOLDOUT_UPLOAD_RESERVATION_HOURS * 3600_000,
     trustProxy: config.HOLDOUT_TRUST_PROXY,
+    // One JSON object per line on stdout (pino): what log shippers and `docker logs` expect. Each
+    // request's lines carry its reqId (X-Request-ID), and submission routes their submissionId.
     logger: {
       level: config.LOG_LEVEL,
+      base: { app: "api", hostname: os.hostname(), pid: process.pid },
+      timestamp: () => `,"time":"${new Date().toISOString()}"`,
       // Tokens travel in this header; keep them out of every log line.
       redact: ["req.headers.authorization", "req.headers.cookie", 'res.headers["set-cookie"]'],
     },

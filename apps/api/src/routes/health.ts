@@ -3,20 +3,62 @@ import type { Redis } from "ioredis";
 import type { Db } from "@holdout/db";
 import { sendProblem } from "../plugins/problem-json.ts";
 
-const healthRoutes: FastifyPluginCallbackTypebox<{ db: Db; redis: Redis }> = (app, { db, redis }, done) => {
+export interface HealthOptions {
+  db: Db;
+  redis: Redis;
+  /**
+   * The API runs no containers, so it has no Docker engine to check; a deployment that gives it one
+   * (to report on the workers' engine, say) passes it here and /readyz checks it too.
+   */
+  docker?: { ping(): Promise<unknown> };
+  /** A dependency that has not answered after this long counts as down; default 2 s. */
+  timeoutMs?: number;
+}
+
+type CheckResult = { name: string; ok: true } | { name: string; ok: false; error: string };
+
+async function check(name: string, probe: () => Promise<unknown>, timeoutMs: number): Promise<CheckResult> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    await Promise.race([probe(), timeout]);
+    return { name, ok: true };
+  } catch (err) {
+    return { name, ok: false, error: err instanceof Error ? err.message : String(err) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * /healthz: the process is alive (no dependency checked: a restart would not fix a database).
+ * /readyz: PostgreSQL and Redis answer (and the Docker engine, when given), checked at once, each
+ * bounded in time; a load balancer stops sending uploads to an API that is not ready.
+ */
+const healthRoutes: FastifyPluginCallbackTypebox<HealthOptions> = (app, opts, done) => {
+  const timeoutMs = opts.timeoutMs ?? 2000;
+  const probes: [string, () => Promise<unknown>][] = [
+    ["postgres", () => opts.db.$queryRaw`SELECT 1`],
+    ["redis", () => opts.redis.ping()],
+  ];
+  const { docker } = opts;
+  if (docker) probes.push(["docker", () => docker.ping()]);
+
   app.get("/healthz", { schema: { hide: true } }, () => ({ status: "ok" }));
 
-  // Ready when both stores answer; a load balancer stops sending uploads otherwise.
   app.get("/readyz", { schema: { hide: true } }, async (request, reply) => {
-    const problems: string[] = [];
-    await db.$queryRaw`SELECT 1`.catch((err: unknown) => problems.push(`postgres: ${String(err)}`));
-    await redis.ping().catch((err: unknown) => problems.push(`redis: ${String(err)}`));
-    if (problems.length === 0) return { status: "ready" };
-    request.log.warn({ problems }, "not ready");
+    const results = await Promise.all(probes.map(([name, probe]) => check(name, probe, timeoutMs)));
+    const checks = Object.fromEntries(results.map((r) => [r.name, r.ok ? "ok" : "down"]));
+    const down = results.filter((r) => !r.ok);
+    if (down.length === 0) return { status: "ready", checks };
+    request.log.warn({ problems: down }, "not ready");
+    // Which dependency is down, not why: the reasons (addresses, messages) stay in the log.
     return sendProblem(reply, request, {
       status: 503,
       code: "HOLDOUT_ERR_NOT_READY",
-      detail: `not ready: ${problems.map((p) => p.split(":")[0]).join(", ")} unreachable`,
+      detail: `not ready: ${down.map((r) => r.name).join(", ")} unreachable`,
     });
   });
   done();

@@ -1,0 +1,244 @@
+import type { Queue } from "bullmq";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import fp from "fastify-plugin";
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type Metric } from "prom-client";
+import type { Db } from "@holdout/db";
+
+/**
+ * Prometheus metrics at GET /metrics.
+ *
+ * Measured in this process: HTTP latency by route and status, and bytes received on upload routes.
+ * Read at scrape time: queue depth (BullMQ, shared by every process), and from PostgreSQL the
+ * submissions by state, the runs by outcome and the run-duration histogram. Those come from the
+ * database on purpose: it is the truth shared by every worker on every host, so any API replica
+ * answers the same figures, they survive restarts, and a run done by a worker this process never
+ * heard of still counts. They are cached for `cacheMs` so that several scrapers (or a scrape storm)
+ * cost PostgreSQL one set of aggregate queries per interval, not one per scrape.
+ */
+export interface MetricsOptions {
+  db: Db;
+  /** The competition this API serves: the database figures are its own. */
+  competitionId: string;
+  /** Queues whose depth is reported (the evaluate queue, and any other this API enqueues to). */
+  queues: Queue[];
+  /** How long database figures are reused; default 10 s. */
+  cacheMs?: number;
+}
+
+export const RUN_DURATION_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600];
+const HTTP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120, 600];
+
+/** Routes whose request bodies are uploads (a model tarball, a bundle, or a resumable chunk). */
+export function isUploadRoute(method: string, route: string): boolean {
+  if (method === "POST" && route === "/api/v1/submissions") return true;
+  return (method === "PATCH" || method === "POST") && route.startsWith("/api/v1/uploads");
+}
+
+interface DbFigures {
+  byState: { state: string; n: number }[];
+  byOutcome: { outcome: string; n: number }[];
+  durations: { state: string; count: number; sum: number; buckets: number[] }[];
+  workersAlive: number;
+}
+
+async function readDbFigures(db: Db, competitionId: string): Promise<DbFigures> {
+  const byState = await db.$queryRaw<{ state: string; n: number }[]>`
+    SELECT state::text AS state, count(*)::int AS n FROM "Submission"
+    WHERE "competitionId" = ${competitionId}::uuid GROUP BY state`;
+  const byOutcome = await db.$queryRaw<{ outcome: string; n: number }[]>`
+    SELECT CASE WHEN state = 'failed' THEN coalesce("failureCategory"::text, 'unknown') ELSE state::text END
+             AS outcome,
+           count(*)::int AS n
+    FROM "Submission"
+    WHERE "competitionId" = ${competitionId}::uuid AND state IN ('scored', 'failed', 'cancelled')
+    GROUP BY 1`;
+  // One row per final state: count, sum and the cumulative count at each bucket's upper bound.
+  const durations = await db.$queryRaw<{ state: string; count: number; sum: number; buckets: number[] }[]>`
+    WITH runs AS (
+      SELECT state::text AS state, extract(epoch FROM ("finishedAt" - "startedAt"))::float8 AS seconds
+      FROM "Submission"
+      WHERE "competitionId" = ${competitionId}::uuid AND state IN ('scored', 'failed', 'cancelled')
+        AND "startedAt" IS NOT NULL AND "finishedAt" IS NOT NULL),
+    per_bucket AS (
+      SELECT r.state, b.i, count(*) FILTER (WHERE r.seconds <= b.le)::int AS n
+      FROM runs r CROSS JOIN unnest(${RUN_DURATION_BUCKETS}::float8[]) WITH ORDINALITY AS b(le, i)
+      GROUP BY r.state, b.i),
+    totals AS (
+      SELECT state, count(*)::int AS count, coalesce(sum(seconds), 0)::float8 AS sum FROM runs GROUP BY state)
+    SELECT t.state, t.count, t.sum, array_agg(p.n ORDER BY p.i) AS buckets
+    FROM totals t JOIN per_bucket p USING (state)
+    GROUP BY t.state, t.count, t.sum`;
+  const [alive] = await db.$queryRaw<{ n: number }[]>`
+    SELECT count(*)::int AS n FROM "WorkerHeartbeat" WHERE "lastSeenAt" > now() - interval '2 minutes'`;
+  return { byState, byOutcome, durations, workersAlive: alive?.n ?? 0 };
+}
+
+/**
+ * A histogram whose buckets are computed elsewhere (in SQL): prom-client's Histogram only counts
+ * observations it saw, so this hands the registry the same shape it prints for one.
+ */
+function precomputedHistogram(
+  name: string,
+  help: string,
+  read: () => Promise<DbFigures["durations"]>,
+): Metric {
+  const metric = {
+    name,
+    help,
+    type: "histogram",
+    aggregator: "sum",
+    async get() {
+      const rows = await read();
+      const values = rows.flatMap((row) => [
+        ...RUN_DURATION_BUCKETS.map((le, i) => ({
+          metricName: `${name}_bucket`,
+          labels: { state: row.state, le },
+          value: row.buckets[i] ?? 0,
+        })),
+        { metricName: `${name}_bucket`, labels: { state: row.state, le: "+Inf" }, value: row.count },
+        { metricName: `${name}_sum`, labels: { state: row.state }, value: row.sum },
+        { metricName: `${name}_count`, labels: { state: row.state }, value: row.count },
+      ]);
+      return { name, help, type: "histogram", aggregator: "sum", values };
+    },
+  };
+  return metric as unknown as Metric;
+}
+
+/** Builds the registry and the hooks; exported for the tests and the worker-free bench. */
+export function createApiMetrics(opts: MetricsOptions) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const cacheMs = opts.cacheMs ?? 10_000;
+
+  let cached: { at: number; figures: Promise<DbFigures> } | undefined;
+  const dbFigures = (): Promise<DbFigures> => {
+    if (!cached || Date.now() - cached.at > cacheMs) {
+      const figures = readDbFigures(opts.db, opts.competitionId);
+      cached = { at: Date.now(), figures };
+      // A failed read is not cached: the next scrape tries again.
+      figures.catch(() => (cached = undefined));
+    }
+    return cached.figures;
+  };
+
+  const httpDuration = new Histogram({
+    name: "holdout_http_request_duration_seconds",
+    help: "HTTP request latency, by route template, method and status",
+    labelNames: ["method", "route", "status_code"] as const,
+    buckets: HTTP_BUCKETS,
+    registers: [registry],
+  });
+  const uploadedBytes = new Counter({
+    name: "holdout_uploaded_bytes_total",
+    help: "Bytes received on upload routes (request bodies, as read from the socket)",
+    labelNames: ["route"] as const,
+    registers: [registry],
+  });
+  new Gauge({
+    name: "holdout_queue_jobs",
+    help: "Jobs in each BullMQ queue, by state (waiting, active, delayed, failed, ...)",
+    labelNames: ["queue", "state"] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const queue of opts.queues) {
+        const counts = await queue.getJobCounts(
+          "waiting",
+          "active",
+          "delayed",
+          "prioritized",
+          "waiting-children",
+          "failed",
+          "completed",
+        );
+        for (const [state, n] of Object.entries(counts)) this.set({ queue: queue.name, state }, n);
+      }
+    },
+  });
+  new Gauge({
+    name: "holdout_submissions",
+    help: "Submissions of this competition, by state (from PostgreSQL)",
+    labelNames: ["state"] as const,
+    registers: [registry],
+    async collect() {
+      const { byState } = await dbFigures();
+      this.reset();
+      for (const { state, n } of byState) this.set({ state }, n);
+    },
+  });
+  new Counter({
+    name: "holdout_runs_total",
+    help: "Finished submissions by outcome: scored, cancelled, or the failure category (from PostgreSQL)",
+    labelNames: ["outcome"] as const,
+    registers: [registry],
+    async collect() {
+      const { byOutcome } = await dbFigures();
+      this.reset();
+      for (const { outcome, n } of byOutcome) this.inc({ outcome }, n);
+    },
+  });
+  new Gauge({
+    name: "holdout_workers_alive",
+    help: "Workers whose heartbeat is less than 2 minutes old (from PostgreSQL)",
+    registers: [registry],
+    async collect() {
+      this.set((await dbFigures()).workersAlive);
+    },
+  });
+  registry.registerMetric(
+    precomputedHistogram(
+      "holdout_run_duration_seconds",
+      "From a run's start to its final state, by final state (from PostgreSQL)",
+      async () => (await dbFigures()).durations,
+    ),
+  );
+
+  // Bytes a socket had read when its previous request ended. By onRequest the socket has already
+  // read the headers and the first chunk of the body, so the count for a request runs from the end
+  // of the previous one on its connection (clients do not pipeline): the body plus its headers.
+  const readBefore = new WeakMap<object, number>();
+  const started = new WeakMap<FastifyRequest, number>();
+  return {
+    registry,
+    onRequest(request: FastifyRequest) {
+      const { socket } = request.raw;
+      started.set(request, socket ? (readBefore.get(socket) ?? 0) : 0);
+    },
+    onResponse(request: FastifyRequest, statusCode: number, elapsedMs: number) {
+      const route = request.routeOptions.url ?? "(unmatched)";
+      httpDuration.observe(
+        { method: request.method, route, status_code: String(statusCode) },
+        elapsedMs / 1000,
+      );
+      const { socket } = request.raw;
+      if (!socket) return;
+      const now = socket.bytesRead;
+      readBefore.set(socket, now);
+      if (isUploadRoute(request.method, route)) {
+        const read = now - (started.get(request) ?? now);
+        if (read > 0) uploadedBytes.inc({ route }, read);
+      }
+    },
+  };
+}
+
+export const metrics = fp(
+  (app: FastifyInstance, opts: MetricsOptions, done: (err?: Error) => void) => {
+    const m = createApiMetrics(opts);
+    app.addHook("onRequest", (request, _reply, next) => {
+      m.onRequest(request);
+      next();
+    });
+    app.addHook("onResponse", (request, reply, next) => {
+      m.onResponse(request, reply.statusCode, reply.elapsedTime);
+      next();
+    });
+    app.get("/metrics", { schema: { hide: true } }, async (_request, reply) => {
+      const body = await m.registry.metrics();
+      return reply.type(m.registry.contentType).send(body);
+    });
+    done();
+  },
+  { name: "metrics" },
+);

@@ -1,0 +1,239 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { Writable } from "node:stream";
+import { Queue } from "bullmq";
+import { Redis } from "ioredis";
+import tar from "tar-stream";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildApp } from "@holdout/api";
+import { QUEUE_EVALUATE, type EvaluateJob } from "@holdout/contracts";
+import { createDb, ensureCompetition, createTeamWithToken } from "@holdout/db";
+import { createWorkerMetrics } from "../apps/worker/src/metrics.ts";
+import { TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from "./support/env.ts";
+import { startStack, type Stack } from "./support/stack.ts";
+
+// Observability as an operator sees it: what /metrics says after real requests and real rows, the
+// request id echoed and logged, the submission id on the log lines about a submission.
+
+/** One sample's value from a Prometheus text exposition, or undefined when absent. */
+function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
+  for (const line of text.split("\n")) {
+    if (line.startsWith("#")) continue;
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const have = new Map<string, string>();
+    for (const x of (m[2] ?? "").matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) have.set(x[1] ?? "", x[2] ?? "");
+    if (Object.entries(labels).every(([k, v]) => have.get(k) === v)) return Number(m[3]);
+  }
+  return undefined;
+}
+
+async function tarOf(bytes: number): Promise<Blob> {
+  const pack = tar.pack();
+  pack.entry({ name: "manifest.json" }, "[]");
+  pack.entry({ name: "layer.bin" }, randomBytes(bytes));
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const c of pack) chunks.push(c as Buffer);
+  return new Blob([Buffer.concat(chunks)]);
+}
+
+describe("API /metrics", () => {
+  let stack: Stack;
+  let token: string;
+  let teamId: string;
+
+  beforeAll(async () => {
+    stack = await startStack();
+    ({ token, id: teamId } = await stack.createTeam());
+    // Finished runs as workers leave them: two scored (3 s and 45 s), a timeout, a cancellation.
+    const base = Date.now() - 3600_000;
+    const rows = [
+      { state: "scored", seconds: 3 },
+      { state: "scored", seconds: 45 },
+      { state: "failed", seconds: 700, failureCategory: "timeout" },
+      { state: "cancelled", seconds: 2 },
+    ] as const;
+    for (const r of rows) {
+      await stack.db.submission.create({
+        data: {
+          id: randomUUID(),
+          competitionId: stack.competition.id,
+          teamId,
+          modelName: "seeded",
+          uploadSize: 1n,
+          uploadSha256: "0".repeat(64),
+          state: r.state,
+          ...("failureCategory" in r ? { failureCategory: r.failureCategory } : {}),
+          startedAt: new Date(base),
+          finishedAt: new Date(base + r.seconds * 1000),
+        },
+      });
+    }
+  });
+  afterAll(() => stack?.close());
+
+  it("counts uploaded bytes, request latency by route, queue depth and runs from PostgreSQL", async () => {
+    const file = await tarOf(3 * 1024 * 1024);
+    const fd = new FormData();
+    fd.append("model", "metrics probe");
+    fd.append("image", file, "model.tar");
+    const upload = await fetch(`${stack.url}/api/v1/submissions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}` },
+      body: fd,
+    });
+    expect(upload.status).toBe(202);
+    expect((await fetch(`${stack.url}/no/such/route`)).status).toBe(404);
+
+    const res = await fetch(`${stack.url}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
+    const text = await res.text();
+
+    // The whole multipart body went through the socket: at least the file, at most a little more.
+    const bytes = sample(text, "holdout_uploaded_bytes_total", { route: "/api/v1/submissions" });
+    expect(bytes).toBeGreaterThanOrEqual(file.size);
+    expect(bytes).toBeLessThan(file.size + 64 * 1024);
+    const route = { method: "POST", route: "/api/v1/submissions", status_code: "202" };
+    expect(sample(text, "holdout_http_request_duration_seconds_count", route)).toBe(1);
+    expect(
+      sample(text, "holdout_http_request_duration_seconds_count", {
+        route: "(unmatched)",
+        status_code: "404",
+      }),
+    ).toBe(1);
+
+    expect(sample(text, "holdout_queue_jobs", { queue: QUEUE_EVALUATE, state: "waiting" })).toBe(1);
+    expect(sample(text, "holdout_submissions", { state: "queued" })).toBe(1);
+    expect(sample(text, "holdout_submissions", { state: "scored" })).toBe(2);
+    expect(sample(text, "holdout_runs_total", { outcome: "scored" })).toBe(2);
+    expect(sample(text, "holdout_runs_total", { outcome: "timeout" })).toBe(1);
+    expect(sample(text, "holdout_runs_total", { outcome: "cancelled" })).toBe(1);
+    const scored = (le: string) =>
+      sample(text, "holdout_run_duration_seconds_bucket", { state: "scored", le });
+    expect([scored("1"), scored("5"), scored("30"), scored("60"), scored("+Inf")]).toEqual([0, 1, 1, 2, 2]);
+    expect(sample(text, "holdout_run_duration_seconds_sum", { state: "scored" })).toBeCloseTo(48, 3);
+    expect(sample(text, "holdout_run_duration_seconds_bucket", { state: "failed", le: "600" })).toBe(0);
+    expect(sample(text, "holdout_run_duration_seconds_count", { state: "failed" })).toBe(1);
+    // Process metrics come along (memory is what an operator watches during large uploads).
+    expect(sample(text, "process_resident_memory_bytes")).toBeGreaterThan(0);
+  });
+});
+
+describe("request ids and submission ids in the API's logs", () => {
+  const lines: Record<string, unknown>[] = [];
+  let app: Awaited<ReturnType<typeof buildApp>>;
+  let close: () => Promise<void>;
+  let token: string;
+
+  beforeAll(async () => {
+    const db = createDb(TEST_DATABASE_URL, { poolSize: 2 });
+    const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
+    const prefix = uniqueName("holdout-test");
+    const queue = new Queue<EvaluateJob>(QUEUE_EVALUATE, { connection: redis, prefix });
+    const competition = await ensureCompetition(db, { slug: uniqueName("comp"), name: "Logs" });
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), "holdout-logs-"));
+    token = (await createTeamWithToken(db, { competitionId: competition.id, name: uniqueName("team") }))
+      .token;
+    const stream = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        for (const line of chunk.toString().split("\n").filter(Boolean))
+          lines.push(JSON.parse(line) as Record<string, unknown>);
+        cb();
+      },
+    });
+    app = await buildApp({
+      db,
+      redis,
+      queue,
+      competition,
+      dataDir,
+      maxUploadBytes: 64 * 1024 * 1024,
+      session: { ttlMs: 3600_000, cookieSecure: false },
+      rateLimit: { keyPrefix: `${prefix}:rl` },
+      logger: { level: "info", stream },
+    });
+    close = async () => {
+      await app.close();
+      await queue.obliterate({ force: true });
+      await queue.close();
+      await redis.quit();
+      await db.$disconnect();
+      await rm(dataDir, { recursive: true, force: true });
+    };
+  });
+  afterAll(() => close?.());
+
+  it("echoes a sane X-Request-ID, replaces an unsafe one, and logs it", async () => {
+    const kept = await app.inject({ url: "/healthz", headers: { "x-request-id": "edge-7f3a.1" } });
+    expect(kept.headers["x-request-id"]).toBe("edge-7f3a.1");
+    expect(lines.some((l) => l.reqId === "edge-7f3a.1" && l.msg === "request completed")).toBe(true);
+
+    const unsafe = await app.inject({ url: "/healthz", headers: { "x-request-id": 'x" injected\nline' } });
+    expect(unsafe.headers["x-request-id"]).toMatch(/^[0-9a-f-]{36}$/);
+    expect(lines.some((l) => typeof l.reqId === "string" && l.reqId.includes("injected"))).toBe(false);
+  });
+
+  it("puts the submission id on the upload's and the status requests' log lines", async () => {
+    const fd = new FormData();
+    fd.append("model", "logged");
+    fd.append("image", await tarOf(1024), "model.tar");
+    const req = new Request("http://localhost/api/v1/submissions", { method: "POST", body: fd });
+    const res = await app.inject({
+      method: "POST",
+      url: "/api/v1/submissions",
+      headers: { ...Object.fromEntries(req.headers), authorization: `Bearer ${token}` },
+      payload: Buffer.from(await req.arrayBuffer()),
+    });
+    expect(res.statusCode).toBe(202);
+    const { id } = res.json<{ id: string }>();
+    const uploadLines = lines.filter((l) => l.reqId === res.headers["x-request-id"]);
+    expect(uploadLines.find((l) => l.msg === "request completed")?.submissionId).toBe(id);
+
+    const status = await app.inject({
+      url: `/api/v1/submissions/${id}`,
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(status.statusCode).toBe(200);
+    const statusLine = lines.find(
+      (l) => l.reqId === status.headers["x-request-id"] && l.msg === "request completed",
+    );
+    expect(statusLine?.submissionId).toBe(id);
+    // Credentials never reach a log line.
+    expect(JSON.stringify(lines)).not.toContain(token);
+  });
+});
+
+describe("worker metrics module", () => {
+  it("counts runs by phase and outcome, their durations, image loads and queue depth", async () => {
+    const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
+    const queue = new Queue(QUEUE_EVALUATE, { connection: redis, prefix: uniqueName("holdout-test") });
+    try {
+      await queue.add("evaluate", { submissionId: randomUUID() });
+      await queue.add("evaluate", { submissionId: randomUUID() });
+      const m = createWorkerMetrics({ queues: [queue] });
+      m.runFinished({ phase: "smoke", outcome: "ok", seconds: 4 });
+      m.runFinished({ phase: "hidden", outcome: "ok", seconds: 90 });
+      m.runFinished({ phase: "hidden", outcome: "timeout", seconds: 1800 });
+      m.imageLoaded({ seconds: 3.5, bytes: 120 * 1024 * 1024 });
+      const text = await m.registry.metrics();
+      expect(sample(text, "holdout_worker_runs_total", { phase: "hidden", outcome: "ok" })).toBe(1);
+      expect(sample(text, "holdout_worker_runs_total", { phase: "hidden", outcome: "timeout" })).toBe(1);
+      expect(sample(text, "holdout_worker_runs_total", { phase: "smoke", outcome: "ok" })).toBe(1);
+      expect(sample(text, "holdout_worker_run_duration_seconds_bucket", { phase: "hidden", le: "120" })).toBe(
+        1,
+      );
+      expect(sample(text, "holdout_worker_run_duration_seconds_count", { phase: "hidden" })).toBe(2);
+      expect(sample(text, "holdout_worker_image_load_seconds_bucket", { le: "5" })).toBe(1);
+      expect(sample(text, "holdout_worker_image_loaded_bytes_total")).toBe(120 * 1024 * 1024);
+      expect(sample(text, "holdout_queue_jobs", { queue: QUEUE_EVALUATE, state: "waiting" })).toBe(2);
+    } finally {
+      await queue.obliterate({ force: true });
+      await queue.close();
+      await redis.quit();
+    }
+  });
+});
