@@ -253,7 +253,7 @@ async function report(
     `ratios soak/baseline: throughput ${(perMin(nSoak, times.soakMs) / perMin(nBase, times.baselineMs)).toFixed(2)}, ` +
       `p50 ${(percentile(soak, 50) / percentile(base, 50)).toFixed(2)}, p95 ${(percentile(soak, 95) / percentile(base, 95)).toFixed(2)}`,
   );
-  console.log(`final states: ${[...counts].map(([k, v]) => `${k} ${v}`).join(", ")}`);
+  console.log(`final states (both phases): ${[...counts].map(([k, v]) => `${k} ${v}`).join(", ")}`);
   console.log(
     `uploads refused while a service restarted (then retried): ${tracked.reduce((n, t) => n + t.refused, 0)}`,
   );

@@ -106,6 +106,14 @@ export class System {
       HOLDOUT_WORKER_NAME: this.workerName(name),
       HOLDOUT_RUN_TIMEOUT_SECONDS: "120",
       HOLDOUT_RUN_MEMORY_MB: "1024",
+      // Only this system's submissions are its reconciler's business.
+      HOLDOUT_COMPETITION: this.slug,
+      HOLDOUT_WORK_DIR: this.workDir,
+      // Failure detection scaled down from minutes to seconds (the same rules, sooner).
+      HOLDOUT_HEARTBEAT_SECONDS: "2",
+      HOLDOUT_HEARTBEAT_STALE_SECONDS: "10",
+      HOLDOUT_RECONCILE_INTERVAL_SECONDS: "3",
+      HOLDOUT_JOB_LOCK_SECONDS: "15",
       LOG_LEVEL: "info",
       ...(this.opts.dockerSocket ? { DOCKER_SOCKET: this.opts.dockerSocket } : {}),
       ...this.opts.workerEnv,
@@ -242,6 +250,11 @@ export class System {
     return found;
   }
 
+  /** The workers' scratch directory (smoke samples, bundle workspaces). */
+  get workDir(): string {
+    return `${this.dataDir}-work`;
+  }
+
   /** Every file under the data directory (uploads, partial uploads), relative to it. */
   async dataFiles(): Promise<string[]> {
     const entries = await readdir(this.dataDir, { recursive: true, withFileTypes: true });
@@ -265,6 +278,7 @@ export class System {
     await step(async () => this.api?.stop("SIGTERM", 10_000));
     await step(() => this.db.$disconnect());
     await step(() => rm(this.dataDir, { recursive: true, force: true }));
+    await step(() => rm(this.workDir, { recursive: true, force: true }));
     if (failures.length > 0) throw new AggregateError(failures, "closing the system failed");
   }
 }
