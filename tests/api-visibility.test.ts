@@ -15,6 +15,7 @@ describe("visibility matrix", () => {
   let ownerId: string;
   let listed: string;
   let privateId: string;
+  let uploadId: string;
 
   async function addSubmission(teamId: string, scored: boolean) {
     const id = randomUUID();
@@ -69,6 +70,17 @@ describe("visibility matrix", () => {
     tokens.organizer = (await stack.createOrganizer()).token;
     listed = await addSubmission(owner.id, true);
     privateId = await addSubmission(owner.id, false);
+    // A resumable upload of the owner's, in progress.
+    const created = await fetch(`${stack.url}/api/v1/uploads`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${owner.token}`,
+        "tus-resumable": "1.0.0",
+        "upload-length": "1000",
+        "upload-metadata": `model ${Buffer.from("In progress").toString("base64")}`,
+      },
+    });
+    uploadId = created.headers.get("location")!.split("/").pop()!;
   });
   afterAll(() => stack?.close());
 
@@ -87,7 +99,7 @@ describe("visibility matrix", () => {
   const matrix: [
     string,
     string,
-    (ids: { listed: string; priv: string; team: string }) => string,
+    (ids: { listed: string; priv: string; team: string; upload: string }) => string,
     number[],
   ][] = [
     ["listed submission", "GET", (i) => `/api/v1/submissions/${i.listed}`, [200, 200, 200, 200]],
@@ -95,6 +107,9 @@ describe("visibility matrix", () => {
     ["log of a listed one", "GET", (i) => `/api/v1/submissions/${i.listed}/log`, [401, 404, 200, 200]],
     ["log of a private one", "GET", (i) => `/api/v1/submissions/${i.priv}/log`, [401, 404, 200, 200]],
     ["events", "GET", (i) => `/api/v1/submissions/${i.priv}/events`, [401, 404, 200, 200]],
+    ["smoke log", "GET", (i) => `/api/v1/submissions/${i.priv}/log?phase=smoke`, [401, 404, 200, 200]],
+    ["cancel a final one", "POST", (i) => `/api/v1/submissions/${i.listed}/cancel`, [401, 404, 409, 409]],
+    ["someone's upload", "DELETE", (i) => `/api/v1/uploads/${i.upload}`, [401, 404, 204, 403]],
     ["curves", "GET", (i) => `/api/v1/submissions/${i.listed}/curves`, [401, 404, 200, 200]],
     ["hide", "POST", (i) => `/api/v1/submissions/${i.priv}/hide`, [401, 404, 200, 200]],
     ["unhide", "POST", (i) => `/api/v1/submissions/${i.priv}/unhide`, [401, 404, 200, 200]],
@@ -113,7 +128,7 @@ describe("visibility matrix", () => {
   ];
 
   it.each(matrix)("%s (%s)", async (_name, method, path, expected) => {
-    const url = path({ listed, priv: privateId, team: ownerId });
+    const url = path({ listed, priv: privateId, team: ownerId, upload: uploadId });
     const got: number[] = [];
     for (const who of WHO) {
       const { status, body } = await get(who, url, method);

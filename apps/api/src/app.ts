@@ -139,7 +139,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     onError: (err) => app.log.error({ err }, "reading submission events failed"),
   });
   app.decorate("submissionEvents", events);
-  app.addHook("onClose", () => events.close());
+  // Before the server closes: open streams would keep it waiting.
+  app.addHook("preClose", () => events.close());
   await app.register(submissionDetailRoutes, {
     db: deps.db,
     competitionId: deps.competition.id,

@@ -29,6 +29,8 @@ export interface Watcher {
   queued: boolean;
   onEvents(events: TimelineEvent[]): void;
   onQueue(estimate: QueueEstimate): void;
+  /** The server is shutting down: end the stream (the client reconnects to another process). */
+  onClose(): void;
 }
 
 export interface EventHubOptions {
@@ -84,8 +86,10 @@ export class EventHub {
     };
   }
 
+  /** Ends every open stream (before the server closes: it would otherwise wait for them). */
   close() {
     this.#closed = true;
+    for (const w of [...this.#watchers]) w.onClose();
     this.#watchers.clear();
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;

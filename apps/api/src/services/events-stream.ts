@@ -81,6 +81,7 @@ export async function streamSubmissionEvents(
       }
     },
     onQueue: sendQueue,
+    onClose: finish,
   };
 
   // Catch up from the database, then follow through the shared poller. Watching starts before the
