@@ -7,7 +7,7 @@ const flag = (fallback: boolean) =>
     .default(fallback ? "true" : "false")
     .transform((v) => v === "true" || v === "1");
 
-const ApiConfigSchema = z.object({
+export const ApiConfigSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HOST: z.string().default("127.0.0.1"),
   DATABASE_URL: postgresUrl,

@@ -28,7 +28,7 @@ const gpuGrant = z
     v === "none" ? undefined : v === "all" ? { count: -1 } : { deviceIds: v.split(",") },
   );
 
-const WorkerConfigSchema = z
+export const WorkerConfigSchema = z
   .object({
     DATABASE_URL: postgresUrl,
     REDIS_URL: redisUrl,
