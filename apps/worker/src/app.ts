@@ -244,5 +244,5 @@ export async function startWorker(
 export { loadWorkerConfig, type WorkerConfig } from "./config.ts";
 export { reconcileOnce, type ReconcileReport, type ReconcilerOptions } from "./reconciler.ts";
 export { refreshLeaderTies } from "./leader-ties.ts";
-export { decideTies, predictionsCsv, TIE_ALPHA } from "./scoring.ts";
+export { decideTies, predictionsCsv, scoreRecord, TIE_ALPHA } from "./scoring.ts";
 export { loadHiddenTestset, type HiddenTestset } from "./hidden-testset.ts";
