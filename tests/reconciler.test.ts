@@ -1,0 +1,95 @@
+import { Worker } from "bullmq";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { QUEUE_EVALUATE, evaluateJobOptions } from "@holdout/contracts";
+import { listSubmissionEvents } from "@holdout/db";
+import { TEST_REDIS_URL, uniqueName } from "./support/env.ts";
+import { CONSTANT_PREDICTIONS, shellModelTarball } from "./support/images.ts";
+import { startStack, uploadImage, waitForFinal, type Stack } from "./support/stack.ts";
+
+// Postgres is the truth: whatever Redis lost or a dead worker left, every queued or running
+// submission reaches a final state. Rows are put in the states a crash leaves (seeding the
+// database and deleting Redis keys); then a worker with a fast reconciler starts.
+describe("the reconciler", () => {
+  let stack: Stack;
+
+  beforeAll(async () => {
+    stack = await startStack({
+      quota: { perDay: 50, total: 50 },
+      workerEnv: {
+        HOLDOUT_HEARTBEAT_SECONDS: "1",
+        HOLDOUT_HEARTBEAT_STALE_SECONDS: "3",
+        HOLDOUT_RECONCILE_INTERVAL_SECONDS: "1",
+        HOLDOUT_RECONCILE_MAX_REQUEUES: "2",
+      },
+    });
+  });
+  afterAll(() => stack?.close());
+
+  it(
+    "re-queues a queued row without a job and a running row of a dead worker; fails one re-queued too often",
+    { timeout: 400_000 },
+    async () => {
+      const { token } = await stack.createTeam();
+      const file = await shellModelTarball(CONSTANT_PREDICTIONS);
+      const upload = async () => {
+        const { status, body } = await uploadImage(stack.url, token, file, { model: uniqueName("orphan") });
+        expect(status).toBe(202);
+        return body.id;
+      };
+      const [lost, dead, doomed] = [await upload(), await upload(), await upload()];
+      // Redis lost everything (no worker has run yet)...
+      await stack.queue.obliterate({ force: true });
+      // ...except a completed job under `dead`'s id, as a worker that finished the job but died before
+      // writing the result would leave: a plain add with that id would be silently ignored.
+      const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
+      await stack.queue.add(QUEUE_EVALUATE, { submissionId: dead }, evaluateJobOptions(dead));
+      const drain = new Worker(QUEUE_EVALUATE, () => Promise.resolve(), {
+        connection: redis,
+        prefix: stack.prefix,
+      });
+      for (;;) {
+        if ((await (await stack.queue.getJob(dead))?.getState()) === "completed") break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      await drain.close();
+      await redis.quit();
+      // `dead` and `doomed` were running on a worker that stopped beating ten minutes ago.
+      const longAgo = new Date(Date.now() - 10 * 60_000);
+      for (const id of [dead, doomed]) {
+        await stack.db.submission.update({
+          where: { id },
+          data: { state: "running", worker: "crashed-worker", heartbeatAt: longAgo, startedAt: longAgo },
+        });
+      }
+      // `doomed` was re-queued twice already (the limit here).
+      for (let i = 0; i < 2; i++) {
+        await stack.db.submissionEvent.create({
+          data: { submissionId: doomed, state: "queued", detail: "re-queued by the reconciler: earlier" },
+        });
+      }
+
+      const worker = await stack.startWorker();
+      try {
+        for (const id of [lost, dead]) {
+          const final = await waitForFinal(stack.url, token, id, 240_000);
+          expect(final.state).toBe("scored");
+        }
+        const why = async (id: string) =>
+          (await listSubmissionEvents(stack.db, id))
+            .map((e) => e.detail ?? "")
+            .filter((d) => d.startsWith("re-queued"));
+        expect(await why(lost)).toEqual(["re-queued by the reconciler: its job was missing from the queue"]);
+        expect(await why(dead)).toEqual([
+          "re-queued by the reconciler: worker crashed-worker stopped sending heartbeats during the run",
+        ]);
+        const final = await waitForFinal(stack.url, token, doomed, 60_000);
+        expect(final.state).toBe("failed");
+        expect(final.failure?.category).toBe("infrastructure");
+        expect(final).toMatchObject({ refunded: true });
+      } finally {
+        await worker.close();
+      }
+    },
+  );
+});
