@@ -9,6 +9,7 @@ const UNIT = [
   "packages/contracts/test/**/*.test.ts",
   "apps/*/test/**/config.test.ts",
   "apps/cli/test/**/*.test.ts",
+  "scripts/**/*.test.ts",
 ];
 
 export default defineConfig({
@@ -27,7 +28,7 @@ export default defineConfig({
             "packages/sandbox/test/**/*.test.ts",
             "tests/**/*.test.ts",
           ],
-          exclude: [...configDefaults.exclude, "tests/faults/**"],
+          exclude: [...configDefaults.exclude, "tests/faults/**", "tests/compose.test.ts"],
           globalSetup: ["tests/support/global-setup.ts"],
         },
       },
@@ -41,6 +42,17 @@ export default defineConfig({
           include: ["tests/faults/**/*.test.ts"],
           globalSetup: ["tests/support/global-setup.ts"],
           fileParallelism: false,
+        },
+      },
+      {
+        // The Compose deployment end to end: builds the images locally, brings a whole stack up
+        // under its own project name and port, submits, and takes it down. Run alone with
+        // `npm run test:compose`.
+        extends: true,
+        test: {
+          name: "compose",
+          include: ["tests/compose.test.ts"],
+          globalSetup: ["tests/support/global-setup.ts"],
         },
       },
     ],
