@@ -2,7 +2,10 @@ import { Command, CommanderError } from "commander";
 import { ConfigError } from "@holdout/contracts";
 import { UsageError } from "./organizer-db.ts";
 import { adminCommand } from "./commands/admin.ts";
+import { leaderboardCommand } from "./commands/leaderboard.ts";
 import { scoreCommand } from "./commands/score.ts";
+import { statusCommand } from "./commands/status.ts";
+import { submitCommand } from "./commands/submit.ts";
 import { teamCommand } from "./commands/team.ts";
 import { testsetCommand } from "./commands/testset.ts";
 
@@ -11,7 +14,10 @@ const program = new Command("holdout")
   .addCommand(scoreCommand())
   .addCommand(testsetCommand())
   .addCommand(teamCommand())
-  .addCommand(adminCommand());
+  .addCommand(adminCommand())
+  .addCommand(submitCommand())
+  .addCommand(statusCommand())
+  .addCommand(leaderboardCommand());
 
 // Commands added with addCommand() do not inherit settings; apply them to the whole tree so a
 // usage error anywhere exits 2 (invalid input) instead of commander's process.exit(1).

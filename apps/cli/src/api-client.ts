@@ -1,0 +1,117 @@
+import { UsageError } from "./organizer-db.ts";
+
+/** Where the participant commands talk to, and as whom. */
+export interface Remote {
+  server: string;
+  token: string | null;
+}
+
+/** --server / --token, else HOLDOUT_SERVER / HOLDOUT_TOKEN. */
+export function remoteFrom(
+  opts: { server?: string; token?: string },
+  env: NodeJS.ProcessEnv,
+  needToken: boolean,
+): Remote {
+  const server = (opts.server ?? env.HOLDOUT_SERVER ?? "").trim().replace(/\/+$/, "");
+  if (!server) throw new UsageError("no server: pass --server URL or set HOLDOUT_SERVER");
+  if (!/^https?:\/\/[^\s]+$/i.test(server)) {
+    throw new UsageError(`--server must be an http(s) URL, not ${JSON.stringify(server)}`);
+  }
+  const token = (opts.token ?? env.HOLDOUT_TOKEN ?? "").trim() || null;
+  if (needToken && !token) throw new UsageError("no API token: pass --token TOKEN or set HOLDOUT_TOKEN");
+  return { server, token };
+}
+
+/** A refusal from the server (RFC 9457 problem+json), printed as one line. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    detail: string,
+  ) {
+    super(`${detail} (${code}, HTTP ${status})`);
+    this.name = "ApiError";
+  }
+}
+
+export function authHeaders(remote: Remote): Record<string, string> {
+  return remote.token ? { authorization: `Bearer ${remote.token}` } : {};
+}
+
+/** Turns a non-2xx answer into an ApiError with the problem's detail and code. */
+export async function problemOf(res: Response): Promise<ApiError> {
+  const text = await res.text().catch(() => "");
+  try {
+    const p = JSON.parse(text) as { detail?: string; code?: string };
+    if (p.detail) return new ApiError(res.status, p.code ?? "HOLDOUT_ERR_UNKNOWN", p.detail);
+  } catch {
+    // not JSON: fall through to the raw text
+  }
+  return new ApiError(res.status, "HTTP_ERROR", text.trim().slice(0, 200) || res.statusText);
+}
+
+export async function getJson<T>(remote: Remote, path: string): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(`${remote.server}${path}`, {
+      headers: { accept: "application/json", ...authHeaders(remote) },
+    });
+  } catch (err) {
+    const cause = (err as Error).cause;
+    const reason = cause instanceof Error ? cause.message : (err as Error).message;
+    throw new Error(`cannot reach ${remote.server}: ${reason}`, { cause: err });
+  }
+  if (!res.ok) throw await problemOf(res);
+  return (await res.json()) as T;
+}
+
+export async function postJson<T>(remote: Remote, path: string): Promise<T> {
+  const res = await fetch(`${remote.server}${path}`, { method: "POST", headers: authHeaders(remote) });
+  if (!res.ok) throw await problemOf(res);
+  return (await res.json()) as T;
+}
+
+// The server's shapes the CLI reads (see the API's OpenAPI document at /docs).
+export interface TaskView {
+  task: string;
+  auc: number;
+  radsBelowCurve: number;
+  aucLo?: number | null;
+  aucHi?: number | null;
+}
+
+export interface SubmissionView {
+  id: string;
+  team: string;
+  model: string;
+  state: string;
+  failure: { category: string; message: string } | null;
+  meanAuc: number | null;
+  meanRadsBelowCurve: number | null;
+  meanAucLo?: number | null;
+  meanAucHi?: number | null;
+  tasks: TaskView[];
+  queuePosition?: number | null;
+  estimatedStartAt?: string | null;
+  refunded?: boolean;
+  failedPhase?: "smoke" | "hidden" | null;
+  createdAt: string;
+}
+
+export interface QuotaView {
+  remaining: number;
+  perDay: number;
+  total: number;
+  nextSlotAt: string | null;
+  totalExhausted: boolean;
+}
+
+export interface TimelineEvent {
+  id: string;
+  at: string;
+  state: string;
+  worker: string | null;
+  detail: string | null;
+}
+
+export const FINAL_STATES = ["scored", "failed", "cancelled"];

@@ -1,0 +1,52 @@
+import { Command } from "commander";
+import { getJson, remoteFrom } from "../api-client.ts";
+import { table } from "../render.ts";
+
+interface Board {
+  competition: { name: string };
+  entries: {
+    rank: number;
+    date: string;
+    team: string;
+    model: string;
+    ensemble: boolean;
+    display: { auc: string; rads: string };
+  }[];
+}
+
+export function leaderboardCommand(): Command {
+  return new Command("leaderboard")
+    .description("the public leaderboard")
+    .option("--server <url>", "the Holdout server (default: $HOLDOUT_SERVER)")
+    .option("--json", "print the server's JSON")
+    .action(async (opts: { server?: string; json?: boolean }) => {
+      // Public: sent without a token, so a stale HOLDOUT_TOKEN cannot get in the way.
+      const remote = {
+        ...remoteFrom(opts.server ? { server: opts.server } : {}, process.env, false),
+        token: null,
+      };
+      const board = await getJson<Board>(remote, "/api/v1/leaderboard");
+      if (opts.json) {
+        console.log(JSON.stringify(board, null, 2));
+        return;
+      }
+      console.log(`${board.competition.name} leaderboard`);
+      if (board.entries.length === 0) {
+        console.log("(no entries yet)");
+        return;
+      }
+      console.log(
+        table(
+          ["Rank", "Date", "Team", "Model", "AUC", "Rads"],
+          board.entries.map((e) => [
+            String(e.rank),
+            e.date.slice(0, 10),
+            e.team,
+            `${e.model}${e.ensemble ? " (ensemble)" : ""}`,
+            e.display.auc,
+            e.display.rads,
+          ]),
+        ),
+      );
+    });
+}

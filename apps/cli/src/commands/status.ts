@@ -1,0 +1,61 @@
+import { Command } from "commander";
+import { getJson, remoteFrom, type SubmissionView, type TimelineEvent } from "../api-client.ts";
+import { followSubmission, queueLine, timelineLine } from "../follow.ts";
+import { UsageError } from "../organizer-db.ts";
+import { report } from "./submit.ts";
+
+interface StatusOptions {
+  server?: string;
+  token?: string;
+  json?: boolean;
+  wait?: boolean;
+  log?: string;
+}
+
+export function statusCommand(): Command {
+  return new Command("status")
+    .description("a submission's state, timeline, and scores or failure")
+    .argument("<id>", "the submission id `holdout submit` printed")
+    .option("--server <url>", "the Holdout server (default: $HOLDOUT_SERVER)")
+    .option("--token <token>", "your team's API token (default: $HOLDOUT_TOKEN)")
+    .option("--wait", "follow it until it is final (exit 1 if it failed)")
+    .option("--log <phase>", "print the run's log instead: smoke or hidden")
+    .option("--json", "print the submission as JSON")
+    .action(async (id: string, opts: StatusOptions) => {
+      const remote = remoteFrom(opts, process.env, true);
+      if (!/^[0-9a-f-]{36}$/i.test(id)) throw new UsageError(`${id} is not a submission id`);
+      if (opts.log !== undefined) {
+        if (opts.log !== "smoke" && opts.log !== "hidden")
+          throw new UsageError("--log must be smoke or hidden");
+        const log = await getJson<{ text: string; truncated: boolean }>(
+          remote,
+          `/api/v1/submissions/${id}/log?phase=${opts.log}`,
+        );
+        process.stdout.write(log.text.endsWith("\n") || log.text === "" ? log.text : `${log.text}\n`);
+        if (log.truncated) console.error("(the log was truncated by the server's size cap)");
+        return;
+      }
+      if (opts.wait && !opts.json) {
+        const final = await followSubmission(remote, id, { print: (l) => console.log(l) });
+        process.exitCode = report(final);
+        return;
+      }
+      const s = await getJson<SubmissionView>(remote, `/api/v1/submissions/${id}`);
+      if (opts.json) {
+        console.log(JSON.stringify(s, null, 2));
+        return;
+      }
+      console.log(`submission ${s.id}  ${s.model}  (${s.team})`);
+      const { events } = await getJson<{ events: TimelineEvent[] }>(
+        remote,
+        `/api/v1/submissions/${id}/events`,
+      );
+      for (const e of events) console.log(timelineLine(e));
+      const queued = queueLine({
+        position: s.queuePosition ?? null,
+        estimatedStartAt: s.estimatedStartAt ?? null,
+      });
+      if (queued) console.log(queued);
+      if (["scored", "failed", "cancelled"].includes(s.state)) process.exitCode = report(s);
+    });
+}
