@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "@holdout/contracts";
 import { startWorker } from "../src/app.ts";
-import { loadWorkerConfig, runLimits, tarballLimits } from "../src/config.ts";
+import { loadWorkerConfig, runLimits, smokeLimits, tarballLimits } from "../src/config.ts";
 import { storedLog } from "../src/log-policy.ts";
 
 const valid = {
@@ -68,8 +68,32 @@ describe("worker configuration", () => {
     [{ HOLDOUT_HIDDEN_LOG_POLICY: "all" }, /HOLDOUT_HIDDEN_LOG_POLICY/],
     [{ HOLDOUT_RUN_GPUS: "0;rm" }, /HOLDOUT_RUN_GPUS/],
     [{ HOLDOUT_IMAGE_MAX_UNPACKED_MB: "10", HOLDOUT_IMAGE_MAX_MB: "20" }, /HOLDOUT_IMAGE_MAX_UNPACKED_MB/],
+    [
+      { HOLDOUT_HEARTBEAT_SECONDS: "10", HOLDOUT_HEARTBEAT_STALE_SECONDS: "20" },
+      /HOLDOUT_HEARTBEAT_STALE_SECONDS: must be at least 3 heartbeats/,
+    ],
+    [{ HOLDOUT_BOOTSTRAP_SEED: "-1" }, /HOLDOUT_BOOTSTRAP_SEED/],
   ])("rejects %o", (env, message) => {
     expect(() => loadWorkerConfig({ ...valid, ...env })).toThrow(message);
+  });
+});
+
+describe("pipeline settings", () => {
+  it("smoke runs, heartbeats and the reconciler have defaults that bound a stuck run to about a minute", () => {
+    const c = loadWorkerConfig(valid);
+    expect(c.HOLDOUT_DEVSET_DIR).toBeUndefined();
+    expect(c.HOLDOUT_SMOKE_STUDIES).toBe(10);
+    expect(c.HOLDOUT_RUNTIME_IMAGE).toBe("holdout/runtime-python:latest");
+    expect(c.HOLDOUT_HEARTBEAT_STALE_SECONDS + c.HOLDOUT_RECONCILE_INTERVAL_SECONDS).toBeLessThanOrEqual(120);
+    expect(c.HOLDOUT_BOOTSTRAP_REPLICATES).toBe(2000);
+  });
+
+  it("the smoke run keeps the hidden run's limits with its own clock: at most 300 s, never more than the hidden run's", () => {
+    const short = loadWorkerConfig({ ...valid, HOLDOUT_RUN_TIMEOUT_SECONDS: "60" });
+    expect(smokeLimits(short)).toEqual({ ...runLimits(short), wallClockMs: 60_000 });
+    expect(smokeLimits(loadWorkerConfig(valid)).wallClockMs).toBe(300_000);
+    const own = loadWorkerConfig({ ...valid, HOLDOUT_SMOKE_TIMEOUT_SECONDS: "20" });
+    expect(smokeLimits(own).wallClockMs).toBe(20_000);
   });
 });
 

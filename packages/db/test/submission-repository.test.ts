@@ -11,7 +11,10 @@ import {
   markQueued,
   markRunning,
   markScoring,
+  recordHeartbeat,
   recordScore,
+  requestCancel,
+  returnToQueue,
   TeamNameTakenError,
   type Db,
 } from "../src/index.ts";
@@ -95,6 +98,50 @@ describe("submission repository (real PostgreSQL)", () => {
     expect(await markFailed(db, id, "infrastructure", "again")).toBe(false);
     const row = await db.submission.findUniqueOrThrow({ where: { id } });
     expect(row).toMatchObject({ state: "failed", failureCategory: "nonzero_exit", failureMessage: "exit 1" });
+  });
+
+  it("a failure in the smoke run is refunded and says the hidden run was not spent; a hidden-run failure is charged", async () => {
+    const smoke = await newSubmission();
+    await markQueued(db, smoke);
+    await markRunning(db, smoke, "w1");
+    expect(await markFailed(db, smoke, "timeout", "too slow", "w1", { phase: "smoke" })).toBe(true);
+    expect(await db.submission.findUniqueOrThrow({ where: { id: smoke } })).toMatchObject({
+      failedPhase: "smoke",
+      refunded: true,
+    });
+    expect((await listSubmissionEvents(db, smoke)).at(-1)?.detail).toMatch(/hidden run was not spent/);
+    const hidden = await newSubmission();
+    await markQueued(db, hidden);
+    await markRunning(db, hidden, "w1");
+    await markFailed(db, hidden, "timeout", "too slow", "w1", { phase: "hidden" });
+    expect(await db.submission.findUniqueOrThrow({ where: { id: hidden } })).toMatchObject({
+      failedPhase: "hidden",
+      refunded: false,
+    });
+  });
+
+  it("requestCancel: a queued submission is cancelled at once; a running one is flagged for its worker", async () => {
+    const queued = await newSubmission();
+    await markQueued(db, queued);
+    expect(await requestCancel(db, queued)).toEqual({ outcome: "cancelled", state: "cancelled" });
+    expect(await markRunning(db, queued, "w1")).toBe(false);
+
+    const running = await newSubmission();
+    await markQueued(db, running);
+    await markRunning(db, running, "w1");
+    expect(await requestCancel(db, running)).toEqual({ outcome: "stopping", state: "running" });
+    expect(await requestCancel(db, running)).toEqual({ outcome: "stopping", state: "running" });
+    // The worker learns it at its heartbeat; a restarted run would not begin.
+    const worker = { name: unique("w"), host: "h", pid: 1, concurrency: 1, startedAt: new Date() };
+    await db.submission.update({ where: { id: running }, data: { worker: worker.name } });
+    expect(await recordHeartbeat(db, worker, [running])).toEqual([running]);
+    expect(await returnToQueue(db, running, { detail: "handed back" })).toBe(true);
+    expect(await markRunning(db, running, "w2")).toBe(false);
+    expect(await requestCancel(db, randomUUID())).toBeNull();
+    const final = await newSubmission();
+    await markFailed(db, final, "nonzero_exit", "exit 1");
+    expect(await requestCancel(db, final)).toEqual({ outcome: "final", state: "failed" });
+    await db.workerHeartbeat.delete({ where: { name: worker.name } });
   });
 
   it("stores tokens hashed and rejects unknown ones; team names are unique per competition", async () => {
