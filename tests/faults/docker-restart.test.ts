@@ -46,6 +46,10 @@ describe("the Docker engine restarted mid-run", () => {
       timeline.filter((l) => l.startsWith("scored")),
       story,
     ).toHaveLength(1);
+    expect(
+      await system.explainsRestart(id),
+      `the timeline should say why the run started again:\n${story}`,
+    ).toBe(true);
     expect(await system.leftovers()).toEqual([]);
   }, 420_000);
 

@@ -230,6 +230,19 @@ export class System {
     return events.map((e) => `${e.state}${e.worker ? ` [${e.worker}]` : ""}: ${e.detail ?? ""}`);
   }
 
+  /**
+   * Whether the timeline says why a run started again (a retry after a fault, a re-queue, a run
+   * handed back), rather than only showing "evaluation started" twice.
+   */
+  async explainsRestart(id: string): Promise<boolean> {
+    const timeline = await this.timeline(id);
+    const runs = timeline.flatMap((l, i) => (l.startsWith("running") ? [i] : []));
+    const between = timeline.slice(runs[0] ?? 0, runs.at(-1) ?? 0).concat(timeline[runs.at(-1) ?? 0] ?? "");
+    return between.some((l) =>
+      /again|restart|retr(y|ied)|re-?queue|handed back|infrastructure|fault/i.test(l),
+    );
+  }
+
   async describe(id: string): Promise<string> {
     const row = await this.row(id);
     const timeline = await this.timeline(id).catch(() => []);

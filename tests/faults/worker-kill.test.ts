@@ -45,6 +45,10 @@ describe("a worker killed with SIGKILL mid-run", () => {
       timeline.filter((l) => l.startsWith("scored")),
       story,
     ).toHaveLength(1);
+    expect(
+      await system.explainsRestart(id),
+      `the timeline should say why the run started again:\n${story}`,
+    ).toBe(true);
     expect(await system.leftovers()).toEqual([]);
     expect((await labelledObjects(`holdout.submission=${id}`)).containers).toEqual([]);
   }, 420_000);
