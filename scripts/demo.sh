@@ -12,6 +12,9 @@ export DATABASE_URL="${DATABASE_URL:-postgresql://holdout:holdout@127.0.0.1:5432
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
 export HOLDOUT_DATA_DIR="${HOLDOUT_DATA_DIR:-$PWD/.data}"
 export HOLDOUT_TESTSET_DIR="${HOLDOUT_TESTSET_DIR:-$HOLDOUT_DATA_DIR/testset}"
+# Development set (public labels): every submission first runs on a few of its studies (smoke run).
+export HOLDOUT_DEVSET_DIR="${HOLDOUT_DEVSET_DIR:-$HOLDOUT_DATA_DIR/devset}"
+export HOLDOUT_WORK_DIR="${HOLDOUT_WORK_DIR:-$HOLDOUT_DATA_DIR/work}"
 export HOLDOUT_COMPETITION="${HOLDOUT_COMPETITION:-chexpert-demo}"
 export HOLDOUT_COMPETITION_NAME="${HOLDOUT_COMPETITION_NAME:-CheXpert (synthetic demo)}"
 export LOG_LEVEL="${LOG_LEVEL:-warn}"
@@ -22,6 +25,10 @@ mkdir -p "$HOLDOUT_DATA_DIR/logs"
 if [ ! -f "$HOLDOUT_TESTSET_DIR/testset.json" ]; then
   say "generating the synthetic hidden test set in $HOLDOUT_TESTSET_DIR"
   npx holdout testset generate --out "$HOLDOUT_TESTSET_DIR" --seed 1
+fi
+if [ ! -f "$HOLDOUT_DEVSET_DIR/testset.json" ]; then
+  say "generating the synthetic development set in $HOLDOUT_DEVSET_DIR"
+  npx holdout testset generate --dev --out "$HOLDOUT_DEVSET_DIR"
 fi
 
 if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
