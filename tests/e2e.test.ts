@@ -78,8 +78,11 @@ describe("a submission travels from upload to the leaderboard", () => {
       await fetch(`${stack.url}/api/v1/submissions/${id}/events`, {
         headers: { authorization: `Bearer ${token}` },
       })
-    ).json()) as { events: { state: string }[] };
-    expect(events.events.map((e) => e.state)).toEqual(["received", "queued", "running", "scoring", "scored"]);
+    ).json()) as { events: { state: string; detail: string | null }[] };
+    // Steps within `running` (smoke run, hidden run) are events too; the states go in this order.
+    const states = events.events.map((e) => e.state).filter((s, i, all) => s !== all[i - 1]);
+    expect(states).toEqual(["received", "queued", "running", "scoring", "scored"]);
+    expect(events.events.map((e) => e.detail)).toContain("hidden run started");
 
     // The loaded image does not outlive the run; no container is left behind.
     const { stdout: containers } = await run("docker", [
