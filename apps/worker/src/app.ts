@@ -23,6 +23,8 @@ import { createLeaderTiesProcessor } from "./jobs/leader-ties.job.ts";
 import { createRescoreProcessor } from "./jobs/rescore-submission.job.ts";
 import { refreshLeaderTies } from "./leader-ties.ts";
 import { createLogger, type Logger } from "./logger.ts";
+import { createWorkerMetrics } from "./metrics.ts";
+import { startOpsServer, type OpsServer } from "./ops-server.ts";
 import { startReconciler } from "./reconciler.ts";
 import { RunRegistry } from "./run-registry.ts";
 import { prepareSmokeSample } from "./smoke-sample.ts";
@@ -100,6 +102,7 @@ export async function startWorker(
   const tiesQueue = new Queue<LeaderTiesJob>(QUEUE_LEADER_TIES, { connection: redis, prefix });
   const bootstrap = { replicates: config.HOLDOUT_BOOTSTRAP_REPLICATES, seed: config.HOLDOUT_BOOTSTRAP_SEED };
   const registry = new RunRegistry();
+  const metrics = createWorkerMetrics({ queues: [evaluateQueue] });
 
   const refreshTies = async (
     id: string,
@@ -155,6 +158,7 @@ export async function startWorker(
       limits: runLimits(config),
       labels: workerLabels,
       bootstrap,
+      metrics,
       registry,
       log,
       afterScore: (id, jobLog) => refreshTies(id, testset.get(), jobLog),
@@ -180,7 +184,12 @@ export async function startWorker(
   );
   for (const w of [evaluator, rescorer, tiesWorker]) {
     w.on("error", (err) => log.error({ err, queue: w.name }, "worker error"));
+    metrics.watch(w);
   }
+  const ops: OpsServer | null =
+    config.HOLDOUT_OPS_PORT === undefined
+      ? null
+      : await startOpsServer({ port: config.HOLDOUT_OPS_PORT, db, redis, docker, metrics, log });
 
   const heartbeat = startHeartbeat({
     db,
@@ -209,6 +218,7 @@ export async function startWorker(
       studies: testset.get().studies.length,
       readers: testset.get().readers.length,
       smokeStudies: smokeSample?.studies.length ?? 0,
+      ops: ops?.url,
       concurrency: config.HOLDOUT_WORKER_CONCURRENCY,
       reaped: reaped.reduce((n, r) => n + r.containers + r.volumes, 0),
     },
@@ -225,6 +235,7 @@ export async function startWorker(
           ["evaluate worker", () => evaluator.close()],
           ["rescore worker", () => rescorer.close()],
           ["leader-ties worker", () => tiesWorker.close()],
+          ["ops server", () => ops?.close() ?? Promise.resolve()],
           ["reconciler", () => reconciler.stop()],
           ["heartbeat", () => heartbeat.stop()],
           ["queues", () => Promise.all([evaluateQueue.close(), tiesQueue.close()])],

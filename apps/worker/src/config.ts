@@ -63,6 +63,8 @@ export const WorkerConfigSchema = z
     HOLDOUT_RECONCILE_MAX_REQUEUES: positiveInt(3),
     /** BullMQ job lock; a dead worker's job is taken back after about 1.5 times this. */
     HOLDOUT_JOB_LOCK_SECONDS: positiveInt(30),
+    /** Port of the worker's /healthz, /readyz and /metrics; unset: not served. */
+    HOLDOUT_OPS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
     HOLDOUT_BOOTSTRAP_REPLICATES: positiveInt(2000),
     HOLDOUT_BOOTSTRAP_SEED: z.coerce.number().int().min(0).max(0xffffffff).default(20_190_101),
     DOCKER_SOCKET: z.string().min(1).default("/var/run/docker.sock"),

@@ -33,6 +33,7 @@ import type { TestsetSource } from "./hidden-testset.ts";
 import type { ImageLeases } from "./image-leases.ts";
 import { storedLog, type LogPolicy } from "./log-policy.ts";
 import type { Logger } from "./logger.ts";
+import type { WorkerMetrics } from "./metrics.ts";
 import { scoreRecord } from "./scoring.ts";
 import type { SmokeSample } from "./smoke-sample.ts";
 
@@ -55,6 +56,8 @@ export interface EvaluateDeps {
   /** Labels for every sandbox object of this worker's runs, e.g. `holdout.worker`. */
   labels: Record<string, string>;
   bootstrap: BootstrapOptions;
+  /** This process's Prometheus metrics (runs by phase and outcome, image loads). */
+  metrics?: Pick<WorkerMetrics, "runFinished" | "imageLoaded">;
 }
 
 export interface JobContext {
@@ -111,6 +114,8 @@ export async function evaluate(deps: EvaluateDeps, job: JobContext): Promise<Out
   }
   log.info({ kind: submission.kind }, "evaluation started");
 
+  const ran = (phase: RunPhase, run: RunResult, outcome: string) =>
+    deps.metrics?.runFinished({ phase, outcome, seconds: run.durationMs / 1000 });
   const fail = async (category: FailureCategory, message: string, phase?: RunPhase): Promise<Outcome> => {
     await markFailed(db, id, category, message, workerName, phase ? { phase } : {});
     log.info({ category, phase }, "evaluation ended: failed");
@@ -133,7 +138,12 @@ export async function evaluate(deps: EvaluateDeps, job: JobContext): Promise<Out
     if (!submission.uploadFile) throw new UnrecoverableError(`submission ${id} has no upload`);
     const file = path.join(deps.dataDir, "uploads", submission.uploadFile);
     try {
+      const started = performance.now();
       const loaded = await deps.images.acquire(() => deps.sandbox.loadImage(file));
+      deps.metrics?.imageLoaded({
+        seconds: (performance.now() - started) / 1000,
+        bytes: Number(submission.uploadSize),
+      });
       model = { kind: "image", imageId: loaded.imageId, size: loaded.size };
     } catch (err) {
       if (err instanceof SandboxRejection) return fail("image_rejected", err.reason);
@@ -157,13 +167,18 @@ export async function evaluate(deps: EvaluateDeps, job: JobContext): Promise<Out
       if ("rejected" in run) return await fail("invalid_upload", run.rejected, "smoke");
       // The smoke log is the team's to read in full (the sandbox has already capped it).
       await saveSubmissionLog(db, id, run.log, run.logTruncated, "smoke");
-      if (run.verdict !== "ok") return await fail(categoryOf(run.verdict), run.message, "smoke");
+      if (run.verdict !== "ok") {
+        ran("smoke", run, categoryOf(run.verdict));
+        return await fail(categoryOf(run.verdict), run.message, "smoke");
+      }
       try {
         parsePredictionsCsv((run.predictions ?? Buffer.alloc(0)).toString("utf8"), sample.studies);
       } catch (err) {
-        if (err instanceof PredictionsError) return await fail("invalid_output", err.message, "smoke");
-        throw err;
+        if (!(err instanceof PredictionsError)) throw err;
+        ran("smoke", run, "invalid_output");
+        return await fail("invalid_output", err.message, "smoke");
       }
+      ran("smoke", run, "ok");
       await noteRunning(db, id, workerName, `smoke run passed: valid predictions for ${n} studies`, {
         smokePassedAt: new Date(),
       });
@@ -183,7 +198,10 @@ export async function evaluate(deps: EvaluateDeps, job: JobContext): Promise<Out
     if ("rejected" in run) return await fail("invalid_upload", run.rejected, "hidden");
     const shown = storedLog(deps.hiddenLog, run.log, run.logTruncated);
     await saveSubmissionLog(db, id, shown.text, shown.truncated, "hidden");
-    if (run.verdict !== "ok") return await fail(categoryOf(run.verdict), run.message, "hidden");
+    if (run.verdict !== "ok") {
+      ran("hidden", run, categoryOf(run.verdict));
+      return await fail(categoryOf(run.verdict), run.message, "hidden");
+    }
     log.info({ ms: run.durationMs }, "hidden run finished");
 
     signal.throwIfAborted();
@@ -195,9 +213,11 @@ export async function evaluate(deps: EvaluateDeps, job: JobContext): Promise<Out
         testset.studies,
       );
     } catch (err) {
-      if (err instanceof PredictionsError) return await fail("invalid_output", err.message, "hidden");
-      throw err;
+      if (!(err instanceof PredictionsError)) throw err;
+      ran("hidden", run, "invalid_output");
+      return await fail("invalid_output", err.message, "hidden");
     }
+    ran("hidden", run, "ok");
     const record = scoreRecord(testset, predictions, deps.bootstrap);
     signal.throwIfAborted();
     await recordScore(db, id, record, workerName);
