@@ -175,6 +175,7 @@ describe("resumable uploads", () => {
       [{ model: "x", command: "python3 run.py" }, "command"],
       [{ model: "x", link: "javascript:alert(1)" }, "link"],
       [{ model: "x", colour: "blue" }, "colour"],
+      [{ model: "x", kind: "bundle", command: "python3 run.py | tee log" }, "command"],
     ];
     for (const [meta, field] of cases) {
       const res = await create(stack, team.token, meta, 1000);
@@ -273,10 +274,10 @@ describe("resumable uploads: size cap on the bytes, and expiry", () => {
     await stack.db.quotaReservation.create({
       data: { id, teamId: team.id, expiresAt: new Date(Date.now() + 3600_000) },
     });
-    const dir = path.join(stack.dataDir, "uploads", ".partial", `${os.hostname()}-${dead}`);
+    const dir = path.join(stack.dataDir, "partial", `${os.hostname()}-${dead}`);
     await mkdir(dir, { recursive: true });
     await writeFile(path.join(dir, `${id}.part`), "half an upload");
-    const live = path.join(stack.dataDir, "uploads", ".partial", `${os.hostname()}-${process.ppid}`);
+    const live = path.join(stack.dataDir, "partial", `${os.hostname()}-${process.ppid}`);
     await mkdir(live, { recursive: true });
 
     const swept = await sweepAbandonedUploads(stack.db, stack.dataDir);

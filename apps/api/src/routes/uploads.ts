@@ -27,7 +27,7 @@ import {
 } from "../services/resumable.ts";
 import { submissionUrl } from "../services/submission-view.ts";
 import { ingestStoredFile, recordUpload } from "../services/upload.ts";
-import { enqueueSubmission } from "./submissions.ts";
+import { enqueueSubmission, refuseUnrunnableCommand } from "./submissions.ts";
 
 export interface UploadRoutesOptions {
   db: Db;
@@ -110,6 +110,7 @@ const uploadRoutes: FastifyPluginCallbackTypebox<UploadRoutesOptions> = (app, op
       bundleLimits: opts.bundleLimits,
     });
     await removeResumable(dir, upload.id);
+    if (received.kind === "bundle") await refuseUnrunnableCommand(dataDir, received);
     await recordUpload(db, dataDir, { competitionId: opts.competitionId, teamId: exchange.teamId }, received);
     const state = await enqueueSubmission({ db, queue: opts.queue, dataDir, log: app.log }, received);
     return { "Holdout-Submission-Id": upload.id, "Holdout-Submission-State": state };

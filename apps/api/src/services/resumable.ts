@@ -3,6 +3,7 @@ import path from "node:path";
 import { FileStore } from "@tus/file-store";
 import { Server, type Upload } from "@tus/server";
 import type { FastifyBaseLogger } from "fastify";
+import { BundleCommandError, DEFAULT_BUNDLE_COMMAND, parseBundleCommand } from "@holdout/contracts";
 import { releaseQuotaSlot, type Db } from "@holdout/db";
 import { Errors, type FieldProblem } from "../errors.ts";
 import { UUID } from "../schemas.ts";
@@ -72,6 +73,15 @@ export function parseUploadMetadata(header: string | undefined): ResumableMetada
   const fields = validateFields(raw);
   if (kind === "image" && fields.command !== undefined) {
     throw fieldError("command", "applies to code bundles only; an image runs its own entrypoint");
+  }
+  if (kind === "bundle") {
+    // Refused at creation, before a byte is sent: a command the runner could never start.
+    try {
+      parseBundleCommand(fields.command ?? DEFAULT_BUNDLE_COMMAND);
+    } catch (err) {
+      if (!(err instanceof BundleCommandError)) throw err;
+      throw fieldError("command", `cannot be run: ${err.message}`);
+    }
   }
   return { kind: kind as "image" | "bundle", fields };
 }

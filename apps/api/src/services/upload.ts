@@ -84,9 +84,9 @@ export const bundlesDirOf = (dataDir: string) => path.join(dataDir, "bundles");
 // Multipart uploads stream into a directory of their own process (`<host>-<pid>`), so a process that
 // starts can tell the partial files of a crashed predecessor on this host from those of live ones
 // (several API processes may share the data directory).
-const PARTIAL_DIR = ".partial";
+const PARTIAL_DIR = "partial";
 const processTag = () => `${os.hostname()}-${process.pid}`;
-export const partialDirOf = (dataDir: string) => path.join(uploadsDirOf(dataDir), PARTIAL_DIR, processTag());
+export const partialDirOf = (dataDir: string) => path.join(dataDir, PARTIAL_DIR, processTag());
 
 function isAlive(pid: number): boolean {
   try {
@@ -104,7 +104,7 @@ function isAlive(pid: number): boolean {
  * ids whose quota slots must be given back. Partial files of other hosts are theirs to sweep.
  */
 export async function sweepDeadPartials(dataDir: string): Promise<string[]> {
-  const root = path.join(uploadsDirOf(dataDir), PARTIAL_DIR);
+  const root = path.join(dataDir, PARTIAL_DIR);
   const entries = await readdir(root).catch((err: NodeJS.ErrnoException) => {
     if (err.code === "ENOENT") return [] as string[];
     throw err;
