@@ -13,6 +13,7 @@ import { auth } from "./plugins/auth.ts";
 import { metrics } from "./plugins/metrics.ts";
 import { problemJson } from "./plugins/problem-json.ts";
 import { genRequestId, requestId } from "./plugins/request-id.ts";
+import { securityHeaders } from "./plugins/security-headers.ts";
 import { credentialRateLimit, ipRateLimit, type RateLimitOptions } from "./plugins/rate-limit.ts";
 import accountRoutes from "./routes/accounts.ts";
 import adminRoutes from "./routes/admin.ts";
@@ -23,7 +24,10 @@ import submissionRoutes from "./routes/submissions.ts";
 import uploadRoutes from "./routes/uploads.ts";
 import type { BundleLimits } from "./services/bundle.ts";
 import { EventHub } from "./services/events-hub.ts";
-import type { CompetitionInfo } from "./services/leaderboard.ts";
+import { cachedLeaderboard, type CompetitionInfo } from "./services/leaderboard.ts";
+import { crossOriginCheck } from "./web/cross-origin.ts";
+import { webPages } from "./web/index.ts";
+import { createOrganizerService } from "./web/organizer.ts";
 
 export interface AppDeps {
   db: Db;
@@ -71,6 +75,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(problemJson);
   await app.register(requestId);
   await app.register(metrics, { db: deps.db, competitionId: deps.competition.id, queues: [deps.queue] });
+  await app.register(securityHeaders, { hsts: deps.session?.cookieSecure ?? true });
+  await app.register(crossOriginCheck);
   // The OpenAPI document is generated from the route schemas, so it cannot drift from them.
   await app.register(swagger, {
     openapi: {
@@ -108,7 +114,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   const views = new Eta({ views: VIEWS_DIR, cache: true, autoEscape: true });
   await app.register(healthRoutes, { db: deps.db, redis: deps.redis });
-  await app.register(leaderboardRoutes, { db: deps.db, competition: deps.competition, views });
+  const board = cachedLeaderboard(deps.db, deps.competition);
+  await app.register(leaderboardRoutes, { board, competition: deps.competition });
   await app.register(accountRoutes, {
     db: deps.db,
     competitionId: deps.competition.id,
@@ -147,6 +154,24 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     events,
     queue: deps.queue,
   });
-  await app.register(adminRoutes, { db: deps.db, competitionId: deps.competition.id });
+  const organizer = createOrganizerService({
+    db: deps.db,
+    competitionId: deps.competition.id,
+    evaluateQueue: deps.queue,
+    redis: deps.redis,
+  });
+  app.addHook("onClose", () => organizer.close());
+  await app.register(adminRoutes, { db: deps.db, competitionId: deps.competition.id, organizer });
+  await app.register(webPages, {
+    db: deps.db,
+    views,
+    competition: deps.competition,
+    board,
+    organizer,
+    session: {
+      ttlMs: deps.session?.ttlMs ?? 7 * 24 * 3600 * 1000,
+      cookie: { secure: deps.session?.cookieSecure ?? true },
+    },
+  });
   return app;
 }

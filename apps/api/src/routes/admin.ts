@@ -8,7 +8,10 @@ import {
   type Db,
 } from "@holdout/db";
 import { Errors } from "../errors.ts";
+import { currentPrincipal } from "../plugins/auth.ts";
 import { IdParamsSchema, ProblemSchema, UUID } from "../schemas.ts";
+import { displayText } from "../services/text.ts";
+import type { OrganizerService } from "../web/organizer.ts";
 
 const SettingsSchema = Type.Object({
   registrationOpen: Type.Boolean(),
@@ -26,12 +29,67 @@ const TeamSchema = Type.Object({
   createdAt: Type.String(),
 });
 
-/** Organizer-only: competition settings and team approval. */
-const adminRoutes: FastifyPluginCallbackTypebox<{ db: Db; competitionId: string }> = (
-  app,
-  { db, competitionId },
-  done,
-) => {
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
+const JobCounts = Type.Record(Type.String(), Type.Integer());
+
+const QueueSchema = Type.Object({
+  jobs: Type.Object({ evaluate: JobCounts, rescore: JobCounts }),
+  submissions: Type.Array(
+    Type.Object({
+      id: Type.String(),
+      team: Type.Object({ id: Type.String(), name: Type.String() }),
+      model: Type.String(),
+      kind: Type.String(),
+      state: Type.String(),
+      position: Nullable(Type.Integer({ description: "place among queued submissions, 1 = next" })),
+      estimatedStartAt: Nullable(Type.String()),
+      createdAt: Type.String(),
+      queuedAt: Nullable(Type.String()),
+      startedAt: Nullable(Type.String()),
+      worker: Nullable(Type.String()),
+      heartbeatAt: Nullable(Type.String()),
+      attempts: Type.Integer(),
+      cancelRequestedAt: Nullable(Type.String()),
+    }),
+  ),
+});
+
+const WorkerSchema = Type.Object({
+  name: Type.String(),
+  host: Type.String(),
+  pid: Type.Integer(),
+  concurrency: Type.Integer(),
+  running: Type.Integer(),
+  startedAt: Type.String(),
+  lastSeenAt: Type.String(),
+  stale: Type.Boolean({ description: "no heartbeat for over a minute: not counted as taking work" }),
+});
+
+const DisqualificationSchema = Type.Object({
+  id: Type.String(),
+  disqualified: Type.Boolean(),
+  reason: Nullable(Type.String()),
+});
+
+const iso = (d: Date | null) => d?.toISOString() ?? null;
+
+/** The reason shown to the team and kept on the timeline: required, one paragraph. */
+export function disqualificationReason(value: string | undefined): string {
+  const reason = displayText("reason", value ?? "");
+  if (reason.length > 500) {
+    throw Object.assign(new Errors.InvalidField("field `reason` must be at most 500 characters"), {
+      errors: [{ field: "reason", message: "must be at most 500 characters" }],
+    });
+  }
+  return reason;
+}
+
+/** Organizer-only: competition settings, team approval, the queue and workers, re-scoring, disqualification. */
+const adminRoutes: FastifyPluginCallbackTypebox<{
+  db: Db;
+  competitionId: string;
+  organizer: OrganizerService;
+}> = (app, { db, competitionId, organizer }, done) => {
   app.get(
     "/api/v1/admin/settings",
     {
@@ -101,6 +159,116 @@ const adminRoutes: FastifyPluginCallbackTypebox<{ db: Db; competitionId: string 
       },
     );
   }
+
+  app.get(
+    "/api/v1/admin/queue",
+    {
+      onRequest: app.requireOrganizer,
+      schema: {
+        summary: "Submissions not yet final, in queue order, and the job queues' counts",
+        response: { 200: QueueSchema, "4xx": ProblemSchema },
+      },
+    },
+    async () => {
+      const q = await organizer.queue();
+      return {
+        jobs: q.jobs,
+        submissions: q.submissions.map((s) => ({
+          id: s.id,
+          team: s.team,
+          model: s.modelName,
+          kind: s.kind,
+          state: s.state,
+          position: s.position,
+          estimatedStartAt: s.estimatedStartAt,
+          createdAt: s.createdAt.toISOString(),
+          queuedAt: iso(s.queuedAt),
+          startedAt: iso(s.startedAt),
+          worker: s.worker,
+          heartbeatAt: iso(s.heartbeatAt),
+          attempts: s.attempts,
+          cancelRequestedAt: iso(s.cancelRequestedAt),
+        })),
+      };
+    },
+  );
+
+  app.get(
+    "/api/v1/admin/workers",
+    {
+      onRequest: app.requireOrganizer,
+      schema: {
+        summary: "Worker processes, from their heartbeats",
+        response: { 200: Type.Object({ workers: Type.Array(WorkerSchema) }), "4xx": ProblemSchema },
+      },
+    },
+    async () => ({
+      workers: (await organizer.workers()).map((w) => ({
+        ...w,
+        startedAt: w.startedAt.toISOString(),
+        lastSeenAt: w.lastSeenAt.toISOString(),
+      })),
+    }),
+  );
+
+  app.post(
+    "/api/v1/admin/submissions/:id/rescore",
+    {
+      onRequest: app.requireOrganizer,
+      schema: {
+        summary: "Re-score a scored submission's stored predictions against the test set as it is now",
+        params: IdParamsSchema,
+        response: {
+          202: Type.Object({ jobId: Type.String(), requestedAt: Type.String() }),
+          "4xx": ProblemSchema,
+        },
+      },
+    },
+    async (request, reply) => {
+      const p = currentPrincipal(request);
+      const by = p.role === "organizer" ? `organizer:${p.account.email}` : "organizer";
+      return reply.status(202).send(await organizer.rescore(request.params.id, by));
+    },
+  );
+
+  app.post(
+    "/api/v1/admin/submissions/:id/disqualify",
+    {
+      onRequest: app.requireOrganizer,
+      schema: {
+        summary: "Disqualify an entry: it is never listed; the reason is shown to its team",
+        params: IdParamsSchema,
+        body: Type.Object(
+          { reason: Type.String({ minLength: 1, maxLength: 500 }) },
+          { additionalProperties: false },
+        ),
+        response: { 200: DisqualificationSchema, "4xx": ProblemSchema },
+      },
+    },
+    async (request) => {
+      const reason = disqualificationReason(request.body.reason);
+      await organizer.setDisqualified(request.params.id, true, reason);
+      await organizer.refreshTies(`submission ${request.params.id} disqualified`, request.log);
+      return { id: request.params.id, disqualified: true, reason };
+    },
+  );
+
+  app.post(
+    "/api/v1/admin/submissions/:id/requalify",
+    {
+      onRequest: app.requireOrganizer,
+      schema: {
+        summary: "Withdraw a disqualification",
+        params: IdParamsSchema,
+        response: { 200: DisqualificationSchema, "4xx": ProblemSchema },
+      },
+    },
+    async (request) => {
+      await organizer.setDisqualified(request.params.id, false, null);
+      await organizer.refreshTies(`submission ${request.params.id} requalified`, request.log);
+      return { id: request.params.id, disqualified: false, reason: null };
+    },
+  );
   done();
 };
 

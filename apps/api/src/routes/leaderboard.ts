@@ -1,29 +1,59 @@
 import { stringify } from "csv-stringify/sync";
 import type { FastifyPluginCallbackTypebox } from "@fastify/type-provider-typebox";
-import type { Eta } from "eta";
-import type { Db } from "@holdout/db";
-import { LeaderboardSchema } from "../schemas.ts";
-import { buildLeaderboard, type CompetitionInfo } from "../services/leaderboard.ts";
+import { TASKS } from "@holdout/scorer";
+import {
+  RankedLeaderboardSchema,
+  type CompetitionInfo,
+  type LeaderboardSource,
+} from "../services/leaderboard.ts";
 
 export interface LeaderboardRoutesOptions {
-  db: Db;
+  board: LeaderboardSource;
   competition: CompetitionInfo;
-  views: Eta;
 }
 
+const taskColumn = (prefix: string, task: string) => `${prefix}_${task.toLowerCase().replaceAll(" ", "_")}`;
+
+// Named up front, so an empty board still has its header and every row the same columns. The
+// original columns first, in their order; the interval and tie columns are appended.
+const CSV_COLUMNS = [
+  "rank",
+  "date",
+  "model",
+  "team",
+  "institution",
+  "link",
+  "ensemble",
+  "mean_auc",
+  "num_rads_below_curve",
+  ...TASKS.map((t) => taskColumn("auc", t)),
+  "mean_auc_lo",
+  "mean_auc_hi",
+  "tied_with_leader",
+  ...TASKS.flatMap((t) => [taskColumn("auc_lo", t), taskColumn("auc_hi", t)]),
+];
+
+/** The public leaderboard as data (JSON, CSV). The HTML page is in web/leaderboard-page.ts. */
 const leaderboardRoutes: FastifyPluginCallbackTypebox<LeaderboardRoutesOptions> = (app, opts, done) => {
-  const { db, competition, views } = opts;
+  const { board, competition } = opts;
 
   app.get(
     "/api/v1/leaderboard",
-    { schema: { summary: "The ranked public leaderboard", response: { 200: LeaderboardSchema } } },
-    () => buildLeaderboard(db, competition),
+    {
+      schema: {
+        summary: "The ranked public leaderboard",
+        description:
+          "`meanAuc95` / `tasks[].auc95` are 95% bootstrap confidence intervals; `tiedWithLeader` marks entries a paired bootstrap comparison (5% level) cannot tell from the leader. All three are null until the scorer has computed them.",
+        response: { 200: RankedLeaderboardSchema },
+      },
+    },
+    () => board.get(),
   );
 
   app.get("/leaderboard.csv", { schema: { summary: "The leaderboard as CSV" } }, async (_request, reply) => {
-    const board = await buildLeaderboard(db, competition);
+    const { entries } = await board.get();
     const csv = stringify(
-      board.entries.map((e) => ({
+      entries.map((e) => ({
         rank: e.rank,
         date: e.date,
         model: e.model,
@@ -33,31 +63,23 @@ const leaderboardRoutes: FastifyPluginCallbackTypebox<LeaderboardRoutesOptions> 
         ensemble: e.ensemble ? "ensemble" : "single model",
         mean_auc: e.meanAuc,
         num_rads_below_curve: e.meanRadsBelowCurve,
+        ...Object.fromEntries(e.tasks.map((t) => [taskColumn("auc", t.task), t.auc])),
+        mean_auc_lo: e.meanAuc95?.[0] ?? "",
+        mean_auc_hi: e.meanAuc95?.[1] ?? "",
+        tied_with_leader: e.tiedWithLeader === null ? "" : String(e.tiedWithLeader),
         ...Object.fromEntries(
-          e.tasks.map((t) => [`auc_${t.task.toLowerCase().replaceAll(" ", "_")}`, t.auc]),
+          e.tasks.flatMap((t) => [
+            [taskColumn("auc_lo", t.task), t.auc95?.[0] ?? ""],
+            [taskColumn("auc_hi", t.task), t.auc95?.[1] ?? ""],
+          ]),
         ),
       })),
-      { header: true },
+      { header: true, columns: CSV_COLUMNS },
     );
     return reply
       .type("text/csv; charset=utf-8")
       .header("content-disposition", `attachment; filename="${competition.slug}-leaderboard.csv"`)
       .send(csv);
-  });
-
-  app.get("/", { schema: { hide: true } }, async (_request, reply) => {
-    const board = await buildLeaderboard(db, competition);
-    const html = views.render("leaderboard", {
-      board,
-      date: (iso: string) =>
-        new Date(iso).toLocaleDateString("en-US", {
-          year: "numeric",
-          month: "short",
-          day: "numeric",
-          timeZone: "UTC",
-        }),
-    });
-    return reply.type("text/html; charset=utf-8").send(html);
   });
   done();
 };

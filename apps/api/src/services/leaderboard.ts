@@ -1,6 +1,7 @@
-import { listLeaderboardRows, type Db } from "@holdout/db";
+import { Type, type Static } from "typebox";
+import type { Db } from "@holdout/db";
 import { formatAuc, formatRads, rankEntries, TASKS } from "@holdout/scorer";
-import type { Leaderboard } from "../schemas.ts";
+import { LeaderboardEntrySchema, LeaderboardSchema, TaskResultSchema } from "../schemas.ts";
 
 export interface CompetitionInfo {
   id: string;
@@ -9,32 +10,195 @@ export interface CompetitionInfo {
   aucFloor: number;
 }
 
-function byTaskOrder<T extends { task: string }>(tasks: T[]): T[] {
-  const order = (t: string) => (TASKS as readonly string[]).indexOf(t);
-  return [...tasks].sort((a, b) => order(a.task) - order(b.task));
+// The public contract (schemas.ts) plus the uncertainty the scorer measures: the 95% bootstrap
+// interval of each AUC and whether the entry is statistically tied with the leader. Additive only:
+// clients of the original fields see them unchanged.
+const Interval = Type.Union([Type.Tuple([Type.Number(), Type.Number()]), Type.Null()], {
+  description: "95% bootstrap confidence interval [lo, hi]; null until the scorer has computed it",
+});
+
+export const LeaderboardTaskSchema = Type.Object({ ...TaskResultSchema.properties, auc95: Interval });
+
+export const RankedEntrySchema = Type.Object({
+  ...LeaderboardEntrySchema.properties,
+  meanAuc95: Interval,
+  tiedWithLeader: Type.Union([Type.Boolean(), Type.Null()], {
+    description:
+      "a paired bootstrap comparison (5% level) cannot tell this entry from the leader; null until computed",
+  }),
+  display: Type.Object({
+    auc: Type.String(),
+    rads: Type.String(),
+    auc95: Type.Union([Type.String(), Type.Null()]),
+  }),
+  tasks: Type.Array(LeaderboardTaskSchema),
+});
+
+export const RankedLeaderboardSchema = Type.Object({
+  ...LeaderboardSchema.properties,
+  entries: Type.Array(RankedEntrySchema),
+});
+export type RankedLeaderboard = Static<typeof RankedLeaderboardSchema>;
+export type RankedLeaderboardEntry = Static<typeof RankedEntrySchema>;
+
+type Interval95 = [number, number] | null;
+
+function interval(lo: number | null, hi: number | null): Interval95 {
+  return lo === null || hi === null ? null : [lo, hi];
+}
+
+/** "0.891–0.925": both ends at the precision the AUC itself is shown with. */
+export function formatInterval(ci: Interval95): string | null {
+  return ci ? `${formatAuc(ci[0])}–${formatAuc(ci[1])}` : null;
+}
+
+const TASK_ORDER = new Map<string, number>(TASKS.map((t, i) => [t, i]));
+
+/**
+ * The listing rule, as isListed in packages/db: scored, not hidden, not disqualified, at or above
+ * the competition's AUC floor; in rank order (ties: earliest first).
+ */
+function listed(competition: CompetitionInfo) {
+  return {
+    where: {
+      competitionId: competition.id,
+      state: "scored" as const,
+      hidden: false,
+      disqualified: false,
+      meanAuc: { gte: competition.aucFloor },
+    },
+    orderBy: [{ score: "desc" as const }, { createdAt: "asc" as const }],
+  };
+}
+
+/** The first-ranked entry's id, or null on an empty board. */
+export async function findLeaderId(db: Db, competition: CompetitionInfo): Promise<string | null> {
+  const top = await db.submission.findFirst({ ...listed(competition), select: { id: true } });
+  return top?.id ?? null;
+}
+
+/** One listed entry as the query below returns it. */
+interface ListedRow {
+  id: string;
+  modelName: string;
+  link: string | null;
+  ensemble: boolean;
+  meanAuc: number | null;
+  meanAucLo: number | null;
+  meanAucHi: number | null;
+  meanRadsBelowCurve: number | null;
+  tiedWithLeader: boolean | null;
+  createdAt: string;
+  teamName: string;
+  institution: string | null;
+  /** [task, auc, aucLo, aucHi, radsBelowCurve] */
+  tasks: [string, number, number | null, number | null, number][];
+}
+
+/**
+ * Listed entries with their task results, built by PostgreSQL as one JSON document in one round
+ * trip. The page must answer in 50 ms with 1,000 entries (bench/leaderboard-page.ts): the ORM's
+ * relation loading (a second query, then 6,000 objects mapped one by one) took several times
+ * that. The same listing rule and order as listed() above.
+ */
+async function listedRows(db: Db, competition: CompetitionInfo): Promise<ListedRow[]> {
+  const [row] = await db.$queryRaw<{ entries: string }[]>`
+    SELECT coalesce(json_agg(e ORDER BY e.score DESC, e."createdAt" ASC), '[]'::json)::text AS entries
+    FROM (
+      SELECT s.id, s."modelName", s.link, s.ensemble, s."meanAuc", s."meanAucLo", s."meanAucHi",
+             s."meanRadsBelowCurve", s.score, s."tiedWithLeader", s."createdAt",
+             t.name AS "teamName", t.institution,
+             coalesce((SELECT json_agg(json_build_array(r.task, r.auc, r."aucLo", r."aucHi", r."radsBelowCurve"))
+                       FROM "TaskResult" r WHERE r."submissionId" = s.id), '[]'::json) AS tasks
+      FROM "Submission" s JOIN "Team" t ON t.id = s."teamId"
+      WHERE s."competitionId" = ${competition.id}::uuid
+        AND s.state = 'scored' AND NOT s.hidden AND NOT s.disqualified
+        AND s."meanAuc" >= ${competition.aucFloor}
+    ) e`;
+  return JSON.parse(row?.entries ?? "[]") as ListedRow[];
 }
 
 /** The ranked public leaderboard: the one place ranks are computed, for HTML, JSON and CSV alike. */
-export async function buildLeaderboard(db: Db, competition: CompetitionInfo): Promise<Leaderboard> {
-  const rows = await listLeaderboardRows(db, competition.id);
-  const ranked = rankEntries(rows);
+export async function buildLeaderboard(db: Db, competition: CompetitionInfo): Promise<RankedLeaderboard> {
+  const rows = await listedRows(db, competition);
+  const ranked = rankEntries(
+    // A scored row always has its means: the worker writes them with the state.
+    rows.map((r) => ({ ...r, meanAuc: r.meanAuc ?? 0, meanRadsBelowCurve: r.meanRadsBelowCurve ?? 0 })),
+  );
   return {
     competition: { slug: competition.slug, name: competition.name, aucFloor: competition.aucFloor },
     generatedAt: new Date().toISOString(),
-    entries: ranked.map((r) => ({
-      rank: r.rank,
-      submissionId: r.submissionId,
-      date: r.submittedAt.toISOString(),
-      team: r.teamName,
-      institution: r.institution,
-      model: r.modelName,
-      link: r.link,
-      ensemble: r.ensemble,
-      meanAuc: r.meanAuc,
-      meanRadsBelowCurve: r.meanRadsBelowCurve,
-      score: r.score,
-      display: { auc: formatAuc(r.meanAuc), rads: formatRads(r.meanRadsBelowCurve) },
-      tasks: byTaskOrder(r.tasks),
-    })),
+    entries: ranked.map((r) => {
+      const meanAuc95 = interval(r.meanAucLo, r.meanAucHi);
+      return {
+        rank: r.rank,
+        submissionId: r.id,
+        date: new Date(r.createdAt).toISOString(),
+        team: r.teamName,
+        institution: r.institution,
+        model: r.modelName,
+        link: r.link,
+        ensemble: r.ensemble,
+        meanAuc: r.meanAuc,
+        meanRadsBelowCurve: r.meanRadsBelowCurve,
+        score: r.score,
+        meanAuc95,
+        tiedWithLeader: r.tiedWithLeader,
+        display: {
+          auc: formatAuc(r.meanAuc),
+          rads: formatRads(r.meanRadsBelowCurve),
+          auc95: formatInterval(meanAuc95),
+        },
+        tasks: r.tasks
+          .map(([task, auc, lo, hi, radsBelowCurve]) => ({
+            task,
+            auc,
+            radsBelowCurve,
+            auc95: interval(lo, hi),
+          }))
+          .sort((a, b) => (TASK_ORDER.get(a.task) ?? 99) - (TASK_ORDER.get(b.task) ?? 99)),
+      };
+    }),
+  };
+}
+
+/** Where routes read the leaderboard from. */
+export interface LeaderboardSource {
+  get(): Promise<RankedLeaderboard>;
+}
+
+/**
+ * The leaderboard, rebuilt only when what it shows may have changed. Each read first asks PostgreSQL
+ * for a fingerprint of the rows it is built from: the count and the transaction ids (xmin) of the
+ * competition's scored submissions, its teams and the competition itself. Any write to one of those
+ * rows (a new score, a re-score, hide, disqualify, a tie mark, a team's details, the AUC floor)
+ * changes its xmin, so the fingerprint changes and the next read rebuilds. Every API process and the
+ * workers write through PostgreSQL, so this holds across processes without any messaging.
+ *
+ * The fingerprint is read before the rows: a write landing in between makes the cached board newer
+ * than its fingerprint, which only causes one more rebuild, never a stale answer.
+ */
+export function cachedLeaderboard(db: Db, competition: CompetitionInfo): LeaderboardSource {
+  let cached: { fingerprint: string; board: Promise<RankedLeaderboard> } | null = null;
+  return {
+    async get() {
+      const [row] = await db.$queryRaw<{ fingerprint: string }[]>`
+        SELECT concat_ws(':',
+          (SELECT count(*) || '/' || coalesce(sum(xmin::text::bigint), 0) || '/' || coalesce(max(xmin::text::bigint), 0)
+             FROM "Submission" WHERE "competitionId" = ${competition.id}::uuid AND state = 'scored'),
+          (SELECT count(*) || '/' || coalesce(sum(xmin::text::bigint), 0)
+             FROM "Team" WHERE "competitionId" = ${competition.id}::uuid),
+          (SELECT xmin::text FROM "Competition" WHERE id = ${competition.id}::uuid)) AS fingerprint`;
+      const fingerprint = row?.fingerprint ?? "";
+      if (cached?.fingerprint !== fingerprint) {
+        // Concurrent readers of the same fingerprint share one build; a failed build is not kept.
+        const board = buildLeaderboard(db, competition);
+        cached = { fingerprint, board };
+        void board.catch(() => {
+          if (cached?.board === board) cached = null;
+        });
+      }
+      return cached.board;
+    },
   };
 }

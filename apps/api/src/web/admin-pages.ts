@@ -1,0 +1,240 @@
+import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from "fastify";
+import { z } from "zod";
+import {
+  getCompetitionSettings,
+  isListed,
+  listTeams,
+  setTeamApproved,
+  updateCompetitionSettings,
+  type Db,
+} from "@holdout/db";
+import { formatAuc } from "@holdout/scorer";
+import { Errors } from "../errors.ts";
+import { disqualificationReason } from "../routes/admin.ts";
+import { UUID } from "../schemas.ts";
+import { formatDate, formatDateTime, formatDuration, STATE_LABELS } from "./format.ts";
+import { parseForm, type FieldErrors } from "./forms.ts";
+import type { OrganizerService } from "./organizer.ts";
+import { redirectToLogin, renderPage, type WebContext } from "./render.ts";
+
+const count = (max: number) =>
+  z.coerce
+    .number({ error: "enter a whole number" })
+    .int({ error: "enter a whole number" })
+    .min(0, { error: "must be 0 or more" })
+    .max(max, { error: `must be at most ${max}` });
+
+const SettingsForm = z.object({
+  registrationOpen: z.literal("yes").optional(),
+  requireApproval: z.literal("yes").optional(),
+  quotaPerDay: count(1000),
+  quotaTotal: count(100000),
+});
+
+const DisqualifyForm = z.object({ reason: z.string().optional() });
+
+const NOTICES: Record<string, string> = {
+  settings: "Settings saved.",
+  rescore: "Re-score queued: the worker scores the stored predictions again.",
+  disqualified: "Entry disqualified: it is no longer listed.",
+  requalified: "Disqualification withdrawn.",
+  approved: "Team approved: it may submit.",
+  unapproved: "Approval withdrawn.",
+};
+
+const SUBMISSIONS_SHOWN = 200;
+
+/** Organizer pages: queue and workers, re-score, hide, disqualify, teams and competition settings. */
+const adminPages: FastifyPluginCallback<{ db: Db; web: WebContext; organizer: OrganizerService }> = (
+  app,
+  { db, web, organizer },
+  done,
+) => {
+  const competitionId = web.competition.id;
+
+  /** Organizers only; anonymous visitors are sent to sign in, teams are refused. */
+  function guard(request: FastifyRequest) {
+    if (request.principal?.role === "organizer") return request.principal;
+    if (request.principal) throw new Errors.Forbidden("this page is for organizers only");
+    return null;
+  }
+
+  async function render(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    extra: { errors?: FieldErrors; notice?: string | null; settingsValues?: Record<string, string> } = {},
+    status = 200,
+  ) {
+    const now = new Date();
+    const [settings, queue, workers, teams, submissions] = await Promise.all([
+      getCompetitionSettings(db, competitionId),
+      organizer.queue(),
+      organizer.workers(now),
+      listTeams(db, competitionId),
+      db.submission.findMany({
+        where: { competitionId },
+        orderBy: { createdAt: "desc" },
+        take: SUBMISSIONS_SHOWN,
+        select: {
+          id: true,
+          modelName: true,
+          state: true,
+          createdAt: true,
+          meanAuc: true,
+          hidden: true,
+          disqualified: true,
+          disqualifiedReason: true,
+          failureCategory: true,
+          team: { select: { name: true } },
+        },
+      }),
+    ]);
+    const age = (d: Date | null) => (d ? `${formatDuration(now.getTime() - d.getTime())} ago` : "–");
+    return renderPage(
+      web,
+      request,
+      reply,
+      "admin",
+      {
+        title: "Organizer",
+        notice: extra.notice ?? null,
+        errors: extra.errors ?? {},
+        settings: extra.settingsValues
+          ? {
+              registrationOpen: extra.settingsValues.registrationOpen === "yes",
+              requireApproval: extra.settingsValues.requireApproval === "yes",
+              quotaPerDay: extra.settingsValues.quotaPerDay ?? "",
+              quotaTotal: extra.settingsValues.quotaTotal ?? "",
+            }
+          : settings,
+        jobs: queue.jobs,
+        queue: queue.submissions.map((s) => ({
+          id: s.id,
+          team: s.team.name,
+          model: s.modelName,
+          state: s.state,
+          stateLabel: STATE_LABELS[s.state],
+          position: s.position,
+          waiting: age(s.queuedAt ?? s.createdAt),
+          worker: s.worker,
+          heartbeat: age(s.heartbeatAt),
+          attempts: s.attempts,
+          cancelling: s.cancelRequestedAt !== null,
+        })),
+        workers: workers.map((w) => ({
+          ...w,
+          startedAt: formatDateTime(w.startedAt),
+          lastSeen: age(w.lastSeenAt),
+        })),
+        teams: teams.map((t) => ({ ...t, createdAt: formatDate(t.createdAt) })),
+        submissions: submissions.map((s) => ({
+          id: s.id,
+          team: s.team.name,
+          model: s.modelName,
+          state: s.state,
+          stateLabel: STATE_LABELS[s.state],
+          date: formatDate(s.createdAt),
+          auc: s.meanAuc === null ? null : formatAuc(s.meanAuc),
+          hidden: s.hidden,
+          disqualified: s.disqualified,
+          disqualifiedReason: s.disqualifiedReason,
+          failure: s.failureCategory,
+          listed: isListed(s, web.competition.aucFloor),
+        })),
+        shownLimit: SUBMISSIONS_SHOWN,
+      },
+      status,
+    );
+  }
+
+  app.get<{ Querystring: { notice?: string } }>(
+    "/admin",
+    { schema: { hide: true } },
+    async (request, reply) => {
+      if (!guard(request)) return redirectToLogin(request, reply);
+      return render(request, reply, { notice: NOTICES[request.query.notice ?? ""] ?? null });
+    },
+  );
+
+  const back = (reply: FastifyReply, notice: string) => reply.redirect(`/admin?notice=${notice}`, 303);
+
+  app.post("/admin/settings", { schema: { hide: true } }, async (request, reply) => {
+    if (!guard(request)) throw new Errors.Unauthorized("sign in as an organizer");
+    const form = parseForm(SettingsForm, request.body);
+    if (!form.ok) return render(request, reply, { errors: form.errors, settingsValues: form.raw }, 400);
+    await updateCompetitionSettings(db, competitionId, {
+      registrationOpen: form.value.registrationOpen === "yes",
+      requireApproval: form.value.requireApproval === "yes",
+      quotaPerDay: form.value.quotaPerDay,
+      quotaTotal: form.value.quotaTotal,
+    });
+    return back(reply, "settings");
+  });
+
+  for (const [action, approved] of [
+    ["approve", true],
+    ["unapprove", false],
+  ] as const) {
+    app.post<{ Params: { id: string } }>(
+      `/admin/teams/:id/${action}`,
+      { schema: { hide: true } },
+      async (request, reply) => {
+        if (!guard(request)) throw new Errors.Unauthorized("sign in as an organizer");
+        const { id } = request.params;
+        if (!UUID.test(id) || !(await setTeamApproved(db, competitionId, id, approved))) {
+          throw new Errors.NotFound(`no team ${id}`);
+        }
+        return back(reply, approved ? "approved" : "unapproved");
+      },
+    );
+  }
+
+  app.post<{ Params: { id: string } }>(
+    "/admin/submissions/:id/rescore",
+    { schema: { hide: true } },
+    async (request, reply) => {
+      const p = guard(request);
+      if (!p) throw new Errors.Unauthorized("sign in as an organizer");
+      await organizer.rescore(request.params.id, `organizer:${p.account.email}`);
+      return back(reply, "rescore");
+    },
+  );
+
+  app.post<{ Params: { id: string } }>(
+    "/admin/submissions/:id/disqualify",
+    { schema: { hide: true } },
+    async (request, reply) => {
+      if (!guard(request)) throw new Errors.Unauthorized("sign in as an organizer");
+      const form = parseForm(DisqualifyForm, request.body);
+      let reason: string;
+      try {
+        reason = disqualificationReason(form.ok ? form.value.reason : undefined);
+      } catch (err) {
+        const message = (err as { errors?: { message: string }[] }).errors?.[0]?.message ?? "give a reason";
+        return render(
+          request,
+          reply,
+          { errors: { [`reason-${request.params.id}`]: `The reason ${message}.` } },
+          400,
+        );
+      }
+      await organizer.setDisqualified(request.params.id, true, reason);
+      await organizer.refreshTies(`submission ${request.params.id} disqualified`, request.log);
+      return back(reply, "disqualified");
+    },
+  );
+
+  app.post<{ Params: { id: string } }>(
+    "/admin/submissions/:id/requalify",
+    { schema: { hide: true } },
+    async (request, reply) => {
+      if (!guard(request)) throw new Errors.Unauthorized("sign in as an organizer");
+      await organizer.setDisqualified(request.params.id, false, null);
+      await organizer.refreshTies(`submission ${request.params.id} requalified`, request.log);
+      return back(reply, "requalified");
+    },
+  );
+  done();
+};
+
+export default adminPages;

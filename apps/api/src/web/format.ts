@@ -1,0 +1,80 @@
+// Small, pure formatting helpers for the pages. Dates are shown in UTC, the competition's clock,
+// and always next to a machine-readable <time datetime> so a script may localize them.
+
+const DATE = new Intl.DateTimeFormat("en-US", {
+  year: "numeric",
+  month: "short",
+  day: "2-digit",
+  timeZone: "UTC",
+});
+const DATE_TIME = new Intl.DateTimeFormat("en-US", {
+  year: "numeric",
+  month: "short",
+  day: "2-digit",
+  hour: "2-digit",
+  minute: "2-digit",
+  second: "2-digit",
+  // h23, not hour12: false, which en-US renders as "24:05" just after midnight.
+  hourCycle: "h23",
+  timeZone: "UTC",
+});
+
+/** "Sep 01, 2019", as the official leaderboard writes dates. */
+export function formatDate(d: Date | string): string {
+  return DATE.format(typeof d === "string" ? new Date(d) : d);
+}
+
+/** "Sep 01, 2019, 14:03:07 UTC". */
+export function formatDateTime(d: Date | string): string {
+  return `${DATE_TIME.format(typeof d === "string" ? new Date(d) : d)} UTC`;
+}
+
+/** "1.5 GB", "640 kB", "12 B": decimal units, as disks and browsers count. */
+export function formatBytes(n: number): string {
+  const units = ["B", "kB", "MB", "GB", "TB"];
+  let value = n;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  if (unit === 0) return `${n} B`;
+  const digits = value.toPrecision(3);
+  return `${digits.includes(".") ? digits.replace(/\.?0+$/, "") : digits} ${units[unit]}`;
+}
+
+/** "2 h 5 min", "45 s": a duration for people. */
+export function formatDuration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s} s`;
+  const min = Math.round(s / 60);
+  if (min < 60) return `${min} min`;
+  const h = Math.floor(min / 60);
+  return min % 60 === 0 ? `${h} h` : `${h} h ${min % 60} min`;
+}
+
+/** Only http(s) links are ever put in an href: a stored `javascript:` URL must stay text. */
+export function safeHref(url: string | null | undefined): string | null {
+  if (!url) return null;
+  try {
+    const parsed = new URL(url);
+    return parsed.protocol === "http:" || parsed.protocol === "https:" ? parsed.href : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A local path to return to after signing in; anything else (another site, `//host`) is ignored. */
+export function localPath(next: unknown, fallback = "/"): string {
+  return typeof next === "string" && /^\/(?![/\\])/.test(next) && next.length < 500 ? next : fallback;
+}
+
+export const STATE_LABELS = {
+  received: "Received",
+  queued: "Queued",
+  running: "Running",
+  scoring: "Scoring",
+  scored: "Scored",
+  failed: "Failed",
+  cancelled: "Cancelled",
+} as const;

@@ -1,0 +1,89 @@
+import formbody from "@fastify/formbody";
+import type { Eta } from "eta";
+import type { FastifyError, FastifyInstance } from "fastify";
+import type { Db } from "@holdout/db";
+import type { CookieSettings } from "../plugins/auth.ts";
+import type { CompetitionInfo, LeaderboardSource } from "../services/leaderboard.ts";
+import accountPages from "./account-pages.ts";
+import adminPages from "./admin-pages.ts";
+import leaderboardPage from "./leaderboard-page.ts";
+import type { OrganizerService } from "./organizer.ts";
+import { renderPage, type WebContext } from "./render.ts";
+import { registerStaticAssets } from "./static.ts";
+import submissionPages from "./submission-pages.ts";
+import teamPage from "./team-page.ts";
+
+export interface WebOptions {
+  db: Db;
+  views: Eta;
+  competition: CompetitionInfo;
+  board: LeaderboardSource;
+  session: { ttlMs: number; cookie: CookieSettings };
+  organizer: OrganizerService;
+}
+
+const HEADINGS: Record<number, string> = {
+  400: "That request was not understood",
+  401: "Please sign in",
+  403: "Not allowed",
+  404: "Not found",
+  409: "Conflict",
+  413: "Too large",
+  429: "Too many requests",
+};
+
+/**
+ * The HTML pages. Registered as one encapsulated plugin: the urlencoded form parser and the HTML
+ * error page apply here only, so the JSON API keeps refusing form bodies and answering problem+json.
+ */
+export async function webPages(app: FastifyInstance, opts: WebOptions) {
+  await app.register(formbody, { bodyLimit: 64 * 1024 });
+  const assets = await registerStaticAssets(app);
+  const web: WebContext = { views: opts.views, assets, competition: opts.competition };
+
+  // A browser gets a page saying what went wrong (with the same stable code); any other client, or a
+  // script's fetch, gets the API's problem+json from the parent handler.
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (!(request.headers.accept ?? "").includes("text/html")) throw error;
+    const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
+    if (status >= 500) request.log.error({ err: error }, "page failed");
+    const headers = (error as { headers?: Record<string, string> }).headers;
+    if (headers && status < 500) reply.headers(headers);
+    const code = error.validation
+      ? "HOLDOUT_ERR_VALIDATION"
+      : status >= 500
+        ? "HOLDOUT_ERR_INTERNAL"
+        : error.code?.startsWith("HOLDOUT_ERR_")
+          ? error.code
+          : "HOLDOUT_ERR_BAD_REQUEST";
+    const detail =
+      status >= 500
+        ? `Something failed on our side; quote request id ${request.id} when reporting it.`
+        : error.message;
+    return renderPage(
+      web,
+      request,
+      reply,
+      "error",
+      {
+        title: HEADINGS[status] ?? "Error",
+        heading: HEADINGS[status] ?? "Something went wrong",
+        detail,
+        status,
+        code,
+      },
+      status,
+    );
+  });
+
+  await app.register(leaderboardPage, { board: opts.board, web });
+  await app.register(accountPages, {
+    db: opts.db,
+    web,
+    sessionTtlMs: opts.session.ttlMs,
+    cookie: opts.session.cookie,
+  });
+  await app.register(submissionPages, { db: opts.db, web, organizer: opts.organizer });
+  await app.register(teamPage, { db: opts.db, web });
+  await app.register(adminPages, { db: opts.db, web, organizer: opts.organizer });
+}

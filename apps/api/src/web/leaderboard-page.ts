@@ -1,0 +1,77 @@
+import type { FastifyPluginCallbackTypebox } from "@fastify/type-provider-typebox";
+import { Type } from "typebox";
+import { TASKS } from "@holdout/scorer";
+import type { LeaderboardSource, RankedLeaderboard } from "../services/leaderboard.ts";
+import {
+  defaultDir,
+  leaderboardPageView,
+  SORT_KEYS,
+  TASK_SLUGS,
+  type LeaderboardPageView,
+  type LeaderboardQuery,
+  type SortKey,
+} from "./leaderboard-view.ts";
+import { renderPage, type WebContext } from "./render.ts";
+
+const SORT_LABELS: [SortKey, string][] = [
+  ["rank", "Rank"],
+  ["date", "Date"],
+  ["model", "Model name"],
+  ["team", "Team"],
+  ["auc", "AUC"],
+  ["rads", "Num Rads Below Curve"],
+  ...TASK_SLUGS.map((slug, i): [SortKey, string] => [slug, `${TASKS[i]} AUC`]),
+];
+
+const LeaderboardQuerySchema = Type.Object({
+  sort: Type.Optional(Type.Union(SORT_KEYS.map((k) => Type.Literal(k)))),
+  dir: Type.Optional(Type.Union([Type.Literal("asc"), Type.Literal("desc")])),
+  q: Type.Optional(Type.String({ maxLength: 100 })),
+  tasks: Type.Optional(Type.Union([Type.Literal("1"), Type.Literal("0"), Type.Literal("")])),
+});
+
+/** The public leaderboard page: server-rendered, sortable and filterable with plain links and a GET form. */
+const leaderboardPage: FastifyPluginCallbackTypebox<{ board: LeaderboardSource; web: WebContext }> = (
+  app,
+  { board: source, web },
+  done,
+) => {
+  // The rendered table, per leaderboard version (the source hands out the same object until the
+  // data changes) and query. Most visits ask for the default view, whose 1,000-row table is the
+  // page's main cost; odd queries (any filter text) are bounded so the cache cannot grow unchecked.
+  type Table = { view: LeaderboardPageView; html: string };
+  const tables = new WeakMap<RankedLeaderboard, Map<string, Table>>();
+  const TABLES_PER_VERSION = 32;
+
+  app.get("/", { schema: { hide: true, querystring: LeaderboardQuerySchema } }, async (request, reply) => {
+    const board = await source.get();
+    const sort = request.query.sort ?? "rank";
+    const query: LeaderboardQuery = {
+      sort,
+      dir: request.query.dir ?? defaultDir(sort),
+      q: request.query.q?.trim() ?? "",
+      tasks: request.query.tasks === "1",
+    };
+    let versions = tables.get(board);
+    if (!versions) {
+      versions = new Map<string, Table>();
+      tables.set(board, versions);
+    }
+    const key = JSON.stringify(query);
+    let table = versions.get(key);
+    if (!table) {
+      const view = leaderboardPageView(board, query);
+      table = { view, html: web.views.render("leaderboard-table", { view }) };
+      if (versions.size < TABLES_PER_VERSION) versions.set(key, table);
+    }
+    return renderPage(web, request, reply, "leaderboard", {
+      title: `${web.competition.name} leaderboard`,
+      view: table.view,
+      table: table.html,
+      sortOptions: SORT_LABELS,
+    });
+  });
+  done();
+};
+
+export default leaderboardPage;

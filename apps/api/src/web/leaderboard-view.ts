@@ -1,0 +1,182 @@
+import { formatAuc, TASKS } from "@holdout/scorer";
+import type { RankedLeaderboard, RankedLeaderboardEntry } from "../services/leaderboard.ts";
+import { formatInterval } from "../services/leaderboard.ts";
+import { formatDate, safeHref } from "./format.ts";
+
+// What the leaderboard page shows, computed once per request so the template only prints strings:
+// filtering, sorting, which AUCs are the best (bold), and the optional per-task columns.
+
+export const TASK_SLUGS = TASKS.map((t) => t.toLowerCase().replaceAll(" ", "-"));
+export const SORT_KEYS = ["rank", "date", "model", "team", "auc", "rads", ...TASK_SLUGS] as const;
+export type SortKey = (typeof SORT_KEYS)[number];
+export type SortDir = "asc" | "desc";
+
+export interface LeaderboardQuery {
+  sort: SortKey;
+  dir: SortDir;
+  q: string;
+  tasks: boolean;
+}
+
+/** Rank and names read best ascending; scores and dates best descending. */
+export function defaultDir(key: SortKey): SortDir {
+  return key === "rank" || key === "model" || key === "team" ? "asc" : "desc";
+}
+
+export interface Cell {
+  text: string;
+  best: boolean;
+  ci: string | null;
+}
+
+export interface LeaderboardRowView {
+  id: string;
+  rank: number;
+  date: string;
+  dateIso: string;
+  model: string;
+  kind: "ensemble" | "single model";
+  team: string;
+  institution: string | null;
+  link: string | null;
+  auc: Cell;
+  rads: string;
+  tied: boolean;
+  tasks: Cell[];
+}
+
+export interface ColumnView {
+  key: SortKey;
+  label: string;
+  numeric: boolean;
+  /** aria-sort for the header, when this column is the sort key. */
+  ariaSort: "ascending" | "descending" | null;
+  /** The link that sorts by this column (toggling the direction when it already does). */
+  href: string;
+}
+
+export interface LeaderboardPageView {
+  rows: LeaderboardRowView[];
+  columns: ColumnView[];
+  taskColumns: ColumnView[];
+  total: number;
+  query: LeaderboardQuery;
+  anyTied: boolean;
+  toggleTasksHref: string;
+}
+
+function href(q: LeaderboardQuery, patch: Partial<LeaderboardQuery>): string {
+  const next = { ...q, ...patch };
+  const params = new URLSearchParams();
+  if (next.sort !== "rank") params.set("sort", next.sort);
+  if (next.dir !== defaultDir(next.sort)) params.set("dir", next.dir);
+  if (next.q) params.set("q", next.q);
+  if (next.tasks) params.set("tasks", "1");
+  const s = params.toString();
+  return s ? `/?${s}` : "/";
+}
+
+function column(q: LeaderboardQuery, key: SortKey, label: string, numeric: boolean): ColumnView {
+  const active = q.sort === key;
+  const dir: SortDir = active ? (q.dir === "asc" ? "desc" : "asc") : defaultDir(key);
+  return {
+    key,
+    label,
+    numeric,
+    ariaSort: active ? (q.dir === "asc" ? "ascending" : "descending") : null,
+    href: href(q, { sort: key, dir }),
+  };
+}
+
+type Getter = (e: RankedLeaderboardEntry) => number | string;
+
+function getter(key: SortKey): Getter {
+  const task = TASK_SLUGS.indexOf(key);
+  if (task >= 0) return (e) => e.tasks.find((t) => t.task === TASKS[task])?.auc ?? -1;
+  switch (key) {
+    case "rank":
+      return (e) => e.rank;
+    case "date":
+      return (e) => e.date;
+    case "model":
+      return (e) => e.model.toLowerCase();
+    case "team":
+      return (e) => e.team.toLowerCase();
+    case "auc":
+      return (e) => e.meanAuc;
+    case "rads":
+      return (e) => e.meanRadsBelowCurve;
+    default:
+      return (e) => e.rank;
+  }
+}
+
+export function leaderboardPageView(board: RankedLeaderboard, query: LeaderboardQuery): LeaderboardPageView {
+  const entries = board.entries;
+  // Best values over the whole board, not the filtered view: bold means "best of the competition".
+  let bestAuc = -Infinity;
+  const bestTask = TASKS.map(() => -Infinity);
+  for (const e of entries) {
+    if (e.meanAuc > bestAuc) bestAuc = e.meanAuc;
+    for (const t of e.tasks) {
+      const i = TASK_ORDER.get(t.task);
+      if (i !== undefined && t.auc > bestTask[i]!) bestTask[i] = t.auc;
+    }
+  }
+  const needle = query.q.trim().toLowerCase();
+  const shown = needle
+    ? entries.filter((e) => e.team.toLowerCase().includes(needle) || e.model.toLowerCase().includes(needle))
+    : [...entries];
+  if (query.sort !== "rank" || query.dir !== "asc") {
+    const get = getter(query.sort);
+    const sign = query.dir === "asc" ? 1 : -1;
+    // Stable: equal keys keep rank order.
+    shown.sort((a, b) => {
+      const x = get(a);
+      const y = get(b);
+      return x < y ? -sign : x > y ? sign : 0;
+    });
+  }
+  const leader = entries[0]?.submissionId;
+  const rows = shown.map((e): LeaderboardRowView => ({
+    id: e.submissionId,
+    rank: e.rank,
+    date: formatDate(e.date),
+    dateIso: e.date,
+    model: e.model,
+    kind: e.ensemble ? "ensemble" : "single model",
+    team: e.team,
+    institution: e.institution,
+    link: safeHref(e.link),
+    auc: { text: e.display.auc, best: e.meanAuc === bestAuc, ci: e.display.auc95 },
+    rads: e.display.rads,
+    tied: e.tiedWithLeader === true && e.submissionId !== leader,
+    tasks: query.tasks
+      ? TASKS.map((task, i) => {
+          const t = e.tasks.find((x) => x.task === task);
+          return t
+            ? { text: formatAuc(t.auc), best: t.auc === bestTask[i], ci: formatInterval(t.auc95) }
+            : { text: "–", best: false, ci: null };
+        })
+      : [],
+  }));
+  return {
+    rows,
+    total: entries.length,
+    query,
+    anyTied: rows.some((r) => r.tied),
+    columns: [
+      column(query, "rank", "Rank", true),
+      column(query, "date", "Date", false),
+      column(query, "model", "Model", false),
+      column(query, "auc", "AUC", true),
+      column(query, "rads", "Num Rads Below Curve", true),
+    ],
+    taskColumns: query.tasks
+      ? TASKS.map((task, i) => column(query, TASK_SLUGS[i] as SortKey, task, true))
+      : [],
+    toggleTasksHref: href(query, { tasks: !query.tasks }),
+  };
+}
+
+const TASK_ORDER = new Map<string, number>(TASKS.map((t, i) => [t, i]));

@@ -1,0 +1,162 @@
+import createError from "@fastify/error";
+import { Queue } from "bullmq";
+import type { FastifyBaseLogger } from "fastify";
+import type { Redis } from "ioredis";
+import {
+  leaderTiesJobOptions,
+  QUEUE_LEADER_TIES,
+  QUEUE_RESCORE,
+  rescoreJobOptions,
+  type EvaluateJob,
+  type LeaderTiesJob,
+  type RescoreJob,
+} from "@holdout/contracts";
+import type { Db } from "@holdout/db";
+import { Errors } from "../errors.ts";
+import { UUID } from "../schemas.ts";
+import { LIVE_WORKER_MS, queueEstimates } from "../services/queue-position.ts";
+
+// What organizers do to submissions and see of the evaluation machinery, shared by the admin API
+// (routes/admin.ts) and the organizer pages, so both follow exactly the same rules.
+
+export const OrganizerErrors = {
+  NotRescorable: createError("HOLDOUT_ERR_NOT_RESCORABLE", "%s", 409),
+};
+
+const ACTIVE_STATES = ["received", "queued", "running", "scoring"] as const;
+
+export interface OrganizerServiceDeps {
+  db: Db;
+  competitionId: string;
+  evaluateQueue: Queue<EvaluateJob>;
+  /** The re-score and tie-marks queues are opened on this connection. */
+  redis: Redis;
+}
+
+export type OrganizerService = ReturnType<typeof createOrganizerService>;
+
+export function createOrganizerService({ db, competitionId, evaluateQueue, redis }: OrganizerServiceDeps) {
+  // Both opened on the caller's connection, under the evaluate queue's prefix (the workers' own).
+  const prefix = evaluateQueue.opts.prefix ? { prefix: evaluateQueue.opts.prefix } : {};
+  const rescoreQueue = new Queue<RescoreJob>(QUEUE_RESCORE, { connection: redis, ...prefix });
+  const tiesQueue = new Queue<LeaderTiesJob>(QUEUE_LEADER_TIES, { connection: redis, ...prefix });
+  async function submissionHere(id: string) {
+    const s = UUID.test(id)
+      ? await db.submission.findFirst({
+          where: { id, competitionId },
+          select: {
+            id: true,
+            state: true,
+            disqualified: true,
+            predictions: { select: { submissionId: true } },
+          },
+        })
+      : null;
+    if (!s) throw new Errors.NotFound(`no submission ${id}`);
+    return s;
+  }
+
+  return {
+    /**
+     * Queues a re-score of a scored submission's stored predictions (the model is not run again).
+     * One job per request: the id carries the request time.
+     */
+    async rescore(id: string, requestedBy: string, now = new Date()) {
+      const s = await submissionHere(id);
+      if (s.state !== "scored" || s.predictions === null) {
+        throw new OrganizerErrors.NotRescorable(
+          s.state !== "scored"
+            ? `submission ${id} is ${s.state}: only scored submissions can be re-scored`
+            : `submission ${id} has no stored predictions to re-score (it was scored before predictions were kept)`,
+        );
+      }
+      const options = rescoreJobOptions(s.id, now.getTime());
+      await rescoreQueue.add(QUEUE_RESCORE, { submissionId: s.id, requestedBy }, options);
+      return { jobId: options.jobId ?? "", requestedAt: now.toISOString() };
+    },
+
+    /** Disqualifies (reason given) or requalifies an entry; the timeline records the decision. */
+    async setDisqualified(id: string, disqualified: boolean, reason: string | null) {
+      const s = await submissionHere(id);
+      await db.$transaction([
+        db.submission.update({
+          where: { id: s.id },
+          data: { disqualified, disqualifiedReason: disqualified ? reason : null },
+        }),
+        db.submissionEvent.create({
+          data: {
+            submissionId: s.id,
+            state: s.state,
+            detail: disqualified
+              ? `disqualified by the organizers: ${reason ?? ""}`
+              : "requalified by the organizers",
+          },
+        }),
+      ]);
+    },
+
+    /** Every submission not yet final, oldest first, with its place in the queue; and BullMQ's counts. */
+    async queue(now = new Date()) {
+      const [rows, estimates, evaluate, rescore] = await Promise.all([
+        db.submission.findMany({
+          where: { competitionId, state: { in: [...ACTIVE_STATES] } },
+          orderBy: [{ queuedAt: { sort: "asc", nulls: "last" } }, { createdAt: "asc" }],
+          select: {
+            id: true,
+            state: true,
+            modelName: true,
+            kind: true,
+            createdAt: true,
+            queuedAt: true,
+            startedAt: true,
+            worker: true,
+            heartbeatAt: true,
+            attempts: true,
+            cancelRequestedAt: true,
+            team: { select: { id: true, name: true } },
+          },
+        }),
+        queueEstimates(db, competitionId, now),
+        evaluateQueue.getJobCounts("waiting", "active", "delayed", "failed", "completed", "prioritized"),
+        rescoreQueue.getJobCounts("waiting", "active", "delayed", "failed", "completed"),
+      ]);
+      return {
+        jobs: { evaluate, rescore },
+        submissions: rows.map((r) => ({
+          ...r,
+          position: estimates.get(r.id)?.position ?? null,
+          estimatedStartAt: estimates.get(r.id)?.estimatedStartAt ?? null,
+        })),
+      };
+    },
+
+    /** Worker processes by their heartbeats; `stale` ones are not counted as taking work. */
+    async workers(now = new Date()) {
+      const rows = await db.workerHeartbeat.findMany({ orderBy: [{ host: "asc" }, { name: "asc" }] });
+      return rows.map((w) => ({ ...w, stale: now.getTime() - w.lastSeenAt.getTime() > LIVE_WORKER_MS }));
+    },
+
+    /**
+     * Asks the workers to recompute the "tied with the leader" marks: the listed set changed (an
+     * entry hidden, shown, disqualified or requalified). Only workers hold the labels the paired
+     * bootstrap needs. A failure to queue is logged, not thrown: the change itself is made, and the
+     * next score or re-score refreshes the marks anyway.
+     */
+    async refreshTies(reason: string, log: FastifyBaseLogger, now = new Date()) {
+      try {
+        await tiesQueue.add(
+          QUEUE_LEADER_TIES,
+          { competitionId, reason: reason.slice(0, 200) },
+          leaderTiesJobOptions(competitionId, now.getTime()),
+        );
+      } catch (err) {
+        log.error({ err, competitionId, reason }, "could not queue the refresh of the tie marks");
+      }
+    },
+
+    /** Closes the queues (the Redis connection is the caller's). */
+    async close() {
+      await Promise.allSettled([rescoreQueue.close(), tiesQueue.close()]);
+    },
+  };
+}

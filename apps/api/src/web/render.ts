@@ -1,0 +1,53 @@
+import type { Eta } from "eta";
+import type { FastifyReply, FastifyRequest } from "fastify";
+import type { CompetitionInfo } from "../services/leaderboard.ts";
+import type { AssetUrls } from "./static.ts";
+
+export interface WebContext {
+  views: Eta;
+  assets: AssetUrls;
+  competition: CompetitionInfo;
+}
+
+/** Who the header shows as signed in, and which links it offers. */
+export interface Viewer {
+  role: "team" | "organizer";
+  name: string;
+}
+
+export function viewerOf(request: FastifyRequest): Viewer | null {
+  const p = request.principal;
+  if (!p) return null;
+  return p.role === "team"
+    ? { role: "team", name: p.team.name }
+    : { role: "organizer", name: p.account.email };
+}
+
+/**
+ * Renders a page inside the layout. Templates escape every `<%= %>` (eta's autoEscape); the only raw
+ * output is SVG built by plots.ts, which escapes its own text.
+ */
+export function renderPage(
+  ctx: WebContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  view: string,
+  data: Record<string, unknown> & { title: string },
+  status = 200,
+) {
+  const html = ctx.views.render(view, {
+    ...data,
+    viewer: viewerOf(request),
+    assets: ctx.assets,
+    competition: ctx.competition,
+    path: request.url.split("?")[0],
+  });
+  // Pages that depend on who is signed in must not be stored by shared caches.
+  if (request.principal) reply.header("cache-control", "private, no-store");
+  return reply.status(status).type("text/html; charset=utf-8").send(html);
+}
+
+/** Anonymous visitors of a page that needs an account go to the sign-in form, and come back after. */
+export function redirectToLogin(request: FastifyRequest, reply: FastifyReply) {
+  return reply.redirect(`/login?next=${encodeURIComponent(request.url)}`, 303);
+}

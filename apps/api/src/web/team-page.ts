@@ -1,0 +1,128 @@
+import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from "fastify";
+import { z } from "zod";
+import {
+  isListed,
+  issueApiToken,
+  listApiTokens,
+  listTeamSubmissions,
+  revokeApiToken,
+  type Db,
+} from "@holdout/db";
+import { formatAuc } from "@holdout/scorer";
+import { Errors } from "../errors.ts";
+import { UUID } from "../schemas.ts";
+import { controlCharProblem } from "../services/text.ts";
+import { explainFailure } from "./failures.ts";
+import { formatDate, formatDateTime, STATE_LABELS } from "./format.ts";
+import { parseForm, type FieldErrors } from "./forms.ts";
+import { quotaSummary } from "./quota-summary.ts";
+import { redirectToLogin, renderPage, type WebContext } from "./render.ts";
+
+const TokenForm = z.object({
+  label: z
+    .string()
+    .trim()
+    .max(100, { error: "at most 100 characters" })
+    .refine((v) => controlCharProblem(v) === null, { error: "must not contain control characters" })
+    .optional(),
+});
+
+const NOTICES: Record<string, string> = {
+  revoked: "The token was revoked: it no longer works.",
+};
+
+/** The team's own page: its submissions, API tokens and quota. */
+const teamPage: FastifyPluginCallback<{ db: Db; web: WebContext }> = (app, { db, web }, done) => {
+  function teamOf(request: FastifyRequest) {
+    const p = request.principal;
+    return p?.role === "team" ? p.team : null;
+  }
+
+  async function render(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    extra: { newToken?: string; errors?: FieldErrors; notice?: string | null } = {},
+    status = 200,
+  ) {
+    const team = teamOf(request)!;
+    const [quota, submissions, tokens, details] = await Promise.all([
+      quotaSummary(db, team.id),
+      listTeamSubmissions(db, team.id),
+      listApiTokens(db, { teamId: team.id }),
+      db.team.findUniqueOrThrow({
+        where: { id: team.id },
+        select: { institution: true, contactEmail: true },
+      }),
+    ]);
+    return renderPage(
+      web,
+      request,
+      reply,
+      "team",
+      {
+        title: `Team ${team.name}`,
+        team: { ...team, ...details },
+        quota,
+        submissions: submissions.map((s) => ({
+          id: s.id,
+          date: formatDate(s.createdAt),
+          dateIso: s.createdAt.toISOString(),
+          model: s.modelName,
+          state: s.state,
+          stateLabel: STATE_LABELS[s.state],
+          auc: s.meanAuc === null ? null : formatAuc(s.meanAuc),
+          failure: s.failureCategory ? explainFailure(s.failureCategory).title : null,
+          refunded: s.refunded,
+          hidden: s.hidden,
+          disqualified: s.disqualified,
+          listed: isListed(s, web.competition.aucFloor),
+        })),
+        tokens: tokens.map((t) => ({
+          id: t.id,
+          prefix: t.prefix,
+          label: t.label,
+          createdAt: formatDateTime(t.createdAt),
+          lastUsedAt: t.lastUsedAt ? formatDateTime(t.lastUsedAt) : null,
+          revoked: t.revokedAt !== null,
+        })),
+        newToken: extra.newToken ?? null,
+        errors: extra.errors ?? {},
+        notice: extra.notice ?? null,
+      },
+      status,
+    );
+  }
+
+  app.get<{ Querystring: { notice?: string } }>("/team", { schema: { hide: true } }, (request, reply) => {
+    if (!request.principal) return redirectToLogin(request, reply);
+    if (!teamOf(request)) return reply.redirect("/admin", 303);
+    return render(request, reply, { notice: NOTICES[request.query.notice ?? ""] ?? null });
+  });
+
+  app.post("/team/tokens", { schema: { hide: true } }, async (request, reply) => {
+    const team = teamOf(request);
+    if (!team) throw new Errors.Unauthorized("sign in as a team to manage its API tokens");
+    const form = parseForm(TokenForm, request.body);
+    if (!form.ok) return render(request, reply, { errors: form.errors }, 400);
+    const issued = await issueApiToken(db, { teamId: team.id }, form.value.label || null);
+    reply.header("cache-control", "no-store");
+    return render(request, reply, { newToken: issued.token }, 201);
+  });
+
+  app.post<{ Params: { id: string } }>(
+    "/team/tokens/:id/revoke",
+    { schema: { hide: true } },
+    async (request, reply) => {
+      const team = teamOf(request);
+      if (!team) throw new Errors.Unauthorized("sign in as a team to manage its API tokens");
+      const { id } = request.params;
+      if (!UUID.test(id) || !(await revokeApiToken(db, { teamId: team.id }, id))) {
+        throw new Errors.NotFound(`no active API token ${id}`);
+      }
+      return reply.redirect("/team?notice=revoked", 303);
+    },
+  );
+  done();
+};
+
+export default teamPage;
