@@ -1,0 +1,31 @@
+/**
+ * `npm run bench`: every headline figure measured side by side with its baseline in the same run,
+ * printed as one table (figure, ours, baseline, ratio, target, pass/fail). Bounded to a few minutes;
+ * each part cleans up after itself (rows, containers, images, files). Needs the services and images
+ * scripts/setup.sh prepares. The parts also run alone: `npx tsx bench/<part>.ts`.
+ */
+import { benchEndToEnd } from "./end-to-end.ts";
+import { benchIngest } from "./ingest.ts";
+import { benchLeaderboardLoad } from "./leaderboard-load.ts";
+import { printTable, type Row } from "./lib.ts";
+import { benchUpload } from "./upload.ts";
+
+const parts: [string, () => Promise<Row[]>][] = [
+  ["upload", benchUpload],
+  ["end to end", benchEndToEnd],
+  ["leaderboard", benchLeaderboardLoad],
+  ["ingest", benchIngest],
+];
+
+const rows: Row[] = [];
+for (const [name, part] of parts) {
+  const started = performance.now();
+  process.stderr.write(`bench: ${name}...`);
+  rows.push(...(await part()));
+  process.stderr.write(` ${((performance.now() - started) / 1000).toFixed(0)} s\n`);
+}
+console.log(
+  `Holdout benchmarks (${new Date().toISOString()}, ${(await import("node:os")).cpus().length} cores)`,
+);
+printTable(rows);
+if (rows.some((r) => !r.pass)) process.exitCode = 1;
