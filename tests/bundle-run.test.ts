@@ -56,7 +56,7 @@ describe("code bundles through the API and the worker", () => {
       expect(final.state).toBe("scored");
       expect((final as unknown as { meanAuc: number }).meanAuc).toBeGreaterThan(0.7);
       // Each run's assembled workspace is gone afterwards.
-      const runs = path.join(stack.dataDir, "work", "runs");
+      const runs = path.join(stack.workDir, "runs");
       for (const dir of await readdir(runs)) expect(await readdir(path.join(runs, dir))).toEqual([]);
     },
   );

@@ -23,6 +23,8 @@ export interface Stack {
   db: Db;
   competition: { id: string; slug: string; name: string; aucFloor: number };
   dataDir: string;
+  /** The workers' HOLDOUT_WORK_DIR. */
+  workDir: string;
   queue: Queue<EvaluateJob>;
   /** This stack's BullMQ prefix (its queues' Redis keys start with it). */
   prefix: string;
@@ -60,6 +62,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const prefix = uniqueName("holdout-test");
   const queue = new Queue<EvaluateJob>(QUEUE_EVALUATE, { connection: redis, prefix });
   const dataDir = await mkdtemp(path.join(os.tmpdir(), "holdout-data-"));
+  // The workers' scratch space (smoke sample, bundle workspaces): not in the data dir, which holds uploads only.
+  const workDir = await mkdtemp(path.join(os.tmpdir(), "holdout-work-"));
   const created = await ensureCompetition(db, { slug: uniqueName("comp"), name: "Test Competition" });
   const quota = opts.quota ?? { perDay: 1000, total: 1000 };
   const competition = await db.competition.update({
@@ -95,7 +99,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     HOLDOUT_TESTSET_DIR: TEST_TESTSET_DIR,
     HOLDOUT_DEVSET_DIR: TEST_DEVSET_DIR,
     HOLDOUT_DATA_DIR: dataDir,
-    HOLDOUT_WORK_DIR: path.join(dataDir, "work"),
+    HOLDOUT_WORK_DIR: workDir,
     HOLDOUT_QUEUE_PREFIX: prefix,
     HOLDOUT_COMPETITION: competition.slug,
     HOLDOUT_WORKER_NAME: `${prefix}-worker-${++workers}`,
@@ -120,6 +124,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     db,
     competition,
     dataDir,
+    workDir,
     queue,
     prefix,
     workerEnv,
@@ -147,6 +152,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       await redis.quit();
       await db.$disconnect();
       await rm(dataDir, { recursive: true, force: true });
+      await rm(workDir, { recursive: true, force: true });
     },
   };
 }
