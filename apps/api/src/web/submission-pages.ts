@@ -8,13 +8,18 @@ import { canSeeWhole } from "../routes/submissions.ts";
 import { findLeaderId, formatInterval } from "../services/leaderboard.ts";
 import { queueEstimateOf } from "../services/queue-position.ts";
 import type { OrganizerService } from "./organizer.ts";
-import { explainFailure } from "./failures.ts";
+import { codeSegments, explainFailure } from "./failures.ts";
 import { formatBytes, formatDateTime, localPath, safeHref, STATE_LABELS } from "./format.ts";
 import { curvesOf, legendMarkerSvg, pairsOf, prSvg, rocSvg, type PlotData } from "./plots.ts";
 import { quotaSummary } from "./quota-summary.ts";
 import { redirectToLogin, renderPage, type WebContext } from "./render.ts";
 
 type SubmissionRow = NonNullable<Awaited<ReturnType<typeof findSubmission>>>;
+
+function explained(category: Parameters<typeof explainFailure>[0]) {
+  const e = explainFailure(category);
+  return { title: e.title, what: codeSegments(e.what), next: codeSegments(e.next) };
+}
 
 const TASK_ORDER = new Map<string, number>(TASKS.map((t, i) => [t, i]));
 
@@ -67,7 +72,7 @@ async function ownerData(db: Db, s: SubmissionRow) {
   const failure = s.failureCategory
     ? {
         category: s.failureCategory,
-        ...explainFailure(s.failureCategory),
+        ...explained(s.failureCategory),
         message: s.failureMessage,
         phase: s.failedPhase,
         refunded: s.refunded,
