@@ -27,7 +27,7 @@ describe("the reconciler", () => {
   afterAll(() => stack?.close());
 
   it(
-    "re-queues a queued row without a job and a running row of a dead worker; fails one re-queued too often",
+    "re-queues a received row never queued, a queued row without a job and a running row of a dead worker; fails one re-queued too often",
     { timeout: 400_000 },
     async () => {
       const { token } = await stack.createTeam();
@@ -37,7 +37,7 @@ describe("the reconciler", () => {
         expect(status).toBe(202);
         return body.id;
       };
-      const [lost, dead, doomed] = [await upload(), await upload(), await upload()];
+      const [lost, dead, doomed, stranded] = [await upload(), await upload(), await upload(), await upload()];
       // Redis lost everything (no worker has run yet)...
       await stack.queue.obliterate({ force: true });
       // ...except a completed job under `dead`'s id, as a worker that finished the job but died before
@@ -62,6 +62,11 @@ describe("the reconciler", () => {
           data: { state: "running", worker: "crashed-worker", heartbeatAt: longAgo, startedAt: longAgo },
         });
       }
+      // `stranded` was recorded a minute ago by an API that died before queueing it.
+      await stack.db.submission.update({
+        where: { id: stranded },
+        data: { state: "received", queuedAt: null, createdAt: new Date(Date.now() - 60_000) },
+      });
       // `doomed` was re-queued twice already (the limit here).
       for (let i = 0; i < 2; i++) {
         await stack.db.submissionEvent.create({
@@ -71,7 +76,7 @@ describe("the reconciler", () => {
 
       const worker = await stack.startWorker();
       try {
-        for (const id of [lost, dead]) {
+        for (const id of [lost, dead, stranded]) {
           const final = await waitForFinal(stack.url, token, id, 240_000);
           expect(final.state).toBe("scored");
         }
@@ -80,6 +85,9 @@ describe("the reconciler", () => {
             .map((e) => e.detail ?? "")
             .filter((d) => d.startsWith("re-queued"));
         expect(await why(lost)).toEqual(["re-queued by the reconciler: its job was missing from the queue"]);
+        expect(await why(stranded)).toEqual([
+          "re-queued by the reconciler: it was received but never queued",
+        ]);
         expect(await why(dead)).toEqual([
           "re-queued by the reconciler: worker crashed-worker stopped sending heartbeats during the run",
         ]);

@@ -34,6 +34,9 @@ export interface ReconcileReport {
 
 /** A queued row gets this long for its job to appear (the API marks it queued just before adding). */
 const QUEUED_GRACE_MS = 10_000;
+/** A received row is complete on disk; the API queues it right after recording it. Past this, the
+ * API died (or Redis was down) in between, and the row would wait for ever. */
+const RECEIVED_GRACE_MS = 30_000;
 /** Job states in which BullMQ will still deliver the job to a worker. */
 const PENDING = new Set(["waiting", "delayed", "prioritized", "waiting-children"]);
 
@@ -42,6 +45,8 @@ const PENDING = new Set(["waiting", "delayed", "prioritized", "waiting-children"
  * are queued, running or scoring but that no worker will finish, and puts them back in the queue (job
  * id = submission id, so a duplicate cannot arise), or fails them as `infrastructure` (refunded) once
  * they were re-queued `maxRequeues` times. Orphaned means:
+ * - received for longer than a short grace (the API recorded the upload, then died or could not reach
+ *   Redis before queueing it);
  * - queued, with no pending or active job (Redis lost it, or the API died between the two writes);
  * - running or scoring, with a stale heartbeat (its worker died or lost the database) and no job that
  *   BullMQ itself will hand to a worker again (a pending job, or an active one whose lock BullMQ's
@@ -73,6 +78,10 @@ async function orphaned(
   const job = await opts.queue.getJob(row.id);
   const state = job ? await job.getState() : "missing";
   if (PENDING.has(state)) return null;
+  if (row.state === "received") {
+    if (state === "active" || row.createdAt.getTime() > now - RECEIVED_GRACE_MS) return null;
+    return "it was received but never queued";
+  }
   if (row.state === "queued") {
     if (state === "active") return null;
     if ((row.queuedAt ?? row.createdAt).getTime() > now - QUEUED_GRACE_MS) return null;

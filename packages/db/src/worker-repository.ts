@@ -69,11 +69,11 @@ export interface UnfinishedSubmission {
   createdAt: Date;
 }
 
-/** Submissions a worker still owes a final state: queued, running or scoring (optionally of one competition). */
+/** Submissions a worker still owes a final state: received, queued, running or scoring (optionally of one competition). */
 export async function listUnfinished(db: Db, competitionId?: string): Promise<UnfinishedSubmission[]> {
   return db.submission.findMany({
     where: {
-      state: { in: ["queued", "running", "scoring"] },
+      state: { in: ["received", "queued", "running", "scoring"] },
       ...(competitionId === undefined ? {} : { competitionId }),
     },
     orderBy: { createdAt: "asc" },
