@@ -172,6 +172,8 @@ describe("the web, in a real browser", () => {
       await page.locator("#state", { hasText: "Scored" }).waitFor({ timeout: 360_000 });
       await page.locator("#plots svg.plot").first().waitFor({ timeout: 30_000 });
       expect(navigations).toBe(0);
+      // Kept live by the server-sent events stream, not by the polling fallback.
+      expect(await page.locator("body").getAttribute("data-live")).toBe("events");
       const states = await page.locator("#timeline li strong").allTextContents();
       expect(states).toContain("Running");
       expect(states.at(-1)).toBe("Scored");

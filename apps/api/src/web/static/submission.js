@@ -153,6 +153,7 @@
 
   function startPolling() {
     if (pollTimer) return;
+    document.body.setAttribute("data-live", "polling");
     pollTimer = setInterval(poll, 2000);
     poll();
   }
@@ -165,6 +166,8 @@
   }
   source = new EventSource("/api/v1/submissions/" + encodeURIComponent(id) + "/events");
   source.addEventListener("timeline", function (m) {
+    // Which way the page is being kept live, for whoever debugs it (and the browser test).
+    document.body.setAttribute("data-live", "events");
     var e = JSON.parse(m.data);
     addEvent(e);
     setState(e.state);
