@@ -4,7 +4,7 @@
 #   holdout/example-<name>:latest       example submissions (docker/examples/<name>): baseline (features +
 #                                       logistic regression), constant (sh/awk), and the broken ones the
 #                                       tests use: broken-header, per-image, nan, crash, sleeper
-# With --compose, also what docker-compose.yml builds FROM:
+# With --compose, also what docker-compose.yml builds FROM, and Debian's docker-compose if missing:
 #   holdout/base:trixie                 Debian trixie minbase (its nodejs is 20.19) for the app image
 # With --runtime, also the runtime image for code bundles (python3, numpy, pillow, pandas, scikit-learn,
 # torch from Debian; about 2.5 GB, so not by default):
@@ -28,6 +28,16 @@ done
 bash "$here/base/build.sh" holdout/base:bookworm
 if [ "$compose" = 1 ]; then
   HOLDOUT_DEBIAN_SUITE=trixie bash "$here/base/build.sh" holdout/base:trixie
+  # Debian's docker-compose (v1) is what the deployment and its test use.
+  if ! command -v docker-compose >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      echo "installing docker-compose"
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose >/dev/null
+    else
+      echo "docker-compose is missing: apt-get install -y docker-compose" >&2
+      exit 1
+    fi
+  fi
 fi
 
 context_hash() { (cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16); }
@@ -44,7 +54,8 @@ build_image() {
   echo "building $tag from docker/${context#"$here/"}"
   local started=$SECONDS log
   # Without buildx the legacy builder warns on every build; show its output only when it fails.
-  if ! log=$(docker build --label "holdout.context=$hash" --tag "$tag" "$context" 2>&1); then
+  # --network host: RUN steps reach the host's Debian mirror whatever the engine's default bridge.
+  if ! log=$(docker build --network host --label "holdout.context=$hash" --tag "$tag" "$context" 2>&1); then
     echo "$log" >&2
     echo "building $tag failed" >&2
     exit 1

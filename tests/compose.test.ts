@@ -62,13 +62,14 @@ async function down() {
 
 describe("Docker Compose deployment, built with no registry", () => {
   beforeAll(async () => {
+    // The base images (debootstrap + docker import) and, if missing, Debian's docker-compose; then
+    // every image of the stack is built locally below.
+    await run("bash", ["docker/build-images.sh", "--compose"], { cwd: REPO_ROOT, timeout: 20 * 60_000 });
     await run("docker-compose", ["version"]).catch((err: unknown) => {
       throw new Error("Debian's docker-compose is missing: apt-get install -y docker-compose", {
         cause: err,
       });
     });
-    // The base images (debootstrap + docker import), then every image of the stack, locally.
-    await run("bash", ["docker/build-images.sh", "--compose"], { cwd: REPO_ROOT, timeout: 20 * 60_000 });
 
     // Host paths the worker hands to the sandbox: a private copy of the shared test set and a
     // data directory, both owned by the app's user (the test set's private/ part is 0600).
@@ -157,20 +158,28 @@ describe("Docker Compose deployment, built with no registry", () => {
   );
 
   it(
-    "reports the api container healthy through its Compose healthcheck (/readyz)",
+    "reports the api and the worker healthy through their Compose healthchecks (/readyz)",
     async () => {
-      const { stdout: id } = await compose(["ps", "-q", "api"]);
-      const deadline = Date.now() + 120_000;
-      let health = { Status: "", Log: [] as { Output: string }[] };
-      while (Date.now() < deadline) {
-        const { stdout } = await run("docker", ["inspect", "--format", "{{json .State.Health}}", id.trim()]);
-        health = JSON.parse(stdout) as typeof health;
-        if (health.Status === "healthy") break;
-        await new Promise((r) => setTimeout(r, 2000));
+      // The worker's readiness covers PostgreSQL, Redis and the host's Docker engine through its socket.
+      for (const service of ["api", "worker"]) {
+        const { stdout: id } = await compose(["ps", "-q", service]);
+        const deadline = Date.now() + 120_000;
+        let health = { Status: "", Log: [] as { Output: string }[] };
+        while (Date.now() < deadline) {
+          const { stdout } = await run("docker", [
+            "inspect",
+            "--format",
+            "{{json .State.Health}}",
+            id.trim(),
+          ]);
+          health = JSON.parse(stdout) as typeof health;
+          if (health.Status === "healthy") break;
+          await new Promise((r) => setTimeout(r, 2000));
+        }
+        expect(health.Status, `${service}: ${JSON.stringify(health.Log.slice(-3))}`).toBe("healthy");
       }
-      expect(health.Status, JSON.stringify(health.Log.slice(-3))).toBe("healthy");
     },
-    3 * 60_000,
+    5 * 60_000,
   );
 
   it("runs the API and the worker as the unprivileged app user, with a read-only root", async () => {
