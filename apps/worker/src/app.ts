@@ -25,6 +25,8 @@ import { refreshLeaderTies } from "./leader-ties.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { createWorkerMetrics } from "./metrics.ts";
 import { startOpsServer, type OpsServer } from "./ops-server.ts";
+import { SUBMISSION_LABEL } from "./evaluation.ts";
+import { startPeriodic } from "./periodic.ts";
 import { startReconciler } from "./reconciler.ts";
 import { RunRegistry } from "./run-registry.ts";
 import { prepareSmokeSample } from "./smoke-sample.ts";
@@ -157,6 +159,7 @@ export async function startWorker(
       workerName: config.HOLDOUT_WORKER_NAME,
       limits: runLimits(config),
       labels: workerLabels,
+      reapPrevious: (id) => reapLeftovers(docker, { [SUBMISSION_LABEL]: id }),
       bootstrap,
       metrics,
       registry,
@@ -212,6 +215,22 @@ export async function startWorker(
     config.HOLDOUT_RECONCILE_INTERVAL_SECONDS * 1000,
   );
 
+  // What a run could not clean up (the engine restarted or was down at the time) goes at the next
+  // sweep: this worker's objects of runs it no longer has in progress, and anyone's expired runs.
+  const sweeper = startPeriodic(
+    async () => {
+      const active = new Set(registry.ids());
+      const own = await reapLeftovers(docker, workerLabels, {
+        skip: (labels) => active.has(labels[SUBMISSION_LABEL] ?? ""),
+      });
+      const expired = await reapLeftovers(docker, {}, { expiredBefore: Date.now() });
+      const n = own.containers + own.volumes + expired.containers + expired.volumes;
+      if (n > 0) log.info({ own, expired }, "removed sandbox leftovers");
+    },
+    config.HOLDOUT_RECONCILE_INTERVAL_SECONDS * 1000,
+    (err) => log.warn({ err }, "could not sweep sandbox leftovers; trying again at the next sweep"),
+  );
+
   log.info(
     {
       worker: config.HOLDOUT_WORKER_NAME,
@@ -237,6 +256,7 @@ export async function startWorker(
           ["leader-ties worker", () => tiesWorker.close()],
           ["ops server", () => ops?.close() ?? Promise.resolve()],
           ["reconciler", () => reconciler.stop()],
+          ["leftover sweeper", () => sweeper.stop()],
           ["heartbeat", () => heartbeat.stop()],
           ["queues", () => Promise.all([evaluateQueue.close(), tiesQueue.close()])],
           ["redis", () => redis.quit()],

@@ -37,6 +37,9 @@ import type { WorkerMetrics } from "./metrics.ts";
 import { scoreRecord } from "./scoring.ts";
 import type { SmokeSample } from "./smoke-sample.ts";
 
+/** The label on every sandbox object of a submission's runs. */
+export const SUBMISSION_LABEL = "holdout.submission";
+
 export interface EvaluateDeps {
   db: Db;
   sandbox: Pick<Sandbox, "loadImage" | "runSubmission" | "resolveImage">;
@@ -56,6 +59,8 @@ export interface EvaluateDeps {
   /** Labels for every sandbox object of this worker's runs, e.g. `holdout.worker`. */
   labels: Record<string, string>;
   bootstrap: BootstrapOptions;
+  /** Removes sandbox objects left by earlier attempts of a submission (by its label). */
+  reapPrevious?: (submissionId: string) => Promise<unknown>;
   /** This process's Prometheus metrics (runs by phase and outcome, image loads). */
   metrics?: Pick<WorkerMetrics, "runFinished" | "imageLoaded">;
 }
@@ -113,6 +118,9 @@ export async function evaluate(deps: EvaluateDeps, job: JobContext): Promise<Out
     return { kind: "skipped" };
   }
   log.info({ kind: submission.kind }, "evaluation started");
+  // This worker holds the job now: whatever an earlier attempt of this submission left in the engine
+  // (it crashed, or the engine restarted under it) is dead.
+  await deps.reapPrevious?.(id);
 
   const ran = (phase: RunPhase, run: RunResult, outcome: string) =>
     deps.metrics?.runFinished({ phase, outcome, seconds: run.durationMs / 1000 });
@@ -258,7 +266,7 @@ async function runPhase(
       imageId: model.imageId,
       workspaceHostDir: assembled ?? workspace.dir,
       limits,
-      labels: { ...deps.labels, "holdout.submission": job.submissionId },
+      labels: { ...deps.labels, [SUBMISSION_LABEL]: job.submissionId },
       signal: job.signal,
       ...(model.kind === "bundle" ? { command: model.command } : {}),
     });

@@ -12,6 +12,7 @@ import {
   type UnfinishedSubmission,
 } from "@holdout/db";
 import type { Logger } from "./logger.ts";
+import { startPeriodic } from "./periodic.ts";
 
 export interface ReconcilerOptions {
   db: Db;
@@ -134,29 +135,12 @@ async function recover(
 
 /** Runs reconcileOnce every `intervalMs` (never overlapping itself) until stopped. */
 export function startReconciler(opts: ReconcilerOptions, intervalMs: number): { stop(): Promise<void> } {
-  let timer: NodeJS.Timeout | undefined;
-  let inFlight: Promise<void> = Promise.resolve();
-  let stopped = false;
-  const pass = async () => {
-    try {
+  return startPeriodic(
+    async () => {
       const r = await reconcileOnce(opts);
       if (r.requeued.length + r.failed.length > 0) opts.log.info(r, "reconciler pass");
-    } catch (err) {
-      opts.log.warn({ err }, "reconciler pass failed; trying again at the next one");
-    }
-  };
-  const schedule = (): void => {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      inFlight = pass().finally(schedule);
-    }, intervalMs);
-  };
-  schedule();
-  return {
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await inFlight;
     },
-  };
+    intervalMs,
+    (err) => opts.log.warn({ err }, "reconciler pass failed; trying again at the next one"),
+  );
 }

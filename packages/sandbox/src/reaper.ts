@@ -7,6 +7,8 @@ export interface ReapOptions {
    * those are over whoever made them, so several workers sharing one engine can reap safely.
    */
   expiredBefore?: number;
+  /** Leaves alone the objects whose labels this accepts (e.g. the runs a worker has in progress). */
+  skip?: (labels: Record<string, string>) => boolean;
 }
 
 /**
@@ -21,6 +23,7 @@ export async function reapLeftovers(
 ): Promise<{ containers: number; volumes: number }> {
   const filters = JSON.stringify({ label: labelFilters(labelFilter) });
   const reapable = (labels: Record<string, string> | null | undefined): boolean => {
+    if (opts.skip?.(labels ?? {})) return false;
     if (opts.expiredBefore === undefined) return true;
     const deadline = Number(labels?.[DEADLINE_LABEL]);
     return !Number.isFinite(deadline) || deadline < opts.expiredBefore;
