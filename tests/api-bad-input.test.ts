@@ -12,7 +12,7 @@ const run = promisify(execFile);
 
 // Hostile and broken submissions: every one a 4xx problem+json naming the fault, never a 5xx, and
 // nothing left on disk or in the database. Code bundles are extracted safely (no zip-slip, no links,
-// bounded size); accepted ones wait in `received` (their evaluation is not enabled yet).
+// bounded size); accepted ones are queued like images (no worker runs in this file).
 
 async function tarOf(entries: { name: string; body?: string; type?: "symlink"; linkname?: string }[]) {
   const pack = tar.pack();
@@ -352,7 +352,7 @@ describe("bad input and code bundles", () => {
     await rm(path.join(stack.dataDir, "uploads", `${row.id}.tar`));
   });
 
-  it("accepts a code bundle with its command, extracted safely, waiting in `received`", async () => {
+  it("accepts a code bundle with its command, extracted safely, and queues it", async () => {
     const zip = await zipOf(
       tmp,
       "z.writestr('predict.py','print(1)')\nz.writestr('lib/util.py','x=1')\nz.writestr('lib/','')",
@@ -365,19 +365,19 @@ describe("bad input and code bundles", () => {
       ]),
     );
     expect(status).toBe(202);
-    expect(body.state).toBe("received");
+    expect(body.state).toBe("queued");
     const id = body.id as string;
     const row = await stack.db.submission.findUniqueOrThrow({ where: { id } });
     expect(row).toMatchObject({
       kind: "bundle",
       command: "python3 predict.py",
-      state: "received",
+      state: "queued",
       bundleDir: `bundles/${id}`,
     });
     const root = path.join(stack.dataDir, "bundles", id);
     expect(await readFile(path.join(root, "predict.py"), "utf8")).toBe("print(1)");
     expect(await readFile(path.join(root, "lib", "util.py"), "utf8")).toBe("x=1");
-    expect(await stack.queue.getJob(id)).toBeUndefined();
+    expect(await (await stack.queue.getJob(id))?.getState()).toBe("waiting");
 
     const tgz = gzipSync(await tarOf([{ name: "./run.sh", body: "#!/bin/sh\necho ok\n" }]));
     const second = await post(

@@ -136,12 +136,21 @@ describe("hostile images through the worker", () => {
       ours.filter((s) => submitted.includes(s)),
       "containers left",
     ).toEqual([]);
-    // The data directory holds the uploads, one per submission, and nothing else.
-    const files = await readdir(stack.dataDir, { recursive: true });
-    const stray = files.filter((f) => {
-      const m = /^uploads\/([^/.]+)\.tar(\.gz)?$/.exec(f.split(path.sep).join("/"));
-      return f !== "uploads" && !(m && submitted.includes(m[1] ?? ""));
-    });
+    // The data directory holds the uploads, one per submission, and nothing else: the upload
+    // machinery's own directories (partial multipart files, resumable uploads) are empty.
+    const entries = await readdir(stack.dataDir, { recursive: true, withFileTypes: true });
+    const stray = entries
+      .map((e) => ({
+        dir: e.isDirectory(),
+        rel: path.relative(stack.dataDir, path.join(e.parentPath, e.name)),
+      }))
+      .map((e) => ({ ...e, rel: e.rel.split(path.sep).join("/") }))
+      .filter(({ dir, rel }) => {
+        if (dir) return !/^(uploads|partial|partial\/[^/]+|resumable)$/.test(rel);
+        const m = /^uploads\/([^/.]+)\.tar(\.gz)?$/.exec(rel);
+        return !(m && submitted.includes(m[1] ?? ""));
+      })
+      .map((e) => e.rel);
     expect(stray).toEqual([]);
   });
 });
