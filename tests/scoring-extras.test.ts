@@ -161,13 +161,14 @@ describe("scoring extras", () => {
         ),
       ).toEqual([true, true, false]);
 
-      // Hidden from the leaderboard: no mark; the others keep theirs.
-      await stack.db.submission.update({ where: { id: b }, data: { hidden: true } });
-      await tiesQueue.add(
-        QUEUE_LEADER_TIES,
-        { competitionId: stack.competition.id },
-        leaderTiesJobOptions(stack.competition.id, Date.now() + 1),
-      );
+      // Hidden from the leaderboard through the API (here by an organizer): the marks are refreshed
+      // by themselves; no mark on it, the others keep theirs.
+      const organizer = await stack.createOrganizer();
+      const hide = await fetch(`${stack.url}/api/v1/submissions/${b}/hide`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${organizer.token}` },
+      });
+      expect(hide.status).toBe(200);
       expect(
         await until("b's mark to go", async () =>
           (await marks([b]))[0] === null ? marks([a, b, c]) : undefined,

@@ -122,6 +122,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     sessionTtlMs: deps.session?.ttlMs ?? 7 * 24 * 3600 * 1000,
     cookie: { secure: deps.session?.cookieSecure ?? true },
   });
+  const organizer = createOrganizerService({
+    db: deps.db,
+    competitionId: deps.competition.id,
+    evaluateQueue: deps.queue,
+    redis: deps.redis,
+  });
+  app.addHook("onClose", () => organizer.close());
   await app.register(submissionRoutes, {
     db: deps.db,
     queue: deps.queue,
@@ -130,6 +137,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     aucFloor: deps.competition.aucFloor,
     bundleLimits: deps.bundleLimits ?? DEFAULT_BUNDLE_LIMITS,
     reservationTtlMs: deps.reservationTtlMs ?? 6 * 3600 * 1000,
+    organizer,
   });
   await app.register(uploadRoutes, {
     db: deps.db,
@@ -154,13 +162,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     events,
     queue: deps.queue,
   });
-  const organizer = createOrganizerService({
-    db: deps.db,
-    competitionId: deps.competition.id,
-    evaluateQueue: deps.queue,
-    redis: deps.redis,
-  });
-  app.addHook("onClose", () => organizer.close());
   await app.register(adminRoutes, { db: deps.db, competitionId: deps.competition.id, organizer });
   await app.register(webPages, {
     db: deps.db,

@@ -23,6 +23,7 @@ export const Errors = {
   UploadOffsetMismatch: createError("HOLDOUT_ERR_UPLOAD_OFFSET_MISMATCH", "%s", 409),
   UploadProtocol: createError("HOLDOUT_ERR_UPLOAD_PROTOCOL", "%s", 400),
   AlreadyFinal: createError("HOLDOUT_ERR_ALREADY_FINAL", "%s", 409),
+  NotRescorable: createError("HOLDOUT_ERR_NOT_RESCORABLE", "%s", 409),
   BundleNotArchive: createError("HOLDOUT_ERR_BUNDLE_NOT_ARCHIVE", "%s", 415),
   BundleInvalid: createError("HOLDOUT_ERR_BUNDLE_INVALID", "%s", 400),
   BundleTooLarge: createError("HOLDOUT_ERR_BUNDLE_TOO_LARGE", "%s", 413),

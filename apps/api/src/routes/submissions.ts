@@ -26,6 +26,7 @@ import {
   type Db,
 } from "@holdout/db";
 import { Errors } from "../errors.ts";
+import type { OrganizerService } from "../web/organizer.ts";
 import { currentPrincipal, currentTeam } from "../plugins/auth.ts";
 import {
   AcceptedSchema,
@@ -56,6 +57,8 @@ export interface SubmissionRoutesOptions {
   aucFloor: number;
   bundleLimits: BundleLimits;
   reservationTtlMs: number;
+  /** Recomputes the "tied with the leader" marks (hiding or showing an entry changes the board). */
+  organizer: Pick<OrganizerService, "refreshTies">;
 }
 
 type SubmissionRow = NonNullable<Awaited<ReturnType<typeof findSubmission>>>;
@@ -296,6 +299,9 @@ const submissionRoutes: FastifyPluginCallbackTypebox<SubmissionRoutesOptions> = 
       async (request) => {
         const s = await wholeSubmission(request, request.params.id);
         await setSubmissionHidden(db, s.id, hidden);
+        if (s.hidden !== hidden && s.state === "scored") {
+          await opts.organizer.refreshTies(`submission ${s.id} ${hidden ? "hidden" : "shown"}`, request.log);
+        }
         return ownerView({ ...s, hidden });
       },
     );

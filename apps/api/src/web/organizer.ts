@@ -1,4 +1,3 @@
-import createError from "@fastify/error";
 import { Queue } from "bullmq";
 import type { FastifyBaseLogger } from "fastify";
 import type { Redis } from "ioredis";
@@ -18,10 +17,6 @@ import { LIVE_WORKER_MS, queueEstimates } from "../services/queue-position.ts";
 
 // What organizers do to submissions and see of the evaluation machinery, shared by the admin API
 // (routes/admin.ts) and the organizer pages, so both follow exactly the same rules.
-
-export const OrganizerErrors = {
-  NotRescorable: createError("HOLDOUT_ERR_NOT_RESCORABLE", "%s", 409),
-};
 
 const ACTIVE_STATES = ["received", "queued", "running", "scoring"] as const;
 
@@ -64,7 +59,7 @@ export function createOrganizerService({ db, competitionId, evaluateQueue, redis
     async rescore(id: string, requestedBy: string, now = new Date()) {
       const s = await submissionHere(id);
       if (s.state !== "scored" || s.predictions === null) {
-        throw new OrganizerErrors.NotRescorable(
+        throw new Errors.NotRescorable(
           s.state !== "scored"
             ? `submission ${id} is ${s.state}: only scored submissions can be re-scored`
             : `submission ${id} has no stored predictions to re-score (it was scored before predictions were kept)`,
