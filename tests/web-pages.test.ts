@@ -219,11 +219,18 @@ describe("leaderboard page", () => {
     });
     await stack.db.team.update({ where: { id: team.teamId }, data: { institution: "Renamed College" } });
     expect(row(await (await fetch(`${stack.url}/`)).text(), ids.third!)).toContain("Renamed College");
+    // The JSON answers 304 to a client holding the current version, and a new body once it changed.
+    const current = await fetch(`${stack.url}/api/v1/leaderboard`);
+    const etag = current.headers.get("etag") ?? "";
+    expect(etag).toMatch(/^"[\w-]+"$/);
+    const unchanged = await fetch(`${stack.url}/api/v1/leaderboard`, { headers: { "if-none-match": etag } });
+    expect(unchanged.status).toBe(304);
     await stack.db.submission.update({ where: { id: ids.third }, data: { hidden: true } });
     expect(rowIds(await (await fetch(`${stack.url}/`)).text())).not.toContain(ids.third);
-    const json = (await (await fetch(`${stack.url}/api/v1/leaderboard`)).json()) as {
-      entries: { submissionId: string }[];
-    };
+    const after = await fetch(`${stack.url}/api/v1/leaderboard`, { headers: { "if-none-match": etag } });
+    expect(after.status).toBe(200);
+    expect(after.headers.get("content-type")).toMatch(/^application\/json/);
+    const json = (await after.json()) as { entries: { submissionId: string }[] };
     expect(json.entries.map((e) => e.submissionId)).not.toContain(ids.third);
     await stack.db.submission.update({
       where: { id: ids.third },

@@ -1,5 +1,6 @@
 import { stringify } from "csv-stringify/sync";
 import type { FastifyPluginCallbackTypebox } from "@fastify/type-provider-typebox";
+import type { FastifyReply } from "fastify";
 import { TASKS } from "@holdout/scorer";
 import {
   RankedLeaderboardSchema,
@@ -47,7 +48,15 @@ const leaderboardRoutes: FastifyPluginCallbackTypebox<LeaderboardRoutesOptions> 
         response: { 200: RankedLeaderboardSchema },
       },
     },
-    () => board.get(),
+    async (request, typedReply) => {
+      // The cached serialization, sent as is (the schema above documents its shape for /docs; the
+      // typed reply would insist on the object); 304 when the client has this version.
+      const reply: FastifyReply = typedReply;
+      const { body, etag } = await board.json();
+      void reply.header("etag", etag).header("cache-control", "no-cache");
+      if (request.headers["if-none-match"] === etag) return reply.code(304).send();
+      return reply.type("application/json").send(body);
+    },
   );
 
   app.get("/leaderboard.csv", { schema: { summary: "The leaderboard as CSV" } }, async (_request, reply) => {

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { Type, type Static } from "typebox";
 import type { Db } from "@holdout/db";
 import { formatAuc, formatRads, rankEntries, TASKS } from "@holdout/scorer";
@@ -165,6 +166,8 @@ export async function buildLeaderboard(db: Db, competition: CompetitionInfo): Pr
 /** Where routes read the leaderboard from. */
 export interface LeaderboardSource {
   get(): Promise<RankedLeaderboard>;
+  /** The same board serialized once per version, with an ETag for conditional requests. */
+  json(): Promise<{ body: string; etag: string }>;
 }
 
 /**
@@ -179,26 +182,44 @@ export interface LeaderboardSource {
  * than its fingerprint, which only causes one more rebuild, never a stale answer.
  */
 export function cachedLeaderboard(db: Db, competition: CompetitionInfo): LeaderboardSource {
-  let cached: { fingerprint: string; board: Promise<RankedLeaderboard> } | null = null;
+  interface Entry {
+    fingerprint: string;
+    board: Promise<RankedLeaderboard>;
+    json?: Promise<{ body: string; etag: string }>;
+  }
+  let cached: Entry | null = null;
+  const current = async (): Promise<Entry> => {
+    const [row] = await db.$queryRaw<{ fingerprint: string }[]>`
+      SELECT concat_ws(':',
+        (SELECT count(*) || '/' || coalesce(sum(xmin::text::bigint), 0) || '/' || coalesce(max(xmin::text::bigint), 0)
+           FROM "Submission" WHERE "competitionId" = ${competition.id}::uuid AND state = 'scored'),
+        (SELECT count(*) || '/' || coalesce(sum(xmin::text::bigint), 0)
+           FROM "Team" WHERE "competitionId" = ${competition.id}::uuid),
+        (SELECT xmin::text FROM "Competition" WHERE id = ${competition.id}::uuid)) AS fingerprint`;
+    const fingerprint = row?.fingerprint ?? "";
+    if (cached?.fingerprint !== fingerprint) {
+      // Concurrent readers of the same fingerprint share one build; a failed build is not kept.
+      const board = buildLeaderboard(db, competition);
+      const entry: Entry = { fingerprint, board };
+      cached = entry;
+      void board.catch(() => {
+        if (cached === entry) cached = null;
+      });
+    }
+    return cached;
+  };
   return {
     async get() {
-      const [row] = await db.$queryRaw<{ fingerprint: string }[]>`
-        SELECT concat_ws(':',
-          (SELECT count(*) || '/' || coalesce(sum(xmin::text::bigint), 0) || '/' || coalesce(max(xmin::text::bigint), 0)
-             FROM "Submission" WHERE "competitionId" = ${competition.id}::uuid AND state = 'scored'),
-          (SELECT count(*) || '/' || coalesce(sum(xmin::text::bigint), 0)
-             FROM "Team" WHERE "competitionId" = ${competition.id}::uuid),
-          (SELECT xmin::text FROM "Competition" WHERE id = ${competition.id}::uuid)) AS fingerprint`;
-      const fingerprint = row?.fingerprint ?? "";
-      if (cached?.fingerprint !== fingerprint) {
-        // Concurrent readers of the same fingerprint share one build; a failed build is not kept.
-        const board = buildLeaderboard(db, competition);
-        cached = { fingerprint, board };
-        void board.catch(() => {
-          if (cached?.board === board) cached = null;
-        });
-      }
-      return cached.board;
+      return (await current()).board;
+    },
+    async json() {
+      const entry = await current();
+      // Serialized once per version: a large board costs its stringify once, not on every request.
+      entry.json ??= entry.board.then((board) => {
+        const body = JSON.stringify(board);
+        return { body, etag: `"${createHash("sha256").update(body).digest("base64url").slice(0, 27)}"` };
+      });
+      return entry.json;
     },
   };
 }
