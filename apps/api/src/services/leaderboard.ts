@@ -167,7 +167,7 @@ export async function buildLeaderboard(db: Db, competition: CompetitionInfo): Pr
 export interface LeaderboardSource {
   get(): Promise<RankedLeaderboard>;
   /** The same board serialized once per version, with an ETag for conditional requests. */
-  json(): Promise<{ body: string; etag: string }>;
+  json(): Promise<{ body: Buffer; etag: string }>;
 }
 
 /**
@@ -185,7 +185,7 @@ export function cachedLeaderboard(db: Db, competition: CompetitionInfo): Leaderb
   interface Entry {
     fingerprint: string;
     board: Promise<RankedLeaderboard>;
-    json?: Promise<{ body: string; etag: string }>;
+    json?: Promise<{ body: Buffer; etag: string }>;
   }
   let cached: Entry | null = null;
   const current = async (): Promise<Entry> => {
@@ -216,7 +216,8 @@ export function cachedLeaderboard(db: Db, competition: CompetitionInfo): Leaderb
       const entry = await current();
       // Serialized once per version: a large board costs its stringify once, not on every request.
       entry.json ??= entry.board.then((board) => {
-        const body = JSON.stringify(board);
+        // Kept as bytes: a multi-megabyte string would be encoded again on every write.
+        const body = Buffer.from(JSON.stringify(board), "utf8");
         return { body, etag: `"${createHash("sha256").update(body).digest("base64url").slice(0, 27)}"` };
       });
       return entry.json;
