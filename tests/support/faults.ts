@@ -190,7 +190,7 @@ export function runCommand(command: string, args: string[]): Promise<string> {
 /**
  * A second Docker engine with its own data root, exec root (so its own managed containerd, in
  * namespaces of its own), socket and pid file, and no networking of its own (no bridge, no
- * iptables): sandbox runs use no network. Shares the kernel and cgroup tree with the main engine,
+ * iptables, in its own network namespace): sandbox runs use no network. Shares the kernel and cgroup tree with the main engine,
  * under container ids that cannot collide.
  */
 export async function startPrivateDocker(): Promise<PrivateDocker> {
@@ -210,7 +210,9 @@ export async function startPrivateDocker(): Promise<PrivateDocker> {
   const cli = (cliArgs: string[]) => runCommand("docker", ["-H", `unix://${socket}`, ...cliArgs]);
   const start = async () => {
     if (proc?.isRunning()) return;
-    proc = spawnProcess(`dockerd:${ns}`, "dockerd", args, { env: baseEnv() });
+    // In a network namespace of its own: an engine started with --bridge=none deletes the
+    // `docker0` interface of the namespace it runs in, which would break the shared engine.
+    proc = spawnProcess(`dockerd:${ns}`, "unshare", ["--net", "--", "dockerd", ...args], { env: baseEnv() });
     await proc.waitForLine(/API listen on/, 60_000);
   };
   const stop = async () => {

@@ -34,7 +34,8 @@ export async function shellModelTarball(script: string): Promise<string> {
     "USER 65534",
     `ENTRYPOINT ${JSON.stringify(["/bin/sh", "-c", script])}`,
   ].join("\n");
-  await docker(["build", "-q", "-t", tag, "-"], dockerfile);
+  // No network: these builds need none, and do not depend on the engine's default bridge.
+  await docker(["build", "--network", "none", "-q", "-t", tag, "-"], dockerfile);
   await mkdir(TEST_ARTIFACTS_DIR, { recursive: true });
   const file = path.join(TEST_ARTIFACTS_DIR, `${tag.replace(/[/:]/g, "_")}.tar`);
   await docker(["save", "-o", file, tag]);
@@ -49,7 +50,8 @@ NR > 1 { s = $1; sub(/\\/view[0-9]+_[a-z]+\\.jpg$/, "", s); if (!seen[s]++) prin
 /** Builds an image from a Dockerfile string (no context) under a unique tag; returns the tag. */
 export async function buildImage(dockerfile: string, prefix = "hostile"): Promise<string> {
   const tag = `holdout-test/${uniqueName(prefix)}:latest`;
-  await docker(["build", "-q", "-t", tag, "-"], dockerfile);
+  // No network: these builds need none, and do not depend on the engine's default bridge.
+  await docker(["build", "--network", "none", "-q", "-t", tag, "-"], dockerfile);
   return tag;
 }
 

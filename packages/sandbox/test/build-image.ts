@@ -21,6 +21,8 @@ export async function buildTestImage(
     ...(opts.tag ? { t: opts.tag } : {}),
     ...(opts.labels ? { labels: opts.labels } : {}),
     forcerm: true,
+    // No network: test builds need none, and do not depend on the engine's default bridge.
+    networkmode: "none",
   });
   const messages = await new Promise<{ error?: string; aux?: { ID?: string } }[]>((resolve, reject) =>
     docker.modem.followProgress(progress, (err, out) => (err ? reject(err) : resolve(out as never))),
