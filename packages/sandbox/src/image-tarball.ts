@@ -67,97 +67,162 @@ export interface ManifestEntry {
 
 /**
  * Streams a `docker save` archive (plain tar or gzip, told apart by magic bytes, not by file name) and
- * checks, before the engine sees a byte of it: exactly one image, a sane manifest, sizes, layer count
- * and compression ratio within `policy.limits`, no member that escapes the archive, and an image
- * config that hashes to the digest it is named by (so the returned imageId is exactly what the engine
- * will call the image) and describes something we would run: linux, the engine's architecture, an
- * ENTRYPOINT or CMD, no VOLUME.
+ * checks it without loading it: see ArchiveChecker for what is checked.
  */
 export async function inspectImageTarball(path: string, policy: ImagePolicy = {}): Promise<ImageTarballInfo> {
+  const archive = await openArchive(path, policy);
+  const checker = new ArchiveChecker(archive.limits);
+  await forEachEntry(
+    path,
+    archive.compressed,
+    (header, body) => checker.member(header, body),
+    archive.limits,
+  );
+  const { imageId, manifest, config } = checker.finish(policy.architecture);
+  return {
+    imageId,
+    repoTags: manifest.RepoTags ?? [],
+    layers: manifest.Layers.length,
+    compressed: archive.compressed,
+    size: archive.size,
+    architecture: config.architecture,
+  };
+}
+
+/** The archive's format and size, refused outright when the file alone is over the limit. */
+export async function openArchive(
+  path: string,
+  policy: ImagePolicy,
+): Promise<{ compressed: boolean; size: number; limits: TarballLimits }> {
   const limits = { ...DEFAULT_TARBALL_LIMITS, ...policy.limits };
   const [compressed, { size }] = await Promise.all([isGzip(path), stat(path)]);
   if (size > limits.maxCompressedBytes) {
     throw new SandboxRejection(`the archive is ${size} bytes; the limit is ${limits.maxCompressedBytes}`);
   }
-  const names = new Set<string>();
-  const smallFileDigests = new Map<string, string>();
-  const jsonMembers = new Map<string, Buffer>();
-  let keptJson = 0;
-  let manifestText: string | undefined;
+  return { compressed, size, limits };
+}
 
-  await forEachEntry(
-    path,
-    compressed,
-    async (header, body) => {
-      checkMember(header);
-      const name = normalize(header.name);
-      names.add(name);
-      if (name === "manifest.json") {
-        if (manifestText !== undefined)
-          throw new SandboxRejection("the archive holds two manifest.json files");
-        manifestText = (await readCapped(body, MAX_MANIFEST_BYTES, "manifest.json")).toString("utf8");
-      } else if (header.type === "file" && header.size <= MAX_CONFIG_BYTES && configDigest(name)) {
-        // The config is small but we only learn its name from the manifest, which may come last.
-        const hash = createHash("sha256");
-        const chunks: Buffer[] = [];
-        let json: boolean | undefined;
-        for await (const chunk of bytes(body)) {
-          hash.update(chunk);
-          json ??= chunk[0] === 0x7b; // `{`: a config, not a layer blob
-          if (json) chunks.push(chunk);
-        }
-        smallFileDigests.set(name, hash.digest("hex"));
-        if (json && keptJson + header.size <= MAX_KEPT_JSON_BYTES) {
-          keptJson += header.size;
-          jsonMembers.set(name, Buffer.concat(chunks));
-        }
-      } else {
-        for await (const chunk of body) void chunk; // layer contents are the engine's to check
+/** Where a member's bytes go on to (the engine, for a load), one chunk at a time. */
+export interface MemberSink {
+  write(chunk: Buffer): Promise<void>;
+  end(): Promise<void>;
+}
+
+/** What the whole-archive checks established. */
+export interface CheckedImage {
+  /** `sha256:<hex>`: the engine's image ID. */
+  imageId: string;
+  manifest: ManifestEntry;
+  config: ImageConfigSummary;
+}
+
+/**
+ * The checks on a `docker save` archive, fed one member at a time as the archive streams by, so an
+ * archive is read once whether it is only inspected or also loaded. Per member (before any of its
+ * bytes are passed on): no member that escapes the archive and none that `docker save` never writes.
+ * Once all are seen (finish): exactly one image, a sane manifest, a layer count within the limits,
+ * every layer present, and an image config that hashes to the digest it is named by (so the imageId
+ * is exactly what the engine will call the image) and describes something we would run: linux, the
+ * engine's architecture, an ENTRYPOINT or CMD, no VOLUME. Sizes and the compression ratio are
+ * forEachEntry's to enforce.
+ */
+export class ArchiveChecker {
+  readonly #limits: TarballLimits;
+  readonly #names = new Set<string>();
+  readonly #smallFileDigests = new Map<string, string>();
+  readonly #jsonMembers = new Map<string, Buffer>();
+  #keptJson = 0;
+  #manifestText: string | undefined;
+
+  constructor(limits: TarballLimits) {
+    this.#limits = limits;
+  }
+
+  /**
+   * Checks one member and consumes its body, passing its bytes to `forward(header)` when given.
+   * Two members are never passed on: manifest.json (kept for finish, which judges the archive; a
+   * loader writes its own, last) and `repositories` (legacy tags).
+   */
+  async member(header: Header, body: TarEntry, forward?: (header: Header) => MemberSink): Promise<void> {
+    checkMember(header);
+    const name = normalize(header.name);
+    this.#names.add(name);
+    if (name === "manifest.json") {
+      if (this.#manifestText !== undefined) {
+        throw new SandboxRejection("the archive holds two manifest.json files");
       }
-    },
-    limits,
-  );
-
-  if (manifestText === undefined) {
-    throw new SandboxRejection("not a docker image archive: manifest.json is missing (use `docker save`)");
-  }
-  const entry = parseManifest(manifestText);
-  if (entry.Layers.length > limits.maxLayers) {
-    throw new SandboxRejection(
-      `the image has ${entry.Layers.length} layers; the limit is ${limits.maxLayers}`,
-    );
-  }
-  const configName = normalize(entry.Config);
-  const digest = configDigest(configName);
-  if (digest === undefined) throw new SandboxRejection(`unexpected image config path "${entry.Config}"`);
-  const actual = smallFileDigests.get(configName);
-  if (actual === undefined) {
-    throw new SandboxRejection(
-      names.has(configName)
-        ? `image config "${entry.Config}" is not a regular file of at most ${MAX_CONFIG_BYTES} bytes`
-        : `image config "${entry.Config}" named in manifest.json is missing from the archive`,
-    );
-  }
-  if (actual !== digest)
-    throw new SandboxRejection(`image config "${entry.Config}" does not match its digest`);
-  for (const layer of entry.Layers) {
-    if (!names.has(normalize(layer))) {
-      throw new SandboxRejection(`layer "${layer}" named in manifest.json is missing from the archive`);
+      this.#manifestText = (await readCapped(body, MAX_MANIFEST_BYTES, "manifest.json")).toString("utf8");
+      return;
+    }
+    if (name === "repositories") {
+      for await (const chunk of body) void chunk;
+      return;
+    }
+    const sink = forward?.(header);
+    // The config is small, but only the manifest (which may come last) says which member it is:
+    // every member that could be one is hashed, and kept if it is JSON.
+    const hash =
+      header.type === "file" && header.size <= MAX_CONFIG_BYTES && configDigest(name) !== undefined
+        ? createHash("sha256")
+        : undefined;
+    const chunks: Buffer[] = [];
+    let json: boolean | undefined;
+    for await (const chunk of bytes(body)) {
+      if (hash) {
+        hash.update(chunk);
+        json ??= chunk[0] === 0x7b; // `{`: a config, not a layer blob
+        if (json) chunks.push(chunk);
+      }
+      if (sink) await sink.write(chunk);
+    }
+    if (sink) await sink.end();
+    if (hash) {
+      this.#smallFileDigests.set(name, hash.digest("hex"));
+      if (json && this.#keptJson + header.size <= MAX_KEPT_JSON_BYTES) {
+        this.#keptJson += header.size;
+        this.#jsonMembers.set(name, Buffer.concat(chunks));
+      }
     }
   }
-  const configBytes = jsonMembers.get(configName);
-  if (configBytes === undefined) throw new SandboxRejection(`image config "${entry.Config}" is not JSON`);
-  const config = parseImageConfig(configBytes);
-  const unrunnable = whyUnrunnable(config, policy.architecture);
-  if (unrunnable !== undefined) throw new SandboxRejection(unrunnable);
-  return {
-    imageId: `sha256:${digest}`,
-    repoTags: entry.RepoTags ?? [],
-    layers: entry.Layers.length,
-    compressed,
-    size,
-    architecture: config.architecture,
-  };
+
+  /** The checks that need the whole archive; throws a SandboxRejection saying what is wrong. */
+  finish(architecture: string | undefined): CheckedImage {
+    if (this.#manifestText === undefined) {
+      throw new SandboxRejection("not a docker image archive: manifest.json is missing (use `docker save`)");
+    }
+    const manifest = parseManifest(this.#manifestText);
+    if (manifest.Layers.length > this.#limits.maxLayers) {
+      throw new SandboxRejection(
+        `the image has ${manifest.Layers.length} layers; the limit is ${this.#limits.maxLayers}`,
+      );
+    }
+    const configName = normalize(manifest.Config);
+    const digest = configDigest(configName);
+    if (digest === undefined) throw new SandboxRejection(`unexpected image config path "${manifest.Config}"`);
+    const actual = this.#smallFileDigests.get(configName);
+    if (actual === undefined) {
+      throw new SandboxRejection(
+        this.#names.has(configName)
+          ? `image config "${manifest.Config}" is not a regular file of at most ${MAX_CONFIG_BYTES} bytes`
+          : `image config "${manifest.Config}" named in manifest.json is missing from the archive`,
+      );
+    }
+    if (actual !== digest) {
+      throw new SandboxRejection(`image config "${manifest.Config}" does not match its digest`);
+    }
+    for (const layer of manifest.Layers) {
+      if (!this.#names.has(normalize(layer))) {
+        throw new SandboxRejection(`layer "${layer}" named in manifest.json is missing from the archive`);
+      }
+    }
+    const configBytes = this.#jsonMembers.get(configName);
+    if (configBytes === undefined)
+      throw new SandboxRejection(`image config "${manifest.Config}" is not JSON`);
+    const config = parseImageConfig(configBytes);
+    const unrunnable = whyUnrunnable(config, architecture);
+    if (unrunnable !== undefined) throw new SandboxRejection(unrunnable);
+    return { imageId: `sha256:${digest}`, manifest, config };
+  }
 }
 
 /** The parts of an image config (`docker image inspect`'s Os, Architecture, Config) we decide on. */

@@ -1,18 +1,16 @@
 import { Readable } from "node:stream";
 import type Docker from "dockerode";
-import { pack as tarPack } from "tar-stream";
+import { pack as tarPack, type Pack } from "tar-stream";
 import { isNotFound } from "./docker.ts";
 import { SandboxRejection } from "./errors.ts";
 import {
-  configDigest,
+  ArchiveChecker,
   forEachEntry,
-  inspectImageTarball,
-  MAX_MANIFEST_BYTES,
+  openArchive,
   whyUnrunnable,
   type ImagePolicy,
-  normalize,
-  parseManifest,
-  readCapped,
+  type ManifestEntry,
+  type MemberSink,
 } from "./image-tarball.ts";
 
 export interface LoadedImage {
@@ -29,39 +27,89 @@ export interface LoadedImage {
 /** With `quiet`, a load answers a line or two; more than this is not a progress stream worth keeping. */
 const MAX_PROGRESS_BYTES = 1024 * 1024;
 
+/** The engine answered or hung up while the archive was still being sent. */
+class LoadInterrupted extends Error {}
+
 /**
- * Validates the archive, loads it, and confirms the engine now holds the image under the expected ID.
+ * Loads a `docker save` archive in one pass and confirms the engine now holds the image under the
+ * expected ID. The file is read once: each member is checked (ArchiveChecker) before its bytes go on
+ * to the engine, and the archive the engine receives is re-packed as it streams by:
  *
- * The archive is re-packed on the way in with its tags removed: `docker load` would otherwise move any
- * tag it names (say our keeper or runtime image) onto the submitter's image. Loaded images are
- * therefore untagged and only ever addressed by ID.
+ * - manifest.json is held back and written last, once the whole-archive checks have passed. The
+ *   engine loads nothing from an archive without one, and an archive that fails a check is cut off
+ *   before it (the request is aborted, so the engine sees a broken upload, not a short archive).
+ * - Tags are removed (`RepoTags: null`, no legacy `repositories` file): `docker load` would otherwise
+ *   move any tag it names (say our keeper or runtime image) onto the submitter's image. Loaded images
+ *   are untagged and only ever addressed by ID.
+ * - A gzip archive reaches the engine decompressed, so the size and ratio limits hold for it too.
  */
 export async function loadImage(
   docker: Docker,
   path: string,
   policy: ImagePolicy = {},
 ): Promise<LoadedImage> {
-  const info = await inspectImageTarball(path, policy);
-  const preexisting = await imageExists(docker, info.imageId);
-  if (!preexisting) {
-    const body = untaggedArchive(path, info.compressed, info.imageId);
-    try {
-      const progress = await docker.loadImage(body, { quiet: true });
-      const failure = await firstProgressError(progress);
-      if (failure !== undefined) {
-        // The engine answers 200 and reports failures in the stream. A full disk is ours, not the team's.
-        if (/no space left on device/i.test(failure)) throw new Error(`docker load failed: ${failure}`);
-        throw new SandboxRejection(`the Docker engine could not load the image: ${failure}`);
-      }
-    } finally {
+  const archive = await openArchive(path, policy);
+  const checker = new ArchiveChecker(archive.limits);
+  const pack = tarPack();
+  // A Node stream for docker-modem. Destroying it (the engine answered early) stops the re-packing.
+  const body = Readable.from(pack, { objectMode: false });
+  body.once("close", () => pack.destroy());
+  const abort = new AbortController();
+  const loading = docker.loadImage(body, { quiet: true, abortSignal: abort.signal });
+  // Any answer before the archive is complete stops the sending; a sink waiting on the engine must
+  // not wait forever.
+  let interrupted: LoadInterrupted | undefined;
+  const stopped = loading.then(
+    () => {
+      throw (interrupted ??= new LoadInterrupted("the engine answered before the archive was complete"));
+    },
+    (err: unknown) => {
+      throw (interrupted ??= new LoadInterrupted("the engine stopped reading the archive", { cause: err }));
+    },
+  );
+  stopped.catch(() => undefined); // raced below; settling after success is expected
+
+  let imageId: string;
+  let preexisting: boolean;
+  try {
+    await forEachEntry(
+      path,
+      archive.compressed,
+      (header, entry) => checker.member(header, entry, (h) => packSink(pack, h, stopped)),
+      archive.limits,
+    );
+    const checked = checker.finish(policy.architecture);
+    imageId = checked.imageId;
+    preexisting = await imageExists(docker, imageId);
+    await writeManifest(pack, checked.manifest, stopped);
+    pack.finalize();
+  } catch (err) {
+    if (interrupted === undefined) {
+      // Ours to stop: a rejected archive, or a failure reading it. No manifest was sent.
+      abort.abort();
       body.destroy();
+      await loading.catch(() => undefined);
+      throw err;
     }
+    // The engine gave up first; what it said is the reason (a rejection of the content), and if it
+    // said nothing, the engine failed us.
+    const said = await loading.then(firstProgressError, () => undefined);
+    body.destroy();
+    if (said !== undefined) throw rejectionOf(said);
+    throw interrupted;
+  }
+
+  try {
+    const failure = await firstProgressError(await loading);
+    if (failure !== undefined) throw rejectionOf(failure);
+  } finally {
+    body.destroy();
   }
   let inspected: Docker.ImageInspectInfo;
   try {
-    inspected = await docker.getImage(info.imageId).inspect();
+    inspected = await docker.getImage(imageId).inspect();
   } catch (err) {
-    throw new Error(`docker load reported success but image ${info.imageId} is not on the engine`, {
+    throw new Error(`docker load reported success but image ${imageId} is not on the engine`, {
       cause: err,
     });
   }
@@ -77,10 +125,60 @@ export async function loadImage(
     policy.architecture,
   );
   if (unrunnable !== undefined) {
-    if (!preexisting) await removeImage(docker, info.imageId);
+    if (!preexisting) await removeImage(docker, imageId);
     throw new SandboxRejection(unrunnable);
   }
-  return { imageId: info.imageId, size: inspected.Size, preexisting };
+  return { imageId, size: inspected.Size, preexisting };
+}
+
+/** The engine answers 200 and reports failures in the stream. A full disk is ours, not the team's. */
+function rejectionOf(failure: string): Error {
+  if (/no space left on device/i.test(failure)) return new Error(`docker load failed: ${failure}`);
+  return new SandboxRejection(`the Docker engine could not load the image: ${failure}`);
+}
+
+type PackHeader = Parameters<Pack["entry"]>[0];
+
+/** One member of the re-packed archive; every wait also ends when the engine stops reading. */
+function packSink(pack: Pack, header: PackHeader, stopped: Promise<never>): MemberSink {
+  let entry!: ReturnType<Pack["entry"]>;
+  const written = new Promise<void>((resolve, reject) => {
+    entry = pack.entry({ ...header }, (err) => (err ? reject(err) : resolve()));
+  });
+  written.catch(() => undefined); // awaited in end(); a destroyed pack must not count as unhandled
+  return {
+    async write(chunk) {
+      if (!entry.write(chunk)) await Promise.race([drained(entry), stopped]);
+    },
+    async end() {
+      entry.end(undefined);
+      await Promise.race([written, stopped]);
+    },
+  };
+}
+
+function drained(stream: NodeJS.EventEmitter): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onDrain = (): void => {
+      stream.off("close", onClose);
+      resolve();
+    };
+    const onClose = (): void => {
+      stream.off("drain", onDrain);
+      reject(new Error("the archive being sent was closed"));
+    };
+    stream.once("drain", onDrain);
+    stream.once("close", onClose);
+  });
+}
+
+/** manifest.json as the engine gets it: the checked image, with no tags. */
+async function writeManifest(pack: Pack, manifest: ManifestEntry, stopped: Promise<never>): Promise<void> {
+  const bytes = Buffer.from(JSON.stringify([{ ...manifest, RepoTags: null }]));
+  const header: PackHeader = { name: "manifest.json", size: bytes.length, mode: 0o644, mtime: new Date(0) };
+  const sink = packSink(pack, header, stopped);
+  await sink.write(bytes);
+  await sink.end();
 }
 
 async function imageExists(docker: Docker, imageId: string): Promise<boolean> {
@@ -105,45 +203,6 @@ export async function removeImage(docker: Docker, imageId: string): Promise<void
   } catch (err) {
     if (!isNotFound(err)) throw new Error(`could not remove image ${imageId}`, { cause: err });
   }
-}
-
-/**
- * The archive as a plain tar, entry for entry, except that manifest.json says `RepoTags: null` and the
- * legacy `repositories` file (which also tags) is dropped. The manifest is re-checked against what
- * inspectImageTarball saw, in case the file changed in between.
- */
-function untaggedArchive(path: string, compressed: boolean, imageId: string): Readable {
-  const pack = tarPack();
-  const copy = forEachEntry(path, compressed, async (header, entry) => {
-    const name = normalize(header.name);
-    if (name === "repositories") {
-      for await (const chunk of entry) void chunk;
-    } else if (name === "manifest.json") {
-      const manifest = parseManifest((await readCapped(entry, MAX_MANIFEST_BYTES, name)).toString("utf8"));
-      if (`sha256:${configDigest(manifest.Config)}` !== imageId) {
-        throw new SandboxRejection("the archive changed while it was being loaded");
-      }
-      const rewritten = Buffer.from(JSON.stringify([{ ...manifest, RepoTags: null }]));
-      await new Promise<void>((resolve, reject) =>
-        pack.entry({ ...header, size: rewritten.length }, rewritten, (err) =>
-          err ? reject(err) : resolve(),
-        ),
-      );
-    } else {
-      await new Promise<void>((resolve, reject) => {
-        const sink = pack.entry({ ...header }, (err) => (err ? reject(err) : resolve()));
-        entry.pipe(sink, (err) => err && reject(err));
-      });
-    }
-  });
-  copy.then(
-    () => pack.finalize(),
-    (err: unknown) => pack.destroy(err instanceof Error ? err : new Error(String(err))),
-  );
-  // A Node stream for docker-modem. Destroying it (e.g. the engine answered early) stops the re-packing.
-  const body = Readable.from(pack, { objectMode: false });
-  body.once("close", () => pack.destroy());
-  return body;
 }
 
 /** Reads the newline-delimited JSON progress stream to the end; returns the first error message, if any. */

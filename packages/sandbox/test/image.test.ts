@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGzip, gzipSync } from "node:zlib";
-import { pack as tarPack } from "tar-stream";
+import { extract as tarExtract, pack as tarPack } from "tar-stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectDocker, inspectImageTarball, Sandbox, SandboxRejection } from "../src/index.ts";
 import { buildTestImage } from "./build-image.ts";
@@ -159,13 +159,54 @@ describe("loadImage", () => {
     await expect(docker.getImage(`sha256:${cfgDigest}`).inspect()).rejects.toMatchObject({ statusCode: 404 });
   });
 
-  it("rejects an image that declares a VOLUME before loading it", async () => {
-    const id = await buildImage(`FROM holdout/base:bookworm\nVOLUME /workspace/cache\nENTRYPOINT ["true"]\n`);
+  it("rejects an image that declares a VOLUME, and the engine keeps nothing of it", async () => {
+    // A layer of its own, so that anything the engine kept of the streamed layers would show.
+    const label = `holdout.test.volume=${run}`;
+    const id = await buildImage(
+      `FROM holdout/base:bookworm\nRUN echo ${run} > /volume-test\nLABEL ${label}\nVOLUME /workspace/cache\nENTRYPOINT ["true"]\n`,
+    );
     const path = join(dir, "volume.tar");
     await pipeline(await docker.getImage(id).get(), createWriteStream(path));
     await docker.getImage(id).remove({ force: true });
     await expect(sandbox.loadImage(path)).rejects.toThrow(/declares VOLUME \/workspace\/cache; remove it/);
     await expect(docker.getImage(id).inspect()).rejects.toMatchObject({ statusCode: 404 });
+    expect(await docker.listImages({ all: true, filters: { label: [label] } })).toEqual([]);
+  });
+
+  it("stops the load when a bad member comes after the layers were sent, leaving nothing", async () => {
+    const label = `holdout.test.late=${run}`;
+    const id = await buildImage(
+      `FROM holdout/base:bookworm\nRUN echo ${run} > /late-test\nLABEL ${label}\nENTRYPOINT ["true"]\n`,
+    );
+    const saved = join(dir, "late.tar");
+    await pipeline(await docker.getImage(id).get(), createWriteStream(saved));
+    await docker.getImage(id).remove({ force: true });
+    // The whole archive, manifest and all, then a member that escapes it.
+    const path = await rewriteTar(saved, (members) => [
+      ...members,
+      { name: "../escape", body: Buffer.from("x") },
+    ]);
+    await expect(sandbox.loadImage(path)).rejects.toThrow(/points outside the archive/);
+    await expect(docker.getImage(id).inspect()).rejects.toMatchObject({ statusCode: 404 });
+    expect(await docker.listImages({ all: true, filters: { label: [label] } })).toEqual([]);
+  });
+
+  it("loads an archive whatever the order of its members (manifest.json first)", async () => {
+    const id = await buildImage(
+      `FROM holdout/base:bookworm\nRUN echo ${run} > /order-test\nENTRYPOINT ["true"]\n`,
+    );
+    const saved = join(dir, "order.tar");
+    await pipeline(await docker.getImage(id).get(), createWriteStream(saved));
+    await docker.getImage(id).remove({ force: true });
+    const path = await rewriteTar(saved, (members) => [
+      ...members.filter((m) => m.name === "manifest.json"),
+      ...members.filter((m) => m.name !== "manifest.json").reverse(),
+    ]);
+    try {
+      await expect(sandbox.loadImage(path)).resolves.toMatchObject({ imageId: id, preexisting: false });
+    } finally {
+      await sandbox.removeImage(id);
+    }
   });
 
   it("rejects before loading anything when the archive is bad", async () => {
@@ -191,6 +232,29 @@ function entry(configDigest: string): { Config: string; RepoTags: string[]; Laye
 async function writeTar(files: Record<string, string | Buffer>): Promise<string> {
   const pack = tarPack();
   for (const [name, content] of Object.entries(files)) pack.entry({ name }, content);
+  pack.finalize();
+  const path = join(dir, `${randomUUID()}.tar`);
+  await pipeline(Readable.from(pack), createWriteStream(path));
+  return path;
+}
+
+type Member = { name: string; body: Buffer; header?: Parameters<ReturnType<typeof tarPack>["entry"]>[0] };
+
+/** Re-packs an archive with its members reordered, added or removed by `edit`. */
+async function rewriteTar(source: string, edit: (members: Member[]) => Member[]): Promise<string> {
+  const members: Member[] = [];
+  const extract = tarExtract();
+  const reading = pipeline(createReadStream(source), extract);
+  for await (const entry of extract) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of entry) chunks.push(chunk as Buffer);
+    members.push({ name: entry.header.name, body: Buffer.concat(chunks), header: entry.header });
+  }
+  await reading;
+  const pack = tarPack();
+  for (const m of edit(members)) {
+    pack.entry({ ...(m.header ?? {}), name: m.name, size: m.body.length }, m.body);
+  }
   pack.finalize();
   const path = join(dir, `${randomUUID()}.tar`);
   await pipeline(Readable.from(pack), createWriteStream(path));
