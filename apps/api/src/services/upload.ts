@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, readdir, rename, rm } from "node:fs/promises";
+import { mkdir, open, readdir, rename, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { Transform, Writable, type TransformCallback } from "node:stream";
@@ -13,6 +13,7 @@ import { Errors, type FieldProblem } from "../errors.ts";
 import { extractBundle, type BundleLimits } from "./bundle.ts";
 import { controlCharProblem } from "./text.ts";
 
+const WRITE_BUFFER_BYTES = 4 * 1024 * 1024;
 const TRUE_WORDS = ["true", "1", "yes", "on"];
 const FALSE_WORDS = ["false", "0", "no", "off", ""];
 
@@ -268,7 +269,10 @@ async function storeFile(
   const partial = path.join(partialDir, `${target.id}.part`);
   const check = new ContentCheck(kind);
   try {
-    await pipeline(part.file, check, createWriteStream(partial, { flags: "wx", mode: 0o600 }));
+    // A deep write buffer: at the 16 KiB default every 64 KiB socket chunk pauses the upload until
+    // the disk write returns, and the fs calls cost more than the transfer (about 1.6x slower).
+    const file = createWriteStream(partial, { flags: "wx", mode: 0o600, highWaterMark: WRITE_BUFFER_BYTES });
+    await pipeline(part.file, check, file);
     // @fastify/multipart ends the stream at the limit and marks it truncated (and, with
     // throwFileSizeLimit, also rejects); check both so no truncated file is ever accepted.
     if (part.file.truncated) {
@@ -323,7 +327,10 @@ async function placeUpload(
     const format = check.assertComplete();
     fileName = `${id}${format === "gzip" ? ".tar.gz" : format === "zip" ? ".zip" : ".tar"}`;
     await mkdir(uploadsDir, { recursive: true });
+    // Durable before the submission is recorded: a 202 spends the team's quota on these bytes.
+    await fsyncPath(partial);
     await rename(partial, path.join(uploadsDir, fileName));
+    await fsyncPath(uploadsDir);
     if (kind === "bundle") {
       const bundlesDir = bundlesDirOf(target.dataDir);
       await mkdir(bundlesDir, { recursive: true });
@@ -341,6 +348,16 @@ async function placeUpload(
     if (fileName) await rm(path.join(uploadsDir, fileName), { force: true });
     if (bundleDir) await rm(path.join(target.dataDir, bundleDir), { recursive: true, force: true });
     throw err;
+  }
+}
+
+/** Flushes a file's data, or a directory's entries, to the disk. */
+async function fsyncPath(file: string): Promise<void> {
+  const handle = await open(file, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }
 
