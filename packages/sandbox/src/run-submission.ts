@@ -87,13 +87,13 @@ export async function runSubmission(
   };
   const names = { volume: `holdout-out-${id}`, keeper: `holdout-keeper-${id}`, model: `holdout-run-${id}` };
   // Registered before each create, by name: a create whose reply was lost still gets cleaned up.
-  const cleanup: Array<() => Promise<void>> = [];
+  const created = { containers: [] as string[], volume: false };
 
   let outcome: { ok: true; result: RunResult } | { ok: false; error: unknown };
   try {
     opts.signal?.throwIfAborted();
     // Independent engine round trips run together: they are most of a short run's overhead.
-    cleanup.unshift(() => removeVolume(docker, names.volume));
+    created.volume = true;
     const [image] = await allSettled([
       docker.getImage(opts.imageId).inspect(),
       docker.createVolume({
@@ -109,8 +109,7 @@ export async function runSubmission(
       }),
     ]);
 
-    cleanup.unshift(() => removeContainer(docker, names.keeper));
-    cleanup.unshift(() => removeContainer(docker, names.model));
+    created.containers.push(names.model, names.keeper);
     const [keeper, model] = await allSettled([
       (async () => {
         const keeper = await docker.createContainer(
@@ -145,11 +144,12 @@ export async function runSubmission(
     outcome = { ok: false, error };
   }
 
-  // Every step runs even when one fails (and when the run itself failed).
+  // Every step runs even when one fails (and when the run itself failed): the containers together,
+  // then the volume they mount.
   const failures: unknown[] = [];
-  for (const step of cleanup) {
-    await step().catch((err: unknown) => failures.push(err));
-  }
+  const settle = (step: Promise<void>) => step.catch((err: unknown) => void failures.push(err));
+  await Promise.all(created.containers.map((name) => settle(removeContainer(docker, name))));
+  if (created.volume) await settle(removeVolume(docker, names.volume));
   if (!outcome.ok) throw outcome.error; // leftovers of a failed cleanup still carry the label for the reaper
   if (failures.length > 0) throw new AggregateError(failures, `sandbox cleanup failed for run ${id}`);
   return outcome.result;
