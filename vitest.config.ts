@@ -8,6 +8,7 @@ const UNIT = [
   "packages/testset/test/**/*.test.ts",
   "packages/contracts/test/**/*.test.ts",
   "apps/*/test/**/config.test.ts",
+  "apps/api/test/coalesce.test.ts",
   "apps/cli/test/**/*.test.ts",
   "scripts/**/*.test.ts",
 ];

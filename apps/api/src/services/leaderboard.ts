@@ -3,6 +3,7 @@ import { Type, type Static } from "typebox";
 import type { Db } from "@holdout/db";
 import { formatAuc, formatRads, rankEntries, TASKS } from "@holdout/scorer";
 import { LeaderboardEntrySchema, LeaderboardSchema, TaskResultSchema } from "../schemas.ts";
+import { coalesced } from "./coalesce.ts";
 
 export interface CompetitionInfo {
   id: string;
@@ -188,7 +189,9 @@ export function cachedLeaderboard(db: Db, competition: CompetitionInfo): Leaderb
     json?: Promise<{ body: Buffer; etag: string }>;
   }
   let cached: Entry | null = null;
-  const current = async (): Promise<Entry> => {
+  // Concurrent readers share one fingerprint query per round (see coalesced): under load PostgreSQL
+  // aggregates the board's rows a few times a second instead of once per request.
+  const fingerprintNow = coalesced(async (): Promise<string> => {
     const [row] = await db.$queryRaw<{ fingerprint: string }[]>`
       SELECT concat_ws(':',
         (SELECT count(*) || '/' || coalesce(sum(xmin::text::bigint), 0) || '/' || coalesce(max(xmin::text::bigint), 0)
@@ -196,7 +199,10 @@ export function cachedLeaderboard(db: Db, competition: CompetitionInfo): Leaderb
         (SELECT count(*) || '/' || coalesce(sum(xmin::text::bigint), 0)
            FROM "Team" WHERE "competitionId" = ${competition.id}::uuid),
         (SELECT xmin::text FROM "Competition" WHERE id = ${competition.id}::uuid)) AS fingerprint`;
-    const fingerprint = row?.fingerprint ?? "";
+    return row?.fingerprint ?? "";
+  });
+  const current = async (): Promise<Entry> => {
+    const fingerprint = await fingerprintNow();
     if (cached?.fingerprint !== fingerprint) {
       // Concurrent readers of the same fingerprint share one build; a failed build is not kept.
       const board = buildLeaderboard(db, competition);
