@@ -84,6 +84,8 @@ export async function loadImage(
     await writeManifest(pack, checked.manifest, stopped);
     pack.finalize();
   } catch (err) {
+    // forEachEntry may have wrapped the engine's side of a failure as a bad archive: look inside.
+    interrupted ??= interruptionIn(err);
     if (interrupted === undefined) {
       // Ours to stop: a rejected archive, or a failure reading it. No manifest was sent.
       abort.abort();
@@ -131,6 +133,13 @@ export async function loadImage(
   return { imageId, size: inspected.Size, preexisting };
 }
 
+function interruptionIn(err: unknown): LoadInterrupted | undefined {
+  for (let e = err; e instanceof Error; e = e.cause) {
+    if (e instanceof LoadInterrupted) return e;
+  }
+  return undefined;
+}
+
 /** The engine answers 200 and reports failures in the stream. A full disk is ours, not the team's. */
 function rejectionOf(failure: string): Error {
   if (/no space left on device/i.test(failure)) return new Error(`docker load failed: ${failure}`);
@@ -165,7 +174,7 @@ function drained(stream: NodeJS.EventEmitter): Promise<void> {
     };
     const onClose = (): void => {
       stream.off("drain", onDrain);
-      reject(new Error("the archive being sent was closed"));
+      reject(new LoadInterrupted("the engine stopped reading the archive"));
     };
     stream.once("drain", onDrain);
     stream.once("close", onClose);

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
+import { createServer, connect } from "node:net";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -189,6 +190,35 @@ describe("loadImage", () => {
     await expect(sandbox.loadImage(path)).rejects.toThrow(/points outside the archive/);
     await expect(docker.getImage(id).inspect()).rejects.toMatchObject({ statusCode: 404 });
     expect(await docker.listImages({ all: true, filters: { label: [label] } })).toEqual([]);
+  });
+
+  it("calls a connection to the engine lost mid-load ours to retry, not the team's fault, and does not hang", async () => {
+    // The real engine behind a relay that hangs up once 8 MiB of the request have gone through.
+    const socketPath = join(dir, "relay.sock");
+    const relay = createServer((client) => {
+      const engine = connect("/var/run/docker.sock");
+      let sent = 0;
+      client.on("data", (data: Buffer) => {
+        sent += data.length;
+        if (sent > 8 * 2 ** 20) {
+          client.destroy();
+          engine.destroy();
+        }
+      });
+      client.pipe(engine).pipe(client);
+      client.on("error", () => undefined);
+      engine.on("error", () => undefined);
+    });
+    await new Promise<void>((resolve) => relay.listen(socketPath, resolve));
+    try {
+      const cut = new Sandbox(connectDocker({ socketPath }), { keeperImage: "holdout/base:bookworm" });
+      const err: unknown = await cut.loadImage(plainTar).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(Error);
+      expect(err).not.toBeInstanceOf(SandboxRejection);
+      expect(String(err)).toMatch(/the engine stopped reading the archive/);
+    } finally {
+      relay.close();
+    }
   });
 
   it("loads an archive whatever the order of its members (manifest.json first)", async () => {
