@@ -4,7 +4,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { listSubmissionEvents } from "@holdout/db";
 import { REPO_ROOT, uniqueName } from "./support/env.ts";
-import { CONSTANT_PREDICTIONS, shellModelTarball } from "./support/images.ts";
+import { CONSTANT_PREDICTIONS, imageId, leaseTagsOf, shellModelTarball } from "./support/images.ts";
 import { startStack, uploadImage, waitForFinal, type Stack } from "./support/stack.ts";
 
 const run = promisify(execFile);
@@ -144,6 +144,13 @@ describe("worker life cycle", () => {
           expect(await stack.db.taskResult.count({ where: { submissionId: id } })).toBe(5);
         }
         expect([...ran].sort()).toEqual([`${stack.prefix}-a`, `${stack.prefix}-b`]);
+        // All four ran the same image, loaded by both workers: it left with the last lease, and no
+        // lease is left behind.
+        const rows = await stack.db.submission.findMany({ where: { id: { in: ids } } });
+        const digests = [...new Set(rows.map((r) => r.imageDigest))];
+        expect(digests).toHaveLength(1);
+        await expect(imageId(digests[0]!)).rejects.toThrow(/No such image/);
+        for (const id of ids) expect(await leaseTagsOf(id)).toEqual([]);
       } finally {
         await Promise.all(workers.map((w) => w.close()));
       }

@@ -321,6 +321,32 @@ export async function startIsolated(cleanup: Cleanup, opts: Partial<SystemOption
   return { system, postgres, redis };
 }
 
+/**
+ * What is left on the engine of a submission's image: the image itself (by the digest it ran) and
+ * the leases (tags) held for it.
+ */
+export async function submissionImageLeft(system: System, id: string): Promise<string[]> {
+  const row = await system.db.submission.findUnique({ where: { id }, select: { imageDigest: true } });
+  const host = system.opts.dockerSocket ? ["-H", `unix://${system.opts.dockerSocket}`] : [];
+  const leases = await runCommand("docker", [
+    ...host,
+    "images",
+    "--format",
+    "lease {{.Repository}}:{{.Tag}}",
+    "--filter",
+    `reference=holdout-lease/${id}`,
+  ]);
+  const found = leases.split("\n").filter(Boolean);
+  if (row?.imageDigest) {
+    const image = await runCommand("docker", [...host, "image", "inspect", row.imageDigest]).then(
+      () => true,
+      () => false,
+    );
+    if (image) found.push(`image ${row.imageDigest}`);
+  }
+  return found;
+}
+
 /** Removes a submission's loaded image (by id) from the engine, if it is still there. */
 export async function removeSubmissionImage(system: System, id: string): Promise<void> {
   const row = await system.db.submission.findUnique({ where: { id }, select: { imageDigest: true } });

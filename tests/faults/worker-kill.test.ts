@@ -3,10 +3,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labelledObjects } from "../support/faults.ts";
 import { CONSTANT_PREDICTIONS, shellModelTarball } from "../support/images.ts";
 import { Cleanup } from "../support/processes.ts";
-import { removeSubmissionImage, startIsolated, type System } from "./harness.ts";
+import { removeSubmissionImage, startIsolated, submissionImageLeft, type System } from "./harness.ts";
 
 // Issue 7: SIGKILL the worker mid-run → after a restart the submission ends scored, with one set
-// of results, a timeline that shows the second run, and no container of the first run left.
+// of results, a timeline that shows the second run, and nothing of either run left (containers, the
+// image and its leases).
 describe("a worker killed with SIGKILL mid-run", () => {
   const cleanup = new Cleanup();
   let system: System;
@@ -51,5 +52,7 @@ describe("a worker killed with SIGKILL mid-run", () => {
     ).toBe(true);
     expect(await system.leftovers()).toEqual([]);
     expect((await labelledObjects(`holdout.submission=${id}`)).containers).toEqual([]);
+    // The killed worker's hold on the image went with the re-run, and the image with the last one.
+    expect(await submissionImageLeft(system, id)).toEqual([]);
   }, 420_000);
 });

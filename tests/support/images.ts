@@ -160,3 +160,15 @@ function ustarHeader(name: string, size: number): Buffer {
   field(148, 8, sum.toString(8).padStart(6, "0") + "\0 ");
   return h;
 }
+
+/** The engine-side image leases (tags) a submission holds. */
+export async function leaseTagsOf(submissionId: string): Promise<string[]> {
+  const out = await docker([
+    "images",
+    "--format",
+    "{{.Repository}}:{{.Tag}}",
+    "--filter",
+    `reference=holdout-lease/${submissionId}`,
+  ]);
+  return out.split("\n").filter((line) => line !== "");
+}

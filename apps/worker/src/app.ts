@@ -4,6 +4,7 @@ import { Queue, Worker } from "bullmq";
 import { Redis } from "ioredis";
 import {
   ConfigError,
+  isFinalState,
   leaderTiesJobOptions,
   QUEUE_EVALUATE,
   QUEUE_LEADER_TIES,
@@ -30,6 +31,9 @@ import { startPeriodic } from "./periodic.ts";
 import { startReconciler } from "./reconciler.ts";
 import { RunRegistry } from "./run-registry.ts";
 import { prepareSmokeSample } from "./smoke-sample.ts";
+
+/** Lease owners are submission ids; anything else on the engine is not ours to release. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export interface RunningWorker {
   /** Stops taking jobs, hands running evaluations back to the queue, and closes every connection. */
@@ -143,9 +147,8 @@ export async function startWorker(
     createEvaluateProcessor({
       db,
       sandbox,
-      images: new ImageLeases(
-        (imageId) => sandbox.removeImage(imageId),
-        (err, imageId) => log.warn({ err, imageId }, "could not remove image"),
+      images: new ImageLeases(sandbox, (err, lease) =>
+        log.warn({ err, lease: lease.ref }, "could not release an image lease"),
       ),
       hiddenLog:
         config.HOLDOUT_HIDDEN_LOG_POLICY === "none"
@@ -159,7 +162,11 @@ export async function startWorker(
       workerName: config.HOLDOUT_WORKER_NAME,
       limits: runLimits(config),
       labels: workerLabels,
-      reapPrevious: (id) => reapLeftovers(docker, { [SUBMISSION_LABEL]: id }),
+      // An earlier attempt's containers, volume and image lease.
+      reapPrevious: async (id) => {
+        await reapLeftovers(docker, { [SUBMISSION_LABEL]: id });
+        await sandbox.releaseLeases((owner) => owner === id);
+      },
       bootstrap,
       metrics,
       registry,
@@ -217,6 +224,17 @@ export async function startWorker(
 
   // What a run could not clean up (the engine restarted or was down at the time) goes at the next
   // sweep: this worker's objects of runs it no longer has in progress, and anyone's expired runs.
+  // Image leases whose submission has ended (or is gone): a crashed worker's, on any worker's engine.
+  const releaseEndedLeases = async (): Promise<number> => {
+    const owners = [...(await sandbox.leaseOwners())].filter((owner) => UUID.test(owner));
+    if (owners.length === 0) return 0;
+    const live = await db.submission.findMany({
+      where: { id: { in: owners } },
+      select: { id: true, state: true },
+    });
+    const open = new Set(live.filter((s) => !isFinalState(s.state)).map((s) => s.id));
+    return sandbox.releaseLeases((owner) => UUID.test(owner) && !open.has(owner));
+  };
   const sweeper = startPeriodic(
     async () => {
       const active = new Set(registry.ids());
@@ -224,8 +242,9 @@ export async function startWorker(
         skip: (labels) => active.has(labels[SUBMISSION_LABEL] ?? ""),
       });
       const expired = await reapLeftovers(docker, {}, { expiredBefore: Date.now() });
-      const n = own.containers + own.volumes + expired.containers + expired.volumes;
-      if (n > 0) log.info({ own, expired }, "removed sandbox leftovers");
+      const leases = await releaseEndedLeases();
+      const n = own.containers + own.volumes + expired.containers + expired.volumes + leases;
+      if (n > 0) log.info({ own, expired, leases }, "removed sandbox leftovers");
     },
     config.HOLDOUT_RECONCILE_INTERVAL_SECONDS * 1000,
     (err) => log.warn({ err }, "could not sweep sandbox leftovers; trying again at the next sweep"),

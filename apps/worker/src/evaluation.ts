@@ -24,6 +24,7 @@ import {
   assembleWorkspace,
   removeWorkspace,
   SandboxRejection,
+  type ImageLease,
   type RunLimits,
   type RunResult,
   type Sandbox,
@@ -73,7 +74,7 @@ export interface JobContext {
 }
 
 type Model =
-  | { kind: "image"; imageId: string; size: number }
+  | { kind: "image"; imageId: string; size: number; lease: ImageLease }
   | { kind: "bundle"; imageId: string; size: number; command: string[]; bundleDir: string };
 
 type Verdict = Exclude<RunResult["verdict"], "ok">;
@@ -147,12 +148,12 @@ export async function evaluate(deps: EvaluateDeps, job: JobContext): Promise<Out
     const file = path.join(deps.dataDir, "uploads", submission.uploadFile);
     try {
       const started = performance.now();
-      const loaded = await deps.images.acquire(() => deps.sandbox.loadImage(file));
+      const loaded = await deps.images.acquire(id, () => deps.sandbox.loadImage(file));
       deps.metrics?.imageLoaded({
         seconds: (performance.now() - started) / 1000,
         bytes: Number(submission.uploadSize),
       });
-      model = { kind: "image", imageId: loaded.imageId, size: loaded.size };
+      model = { kind: "image", imageId: loaded.imageId, size: loaded.size, lease: loaded.lease };
     } catch (err) {
       if (err instanceof SandboxRejection) return fail("image_rejected", err.reason);
       throw err;
@@ -232,8 +233,8 @@ export async function evaluate(deps: EvaluateDeps, job: JobContext): Promise<Out
     log.info({ meanAuc: record.meanAuc }, "evaluation ended: scored");
     return { kind: "scored", competitionId: submission.competitionId };
   } finally {
-    // Whatever happened, the image goes once no other evaluation of ours needs it.
-    if (model.kind === "image") await deps.images.release(model.imageId);
+    // Whatever happened, the lease goes; the image with it unless someone else still holds one.
+    if (model.kind === "image") await deps.images.release(model.lease);
   }
 }
 

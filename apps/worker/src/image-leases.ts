@@ -1,56 +1,40 @@
+import { ImageGone, type ImageLease, type LoadedImage, type Sandbox } from "@holdout/sandbox";
+
+/** Loads after which the image was gone every time before it could be leased: something is wrong. */
+const MAX_LOADS = 3;
+
 /**
- * Which loaded images this worker's evaluations still use. The same image may be submitted several
- * times; whichever evaluation loaded it, it is removed only when the last one using it is done, and
- * never while a load is in flight (that load may have found the image already there and counts on it).
- * An image that was on the engine before any of our loads (`preexisting`) is never ours to remove.
- *
- * Scope: one worker process. Workers sharing an engine do not see each other's leases; a run whose
- * image another worker removed fails as an infrastructure fault and is retried (and reloads it).
+ * Loaded images are held by engine-side leases (see @holdout/sandbox image-lease.ts), one per
+ * evaluation: the same image submitted several times, by evaluations of this worker or of others
+ * sharing the engine, is removed only when the last evaluation using it releases it, and an image
+ * that was on the engine under a tag of its own (ours or an organizer's) only ever loses the lease.
  */
 export class ImageLeases {
-  private readonly images = new Map<string, { users: number; ours: boolean }>();
-  private loading = 0;
-  private readonly idle: string[] = [];
-
   constructor(
-    private readonly remove: (imageId: string) => Promise<void>,
-    /** A failed removal leaves an unused image behind: worth a warning, not a failed evaluation. */
-    private readonly onRemoveError: (err: unknown, imageId: string) => void,
+    private readonly sandbox: Pick<Sandbox, "leaseImage" | "releaseLease">,
+    /** A failed release leaves an unused image behind: worth a warning, not a failed evaluation. */
+    private readonly onReleaseError: (err: unknown, lease: ImageLease) => void,
   ) {}
 
-  /** Runs `load` and leases its image; the caller must `release` it once done with it. */
-  async acquire<T extends { imageId: string; preexisting: boolean }>(load: () => Promise<T>): Promise<T> {
-    this.loading++;
-    try {
+  /**
+   * Runs `load` and leases its image for `owner` (the submission). Another holder may release the
+   * image between the load and the lease; it is then loaded again.
+   */
+  async acquire(
+    owner: string,
+    load: () => Promise<LoadedImage>,
+  ): Promise<LoadedImage & { lease: ImageLease }> {
+    for (let loads = 1; ; loads++) {
       const loaded = await load();
-      const entry = this.images.get(loaded.imageId) ?? { users: 0, ours: false };
-      entry.users++;
-      // Preexisting because another of our evaluations loaded it: still ours.
-      entry.ours ||= !loaded.preexisting;
-      this.images.set(loaded.imageId, entry);
-      return loaded;
-    } finally {
-      this.loading--;
-      await this.sweep();
+      try {
+        return { ...loaded, lease: await this.sandbox.leaseImage(loaded.imageId, owner) };
+      } catch (err) {
+        if (!(err instanceof ImageGone) || loads >= MAX_LOADS) throw err;
+      }
     }
   }
 
-  async release(imageId: string): Promise<void> {
-    const entry = this.images.get(imageId);
-    if (!entry) return;
-    entry.users--;
-    if (entry.users <= 0) this.idle.push(imageId);
-    await this.sweep();
-  }
-
-  /** Removes idle images of ours, unless a load is in flight (it would then be swept after it). */
-  private async sweep(): Promise<void> {
-    if (this.loading > 0) return;
-    for (const imageId of this.idle.splice(0)) {
-      const entry = this.images.get(imageId);
-      if (!entry || entry.users > 0) continue;
-      this.images.delete(imageId);
-      if (entry.ours) await this.remove(imageId).catch((err: unknown) => this.onRemoveError(err, imageId));
-    }
+  async release(lease: ImageLease): Promise<void> {
+    await this.sandbox.releaseLease(lease).catch((err: unknown) => this.onReleaseError(err, lease));
   }
 }

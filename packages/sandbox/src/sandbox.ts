@@ -2,6 +2,7 @@ import type Docker from "dockerode";
 import type { GpuGrant } from "./container-config.ts";
 import { CpuPool } from "./cpu-pool.ts";
 import type { TarballLimits } from "./image-tarball.ts";
+import { leaseImage, leaseOwners, releaseLease, releaseLeases, type ImageLease } from "./image-lease.ts";
 import { loadImage, removeImage, type LoadedImage } from "./load-image.ts";
 import { runSubmission, type RunResult, type RunSubmissionOptions } from "./run-submission.ts";
 
@@ -53,6 +54,23 @@ export class Sandbox {
 
   removeImage(imageId: string): Promise<void> {
     return removeImage(this.docker, imageId);
+  }
+
+  /** See image-lease.ts: a hold on a loaded image that every worker on this engine respects. */
+  leaseImage(imageId: string, owner: string): Promise<ImageLease> {
+    return leaseImage(this.docker, imageId, owner);
+  }
+
+  releaseLease(lease: ImageLease): Promise<void> {
+    return releaseLease(this.docker, lease);
+  }
+
+  releaseLeases(stale?: (owner: string) => boolean): Promise<number> {
+    return releaseLeases(this.docker, stale);
+  }
+
+  leaseOwners(): Promise<Set<string>> {
+    return leaseOwners(this.docker);
   }
 
   /** Runs on ceil(cpus) cores of the pool, the least used by this sandbox's other runs. */

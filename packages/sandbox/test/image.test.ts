@@ -9,7 +9,7 @@ import { pipeline } from "node:stream/promises";
 import { createGzip, gzipSync } from "node:zlib";
 import { extract as tarExtract, pack as tarPack } from "tar-stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectDocker, inspectImageTarball, Sandbox, SandboxRejection } from "../src/index.ts";
+import { connectDocker, ImageGone, inspectImageTarball, Sandbox, SandboxRejection } from "../src/index.ts";
 import { buildTestImage } from "./build-image.ts";
 
 // Integration tests against the real Docker engine: archive inspection, loading, removal.
@@ -243,6 +243,50 @@ describe("loadImage", () => {
     const path = join(dir, "garbage.tar");
     await writeFile(path, "garbage".repeat(1000));
     await expect(sandbox.loadImage(path)).rejects.toBeInstanceOf(SandboxRejection);
+  });
+});
+
+describe("image leases", () => {
+  it("keep an image until its last lease is released, whoever holds the others", async () => {
+    const id = await buildImage(
+      `FROM holdout/base:bookworm\nRUN echo ${run} > /lease-test\nENTRYPOINT ["true"]\n`,
+    );
+    const path = join(dir, "lease.tar");
+    await pipeline(await docker.getImage(id).get(), createWriteStream(path));
+    await docker.getImage(id).remove({ force: true });
+    const loaded = await sandbox.loadImage(path);
+    const owners = [randomUUID(), randomUUID()];
+    const first = await sandbox.leaseImage(loaded.imageId, owners[0]!);
+    const second = await sandbox.leaseImage(loaded.imageId, owners[1]!);
+    expect([...(await sandbox.leaseOwners())]).toEqual(expect.arrayContaining(owners));
+    await sandbox.releaseLease(first);
+    // The other holder's lease keeps it, even though the image has no name of its own.
+    expect((await docker.getImage(loaded.imageId).inspect()).RepoTags).toEqual([second.ref]);
+    await sandbox.releaseLease(first); // twice is harmless
+    await sandbox.releaseLease(second);
+    await expect(docker.getImage(loaded.imageId).inspect()).rejects.toMatchObject({ statusCode: 404 });
+    await expect(sandbox.leaseImage(loaded.imageId, owners[0]!)).rejects.toBeInstanceOf(ImageGone);
+  });
+
+  it("never take away an image's own tag: releasing only removes the lease", async () => {
+    const lease = await sandbox.leaseImage(victimId, randomUUID());
+    await sandbox.releaseLease(lease);
+    expect((await docker.getImage(victimTag).inspect()).Id).toBe(victimId);
+    expect((await docker.getImage(victimId).inspect()).RepoTags).toEqual([victimTag]);
+  });
+
+  it("release the leases of the owners asked for, and only those", async () => {
+    const [ended, running] = [randomUUID(), randomUUID()];
+    const a = await sandbox.leaseImage(victimId, ended);
+    const b = await sandbox.leaseImage(victimId, running);
+    try {
+      expect(await sandbox.releaseLeases((owner) => owner === ended)).toBe(1);
+      const tags = (await docker.getImage(victimId).inspect()).RepoTags;
+      expect(tags).not.toContain(a.ref);
+      expect(tags).toContain(b.ref);
+    } finally {
+      await sandbox.releaseLease(b);
+    }
   });
 });
 

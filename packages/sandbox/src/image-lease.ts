@@ -1,0 +1,84 @@
+import { randomBytes } from "node:crypto";
+import type Docker from "dockerode";
+import { isNotFound } from "./docker.ts";
+
+/**
+ * Leases on loaded images, kept by the engine itself so that workers sharing an engine agree on them.
+ * A lease is a tag of its own, `holdout-lease/<owner>:<nonce>` (the owner is a submission id). The
+ * engine deletes an image when its last tag goes and no container uses it, and never while another
+ * tag remains: releasing a lease removes only that tag, so an image goes exactly when its last lease
+ * does, and an image tagged by anyone else (our base or runtime image, an organizer's) only loses the
+ * lease tag. Loaded images are otherwise untagged (see load-image.ts).
+ */
+export const LEASE_REPOSITORY = "holdout-lease";
+
+export interface ImageLease {
+  imageId: string;
+  /** The tag that holds it: `holdout-lease/<owner>:<nonce>`. */
+  ref: string;
+}
+
+/** A repository path component: lowercase letters, digits and separators (a UUID is one). */
+const OWNER = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
+
+/** The image is no longer on the engine (another lease holder released it meanwhile): load it again. */
+export class ImageGone extends Error {}
+
+export async function leaseImage(docker: Docker, imageId: string, owner: string): Promise<ImageLease> {
+  if (!OWNER.test(owner)) throw new Error(`an image lease owner must be a plain name, got "${owner}"`);
+  const repo = `${LEASE_REPOSITORY}/${owner}`;
+  const tag = randomBytes(8).toString("hex");
+  try {
+    await docker.getImage(imageId).tag({ repo, tag });
+  } catch (err) {
+    if (isNotFound(err)) throw new ImageGone(`image ${imageId} is no longer on the engine`, { cause: err });
+    throw new Error(`could not lease image ${imageId}`, { cause: err });
+  }
+  return { imageId, ref: `${repo}:${tag}` };
+}
+
+/** Removes the lease's tag (and with it the image, if that was its last tag). Already gone is fine. */
+export async function releaseLease(docker: Docker, lease: ImageLease): Promise<void> {
+  try {
+    await docker.getImage(lease.ref).remove();
+  } catch (err) {
+    if (!isNotFound(err)) throw new Error(`could not release image lease ${lease.ref}`, { cause: err });
+  }
+}
+
+/**
+ * Releases every lease whose owner `stale` accepts (all of them without it): what a crashed worker
+ * held, or an earlier attempt of a submission. Returns how many were released.
+ */
+export async function releaseLeases(docker: Docker, stale?: (owner: string) => boolean): Promise<number> {
+  const images = await docker.listImages({ filters: { reference: [`${LEASE_REPOSITORY}/*`] } });
+  const prefix = `${LEASE_REPOSITORY}/`;
+  const failures: unknown[] = [];
+  let released = 0;
+  for (const image of images) {
+    for (const ref of image.RepoTags ?? []) {
+      if (!ref.startsWith(prefix)) continue;
+      const owner = ref.slice(prefix.length, ref.lastIndexOf(":"));
+      if (stale && !stale(owner)) continue;
+      try {
+        await releaseLease(docker, { imageId: image.Id, ref });
+        released++;
+      } catch (err) {
+        failures.push(err);
+      }
+    }
+  }
+  if (failures.length > 0) throw new AggregateError(failures, "could not release every stale image lease");
+  return released;
+}
+
+/** The owners (submission ids) that hold leases on the engine now. */
+export async function leaseOwners(docker: Docker): Promise<Set<string>> {
+  const images = await docker.listImages({ filters: { reference: [`${LEASE_REPOSITORY}/*`] } });
+  const prefix = `${LEASE_REPOSITORY}/`;
+  const owners = new Set<string>();
+  for (const ref of images.flatMap((i) => i.RepoTags ?? [])) {
+    if (ref.startsWith(prefix)) owners.add(ref.slice(prefix.length, ref.lastIndexOf(":")));
+  }
+  return owners;
+}
