@@ -1,10 +1,12 @@
+import { randomUUID } from "node:crypto";
 import { Worker } from "bullmq";
+import Docker from "dockerode";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { QUEUE_EVALUATE, evaluateJobOptions } from "@holdout/contracts";
 import { listSubmissionEvents } from "@holdout/db";
-import { TEST_REDIS_URL, uniqueName } from "./support/env.ts";
-import { CONSTANT_PREDICTIONS, shellModelTarball } from "./support/images.ts";
+import { BASE_IMAGE, TEST_REDIS_URL, uniqueName } from "./support/env.ts";
+import { CONSTANT_PREDICTIONS, leaseTagsOf, shellModelTarball } from "./support/images.ts";
 import { startStack, uploadImage, waitForFinal, type Stack } from "./support/stack.ts";
 
 // Postgres is the truth: whatever Redis lost or a dead worker left, every queued or running
@@ -97,6 +99,53 @@ describe("the reconciler", () => {
         expect(final).toMatchObject({ refunded: true });
       } finally {
         await worker.close();
+      }
+    },
+  );
+
+  it(
+    "releases the image leases of ended or vanished submissions, and no others",
+    { timeout: 120_000 },
+    async () => {
+      const team = await stack.createTeam();
+      const row = (state: "failed" | "received") =>
+        stack.db.submission.create({
+          data: {
+            id: randomUUID(),
+            competitionId: stack.competition.id,
+            teamId: team.id,
+            modelName: uniqueName("leased"),
+            uploadSize: 1n,
+            uploadSha256: "0".repeat(64),
+            state,
+          },
+        });
+      const ended = (await row("failed")).id;
+      const open = (await row("received")).id; // just recorded: the reconciler leaves it for 30 s
+      const vanished = randomUUID();
+      // Leases as a worker that died would leave them (on our base image: releasing only untags).
+      const docker = new Docker();
+      for (const owner of [ended, open, vanished, "not-a-submission"]) {
+        await docker.getImage(BASE_IMAGE).tag({ repo: `holdout-lease/${owner}`, tag: "left" });
+      }
+      const worker = await stack.startWorker();
+      try {
+        for (let waited = 0; (await leaseTagsOf(ended)).length > 0 && waited < 60_000; waited += 250) {
+          await new Promise((r) => setTimeout(r, 250));
+        }
+        expect(await leaseTagsOf(ended)).toEqual([]);
+        expect(await leaseTagsOf(vanished)).toEqual([]);
+        expect(await leaseTagsOf(open)).toEqual([`holdout-lease/${open}:left`]);
+        expect(await leaseTagsOf("not-a-submission")).toEqual(["holdout-lease/not-a-submission:left"]);
+        expect((await docker.getImage(BASE_IMAGE).inspect()).RepoTags).toContain(BASE_IMAGE);
+      } finally {
+        await worker.close();
+        for (const owner of [open, "not-a-submission"]) {
+          await docker
+            .getImage(`holdout-lease/${owner}:left`)
+            .remove()
+            .catch(() => undefined);
+        }
       }
     },
   );
