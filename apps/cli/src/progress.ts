@@ -28,7 +28,7 @@ export interface ProgressOutput {
 /**
  * An upload's progress on stderr: bytes sent, rate, and (when the total is known) a bar and the
  * time left. On a terminal one line is redrawn in place; elsewhere (CI logs, pipes) a plain line is
- * printed at most every `plainEveryMs`, so logs stay short.
+ * printed once bytes flow, then at most every `plainEveryMs`, so logs stay short.
  */
 export class ProgressBar {
   readonly #out: ProgressOutput;
@@ -75,6 +75,9 @@ export class ProgressBar {
       this.#drawn = true;
       return;
     }
+    // A plain line says how far along; before the first byte there is nothing to say (a fast upload
+    // would otherwise log only "0 B" and then its summary).
+    if (sent === 0) return;
     const now = this.#now();
     if (now - this.#lastPlain >= this.#plainEveryMs) {
       this.#lastPlain = now;
