@@ -27,6 +27,13 @@ export interface LoadedImage {
 /** With `quiet`, a load answers a line or two; more than this is not a progress stream worth keeping. */
 const MAX_PROGRESS_BYTES = 1024 * 1024;
 
+/**
+ * How far the pass may read ahead of the engine. With the streams' 16 KiB defaults the file reads and
+ * the socket writes take turns; with this much buffered they overlap (side by side with a raw stream
+ * and `docker load`: 0.85x -> 0.90x of `docker load`'s speed).
+ */
+const SEND_BUFFER_BYTES = 8 * 1024 * 1024;
+
 /** The engine answered or hung up while the archive was still being sent. */
 class LoadInterrupted extends Error {}
 
@@ -50,9 +57,9 @@ export async function loadImage(
 ): Promise<LoadedImage> {
   const archive = await openArchive(path, policy);
   const checker = new ArchiveChecker(archive.limits);
-  const pack = tarPack();
+  const pack = tarPack({ highWaterMark: SEND_BUFFER_BYTES });
   // A Node stream for docker-modem. Destroying it (the engine answered early) stops the re-packing.
-  const body = Readable.from(pack, { objectMode: false });
+  const body = Readable.from(pack, { objectMode: false, highWaterMark: SEND_BUFFER_BYTES });
   body.once("close", () => pack.destroy());
   const abort = new AbortController();
   const loading = docker.loadImage(body, { quiet: true, abortSignal: abort.signal });
