@@ -222,8 +222,6 @@ export async function startWorker(
     config.HOLDOUT_RECONCILE_INTERVAL_SECONDS * 1000,
   );
 
-  // What a run could not clean up (the engine restarted or was down at the time) goes at the next
-  // sweep: this worker's objects of runs it no longer has in progress, and anyone's expired runs.
   // Image leases whose submission has ended (or is gone): a crashed worker's, on any worker's engine.
   const releaseEndedLeases = async (): Promise<number> => {
     const owners = [...(await sandbox.leaseOwners())].filter((owner) => UUID.test(owner));
@@ -235,6 +233,8 @@ export async function startWorker(
     const open = new Set(live.filter((s) => !isFinalState(s.state)).map((s) => s.id));
     return sandbox.releaseLeases((owner) => UUID.test(owner) && !open.has(owner));
   };
+  // What a run could not clean up (the engine restarted or was down at the time) goes at the next
+  // sweep: this worker's objects of runs it no longer has in progress, and anyone's expired runs.
   const sweeper = startPeriodic(
     async () => {
       const active = new Set(registry.ids());
