@@ -5,13 +5,12 @@
  * the plain run plus the image load. Medians of a few alternating rounds.
  *   part of `npm run bench` (needs the services and images scripts/setup.sh prepares)
  */
-import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { generateTestset } from "@holdout/testset";
 import { startStack } from "../tests/support/stack.ts";
-import { median, printTable, run, timed, type Row } from "./lib.ts";
+import { median, plainDockerRun, printTable, run, timed, closeBenchStack, type Row } from "./lib.ts";
 
 const IMAGE = "holdout/example-constant:latest";
 const ROUNDS = 3;
@@ -67,30 +66,7 @@ export async function benchEndToEnd(): Promise<Row[]> {
       return ms / 1000;
     };
     const load = async () => (await timed(() => run("docker", ["load", "-q", "-i", tarball]))).ms / 1000;
-    const plain = async () => {
-      const { ms } = await timed(() =>
-        run("docker", [
-          "run",
-          "--rm",
-          "--network",
-          "none",
-          "-u",
-          "65534:65534",
-          "-w",
-          "/workspace",
-          "-v",
-          `${path.join(testset, "public")}:/workspace:ro`,
-          "-v",
-          `${out}:/out`,
-          IMAGE,
-          "test_image_paths.csv",
-          "/out/predictions.csv",
-        ]),
-      );
-      if (!existsSync(path.join(out, "predictions.csv"))) throw new Error("the plain run wrote nothing");
-      await rm(path.join(out, "predictions.csv"));
-      return ms / 1000;
-    };
+    const plain = async () => (await plainDockerRun(IMAGE, path.join(testset, "public"), out)) / 1000;
     await submit(); // warm-up: first-run allocations, page cache
     await plain();
     const ours: number[] = [];
@@ -115,11 +91,7 @@ export async function benchEndToEnd(): Promise<Row[]> {
       },
     ];
   } finally {
-    await stack.db.competition.delete({ where: { id: stack.competition.id } }).catch((err: unknown) => {
-      console.error("could not delete the bench competition", err);
-    });
-    await stack.close();
-    await rm(work, { recursive: true, force: true });
+    await closeBenchStack(stack, work);
   }
 }
 

@@ -10,7 +10,7 @@ import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { startStack } from "../tests/support/stack.ts";
-import { printTable, run, type Row } from "./lib.ts";
+import { closeBenchStack, printTable, run, type Row } from "./lib.ts";
 
 const SUBMISSIONS = 10_000;
 const TEAMS = 1_000;
@@ -122,10 +122,7 @@ export async function benchLeaderboardLoad(): Promise<Row[]> {
     ];
   } finally {
     server.close();
-    await stack.db.competition.delete({ where: { id: stack.competition.id } }).catch((err: unknown) => {
-      console.error("could not delete the bench competition", err);
-    });
-    await stack.close();
+    await closeBenchStack(stack);
   }
 }
 

@@ -1,6 +1,13 @@
 // Shared by the benchmarks: one row of `npm run bench`'s table, and small measuring helpers.
 import { execFile, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { createWriteStream, existsSync } from "node:fs";
+import { rm } from "node:fs/promises";
+import path from "node:path";
+import { pipeline } from "node:stream/promises";
 import { promisify } from "node:util";
+import tar from "tar-stream";
+import type { Stack } from "../tests/support/stack.ts";
 
 export const run = promisify(execFile);
 export const MiB = 1024 * 1024;
@@ -52,4 +59,59 @@ export function printTable(rows: Row[]): void {
   console.log(line(header));
   console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
   for (const c of cells) console.log(line(c));
+}
+
+/** A plain tar shaped like `docker save` output: manifest.json and one layer of random bytes. */
+export async function makeTarball(file: string, bytes: number): Promise<void> {
+  const pack = tar.pack();
+  const written = pipeline(pack, createWriteStream(file));
+  pack.entry({ name: "manifest.json" }, "[]");
+  const layer = pack.entry({ name: "blobs/sha256/layer", size: bytes });
+  const block = randomBytes(16 * MiB);
+  for (let done = 0; done < bytes; done += block.length) {
+    const chunk = block.subarray(0, Math.min(block.length, bytes - done));
+    if (!layer.write(chunk)) await new Promise<void>((resolve) => layer.once("drain", () => resolve()));
+  }
+  await new Promise<void>((resolve) => layer.end(() => resolve()));
+  pack.finalize();
+  await written;
+}
+
+/**
+ * The baseline run: `docker run --rm` of `image` on a test set's public/ directory, with no network,
+ * as nobody, writing /out/predictions.csv into `out` (checked, then removed). Returns milliseconds.
+ */
+export async function plainDockerRun(image: string, publicDir: string, out: string): Promise<number> {
+  const { ms } = await timed(() =>
+    run("docker", [
+      "run",
+      "--rm",
+      "--network",
+      "none",
+      "-u",
+      "65534:65534",
+      "-w",
+      "/workspace",
+      "-v",
+      `${publicDir}:/workspace:ro`,
+      "-v",
+      `${out}:/out`,
+      image,
+      "test_image_paths.csv",
+      "/out/predictions.csv",
+    ]),
+  );
+  const predictions = path.join(out, "predictions.csv");
+  if (!existsSync(predictions)) throw new Error("the plain run wrote nothing");
+  await rm(predictions);
+  return ms;
+}
+
+/** Deletes a bench's competition (its rows cascade), stops its stack and removes its files. */
+export async function closeBenchStack(stack: Stack, work?: string): Promise<void> {
+  await stack.db.competition.delete({ where: { id: stack.competition.id } }).catch((err: unknown) => {
+    console.error("could not delete the bench competition", err);
+  });
+  await stack.close();
+  if (work !== undefined) await rm(work, { recursive: true, force: true });
 }

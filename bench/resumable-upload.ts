@@ -6,34 +6,15 @@
  * peak RSS growth during the resumable upload (target at most 64 MiB: chunks stream to disk).
  *   npx tsx bench/resumable-upload.ts     (needs the services scripts/setup.sh starts)
  */
-import { createWriteStream } from "node:fs";
-import { mkdtemp, rm, stat } from "node:fs/promises";
+import { mkdtemp, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { randomBytes } from "node:crypto";
-import { pipeline } from "node:stream/promises";
-import tar from "tar-stream";
 import { REPO_ROOT } from "../tests/support/env.ts";
 import { startStack, type Stack } from "../tests/support/stack.ts";
-import { MiB, printTable, run, timed, type Row } from "./lib.ts";
+import { closeBenchStack, makeTarball, MiB, printTable, run, timed, type Row } from "./lib.ts";
 
 const SIZE = 512 * MiB;
 const CLI = path.join(REPO_ROOT, "apps", "cli", "bin", "holdout.js");
-
-async function makeTarball(file: string, bytes: number): Promise<void> {
-  const pack = tar.pack();
-  const written = pipeline(pack, createWriteStream(file));
-  pack.entry({ name: "manifest.json" }, "[]");
-  const layer = pack.entry({ name: "blobs/sha256/layer", size: bytes });
-  const block = randomBytes(16 * MiB);
-  for (let done = 0; done < bytes; done += block.length) {
-    const chunk = block.subarray(0, Math.min(block.length, bytes - done));
-    if (!layer.write(chunk)) await new Promise<void>((resolve) => layer.once("drain", () => resolve()));
-  }
-  await new Promise<void>((resolve) => layer.end(() => resolve()));
-  pack.finalize();
-  await written;
-}
 
 /** Times one upload in a child process while sampling this (the API's) process's memory. */
 async function measure(send: () => Promise<unknown>) {
@@ -112,11 +93,7 @@ export async function benchResumableUpload(): Promise<Row[]> {
       },
     ];
   } finally {
-    await stack.db.competition.delete({ where: { id: stack.competition.id } }).catch((err: unknown) => {
-      console.error("could not delete the bench competition", err);
-    });
-    await stack.close();
-    await rm(work, { recursive: true, force: true });
+    await closeBenchStack(stack, work);
   }
 }
 

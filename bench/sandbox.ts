@@ -2,16 +2,14 @@
 // against a plain `docker run --rm` of the same constant model on the same input, alternating so
 // that engine drift hits both alike. Prints both medians and their ratio (target: at most 1.5x).
 //   npm run bench:sandbox [-- N]     (N runs each, default 15, at most 50)
-import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { promisify } from "node:util";
 import { connectDocker, Sandbox, type RunLimits } from "@holdout/sandbox";
 import { generateTestset } from "@holdout/testset";
+import { CONSTANT_PREDICTIONS } from "../tests/support/images.ts";
+import { median, plainDockerRun, run, runWithInput } from "./lib.ts";
 
-const run = promisify(execFile);
 const N = Math.min(50, Math.max(1, Number(process.argv[2] ?? 15)));
 const BASE = "holdout/base:bookworm";
 const EXAMPLE = "holdout/example-constant:latest";
@@ -25,16 +23,6 @@ const limits: RunLimits = {
   logBytes: 64 << 10,
   openFiles: 1024,
 };
-// The same as tests/support/images.ts CONSTANT_PREDICTIONS, for when the example image is absent.
-const CONSTANT = `awk -F, 'BEGIN { print "Study,Atelectasis,Cardiomegaly,Consolidation,Edema,Pleural Effusion" }
-NR > 1 { s = $1; sub(/\\/view[0-9]+_[a-z]+\\.jpg$/, "", s); if (!seen[s]++) print s ",0.5,0.5,0.5,0.5,0.5" }' "$0" > "$1"`;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
-
 async function main(): Promise<void> {
   const docker = connectDocker();
   const work = await mkdtemp(path.join(os.tmpdir(), "holdout-bench-sandbox-"));
@@ -53,13 +41,8 @@ async function main(): Promise<void> {
         ))
     ) {
       builtTag = `holdout-bench/constant-${process.pid}:latest`;
-      const dockerfile = `FROM ${BASE}\nUSER 65534\nENTRYPOINT ${JSON.stringify(["/bin/sh", "-c", CONSTANT])}\n`;
-      await new Promise<void>((resolve, reject) => {
-        const child = execFile("docker", ["build", "-q", "-t", builtTag!, "-"], (err) =>
-          err ? reject(new Error("docker build failed", { cause: err })) : resolve(),
-        );
-        child.stdin?.end(dockerfile);
-      });
+      const dockerfile = `FROM ${BASE}\nUSER 65534\nENTRYPOINT ${JSON.stringify(["/bin/sh", "-c", CONSTANT_PREDICTIONS])}\n`;
+      await runWithInput("docker", ["build", "-q", "-t", builtTag, "-"], dockerfile);
       image = builtTag;
     }
     const imageId = (await docker.getImage(image).inspect()).Id;
@@ -77,29 +60,7 @@ async function main(): Promise<void> {
       if (r.verdict !== "ok") throw new Error(`sandbox run failed: ${r.verdict} ${r.message}\n${r.log}`);
       return performance.now() - t;
     };
-    const plain = async (): Promise<number> => {
-      const t = performance.now();
-      await run("docker", [
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        "-u",
-        "65534:65534",
-        "-w",
-        "/workspace",
-        "-v",
-        `${publicDir}:/workspace:ro`,
-        "-v",
-        `${out}:/out`,
-        imageId,
-        "test_image_paths.csv",
-        "/out/predictions.csv",
-      ]);
-      if (!existsSync(path.join(out, "predictions.csv"))) throw new Error("plain run wrote nothing");
-      await rm(path.join(out, "predictions.csv"));
-      return performance.now() - t;
-    };
+    const plain = (): Promise<number> => plainDockerRun(imageId, publicDir, out);
     await run("chmod", ["777", out]);
     await hardened(); // warm-up: image and page caches
     await plain();

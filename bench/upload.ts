@@ -18,11 +18,9 @@ import type { AddressInfo } from "node:net";
 import { mkdtemp, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { randomBytes } from "node:crypto";
 import { pipeline } from "node:stream/promises";
-import tar from "tar-stream";
 import { startStack, type Stack } from "../tests/support/stack.ts";
-import { median, MiB, printTable, run, timed, type Row } from "./lib.ts";
+import { closeBenchStack, makeTarball, median, MiB, printTable, run, timed, type Row } from "./lib.ts";
 
 const SIZE = 1024 * MiB;
 const ROUNDS = 3;
@@ -30,22 +28,6 @@ const ROUNDS = 3;
 /** Each measured upload's file is removed before the next operation, so the disk stays as it was. */
 async function removeUploads(stack: Stack): Promise<void> {
   await rm(path.join(stack.dataDir, "uploads"), { recursive: true, force: true });
-}
-
-/** A plain tar (manifest.json + one layer of incompressible bytes), as `docker save` writes them. */
-async function makeTarball(file: string, bytes: number): Promise<void> {
-  const pack = tar.pack();
-  const written = pipeline(pack, createWriteStream(file));
-  pack.entry({ name: "manifest.json" }, "[]");
-  const layer = pack.entry({ name: "blobs/sha256/layer", size: bytes });
-  const block = randomBytes(16 * MiB);
-  for (let done = 0; done < bytes; done += block.length) {
-    const chunk = block.subarray(0, Math.min(block.length, bytes - done));
-    if (!layer.write(chunk)) await new Promise<void>((resolve) => layer.once("drain", () => resolve()));
-  }
-  await new Promise<void>((resolve) => layer.end(() => resolve()));
-  pack.finalize();
-  await written;
 }
 
 async function upload(stack: Stack, token: string, file: string) {
@@ -169,11 +151,7 @@ export async function benchUpload(): Promise<Row[]> {
       },
     ];
   } finally {
-    await stack.db.competition.delete({ where: { id: stack.competition.id } }).catch((err: unknown) => {
-      console.error("could not delete the bench competition", err);
-    });
-    await stack.close();
-    await rm(work, { recursive: true, force: true });
+    await closeBenchStack(stack, work);
   }
 }
 

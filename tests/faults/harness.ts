@@ -21,6 +21,7 @@ import {
   type Proc,
 } from "../support/processes.ts";
 import { uploadImage } from "../support/stack.ts";
+import { leaseTagsOf } from "../support/images.ts";
 
 /**
  * A whole Holdout as real processes: one API and any number of workers (`node --import tsx …`),
@@ -328,15 +329,7 @@ export async function startIsolated(cleanup: Cleanup, opts: Partial<SystemOption
 export async function submissionImageLeft(system: System, id: string): Promise<string[]> {
   const row = await system.db.submission.findUnique({ where: { id }, select: { imageDigest: true } });
   const host = system.opts.dockerSocket ? ["-H", `unix://${system.opts.dockerSocket}`] : [];
-  const leases = await runCommand("docker", [
-    ...host,
-    "images",
-    "--format",
-    "lease {{.Repository}}:{{.Tag}}",
-    "--filter",
-    `reference=holdout-lease/${id}`,
-  ]);
-  const found = leases.split("\n").filter(Boolean);
+  const found = (await leaseTagsOf(id, system.opts.dockerSocket)).map((ref) => `lease ${ref}`);
   if (row?.imageDigest) {
     const image = await runCommand("docker", [...host, "image", "inspect", row.imageDigest]).then(
       () => true,

@@ -161,9 +161,10 @@ function ustarHeader(name: string, size: number): Buffer {
   return h;
 }
 
-/** The engine-side image leases (tags) a submission holds. */
-export async function leaseTagsOf(submissionId: string): Promise<string[]> {
+/** The engine-side image leases (tags) a submission holds, on the shared engine or at `socket`. */
+export async function leaseTagsOf(submissionId: string, socket?: string): Promise<string[]> {
   const out = await docker([
+    ...(socket ? ["-H", `unix://${socket}`] : []),
     "images",
     "--format",
     "{{.Repository}}:{{.Tag}}",

@@ -165,7 +165,7 @@ export async function startWorker(
       // An earlier attempt's containers, volume and image lease.
       reapPrevious: async (id) => {
         await reapLeftovers(docker, { [SUBMISSION_LABEL]: id });
-        await sandbox.releaseLeases((owner) => owner === id);
+        await sandbox.releaseLeases((await sandbox.listLeases()).filter((lease) => lease.owner === id));
       },
       bootstrap,
       metrics,
@@ -224,14 +224,16 @@ export async function startWorker(
 
   // Image leases whose submission has ended (or is gone): a crashed worker's, on any worker's engine.
   const releaseEndedLeases = async (): Promise<number> => {
-    const owners = [...(await sandbox.leaseOwners())].filter((owner) => UUID.test(owner));
-    if (owners.length === 0) return 0;
-    const live = await db.submission.findMany({
-      where: { id: { in: owners } },
+    const ours = (await sandbox.listLeases()).filter((lease) => UUID.test(lease.owner));
+    if (ours.length === 0) return 0;
+    const open = await db.submission.findMany({
+      where: { id: { in: [...new Set(ours.map((lease) => lease.owner))] } },
       select: { id: true, state: true },
     });
-    const open = new Set(live.filter((s) => !isFinalState(s.state)).map((s) => s.id));
-    return sandbox.releaseLeases((owner) => UUID.test(owner) && !open.has(owner));
+    const running = new Set(open.filter((s) => !isFinalState(s.state)).map((s) => s.id));
+    const ended = ours.filter((lease) => !running.has(lease.owner));
+    await sandbox.releaseLeases(ended);
+    return ended.length;
   };
   // What a run could not clean up (the engine restarted or was down at the time) goes at the next
   // sweep: this worker's objects of runs it no longer has in progress, and anyone's expired runs.

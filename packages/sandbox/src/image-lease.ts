@@ -46,39 +46,28 @@ export async function releaseLease(docker: Docker, lease: ImageLease): Promise<v
   }
 }
 
-/**
- * Releases every lease whose owner `stale` accepts (all of them without it): what a crashed worker
- * held, or an earlier attempt of a submission. Returns how many were released.
- */
-export async function releaseLeases(docker: Docker, stale?: (owner: string) => boolean): Promise<number> {
-  const images = await docker.listImages({ filters: { reference: [`${LEASE_REPOSITORY}/*`] } });
-  const prefix = `${LEASE_REPOSITORY}/`;
-  const failures: unknown[] = [];
-  let released = 0;
-  for (const image of images) {
-    for (const ref of image.RepoTags ?? []) {
-      if (!ref.startsWith(prefix)) continue;
-      const owner = ref.slice(prefix.length, ref.lastIndexOf(":"));
-      if (stale && !stale(owner)) continue;
-      try {
-        await releaseLease(docker, { imageId: image.Id, ref });
-        released++;
-      } catch (err) {
-        failures.push(err);
-      }
-    }
-  }
-  if (failures.length > 0) throw new AggregateError(failures, "could not release every stale image lease");
-  return released;
+/** A lease found on the engine, with the owner its tag names. */
+export interface HeldLease extends ImageLease {
+  owner: string;
 }
 
-/** The owners (submission ids) that hold leases on the engine now. */
-export async function leaseOwners(docker: Docker): Promise<Set<string>> {
-  const images = await docker.listImages({ filters: { reference: [`${LEASE_REPOSITORY}/*`] } });
+/** Every lease the engine holds now, whoever took it. */
+export async function listLeases(docker: Docker): Promise<HeldLease[]> {
   const prefix = `${LEASE_REPOSITORY}/`;
-  const owners = new Set<string>();
-  for (const ref of images.flatMap((i) => i.RepoTags ?? [])) {
-    if (ref.startsWith(prefix)) owners.add(ref.slice(prefix.length, ref.lastIndexOf(":")));
-  }
-  return owners;
+  const images = await docker.listImages({ filters: { reference: [`${prefix}*`] } });
+  return images.flatMap((image) =>
+    (image.RepoTags ?? [])
+      .filter((ref) => ref.startsWith(prefix))
+      .map((ref) => ({ imageId: image.Id, ref, owner: ref.slice(prefix.length, ref.lastIndexOf(":")) })),
+  );
+}
+
+/**
+ * Releases the given leases (what a crashed worker held, or an earlier attempt of a submission),
+ * every one even if some fail.
+ */
+export async function releaseLeases(docker: Docker, leases: ImageLease[]): Promise<void> {
+  const failures: unknown[] = [];
+  for (const lease of leases) await releaseLease(docker, lease).catch((err: unknown) => failures.push(err));
+  if (failures.length > 0) throw new AggregateError(failures, "could not release every stale image lease");
 }

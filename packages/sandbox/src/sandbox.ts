@@ -2,7 +2,14 @@ import type Docker from "dockerode";
 import type { GpuGrant } from "./container-config.ts";
 import { CpuPool } from "./cpu-pool.ts";
 import type { TarballLimits } from "./image-tarball.ts";
-import { leaseImage, leaseOwners, releaseLease, releaseLeases, type ImageLease } from "./image-lease.ts";
+import {
+  leaseImage,
+  listLeases,
+  releaseLease,
+  releaseLeases,
+  type HeldLease,
+  type ImageLease,
+} from "./image-lease.ts";
 import { loadImage, removeImage, type LoadedImage } from "./load-image.ts";
 import { runSubmission, type RunResult, type RunSubmissionOptions } from "./run-submission.ts";
 
@@ -65,12 +72,12 @@ export class Sandbox {
     return releaseLease(this.docker, lease);
   }
 
-  releaseLeases(stale?: (owner: string) => boolean): Promise<number> {
-    return releaseLeases(this.docker, stale);
+  listLeases(): Promise<HeldLease[]> {
+    return listLeases(this.docker);
   }
 
-  leaseOwners(): Promise<Set<string>> {
-    return leaseOwners(this.docker);
+  releaseLeases(leases: ImageLease[]): Promise<void> {
+    return releaseLeases(this.docker, leases);
   }
 
   /** Runs on ceil(cpus) cores of the pool, the least used by this sandbox's other runs. */
