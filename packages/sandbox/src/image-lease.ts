@@ -40,7 +40,9 @@ export async function leaseImage(docker: Docker, imageId: string, owner: string)
 /** Removes the lease's tag (and with it the image, if that was its last tag). Already gone is fine. */
 export async function releaseLease(docker: Docker, lease: ImageLease): Promise<void> {
   try {
-    await docker.getImage(lease.ref).remove();
+    // noprune: the engine would otherwise also delete the image's untagged parents, which on a
+    // shared engine are other images' build cache (a concurrent `docker build` then fails).
+    await docker.getImage(lease.ref).remove({ noprune: true });
   } catch (err) {
     if (!isNotFound(err)) throw new Error(`could not release image lease ${lease.ref}`, { cause: err });
   }

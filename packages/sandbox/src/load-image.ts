@@ -215,7 +215,8 @@ function argv(value: string | string[] | null | undefined): string[] {
 /** Force-removes an image by ID; an image that is already gone is not an error. */
 export async function removeImage(docker: Docker, imageId: string): Promise<void> {
   try {
-    await docker.getImage(imageId).remove({ force: true });
+    // noprune: only this image, never its untagged parents (other images' build cache).
+    await docker.getImage(imageId).remove({ force: true, noprune: true });
   } catch (err) {
     if (!isNotFound(err)) throw new Error(`could not remove image ${imageId}`, { cause: err });
   }

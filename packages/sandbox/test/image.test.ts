@@ -274,6 +274,22 @@ describe("image leases", () => {
     await expect(sandbox.leaseImage(loaded.imageId, owners[0]!)).rejects.toBeInstanceOf(ImageGone);
   });
 
+  it("remove only the leased image on release, never its untagged parents (other builds' cache)", async () => {
+    const id = await buildImage(
+      `FROM holdout/base:bookworm\nRUN echo ${run} > /prune-test\nENTRYPOINT ["true"]\n`,
+    );
+    const parent = (await docker.getImage(id).inspect()).Parent;
+    expect(parent).not.toBe("");
+    try {
+      await sandbox.releaseLease(await sandbox.leaseImage(id, randomUUID()));
+      await expect(docker.getImage(id).inspect()).rejects.toMatchObject({ statusCode: 404 });
+      expect((await docker.getImage(parent).inspect()).Id).toBe(parent);
+    } finally {
+      await sandbox.removeImage(id);
+      await sandbox.removeImage(parent);
+    }
+  });
+
   it("never take away an image's own tag: releasing only removes the lease", async () => {
     const lease = await sandbox.leaseImage(victimId, randomUUID());
     await sandbox.releaseLease(lease);
