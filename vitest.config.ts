@@ -9,6 +9,7 @@ const UNIT = [
   "packages/contracts/test/**/*.test.ts",
   "apps/*/test/**/config.test.ts",
   "apps/api/test/coalesce.test.ts",
+  "apps/api/test/lingering-close.test.ts",
   "apps/cli/test/**/*.test.ts",
   "scripts/**/*.test.ts",
 ];

@@ -134,12 +134,16 @@ describe("the web, in a real browser", () => {
       expect(contrast(colours.muted, colours.bg)).toBeGreaterThanOrEqual(4.5);
       expect(contrast(colours.link, colours.bg)).toBeGreaterThanOrEqual(4.5);
 
-      // A field error from the server lands next to its field: a link that is not http(s).
+      // A field error from the server lands next to its field: a link that is not http(s). The
+      // browser reads the answer only once it has sent the whole file (hundreds of MB), which the
+      // server reads and drops (a lingering close) so that the answer is not lost to a reset.
       await page.getByLabel("Model name").fill("Browser Baseline");
       await page.getByLabel("Link to a paper or code (optional)").fill("ftp://example.org/paper");
       await page.getByLabel("File").setInputFiles(BASELINE_TARBALL);
       await page.getByRole("button", { name: "Submit" }).click();
-      await expect.poll(() => page.locator('[data-error-for="link"]').textContent()).toContain("http(s) URL");
+      await expect
+        .poll(() => page.locator('[data-error-for="link"]').textContent(), { timeout: 60_000 })
+        .toContain("http(s) URL");
       expect(await page.locator("#sub-link").getAttribute("aria-invalid")).toBe("true");
       expect(await page.locator("#upload-progress").isVisible()).toBe(false);
       await saveScreenshot(page, "submit-field-error");

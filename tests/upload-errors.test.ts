@@ -1,4 +1,5 @@
 import { readdir } from "node:fs/promises";
+import net from "node:net";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import tar from "tar-stream";
@@ -29,6 +30,48 @@ function form(parts: Part[]): FormData {
     else fd.append(p[0], p[1]);
   }
   return fd;
+}
+
+/**
+ * Sends a whole multipart submission over a raw socket before reading a byte of the answer, as a
+ * browser's upload does, and returns the status line and body it then reads. A server that closes
+ * with the body unread resets the connection, and this rejects with that error.
+ */
+async function sendWholeThenRead(
+  url: string,
+  token: string,
+  fields: [string, string][],
+  file: Buffer,
+): Promise<{ status: number; body: string }> {
+  const boundary = `holdout-${randomBytes(8).toString("hex")}`;
+  const head = fields
+    .map(([k, v]) => `--${boundary}\r\ncontent-disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`)
+    .join("");
+  const fileHead = `--${boundary}\r\ncontent-disposition: form-data; name="image"; filename="m.tar"\r\ncontent-type: application/x-tar\r\n\r\n`;
+  const body = Buffer.concat([Buffer.from(head + fileHead), file, Buffer.from(`\r\n--${boundary}--\r\n`)]);
+  const { hostname, port } = new URL(url);
+  const socket = net.connect({ host: hostname, port: Number(port) });
+  socket.pause();
+  const received: Buffer[] = [];
+  const ended = new Promise<void>((resolve, reject) => {
+    socket.on("data", (c: Buffer) => received.push(c));
+    socket.on("end", resolve);
+    socket.on("error", reject);
+  });
+  const write = (b: Buffer | string) =>
+    new Promise<void>((resolve, reject) => socket.write(b, (err) => (err ? reject(err) : resolve())));
+  await new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject));
+  await write(
+    `POST /api/v1/submissions HTTP/1.1\r\nhost: ${hostname}\r\nauthorization: Bearer ${token}\r\n` +
+      `accept: application/json\r\nconnection: close\r\ncontent-type: multipart/form-data; boundary=${boundary}\r\n` +
+      `content-length: ${body.length}\r\n\r\n`,
+  );
+  await write(body);
+  socket.resume();
+  await ended;
+  socket.destroy();
+  const text = Buffer.concat(received).toString("utf8");
+  return { status: Number(text.split(" ", 2)[1]), body: text.slice(text.indexOf("\r\n\r\n") + 4) };
 }
 
 describe("POST /api/v1/submissions rejects bad uploads cleanly", () => {
@@ -267,6 +310,39 @@ describe("POST /api/v1/submissions rejects bad uploads cleanly", () => {
     );
     expect(res.status).toBe(413);
     expect(problem.code).toBe("HOLDOUT_ERR_UPLOAD_TOO_LARGE");
+    await expectNothingLeft();
+  });
+
+  // Far more than the kernel's socket buffers hold, so the refusal comes while the client sends.
+  const MID_BODY = 32 * 1024 * 1024;
+
+  it("a client that reads only after sending its whole body still gets a field error sent mid-body", async () => {
+    const { status, body } = await sendWholeThenRead(
+      stack.url,
+      token,
+      [
+        ["model", "m"],
+        ["link", "ftp://example.org/paper"],
+      ],
+      randomBytes(MID_BODY),
+    );
+    expect(status).toBe(400);
+    expect(JSON.parse(body)).toMatchObject({
+      code: "HOLDOUT_ERR_INVALID_FIELD",
+      errors: [{ field: "link", message: "must be an http(s) URL" }],
+    });
+    await expectNothingLeft();
+  });
+
+  it("and gets the refusal of a file that is not a tarball, sent after its first bytes", async () => {
+    const { status, body } = await sendWholeThenRead(
+      stack.url,
+      token,
+      [["model", "m"]],
+      randomBytes(MID_BODY),
+    );
+    expect(status).toBe(415);
+    expect(JSON.parse(body)).toMatchObject({ code: "HOLDOUT_ERR_UPLOAD_NOT_TAR" });
     await expectNothingLeft();
   });
 

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import type { FieldProblem } from "../errors.ts";
+import { lingerOnClose } from "../lingering-close.ts";
 
 // Errors raised by fastify and its plugins, mapped onto our catalogue so clients only ever see
 // HOLDOUT_ERR_* codes.
@@ -48,8 +49,12 @@ export function sendProblem(
 ) {
   // An error answered before the body was read in full (an upload refused mid-stream): close the
   // connection, or the unread rest of the body would stall the next request on this keep-alive
-  // connection. Refusing early is the point; draining gigabytes to keep the socket is not.
-  if (!request.raw.complete) reply.header("connection", "close");
+  // connection. Refusing early is the point; draining gigabytes to keep the socket is not. The
+  // close lingers, so that a client still sending its body does not lose this answer to a reset.
+  if (!request.raw.complete) {
+    reply.header("connection", "close");
+    lingerOnClose(request.raw);
+  }
   const body: Problem = {
     type: `/docs#problem-${p.code.toLowerCase()}`,
     title: TITLES[p.status] ?? "Error",
