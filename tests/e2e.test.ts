@@ -115,7 +115,7 @@ describe("a submission travels from upload to the leaderboard", () => {
     const page = await browser.newPage();
     await page.goto(`${stack.url}/`);
     const row = page.locator(`#leaderboard tr[data-submission="${id}"]`);
-    await expect.poll(() => row.count()).toBe(1);
+    await expect.poll(() => row.count(), { timeout: 10_000 }).toBe(1);
     expect(await row.locator("td.rank").textContent()).toBe("1");
     expect(await row.locator(".model").textContent()).toContain("Baseline CNN-free");
     expect(await row.locator(".model").textContent()).toContain("single model");
