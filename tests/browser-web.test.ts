@@ -134,18 +134,32 @@ describe("the web, in a real browser", () => {
       expect(contrast(colours.muted, colours.bg)).toBeGreaterThanOrEqual(4.5);
       expect(contrast(colours.link, colours.bg)).toBeGreaterThanOrEqual(4.5);
 
-      // A field error from the server lands next to its field: a link that is not http(s). The
-      // browser reads the answer only once it has sent the whole file (hundreds of MB), which the
-      // server reads and drops (a lingering close) so that the answer is not lost to a reset.
-      await page.getByLabel("Model name").fill("Browser Baseline");
+      // A link that is not http(s) is refused in the page, before any byte is sent.
+      const posts: string[] = [];
+      page.on("request", (r) => {
+        if (r.method() === "POST") posts.push(r.url());
+      });
+      await page.getByLabel("Model name").fill("Browser\u0007Baseline");
       await page.getByLabel("Link to a paper or code (optional)").fill("ftp://example.org/paper");
       await page.getByLabel("File").setInputFiles(BASELINE_TARBALL);
       await page.getByRole("button", { name: "Submit" }).click();
-      await expect
-        .poll(() => page.locator('[data-error-for="link"]').textContent(), { timeout: 60_000 })
-        .toContain("http(s) URL");
+      expect(await page.locator('[data-error-for="link"]').textContent()).toContain("http(s) URL");
       expect(await page.locator("#sub-link").getAttribute("aria-invalid")).toBe("true");
       expect(await page.locator("#upload-progress").isVisible()).toBe(false);
+      expect(posts).toEqual([]);
+
+      // A field error only the server finds (a control character in the name) lands next to its
+      // field. The browser reads the answer only once it has sent the whole file (hundreds of MB),
+      // which the server reads and drops (a lingering close) so that the answer is not lost to a reset.
+      await page.getByLabel("Link to a paper or code (optional)").fill("https://example.org/paper");
+      await page.getByRole("button", { name: "Submit" }).click();
+      await expect
+        .poll(() => page.locator('[data-error-for="model"]').textContent(), { timeout: 60_000 })
+        .toContain("control characters");
+      expect(await page.locator("#sub-model").getAttribute("aria-invalid")).toBe("true");
+      expect(await page.locator("#sub-link").getAttribute("aria-invalid")).toBeNull();
+      expect(await page.locator("#upload-progress").isVisible()).toBe(false);
+      expect(posts).toHaveLength(1);
       await saveScreenshot(page, "submit-field-error");
 
       // The real upload, recording every value the progress bar takes on the way.
@@ -156,7 +170,7 @@ describe("the web, in a real browser", () => {
         const bar = w.document.getElementById("sub-progress")!;
         new w.MutationObserver(() => w.recordProgress(bar.value)).observe(bar, { attributes: true });
       });
-      await page.getByLabel("Link to a paper or code (optional)").fill("https://example.org/paper");
+      await page.getByLabel("Model name").fill("Browser Baseline");
       await page.getByLabel("Description (optional)").fill("hand-made features, through the browser");
       await page.getByRole("button", { name: "Submit" }).click();
       await page.waitForURL(/\/submissions\/[0-9a-f-]{36}$/, { timeout: 120_000 });

@@ -103,6 +103,13 @@
       fileInput.focus();
       return;
     }
+    // The server's rule too; checked here so that a mistyped link costs no upload.
+    var link = $("sub-link").value.trim();
+    if (link && !/^https?:\/\/\S+$/i.test(link)) {
+      showFieldError("link", "must be an http(s) URL");
+      $("sub-link").focus();
+      return;
+    }
     var bundle = kindBundle.checked;
     var data = new FormData();
     data.append("model", $("sub-model").value);
