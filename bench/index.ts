@@ -21,6 +21,13 @@ const parts: [string, () => Promise<Row[]>][] = [
   ["leaderboard", benchLeaderboardLoad],
 ];
 
+// The leaderboard part's load generator: missing, it would fail only after the other parts' minutes.
+await run("wrk", ["--version"]).catch((err: NodeJS.ErrnoException) => {
+  if (err.code !== "ENOENT") return;
+  process.stderr.write("bench: needs wrk (`npm run bench` installs it; or: apt-get install wrk)\n");
+  process.exit(2);
+});
+
 const rows: Row[] = [];
 for (const [name, part] of parts) {
   await run("sync", []);

@@ -72,8 +72,9 @@ if ! port_open $REDIS_PORT; then
   wait_for "Redis" 30 port_open $REDIS_PORT
 fi
 
-# --- Chromium for the browser tests -----------------------------------------------------------
+# --- Chromium for the browser tests; wrk for `npm run bench` (setup.sh --bench) --------------
 command -v chromium >/dev/null || apt_install chromium
+if [ "${1:-}" = --bench ]; then command -v wrk >/dev/null || apt_install wrk; fi
 
 # --- Node dependencies, database schema, images -----------------------------------------------
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
