@@ -13,7 +13,7 @@ import { writeFile, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { connectDocker, Sandbox } from "@holdout/sandbox";
-import { median, MiB, printTable, run, timed, type Row } from "./lib.ts";
+import { median, MiB, runPart, run, timed, type Row } from "./lib.ts";
 
 const BASE = "holdout/base:bookworm";
 const LAYER = 128 * MiB;
@@ -74,4 +74,4 @@ export async function benchIngest(): Promise<Row[]> {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) printTable(await benchIngest());
+await runPart(import.meta.url, benchIngest);

@@ -10,7 +10,7 @@ import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { startStack } from "../tests/support/stack.ts";
-import { closeBenchStack, printTable, run, type Row } from "./lib.ts";
+import { closeBenchStack, runPart, run, type Row } from "./lib.ts";
 
 const SUBMISSIONS = 10_000;
 const TEAMS = 1_000;
@@ -126,4 +126,4 @@ export async function benchLeaderboardLoad(): Promise<Row[]> {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) printTable(await benchLeaderboardLoad());
+await runPart(import.meta.url, benchLeaderboardLoad);

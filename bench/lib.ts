@@ -61,6 +61,21 @@ export function printTable(rows: Row[]): void {
   for (const c of cells) console.log(line(c));
 }
 
+/** The flag with which a part prints its rows as JSON, for `npm run bench` to gather. */
+export const ROWS_FLAG = "--rows";
+
+/**
+ * The entry point of a bench part run as its own process (`npx tsx bench/<part>.ts`): measures,
+ * then prints the table, or with ROWS_FLAG the rows as one JSON line. Does nothing when the file
+ * is imported.
+ */
+export async function runPart(moduleUrl: string, part: () => Promise<Row[]>): Promise<void> {
+  if (moduleUrl !== `file://${process.argv[1]}`) return;
+  const rows = await part();
+  if (process.argv.includes(ROWS_FLAG)) console.log(JSON.stringify(rows));
+  else printTable(rows);
+}
+
 /** A plain tar shaped like `docker save` output: manifest.json and one layer of random bytes. */
 export async function makeTarball(file: string, bytes: number): Promise<void> {
   const pack = tar.pack();

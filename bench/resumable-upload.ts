@@ -11,7 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import { REPO_ROOT } from "../tests/support/env.ts";
 import { startStack, type Stack } from "../tests/support/stack.ts";
-import { closeBenchStack, makeTarball, MiB, printTable, run, timed, type Row } from "./lib.ts";
+import { closeBenchStack, makeTarball, MiB, runPart, run, timed, type Row } from "./lib.ts";
 
 const SIZE = 512 * MiB;
 const CLI = path.join(REPO_ROOT, "apps", "cli", "bin", "holdout.js");
@@ -97,4 +97,4 @@ export async function benchResumableUpload(): Promise<Row[]> {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) printTable(await benchResumableUpload());
+await runPart(import.meta.url, benchResumableUpload);

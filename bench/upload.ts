@@ -20,7 +20,7 @@ import os from "node:os";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { startStack, type Stack } from "../tests/support/stack.ts";
-import { closeBenchStack, makeTarball, median, MiB, printTable, run, timed, type Row } from "./lib.ts";
+import { closeBenchStack, makeTarball, median, MiB, runPart, run, timed, type Row } from "./lib.ts";
 
 const SIZE = 1024 * MiB;
 const ROUNDS = 3;
@@ -155,4 +155,4 @@ export async function benchUpload(): Promise<Row[]> {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) printTable(await benchUpload());
+await runPart(import.meta.url, benchUpload);
