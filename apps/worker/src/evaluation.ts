@@ -120,8 +120,9 @@ export async function evaluate(deps: EvaluateDeps, job: JobContext): Promise<Out
   }
   log.info({ kind: submission.kind }, "evaluation started");
   // This worker holds the job now: whatever an earlier attempt of this submission left in the engine
-  // (it crashed, or the engine restarted under it) is dead.
-  await deps.reapPrevious?.(id);
+  // (it crashed, or the engine restarted under it) is dead. A first attempt has no predecessor (an
+  // attempt is counted before it creates anything), and skips the engine round trips.
+  if (submission.attempts > 0) await deps.reapPrevious?.(id);
 
   const ran = (phase: RunPhase, run: RunResult, outcome: string) =>
     deps.metrics?.runFinished({ phase, outcome, seconds: run.durationMs / 1000 });

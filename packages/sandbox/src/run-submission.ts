@@ -197,7 +197,6 @@ async function execute(
     await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, LOG_DRAIN_MS).unref())]);
     signal?.throwIfAborted();
 
-    const state = (await model.inspect()).State;
     const base = { durationMs, log: log.toString(), logTruncated: log.truncated, predictions: null };
     if (stopReason === "timeout") {
       const seconds = limits.wallClockMs / 1000;
@@ -211,6 +210,7 @@ async function execute(
     const exitCode = status.StatusCode;
     if (exitCode !== 0) {
       // OOMKilled is set if anything in the container was OOM-killed; it only decides a failed run.
+      const { State: state } = await model.inspect();
       return state.OOMKilled
         ? {
             ...base,
