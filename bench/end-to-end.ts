@@ -1,8 +1,8 @@
 /**
  * End-to-end overhead (not a test): the `constant` example model from upload (curl) to scored through a
- * real API and a worker process (no smoke run), against what the same work costs by hand in the same run: `docker load` of the
- * same tarball plus a plain `docker run --rm` of it on the same input. Target: ours at most 1 s over
- * the plain run plus the image load. Medians of a few alternating rounds.
+ * real API and a worker process (no smoke run), against what the same work costs by hand in the same
+ * run: `docker load` of the same tarball plus a plain `docker run --rm` of it on the same input.
+ * Target: ours at most 1 s over the plain run plus the image load. Medians of a few alternating rounds.
  *   part of `npm run bench` (needs the services and images scripts/setup.sh prepares)
  */
 import { mkdtemp } from "node:fs/promises";
@@ -11,7 +11,7 @@ import path from "node:path";
 import { generateTestset } from "@holdout/testset";
 import { startWorkerProcess } from "../tests/support/processes.ts";
 import { startStack } from "../tests/support/stack.ts";
-import { median, plainDockerRun, runPart, run, timed, closeBenchStack, type Row } from "./lib.ts";
+import { curlSubmit, median, plainDockerRun, runPart, run, timed, closeBenchStack, type Row } from "./lib.ts";
 
 const IMAGE = "holdout/example-constant:latest";
 const ROUNDS = 3;
@@ -46,19 +46,7 @@ export async function benchEndToEnd(): Promise<Row[]> {
     const { token } = await stack.createTeam();
     const submit = async (): Promise<number> => {
       const { ms } = await timed(async () => {
-        // curl, as the participant guide shows: the figure is the server's, not a client library's.
-        const { stdout } = await run("curl", [
-          "-sS",
-          "-H",
-          `Authorization: Bearer ${token}`,
-          "-F",
-          "model=constant",
-          "-F",
-          `image=@${tarball}`,
-          `${stack.url}/api/v1/submissions`,
-        ]);
-        const { id } = JSON.parse(stdout) as { id?: string };
-        if (id === undefined) throw new Error(`upload answered ${stdout}`);
+        const id = await curlSubmit(stack.url, token, tarball, "constant");
         for (;;) {
           const s = (await (
             await fetch(`${stack.url}/api/v1/submissions/${id}`, {

@@ -11,7 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import { REPO_ROOT } from "../tests/support/env.ts";
 import { startStack, type Stack } from "../tests/support/stack.ts";
-import { closeBenchStack, makeTarball, MiB, runPart, run, timed, type Row } from "./lib.ts";
+import { closeBenchStack, curlSubmit, makeTarball, MiB, runPart, run, timed, type Row } from "./lib.ts";
 
 const SIZE = 512 * MiB;
 const CLI = path.join(REPO_ROOT, "apps", "cli", "bin", "holdout.js");
@@ -27,20 +27,7 @@ async function measure(send: () => Promise<unknown>) {
   return { seconds: ms / 1000, rssGrowth: peak - before };
 }
 
-const multipart = (stack: Stack, token: string, file: string) =>
-  run("curl", [
-    "-sS",
-    "-o",
-    "/dev/null",
-    "-f",
-    "-H",
-    `Authorization: Bearer ${token}`,
-    "-F",
-    "model=bench",
-    "-F",
-    `image=@${file}`,
-    `${stack.url}/api/v1/submissions`,
-  ]);
+const multipart = (stack: Stack, token: string, file: string) => curlSubmit(stack.url, token, file, "bench");
 
 const resumable = (stack: Stack, token: string, file: string) =>
   run(process.execPath, [

@@ -20,7 +20,17 @@ import os from "node:os";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { startStack, type Stack } from "../tests/support/stack.ts";
-import { closeBenchStack, makeTarball, median, MiB, runPart, run, timed, type Row } from "./lib.ts";
+import {
+  closeBenchStack,
+  curlSubmit,
+  makeTarball,
+  median,
+  MiB,
+  runPart,
+  run,
+  timed,
+  type Row,
+} from "./lib.ts";
 
 const SIZE = 1024 * MiB;
 const ROUNDS = 3;
@@ -35,24 +45,8 @@ async function upload(stack: Stack, token: string, file: string) {
   const before = process.memoryUsage().rss;
   let peak = before;
   const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
-  const { ms, value } = await timed(() =>
-    run("curl", [
-      "-sS",
-      "-o",
-      "/dev/null",
-      "-w",
-      "%{http_code}",
-      "-H",
-      `Authorization: Bearer ${token}`,
-      "-F",
-      "model=bench",
-      "-F",
-      `image=@${file}`,
-      `${stack.url}/api/v1/submissions`,
-    ]),
-  );
+  const { ms } = await timed(() => curlSubmit(stack.url, token, file, "bench"));
   clearInterval(sampler);
-  if (value.stdout !== "202") throw new Error(`upload answered ${value.stdout}`);
   return { seconds: ms / 1000, rssGrowth: peak - before };
 }
 

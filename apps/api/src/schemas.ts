@@ -96,7 +96,7 @@ export type Leaderboard = Static<typeof LeaderboardSchema>;
 export const IdParamsSchema = Type.Object({ id: Type.String({ maxLength: 100 }) });
 
 /** Ids are UUIDs; anything else is answered 404 without a database round trip. */
-export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export { UUID } from "@holdout/contracts";
 
 export const QuotaSchema = Type.Object({
   perDay: Type.Integer({ description: "submissions per rolling 24 hours" }),

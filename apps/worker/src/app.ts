@@ -9,6 +9,7 @@ import {
   QUEUE_EVALUATE,
   QUEUE_LEADER_TIES,
   QUEUE_RESCORE,
+  UUID,
   type EvaluateJob,
   type LeaderTiesJob,
   type RescoreJob,
@@ -31,9 +32,6 @@ import { startPeriodic } from "./periodic.ts";
 import { startReconciler } from "./reconciler.ts";
 import { RunRegistry } from "./run-registry.ts";
 import { prepareSmokeSample } from "./smoke-sample.ts";
-
-/** Lease owners are submission ids; anything else on the engine is not ours to release. */
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export interface RunningWorker {
   /** Stops taking jobs, hands running evaluations back to the queue, and closes every connection. */
@@ -224,6 +222,7 @@ export async function startWorker(
 
   // Image leases whose submission has ended (or is gone): a crashed worker's, on any worker's engine.
   const releaseEndedLeases = async (): Promise<number> => {
+    // Lease owners are submission ids; anything else on the engine is not ours to release.
     const ours = (await sandbox.listLeases()).filter((lease) => UUID.test(lease.owner));
     if (ours.length === 0) return 0;
     const open = await db.submission.findMany({

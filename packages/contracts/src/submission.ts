@@ -1,6 +1,9 @@
 // Closed sets shared by the API, the worker and the database layer. DESIGN.md defines them;
 // adding a member means handling it in every exhaustive switch.
 
+/** Submission, team and upload ids are UUIDs (the database makes them); nothing else names one. */
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 export const SUBMISSION_STATES = [
   "received",
   "queued",
