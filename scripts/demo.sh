@@ -42,6 +42,13 @@ trap 'exit 130' INT TERM
 # Started as plain node processes (not through npm's shell), so the TERM below reaches them.
 node --import tsx apps/api/src/server.ts >"$HOLDOUT_DATA_DIR/logs/api.log" 2>&1 & pids+=($!)
 node --import tsx apps/worker/src/main.ts >"$HOLDOUT_DATA_DIR/logs/worker.log" 2>&1 & pids+=($!)
+worker_pid=$!
+worker_alive() {
+  kill -0 "$worker_pid" 2>/dev/null && return 0
+  echo "demo: the worker stopped; the end of $HOLDOUT_DATA_DIR/logs/worker.log:" >&2
+  tail -n 20 "$HOLDOUT_DATA_DIR/logs/worker.log" >&2
+  return 1
+}
 for _ in $(seq 60); do curl -fsS "$base/readyz" >/dev/null 2>&1 && break; sleep 1; done
 curl -fsS "$base/readyz" >/dev/null || { echo "demo: the API did not start; see $HOLDOUT_DATA_DIR/logs/api.log" >&2; exit 1; }
 say "API on $base (logs in $HOLDOUT_DATA_DIR/logs)"
@@ -68,6 +75,7 @@ for _ in $(seq 600); do
   status=$(curl -fsS -H "Authorization: Bearer $token" "$base/api/v1/submissions/$id")
   state=$(node -e 'process.stdout.write(JSON.parse(process.argv[1]).state)' "$status")
   case "$state" in scored|failed|cancelled) break ;; esac
+  worker_alive || exit 1
   sleep 1
 done
 node -e '

@@ -14,7 +14,7 @@ import {
   type LeaderTiesJob,
   type RescoreJob,
 } from "@holdout/contracts";
-import { createDb, findCompetitionBySlug } from "@holdout/db";
+import { createDb, findCompetitionBySlug, type Db } from "@holdout/db";
 import { connectDocker, reapLeftovers, Sandbox } from "@holdout/sandbox";
 import { runLimits, smokeLimits, tarballLimits, type WorkerConfig } from "./config.ts";
 import { startHeartbeat } from "./heartbeat.ts";
@@ -90,13 +90,14 @@ export async function startWorker(
     ...(config.HOLDOUT_RUN_GPUS ? { gpu: config.HOLDOUT_RUN_GPUS } : {}),
   });
   const db = createDb(config.DATABASE_URL, { poolSize: 4 + config.HOLDOUT_WORKER_CONCURRENCY });
+  const waitMs = config.HOLDOUT_COMPETITION_WAIT_SECONDS * 1000;
   const competitionId = config.HOLDOUT_COMPETITION
-    ? (await findCompetitionBySlug(db, config.HOLDOUT_COMPETITION))?.id
+    ? await awaitCompetition(db, config.HOLDOUT_COMPETITION, waitMs, log)
     : undefined;
   if (config.HOLDOUT_COMPETITION && !competitionId) {
     await db.$disconnect();
     throw new ConfigError("the worker", [
-      `HOLDOUT_COMPETITION: no competition ${config.HOLDOUT_COMPETITION} in the database`,
+      `HOLDOUT_COMPETITION: no competition ${config.HOLDOUT_COMPETITION} in the database after waiting ${config.HOLDOUT_COMPETITION_WAIT_SECONDS} s (the API creates it on its first start; check the slug)`,
     ]);
   }
   // BullMQ workers block on Redis; they must retry forever rather than fail a command.
@@ -297,3 +298,28 @@ export { reconcileOnce, type ReconcileReport, type ReconcilerOptions } from "./r
 export { refreshLeaderTies } from "./leader-ties.ts";
 export { decideTies, predictionsCsv, scoreRecord, TIE_ALPHA } from "./scoring.ts";
 export { loadHiddenTestset, type HiddenTestset } from "./hidden-testset.ts";
+
+/**
+ * The competition's id once it exists: a worker started together with a fresh deployment's API
+ * (compose, the demo) may look before the API has created it. Undefined after `waitMs` without it.
+ */
+async function awaitCompetition(
+  db: Db,
+  slug: string,
+  waitMs: number,
+  log: Logger,
+): Promise<string | undefined> {
+  const deadline = Date.now() + waitMs;
+  for (let first = true; ; first = false) {
+    const found = await findCompetitionBySlug(db, slug);
+    if (found) return found.id;
+    const left = deadline - Date.now();
+    if (left <= 0) return undefined;
+    if (first)
+      log.info(
+        { slug, waitSeconds: Math.round(waitMs / 1000) },
+        "competition not in the database yet; waiting for the API to create it",
+      );
+    await new Promise((resolve) => setTimeout(resolve, Math.min(1000, left)));
+  }
+}

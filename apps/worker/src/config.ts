@@ -55,6 +55,11 @@ export const WorkerConfigSchema = z
     HOLDOUT_WORK_DIR: z.string().min(1).default(path.join(os.tmpdir(), "holdout-work")),
     /** Reconcile only this competition's submissions (its slug); default: every competition. */
     HOLDOUT_COMPETITION: z.string().min(1).optional(),
+    /**
+     * How long a starting worker waits for HOLDOUT_COMPETITION to exist (the API creates it on its
+     * first start, which may come after the worker's) before it gives up as misconfigured.
+     */
+    HOLDOUT_COMPETITION_WAIT_SECONDS: z.coerce.number().int().min(0).default(60),
     HOLDOUT_HEARTBEAT_SECONDS: positiveInt(5),
     /** A run whose worker has not beaten for this long is taken to be orphaned. */
     HOLDOUT_HEARTBEAT_STALE_SECONDS: positiveInt(45),

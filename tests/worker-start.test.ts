@@ -1,0 +1,46 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ensureCompetition } from "@holdout/db";
+import { loadWorkerConfig, startWorker } from "@holdout/worker";
+import { uniqueName } from "./support/env.ts";
+import { startStack, type Stack } from "./support/stack.ts";
+
+// A fresh deployment starts its API and workers together (compose, the demo), and the API creates
+// the competition: a worker that looks first waits for it instead of exiting as misconfigured.
+describe("worker start before its competition exists", () => {
+  let stack: Stack;
+
+  beforeAll(async () => {
+    stack = await startStack();
+  });
+  afterAll(() => stack?.close());
+
+  it("waits for the competition the API creates, then starts", { timeout: 60_000 }, async () => {
+    const slug = uniqueName("late-comp");
+    const env = stack.workerEnv({ HOLDOUT_COMPETITION: slug, HOLDOUT_COMPETITION_WAIT_SECONDS: "30" });
+    const starting = startWorker(loadWorkerConfig(env));
+    let started = false;
+    void starting.then(() => (started = true)).catch(() => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    expect(started).toBe(false);
+    const createdAt = Date.now();
+    await ensureCompetition(stack.db, { slug, name: "Late Competition" });
+    const worker = await starting;
+    try {
+      expect(Date.now() - createdAt).toBeLessThan(10_000);
+    } finally {
+      await worker.close();
+    }
+  });
+
+  it(
+    "gives up after the wait with an error that names the setting and the slug",
+    { timeout: 60_000 },
+    async () => {
+      const slug = uniqueName("no-such-comp");
+      const env = stack.workerEnv({ HOLDOUT_COMPETITION: slug, HOLDOUT_COMPETITION_WAIT_SECONDS: "1" });
+      await expect(startWorker(loadWorkerConfig(env))).rejects.toThrow(
+        new RegExp(`HOLDOUT_COMPETITION: no competition ${slug} in the database after waiting 1 s`),
+      );
+    },
+  );
+});
