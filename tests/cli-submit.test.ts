@@ -69,7 +69,10 @@ describe("holdout submit / status / leaderboard", () => {
       "Pleural Effusion",
       "Mean",
     ]) {
-      expect(run.stdout).toMatch(new RegExp(`^${task}\\s+0\\.\\d{4}`, "m"));
+      // AUC, then its 95% interval.
+      expect(run.stdout).toMatch(
+        new RegExp(`^${task}\\s+0\\.\\d{4}\\s+\\[0\\.\\d{3}, [01]\\.\\d{3}\\]`, "m"),
+      );
     }
     const row = await stack.db.submission.findUniqueOrThrow({ where: { id: id! } });
     expect(row.state).toBe("scored");
@@ -78,7 +81,7 @@ describe("holdout submit / status / leaderboard", () => {
     const status = await holdout(["status", id!], env);
     expect(status.code).toBe(0);
     expect(status.stdout).toContain("CLI baseline");
-    expect(status.stdout).toMatch(/^Mean\s+0\.\d{4}/m);
+    expect(status.stdout).toMatch(/^Mean\s+0\.\d{4}\s+\[0\.\d{3}, [01]\.\d{3}\]/m);
 
     const board = await holdout(["leaderboard", "--json", "--server", stack.url], {});
     expect(board.code).toBe(0);

@@ -131,6 +131,23 @@ describe("scoring extras", () => {
       // The stored predictions are what was scored: one canonical row per test study.
       const stored = parsePredictionsCsv(s.predictions?.csv ?? "", testset.studies);
       expect(stored.Edema).toHaveLength(testset.studies.length);
+      // The API shows the stored intervals to the owner, and to anyone once the entry is listed.
+      const interval = (lo: number | null, hi: number | null) => [lo, hi];
+      const expected = {
+        meanAuc95: interval(s.meanAucLo, s.meanAucHi),
+        tasks: expect.arrayContaining(
+          s.results.map(
+            (r): unknown =>
+              expect.objectContaining({ task: r.task, auc95: interval(r.aucLo, r.aucHi) }) as unknown,
+          ),
+        ) as unknown,
+      };
+      const url = `${stack.url}/api/v1/submissions/${body.id}`;
+      const owner = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+      expect(await owner.json()).toMatchObject(expected);
+      const anyone = await fetch(url);
+      expect(anyone.status).toBe(200);
+      expect(await anyone.json()).toMatchObject(expected);
       // The only listed entry leads, so it is tied with itself (marked just after the score is stored).
       expect(await until("its tie mark", async () => (await marks([body.id]))[0] ?? undefined)).toBe(true);
     },

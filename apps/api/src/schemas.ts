@@ -21,6 +21,13 @@ export const TaskResultSchema = Type.Object({
   radsBelowCurve: Type.Integer(),
 });
 
+export const Interval = Type.Union([Type.Tuple([Type.Number(), Type.Number()]), Type.Null()], {
+  description: "95% bootstrap confidence interval [lo, hi]; null until the scorer has computed it",
+});
+
+/** A task's result with the uncertainty the scorer measures (submissions and the ranked leaderboard). */
+export const ScoredTaskSchema = Type.Object({ ...TaskResultSchema.properties, auc95: Interval });
+
 export const SubmissionSchema = Type.Object({
   id: Type.String(),
   team: Type.String(),
@@ -36,8 +43,9 @@ export const SubmissionSchema = Type.Object({
   upload: Type.Object({ size: Type.Integer(), sha256: Type.String() }),
   image: Type.Union([Type.Object({ digest: Type.String(), size: Type.Integer() }), Type.Null()]),
   meanAuc: Type.Union([Type.Number(), Type.Null()]),
+  meanAuc95: Interval,
   meanRadsBelowCurve: Type.Union([Type.Number(), Type.Null()]),
-  tasks: Type.Array(TaskResultSchema),
+  tasks: Type.Array(ScoredTaskSchema),
   createdAt: Type.String(),
   queuedAt: Type.Union([Type.String(), Type.Null()]),
   startedAt: Type.Union([Type.String(), Type.Null()]),
@@ -59,8 +67,9 @@ export const PublicSubmissionSchema = Type.Object({
   link: Type.Union([Type.String(), Type.Null()]),
   ensemble: Type.Boolean(),
   meanAuc: Type.Number(),
+  meanAuc95: Interval,
   meanRadsBelowCurve: Type.Number(),
-  tasks: Type.Array(TaskResultSchema),
+  tasks: Type.Array(ScoredTaskSchema),
   createdAt: Type.String(),
 });
 

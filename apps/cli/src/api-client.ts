@@ -76,8 +76,8 @@ export interface TaskView {
   task: string;
   auc: number;
   radsBelowCurve: number;
-  aucLo?: number | null;
-  aucHi?: number | null;
+  /** 95% bootstrap interval [lo, hi]; null until the scorer has computed it. */
+  auc95?: [number, number] | null;
 }
 
 export interface SubmissionView {
@@ -88,8 +88,7 @@ export interface SubmissionView {
   failure: { category: string; message: string } | null;
   meanAuc: number | null;
   meanRadsBelowCurve: number | null;
-  meanAucLo?: number | null;
-  meanAucHi?: number | null;
+  meanAuc95?: [number, number] | null;
   tasks: TaskView[];
   queuePosition?: number | null;
   estimatedStartAt?: string | null;

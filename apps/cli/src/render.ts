@@ -16,15 +16,13 @@ export function table(header: string[], rows: string[][]): string {
 
 const num = (v: number | null | undefined, digits: number) =>
   v === null || v === undefined ? "" : v.toFixed(digits);
-const ci = (lo: number | null | undefined, hi: number | null | undefined) =>
-  lo === null || lo === undefined || hi === null || hi === undefined
-    ? ""
-    : `[${lo.toFixed(3)}, ${hi.toFixed(3)}]`;
+const ci = (interval: [number, number] | null | undefined) =>
+  interval ? `[${interval[0].toFixed(3)}, ${interval[1].toFixed(3)}]` : "";
 
 /** The scores of a scored submission: one row per task, then the mean. */
 export function scoresTable(s: SubmissionView): string {
-  const rows = s.tasks.map((t) => [t.task, num(t.auc, 4), ci(t.aucLo, t.aucHi), String(t.radsBelowCurve)]);
-  rows.push(["Mean", num(s.meanAuc, 4), ci(s.meanAucLo, s.meanAucHi), num(s.meanRadsBelowCurve, 2)]);
+  const rows = s.tasks.map((t) => [t.task, num(t.auc, 4), ci(t.auc95), String(t.radsBelowCurve)]);
+  rows.push(["Mean", num(s.meanAuc, 4), ci(s.meanAuc95), num(s.meanRadsBelowCurve, 2)]);
   return table(["Task", "AUC", "95% CI", "Rads below curve"], rows);
 }
 

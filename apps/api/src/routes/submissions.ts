@@ -40,7 +40,8 @@ import {
 import type { BundleLimits } from "../services/bundle.ts";
 import { quotaError, quotaView } from "../services/quota.ts";
 import { queueEstimateOf } from "../services/queue-position.ts";
-import { ownerView, submissionUrl } from "../services/submission-view.ts";
+import { interval } from "../services/leaderboard.ts";
+import { ownerView, scoredTasks, submissionUrl } from "../services/submission-view.ts";
 import {
   assertMultipart,
   receiveUpload,
@@ -271,8 +272,9 @@ const submissionRoutes: FastifyPluginCallbackTypebox<SubmissionRoutesOptions> = 
           link: s.link,
           ensemble: s.ensemble,
           meanAuc: s.meanAuc ?? 0,
+          meanAuc95: interval(s.meanAucLo, s.meanAucHi),
           meanRadsBelowCurve: s.meanRadsBelowCurve ?? 0,
-          tasks: s.results.map((r) => ({ task: r.task, auc: r.auc, radsBelowCurve: r.radsBelowCurve })),
+          tasks: scoredTasks(s.results),
           createdAt: s.createdAt.toISOString(),
         };
       }

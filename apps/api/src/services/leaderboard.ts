@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { Type, type Static } from "typebox";
 import type { Db } from "@holdout/db";
 import { formatAuc, formatRads, rankEntries, TASKS } from "@holdout/scorer";
-import { LeaderboardEntrySchema, LeaderboardSchema, TaskResultSchema } from "../schemas.ts";
+import { Interval, LeaderboardEntrySchema, LeaderboardSchema, ScoredTaskSchema } from "../schemas.ts";
 import { coalesced } from "./coalesce.ts";
 
 export interface CompetitionInfo {
@@ -15,11 +15,7 @@ export interface CompetitionInfo {
 // The public contract (schemas.ts) plus the uncertainty the scorer measures: the 95% bootstrap
 // interval of each AUC and whether the entry is statistically tied with the leader. Additive only:
 // clients of the original fields see them unchanged.
-const Interval = Type.Union([Type.Tuple([Type.Number(), Type.Number()]), Type.Null()], {
-  description: "95% bootstrap confidence interval [lo, hi]; null until the scorer has computed it",
-});
-
-export const LeaderboardTaskSchema = Type.Object({ ...TaskResultSchema.properties, auc95: Interval });
+export const LeaderboardTaskSchema = ScoredTaskSchema;
 
 export const RankedEntrySchema = Type.Object({
   ...LeaderboardEntrySchema.properties,
@@ -45,7 +41,8 @@ export type RankedLeaderboardEntry = Static<typeof RankedEntrySchema>;
 
 type Interval95 = [number, number] | null;
 
-function interval(lo: number | null, hi: number | null): Interval95 {
+/** A stored [lo, hi] pair as the API shows it: null unless both ends are known. */
+export function interval(lo: number | null, hi: number | null): Interval95 {
   return lo === null || hi === null ? null : [lo, hi];
 }
 

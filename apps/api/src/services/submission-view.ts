@@ -1,5 +1,6 @@
 import type { findSubmission } from "@holdout/db";
 import type { SubmissionView } from "../schemas.ts";
+import { interval } from "./leaderboard.ts";
 
 type SubmissionRow = NonNullable<Awaited<ReturnType<typeof findSubmission>>>;
 
@@ -31,12 +32,23 @@ export function ownerView(s: SubmissionRow): SubmissionView {
         ? { digest: s.imageDigest, size: Number(s.imageSize) }
         : null,
     meanAuc: s.meanAuc,
+    meanAuc95: interval(s.meanAucLo, s.meanAucHi),
     meanRadsBelowCurve: s.meanRadsBelowCurve,
-    tasks: s.results.map((r) => ({ task: r.task, auc: r.auc, radsBelowCurve: r.radsBelowCurve })),
+    tasks: scoredTasks(s.results),
     createdAt: s.createdAt.toISOString(),
     queuedAt: iso(s.queuedAt),
     startedAt: iso(s.startedAt),
     finishedAt: iso(s.finishedAt),
     links: { self, log: `${self}/log`, events: `${self}/events`, curves: `${self}/curves` },
   };
+}
+
+/** Each task's AUC with its 95% interval, and the radiologists below its curve. */
+export function scoredTasks(results: SubmissionRow["results"]): SubmissionView["tasks"] {
+  return results.map((r) => ({
+    task: r.task,
+    auc: r.auc,
+    auc95: interval(r.aucLo, r.aucHi),
+    radsBelowCurve: r.radsBelowCurve,
+  }));
 }
