@@ -16,6 +16,9 @@ export HOLDOUT_TESTSET_DIR="${HOLDOUT_TESTSET_DIR:-$HOLDOUT_DATA_DIR/testset}"
 export HOLDOUT_DEVSET_DIR="${HOLDOUT_DEVSET_DIR:-$HOLDOUT_DATA_DIR/devset}"
 export HOLDOUT_WORK_DIR="${HOLDOUT_WORK_DIR:-$HOLDOUT_DATA_DIR/work}"
 export HOLDOUT_COMPETITION="${HOLDOUT_COMPETITION:-chexpert-demo}"
+# Code bundles run in the runtime image; the full one (docker/build-images.sh --runtime, 2.5 GB with
+# torch) takes minutes to build, and the example model's image has what the example bundle needs.
+export HOLDOUT_RUNTIME_IMAGE="${HOLDOUT_RUNTIME_IMAGE:-holdout/example-baseline:latest}"
 export HOLDOUT_COMPETITION_NAME="${HOLDOUT_COMPETITION_NAME:-CheXpert (synthetic demo)}"
 export LOG_LEVEL="${LOG_LEVEL:-warn}"
 base="http://127.0.0.1:$PORT"

@@ -1,3 +1,5 @@
+import { Writable } from "node:stream";
+import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureCompetition } from "@holdout/db";
 import { loadWorkerConfig, startWorker } from "@holdout/worker";
@@ -6,7 +8,7 @@ import { startStack, type Stack } from "./support/stack.ts";
 
 // A fresh deployment starts its API and workers together (compose, the demo), and the API creates
 // the competition: a worker that looks first waits for it instead of exiting as misconfigured.
-describe("worker start before its competition exists", () => {
+describe("worker start: what it needs before it takes jobs", () => {
   let stack: Stack;
 
   beforeAll(async () => {
@@ -40,6 +42,42 @@ describe("worker start before its competition exists", () => {
       const env = stack.workerEnv({ HOLDOUT_COMPETITION: slug, HOLDOUT_COMPETITION_WAIT_SECONDS: "1" });
       await expect(startWorker(loadWorkerConfig(env))).rejects.toThrow(
         new RegExp(`HOLDOUT_COMPETITION: no competition ${slug} in the database after waiting 1 s`),
+      );
+    },
+  );
+
+  it("refuses to start without the keeper image, and names the setting", { timeout: 60_000 }, async () => {
+    const env = stack.workerEnv({ HOLDOUT_KEEPER_IMAGE: "holdout/no-such-keeper:missing" });
+    await expect(startWorker(loadWorkerConfig(env))).rejects.toThrow(
+      /HOLDOUT_KEEPER_IMAGE: the image holdout\/no-such-keeper:missing is not on the Docker engine/,
+    );
+  });
+
+  it(
+    "starts without the bundles' runtime image, and warns that bundles will fail",
+    { timeout: 60_000 },
+    async () => {
+      const lines: string[] = [];
+      const sink = new Writable({
+        write(chunk: Buffer, _enc, done) {
+          lines.push(...chunk.toString("utf8").split("\n").filter(Boolean));
+          done();
+        },
+      });
+      const env = stack.workerEnv({ HOLDOUT_RUNTIME_IMAGE: "holdout/no-such-runtime:missing" });
+      const worker = await startWorker(loadWorkerConfig(env), pino({ level: "warn" }, sink));
+      await worker.close();
+      const warnings = lines.map(
+        (l) => JSON.parse(l) as { level: number; msg: string; runtimeImage?: string },
+      );
+      expect(warnings).toContainEqual(
+        expect.objectContaining({
+          level: 40,
+          runtimeImage: "holdout/no-such-runtime:missing",
+          msg: expect.stringMatching(
+            /^HOLDOUT_RUNTIME_IMAGE is not on the Docker engine: code bundles will fail/,
+          ) as unknown,
+        }),
       );
     },
   );

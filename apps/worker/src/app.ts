@@ -89,6 +89,7 @@ export async function startWorker(
     ...(config.HOLDOUT_RUN_CPUSET ? { cores: config.HOLDOUT_RUN_CPUSET } : {}),
     ...(config.HOLDOUT_RUN_GPUS ? { gpu: config.HOLDOUT_RUN_GPUS } : {}),
   });
+  await checkImages(sandbox, config, log);
   const db = createDb(config.DATABASE_URL, { poolSize: 4 + config.HOLDOUT_WORKER_CONCURRENCY });
   const waitMs = config.HOLDOUT_COMPETITION_WAIT_SECONDS * 1000;
   const competitionId = config.HOLDOUT_COMPETITION
@@ -321,5 +322,29 @@ async function awaitCompetition(
         "competition not in the database yet; waiting for the API to create it",
       );
     await new Promise((resolve) => setTimeout(resolve, Math.min(1000, left)));
+  }
+}
+
+/**
+ * The trusted local images runs need. Without the keeper no run can keep its output, so the worker
+ * refuses to start; without the runtime image only code bundles fail (as infrastructure, refunded),
+ * and a competition of images alone does not need it, so the worker says so and starts.
+ */
+async function checkImages(sandbox: Sandbox, config: WorkerConfig, log: Logger): Promise<void> {
+  const missing = async (ref: string) =>
+    sandbox.resolveImage(ref).then(
+      () => false,
+      () => true,
+    );
+  if (await missing(config.HOLDOUT_KEEPER_IMAGE)) {
+    throw new ConfigError("the worker", [
+      `HOLDOUT_KEEPER_IMAGE: the image ${config.HOLDOUT_KEEPER_IMAGE} is not on the Docker engine (build the base image with docker/build-images.sh, or name any local image that has \`sleep\`)`,
+    ]);
+  }
+  if (await missing(config.HOLDOUT_RUNTIME_IMAGE)) {
+    log.warn(
+      { runtimeImage: config.HOLDOUT_RUNTIME_IMAGE },
+      "HOLDOUT_RUNTIME_IMAGE is not on the Docker engine: code bundles will fail (as infrastructure, not charged) until it is built (docker/build-images.sh --runtime) or the setting names a local image",
+    );
   }
 }
