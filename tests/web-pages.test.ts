@@ -283,6 +283,15 @@ describe("leaderboard page", () => {
     expect(asset.status).toBe(200);
     expect(asset.headers.get("content-type")).toContain("text/css");
     expect(asset.headers.get("cache-control")).toContain("immutable");
+    // The icon is ours too (a browser would otherwise ask for /favicon.ico and get a 404).
+    const icon = /<link rel="icon" type="image\/svg\+xml" href="(\/static\/favicon\.[0-9a-f]+\.svg)">/.exec(
+      html,
+    )?.[1];
+    expect(icon).toBeDefined();
+    const svg = await fetch(`${stack.url}${icon}`);
+    expect(svg.status).toBe(200);
+    expect(svg.headers.get("content-type")).toContain("image/svg+xml");
+    expect(await svg.text()).toMatch(/^<svg /);
     const missing = await fetch(`${stack.url}/static/nothing.css`);
     expect(missing.status).toBe(404);
     expect(missing.headers.get("content-type")).toContain("application/problem+json");
