@@ -341,6 +341,10 @@ describe("forms without JavaScript", () => {
     const page = await ok.text();
     const token = /id="new-token">(hld_[^<]+)</.exec(page)?.[1];
     expect(token).toBeDefined();
+    // The page that shows the token is no cache's to keep, and its header shows the new session.
+    expect(ok.headers.get("cache-control")).toBe("private, no-store");
+    expect(page).toContain(">Sign out<");
+    expect(page).not.toContain('href="/login"');
     // The token works with the API.
     const quota = await fetch(`${stack.url}/api/v1/quota`, { headers: { authorization: `Bearer ${token}` } });
     expect(quota.status).toBe(200);

@@ -153,7 +153,15 @@ const accountPages: FastifyPluginCallback<AccountPagesOptions> = (app, opts, don
           approved: !settings.requireApproval,
         });
         await startSession(reply, { teamId: team.id });
-        return renderPage(web, request, reply, "registered", { title: "Team registered", team, token }, 201);
+        const viewer = { role: "team" as const, name: team.name };
+        return renderPage(
+          web,
+          request,
+          reply,
+          "registered",
+          { title: "Team registered", team, token, viewer },
+          201,
+        );
       } catch (err) {
         if (err instanceof TeamNameTakenError) {
           return registerPage(

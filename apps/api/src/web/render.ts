@@ -32,18 +32,20 @@ export function renderPage(
   request: FastifyRequest,
   reply: FastifyReply,
   view: string,
-  data: Record<string, unknown> & { title: string },
+  data: Record<string, unknown> & { title: string; viewer?: Viewer },
   status = 200,
 ) {
+  // `data.viewer`: who this response signs in (registration), whom the request did not yet carry.
+  const viewer = data.viewer ?? viewerOf(request);
   const html = ctx.views.render(view, {
     ...data,
-    viewer: viewerOf(request),
+    viewer,
     assets: ctx.assets,
     competition: ctx.competition,
     path: request.url.split("?")[0],
   });
-  // Pages that depend on who is signed in must not be stored by shared caches.
-  if (request.principal) reply.header("cache-control", "private, no-store");
+  // Pages that depend on who is signed in (and those showing a new token) must not be stored.
+  if (viewer) reply.header("cache-control", "private, no-store");
   return reply.status(status).type("text/html; charset=utf-8").send(html);
 }
 
