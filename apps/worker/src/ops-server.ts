@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { checkReadiness, type ReadinessProbe } from "@holdout/contracts";
 import type { Logger } from "./logger.ts";
 import type { WorkerMetrics } from "./metrics.ts";
 
@@ -28,27 +29,6 @@ export interface OpsServer {
   url: string;
   port: number;
   close(): Promise<void>;
-}
-
-type CheckResult = { name: string; ok: true } | { name: string; ok: false; error: string };
-
-async function check(
-  name: string,
-  probe: () => PromiseLike<unknown>,
-  timeoutMs: number,
-): Promise<CheckResult> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-  });
-  try {
-    await Promise.race([probe(), timeout]);
-    return { name, ok: true };
-  } catch (err) {
-    return { name, ok: false, error: err instanceof Error ? err.message : String(err) };
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown, type = "application/json") {
@@ -86,7 +66,7 @@ function sendProblem(
 
 export async function startOpsServer(opts: OpsServerOptions): Promise<OpsServer> {
   const timeoutMs = opts.timeoutMs ?? 2000;
-  const probes: [string, () => PromiseLike<unknown>][] = [
+  const probes: ReadinessProbe[] = [
     ["postgres", () => opts.db.$queryRaw`SELECT 1`],
     ["redis", () => opts.redis.ping()],
     ["docker", () => opts.docker.ping()],
@@ -103,10 +83,8 @@ export async function startOpsServer(opts: OpsServerOptions): Promise<OpsServer>
     }
     if (path === "/healthz") return sendJson(res, 200, { status: "ok" });
     if (path === "/readyz") {
-      const results = await Promise.all(probes.map(([name, probe]) => check(name, probe, timeoutMs)));
-      const checks = Object.fromEntries(results.map((r) => [r.name, r.ok ? "ok" : "down"]));
-      const down = results.filter((r) => !r.ok);
-      if (down.length === 0) return sendJson(res, 200, { status: "ready", checks });
+      const { ready, checks, down } = await checkReadiness(probes, timeoutMs);
+      if (ready) return sendJson(res, 200, { status: "ready", checks });
       opts.log?.warn({ problems: down }, "not ready");
       return sendProblem(
         res,

@@ -2,3 +2,4 @@ export * from "./submission.ts";
 export * from "./queues.ts";
 export * from "./config.ts";
 export * from "./bundle-command.ts";
+export * from "./readiness.ts";

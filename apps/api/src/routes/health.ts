@@ -1,5 +1,6 @@
 import type { FastifyPluginCallbackTypebox } from "@fastify/type-provider-typebox";
 import type { Redis } from "ioredis";
+import { checkReadiness, type ReadinessProbe } from "@holdout/contracts";
 import type { Db } from "@holdout/db";
 import { sendProblem } from "../plugins/problem-json.ts";
 
@@ -15,23 +16,6 @@ export interface HealthOptions {
   timeoutMs?: number;
 }
 
-type CheckResult = { name: string; ok: true } | { name: string; ok: false; error: string };
-
-async function check(name: string, probe: () => Promise<unknown>, timeoutMs: number): Promise<CheckResult> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-  });
-  try {
-    await Promise.race([probe(), timeout]);
-    return { name, ok: true };
-  } catch (err) {
-    return { name, ok: false, error: err instanceof Error ? err.message : String(err) };
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /**
  * /healthz: the process is alive (no dependency checked: a restart would not fix a database).
  * /readyz: PostgreSQL and Redis answer (and the Docker engine, when given), checked at once, each
@@ -39,7 +23,7 @@ async function check(name: string, probe: () => Promise<unknown>, timeoutMs: num
  */
 const healthRoutes: FastifyPluginCallbackTypebox<HealthOptions> = (app, opts, done) => {
   const timeoutMs = opts.timeoutMs ?? 2000;
-  const probes: [string, () => Promise<unknown>][] = [
+  const probes: ReadinessProbe[] = [
     ["postgres", () => opts.db.$queryRaw`SELECT 1`],
     ["redis", () => opts.redis.ping()],
   ];
@@ -49,10 +33,8 @@ const healthRoutes: FastifyPluginCallbackTypebox<HealthOptions> = (app, opts, do
   app.get("/healthz", { schema: { hide: true } }, () => ({ status: "ok" }));
 
   app.get("/readyz", { schema: { hide: true } }, async (request, reply) => {
-    const results = await Promise.all(probes.map(([name, probe]) => check(name, probe, timeoutMs)));
-    const checks = Object.fromEntries(results.map((r) => [r.name, r.ok ? "ok" : "down"]));
-    const down = results.filter((r) => !r.ok);
-    if (down.length === 0) return { status: "ready", checks };
+    const { ready, checks, down } = await checkReadiness(probes, timeoutMs);
+    if (ready) return { status: "ready", checks };
     request.log.warn({ problems: down }, "not ready");
     // Which dependency is down, not why: the reasons (addresses, messages) stay in the log.
     return sendProblem(reply, request, {
