@@ -1,4 +1,5 @@
 import type { Db } from "./client.ts";
+import type { Prisma } from "./generated/prisma/client.ts";
 
 export interface LeaderboardRow {
   submissionId: string;
@@ -16,7 +17,7 @@ export interface LeaderboardRow {
 
 /**
  * Whether a submission is listed publicly: scored, not hidden, not disqualified, at or above the AUC floor. The same
- * rule as the query in listLeaderboardRows, for checks on a single submission.
+ * rule as listedWhere's query, for checks on a single submission.
  */
 export function isListed(
   s: { state: string; hidden: boolean; disqualified: boolean; meanAuc: number | null },
@@ -25,18 +26,23 @@ export function isListed(
   return s.state === "scored" && !s.hidden && !s.disqualified && s.meanAuc !== null && s.meanAuc >= aucFloor;
 }
 
+/** The listed entries of a competition, as a query (isListed's rule). */
+export function listedWhere(competitionId: string, aucFloor: number): Prisma.SubmissionWhereInput {
+  return { competitionId, state: "scored", hidden: false, disqualified: false, meanAuc: { gte: aucFloor } };
+}
+
+/** Leaderboard order: best score first; equal scores by who submitted first. */
+export const LEADERBOARD_ORDER: Prisma.SubmissionOrderByWithRelationInput[] = [
+  { score: "desc" },
+  { createdAt: "asc" },
+];
+
 /** Public leaderboard entries: scored, not hidden, at or above the competition's AUC floor. */
 export async function listLeaderboardRows(db: Db, competitionId: string): Promise<LeaderboardRow[]> {
   const competition = await db.competition.findUniqueOrThrow({ where: { id: competitionId } });
   const rows = await db.submission.findMany({
-    where: {
-      competitionId,
-      state: "scored",
-      hidden: false,
-      disqualified: false,
-      meanAuc: { gte: competition.aucFloor },
-    },
-    orderBy: [{ score: "desc" }, { createdAt: "asc" }],
+    where: listedWhere(competitionId, competition.aucFloor),
+    orderBy: LEADERBOARD_ORDER,
     include: {
       team: { select: { name: true, institution: true } },
       results: { select: { task: true, auc: true, radsBelowCurve: true } },

@@ -1,4 +1,5 @@
 import type { Db } from "./client.ts";
+import { LEADERBOARD_ORDER, listedWhere } from "./leaderboard-repository.ts";
 
 export interface TieCandidate {
   id: string;
@@ -25,14 +26,8 @@ export async function updateLeaderTies(
       await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`holdout:ties:${competitionId}`}))`;
       const competition = await tx.competition.findUniqueOrThrow({ where: { id: competitionId } });
       const rows = await tx.submission.findMany({
-        where: {
-          competitionId,
-          state: "scored",
-          hidden: false,
-          disqualified: false,
-          meanAuc: { gte: competition.aucFloor },
-        },
-        orderBy: [{ score: "desc" }, { createdAt: "asc" }],
+        where: listedWhere(competitionId, competition.aucFloor),
+        orderBy: LEADERBOARD_ORDER,
         select: {
           id: true,
           score: true,

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { Type, type Static } from "typebox";
-import type { Db } from "@holdout/db";
+import { LEADERBOARD_ORDER, listedWhere, type Db } from "@holdout/db";
 import { formatAuc, formatRads, rankEntries, TASKS } from "@holdout/scorer";
 import { Interval, LeaderboardEntrySchema, LeaderboardSchema, ScoredTaskSchema } from "../schemas.ts";
 import { coalesced } from "./coalesce.ts";
@@ -53,21 +53,9 @@ export function formatInterval(ci: Interval95): string | null {
 
 const TASK_ORDER = new Map<string, number>(TASKS.map((t, i) => [t, i]));
 
-/**
- * The listing rule, as isListed in packages/db: scored, not hidden, not disqualified, at or above
- * the competition's AUC floor; in rank order (ties: earliest first).
- */
+/** The listed entries (packages/db's listing rule), in rank order (equal scores: earliest first). */
 function listed(competition: CompetitionInfo) {
-  return {
-    where: {
-      competitionId: competition.id,
-      state: "scored" as const,
-      hidden: false,
-      disqualified: false,
-      meanAuc: { gte: competition.aucFloor },
-    },
-    orderBy: [{ score: "desc" as const }, { createdAt: "asc" as const }],
-  };
+  return { where: listedWhere(competition.id, competition.aucFloor), orderBy: LEADERBOARD_ORDER };
 }
 
 /** The first-ranked entry's id, or null on an empty board. */
