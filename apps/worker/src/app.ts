@@ -331,17 +331,12 @@ async function awaitCompetition(
  * and a competition of images alone does not need it, so the worker says so and starts.
  */
 async function checkImages(sandbox: Sandbox, config: WorkerConfig, log: Logger): Promise<void> {
-  const missing = async (ref: string) =>
-    sandbox.resolveImage(ref).then(
-      () => false,
-      () => true,
-    );
-  if (await missing(config.HOLDOUT_KEEPER_IMAGE)) {
+  if (!(await sandbox.hasImage(config.HOLDOUT_KEEPER_IMAGE))) {
     throw new ConfigError("the worker", [
       `HOLDOUT_KEEPER_IMAGE: the image ${config.HOLDOUT_KEEPER_IMAGE} is not on the Docker engine (build the base image with docker/build-images.sh, or name any local image that has \`sleep\`)`,
     ]);
   }
-  if (await missing(config.HOLDOUT_RUNTIME_IMAGE)) {
+  if (!(await sandbox.hasImage(config.HOLDOUT_RUNTIME_IMAGE))) {
     log.warn(
       { runtimeImage: config.HOLDOUT_RUNTIME_IMAGE },
       "HOLDOUT_RUNTIME_IMAGE is not on the Docker engine: code bundles will fail (as infrastructure, not charged) until it is built (docker/build-images.sh --runtime) or the setting names a local image",

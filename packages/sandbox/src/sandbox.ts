@@ -2,6 +2,7 @@ import type Docker from "dockerode";
 import type { GpuGrant } from "./container-config.ts";
 import { CpuPool } from "./cpu-pool.ts";
 import type { TarballLimits } from "./image-tarball.ts";
+import { isNotFound } from "./docker.ts";
 import {
   leaseImage,
   listLeases,
@@ -56,6 +57,17 @@ export class Sandbox {
       return { imageId: info.Id, size: info.Size };
     } catch (err) {
       throw new Error(`the image ${ref} is not on the Docker engine`, { cause: err });
+    }
+  }
+
+  /** Whether a local image of that name exists; any other failure to ask the engine throws. */
+  async hasImage(ref: string): Promise<boolean> {
+    try {
+      await this.docker.getImage(ref).inspect();
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw new Error(`could not ask the Docker engine about the image ${ref}`, { cause: err });
     }
   }
 

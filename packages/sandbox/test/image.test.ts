@@ -360,3 +360,16 @@ async function rewriteTar(source: string, edit: (members: Member[]) => Member[])
 function buildImage(dockerfile: string, tag?: string): Promise<string> {
   return buildTestImage(docker, dockerfile, tag ? { tag } : {});
 }
+
+describe("hasImage", () => {
+  it("tells a local image from a missing one, and an engine that does not answer from both", async () => {
+    expect(await sandbox.hasImage("holdout/base:bookworm")).toBe(true);
+    expect(await sandbox.hasImage(`holdout-test/missing-${run}:latest`)).toBe(false);
+    const nowhere = new Sandbox(connectDocker({ socketPath: join(dir, "no-engine.sock") }), {
+      keeperImage: "holdout/base:bookworm",
+    });
+    await expect(nowhere.hasImage("holdout/base:bookworm")).rejects.toThrow(
+      /could not ask the Docker engine about the image holdout\/base:bookworm/,
+    );
+  });
+});
