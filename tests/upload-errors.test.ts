@@ -169,8 +169,20 @@ describe("POST /api/v1/submissions rejects bad uploads cleanly", () => {
         ]),
       status: 400,
       code: "HOLDOUT_ERR_INVALID_FIELD",
-      detail: /`model` is required/,
+      detail: /`model` is required: the model's name as the leaderboard will show it$/,
       field: "model",
+    },
+    {
+      name: "the file field sent as text (curl without @)",
+      body: () =>
+        form([
+          ["model", "m"],
+          ["image", "model.tar"],
+        ]),
+      status: 400,
+      code: "HOLDOUT_ERR_INVALID_FIELD",
+      detail: /`image` must be a file, not text: with curl, put @ before the path/,
+      field: "image",
     },
     {
       name: "an empty model name",
@@ -232,8 +244,20 @@ describe("POST /api/v1/submissions rejects bad uploads cleanly", () => {
         ]),
       status: 400,
       code: "HOLDOUT_ERR_INVALID_FIELD",
-      detail: /`model` is required/,
+      detail: /`model` is required.*\(the fields must come before the file/,
       field: "model",
+    },
+    {
+      name: "the file field sent as text (curl without @)",
+      body: () =>
+        form([
+          ["model", "m"],
+          ["image", "model.tar"],
+        ]),
+      status: 400,
+      code: "HOLDOUT_ERR_INVALID_FIELD",
+      detail: /`image` must be a file, not text: with curl, put @ before the path/,
+      field: "image",
     },
     {
       name: "the file in the wrong field",

@@ -58,6 +58,7 @@ export const SubmissionFieldsSchema = z.object({
 });
 export type SubmissionFields = z.infer<typeof SubmissionFieldsSchema>;
 
+const FIELDS_FIRST = " (the fields must come before the file: -F model=... before -F image=@...)";
 const KNOWN_FIELDS = new Set(["model", "description", "link", "ensemble", "command"]);
 
 export interface ReceivedUpload {
@@ -155,7 +156,8 @@ export async function receiveUpload(request: FastifyRequest, target: UploadTarge
         part.file.resume();
         throw new Errors.InvalidField("send exactly one file per submission");
       }
-      upload = await storeFile(part, validateFields(raw), target);
+      const hint = Object.keys(raw).length === 0 ? FIELDS_FIRST : "";
+      upload = await storeFile(part, validateFields(raw, hint), target);
     }
   } catch (err) {
     if (upload) await removeUpload(target.dataDir, upload);
@@ -219,8 +221,17 @@ export async function recordUpload(
 }
 
 function readField(part: MultipartValue, raw: Record<string, string>, afterFile: boolean) {
+  if (part.fieldname === "image" || part.fieldname === "bundle") {
+    throw fieldError(
+      part.fieldname,
+      `must be a file, not text: with curl, put @ before the path (-F ${part.fieldname}=@model.tar)`,
+    );
+  }
   if (!KNOWN_FIELDS.has(part.fieldname)) {
-    throw fieldError(part.fieldname, "unknown field; expected model, description, link, ensemble");
+    throw fieldError(
+      part.fieldname,
+      "unknown field; expected model, description, link, ensemble, command, then the file image or bundle",
+    );
   }
   if (afterFile) {
     throw fieldError(part.fieldname, "must be sent before the file field `image`");
@@ -230,13 +241,16 @@ function readField(part: MultipartValue, raw: Record<string, string>, afterFile:
   raw[part.fieldname] = typeof part.value === "string" ? part.value : String(part.value);
 }
 
-/** The submission's metadata, validated; every problem names its field. */
-export function validateFields(raw: Record<string, string>): SubmissionFields {
+/**
+ * The submission's metadata, validated; every problem names its field. `hint` is added to each
+ * problem (a file that came before every field: the fields were probably sent after it).
+ */
+export function validateFields(raw: Record<string, string>, hint = ""): SubmissionFields {
   const parsed = SubmissionFieldsSchema.safeParse(raw);
   if (parsed.success) return parsed.data;
   const errors: FieldProblem[] = parsed.error.issues.map((i) => ({
     field: i.path.join("."),
-    message: i.message,
+    message: `${i.message}${hint}`,
   }));
   const err = new Errors.InvalidField(errors.map((e) => `field \`${e.field}\` ${e.message}`).join("; "));
   throw Object.assign(err, { errors });
