@@ -173,18 +173,6 @@ describe("POST /api/v1/submissions rejects bad uploads cleanly", () => {
       field: "model",
     },
     {
-      name: "the file field sent as text (curl without @)",
-      body: () =>
-        form([
-          ["model", "m"],
-          ["image", "model.tar"],
-        ]),
-      status: 400,
-      code: "HOLDOUT_ERR_INVALID_FIELD",
-      detail: /`image` must be a file, not text: with curl, put @ before the path/,
-      field: "image",
-    },
-    {
       name: "an empty model name",
       body: () =>
         form([
