@@ -55,6 +55,14 @@ describe("code bundles through the API and the worker", () => {
       expect(final.failure).toBeNull();
       expect(final.state).toBe("scored");
       expect((final as unknown as { meanAuc: number }).meanAuc).toBeGreaterThan(0.7);
+      // Its page names the image it ran in as the competition's runtime image, not the team's.
+      const page = await (
+        await fetch(`${stack.url}/submissions/${String(body.id)}`, {
+          headers: { authorization: `Bearer ${token}` },
+        })
+      ).text();
+      expect(page).toMatch(/<dt>Kind<\/dt><dd>code bundle<\/dd>/);
+      expect(page).toMatch(/<dt>Runtime image<\/dt><dd><code>sha256:[0-9a-f]{64} /);
       // Each run's assembled workspace is gone afterwards.
       const runs = path.join(stack.workDir, "runs");
       for (const dir of await readdir(runs)) expect(await readdir(path.join(runs, dir))).toEqual([]);

@@ -107,6 +107,8 @@ async function ownerData(db: Db, s: SubmissionRow) {
       uploadSize: formatBytes(Number(s.uploadSize)),
       uploadSha256: s.uploadSha256,
       image: s.imageDigest ? `${s.imageDigest} (${formatBytes(Number(s.imageSize ?? 0))})` : null,
+      // A bundle's image is the competition's runtime image, not anything the team sent.
+      imageLabel: s.kind === "bundle" ? "Runtime image" : "Image",
       smokePassedAt: s.smokePassedAt ? formatDateTime(s.smokePassedAt) : null,
       startedAt: s.startedAt ? formatDateTime(s.startedAt) : null,
       finishedAt: s.finishedAt ? formatDateTime(s.finishedAt) : null,
