@@ -8,10 +8,10 @@
  * Like for like: the API answers 202 only once the file is on the disk (fsync), so the copy it is
  * compared with is `cp` followed by `sync FILE`. A bare `cp` only fills the page cache (coreutils
  * copies in the kernel, several GiB/s) and says nothing about the disk; it is printed as a reference
- * row. Two more reference rows bound what any server could do here: a bare node:http server that
- * only writes the body, and SHA-256 of the same number of bytes already in memory (the receipt every
- * upload gets). Every operation starts after a `sync`, so none pays for another's writeback; medians
- * of alternating rounds.
+ * row. Two more reference rows show what this machine charges any server: a bare node:http server
+ * that only writes the body, and SHA-256 of the same number of bytes already in memory (the receipt
+ * every upload gets). Every operation starts after a `sync`, so none pays for another's writeback;
+ * medians of alternating rounds.
  *   npm run bench:upload           (needs the services scripts/setup.sh starts; part of npm run bench)
  */
 import { createHash } from "node:crypto";
@@ -54,11 +54,6 @@ async function upload(stack: Stack, token: string, file: string) {
 }
 
 /**
- * The same curl upload into a bare node:http server that only writes the body to disk (with the same
- * write buffer and fsync as the API): no multipart parsing, hashing, checks or database. A reference
- * for what HTTP over loopback itself costs on this machine.
- */
-/**
  * SHA-256 of 1 GiB already in memory, in this process: the part of the API's work that no faster
  * transfer can remove (every upload's digest is its receipt). A reference for the time budget.
  */
@@ -71,6 +66,11 @@ function hashSeconds(bytes: number): number {
   return (performance.now() - started) / 1000;
 }
 
+/**
+ * The same curl upload into a bare node:http server that only writes the body to disk (with the same
+ * write buffer and fsync as the API): no multipart parsing, hashing, checks or database. A reference
+ * for what HTTP over loopback itself costs on this machine.
+ */
 async function bareUpload(file: string, dir: string): Promise<number> {
   const server = createServer((req, res) => {
     const out = createWriteStream(path.join(dir, "bare.out"), { highWaterMark: 4 * MiB, flush: true });
