@@ -28,19 +28,12 @@ function docker(args: string[], stdin?: string): Promise<string> {
  * worker's load is what brings it into the engine, as for a real upload.
  */
 export async function shellModelTarball(script: string): Promise<string> {
-  const tag = `holdout-test/${uniqueName("model")}:latest`;
   const dockerfile = [
     `FROM ${BASE_IMAGE}`,
     "USER 65534",
     `ENTRYPOINT ${JSON.stringify(["/bin/sh", "-c", script])}`,
   ].join("\n");
-  // No network: these builds need none, and do not depend on the engine's default bridge.
-  await docker(["build", "--network", "none", "-q", "-t", tag, "-"], dockerfile);
-  await mkdir(TEST_ARTIFACTS_DIR, { recursive: true });
-  const file = path.join(TEST_ARTIFACTS_DIR, `${tag.replace(/[/:]/g, "_")}.tar`);
-  await docker(["save", "-o", file, tag]);
-  await docker(["rmi", tag]);
-  return file;
+  return dockerfileTarball(dockerfile, "model");
 }
 
 /** Writes one row per study (views collapsed) with the given constant for every task. */
@@ -51,7 +44,10 @@ NR > 1 { s = $1; sub(/\\/view[0-9]+_[a-z]+\\.jpg$/, "", s); if (!seen[s]++) prin
 export async function buildImage(dockerfile: string, prefix = "hostile"): Promise<string> {
   const tag = `holdout-test/${uniqueName(prefix)}:latest`;
   // No network: these builds need none, and do not depend on the engine's default bridge.
-  await docker(["build", "--network", "none", "-q", "-t", tag, "-"], dockerfile);
+  // No cache: the legacy builder would share its intermediate images between test files that
+  // build the same first steps at once, and the `docker rmi` after one build prunes those shared
+  // parents while another build is still using them ("failed to get digest").
+  await docker(["build", "--network", "none", "--no-cache", "-q", "-t", tag, "-"], dockerfile);
   return tag;
 }
 
