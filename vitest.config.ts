@@ -10,6 +10,7 @@ const UNIT = [
   "apps/*/test/**/config.test.ts",
   "apps/api/test/coalesce.test.ts",
   "apps/api/test/lingering-close.test.ts",
+  "apps/api/test/problems.test.ts",
   "apps/cli/test/**/*.test.ts",
   "scripts/**/*.test.ts",
 ];

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { checkReadiness, type ReadinessProbe } from "@holdout/contracts";
+import { checkReadiness, problemType, type ReadinessProbe, STATUS_TITLES } from "@holdout/contracts";
 import type { Logger } from "./logger.ts";
 import type { WorkerMetrics } from "./metrics.ts";
 
@@ -43,18 +43,12 @@ function sendProblem(
   code: string,
   detail: string,
 ) {
-  const titles: Record<number, string> = {
-    404: "Not Found",
-    405: "Method Not Allowed",
-    500: "Internal Server Error",
-    503: "Service Unavailable",
-  };
   sendJson(
     res,
     status,
     {
-      type: `/docs#problem-${code.toLowerCase()}`,
-      title: titles[status] ?? "Error",
+      type: problemType(code),
+      title: STATUS_TITLES[status] ?? "Error",
       status,
       detail,
       code,

@@ -3,3 +3,4 @@ export * from "./queues.ts";
 export * from "./config.ts";
 export * from "./bundle-command.ts";
 export * from "./readiness.ts";
+export * from "./problems.ts";

@@ -1,11 +1,12 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
+import { problemType, STATUS_TITLES } from "@holdout/contracts";
 import type { FieldProblem } from "../errors.ts";
 import { lingerOnClose } from "../lingering-close.ts";
 
 // Errors raised by fastify and its plugins, mapped onto our catalogue so clients only ever see
 // HOLDOUT_ERR_* codes.
-const FRAMEWORK_CODES: Record<string, { code: string; status: number }> = {
+export const FRAMEWORK_CODES: Record<string, { code: string; status: number }> = {
   FST_REQ_FILE_TOO_LARGE: { code: "HOLDOUT_ERR_UPLOAD_TOO_LARGE", status: 413 },
   FST_FILES_LIMIT: { code: "HOLDOUT_ERR_TOO_MANY_FILES", status: 400 },
   FST_FIELDS_LIMIT: { code: "HOLDOUT_ERR_TOO_MANY_FIELDS", status: 400 },
@@ -16,19 +17,6 @@ const FRAMEWORK_CODES: Record<string, { code: string; status: number }> = {
   FST_ERR_CTP_EMPTY_JSON_BODY: { code: "HOLDOUT_ERR_INVALID_BODY", status: 400 },
   FST_ERR_CTP_INVALID_JSON_BODY: { code: "HOLDOUT_ERR_INVALID_BODY", status: 400 },
   FST_ERR_VALIDATION: { code: "HOLDOUT_ERR_VALIDATION", status: 400 },
-};
-
-const TITLES: Record<number, string> = {
-  400: "Bad Request",
-  401: "Unauthorized",
-  403: "Forbidden",
-  404: "Not Found",
-  409: "Conflict",
-  413: "Content Too Large",
-  415: "Unsupported Media Type",
-  429: "Too Many Requests",
-  500: "Internal Server Error",
-  503: "Service Unavailable",
 };
 
 export interface Problem {
@@ -56,8 +44,8 @@ export function sendProblem(
     lingerOnClose(request.raw);
   }
   const body: Problem = {
-    type: `/docs#problem-${p.code.toLowerCase()}`,
-    title: TITLES[p.status] ?? "Error",
+    type: problemType(p.code),
+    title: STATUS_TITLES[p.status] ?? "Error",
     instance: request.url,
     ...p,
   };

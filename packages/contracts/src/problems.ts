@@ -1,0 +1,266 @@
+// The catalogue of every problem code the API and the worker's ops server answer with: what each
+// means and what to do about it. The API's reference page (/docs) lists it, one anchor per code,
+// and every problem's `type` points at its entry, so a client that meets a code can look it up.
+
+export interface ProblemEntry {
+  code: `HOLDOUT_ERR_${string}`;
+  /** The HTTP status it is sent with. */
+  status: number;
+  /** What it means, and what to do, in a sentence or two. */
+  meaning: string;
+}
+
+export const PROBLEMS: readonly ProblemEntry[] = [
+  // Who is asking
+  {
+    code: "HOLDOUT_ERR_UNAUTHORIZED",
+    status: 401,
+    meaning:
+      "No valid credentials. Send `Authorization: Bearer <token>` with a live API token, or sign in on the web.",
+  },
+  {
+    code: "HOLDOUT_ERR_INVALID_CREDENTIALS",
+    status: 401,
+    meaning: "The email and password do not match an account. Nothing says which of the two is wrong.",
+  },
+  {
+    code: "HOLDOUT_ERR_FORBIDDEN",
+    status: 403,
+    meaning:
+      "You are signed in, but this is not yours to do: organizer endpoints refuse teams, submitting refuses organizer accounts, and the web refuses form posts from other sites.",
+  },
+  {
+    code: "HOLDOUT_ERR_TEAM_NOT_APPROVED",
+    status: 403,
+    meaning: "The competition approves teams before they submit, and yours is not approved yet.",
+  },
+  {
+    code: "HOLDOUT_ERR_REGISTRATION_CLOSED",
+    status: 403,
+    meaning: "The organizers have closed registration; no new team can be created.",
+  },
+  {
+    code: "HOLDOUT_ERR_TERMS_NOT_ACCEPTED",
+    status: 400,
+    meaning: "Registering needs `acceptTerms: true`: accepting the competition's data-use terms.",
+  },
+  // What is asked for
+  {
+    code: "HOLDOUT_ERR_NOT_FOUND",
+    status: 404,
+    meaning:
+      "No such submission, team, token or upload. Another team's private submission answers the same, exactly as if it did not exist.",
+  },
+  {
+    code: "HOLDOUT_ERR_ROUTE_NOT_FOUND",
+    status: 404,
+    meaning: "No endpoint has this method and path; the endpoints are listed on this page.",
+  },
+  {
+    code: "HOLDOUT_ERR_METHOD_NOT_ALLOWED",
+    status: 405,
+    meaning: "The worker's ops server (/healthz, /readyz, /metrics) answers GET and HEAD only.",
+  },
+  {
+    code: "HOLDOUT_ERR_TEAM_NAME_TAKEN",
+    status: 409,
+    meaning: "Another team already has this name in the competition; choose another.",
+  },
+  {
+    code: "HOLDOUT_ERR_EMAIL_TAKEN",
+    status: 409,
+    meaning: "An account already uses this email; sign in with it, or register another address.",
+  },
+  {
+    code: "HOLDOUT_ERR_ALREADY_FINAL",
+    status: 409,
+    meaning: "The submission has already ended (scored, failed or cancelled), so it cannot be cancelled.",
+  },
+  {
+    code: "HOLDOUT_ERR_NOT_RESCORABLE",
+    status: 409,
+    meaning: "Only a scored submission with stored predictions can be re-scored.",
+  },
+  // The request's form
+  {
+    code: "HOLDOUT_ERR_VALIDATION",
+    status: 400,
+    meaning:
+      "The request does not match the endpoint's schema. `errors` names each field that is wrong, as you sent it.",
+  },
+  {
+    code: "HOLDOUT_ERR_INVALID_FIELD",
+    status: 400,
+    meaning: "A field's value is not acceptable. `errors` names each field and says what is wrong with it.",
+  },
+  {
+    code: "HOLDOUT_ERR_INVALID_BODY",
+    status: 400,
+    meaning: "The body is empty or is not valid JSON, though its Content-Type says JSON.",
+  },
+  {
+    code: "HOLDOUT_ERR_UNSUPPORTED_MEDIA_TYPE",
+    status: 415,
+    meaning:
+      "The endpoint does not take a body of this Content-Type; JSON endpoints take `application/json`.",
+  },
+  {
+    code: "HOLDOUT_ERR_BODY_TOO_LARGE",
+    status: 413,
+    meaning: "A JSON body is over the size limit; only uploads may be large.",
+  },
+  {
+    code: "HOLDOUT_ERR_BAD_REQUEST",
+    status: 400,
+    meaning: "The request is malformed in a way no other code covers; `detail` says how.",
+  },
+  // Uploads
+  {
+    code: "HOLDOUT_ERR_NOT_MULTIPART",
+    status: 415,
+    meaning:
+      "Submissions are sent as `multipart/form-data` (`curl -F model=… -F image=@model.tar`), or as a resumable upload.",
+  },
+  {
+    code: "HOLDOUT_ERR_MALFORMED_MULTIPART",
+    status: 400,
+    meaning: "The multipart body is broken (a bad boundary, or it ended early); send it again.",
+  },
+  {
+    code: "HOLDOUT_ERR_MISSING_FILE",
+    status: 400,
+    meaning:
+      "No file arrived: send the model as `image` (a `docker save` tarball) or `bundle` (a code bundle), with `@` before the path in curl, and the text fields before the file.",
+  },
+  {
+    code: "HOLDOUT_ERR_WRONG_FILE_FIELD",
+    status: 400,
+    meaning: "A file arrived under another name than `image` or `bundle`.",
+  },
+  {
+    code: "HOLDOUT_ERR_TOO_MANY_FILES",
+    status: 400,
+    meaning: "A submission carries exactly one file.",
+  },
+  {
+    code: "HOLDOUT_ERR_TOO_MANY_FIELDS",
+    status: 400,
+    meaning: "The form has more fields than any submission needs.",
+  },
+  {
+    code: "HOLDOUT_ERR_TOO_MANY_PARTS",
+    status: 400,
+    meaning: "The multipart body has more parts than any submission needs.",
+  },
+  {
+    code: "HOLDOUT_ERR_UPLOAD_TOO_LARGE",
+    status: 413,
+    meaning:
+      "The file is over the competition's size limit. Nothing was kept and the quota slot is given back.",
+  },
+  {
+    code: "HOLDOUT_ERR_UPLOAD_NOT_TAR",
+    status: 415,
+    meaning:
+      "The `image` file is neither a tar archive nor a gzip stream. Send the output of `docker save` (gzipped or not); a code bundle goes in `bundle`.",
+  },
+  {
+    code: "HOLDOUT_ERR_UPLOAD_EXPIRED",
+    status: 409,
+    meaning: "The upload took longer than its quota slot is held; nothing was charged, so send it again.",
+  },
+  {
+    code: "HOLDOUT_ERR_UPLOAD_OFFSET_MISMATCH",
+    status: 409,
+    meaning:
+      "A resumable upload's chunk was sent at another offset than the server has; ask for the offset (HEAD) and resume from there.",
+  },
+  {
+    code: "HOLDOUT_ERR_UPLOAD_PROTOCOL",
+    status: 400,
+    meaning:
+      "A resumable upload request breaks the tus 1.0 protocol (a missing or wrong header); `detail` names it. Sent with the status tus prescribes.",
+  },
+  {
+    code: "HOLDOUT_ERR_BUNDLE_NOT_ARCHIVE",
+    status: 415,
+    meaning: "The `bundle` file is not a zip or a tar.gz archive.",
+  },
+  {
+    code: "HOLDOUT_ERR_BUNDLE_INVALID",
+    status: 400,
+    meaning:
+      "The code bundle cannot be unpacked safely or read (for example an entry pointing outside the bundle, or a damaged archive); `detail` names the entry.",
+  },
+  {
+    code: "HOLDOUT_ERR_BUNDLE_TOO_LARGE",
+    status: 413,
+    meaning: "The code bundle unpacks to more bytes than the competition allows.",
+  },
+  // Limits
+  {
+    code: "HOLDOUT_ERR_QUOTA_EXCEEDED",
+    status: 429,
+    meaning:
+      "Your team has used its submissions for the rolling window. `Retry-After` and `retryAt` say when the next slot opens.",
+  },
+  {
+    code: "HOLDOUT_ERR_QUOTA_EXHAUSTED",
+    status: 429,
+    meaning:
+      "Your team has used every submission this competition allows. Infrastructure failures and failed smoke runs are never counted.",
+  },
+  {
+    code: "HOLDOUT_ERR_RATE_LIMITED",
+    status: 429,
+    meaning: "Too many requests from this address or token; `Retry-After` says when to come back.",
+  },
+  // The server's side
+  {
+    code: "HOLDOUT_ERR_UNAVAILABLE",
+    status: 503,
+    meaning:
+      "A service the request needs (the database or the job queue) is down; nothing was charged. Retry.",
+  },
+  {
+    code: "HOLDOUT_ERR_NOT_READY",
+    status: 503,
+    meaning: "The readiness probe: a dependency (PostgreSQL, Redis or the Docker engine) cannot be reached.",
+  },
+  {
+    code: "HOLDOUT_ERR_INTERNAL",
+    status: 500,
+    meaning: "Our fault. Quote the request id from `detail` or the `X-Request-ID` header when you report it.",
+  },
+];
+
+const BY_CODE = new Map<string, ProblemEntry>(PROBLEMS.map((p) => [p.code, p]));
+
+export function problemEntry(code: string): ProblemEntry | undefined {
+  return BY_CODE.get(code);
+}
+
+/** The anchor of a code's entry on the reference page. */
+export function problemAnchor(code: string): string {
+  return `problem-${code.toLowerCase()}`;
+}
+
+/** A problem's `type`: its entry on the API's reference page (RFC 9457 §3.1.1). */
+export function problemType(code: string): string {
+  return `/docs#${problemAnchor(code)}`;
+}
+
+/** The `title` of a problem: the status's reason phrase. */
+export const STATUS_TITLES: Readonly<Record<number, string>> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  409: "Conflict",
+  413: "Content Too Large",
+  415: "Unsupported Media Type",
+  429: "Too Many Requests",
+  500: "Internal Server Error",
+  503: "Service Unavailable",
+};
