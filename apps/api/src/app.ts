@@ -26,6 +26,7 @@ import type { BundleLimits } from "./services/bundle.ts";
 import { EventHub } from "./services/events-hub.ts";
 import { cachedLeaderboard, type CompetitionInfo } from "./services/leaderboard.ts";
 import { crossOriginCheck } from "./web/cross-origin.ts";
+import { tagOf, type Caller } from "./web/api-docs.ts";
 import { webPages } from "./web/index.ts";
 import { createOrganizerService } from "./web/organizer.ts";
 
@@ -63,6 +64,15 @@ const DEFAULT_BUNDLE_LIMITS: BundleLimits = { maxBytes: 4 * 1024 ** 3, maxFiles:
 
 const VIEWS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "views");
 
+/** Who may call a route, by the auth hook it runs first; undefined when anyone may. */
+function callerOf(app: FastifyInstance, onRequest: unknown): Caller | undefined {
+  const hooks = [onRequest].flat();
+  if (hooks.includes(app.requireOrganizer)) return "organizer";
+  if (hooks.includes(app.requireTeam)) return "team";
+  if (hooks.includes(app.requireAuth)) return "signed-in";
+  return undefined;
+}
+
 /** Builds the API with everything it needs passed in; only server.ts listens. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -93,8 +103,22 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         },
       },
     },
+    // Each operation says who may call it (read from its auth hook, so it cannot drift from what
+    // the route enforces) and carries its group's tag.
+    transform: ({ schema, url, route }) => {
+      if (!schema || schema.hide) return { schema, url };
+      const caller = route.config?.caller ?? callerOf(app, route.onRequest);
+      const tagged = { ...schema, tags: [tagOf(url)] };
+      if (!caller) return { schema: tagged, url };
+      // A password instead of a token: the empty requirement makes the two schemes optional.
+      const security: Record<string, string[]>[] = [
+        { bearer: [] },
+        { session: [] },
+        ...(caller === "credentials" ? [{}] : []),
+      ];
+      return { schema: { ...tagged, security, "x-caller": caller }, url };
+    },
   });
-  app.get("/docs", { schema: { hide: true } }, () => app.swagger());
   await app.register(multipart, {
     limits: {
       fileSize: deps.maxUploadBytes,

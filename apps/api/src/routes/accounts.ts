@@ -139,6 +139,8 @@ const accountRoutes: FastifyPluginCallbackTypebox<AccountRoutesOptions> = (app, 
     "/api/v1/tokens",
     {
       onRequest: app.limitAuthAttempts,
+      // The handler takes a password or a token, so the docs cannot read this from a hook.
+      config: { caller: "credentials" },
       schema: {
         summary: "Issue an API token (shown once): with email and password, or for the signed-in caller",
         body: Type.Optional(

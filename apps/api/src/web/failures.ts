@@ -64,8 +64,3 @@ export function explainFailure(category: FailureCategory): FailureExplanation {
       return assertNever(category);
   }
 }
-
-/** Text with `code` spans, split so a template can put each code span in <code> (and escape all). */
-export function codeSegments(text: string): { code: boolean; text: string }[] {
-  return text.split("`").map((part, i) => ({ code: i % 2 === 1, text: part }));
-}

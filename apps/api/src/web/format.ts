@@ -78,3 +78,10 @@ export const STATE_LABELS = {
   failed: "Failed",
   cancelled: "Cancelled",
 } as const;
+
+/** Text with `code` spans, split so a template can put each code span in <code> (and escape all). */
+export type CodeText = { code: boolean; text: string }[];
+
+export function codeSegments(text: string | undefined): CodeText {
+  return (text ?? "").split("`").map((part, i) => ({ code: i % 2 === 1, text: part }));
+}

@@ -1,14 +1,16 @@
 import formbody from "@fastify/formbody";
 import type { Eta } from "eta";
 import type { FastifyError, FastifyInstance } from "fastify";
+import { problemType } from "@holdout/contracts";
 import type { Db } from "@holdout/db";
 import type { CookieSettings } from "../plugins/auth.ts";
 import type { CompetitionInfo, LeaderboardSource } from "../services/leaderboard.ts";
 import accountPages from "./account-pages.ts";
 import adminPages from "./admin-pages.ts";
+import { apiDocs } from "./api-docs.ts";
 import leaderboardPage from "./leaderboard-page.ts";
 import type { OrganizerService } from "./organizer.ts";
-import { renderPage, type WebContext } from "./render.ts";
+import { prefersHtml, renderPage, type WebContext } from "./render.ts";
 import { registerStaticAssets } from "./static.ts";
 import submissionPages from "./submission-pages.ts";
 import teamPage from "./team-page.ts";
@@ -44,7 +46,7 @@ export async function webPages(app: FastifyInstance, opts: WebOptions) {
   // A browser gets a page saying what went wrong (with the same stable code); any other client, or a
   // script's fetch, gets the API's problem+json from the parent handler.
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    if (!(request.headers.accept ?? "").includes("text/html")) throw error;
+    if (!prefersHtml(request)) throw error;
     const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
     if (status >= 500) request.log.error({ err: error }, "page failed");
     const headers = (error as { headers?: Record<string, string> }).headers;
@@ -71,12 +73,14 @@ export async function webPages(app: FastifyInstance, opts: WebOptions) {
         detail,
         status,
         code,
+        codeHref: problemType(code),
       },
       status,
     );
   });
 
   await app.register(leaderboardPage, { board: opts.board, web });
+  await app.register(apiDocs, { web });
   await app.register(accountPages, {
     db: opts.db,
     web,

@@ -24,6 +24,14 @@ export function viewerOf(request: FastifyRequest): Viewer | null {
 }
 
 /**
+ * Whether the client is a browser asking for a page (its Accept names text/html), rather than a
+ * script or `curl` (which accept any type, or ask for JSON) wanting the API's JSON.
+ */
+export function prefersHtml(request: FastifyRequest): boolean {
+  return (request.headers.accept ?? "").includes("text/html");
+}
+
+/**
  * Renders a page inside the layout. Templates escape every `<%= %>` (eta's autoEscape); the only raw
  * output is SVG built by plots.ts, which escapes its own text.
  */
