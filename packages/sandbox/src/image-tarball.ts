@@ -188,7 +188,13 @@ export class ArchiveChecker {
   /** The checks that need the whole archive; throws a SandboxRejection saying what is wrong. */
   finish(architecture: string | undefined): CheckedImage {
     if (this.#manifestText === undefined) {
-      throw new SandboxRejection("not a docker image archive: manifest.json is missing (use `docker save`)");
+      // A code bundle sent as an image is the usual cause; say so, naming a file that shows it.
+      const source = [...this.#names].find((name) => SOURCE_FILE.test(name));
+      throw new SandboxRejection(
+        source === undefined
+          ? "not a docker image archive: manifest.json is missing (use `docker save`)"
+          : `not a docker image archive: manifest.json is missing, and it holds source code (${JSON.stringify(source.slice(0, 100))}); a code bundle is sent in the \`bundle\` field, an image (\`docker save\` output) in \`image\``,
+      );
     }
     const manifest = parseManifest(this.#manifestText);
     if (manifest.Layers.length > this.#limits.maxLayers) {
@@ -276,6 +282,9 @@ export function whyUnrunnable(c: ImageConfigSummary, architecture: string | unde
   }
   return undefined;
 }
+
+/** Files of a code bundle that a `docker save` archive never holds (its files are JSON and layers). */
+const SOURCE_FILE = /\.(py|ipynb|r|jl|sh|js|ts)$|(^|\/)requirements\.txt$/i;
 
 /** Members that could land outside the archive's own tree, or that `docker save` never writes. */
 function checkMember(header: Header): void {

@@ -88,7 +88,12 @@ describe("inspectImageTarball", () => {
   );
   const digest = createHash("sha256").update(config).digest("hex");
   it.each([
-    ["no manifest", { "x.txt": "hello" }, /manifest\.json is missing/],
+    ["no manifest", { "x.txt": "hello" }, /manifest\.json is missing \(use `docker save`\)$/],
+    [
+      "a code bundle's files",
+      { "requirements.txt": "numpy\n", "src/predict.py": "print(1)\n" },
+      /manifest\.json is missing, and it holds source code \("(requirements\.txt|src\/predict\.py)"\); a code bundle is sent in the `bundle` field/,
+    ],
     [
       "two images",
       { "manifest.json": JSON.stringify([entry(digest), entry(digest)]), [`${digest}.json`]: config },
