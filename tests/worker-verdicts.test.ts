@@ -2,6 +2,7 @@ import { execFile } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
+import { gzipSync } from "node:zlib";
 import tar from "tar-stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TEST_ARTIFACTS_DIR, uniqueName } from "./support/env.ts";
@@ -76,6 +77,21 @@ describe("the worker turns each kind of model failure into a clear verdict", () 
     const r = await submit(file);
     expect(r.failure?.category).toBe("image_rejected");
     expect(r.failure?.message).toMatch(/manifest/);
+  });
+
+  it("a code bundle sent as an image: image_rejected, saying it goes in the bundle field", async () => {
+    const pack = tar.pack();
+    pack.entry({ name: "src/predict.py" }, "print('hello')\n");
+    pack.finalize();
+    const chunks: Buffer[] = [];
+    for await (const c of pack) chunks.push(c as Buffer);
+    const file = path.join(TEST_ARTIFACTS_DIR, `${uniqueName("bundle-as-image")}.tar.gz`);
+    await writeFile(file, gzipSync(Buffer.concat(chunks)));
+    const r = await submit(file);
+    expect(r.failure?.category).toBe("image_rejected");
+    expect(r.failure?.message).toMatch(
+      /holds source code \("src\/predict\.py"\); a code bundle is sent in the `bundle` field/,
+    );
   });
 
   it("a constant model is scored (AUC 0.5) but stays off the leaderboard, under the AUC floor", async () => {

@@ -14,15 +14,15 @@ export function explainFailure(category: FailureCategory): FailureExplanation {
   switch (category) {
     case "invalid_upload":
       return {
-        title: "The uploaded file is not a usable submission",
-        what: "The file could not be read as a `docker save` archive (plain or gzipped) or, for a code bundle, as a zip or tar.gz with the files the command needs.",
-        next: "Create the file with `docker save my-model:latest | gzip > model.tar.gz` (or zip your code), check that it opens on your machine, and submit again. The message below names what was wrong.",
+        title: "The code bundle could not be run as sent",
+        what: "The bundle's command could not be run, or one of its files clashes with what the model is given (the input list, the output folder).",
+        next: "Read the message below, which names the command or the file, fix the bundle (try the command on your machine in an empty folder with only the bundle), and submit again.",
       };
     case "image_rejected":
       return {
         title: "The image was refused before it ran",
-        what: "The image breaks one of the competition's rules for images, for example its platform (it must be linux/amd64), its unpacked size, a declared volume, or how it starts.",
-        next: "Read the reason below, rebuild the image (FROM the competition's base image is the safest start), and submit again.",
+        what: "The file is not a `docker save` archive (a code bundle goes in the bundle field), or the image breaks one of the competition's rules for images, for example its platform (it must be linux/amd64), its unpacked size, a declared volume, or how it starts.",
+        next: "Read the reason below. Create the file with `docker save my-model:latest | gzip > model.tar.gz`, rebuild the image if a rule is broken (FROM the competition's base image is the safest start), and submit again.",
       };
     case "timeout":
       return {
