@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from "fastify";
 import { PROBLEMS, problemAnchor, STATUS_TITLES } from "@holdout/contracts";
 import { codeSegments, type CodeText } from "./format.ts";
 import { prefersHtml, renderPage, type WebContext } from "./render.ts";
@@ -201,12 +201,13 @@ const PROBLEM_VIEWS = PROBLEMS.map((p) => ({
   meaning: codeSegments(p.meaning),
 }));
 
-export function apiDocs(app: FastifyInstance, opts: { web: WebContext }) {
+/** GET /docs (the page or the document, by Accept) and GET /docs/openapi.json. */
+export const apiDocs: FastifyPluginCallback<{ web: WebContext }> = (app, opts, done) => {
   // Built on first use: the document is complete only once every route is registered.
   let groups: GroupView[] | null = null;
   const openapi = () => app.swagger() as OpenApiDocument;
 
-  const page = (request: FastifyRequest, reply: Parameters<typeof renderPage>[2]) => {
+  const page = (request: FastifyRequest, reply: FastifyReply) => {
     groups ??= apiReference(openapi());
     return renderPage(opts.web, request, reply, "api-docs", {
       title: "API reference",
@@ -223,4 +224,5 @@ export function apiDocs(app: FastifyInstance, opts: { web: WebContext }) {
   app.get("/docs/openapi.json", { schema: { hide: true } }, (_request, reply) =>
     reply.type("application/json; charset=utf-8").send(openapi()),
   );
-}
+  done();
+};
