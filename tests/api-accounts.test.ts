@@ -1,8 +1,8 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import tar from "tar-stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT, TEST_DATABASE_URL, uniqueName } from "./support/env.ts";
+import { tarBuffer } from "./support/images.ts";
 import { startStack, type Stack } from "./support/stack.ts";
 
 const run = promisify(execFile);
@@ -17,12 +17,7 @@ interface Problem {
 }
 
 async function tinyTar(): Promise<Blob> {
-  const pack = tar.pack();
-  pack.entry({ name: "manifest.json" }, "[]");
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const c of pack) chunks.push(c as Buffer);
-  return new Blob([Buffer.concat(chunks)]);
+  return new Blob([await tarBuffer({ "manifest.json": "[]" })]);
 }
 
 describe("accounts: registration, tokens, sessions", () => {

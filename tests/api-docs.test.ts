@@ -1,7 +1,7 @@
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PROBLEMS, problemType } from "@holdout/contracts";
-import { launchBrowser, saveScreenshot } from "./support/browser.ts";
+import { launchBrowser, saveScreenshot, type DomWindow } from "./support/browser.ts";
 import { startStack, type Stack } from "./support/stack.ts";
 
 // /docs: the OpenAPI document for scripts (as it always was) and a reference page for browsers,
@@ -16,24 +16,6 @@ interface Operation {
 interface OpenApi {
   openapi: string;
   paths: Record<string, Record<string, Operation>>;
-}
-
-// Page-side code runs in Chromium; the project compiles without the DOM library.
-interface DomElement {
-  id: string;
-  textContent: string | null;
-  getAttribute(name: string): string | null;
-  getBoundingClientRect(): { height: number };
-}
-interface DomWindow {
-  document: {
-    documentElement: { scrollWidth: number };
-    querySelector(selector: string): DomElement | null;
-    querySelectorAll(selector: string): ArrayLike<DomElement>;
-    getElementById(id: string): DomElement | null;
-  };
-  innerWidth: number;
-  getComputedStyle(el: DomElement): { borderLeftColor: string; borderLeftStyle: string };
 }
 
 /** Every operation of the document, with a request path whose parameters are filled in. */

@@ -1,20 +1,15 @@
 import { readdir } from "node:fs/promises";
 import path from "node:path";
-import tar from "tar-stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { markFailed } from "@holdout/db";
+import { tarBuffer } from "./support/images.ts";
 import { startStack, type Stack } from "./support/stack.ts";
 
 // Quotas (official defaults: 5 per rolling 24 hours, 20 in all) are enforced in PostgreSQL under a
 // lock on the team's row, before the upload is read; infrastructure failures are refunded.
 
 async function tinyTar(): Promise<Blob> {
-  const pack = tar.pack();
-  pack.entry({ name: "manifest.json" }, "[]");
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const c of pack) chunks.push(c as Buffer);
-  return new Blob([Buffer.concat(chunks)]);
+  return new Blob([await tarBuffer({ "manifest.json": "[]" })]);
 }
 
 interface Answer {

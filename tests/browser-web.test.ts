@@ -1,6 +1,12 @@
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchBrowser, saveScreenshot, seedSubmission } from "./support/browser.ts";
+import {
+  launchBrowser,
+  saveScreenshot,
+  seedSubmission,
+  type DomElement,
+  type DomWindow,
+} from "./support/browser.ts";
 import { BASELINE_TARBALL, uniqueName } from "./support/env.ts";
 import { startStack, type Stack } from "./support/stack.ts";
 
@@ -9,32 +15,8 @@ import { startStack, type Stack } from "./support/stack.ts";
 // without reloading, read the per-task table and the plots; then the leaderboard (also on a phone),
 // the team page, a failure explanation and the organizer's page. Every page is screenshotted.
 
-// Page-side functions run in Chromium; the project compiles without the DOM library, so the few
-// DOM members they use are declared here and reached through globalThis.
-interface DomElement {
-  id: string;
-  type: string;
-  outerHTML: string;
-  value: number;
-  textContent: string | null;
-  labels: { length: number } | null;
-  getAttribute(name: string): string | null;
-  querySelector(selector: string): DomElement | null;
-}
-interface DomWindow {
-  document: {
-    activeElement: DomElement | null;
-    body: DomElement;
-    documentElement: { scrollWidth: number };
-    querySelector(selector: string): DomElement | null;
-    querySelectorAll(selector: string): ArrayLike<DomElement>;
-    getElementById(id: string): DomElement | null;
-  };
-  innerWidth: number;
-  getComputedStyle(el: DomElement): { color: string; backgroundColor: string };
-  MutationObserver: new (callback: () => void) => {
-    observe(target: DomElement, opts: { attributes: boolean }): void;
-  };
+/** The page's window, with the function the test exposes to it. */
+interface ProgressWindow extends DomWindow {
   recordProgress(value: number): void;
 }
 
@@ -166,7 +148,7 @@ describe("the web, in a real browser", () => {
       const progress: number[] = [];
       await page.exposeFunction("recordProgress", (v: number) => progress.push(v));
       await page.evaluate(() => {
-        const w = globalThis as unknown as DomWindow;
+        const w = globalThis as unknown as ProgressWindow;
         const bar = w.document.getElementById("sub-progress")!;
         new w.MutationObserver(() => w.recordProgress(bar.value)).observe(bar, { attributes: true });
       });

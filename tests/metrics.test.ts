@@ -5,13 +5,13 @@ import path from "node:path";
 import { Writable } from "node:stream";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
-import tar from "tar-stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "@holdout/api";
 import { QUEUE_EVALUATE, type EvaluateJob } from "@holdout/contracts";
 import { createDb, ensureCompetition, createTeamWithToken } from "@holdout/db";
 import { createWorkerMetrics } from "../apps/worker/src/metrics.ts";
 import { TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from "./support/env.ts";
+import { tarBuffer } from "./support/images.ts";
 import { startStack, type Stack } from "./support/stack.ts";
 
 // Observability as an operator sees it: what /metrics says after real requests and real rows, the
@@ -31,13 +31,7 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
 }
 
 async function tarOf(bytes: number): Promise<Blob> {
-  const pack = tar.pack();
-  pack.entry({ name: "manifest.json" }, "[]");
-  pack.entry({ name: "layer.bin" }, randomBytes(bytes));
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const c of pack) chunks.push(c as Buffer);
-  return new Blob([Buffer.concat(chunks)]);
+  return new Blob([await tarBuffer({ "manifest.json": "[]", "layer.bin": randomBytes(bytes) })]);
 }
 
 describe("API /metrics", () => {

@@ -2,8 +2,8 @@ import { readdir } from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
-import tar from "tar-stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { tarBuffer } from "./support/images.ts";
 import { startStack, type Stack } from "./support/stack.ts";
 
 // Every rejected upload must answer problem+json naming what is wrong, and leave no row and
@@ -11,14 +11,8 @@ import { startStack, type Stack } from "./support/stack.ts";
 
 const LIMIT = 256 * 1024;
 
-async function tinyTar(bytes = 1024): Promise<Buffer> {
-  const pack = tar.pack();
-  pack.entry({ name: "manifest.json" }, "[]");
-  pack.entry({ name: "padding.bin" }, randomBytes(bytes));
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const c of pack) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
+function tinyTar(bytes = 1024): Promise<Buffer> {
+  return tarBuffer({ "manifest.json": "[]", "padding.bin": randomBytes(bytes) });
 }
 
 type Part = [name: string, value: string] | [name: string, value: Blob, filename: string];

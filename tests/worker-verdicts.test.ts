@@ -3,10 +3,9 @@ import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { gzipSync } from "node:zlib";
-import tar from "tar-stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TEST_ARTIFACTS_DIR, uniqueName } from "./support/env.ts";
-import { CONSTANT_PREDICTIONS, shellModelTarball } from "./support/images.ts";
+import { CONSTANT_PREDICTIONS, shellModelTarball, tarBuffer } from "./support/images.ts";
 import { startStack, uploadImage, waitForFinal, type Stack } from "./support/stack.ts";
 
 const run = promisify(execFile);
@@ -67,26 +66,16 @@ describe("the worker turns each kind of model failure into a clear verdict", () 
   });
 
   it("a tarball that is not a Docker image: image_rejected", async () => {
-    const pack = tar.pack();
-    pack.entry({ name: "hello.txt" }, "not an image");
-    pack.finalize();
-    const chunks: Buffer[] = [];
-    for await (const c of pack) chunks.push(c as Buffer);
     const file = path.join(TEST_ARTIFACTS_DIR, `${uniqueName("not-an-image")}.tar`);
-    await writeFile(file, Buffer.concat(chunks));
+    await writeFile(file, await tarBuffer({ "hello.txt": "not an image" }));
     const r = await submit(file);
     expect(r.failure?.category).toBe("image_rejected");
     expect(r.failure?.message).toMatch(/manifest/);
   });
 
   it("a code bundle sent as an image: image_rejected, saying it goes in the bundle field", async () => {
-    const pack = tar.pack();
-    pack.entry({ name: "src/predict.py" }, "print('hello')\n");
-    pack.finalize();
-    const chunks: Buffer[] = [];
-    for await (const c of pack) chunks.push(c as Buffer);
     const file = path.join(TEST_ARTIFACTS_DIR, `${uniqueName("bundle-as-image")}.tar.gz`);
-    await writeFile(file, gzipSync(Buffer.concat(chunks)));
+    await writeFile(file, gzipSync(await tarBuffer({ "src/predict.py": "print('hello')\n" })));
     const r = await submit(file);
     expect(r.failure?.category).toBe("image_rejected");
     expect(r.failure?.message).toMatch(

@@ -25,6 +25,35 @@ export function launchBrowser(): Promise<Browser> {
   });
 }
 
+// Page-side functions run in Chromium; the project compiles without the DOM library, so the few
+// DOM members the tests use are declared here and reached through globalThis.
+export interface DomElement {
+  id: string;
+  type: string;
+  outerHTML: string;
+  value: number;
+  textContent: string | null;
+  labels: { length: number } | null;
+  getAttribute(name: string): string | null;
+  querySelector(selector: string): DomElement | null;
+  getBoundingClientRect(): { height: number };
+}
+export interface DomWindow {
+  document: {
+    activeElement: DomElement | null;
+    body: DomElement;
+    documentElement: { scrollWidth: number };
+    querySelector(selector: string): DomElement | null;
+    querySelectorAll(selector: string): ArrayLike<DomElement>;
+    getElementById(id: string): DomElement | null;
+  };
+  innerWidth: number;
+  getComputedStyle(el: DomElement): { color: string; backgroundColor: string; borderLeftStyle: string };
+  MutationObserver: new (callback: () => void) => {
+    observe(target: DomElement, opts: { attributes: boolean }): void;
+  };
+}
+
 /** Screenshots are kept as test artifacts (gitignored), one file per page and viewport. */
 export const SCREENSHOT_DIR = path.join(REPO_ROOT, "test-artifacts", "screenshots");
 

@@ -36,6 +36,16 @@ export async function shellModelTarball(script: string): Promise<string> {
   return dockerfileTarball(dockerfile, "model");
 }
 
+/** A tar archive of the given files, in memory. */
+export async function tarBuffer(files: Record<string, string | Buffer>): Promise<Buffer> {
+  const pack = tar.pack();
+  for (const [name, body] of Object.entries(files)) pack.entry({ name }, body);
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const c of pack) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
 /** Writes one row per study (views collapsed) with the given constant for every task. */
 export const CONSTANT_PREDICTIONS = `awk -F, 'BEGIN { print "Study,Atelectasis,Cardiomegaly,Consolidation,Edema,Pleural Effusion" }
 NR > 1 { s = $1; sub(/\\/view[0-9]+_[a-z]+\\.jpg$/, "", s); if (!seen[s]++) print s ",0.5,0.5,0.5,0.5,0.5" }' "$0" > "$1"`;
@@ -46,8 +56,9 @@ export async function buildImage(dockerfile: string, prefix = "hostile"): Promis
   // No network: these builds need none, and do not depend on the engine's default bridge.
   // No cache: the legacy builder would share its intermediate images between test files that
   // build the same first steps at once, and the `docker rmi` after one build prunes those shared
-  // parents while another build is still using them ("failed to get digest").
-  await docker(["build", "--network", "none", "--no-cache", "-q", "-t", tag, "-"], dockerfile);
+  // parents while another build is still using them ("failed to get digest"). Force-rm: a build
+  // that fails leaves no intermediate container behind either.
+  await docker(["build", "--network", "none", "--no-cache", "--force-rm", "-q", "-t", tag, "-"], dockerfile);
   return tag;
 }
 
