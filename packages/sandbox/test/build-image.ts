@@ -21,6 +21,8 @@ export async function buildTestImage(
     ...(opts.tag ? { t: opts.tag } : {}),
     ...(opts.labels ? { labels: opts.labels } : {}),
     forcerm: true,
+    // No cache: intermediate images shared with another test file's build could be pruned under it.
+    nocache: true,
     // No network: test builds need none, and do not depend on the engine's default bridge.
     networkmode: "none",
   });

@@ -88,7 +88,9 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  for (const id of Object.values(images)) await sandbox.removeImage(id);
+  // With their build steps: sandbox.removeImage keeps untagged parents (the worker must not take
+  // other builds' cache), and these parents are this file's own.
+  for (const id of Object.values(images)) await docker.getImage(id).remove({ force: true });
   if (workspace) await rm(workspace, { recursive: true, force: true });
 });
 
