@@ -203,7 +203,7 @@ describe("leaderboard page", () => {
       /^rank,date,model,team,institution,link,ensemble,mean_auc,num_rads_below_curve,auc_atelectasis,.*,mean_auc_lo,mean_auc_hi,tied_with_leader,auc_lo_atelectasis,auc_hi_atelectasis,/,
     );
     expect(first).toContain("Leader Net");
-    expect(first).toContain("0.9101,0.9488,true");
+    expect(first).toContain("0.9101,0.9488,TRUE");
   });
 
   it("shows a change made by any process at once (the cached board is rebuilt when its rows change)", async () => {

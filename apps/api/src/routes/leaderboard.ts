@@ -1,4 +1,4 @@
-import { stringify } from "csv-stringify/sync";
+import { stringify, type Options as CsvOptions } from "csv-stringify/sync";
 import type { FastifyPluginCallbackTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyReply } from "fastify";
 import { TASKS } from "@holdout/scorer";
@@ -16,7 +16,7 @@ export interface LeaderboardRoutesOptions {
 const taskColumn = (prefix: string, task: string) => `${prefix}_${task.toLowerCase().replaceAll(" ", "_")}`;
 
 // Named up front, so an empty board still has its header and every row the same columns. The
-// original columns first, in their order; the interval and tie columns are appended.
+// original columns first, in their order; the interval, tie and time columns are appended.
 const CSV_COLUMNS = [
   "rank",
   "date",
@@ -32,7 +32,28 @@ const CSV_COLUMNS = [
   "mean_auc_hi",
   "tied_with_leader",
   ...TASKS.flatMap((t) => [taskColumn("auc_lo", t), taskColumn("auc_hi", t)]),
+  "submitted_at",
 ];
+
+/**
+ * How the CSV is written so spreadsheets and pandas read it without options (RFC 4180): CRLF line
+ * ends, a header row, a UTF-8 byte order mark (without it Excel reads UTF-8 names as its legacy code
+ * page), booleans as TRUE/FALSE, dates as ISO 8601 (`date` the calendar day every spreadsheet takes
+ * for a date, `submitted_at` the instant in UTC). Team, model and institution names are the
+ * participants' own text: escape_formulas prefixes a cell starting with = + - @ (or their full-width
+ * forms, a tab or a CR) with ', so an organizer's spreadsheet shows it as text instead of running it.
+ */
+const CSV_OPTIONS: CsvOptions = {
+  header: true,
+  columns: CSV_COLUMNS,
+  record_delimiter: "windows",
+  bom: true,
+  escape_formulas: true,
+  cast: { boolean: (v) => (v ? "TRUE" : "FALSE") },
+};
+
+/** "2026-12-01T09:30:00.123Z" → "2026-12-01T09:30:00Z": the seconds are what anyone needs. */
+const isoSeconds = (iso: string) => iso.replace(/\.\d+Z$/, "Z");
 
 /** The public leaderboard as data (JSON, CSV). The HTML page is in web/leaderboard-page.ts. */
 const leaderboardRoutes: FastifyPluginCallbackTypebox<LeaderboardRoutesOptions> = (app, opts, done) => {
@@ -64,26 +85,27 @@ const leaderboardRoutes: FastifyPluginCallbackTypebox<LeaderboardRoutesOptions> 
     const csv = stringify(
       entries.map((e) => ({
         rank: e.rank,
-        date: e.date,
+        date: e.date.slice(0, 10),
         model: e.model,
         team: e.team,
         institution: e.institution ?? "",
         link: e.link ?? "",
-        ensemble: e.ensemble ? "ensemble" : "single model",
+        ensemble: e.ensemble,
         mean_auc: e.meanAuc,
         num_rads_below_curve: e.meanRadsBelowCurve,
         ...Object.fromEntries(e.tasks.map((t) => [taskColumn("auc", t.task), t.auc])),
         mean_auc_lo: e.meanAuc95?.[0] ?? "",
         mean_auc_hi: e.meanAuc95?.[1] ?? "",
-        tied_with_leader: e.tiedWithLeader === null ? "" : String(e.tiedWithLeader),
+        tied_with_leader: e.tiedWithLeader ?? "",
         ...Object.fromEntries(
           e.tasks.flatMap((t) => [
             [taskColumn("auc_lo", t.task), t.auc95?.[0] ?? ""],
             [taskColumn("auc_hi", t.task), t.auc95?.[1] ?? ""],
           ]),
         ),
+        submitted_at: isoSeconds(e.date),
       })),
-      { header: true, columns: CSV_COLUMNS },
+      CSV_OPTIONS,
     );
     return reply
       .type("text/csv; charset=utf-8")
