@@ -11,6 +11,8 @@ const UNIT = [
   "apps/api/test/coalesce.test.ts",
   "apps/api/test/lingering-close.test.ts",
   "apps/api/test/problems.test.ts",
+  "apps/api/test/local-path.test.ts",
+  "apps/api/test/text.test.ts",
   "apps/cli/test/**/*.test.ts",
   "scripts/**/*.test.ts",
 ];

@@ -64,9 +64,34 @@ export function safeHref(url: string | null | undefined): string | null {
   }
 }
 
-/** A local path to return to after signing in; anything else (another site, `//host`) is ignored. */
+// Any origin of our own choosing: a path resolved against it stays on it, whatever it looks like.
+const SELF = new URL("http://holdout.invalid/");
+
+// Browsers drop tabs and line breaks from a URL and read a backslash as a slash, so `/\t/evil.example`
+// and `/\evil.example` reach them as `//evil.example`: such characters are refused outright, as are
+// spaces and other controls, which no path of ours holds unencoded.
+const UNSAFE_IN_PATH = /[\s\p{Cc}\p{Cf}\\]/u;
+
+/**
+ * A path on this site to return to after signing in, or `fallback`. Judged as the browser will:
+ * resolved against our origin, it must still be our origin (which refuses `//host`, `/\host`,
+ * `https:…`, `javascript:…`). The answer is the resolved path, query and fragment, percent-encoded,
+ * so what is sent in Location is exactly what was checked (and never holds a byte a header cannot).
+ */
 export function localPath(next: unknown, fallback = "/"): string {
-  return typeof next === "string" && /^\/(?![/\\])/.test(next) && next.length < 500 ? next : fallback;
+  if (typeof next !== "string" || !next.startsWith("/") || next.length >= 500) return fallback;
+  if (UNSAFE_IN_PATH.test(next)) return fallback;
+  let url: URL;
+  try {
+    url = new URL(next, SELF);
+  } catch {
+    return fallback;
+  }
+  if (url.origin !== SELF.origin) return fallback;
+  // Resolving can itself make `//`: `/..//evil.example` is the path `//evil.example`, which a browser
+  // reads in Location as another host. The answer must be a path that cannot be read as one.
+  const path = `${url.pathname}${url.search}${url.hash}`;
+  return path.startsWith("//") ? fallback : path;
 }
 
 export const STATE_LABELS = {
