@@ -11,37 +11,37 @@ import { z } from "zod";
 import { createSubmission, QuotaReservationLostError, type Db } from "@holdout/db";
 import { Errors, type FieldProblem } from "../errors.ts";
 import { extractBundle, type BundleLimits } from "./bundle.ts";
-import { controlCharProblem } from "./text.ts";
+import { textRule } from "./text.ts";
 
 const WRITE_BUFFER_BYTES = 4 * 1024 * 1024;
 const TRUE_WORDS = ["true", "1", "yes", "on"];
 const FALSE_WORDS = ["false", "0", "no", "off", ""];
 
-const noControl = (multiline: boolean) => (v: string) => controlCharProblem(v, multiline) === null;
-
 export const SubmissionFieldsSchema = z.object({
+  // Shown text: the text rules (services/text.ts) look at the value as sent, before trimming.
   model: z
     .string({ error: "is required: the model's name as the leaderboard will show it" })
+    .superRefine(textRule())
     .trim()
     .min(1, { error: "must not be empty" })
-    .max(100, { error: "must be at most 100 characters" })
-    .refine(noControl(false), { error: "must not contain control characters" }),
+    .max(100, { error: "must be at most 100 characters" }),
   description: z
     .string()
+    .superRefine(textRule(true))
     .trim()
     .max(2000, { error: "must be at most 2000 characters" })
-    .refine(noControl(true), { error: "must not contain control characters other than line breaks" })
     .optional(),
   /** For code bundles: the command the run side starts in the bundle's directory. */
   command: z
     .string()
+    .superRefine(textRule())
     .trim()
     .min(1, { error: "must not be empty" })
     .max(1000, { error: "must be at most 1000 characters" })
-    .refine(noControl(false), { error: "must be one line without control characters" })
     .optional(),
   link: z
     .string()
+    .superRefine(textRule())
     .trim()
     .max(500, { error: "must be at most 500 characters" })
     .refine((v) => v === "" || /^https?:\/\/[^\s]+$/i.test(v), { error: "must be an http(s) URL" })

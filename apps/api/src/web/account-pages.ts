@@ -14,7 +14,7 @@ import {
   type Owner,
 } from "@holdout/db";
 import { clearedSessionCookie, sessionCookie, sessionTokenOf, type CookieSettings } from "../plugins/auth.ts";
-import { controlCharProblem } from "../services/text.ts";
+import { textRule } from "../services/text.ts";
 import { localPath } from "./format.ts";
 import { parseForm, type FieldErrors } from "./forms.ts";
 import { renderPage, type WebContext } from "./render.ts";
@@ -29,10 +29,10 @@ export interface AccountPagesOptions {
 const oneLine = (field: string, max: number, required: boolean) =>
   z
     .string({ error: `${field} is required` })
+    .superRefine(textRule())
     .trim()
     .max(max, { error: `at most ${max} characters` })
-    .refine((v) => !required || v.length > 0, { error: `${field} is required` })
-    .refine((v) => controlCharProblem(v) === null, { error: "must not contain control characters" });
+    .refine((v) => !required || v.length > 0, { error: `${field} is required` });
 
 const LoginForm = z.object({
   email: z.string({ error: "enter your email" }).trim().min(1, { error: "enter your email" }).max(254),

@@ -11,7 +11,7 @@ import {
 import { formatAuc } from "@holdout/scorer";
 import { Errors } from "../errors.ts";
 import { UUID } from "../schemas.ts";
-import { controlCharProblem } from "../services/text.ts";
+import { textRule } from "../services/text.ts";
 import { explainFailure } from "./failures.ts";
 import { formatDate, formatDateTime, STATE_LABELS } from "./format.ts";
 import { parseForm, type FieldErrors } from "./forms.ts";
@@ -21,9 +21,9 @@ import { redirectToLogin, renderPage, type WebContext } from "./render.ts";
 const TokenForm = z.object({
   label: z
     .string()
+    .superRefine(textRule())
     .trim()
     .max(100, { error: "at most 100 characters" })
-    .refine((v) => controlCharProblem(v) === null, { error: "must not contain control characters" })
     .optional(),
 });
 
