@@ -9,6 +9,7 @@
 import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { teamNameKey } from "@holdout/db";
 import { startStack } from "../tests/support/stack.ts";
 import { closeBenchStack, runPart, run, type Row } from "./lib.ts";
 
@@ -50,6 +51,7 @@ export async function benchLeaderboardLoad(): Promise<Row[]> {
         id,
         competitionId,
         name: `Bench Team ${i}`,
+        nameKey: teamNameKey(`Bench Team ${i}`),
         institution: `Lab ${i % 37}`,
       })),
     });

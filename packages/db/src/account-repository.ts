@@ -2,12 +2,20 @@ import type { Db } from "./client.ts";
 import { Prisma } from "./generated/prisma/client.ts";
 import { burnPasswordCheck, hashPassword, verifyPassword } from "./passwords.ts";
 import { generateToken, hashToken, tokenDisplayPrefix } from "./tokens.ts";
+import { teamNameKey } from "./team-names.ts";
 import { TeamNameTakenError } from "./team-repository.ts";
 
 export class EmailTakenError extends Error {
-  constructor(email: string) {
-    super(`an account with the email ${email} already exists`);
+  constructor(email: string, why = "an account with this email already exists") {
+    super(`${why}: ${email}`);
     this.name = "EmailTakenError";
+  }
+}
+
+export class TooManyTokensError extends Error {
+  constructor(readonly max: number) {
+    super(`at most ${max} API tokens may be live at once: revoke one you no longer use first`);
+    this.name = "TooManyTokensError";
   }
 }
 
@@ -42,16 +50,24 @@ export interface TeamRegistration {
   approved: boolean;
 }
 
-/** A self-registered team with its first API token (returned here and never again). */
+/**
+ * A self-registered team with its first API token (returned here and never again). One team per
+ * person: an email belongs to one team of a competition (a unique index), and an organizer's email
+ * to no team at all (an organizer signs in with it, and a team holding it would stand in the way).
+ */
 export async function registerTeam(db: Db, input: TeamRegistration) {
   const token = generateToken();
-  const passwordHash = await hashPassword(input.password);
   const contactEmail = normalizeEmail(input.contactEmail);
+  if (await db.account.findUnique({ where: { email: contactEmail }, select: { id: true } })) {
+    throw new EmailTakenError(contactEmail, "this email belongs to an organizer account, not to a team");
+  }
+  const passwordHash = await hashPassword(input.password);
   try {
     const team = await db.team.create({
       data: {
         competitionId: input.competitionId,
         name: input.name,
+        nameKey: teamNameKey(input.name),
         institution: input.institution,
         contactEmail,
         passwordHash,
@@ -67,14 +83,21 @@ export async function registerTeam(db: Db, input: TeamRegistration) {
   } catch (err) {
     if (!isUniqueViolation(err)) throw err;
     // Which of the two unique keys clashed: ask, rather than parse driver-specific metadata.
-    const sameName = await db.team.count({ where: { competitionId: input.competitionId, name: input.name } });
-    throw sameName > 0 ? new TeamNameTakenError(input.name) : new EmailTakenError(contactEmail);
+    const sameName = await db.team.count({
+      where: { competitionId: input.competitionId, nameKey: teamNameKey(input.name) },
+    });
+    throw sameName > 0
+      ? new TeamNameTakenError(input.name)
+      : new EmailTakenError(contactEmail, "a team with this email is already registered");
   }
 }
 
-/** An organizer account (CLI only). */
+/** An organizer account (CLI only); never with a team's email (whose sign-in it would take over). */
 export async function createOrganizer(db: Db, input: { email: string; password: string }) {
   const email = normalizeEmail(input.email);
+  if (await db.team.findFirst({ where: { contactEmail: email }, select: { id: true } })) {
+    throw new EmailTakenError(email, "a team uses this email; an organizer needs an address of their own");
+  }
   try {
     return await db.account.create({
       data: { email, passwordHash: await hashPassword(input.password), role: "organizer" },
@@ -87,24 +110,26 @@ export async function createOrganizer(db: Db, input: { email: string; password: 
 }
 
 /**
- * Email + password to an owner: a team of this competition first, then an organizer account.
- * Unknown emails cost a full hash check too, so timing does not tell which emails exist.
+ * Email + password to an owner: an organizer account first, then a team of this competition. An
+ * organizer's email is theirs alone: a team registered with it (before registration refused that)
+ * never shadows the organizer's sign-in, and the organizer's password decides. Unknown emails cost a
+ * full hash check too, so timing does not tell which emails exist.
  */
 export async function verifyLogin(
   db: Db,
   input: { competitionId: string; email: string; password: string },
 ): Promise<Owner | null> {
   const email = normalizeEmail(input.email);
+  const account = await db.account.findUnique({ where: { email }, select: { id: true, passwordHash: true } });
+  if (account) {
+    return (await verifyPassword(input.password, account.passwordHash)) ? { accountId: account.id } : null;
+  }
   const team = await db.team.findUnique({
     where: { competitionId_contactEmail: { competitionId: input.competitionId, contactEmail: email } },
     select: { id: true, passwordHash: true },
   });
   if (team?.passwordHash) {
     return (await verifyPassword(input.password, team.passwordHash)) ? { teamId: team.id } : null;
-  }
-  const account = await db.account.findUnique({ where: { email }, select: { id: true, passwordHash: true } });
-  if (account) {
-    return (await verifyPassword(input.password, account.passwordHash)) ? { accountId: account.id } : null;
   }
   await burnPasswordCheck(input.password);
   return null;
@@ -164,11 +189,29 @@ export async function authenticateToken(db: Db, token: string): Promise<Authenti
   return { id: p.team.id, name: p.team.name, competitionId: p.team.competitionId, tokenId: p.credentialId };
 }
 
-export async function issueApiToken(db: Db, owner: Owner, label: string | null) {
+/**
+ * A new API token for the owner. With `maxLive`, refused (TooManyTokensError) when the owner already
+ * has that many unrevoked tokens: counted and inserted under a lock on the owner's row, so parallel
+ * requests cannot each see room for one more.
+ */
+export async function issueApiToken(
+  db: Db,
+  owner: Owner,
+  label: string | null,
+  limits: { maxLive?: number } = {},
+) {
   const token = generateToken();
-  const row = await db.apiToken.create({
-    data: { ...owner, tokenHash: hashToken(token), prefix: tokenDisplayPrefix(token), label },
-    select: { id: true, prefix: true, label: true, createdAt: true },
+  const data = { ...owner, tokenHash: hashToken(token), prefix: tokenDisplayPrefix(token), label };
+  const select = { id: true, prefix: true, label: true, createdAt: true } as const;
+  const { maxLive } = limits;
+  if (maxLive === undefined) return { ...(await db.apiToken.create({ data, select })), token };
+  const row = await db.$transaction(async (tx) => {
+    await ("teamId" in owner
+      ? tx.$queryRaw`SELECT id FROM "Team" WHERE id = ${owner.teamId}::uuid FOR UPDATE`
+      : tx.$queryRaw`SELECT id FROM "Account" WHERE id = ${owner.accountId}::uuid FOR UPDATE`);
+    const live = await tx.apiToken.count({ where: { ...owner, revokedAt: null } });
+    if (live >= maxLive) throw new TooManyTokensError(maxLive);
+    return tx.apiToken.create({ data, select });
   });
   return { ...row, token };
 }

@@ -1,12 +1,22 @@
 import type { Db } from "./client.ts";
 import { Prisma } from "./generated/prisma/client.ts";
+import { teamNameKey } from "./team-names.ts";
 import { generateToken, hashToken, tokenDisplayPrefix } from "./tokens.ts";
+
+export { teamNameKey } from "./team-names.ts";
 
 export class TeamNameTakenError extends Error {
   constructor(name: string) {
-    super(`a team named "${name}" already exists in this competition`);
+    super(
+      `the team name "${name}" is taken in this competition: another team's name reads the same (names are compared ignoring case, character width, spacing and invisible characters)`,
+    );
     this.name = "TeamNameTakenError";
   }
+}
+
+/** Whether a team of the competition already has a name that reads like this one. */
+export async function teamNameTaken(db: Db, competitionId: string, name: string): Promise<boolean> {
+  return (await db.team.count({ where: { competitionId, nameKey: teamNameKey(name) } })) > 0;
 }
 
 /** Creates a team and its first API token. The token is returned here and never again. */
@@ -20,6 +30,7 @@ export async function createTeamWithToken(
       data: {
         competitionId: input.competitionId,
         name: input.name,
+        nameKey: teamNameKey(input.name),
         institution: input.institution ?? null,
         tokens: {
           create: { tokenHash: hashToken(token), prefix: tokenDisplayPrefix(token), label: "initial" },

@@ -1367,6 +1367,7 @@ export const TeamScalarFieldEnum = {
   id: 'id',
   competitionId: 'competitionId',
   name: 'name',
+  nameKey: 'nameKey',
   institution: 'institution',
   contactEmail: 'contactEmail',
   passwordHash: 'passwordHash',

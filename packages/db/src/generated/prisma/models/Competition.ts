@@ -779,7 +779,8 @@ export type $CompetitionPayload<ExtArgs extends runtime.Types.Extensions.Interna
      */
     registrationOpen: boolean
     /**
-     * Teams that register themselves may submit only once an organizer approved them.
+     * Teams that register themselves may submit only once an organizer approved them (the default
+     * for new competitions: one person, one team, checked by a person).
      */
     requireApproval: boolean
     /**

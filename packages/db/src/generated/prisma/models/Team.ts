@@ -28,6 +28,7 @@ export type TeamMinAggregateOutputType = {
   id: string | null
   competitionId: string | null
   name: string | null
+  nameKey: string | null
   institution: string | null
   contactEmail: string | null
   passwordHash: string | null
@@ -40,6 +41,7 @@ export type TeamMaxAggregateOutputType = {
   id: string | null
   competitionId: string | null
   name: string | null
+  nameKey: string | null
   institution: string | null
   contactEmail: string | null
   passwordHash: string | null
@@ -52,6 +54,7 @@ export type TeamCountAggregateOutputType = {
   id: number
   competitionId: number
   name: number
+  nameKey: number
   institution: number
   contactEmail: number
   passwordHash: number
@@ -66,6 +69,7 @@ export type TeamMinAggregateInputType = {
   id?: true
   competitionId?: true
   name?: true
+  nameKey?: true
   institution?: true
   contactEmail?: true
   passwordHash?: true
@@ -78,6 +82,7 @@ export type TeamMaxAggregateInputType = {
   id?: true
   competitionId?: true
   name?: true
+  nameKey?: true
   institution?: true
   contactEmail?: true
   passwordHash?: true
@@ -90,6 +95,7 @@ export type TeamCountAggregateInputType = {
   id?: true
   competitionId?: true
   name?: true
+  nameKey?: true
   institution?: true
   contactEmail?: true
   passwordHash?: true
@@ -175,6 +181,7 @@ export type TeamGroupByOutputType = {
   id: string
   competitionId: string
   name: string
+  nameKey: string
   institution: string | null
   contactEmail: string | null
   passwordHash: string | null
@@ -208,6 +215,7 @@ export type TeamWhereInput = {
   id?: Prisma.UuidFilter<"Team"> | string
   competitionId?: Prisma.UuidFilter<"Team"> | string
   name?: Prisma.StringFilter<"Team"> | string
+  nameKey?: Prisma.StringFilter<"Team"> | string
   institution?: Prisma.StringNullableFilter<"Team"> | string | null
   contactEmail?: Prisma.StringNullableFilter<"Team"> | string | null
   passwordHash?: Prisma.StringNullableFilter<"Team"> | string | null
@@ -225,6 +233,7 @@ export type TeamOrderByWithRelationInput = {
   id?: Prisma.SortOrder
   competitionId?: Prisma.SortOrder
   name?: Prisma.SortOrder
+  nameKey?: Prisma.SortOrder
   institution?: Prisma.SortOrderInput | Prisma.SortOrder
   contactEmail?: Prisma.SortOrderInput | Prisma.SortOrder
   passwordHash?: Prisma.SortOrderInput | Prisma.SortOrder
@@ -240,13 +249,14 @@ export type TeamOrderByWithRelationInput = {
 
 export type TeamWhereUniqueInput = Prisma.AtLeast<{
   id?: string
-  competitionId_name?: Prisma.TeamCompetitionIdNameCompoundUniqueInput
+  competitionId_nameKey?: Prisma.TeamCompetitionIdNameKeyCompoundUniqueInput
   competitionId_contactEmail?: Prisma.TeamCompetitionIdContactEmailCompoundUniqueInput
   AND?: Prisma.TeamWhereInput | Prisma.TeamWhereInput[]
   OR?: Prisma.TeamWhereInput[]
   NOT?: Prisma.TeamWhereInput | Prisma.TeamWhereInput[]
   competitionId?: Prisma.UuidFilter<"Team"> | string
   name?: Prisma.StringFilter<"Team"> | string
+  nameKey?: Prisma.StringFilter<"Team"> | string
   institution?: Prisma.StringNullableFilter<"Team"> | string | null
   contactEmail?: Prisma.StringNullableFilter<"Team"> | string | null
   passwordHash?: Prisma.StringNullableFilter<"Team"> | string | null
@@ -258,12 +268,13 @@ export type TeamWhereUniqueInput = Prisma.AtLeast<{
   sessions?: Prisma.SessionListRelationFilter
   submissions?: Prisma.SubmissionListRelationFilter
   reservations?: Prisma.QuotaReservationListRelationFilter
-}, "id" | "competitionId_name" | "competitionId_contactEmail">
+}, "id" | "competitionId_nameKey" | "competitionId_contactEmail">
 
 export type TeamOrderByWithAggregationInput = {
   id?: Prisma.SortOrder
   competitionId?: Prisma.SortOrder
   name?: Prisma.SortOrder
+  nameKey?: Prisma.SortOrder
   institution?: Prisma.SortOrderInput | Prisma.SortOrder
   contactEmail?: Prisma.SortOrderInput | Prisma.SortOrder
   passwordHash?: Prisma.SortOrderInput | Prisma.SortOrder
@@ -282,6 +293,7 @@ export type TeamScalarWhereWithAggregatesInput = {
   id?: Prisma.UuidWithAggregatesFilter<"Team"> | string
   competitionId?: Prisma.UuidWithAggregatesFilter<"Team"> | string
   name?: Prisma.StringWithAggregatesFilter<"Team"> | string
+  nameKey?: Prisma.StringWithAggregatesFilter<"Team"> | string
   institution?: Prisma.StringNullableWithAggregatesFilter<"Team"> | string | null
   contactEmail?: Prisma.StringNullableWithAggregatesFilter<"Team"> | string | null
   passwordHash?: Prisma.StringNullableWithAggregatesFilter<"Team"> | string | null
@@ -293,6 +305,7 @@ export type TeamScalarWhereWithAggregatesInput = {
 export type TeamCreateInput = {
   id?: string
   name: string
+  nameKey: string
   institution?: string | null
   contactEmail?: string | null
   passwordHash?: string | null
@@ -310,6 +323,7 @@ export type TeamUncheckedCreateInput = {
   id?: string
   competitionId: string
   name: string
+  nameKey: string
   institution?: string | null
   contactEmail?: string | null
   passwordHash?: string | null
@@ -325,6 +339,7 @@ export type TeamUncheckedCreateInput = {
 export type TeamUpdateInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   name?: Prisma.StringFieldUpdateOperationsInput | string
+  nameKey?: Prisma.StringFieldUpdateOperationsInput | string
   institution?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   contactEmail?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   passwordHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -342,6 +357,7 @@ export type TeamUncheckedUpdateInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   competitionId?: Prisma.StringFieldUpdateOperationsInput | string
   name?: Prisma.StringFieldUpdateOperationsInput | string
+  nameKey?: Prisma.StringFieldUpdateOperationsInput | string
   institution?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   contactEmail?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   passwordHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -358,6 +374,7 @@ export type TeamCreateManyInput = {
   id?: string
   competitionId: string
   name: string
+  nameKey: string
   institution?: string | null
   contactEmail?: string | null
   passwordHash?: string | null
@@ -369,6 +386,7 @@ export type TeamCreateManyInput = {
 export type TeamUpdateManyMutationInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   name?: Prisma.StringFieldUpdateOperationsInput | string
+  nameKey?: Prisma.StringFieldUpdateOperationsInput | string
   institution?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   contactEmail?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   passwordHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -381,6 +399,7 @@ export type TeamUncheckedUpdateManyInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   competitionId?: Prisma.StringFieldUpdateOperationsInput | string
   name?: Prisma.StringFieldUpdateOperationsInput | string
+  nameKey?: Prisma.StringFieldUpdateOperationsInput | string
   institution?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   contactEmail?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   passwordHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -399,9 +418,9 @@ export type TeamOrderByRelationAggregateInput = {
   _count?: Prisma.SortOrder
 }
 
-export type TeamCompetitionIdNameCompoundUniqueInput = {
+export type TeamCompetitionIdNameKeyCompoundUniqueInput = {
   competitionId: string
-  name: string
+  nameKey: string
 }
 
 export type TeamCompetitionIdContactEmailCompoundUniqueInput = {
@@ -413,6 +432,7 @@ export type TeamCountOrderByAggregateInput = {
   id?: Prisma.SortOrder
   competitionId?: Prisma.SortOrder
   name?: Prisma.SortOrder
+  nameKey?: Prisma.SortOrder
   institution?: Prisma.SortOrder
   contactEmail?: Prisma.SortOrder
   passwordHash?: Prisma.SortOrder
@@ -425,6 +445,7 @@ export type TeamMaxOrderByAggregateInput = {
   id?: Prisma.SortOrder
   competitionId?: Prisma.SortOrder
   name?: Prisma.SortOrder
+  nameKey?: Prisma.SortOrder
   institution?: Prisma.SortOrder
   contactEmail?: Prisma.SortOrder
   passwordHash?: Prisma.SortOrder
@@ -437,6 +458,7 @@ export type TeamMinOrderByAggregateInput = {
   id?: Prisma.SortOrder
   competitionId?: Prisma.SortOrder
   name?: Prisma.SortOrder
+  nameKey?: Prisma.SortOrder
   institution?: Prisma.SortOrder
   contactEmail?: Prisma.SortOrder
   passwordHash?: Prisma.SortOrder
@@ -568,6 +590,7 @@ export type TeamUpdateOneRequiredWithoutSubmissionsNestedInput = {
 export type TeamCreateWithoutCompetitionInput = {
   id?: string
   name: string
+  nameKey: string
   institution?: string | null
   contactEmail?: string | null
   passwordHash?: string | null
@@ -583,6 +606,7 @@ export type TeamCreateWithoutCompetitionInput = {
 export type TeamUncheckedCreateWithoutCompetitionInput = {
   id?: string
   name: string
+  nameKey: string
   institution?: string | null
   contactEmail?: string | null
   passwordHash?: string | null
@@ -628,6 +652,7 @@ export type TeamScalarWhereInput = {
   id?: Prisma.UuidFilter<"Team"> | string
   competitionId?: Prisma.UuidFilter<"Team"> | string
   name?: Prisma.StringFilter<"Team"> | string
+  nameKey?: Prisma.StringFilter<"Team"> | string
   institution?: Prisma.StringNullableFilter<"Team"> | string | null
   contactEmail?: Prisma.StringNullableFilter<"Team"> | string | null
   passwordHash?: Prisma.StringNullableFilter<"Team"> | string | null
@@ -639,6 +664,7 @@ export type TeamScalarWhereInput = {
 export type TeamCreateWithoutSessionsInput = {
   id?: string
   name: string
+  nameKey: string
   institution?: string | null
   contactEmail?: string | null
   passwordHash?: string | null
@@ -655,6 +681,7 @@ export type TeamUncheckedCreateWithoutSessionsInput = {
   id?: string
   competitionId: string
   name: string
+  nameKey: string
   institution?: string | null
   contactEmail?: string | null
   passwordHash?: string | null
@@ -685,6 +712,7 @@ export type TeamUpdateToOneWithWhereWithoutSessionsInput = {
 export type TeamUpdateWithoutSessionsInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   name?: Prisma.StringFieldUpdateOperationsInput | string
+  nameKey?: Prisma.StringFieldUpdateOperationsInput | string
   institution?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   contactEmail?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   passwordHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -701,6 +729,7 @@ export type TeamUncheckedUpdateWithoutSessionsInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   competitionId?: Prisma.StringFieldUpdateOperationsInput | string
   name?: Prisma.StringFieldUpdateOperationsInput | string
+  nameKey?: Prisma.StringFieldUpdateOperationsInput | string
   institution?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   contactEmail?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   passwordHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -715,6 +744,7 @@ export type TeamUncheckedUpdateWithoutSessionsInput = {
 export type TeamCreateWithoutReservationsInput = {
   id?: string
   name: string
+  nameKey: string
   institution?: string | null
   contactEmail?: string | null
   passwordHash?: string | null
@@ -731,6 +761,7 @@ export type TeamUncheckedCreateWithoutReservationsInput = {
   id?: string
   competitionId: string
   name: string
+  nameKey: string
   institution?: string | null
   contactEmail?: string | null
   passwordHash?: string | null
@@ -761,6 +792,7 @@ export type TeamUpdateToOneWithWhereWithoutReservationsInput = {
 export type TeamUpdateWithoutReservationsInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   name?: Prisma.StringFieldUpdateOperationsInput | string
+  nameKey?: Prisma.StringFieldUpdateOperationsInput | string
   institution?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   contactEmail?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   passwordHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -777,6 +809,7 @@ export type TeamUncheckedUpdateWithoutReservationsInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   competitionId?: Prisma.StringFieldUpdateOperationsInput | string
   name?: Prisma.StringFieldUpdateOperationsInput | string
+  nameKey?: Prisma.StringFieldUpdateOperationsInput | string
   institution?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   contactEmail?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   passwordHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -791,6 +824,7 @@ export type TeamUncheckedUpdateWithoutReservationsInput = {
 export type TeamCreateWithoutTokensInput = {
   id?: string
   name: string
+  nameKey: string
   institution?: string | null
   contactEmail?: string | null
   passwordHash?: string | null
@@ -807,6 +841,7 @@ export type TeamUncheckedCreateWithoutTokensInput = {
   id?: string
   competitionId: string
   name: string
+  nameKey: string
   institution?: string | null
   contactEmail?: string | null
   passwordHash?: string | null
@@ -837,6 +872,7 @@ export type TeamUpdateToOneWithWhereWithoutTokensInput = {
 export type TeamUpdateWithoutTokensInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   name?: Prisma.StringFieldUpdateOperationsInput | string
+  nameKey?: Prisma.StringFieldUpdateOperationsInput | string
   institution?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   contactEmail?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   passwordHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -853,6 +889,7 @@ export type TeamUncheckedUpdateWithoutTokensInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   competitionId?: Prisma.StringFieldUpdateOperationsInput | string
   name?: Prisma.StringFieldUpdateOperationsInput | string
+  nameKey?: Prisma.StringFieldUpdateOperationsInput | string
   institution?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   contactEmail?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   passwordHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -867,6 +904,7 @@ export type TeamUncheckedUpdateWithoutTokensInput = {
 export type TeamCreateWithoutSubmissionsInput = {
   id?: string
   name: string
+  nameKey: string
   institution?: string | null
   contactEmail?: string | null
   passwordHash?: string | null
@@ -883,6 +921,7 @@ export type TeamUncheckedCreateWithoutSubmissionsInput = {
   id?: string
   competitionId: string
   name: string
+  nameKey: string
   institution?: string | null
   contactEmail?: string | null
   passwordHash?: string | null
@@ -913,6 +952,7 @@ export type TeamUpdateToOneWithWhereWithoutSubmissionsInput = {
 export type TeamUpdateWithoutSubmissionsInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   name?: Prisma.StringFieldUpdateOperationsInput | string
+  nameKey?: Prisma.StringFieldUpdateOperationsInput | string
   institution?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   contactEmail?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   passwordHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -929,6 +969,7 @@ export type TeamUncheckedUpdateWithoutSubmissionsInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   competitionId?: Prisma.StringFieldUpdateOperationsInput | string
   name?: Prisma.StringFieldUpdateOperationsInput | string
+  nameKey?: Prisma.StringFieldUpdateOperationsInput | string
   institution?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   contactEmail?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   passwordHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -943,6 +984,7 @@ export type TeamUncheckedUpdateWithoutSubmissionsInput = {
 export type TeamCreateManyCompetitionInput = {
   id?: string
   name: string
+  nameKey: string
   institution?: string | null
   contactEmail?: string | null
   passwordHash?: string | null
@@ -954,6 +996,7 @@ export type TeamCreateManyCompetitionInput = {
 export type TeamUpdateWithoutCompetitionInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   name?: Prisma.StringFieldUpdateOperationsInput | string
+  nameKey?: Prisma.StringFieldUpdateOperationsInput | string
   institution?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   contactEmail?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   passwordHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -969,6 +1012,7 @@ export type TeamUpdateWithoutCompetitionInput = {
 export type TeamUncheckedUpdateWithoutCompetitionInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   name?: Prisma.StringFieldUpdateOperationsInput | string
+  nameKey?: Prisma.StringFieldUpdateOperationsInput | string
   institution?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   contactEmail?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   passwordHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -984,6 +1028,7 @@ export type TeamUncheckedUpdateWithoutCompetitionInput = {
 export type TeamUncheckedUpdateManyWithoutCompetitionInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   name?: Prisma.StringFieldUpdateOperationsInput | string
+  nameKey?: Prisma.StringFieldUpdateOperationsInput | string
   institution?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   contactEmail?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   passwordHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1054,6 +1099,7 @@ export type TeamSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs = r
   id?: boolean
   competitionId?: boolean
   name?: boolean
+  nameKey?: boolean
   institution?: boolean
   contactEmail?: boolean
   passwordHash?: boolean
@@ -1072,6 +1118,7 @@ export type TeamSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Extensio
   id?: boolean
   competitionId?: boolean
   name?: boolean
+  nameKey?: boolean
   institution?: boolean
   contactEmail?: boolean
   passwordHash?: boolean
@@ -1085,6 +1132,7 @@ export type TeamSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Extensio
   id?: boolean
   competitionId?: boolean
   name?: boolean
+  nameKey?: boolean
   institution?: boolean
   contactEmail?: boolean
   passwordHash?: boolean
@@ -1098,6 +1146,7 @@ export type TeamSelectScalar = {
   id?: boolean
   competitionId?: boolean
   name?: boolean
+  nameKey?: boolean
   institution?: boolean
   contactEmail?: boolean
   passwordHash?: boolean
@@ -1106,7 +1155,7 @@ export type TeamSelectScalar = {
   createdAt?: boolean
 }
 
-export type TeamOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "competitionId" | "name" | "institution" | "contactEmail" | "passwordHash" | "approved" | "termsAcceptedAt" | "createdAt", ExtArgs["result"]["team"]>
+export type TeamOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "competitionId" | "name" | "nameKey" | "institution" | "contactEmail" | "passwordHash" | "approved" | "termsAcceptedAt" | "createdAt", ExtArgs["result"]["team"]>
 export type TeamInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   competition?: boolean | Prisma.CompetitionDefaultArgs<ExtArgs>
   tokens?: boolean | Prisma.Team$tokensArgs<ExtArgs>
@@ -1135,9 +1184,16 @@ export type $TeamPayload<ExtArgs extends runtime.Types.Extensions.InternalArgs =
     id: string
     competitionId: string
     name: string
+    /**
+     * The name as compared for uniqueness (packages/db team-names.ts): NFKC, case-folded, invisible
+     * characters dropped, white space collapsed. Names that differ only in case, width or spacing
+     * have the same key, so the unique index below refuses a look-alike of a taken name.
+     */
+    nameKey: string
     institution: string | null
     /**
-     * Login email, stored lowercased; null for teams an organizer created without credentials.
+     * Login email, stored lowercased; one team per email in a competition, and never an organizer's.
+     * Null for teams an organizer created without credentials.
      */
     contactEmail: string | null
     /**
@@ -1578,6 +1634,7 @@ export interface TeamFieldRefs {
   readonly id: Prisma.FieldRef<"Team", 'String'>
   readonly competitionId: Prisma.FieldRef<"Team", 'String'>
   readonly name: Prisma.FieldRef<"Team", 'String'>
+  readonly nameKey: Prisma.FieldRef<"Team", 'String'>
   readonly institution: Prisma.FieldRef<"Team", 'String'>
   readonly contactEmail: Prisma.FieldRef<"Team", 'String'>
   readonly passwordHash: Prisma.FieldRef<"Team", 'String'>
