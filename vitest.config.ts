@@ -13,6 +13,7 @@ const UNIT = [
   "apps/api/test/problems.test.ts",
   "apps/api/test/local-path.test.ts",
   "apps/api/test/text.test.ts",
+  "apps/api/test/client-address.test.ts",
   "apps/cli/test/**/*.test.ts",
   "scripts/**/*.test.ts",
 ];

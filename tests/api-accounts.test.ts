@@ -90,7 +90,12 @@ describe("accounts: registration, tokens, sessions", () => {
     [{ email: "not-an-email" }, 400, "HOLDOUT_ERR_VALIDATION", /email/],
     [{ password: "short" }, 400, "HOLDOUT_ERR_VALIDATION", /password/],
     [{ name: "   " }, 400, "HOLDOUT_ERR_INVALID_FIELD", /`name` must not be blank/],
-    [{ name: "a\u0000b" }, 400, "HOLDOUT_ERR_INVALID_FIELD", /control characters/],
+    [
+      { name: "a\u0000b" },
+      400,
+      "HOLDOUT_ERR_INVALID_FIELD",
+      /U\+0000 NULL \(a control character\), at character 2/,
+    ],
     [{ name: "x".repeat(101) }, 400, "HOLDOUT_ERR_VALIDATION", /name/],
   ])("refuses %j → %i %s, creating nothing", async (over, status, code, detail) => {
     const reg = registration(over);
@@ -111,6 +116,133 @@ describe("accounts: registration, tokens, sessions", () => {
       body: registration({ email: first.email.toUpperCase() }),
     });
     expect([sameEmail.res.status, sameEmail.body.code]).toEqual([409, "HOLDOUT_ERR_EMAIL_TAKEN"]);
+  });
+
+  it("refuses a name that reads like a taken one (case, width, spacing, invisible characters), in the database too", async () => {
+    const base = uniqueName("Look Alike");
+    expect((await call("POST", "/api/v1/teams", { body: registration({ name: base }) })).res.status).toBe(
+      201,
+    );
+    const fullWidth = [...base.toUpperCase()]
+      .map((c) => (c >= "!" && c <= "~" ? String.fromCodePoint(c.codePointAt(0)! + 0xfee0) : c))
+      .join("");
+    for (const name of [
+      base.toLowerCase(),
+      base.toUpperCase(),
+      base.replace(" ", "   "),
+      ` ${base}\u3000`,
+      fullWidth,
+    ]) {
+      const { res, body } = await call("POST", "/api/v1/teams", { body: registration({ name }) });
+      expect([res.status, body.code], name).toEqual([409, "HOLDOUT_ERR_TEAM_NAME_TAKEN"]);
+      expect(body.detail).toMatch(/reads the same/);
+    }
+    // Invisible characters are refused outright, naming the character and where it is.
+    const hidden = await call("POST", "/api/v1/teams", {
+      body: registration({ name: base.replace(" ", " \u200b"), institution: "Uni\u202Eevil" }),
+    });
+    expect([hidden.res.status, hidden.body.code]).toEqual([400, "HOLDOUT_ERR_INVALID_FIELD"]);
+    expect(hidden.body.errors).toEqual([
+      {
+        field: "name",
+        message: "must not contain U+200B ZERO WIDTH SPACE (an invisible character), at character 6",
+      },
+    ]);
+    const bidi = await call("POST", "/api/v1/teams", {
+      body: registration({ institution: "Uni\u202Eevil" }),
+    });
+    expect(bidi.body.detail).toBe(
+      "field `institution` must not contain U+202E RIGHT-TO-LEFT OVERRIDE (a text-direction control), at character 4",
+    );
+    // The rule is PostgreSQL's: a look-alike inserted by any other path is refused as well.
+    await expect(stack.createTeam(base.toLowerCase())).rejects.toThrow(/is taken/);
+    expect(
+      await stack.db.team.count({
+        where: { competitionId: stack.competition.id, nameKey: base.toLowerCase() },
+      }),
+    ).toBe(1);
+  });
+
+  it("registers two look-alike names sent at once only once", async () => {
+    const base = uniqueName("Race Team");
+    const answers = await Promise.all(
+      [base, base.toUpperCase(), base.toLowerCase(), base.replace(" ", "  ")].map((name) =>
+        call("POST", "/api/v1/teams", { body: registration({ name }) }),
+      ),
+    );
+    expect(answers.map((a) => a.res.status).sort()).toEqual([201, 409, 409, 409]);
+  });
+
+  it("one team per email, and never an organizer's email; the organizer's sign-in comes first", async () => {
+    const org = await stack.createOrganizer();
+    const asTeam = await call("POST", "/api/v1/teams", {
+      body: registration({ email: org.email.toUpperCase(), password: "team password 1234" }),
+    });
+    expect([asTeam.res.status, asTeam.body.code]).toEqual([409, "HOLDOUT_ERR_EMAIL_TAKEN"]);
+    expect(asTeam.body.detail).toMatch(/organizer account/);
+
+    // A team that got the organizer's address before this rule (written straight to the database)
+    // does not shadow the organizer: the organizer signs in, and the team's password opens nothing.
+    const legacy = await stack.createTeam();
+    const { hashPassword } = await import("@holdout/db");
+    await stack.db.team.update({
+      where: { id: legacy.id },
+      data: { contactEmail: org.email, passwordHash: await hashPassword("legacy team password") },
+    });
+    const signIn = await call("POST", "/api/v1/tokens", {
+      body: { email: org.email, password: org.password },
+    });
+    expect(signIn.res.status).toBe(201);
+    const me = await call("GET", "/api/v1/session", { headers: bearer(signIn.body.token as string) });
+    expect(me.body).toMatchObject({ role: "organizer", account: { email: org.email } });
+    const shadow = await call("POST", "/api/v1/tokens", {
+      body: { email: org.email, password: "legacy team password" },
+    });
+    expect([shadow.res.status, shadow.body.code]).toEqual([401, "HOLDOUT_ERR_INVALID_CREDENTIALS"]);
+
+    // The other way round: the CLI will not make an organizer of a team's address.
+    const reg = registration();
+    expect((await call("POST", "/api/v1/teams", { body: reg })).res.status).toBe(201);
+    const cli = await run(
+      "bash",
+      [
+        "-c",
+        `printf 'a long organizer password\\n' | node apps/cli/bin/holdout.js admin create --email ${reg.email} --password-stdin`,
+      ],
+      { cwd: REPO_ROOT, env: { ...process.env, DATABASE_URL: TEST_DATABASE_URL } },
+    ).catch((err: { code: number; stderr: string }) => err);
+    expect(cli).toMatchObject({ code: 2 });
+    expect((cli as { stderr: string }).stderr).toMatch(/a team uses this email/);
+  });
+
+  it("new competitions require approval of teams by default", async () => {
+    const { ensureCompetition } = await import("@holdout/db");
+    const fresh = await ensureCompetition(stack.db, { slug: uniqueName("fresh"), name: "Fresh" });
+    expect(fresh.requireApproval).toBe(true);
+    await stack.db.competition.delete({ where: { id: fresh.id } });
+  });
+
+  it("caps a team's live API tokens; revoking one makes room", async () => {
+    const reg = registration();
+    const { body: created } = await call("POST", "/api/v1/teams", { body: reg });
+    const issue = () =>
+      call("POST", "/api/v1/tokens", { body: { email: reg.email, password: reg.password } });
+    // Registration issued the first; nine more reach the default cap of ten, in parallel.
+    const nine = await Promise.all(Array.from({ length: 9 }, issue));
+    expect(nine.map((a) => a.res.status)).toEqual(Array(9).fill(201));
+    const over = await issue();
+    expect([over.res.status, over.body.code]).toEqual([409, "HOLDOUT_ERR_TOO_MANY_TOKENS"]);
+    expect(over.body.detail).toMatch(/at most 10 API tokens .* revoke one/);
+    const bySession = await call("POST", "/api/v1/tokens", {
+      body: { label: "one more" },
+      headers: bearer(created.token as string),
+    });
+    expect([bySession.res.status, bySession.body.code]).toEqual([409, "HOLDOUT_ERR_TOO_MANY_TOKENS"]);
+    const first = nine[0]!.body as unknown as { id: string };
+    await call("DELETE", `/api/v1/tokens/${first.id}`, { headers: bearer(created.token as string) });
+    expect((await issue()).res.status).toBe(201);
+    const teamId = (created.team as { id: string }).id;
+    expect(await stack.db.apiToken.count({ where: { teamId, revokedAt: null } })).toBe(10);
   });
 
   it("closed registration admits no one; approval gates submitting", async () => {

@@ -151,7 +151,7 @@ describe("bad input and code bundles", () => {
         ]),
       status: 400,
       code: "HOLDOUT_ERR_INVALID_FIELD",
-      detail: /`model` must not contain control characters/,
+      detail: /`model` must not contain U\+0000 NULL \(a control character\), at character 5/,
     },
     {
       name: "a link with a javascript: scheme",

@@ -25,7 +25,7 @@ describe("rate limits", () => {
     expect(retryAfter).toBeLessThanOrEqual(60);
     expect(await res.json()).toMatchObject({
       code: "HOLDOUT_ERR_RATE_LIMITED",
-      detail: /API token or session/,
+      detail: /API tokens and sessions of this team or account/,
     });
     // Another token is counted on its own.
     expect((await get("/api/v1/submissions", b.token)).status).toBe(200);

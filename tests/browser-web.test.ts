@@ -137,7 +137,7 @@ describe("the web, in a real browser", () => {
       await page.getByRole("button", { name: "Submit" }).click();
       await expect
         .poll(() => page.locator('[data-error-for="model"]').textContent(), { timeout: 60_000 })
-        .toContain("control characters");
+        .toContain("must not contain U+0007 ALERT (a control character), at character 8");
       expect(await page.locator("#sub-model").getAttribute("aria-invalid")).toBe("true");
       expect(await page.locator("#sub-link").getAttribute("aria-invalid")).toBeNull();
       expect(await page.locator("#upload-progress").isVisible()).toBe(false);

@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
-import { buildApp } from "@holdout/api";
+import { buildApp, type TrustProxy } from "@holdout/api";
 import { QUEUE_EVALUATE, type EvaluateJob } from "@holdout/contracts";
 import {
   createDb,
@@ -50,6 +50,15 @@ export interface StackOptions {
   bundleLimits?: { maxBytes: number; maxFiles: number };
   /** The competition's quota; tests not about quotas get room for many submissions per team. */
   quota?: { perDay: number; total: number };
+  /**
+   * Whether teams that register need an organizer's approval. New competitions do by default; tests
+   * not about approval register and submit at once, so the stack turns it off unless asked.
+   */
+  requireApproval?: boolean;
+  /** Which X-Forwarded-For hops to believe (the API's HOLDOUT_TRUST_PROXY). */
+  trustProxy?: TrustProxy;
+  maxLiveTokens?: number;
+  eventStreams?: { perOwner: number; perAddress: number };
 }
 
 /**
@@ -68,7 +77,11 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const quota = opts.quota ?? { perDay: 1000, total: 1000 };
   const competition = await db.competition.update({
     where: { id: created.id },
-    data: { quotaPerDay: quota.perDay, quotaTotal: quota.total },
+    data: {
+      quotaPerDay: quota.perDay,
+      quotaTotal: quota.total,
+      requireApproval: opts.requireApproval ?? false,
+    },
   });
   const app = await buildApp({
     db,
@@ -87,6 +100,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       keyPrefix: `${prefix}:rl`,
     },
     ...(opts.bundleLimits ? { bundleLimits: opts.bundleLimits } : {}),
+    ...(opts.trustProxy !== undefined ? { trustProxy: opts.trustProxy } : {}),
+    ...(opts.maxLiveTokens !== undefined ? { maxLiveTokens: opts.maxLiveTokens } : {}),
+    ...(opts.eventStreams ? { eventStreams: opts.eventStreams } : {}),
   });
   const address = await app.listen({ host: "127.0.0.1", port: 0 });
 

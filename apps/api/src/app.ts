@@ -10,6 +10,7 @@ import type { Redis } from "ioredis";
 import type { EvaluateJob } from "@holdout/contracts";
 import type { Db } from "@holdout/db";
 import { auth } from "./plugins/auth.ts";
+import { trustProxyOption, type TrustProxy } from "./plugins/client-address.ts";
 import { metrics } from "./plugins/metrics.ts";
 import { problemJson } from "./plugins/problem-json.ts";
 import { genRequestId, requestId } from "./plugins/request-id.ts";
@@ -25,10 +26,13 @@ import uploadRoutes from "./routes/uploads.ts";
 import type { BundleLimits } from "./services/bundle.ts";
 import { EventHub } from "./services/events-hub.ts";
 import { cachedLeaderboard, type CompetitionInfo } from "./services/leaderboard.ts";
+import { streamSlots } from "./services/stream-slots.ts";
 import { crossOriginCheck } from "./web/cross-origin.ts";
 import { tagOf, type Caller } from "./web/api-docs.ts";
 import { webPages } from "./web/index.ts";
 import { createOrganizerService } from "./web/organizer.ts";
+
+export type { TrustProxy } from "./plugins/client-address.ts";
 
 export interface AppDeps {
   db: Db;
@@ -48,8 +52,12 @@ export interface AppDeps {
   uploadSweepIntervalMs?: number;
   /** How often the shared poller behind the server-sent event streams reads new events. */
   eventsPollMs?: number;
-  /** Take client addresses from X-Forwarded-For (only behind a trusted reverse proxy). */
-  trustProxy?: boolean;
+  /** Which X-Forwarded-For hops name the client (only behind trusted reverse proxies). */
+  trustProxy?: TrustProxy;
+  /** Unrevoked API tokens one team or organizer account may hold. */
+  maxLiveTokens?: number;
+  /** Open event streams at once per team (or organizer account) and per client address. */
+  eventStreams?: { perOwner: number; perAddress: number };
 }
 
 // The production values live in config.ts; these keep a bare buildApp() (tests) sensible.
@@ -61,6 +69,8 @@ const DEFAULT_RATE_LIMIT: RateLimitOptions = {
   keyPrefix: "holdout:ratelimit",
 };
 const DEFAULT_BUNDLE_LIMITS: BundleLimits = { maxBytes: 4 * 1024 ** 3, maxFiles: 20_000 };
+const DEFAULT_MAX_LIVE_TOKENS = 10;
+const DEFAULT_EVENT_STREAMS = { perOwner: 10, perAddress: 20 };
 
 const VIEWS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "views");
 
@@ -77,7 +87,7 @@ function callerOf(app: FastifyInstance, onRequest: unknown): Caller | undefined 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger: deps.logger ?? false,
-    trustProxy: deps.trustProxy ?? false,
+    trustProxy: trustProxyOption(deps.trustProxy ?? false),
     // X-Request-ID from a proxy or client when sane, else a UUID: on every log line and answer.
     genReqId: genRequestId,
   }).withTypeProvider<TypeBoxTypeProvider>();
@@ -145,6 +155,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     competitionId: deps.competition.id,
     sessionTtlMs: deps.session?.ttlMs ?? 7 * 24 * 3600 * 1000,
     cookie: { secure: deps.session?.cookieSecure ?? true },
+    maxLiveTokens: deps.maxLiveTokens ?? DEFAULT_MAX_LIVE_TOKENS,
   });
   const organizer = createOrganizerService({
     db: deps.db,
@@ -185,6 +196,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     competitionId: deps.competition.id,
     events,
     queue: deps.queue,
+    streamSlot: streamSlots(deps.redis, {
+      ...(deps.eventStreams ?? DEFAULT_EVENT_STREAMS),
+      keyPrefix: `${limits.keyPrefix}:streams`,
+    }),
   });
   await app.register(adminRoutes, { db: deps.db, competitionId: deps.competition.id, organizer });
   await app.register(webPages, {
@@ -197,6 +212,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       ttlMs: deps.session?.ttlMs ?? 7 * 24 * 3600 * 1000,
       cookie: { secure: deps.session?.cookieSecure ?? true },
     },
+    maxLiveTokens: deps.maxLiveTokens ?? DEFAULT_MAX_LIVE_TOKENS,
   });
   return app;
 }

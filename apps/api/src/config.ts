@@ -1,11 +1,47 @@
 import { z } from "zod";
 import { directory, parseConfig, positiveInt, postgresUrl, queuePrefix, redisUrl } from "@holdout/contracts";
+import { isProxyAddress, PROXY_RANGE_NAMES, type TrustProxy } from "./plugins/client-address.ts";
 
 const flag = (fallback: boolean) =>
   z
     .enum(["true", "false", "1", "0"], { error: "must be true or false" })
     .default(fallback ? "true" : "false")
     .transform((v) => v === "true" || v === "1");
+
+const MAX_PROXY_HOPS = 10;
+
+/** HOLDOUT_TRUST_PROXY: off, a hop count, or the proxies' addresses; "true" (every hop) is refused. */
+const trustProxy = z
+  .string()
+  .default("false")
+  .transform((raw, ctx): TrustProxy => {
+    const value = raw.trim();
+    if (["", "false", "0", "none"].includes(value.toLowerCase())) return false;
+    if (value.toLowerCase() === "true") {
+      ctx.addIssue({
+        code: "custom",
+        message:
+          "trusting every hop lets any client set its own address: give the number of proxies in front of the API (e.g. 1) or their addresses",
+      });
+      return z.NEVER;
+    }
+    if (/^\d+$/.test(value)) {
+      const hops = Number(value);
+      if (hops <= MAX_PROXY_HOPS) return { hops };
+      ctx.addIssue({ code: "custom", message: `at most ${MAX_PROXY_HOPS} proxy hops` });
+      return z.NEVER;
+    }
+    const addresses = value.split(",").map((a) => a.trim());
+    const bad = addresses.filter((a) => !isProxyAddress(a));
+    if (bad.length > 0) {
+      ctx.addIssue({
+        code: "custom",
+        message: `not an IP address, CIDR range or ${PROXY_RANGE_NAMES.join("/")}: ${bad.map((b) => JSON.stringify(b)).join(", ")}`,
+      });
+      return z.NEVER;
+    }
+    return { addresses };
+  });
 
 export const ApiConfigSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
@@ -28,13 +64,34 @@ export const ApiConfigSchema = z.object({
   HOLDOUT_SESSION_TTL_HOURS: positiveInt(7 * 24),
   /** The session cookie carries `Secure` unless this is false (plain-http local development). */
   HOLDOUT_COOKIE_SECURE: flag(true),
-  /** Behind a reverse proxy, take the client address from X-Forwarded-For (rate limits per IP). */
-  HOLDOUT_TRUST_PROXY: flag(false),
-  /** Requests per window: per client IP, per API token or session, and login/registration per IP. */
+  /**
+   * Behind reverse proxies, which X-Forwarded-For hops to believe for the client's address (every
+   * per-address limit uses it): `false` (none: the socket's peer is the client), a hop count `N`
+   * (the N nearest proxies; only when nothing else can reach the API), or a comma-separated list of
+   * the proxies' addresses and CIDR ranges (`loopback`, `linklocal`, `uniquelocal` name their
+   * ranges). `true`, every hop, is refused: any client could then pick its own address.
+   */
+  HOLDOUT_TRUST_PROXY: trustProxy,
+  /**
+   * Requests per window: per client address (an IPv6 /64), per team or organizer account (all its
+   * API tokens and sessions together), and sign-in/registration attempts per address.
+   */
   HOLDOUT_RATE_LIMIT_WINDOW_SECONDS: positiveInt(60),
+  /** Requests per window from one client address (IPv4 address, or IPv6 /64). */
   HOLDOUT_RATE_LIMIT_PER_IP: positiveInt(600),
+  /**
+   * Requests per window by one team or organizer account, all its API tokens and sessions together
+   * (a new token brings no new allowance; issuing one counts as a request).
+   */
   HOLDOUT_RATE_LIMIT_PER_TOKEN: positiveInt(300),
+  /** Sign-in and registration attempts per window from one client address (IPv4, or IPv6 /64). */
   HOLDOUT_RATE_LIMIT_AUTH_PER_IP: positiveInt(20),
+  /** Unrevoked API tokens a team (or organizer account) may hold at once; revoke one to make room. */
+  HOLDOUT_MAX_LIVE_TOKENS: positiveInt(10),
+  /** Server-sent event streams one team (or organizer account) may hold open at once (over it: 429). */
+  HOLDOUT_EVENT_STREAMS_PER_TEAM: positiveInt(10),
+  /** Server-sent event streams one client address (an IPv6 /64) may hold open at once (over it: 429). */
+  HOLDOUT_EVENT_STREAMS_PER_IP: positiveInt(20),
   /** A quota slot held by an upload in progress is given back after this long (a dead API process). */
   HOLDOUT_UPLOAD_RESERVATION_HOURS: positiveInt(6),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),

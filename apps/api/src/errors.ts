@@ -11,6 +11,7 @@ export const Errors = {
   NotFound: createError("HOLDOUT_ERR_NOT_FOUND", "%s", 404),
   TeamNameTaken: createError("HOLDOUT_ERR_TEAM_NAME_TAKEN", "%s", 409),
   EmailTaken: createError("HOLDOUT_ERR_EMAIL_TAKEN", "%s", 409),
+  TooManyTokens: createError("HOLDOUT_ERR_TOO_MANY_TOKENS", "%s", 409),
   InvalidField: createError("HOLDOUT_ERR_INVALID_FIELD", "%s", 400),
   MissingFile: createError("HOLDOUT_ERR_MISSING_FILE", "%s", 400),
   WrongFileField: createError("HOLDOUT_ERR_WRONG_FILE_FIELD", "%s", 400),
@@ -30,6 +31,7 @@ export const Errors = {
   QuotaExceeded: createError("HOLDOUT_ERR_QUOTA_EXCEEDED", "%s", 429),
   QuotaExhausted: createError("HOLDOUT_ERR_QUOTA_EXHAUSTED", "%s", 429),
   RateLimited: createError("HOLDOUT_ERR_RATE_LIMITED", "%s", 429),
+  TooManyStreams: createError("HOLDOUT_ERR_TOO_MANY_STREAMS", "%s", 429),
   Unavailable: createError("HOLDOUT_ERR_UNAVAILABLE", "%s", 503),
 } as const;
 

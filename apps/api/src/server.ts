@@ -39,6 +39,11 @@ async function main() {
     bundleLimits: { maxBytes: config.HOLDOUT_MAX_BUNDLE_BYTES, maxFiles: config.HOLDOUT_MAX_BUNDLE_FILES },
     reservationTtlMs: config.HOLDOUT_UPLOAD_RESERVATION_HOURS * 3600_000,
     trustProxy: config.HOLDOUT_TRUST_PROXY,
+    maxLiveTokens: config.HOLDOUT_MAX_LIVE_TOKENS,
+    eventStreams: {
+      perOwner: config.HOLDOUT_EVENT_STREAMS_PER_TEAM,
+      perAddress: config.HOLDOUT_EVENT_STREAMS_PER_IP,
+    },
     // One JSON object per line on stdout (pino): what log shippers and `docker logs` expect. Each
     // request's lines carry its reqId (X-Request-ID), and submission routes their submissionId.
     logger: {

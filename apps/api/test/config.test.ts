@@ -49,4 +49,36 @@ describe("API configuration", () => {
       /HOLDOUT_COOKIE_SECURE: must be true or false/,
     );
   });
+
+  it.each([
+    ["false", false],
+    ["0", false],
+    ["", false],
+    ["1", { hops: 1 }],
+    ["2", { hops: 2 }],
+    ["10.0.0.2", { addresses: ["10.0.0.2"] }],
+    ["10.0.0.0/8, fd00::/8,loopback", { addresses: ["10.0.0.0/8", "fd00::/8", "loopback"] }],
+    ["::ffff:172.18.0.2", { addresses: ["::ffff:172.18.0.2"] }],
+  ])("reads HOLDOUT_TRUST_PROXY=%j as %j", (value, expected) => {
+    expect(loadApiConfig({ ...valid, HOLDOUT_TRUST_PROXY: value }).HOLDOUT_TRUST_PROXY).toEqual(expected);
+  });
+
+  it.each([
+    ["true", /HOLDOUT_TRUST_PROXY: trusting every hop lets any client set its own address/],
+    ["TRUE", /trusting every hop/],
+    ["11", /at most 10 proxy hops/],
+    ["10.0.0.0/33", /not an IP address, CIDR range or loopback\/linklocal\/uniquelocal: "10.0.0.0\/33"/],
+    ["proxy.example, 10.0.0.1", /"proxy.example"/],
+    ["10.0.0.1,", /""/],
+  ])("refuses HOLDOUT_TRUST_PROXY=%j", (value, message) => {
+    expect(() => loadApiConfig({ ...valid, HOLDOUT_TRUST_PROXY: value })).toThrow(message);
+  });
+
+  it("caps live tokens and event streams by default", () => {
+    expect(loadApiConfig(valid)).toMatchObject({
+      HOLDOUT_MAX_LIVE_TOKENS: 10,
+      HOLDOUT_EVENT_STREAMS_PER_TEAM: 10,
+      HOLDOUT_EVENT_STREAMS_PER_IP: 20,
+    });
+  });
 });

@@ -64,12 +64,20 @@ export const PROBLEMS: readonly ProblemEntry[] = [
   {
     code: "HOLDOUT_ERR_TEAM_NAME_TAKEN",
     status: 409,
-    meaning: "Another team already has this name in the competition; choose another.",
+    meaning:
+      "Another team of the competition already has this name, or one that reads the same: names are compared ignoring case, character width (full-width letters), spacing and invisible characters. Choose another.",
   },
   {
     code: "HOLDOUT_ERR_EMAIL_TAKEN",
     status: 409,
-    meaning: "An account already uses this email; sign in with it, or register another address.",
+    meaning:
+      "This email already belongs to a team of the competition (one team per person) or to an organizer account; sign in with it, or register another address.",
+  },
+  {
+    code: "HOLDOUT_ERR_TOO_MANY_TOKENS",
+    status: 409,
+    meaning:
+      "Your team already holds as many live API tokens as the competition allows (default 10). Revoke one you no longer use (`DELETE /api/v1/tokens/<id>`), then ask again.",
   },
   {
     code: "HOLDOUT_ERR_ALREADY_FINAL",
@@ -213,7 +221,14 @@ export const PROBLEMS: readonly ProblemEntry[] = [
   {
     code: "HOLDOUT_ERR_RATE_LIMITED",
     status: 429,
-    meaning: "Too many requests from this address or token; `Retry-After` says when to come back.",
+    meaning:
+      "Too many requests from this address, or with your team's tokens and sessions together; `Retry-After` says when to come back.",
+  },
+  {
+    code: "HOLDOUT_ERR_TOO_MANY_STREAMS",
+    status: 429,
+    meaning:
+      "Too many event streams are open at once for your team or from your address. Close one (a browser tab following a submission holds one), or poll `GET /api/v1/submissions/<id>`; `Retry-After` says when to try again.",
   },
   // The server's side
   {

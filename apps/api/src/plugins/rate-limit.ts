@@ -1,13 +1,18 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import type { Redis } from "ioredis";
+import { ownerOf, type Owner } from "@holdout/db";
 import { Errors, withRetryAt } from "../errors.ts";
+import { addressKey } from "./client-address.ts";
 
 export interface RateLimitOptions {
   windowMs: number;
-  /** Requests per window from one client address, whoever it is. */
+  /** Requests per window from one client address (an IPv6 /64: see addressKey), whoever it is. */
   perIp: number;
-  /** Requests per window with one API token or session. */
+  /**
+   * Requests per window by one team or organizer account, all its API tokens and sessions together:
+   * a new token brings no new allowance, and issuing one counts as a request.
+   */
   perCredential: number;
   /** Password and registration attempts per window from one client address. */
   authPerIp: number;
@@ -19,6 +24,11 @@ declare module "fastify" {
   interface FastifyInstance {
     /** Route hook for endpoints that check passwords or create accounts: a stricter per-IP limit. */
     limitAuthAttempts: (request: FastifyRequest) => Promise<void>;
+    /**
+     * Counts a request against the owner's allowance: for a route that learns who is asking only in
+     * its handler (a password), where the hook below could not count it.
+     */
+    limitOwner: (request: FastifyRequest, owner: Owner) => Promise<void>;
   }
 }
 
@@ -69,28 +79,42 @@ export const ipRateLimit = fp(
     const check = makeCheck(opts.redis, opts.limits);
     app.addHook("onRequest", async (request) => {
       if (EXEMPT.has(request.url)) return;
-      await check(request, `ip:${request.ip}`, opts.limits.perIp, "from this address");
+      await check(request, `ip:${addressKey(request.ip)}`, opts.limits.perIp, "from this address");
     });
     app.decorate("limitAuthAttempts", (request: FastifyRequest) =>
-      check(request, `auth:${request.ip}`, opts.limits.authPerIp, "to sign in or register from this address"),
+      check(
+        request,
+        `auth:${addressKey(request.ip)}`,
+        opts.limits.authPerIp,
+        "to sign in or register from this address",
+      ),
     );
   },
   { name: "ip-rate-limit" },
 );
 
-/** Per API token or session; registered after `auth`, which resolved the credential. */
+const ownerBucket = (owner: Owner) =>
+  "teamId" in owner ? `owner:team:${owner.teamId}` : `owner:account:${owner.accountId}`;
+
+/**
+ * Per team or organizer account (whichever API token or session it uses); registered after `auth`,
+ * which resolved the credential. Keyed by the owner, not the token: each new token used to bring a
+ * fresh allowance, so minting tokens multiplied the limit.
+ */
 export const credentialRateLimit = fp(
   (app: FastifyInstance, opts: { redis: Redis; limits: RateLimitOptions }) => {
     const check = makeCheck(opts.redis, opts.limits);
-    app.addHook("onRequest", async (request) => {
-      if (!request.principal) return;
-      await check(
+    const limitOwner = (request: FastifyRequest, owner: Owner) =>
+      check(
         request,
-        `cred:${request.principal.credentialId}`,
+        ownerBucket(owner),
         opts.limits.perCredential,
-        "with this API token or session",
+        "with the API tokens and sessions of this team or account",
       );
+    app.addHook("onRequest", async (request) => {
+      if (request.principal) await limitOwner(request, ownerOf(request.principal));
     });
+    app.decorate("limitOwner", limitOwner);
   },
   { name: "credential-rate-limit", dependencies: ["auth"] },
 );

@@ -13,6 +13,7 @@ import {
   registerTeam,
   revokeApiToken,
   TeamNameTakenError,
+  TooManyTokensError,
   verifyLogin,
   type Db,
   type Owner,
@@ -33,6 +34,8 @@ export interface AccountRoutesOptions {
   competitionId: string;
   sessionTtlMs: number;
   cookie: CookieSettings;
+  /** Unrevoked API tokens one team or organizer account may hold. */
+  maxLiveTokens: number;
 }
 
 const Email = Type.String({ format: "email", maxLength: 254 });
@@ -167,13 +170,20 @@ const accountRoutes: FastifyPluginCallbackTypebox<AccountRoutesOptions> = (app, 
           throw new Errors.InvalidField("send both `email` and `password`");
         }
         owner = await login(body.email, body.password);
+        // A token or session was counted by the rate-limit hook; a password only now names the owner.
+        await app.limitOwner(request, owner);
       } else if (request.principal) {
         owner = ownerOf(request.principal);
       } else {
         throw new Errors.Unauthorized("send `email` and `password`, or an existing API token or session");
       }
       const label = body.label === undefined ? null : displayText("label", body.label, true) || null;
-      const issued = await issueApiToken(db, owner, label);
+      const issued = await issueApiToken(db, owner, label, { maxLive: opts.maxLiveTokens }).catch(
+        (err: unknown) => {
+          if (err instanceof TooManyTokensError) throw new Errors.TooManyTokens(err.message);
+          throw err;
+        },
+      );
       return reply.status(201).send({
         id: issued.id,
         prefix: issued.prefix,

@@ -3,11 +3,20 @@ import type { Queue } from "bullmq";
 import type { FastifyRequest } from "fastify";
 import { Type } from "typebox";
 import type { EvaluateJob } from "@holdout/contracts";
-import { findSubmission, findSubmissionLog, listSubmissionEvents, requestCancel, type Db } from "@holdout/db";
+import {
+  findSubmission,
+  findSubmissionLog,
+  listSubmissionEvents,
+  ownerOf,
+  requestCancel,
+  type Db,
+} from "@holdout/db";
 import { Errors } from "../errors.ts";
+import { currentPrincipal } from "../plugins/auth.ts";
 import { CurvesSchema, IdParamsSchema, ProblemSchema, UUID } from "../schemas.ts";
 import { timelineEvent, type EventHub } from "../services/events-hub.ts";
 import { streamSubmissionEvents } from "../services/events-stream.ts";
+import type { AcquireStreamSlot } from "../services/stream-slots.ts";
 import { canSeeWhole } from "./submissions.ts";
 
 export interface SubmissionDetailRoutesOptions {
@@ -17,6 +26,8 @@ export interface SubmissionDetailRoutesOptions {
   events: EventHub;
   /** To take a cancelled submission's job off the queue while it waits. */
   queue: Queue<EvaluateJob>;
+  /** Caps on open event streams per team and per address (services/stream-slots.ts). */
+  streamSlot: AcquireStreamSlot;
 }
 
 const TimelineEventSchema = Type.Object({
@@ -34,7 +45,7 @@ const wantsEventStream = (request: FastifyRequest) =>
 // and cancelling it. Everyone else gets 404 for any id, listed or not.
 const submissionDetailRoutes: FastifyPluginCallbackTypebox<SubmissionDetailRoutesOptions> = (
   app,
-  { db, competitionId, events, queue },
+  { db, competitionId, events, queue, streamSlot },
   done,
 ) => {
   async function wholeSubmission(request: FastifyRequest, id: string) {
@@ -78,7 +89,7 @@ const submissionDetailRoutes: FastifyPluginCallbackTypebox<SubmissionDetailRoute
       schema: {
         summary: "The submission's timeline: every state change (JSON, or server-sent events)",
         description:
-          "With `Accept: text/event-stream`: `timeline` events (with `id:`; send `Last-Event-ID` to resume), `queue` events ({position, estimatedStartAt}) while queued, then `end` ({state}) once final, and the stream closes. Comment lines every 15 s keep it open.",
+          "With `Accept: text/event-stream`: `timeline` events (with `id:`; send `Last-Event-ID` to resume), `queue` events ({position, estimatedStartAt}) while queued, then `end` ({state}) once final, and the stream closes. Comment lines every 15 s keep it open. Open streams are capped per team and per client address (429 `HOLDOUT_ERR_TOO_MANY_STREAMS` with Retry-After beyond).",
         params: IdParamsSchema,
         headers: Type.Object({ "last-event-id": Type.Optional(Type.String({ maxLength: 40 })) }),
         response: {
@@ -99,6 +110,9 @@ const submissionDetailRoutes: FastifyPluginCallbackTypebox<SubmissionDetailRoute
           errors: [{ field: "Last-Event-ID", message: "must be a timeline event id (digits)" }],
         });
       }
+      // Over a cap: 429 before the stream opens. The slot is held until the response closes, however.
+      const slot = await streamSlot(request, ownerOf(currentPrincipal(request)));
+      reply.raw.once("close", () => slot.release());
       await streamSubmissionEvents(request, reply, { db, hub: events }, s, raw === "" ? 0n : BigInt(raw));
       return reply;
     },

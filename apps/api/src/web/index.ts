@@ -22,6 +22,7 @@ export interface WebOptions {
   board: LeaderboardSource;
   session: { ttlMs: number; cookie: CookieSettings };
   organizer: OrganizerService;
+  maxLiveTokens: number;
 }
 
 const HEADINGS: Record<number, string> = {
@@ -88,6 +89,6 @@ export async function webPages(app: FastifyInstance, opts: WebOptions) {
     cookie: opts.session.cookie,
   });
   await app.register(submissionPages, { db: opts.db, web, organizer: opts.organizer });
-  await app.register(teamPage, { db: opts.db, web });
+  await app.register(teamPage, { db: opts.db, web, maxLiveTokens: opts.maxLiveTokens });
   await app.register(adminPages, { db: opts.db, web, organizer: opts.organizer });
 }

@@ -6,6 +6,7 @@ import {
   listApiTokens,
   listTeamSubmissions,
   revokeApiToken,
+  TooManyTokensError,
   type Db,
 } from "@holdout/db";
 import { formatAuc } from "@holdout/scorer";
@@ -19,12 +20,7 @@ import { quotaSummary } from "./quota-summary.ts";
 import { redirectToLogin, renderPage, type WebContext } from "./render.ts";
 
 const TokenForm = z.object({
-  label: z
-    .string()
-    .superRefine(textRule())
-    .trim()
-    .max(100, { error: "at most 100 characters" })
-    .optional(),
+  label: z.string().superRefine(textRule()).trim().max(100, { error: "at most 100 characters" }).optional(),
 });
 
 const NOTICES: Record<string, string> = {
@@ -32,7 +28,11 @@ const NOTICES: Record<string, string> = {
 };
 
 /** The team's own page: its submissions, API tokens and quota. */
-const teamPage: FastifyPluginCallback<{ db: Db; web: WebContext }> = (app, { db, web }, done) => {
+const teamPage: FastifyPluginCallback<{ db: Db; web: WebContext; maxLiveTokens: number }> = (
+  app,
+  { db, web, maxLiveTokens },
+  done,
+) => {
   function teamOf(request: FastifyRequest) {
     const p = request.principal;
     return p?.role === "team" ? p.team : null;
@@ -104,7 +104,16 @@ const teamPage: FastifyPluginCallback<{ db: Db; web: WebContext }> = (app, { db,
     if (!team) throw new Errors.Unauthorized("sign in as a team to manage its API tokens");
     const form = parseForm(TokenForm, request.body);
     if (!form.ok) return render(request, reply, { errors: form.errors }, 400);
-    const issued = await issueApiToken(db, { teamId: team.id }, form.value.label || null);
+    let issued;
+    try {
+      issued = await issueApiToken(db, { teamId: team.id }, form.value.label || null, {
+        maxLive: maxLiveTokens,
+      });
+    } catch (err) {
+      if (err instanceof TooManyTokensError)
+        return render(request, reply, { errors: { label: err.message } }, 409);
+      throw err;
+    }
     reply.header("cache-control", "no-store");
     return render(request, reply, { newToken: issued.token }, 201);
   });
