@@ -9,7 +9,7 @@ import { REPO_ROOT } from "./env.ts";
 // network (background services would otherwise try to reach out at every start).
 export const CHROMIUM_PATH = process.env.HOLDOUT_CHROMIUM ?? "/usr/bin/chromium";
 
-export function launchBrowser(): Promise<Browser> {
+export function launchBrowser(extraArgs: string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM_PATH,
     headless: true,
@@ -21,6 +21,7 @@ export function launchBrowser(): Promise<Browser> {
       "--disable-background-networking",
       "--disable-component-update",
       "--disable-sync",
+      ...extraArgs,
     ],
   });
 }

@@ -168,7 +168,9 @@ const accountPages: FastifyPluginCallback<AccountPagesOptions> = (app, opts, don
             request,
             reply,
             values,
-            { name: "This team name is taken; choose another." },
+            {
+              name: "This team name is taken: another team's name reads the same (case, width, spacing and invisible characters do not count). Choose another.",
+            },
             409,
           );
         }
@@ -177,7 +179,7 @@ const accountPages: FastifyPluginCallback<AccountPagesOptions> = (app, opts, don
             request,
             reply,
             values,
-            { email: "A team with this email is already registered; sign in instead." },
+            { email: "This email already belongs to a team or an organizer; sign in instead." },
             409,
           );
         }
