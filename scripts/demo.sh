@@ -56,6 +56,32 @@ for _ in $(seq 60); do curl -fsS "$base/readyz" >/dev/null 2>&1 && break; sleep 
 curl -fsS "$base/readyz" >/dev/null || { echo "demo: the API did not start; see $HOLDOUT_DATA_DIR/logs/api.log" >&2; exit 1; }
 say "API on $base (logs in $HOLDOUT_DATA_DIR/logs)"
 
+# New competitions require an organizer to approve each team that registers itself (one person, one
+# team). Nobody is there to approve on this local demo, so it turns approval off through the
+# organizer's API, and says so; the organizer account it uses is printed at the end (for /admin).
+org_email="organizer@demo.example.org"
+org_pw_file="$HOLDOUT_DATA_DIR/demo-organizer-password"
+if [ ! -s "$org_pw_file" ]; then
+  (umask 077 && node -e 'process.stdout.write(require("node:crypto").randomBytes(18).toString("base64url"))' >"$org_pw_file")
+  # Made once; if the account exists but its password file is gone, approval stays on.
+  npx holdout admin create --email "$org_email" --password-stdin <"$org_pw_file" >/dev/null 2>&1 || rm -f "$org_pw_file"
+fi
+approval="on: approve new teams at $base/admin"
+if [ -s "$org_pw_file" ]; then
+  jar=$(mktemp)
+  # The password goes to curl on stdin, never on a command line.
+  if node -e 'process.stdout.write(JSON.stringify({ email: process.argv[1], password: require("node:fs").readFileSync(process.argv[2], "utf8") }))' \
+      "$org_email" "$org_pw_file" |
+    curl -fsS -c "$jar" -H 'content-type: application/json' --data-binary @- "$base/api/v1/session" >/dev/null &&
+    curl -fsS -b "$jar" -X PATCH -H 'content-type: application/json' -d '{"requireApproval":false}' \
+      "$base/api/v1/admin/settings" >/dev/null; then
+    approval="off (turned off by the demo; a new competition requires it)"
+  fi
+  curl -fsS -b "$jar" -X DELETE "$base/api/v1/session" >/dev/null 2>&1 || true
+  rm -f "$jar"
+fi
+say "team approval: $approval"
+
 team="Holdout Demo"
 if ! token=$(npx holdout team create --name "$team" --institution "Holdout Example University" --json 2>/dev/null); then
   token=$(npx holdout team token --name "$team" --json)
@@ -111,6 +137,8 @@ cat <<MSG
   API docs:      $base/docs
   Demo team:     $team
   API token:     $token
+  Team approval: $approval
+  Organizer:     $org_email (password in $org_pw_file), signs in at $base/login
   Submit:        curl -H "Authorization: Bearer $token" -F model=MyModel -F image=@model.tar $base/api/v1/submissions
 
 Serving until Ctrl-C.
