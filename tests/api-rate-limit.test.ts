@@ -2,6 +2,19 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { seedSubmission } from "./support/browser.ts";
 import { startStack, type Stack } from "./support/stack.ts";
 
+/** A wrong password for a token, as sent from `forwardedFor` (if a proxy is trusted); its status. */
+async function passwordGuess(url: string, forwardedFor?: string): Promise<number> {
+  const res = await fetch(`${url}/api/v1/tokens`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      ...(forwardedFor ? { "x-forwarded-for": forwardedFor } : {}),
+    },
+    body: JSON.stringify({ email: "who@example.org", password: "guess guess guess" }),
+  });
+  return res.status;
+}
+
 // Rate limits per client address, per credential, and for password attempts (small limits here).
 describe("rate limits", () => {
   let stack: Stack;
@@ -51,14 +64,8 @@ describe("rate limits", () => {
   });
 
   it("limits password attempts per address", async () => {
-    const attempt = () =>
-      fetch(`${stack.url}/api/v1/tokens`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ email: "who@example.org", password: "guess guess guess" }),
-      });
     const statuses = [];
-    for (let i = 0; i < 4; i++) statuses.push((await attempt()).status);
+    for (let i = 0; i < 4; i++) statuses.push(await passwordGuess(stack.url));
     expect(statuses).toEqual([401, 401, 401, 429]);
   });
 
@@ -97,12 +104,7 @@ describe("per-address limits behind a trusted proxy, and event stream caps", () 
   });
   afterAll(() => stack?.close());
 
-  const attempt = (from: string) =>
-    fetch(`${stack.url}/api/v1/tokens`, {
-      method: "POST",
-      headers: { "content-type": "application/json", "x-forwarded-for": from },
-      body: JSON.stringify({ email: "who@example.org", password: "guess guess guess" }),
-    }).then((r) => r.status);
+  const attempt = (from: string) => passwordGuess(stack.url, from);
 
   it("counts an IPv6 client by its /64, however it varies the rest of its address", async () => {
     const statuses = [];
@@ -197,12 +199,7 @@ describe("HOLDOUT_TRUST_PROXY as a hop count", () => {
   afterAll(() => stack?.close());
 
   it("takes the address the proxy saw, ignoring addresses the client made up before it", async () => {
-    const attempt = (xff: string) =>
-      fetch(`${stack.url}/api/v1/tokens`, {
-        method: "POST",
-        headers: { "content-type": "application/json", "x-forwarded-for": xff },
-        body: JSON.stringify({ email: "who@example.org", password: "guess guess guess" }),
-      }).then((r) => r.status);
+    const attempt = (xff: string) => passwordGuess(stack.url, xff);
     const statuses = [];
     for (const spoofed of ["192.0.2.1", "192.0.2.2", "192.0.2.3"])
       statuses.push(await attempt(`${spoofed}, 198.51.100.20`));
