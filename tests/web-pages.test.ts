@@ -448,6 +448,18 @@ describe("forms without JavaScript", () => {
     const foreign = await post(`/team/tokens/${tokenId}/revoke`, {}, { cookie: otherCookie });
     expect(foreign.status).toBe(404);
   });
+
+  it("says so next to the label when the team already holds as many live tokens as allowed", async () => {
+    const team = await stack.createTeam();
+    const cookie = await sessionCookieFor(stack.db, { teamId: team.id });
+    // createTeam issued the first; nine more reach the default cap of ten.
+    for (let i = 0; i < 9; i++)
+      expect((await post("/team/tokens", { label: `t${i}` }, { cookie })).status).toBe(201);
+    const refused = await post("/team/tokens", { label: "one too many" }, { cookie });
+    expect(refused.status).toBe(409);
+    expect(await refused.text()).toMatch(/id="token-label-error">at most 10 API tokens may be live at once/);
+    expect(await stack.db.apiToken.count({ where: { teamId: team.id, revokedAt: null } })).toBe(10);
+  });
 });
 
 describe("submission page", () => {

@@ -14,11 +14,6 @@ export class TeamNameTakenError extends Error {
   }
 }
 
-/** Whether a team of the competition already has a name that reads like this one. */
-export async function teamNameTaken(db: Db, competitionId: string, name: string): Promise<boolean> {
-  return (await db.team.count({ where: { competitionId, nameKey: teamNameKey(name) } })) > 0;
-}
-
 /** Creates a team and its first API token. The token is returned here and never again. */
 export async function createTeamWithToken(
   db: Db,
