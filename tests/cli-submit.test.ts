@@ -60,7 +60,8 @@ describe("holdout submit / status / leaderboard", () => {
     const [, id] = SUBMISSION.exec(run.stdout)!;
     // The timeline as it happened, then the scores table.
     expect(run.stdout).toMatch(/queued\s+waiting for a worker/);
-    expect(run.stdout).toMatch(/scored\s+mean AUC/);
+    // The timeline says it is scored; the scores themselves come from the submission, released.
+    expect(run.stdout).toMatch(/scored\s+scored on the hidden test set/);
     for (const task of [
       "Atelectasis",
       "Cardiomegaly",
@@ -69,9 +70,9 @@ describe("holdout submit / status / leaderboard", () => {
       "Pleural Effusion",
       "Mean",
     ]) {
-      // AUC, then its 95% interval.
+      // AUC, then its 95% interval: at the released precision (3 decimals), no more digits.
       expect(run.stdout).toMatch(
-        new RegExp(`^${task}\\s+0\\.\\d{4}\\s+\\[0\\.\\d{3}, [01]\\.\\d{3}\\]`, "m"),
+        new RegExp(`^${task}\\s+0\\.\\d{3}\\s+\\[0\\.\\d{3}, [01]\\.\\d{3}\\]`, "m"),
       );
     }
     const row = await stack.db.submission.findUniqueOrThrow({ where: { id: id! } });
@@ -81,7 +82,7 @@ describe("holdout submit / status / leaderboard", () => {
     const status = await holdout(["status", id!], env);
     expect(status.code).toBe(0);
     expect(status.stdout).toContain("CLI baseline");
-    expect(status.stdout).toMatch(/^Mean\s+0\.\d{4}\s+\[0\.\d{3}, [01]\.\d{3}\]/m);
+    expect(status.stdout).toMatch(/^Mean\s+0\.\d{3}\s+\[0\.\d{3}, [01]\.\d{3}\]\s+\d\.\d$/m);
 
     const board = await holdout(["leaderboard", "--json", "--server", stack.url], {});
     expect(board.code).toBe(0);
