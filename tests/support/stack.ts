@@ -50,6 +50,8 @@ export interface StackOptions {
   bundleLimits?: { maxBytes: number; maxFiles: number };
   /** The competition's quota; tests not about quotas get room for many submissions per team. */
   quota?: { perDay: number; total: number };
+  /** The competition's AUC floor (default 0.7, the official one). */
+  aucFloor?: number;
 }
 
 /**
@@ -68,7 +70,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const quota = opts.quota ?? { perDay: 1000, total: 1000 };
   const competition = await db.competition.update({
     where: { id: created.id },
-    data: { quotaPerDay: quota.perDay, quotaTotal: quota.total },
+    data: { quotaPerDay: quota.perDay, quotaTotal: quota.total, aucFloor: opts.aucFloor ?? 0.7 },
   });
   const app = await buildApp({
     db,

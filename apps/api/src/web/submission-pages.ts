@@ -152,10 +152,14 @@ const submissionPages: FastifyPluginCallback<SubmissionPagesOptions> = (
     const p = request.principal;
     if (!p) return redirectToLogin(request, reply);
     if (p.role !== "team") throw new Errors.Forbidden("only teams submit models; organizer accounts cannot");
-    const quota = await quotaSummary(db, p.team.id);
+    const [quota, release] = await Promise.all([
+      quotaSummary(db, p.team.id),
+      currentRelease(db, web.competition.id),
+    ]);
     return renderPage(web, request, reply, "submit", {
       title: "Submit a model",
       quota,
+      closed: release.closed,
       approved: p.team.approved,
       scripts: ["submit.js"],
     });
