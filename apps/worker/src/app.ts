@@ -301,8 +301,10 @@ export {
   decideTies,
   LADDER_ALPHA,
   ladderImproves,
+  ladderStep,
   predictionsCsv,
   scoreRecord,
+  splitOf,
   TIE_ALPHA,
 } from "./scoring.ts";
 export { splitStudies, subsetTestset, pickTasks, type SplitSpec } from "./split.ts";
