@@ -131,8 +131,10 @@ describe("scoring extras", () => {
       // The stored predictions are what was scored: one canonical row per test study.
       const stored = parsePredictionsCsv(s.predictions?.csv ?? "", testset.studies);
       expect(stored.Edema).toHaveLength(testset.studies.length);
-      // The API shows the stored intervals to the owner, and to anyone once the entry is listed.
-      const interval = (lo: number | null, hi: number | null) => [lo, hi];
+      // The API shows the stored intervals to the owner, and to anyone once the entry is listed, at the
+      // released precision (3 decimals).
+      const r3 = (x: number | null) => (x === null ? null : Number(x.toFixed(3)));
+      const interval = (lo: number | null, hi: number | null) => [r3(lo), r3(hi)];
       const expected = {
         meanAuc95: interval(s.meanAucLo, s.meanAucHi),
         tasks: expect.arrayContaining(
