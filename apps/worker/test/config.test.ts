@@ -117,6 +117,7 @@ describe("hidden-run log policy", () => {
     });
     const none = storedLog({ kind: "none" }, log, false);
     expect(none.text).not.toContain("line");
-    expect(none.truncated).toBe(true);
+    // Withheld rather than cut: the page must not tell the team its log was long.
+    expect(none.truncated).toBe(false);
   });
 });

@@ -126,8 +126,8 @@ const adminPages: FastifyPluginCallback<{ db: Db; web: WebContext; organizer: Or
               publicFraction: extra.settingsValues.publicFraction ?? "",
             }
           : { ...settings, publicFraction: settings.splitFraction ?? "" },
-        competition: {
-          slug: web.competition.slug,
+        // Not `competition`: the layout's own (renderPage sets it for every page).
+        lifecycle: {
           state: settings.state,
           closedAt: settings.closedAt ? formatDateTime(settings.closedAt) : null,
           closedBy: settings.closedBy,
