@@ -1,36 +1,16 @@
-import { spawn } from "node:child_process";
-import os from "node:os";
-import path from "node:path";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { QUEUE_RESCORE } from "@holdout/contracts";
 import { ensureCompetition, listAudit } from "@holdout/db";
 import { seedScored, sessionCookieFor } from "./support/browser.ts";
-import { REPO_ROOT, TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from "./support/env.ts";
+import { holdout } from "./support/cli.ts";
+import { TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from "./support/env.ts";
 import { startStack, type Stack } from "./support/stack.ts";
 
 // Every organizer action leaves a row saying who did what, when, to what and why: listed newest
 // first in the admin API and on the organizer page. A team's own actions (hiding its entry) are not
 // organizer actions and leave none. The command line's closing is audited too.
-
-const CLI = path.join(REPO_ROOT, "apps", "cli", "bin", "holdout.js");
-
-function holdout(args: string[], env: Record<string, string>, stdin: string) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: { PATH: process.env.PATH ?? "", HOME: os.tmpdir(), ...env },
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(stdin);
-  });
-}
 
 interface AuditEvent {
   id: string;

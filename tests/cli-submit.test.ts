@@ -6,33 +6,11 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BASELINE_IMAGE, REPO_ROOT } from "./support/env.ts";
+import { holdout } from "./support/cli.ts";
 import { startStack, type Stack } from "./support/stack.ts";
 
 // `holdout submit` end to end: the CLI streams `docker save` into a real API (resumable upload),
 // a real worker runs the model in the sandbox, and the CLI follows it to its scores or its failure.
-
-const CLI = path.join(REPO_ROOT, "apps", "cli", "bin", "holdout.js");
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function holdout(args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: { PATH: process.env.PATH ?? "", HOME: os.tmpdir(), ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 const SUBMISSION = /submission ([0-9a-f-]{36}): (\w+)/;
 

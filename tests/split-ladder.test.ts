@@ -1,28 +1,13 @@
-import { randomUUID } from "node:crypto";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { leaderTiesJobOptions, QUEUE_LEADER_TIES } from "@holdout/contracts";
-import {
-  createSubmission,
-  getCompetitionPolicy,
-  listSubmissionEvents,
-  markQueued,
-  markRunning,
-  markScoring,
-  recordScore,
-} from "@holdout/db";
+import { getCompetitionPolicy, listSubmissionEvents } from "@holdout/db";
 import { TASKS, type PerTask } from "@holdout/scorer";
-import {
-  ladderStep,
-  loadHiddenTestset,
-  scoreRecord,
-  splitOf,
-  splitStudies,
-  type HiddenTestset,
-} from "@holdout/worker";
-import { TEST_REDIS_URL, TEST_TESTSET_DIR, uniqueName } from "./support/env.ts";
+import { loadHiddenTestset, splitOf, splitStudies, type HiddenTestset } from "@holdout/worker";
+import { TEST_REDIS_URL, TEST_TESTSET_DIR } from "./support/env.ts";
 import { CONSTANT_PREDICTIONS, shellModelTarball } from "./support/images.ts";
+import { blurred, scoreSeeded, until } from "./support/predictions.ts";
 import { startStack, uploadImage, waitForFinal, type Stack } from "./support/stack.ts";
 
 // The two limits on what adaptive submissions learn beyond rounding: a public/private split (the
@@ -31,27 +16,7 @@ import { startStack, uploadImage, waitForFinal, type Stack } from "./support/sta
 
 const BOOTSTRAP = { replicates: 2000, seed: 20_190_101 };
 
-/** A deterministic stream of numbers in [0, 1). */
-function uniform(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1_664_525) + 1_013_904_223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
-
 type Predictions = PerTask<Float64Array>;
-
-/** Scores that rank positives above negatives, blurred by `noise`; `only` restricts the signal to some studies. */
-function blurred(testset: HiddenTestset, noise: number, seed: number, only?: Set<number>): Predictions {
-  const next = uniform(seed);
-  return Object.fromEntries(
-    TASKS.map((task) => [
-      task,
-      Float64Array.from(testset.truth[task], (y, i) => (only && !only.has(i) ? 0 : y) + noise * next()),
-    ]),
-  ) as Predictions;
-}
 
 const round3 = (x: number) => Number(x.toFixed(3));
 
@@ -69,42 +34,6 @@ function apiOf(stack: Stack, defaultToken: () => string): Api {
       },
       ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
     });
-}
-
-/** A submission scored as the worker scores it, with the competition's split and ladder as they are. */
-async function seedScored(stack: Stack, testset: HiddenTestset, teamId: string, predictions: Predictions) {
-  const id = randomUUID();
-  await createSubmission(stack.db, {
-    id,
-    competitionId: stack.competition.id,
-    teamId,
-    modelName: uniqueName("seeded"),
-    description: null,
-    link: null,
-    ensemble: false,
-    uploadFile: `${id}.tar`,
-    uploadSize: 1,
-    uploadSha256: "0".repeat(64),
-  });
-  await markQueued(stack.db, id);
-  await markRunning(stack.db, id, "seed");
-  await markScoring(stack.db, id, "seed", { digest: "sha256:seed", size: 1 });
-  const policy = await getCompetitionPolicy(stack.db, stack.competition.id);
-  const split = splitOf(policy);
-  const record = scoreRecord(testset, predictions, BOOTSTRAP, split);
-  const ladder = policy.ladder ? ladderStep(testset, record, BOOTSTRAP, split) : undefined;
-  await recordScore(stack.db, id, record, "seed", ladder ? { ladder } : {});
-  return id;
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 300));
-  }
 }
 
 interface BoardEntry {
@@ -128,6 +57,8 @@ describe("public/private split", () => {
   const teams: Record<"a" | "b" | "c", { id: string; token: string }> = {} as never;
   const ids: Record<string, string> = {};
   let api: Api;
+  const seed = (t: HiddenTestset, teamId: string, p: Predictions) =>
+    scoreSeeded(stack, t, teamId, p, BOOTSTRAP);
 
   beforeAll(async () => {
     // Floor 0: an entry that knows nothing of the private part is still ranked on it.
@@ -173,11 +104,11 @@ describe("public/private split", () => {
       expect(parts.public.length).toBe(testset.studies.length / 2);
       // B's entry is perfect on the public part and knows nothing of the private one: it leads
       // the public board and falls at closing.
-      ids.a1 = await seedScored(stack, testset, teams.a.id, blurred(testset, 1.3, 1));
-      ids.a2 = await seedScored(stack, testset, teams.a.id, blurred(testset, 2.0, 2));
-      ids.a3 = await seedScored(stack, testset, teams.a.id, blurred(testset, 3.0, 3));
-      ids.b1 = await seedScored(stack, testset, teams.b.id, blurred(testset, 0.5, 4, new Set(parts.public)));
-      ids.c1 = await seedScored(stack, testset, teams.c.id, blurred(testset, 1.6, 5));
+      ids.a1 = await seed(testset, teams.a.id, blurred(testset, 1.3, 1));
+      ids.a2 = await seed(testset, teams.a.id, blurred(testset, 2.0, 2));
+      ids.a3 = await seed(testset, teams.a.id, blurred(testset, 3.0, 3));
+      ids.b1 = await seed(testset, teams.b.id, blurred(testset, 0.5, 4, new Set(parts.public)));
+      ids.c1 = await seed(testset, teams.c.id, blurred(testset, 1.6, 5));
 
       // Fixed from now on: a new split would rank these entries on other studies.
       const locked = await api("/api/v1/admin/settings", { method: "PATCH", body: { publicFraction: 0.3 } });
@@ -278,6 +209,8 @@ describe("ladder", () => {
   let testset: HiddenTestset;
   let organizer: { token: string };
   let api: Api;
+  const seed = (t: HiddenTestset, teamId: string, p: Predictions) =>
+    scoreSeeded(stack, t, teamId, p, BOOTSTRAP);
 
   beforeAll(async () => {
     stack = await startStack({ worker: true });
@@ -292,7 +225,7 @@ describe("ladder", () => {
   it("a submission better only by noise releases nothing; a real improvement is released", async () => {
     const team = await stack.createTeam();
     const base = blurred(testset, 1.5, 11);
-    const first = await seedScored(stack, testset, team.id, base);
+    const first = await seed(testset, team.id, base);
     // Better by a hair: in one task, the lowest-scored positive moves just above one negative.
     const task = TASKS[0];
     const hair = Object.fromEntries(TASKS.map((t) => [t, Float64Array.from(base[t])])) as Predictions;
@@ -305,8 +238,8 @@ describe("ladder", () => {
       if (truth[i] === 0 && hair[task][i]! > hair[task][low]!) above = Math.min(above, hair[task][i]!);
     }
     hair[task][low] = above + 1e-9;
-    const noise = await seedScored(stack, testset, team.id, hair);
-    const better = await seedScored(stack, testset, team.id, blurred(testset, 0.5, 12));
+    const noise = await seed(testset, team.id, hair);
+    const better = await seed(testset, team.id, blurred(testset, 0.5, 12));
 
     const rows = await stack.db.submission.findMany({ where: { id: { in: [first, noise, better] } } });
     const row = (id: string) => rows.find((r) => r.id === id)!;
