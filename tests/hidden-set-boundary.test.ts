@@ -193,6 +193,9 @@ describe("the hidden test set stays hidden", () => {
         expect(text).not.toContain("SECRET-CELL");
         expect(text).not.toContain("CheXpert-v1.0/test/");
       }
+      expect((await get(`/submissions/${body.id}`, owner.token, "text/html")).text).toContain(
+        "This happened in the hidden run",
+      );
       const seen = JSON.parse((await get(`/api/v1/submissions/${body.id}`, organizer.token)).text) as {
         failure: { message: string; detail: string };
       };
