@@ -110,7 +110,10 @@ describe("visibility matrix", () => {
     ["smoke log", "GET", (i) => `/api/v1/submissions/${i.priv}/log?phase=smoke`, [401, 404, 200, 200]],
     ["cancel a final one", "POST", (i) => `/api/v1/submissions/${i.listed}/cancel`, [401, 404, 409, 409]],
     ["someone's upload", "DELETE", (i) => `/api/v1/uploads/${i.upload}`, [401, 404, 204, 403]],
-    ["curves", "GET", (i) => `/api/v1/submissions/${i.listed}/curves`, [401, 404, 200, 200]],
+    // Hidden-set curves are published at closing: while open, organizers only (the others are
+    // told why; a private entry's stay 404 below).
+    ["curves", "GET", (i) => `/api/v1/submissions/${i.listed}/curves`, [403, 403, 403, 200]],
+    ["curves of a private one", "GET", (i) => `/api/v1/submissions/${i.priv}/curves`, [404, 404, 403, 200]],
     ["hide", "POST", (i) => `/api/v1/submissions/${i.priv}/hide`, [401, 404, 200, 200]],
     ["unhide", "POST", (i) => `/api/v1/submissions/${i.priv}/unhide`, [401, 404, 200, 200]],
     ["an unknown id", "GET", () => `/api/v1/submissions/${randomUUID()}`, [404, 404, 404, 404]],
@@ -153,7 +156,9 @@ describe("visibility matrix", () => {
       const { body } = await get(who, `/api/v1/submissions/${listed}`);
       expect(body).toMatchObject({ state: "scored", description: "secret description" });
     }
-    const curves = await get("owner", `/api/v1/submissions/${listed}/curves`);
+    const refused = await get("owner", `/api/v1/submissions/${listed}/curves`);
+    expect(refused.body).toMatchObject({ status: 403, code: "HOLDOUT_ERR_CURVES_NOT_PUBLISHED" });
+    const curves = await get("organizer", `/api/v1/submissions/${listed}/curves`);
     expect(curves.body).toEqual({
       tasks: [
         {
@@ -164,6 +169,9 @@ describe("visibility matrix", () => {
             [0.1, 0.8],
             [1, 1],
           ],
+          pr: null,
+          readers: [],
+          majority: null,
         },
       ],
     });

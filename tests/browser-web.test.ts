@@ -12,8 +12,9 @@ import { startStack, type Stack } from "./support/stack.ts";
 
 // A participant's whole visit in Debian's Chromium, against a real API and worker: register, submit
 // the example image through the form (the progress bar moves), watch the status reach "scored"
-// without reloading, read the per-task table and the plots; then the leaderboard (also on a phone),
-// the team page, a failure explanation and the organizer's page. Every page is screenshotted.
+// without reloading, read the per-task table (no hidden-set plot while open); then the leaderboard
+// (also on a phone), the team page, a failure explanation, the organizer's page and its closing of
+// the competition, after which the team's page shows the plots. Every page is screenshotted.
 
 /** The page's window, with the function the test exposes to it. */
 interface ProgressWindow extends DomWindow {
@@ -170,7 +171,7 @@ describe("the web, in a real browser", () => {
       });
       await saveScreenshot(page, "submission-live");
       await page.locator("#state", { hasText: "Scored" }).waitFor({ timeout: 360_000 });
-      await page.locator("#plots svg.plot").first().waitFor({ timeout: 30_000 });
+      await page.locator("#tasks").waitFor({ timeout: 30_000 });
       expect(navigations).toBe(0);
       // Kept live by the server-sent events stream, not by the polling fallback.
       expect(await page.locator("body").getAttribute("data-live")).toBe("events");
@@ -178,26 +179,12 @@ describe("the web, in a real browser", () => {
       expect(states).toContain("Running");
       expect(states.at(-1)).toBe("Scored");
 
-      // Per-task table and plots, each plot with its text alternative.
+      // The per-task table at the released precision, and no hidden-set plot while the competition
+      // is open: the page says they come at closing.
       expect(await page.locator("#tasks tbody tr").count()).toBe(5);
-      const plots = page.locator("#plots svg.plot");
-      expect(await plots.count()).toBeGreaterThanOrEqual(5);
-      const alts = await plots.evaluateAll((nodes) =>
-        (nodes as unknown as DomElement[]).map((s) => ({
-          role: s.getAttribute("role"),
-          title: s.querySelector("title")?.textContent ?? "",
-          desc: s.querySelector("desc")?.textContent ?? "",
-          curve: s.querySelector("polyline.curve")?.getAttribute("points")?.split(" ").length ?? 0,
-        })),
-      );
-      for (const alt of alts) {
-        expect(alt.role).toBe("img");
-        expect(alt.title).toMatch(/^(ROC|Precision-recall) curve, /);
-        expect(alt.desc.length).toBeGreaterThan(20);
-        expect(alt.curve).toBeGreaterThan(2);
-      }
-      const box = await plots.first().boundingBox();
-      expect(box!.width).toBeGreaterThan(100);
+      expect(await page.locator("#mean-auc").textContent()).toMatch(/^0\.\d{3}\b/);
+      expect(await page.locator("svg.plot").count()).toBe(0);
+      expect(await page.locator("#plots-later").isVisible()).toBe(true);
       await saveScreenshot(page, "submission-scored");
       expect(consoleErrors.filter((e) => /Content Security Policy|Refused/.test(e))).toEqual([]);
 
@@ -256,7 +243,6 @@ describe("the web, in a real browser", () => {
       expect(await page.locator("#failure").textContent()).toContain("This happened in the smoke run");
       expect(await page.locator("pre.log").textContent()).toContain("ImportError");
       await saveScreenshot(page, "submission-failed");
-      await context.close();
 
       // The organizer signs in through the form and sees the queue, workers and the entry.
       const organizer = await stack.createOrganizer();
@@ -273,7 +259,44 @@ describe("the web, in a real browser", () => {
         await adminPage.locator(`#admin-submissions tr[data-submission="${id}"]`).textContent(),
       ).toContain("Browser Baseline");
       await saveScreenshot(adminPage, "admin");
+
+      // Closing asks for the slug: a wrong one is refused next to the field, the right one closes.
+      await adminPage.getByLabel(/^Type the competition's slug/).fill("not-the-slug");
+      await adminPage.getByRole("button", { name: "Close the competition" }).click();
+      expect(await adminPage.locator("#close-confirm-error").textContent()).toContain(stack.competition.slug);
+      await adminPage.getByLabel(/^Type the competition's slug/).fill(stack.competition.slug);
+      await adminPage.getByRole("button", { name: "Close the competition" }).click();
+      await adminPage.waitForURL(/\/admin\?notice=closed$/);
+      expect(await adminPage.locator("#competition-state").textContent()).toContain(organizer.email);
+      expect(await adminPage.locator("#audit-table tbody tr").first().textContent()).toContain(
+        "competition.close",
+      );
+      await saveScreenshot(adminPage, "admin-closed");
       await admin.close();
+
+      // Once closed, the team's page shows the hidden-set plots, each with its text alternative.
+      await page.goto(`${stack.url}/submissions/${id}`);
+      const plots = page.locator("#plots svg.plot");
+      expect(await plots.count()).toBe(10);
+      expect(await page.locator("#plots-later").count()).toBe(0);
+      const alts = await plots.evaluateAll((nodes) =>
+        (nodes as unknown as DomElement[]).map((s) => ({
+          role: s.getAttribute("role"),
+          title: s.querySelector("title")?.textContent ?? "",
+          desc: s.querySelector("desc")?.textContent ?? "",
+          curve: s.querySelector("polyline.curve")?.getAttribute("points")?.split(" ").length ?? 0,
+        })),
+      );
+      for (const alt of alts) {
+        expect(alt.role).toBe("img");
+        expect(alt.title).toMatch(/^(ROC|Precision-recall) curve, /);
+        expect(alt.desc.length).toBeGreaterThan(20);
+        expect(alt.curve).toBeGreaterThan(2);
+      }
+      const box = await plots.first().boundingBox();
+      expect(box!.width).toBeGreaterThan(100);
+      await saveScreenshot(page, "submission-closed-plots");
+      await context.close();
     },
   );
 });

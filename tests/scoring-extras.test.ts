@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -8,47 +7,14 @@ import {
   QUEUE_RESCORE,
   rescoreJobOptions,
 } from "@holdout/contracts";
-import {
-  createSubmission,
-  listSubmissionEvents,
-  markQueued,
-  markRunning,
-  markScoring,
-  recordScore,
-} from "@holdout/db";
+import { listSubmissionEvents } from "@holdout/db";
 import { parsePredictionsCsv, TASKS, type PerTask } from "@holdout/scorer";
 import { decideTies, loadHiddenTestset, scoreRecord, type HiddenTestset } from "@holdout/worker";
-import { BASELINE_TARBALL, TEST_REDIS_URL, TEST_TESTSET_DIR, uniqueName } from "./support/env.ts";
+import { BASELINE_TARBALL, TEST_REDIS_URL, TEST_TESTSET_DIR } from "./support/env.ts";
+import { blurred, scoreSeeded, uniform, until } from "./support/predictions.ts";
 import { startStack, uploadImage, waitForFinal, type Stack } from "./support/stack.ts";
 
 const BOOTSTRAP = { replicates: 2000, seed: 20_190_101 };
-
-/** A deterministic stream of numbers in [0, 1). */
-function uniform(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1_664_525) + 1_013_904_223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
-
-/** Scores that rank positives above negatives, blurred by `noise` (more noise, lower AUC). */
-function blurred(testset: HiddenTestset, noise: number, seed: number): PerTask<Float64Array> {
-  const next = uniform(seed);
-  return Object.fromEntries(
-    TASKS.map((task) => [task, Float64Array.from(testset.truth[task], (y) => y + noise * next())]),
-  ) as PerTask<Float64Array>;
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 300));
-  }
-}
 
 // What the result pages show besides the official score: 95% bootstrap intervals, curves, stored
 // predictions, and which listed entries are statistically tied with the leader; and re-scoring.
@@ -76,24 +42,7 @@ describe("scoring extras", () => {
   /** A scored entry as the worker would have stored it (seeded: no model run needed). */
   async function seedScored(predictions: PerTask<Float64Array>) {
     const { id: teamId } = await stack.createTeam();
-    const id = randomUUID();
-    await createSubmission(stack.db, {
-      id,
-      competitionId: stack.competition.id,
-      teamId,
-      modelName: uniqueName("seeded"),
-      description: null,
-      link: null,
-      ensemble: false,
-      uploadFile: `${id}.tar`,
-      uploadSize: 1,
-      uploadSha256: "0".repeat(64),
-    });
-    await markQueued(stack.db, id);
-    await markRunning(stack.db, id, "seed");
-    await markScoring(stack.db, id, "seed", { digest: "sha256:seed", size: 1 });
-    await recordScore(stack.db, id, scoreRecord(testset, predictions, BOOTSTRAP), "seed");
-    return id;
+    return scoreSeeded(stack, testset, teamId, predictions, BOOTSTRAP);
   }
 
   const marks = async (ids: string[]) => {
@@ -131,8 +80,10 @@ describe("scoring extras", () => {
       // The stored predictions are what was scored: one canonical row per test study.
       const stored = parsePredictionsCsv(s.predictions?.csv ?? "", testset.studies);
       expect(stored.Edema).toHaveLength(testset.studies.length);
-      // The API shows the stored intervals to the owner, and to anyone once the entry is listed.
-      const interval = (lo: number | null, hi: number | null) => [lo, hi];
+      // The API shows the stored intervals to the owner, and to anyone once the entry is listed, at the
+      // released precision (3 decimals).
+      const r3 = (x: number | null) => (x === null ? null : Number(x.toFixed(3)));
+      const interval = (lo: number | null, hi: number | null) => [r3(lo), r3(hi)];
       const expected = {
         meanAuc95: interval(s.meanAucLo, s.meanAucHi),
         tasks: expect.arrayContaining(

@@ -331,6 +331,14 @@ describe("organizer API and pages", () => {
       requireApproval: true,
       quotaPerDay: 3,
       quotaTotal: 12,
+      aucDecimals: 3,
+      radsDecimals: 1,
+      ladder: false,
+      publicFraction: null,
+      splitSeed: null,
+      state: "open",
+      closedAt: null,
+      closedBy: null,
     });
     // Registration is closed now: the register page says so.
     expect(await (await fetch(`${stack.url}/register`)).text()).toContain("Registration is closed");

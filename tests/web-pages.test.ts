@@ -182,12 +182,13 @@ describe("leaderboard page", () => {
       }[];
     };
     const leader = json.entries[0]!;
+    // Stored as 0.9312 [0.9101, 0.9488]: released at the official precision (3 decimals).
     expect(leader).toMatchObject({
       submissionId: ids.leader,
       rank: 1,
-      meanAuc: 0.9312,
+      meanAuc: 0.931,
       display: { auc: "0.931", rads: "2.6", auc95: "0.910–0.949" },
-      meanAuc95: [0.9101, 0.9488],
+      meanAuc95: [0.91, 0.949],
       tiedWithLeader: true,
     });
     expect(leader.tasks.map((t) => t.task)).toEqual(TASK_NAMES);
@@ -203,7 +204,8 @@ describe("leaderboard page", () => {
       /^rank,date,model,team,institution,link,ensemble,mean_auc,num_rads_below_curve,auc_atelectasis,.*,mean_auc_lo,mean_auc_hi,tied_with_leader,auc_lo_atelectasis,auc_hi_atelectasis,/,
     );
     expect(first).toContain("Leader Net");
-    expect(first).toContain("0.9101,0.9488,TRUE");
+    expect(first).toContain("0.91,0.949,TRUE");
+    expect(csv).not.toContain("0.9312");
   });
 
   it("shows a change made by any process at once (the cached board is rebuilt when its rows change)", async () => {
@@ -537,7 +539,13 @@ describe("submission page", () => {
       ci: [0.88, 0.92],
       curves: true,
     });
-    const html = await (await page(id, ownerCookie)).text();
+    // While the competition is open, the team gets its table and no hidden-set plot.
+    const own = await (await page(id, ownerCookie)).text();
+    expect(own).toContain("95% CI 0.880–0.920");
+    expect(own).not.toContain('<svg class="plot"');
+    expect(own).toContain('id="plots-later"');
+    // Organizers see the plots at any time.
+    const html = await (await page(id, organizerCookie)).text();
     expect(html).toContain("95% CI 0.880–0.920");
     for (const task of TASK_NAMES) expect(html).toContain(`<th scope="row">${task}</th>`);
     expect(html.match(/<svg class="plot"[^>]*role="img"/g)).toHaveLength(10); // ROC + PR per task
@@ -554,7 +562,7 @@ describe("submission page", () => {
     expect(html).toContain("Operating points as a table");
     expect(html).toContain('<th scope="row">Majority vote</th>');
     // A scored page loads the live-status script only for its team, and it has nothing to follow.
-    expect(html).toContain('data-final="true"');
+    expect(own).toContain('data-final="true"');
   });
 
   it("renders a result without stored curves or intervals gracefully", async () => {
@@ -565,7 +573,7 @@ describe("submission page", () => {
       meanAuc: 0.85,
       ci: null,
     });
-    const res = await page(id, ownerCookie);
+    const res = await page(id, organizerCookie);
     expect(res.status).toBe(200);
     const html = await res.text();
     expect(html.match(/<svg class="plot"/g)).toHaveLength(5); // ROC only

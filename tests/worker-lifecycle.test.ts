@@ -5,19 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { listSubmissionEvents } from "@holdout/db";
 import { REPO_ROOT, uniqueName } from "./support/env.ts";
 import { CONSTANT_PREDICTIONS, imageId, leaseTagsOf, shellModelTarball } from "./support/images.ts";
+import { until } from "./support/predictions.ts";
 import { startStack, uploadImage, waitForFinal, type Stack } from "./support/stack.ts";
 
 const run = promisify(execFile);
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 300));
-  }
-}
 
 const containersOf = async (id: string) =>
   (await run("docker", ["ps", "-aq", "--filter", `label=holdout.submission=${id}`])).stdout.trim();

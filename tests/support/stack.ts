@@ -59,6 +59,8 @@ export interface StackOptions {
   trustProxy?: TrustProxy;
   maxLiveTokens?: number;
   eventStreams?: { perOwner: number; perAddress: number };
+  /** The competition's AUC floor (default 0.7, the official one). */
+  aucFloor?: number;
 }
 
 /**
@@ -81,6 +83,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       quotaPerDay: quota.perDay,
       quotaTotal: quota.total,
       requireApproval: opts.requireApproval ?? false,
+      aucFloor: opts.aucFloor ?? 0.7,
     },
   });
   const app = await buildApp({

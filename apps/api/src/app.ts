@@ -17,7 +17,9 @@ import { genRequestId, requestId } from "./plugins/request-id.ts";
 import { securityHeaders } from "./plugins/security-headers.ts";
 import { credentialRateLimit, ipRateLimit, type RateLimitOptions } from "./plugins/rate-limit.ts";
 import accountRoutes from "./routes/accounts.ts";
+import competitionAdminRoutes from "./routes/admin-competition.ts";
 import adminRoutes from "./routes/admin.ts";
+import finalsRoutes from "./routes/finals.ts";
 import healthRoutes from "./routes/health.ts";
 import leaderboardRoutes from "./routes/leaderboard.ts";
 import submissionDetailRoutes from "./routes/submission-details.ts";
@@ -174,6 +176,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     reservationTtlMs: deps.reservationTtlMs ?? 6 * 3600 * 1000,
     organizer,
   });
+  await app.register(finalsRoutes, { db: deps.db });
   await app.register(uploadRoutes, {
     db: deps.db,
     queue: deps.queue,
@@ -194,6 +197,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(submissionDetailRoutes, {
     db: deps.db,
     competitionId: deps.competition.id,
+    aucFloor: deps.competition.aucFloor,
     events,
     queue: deps.queue,
     streamSlot: streamSlots(deps.redis, {
@@ -202,6 +206,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     }),
   });
   await app.register(adminRoutes, { db: deps.db, competitionId: deps.competition.id, organizer });
+  await app.register(competitionAdminRoutes, {
+    db: deps.db,
+    competitionId: deps.competition.id,
+    slug: deps.competition.slug,
+    organizer,
+  });
   await app.register(webPages, {
     db: deps.db,
     views,

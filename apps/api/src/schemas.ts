@@ -28,6 +28,43 @@ export const Interval = Type.Union([Type.Tuple([Type.Number(), Type.Number()]), 
 /** A task's result with the uncertainty the scorer measures (submissions and the ranked leaderboard). */
 export const ScoredTaskSchema = Type.Object({ ...TaskResultSchema.properties, auc95: Interval });
 
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
+
+/** One set of scores as teams and the public read them: rounded to the released precision. */
+export const ReleasedScoresSchema = Type.Object({
+  meanAuc: Type.Number(),
+  meanAuc95: Interval,
+  meanRadsBelowCurve: Type.Number(),
+  tasks: Type.Array(ScoredTaskSchema),
+});
+
+/** Organizers' extra view of one set of scores: full precision, as stored. */
+export const FullScoresSchema = Type.Object({
+  ...ReleasedScoresSchema.properties,
+  score: Type.Number(),
+});
+
+export const PrecisionSchema = Type.Object(
+  {
+    auc: Type.Integer({ description: "decimals of every AUC and interval bound" }),
+    rads: Type.Integer({ description: "decimals of Num Rads Below Curve" }),
+  },
+  { description: "the released precision: every score a team or the public reads is rounded to it" },
+);
+
+export const LadderSchema = Nullable(
+  Type.Object(
+    {
+      improved: Type.Boolean(),
+      note: Type.String(),
+    },
+    {
+      description:
+        "ladder mode: whether this score significantly beat the team's best released one; if not, no score of it is released",
+    },
+  ),
+);
+
 export const SubmissionSchema = Type.Object({
   id: Type.String(),
   team: Type.String(),
@@ -39,13 +76,47 @@ export const SubmissionSchema = Type.Object({
   command: Type.Union([Type.String(), Type.Null()]),
   hidden: Type.Boolean(),
   state: Type.String(),
-  failure: Type.Union([Type.Object({ category: Type.String(), message: Type.String() }), Type.Null()]),
+  failure: Type.Union([
+    Type.Object({
+      category: Type.String(),
+      message: Type.String({
+        description:
+          "what happened; for a failure of the hidden run, the category's fixed explanation (nothing of the run's output)",
+      }),
+      detail: Type.Optional(
+        Type.String({ description: "organizers only: the failure as the worker saw it" }),
+      ),
+    }),
+    Type.Null(),
+  ]),
   upload: Type.Object({ size: Type.Integer(), sha256: Type.String() }),
   image: Type.Union([Type.Object({ digest: Type.String(), size: Type.Integer() }), Type.Null()]),
-  meanAuc: Type.Union([Type.Number(), Type.Null()]),
+  meanAuc: Type.Union([Type.Number(), Type.Null()], {
+    description:
+      "at the released precision; with a public/private split, on the public part; null until scored (or withheld by the ladder)",
+  }),
   meanAuc95: Interval,
   meanRadsBelowCurve: Type.Union([Type.Number(), Type.Null()]),
   tasks: Type.Array(ScoredTaskSchema),
+  precision: PrecisionSchema,
+  privatePart: Type.Union([ReleasedScoresSchema, Type.Null()], {
+    description: "with a public/private split, once the competition has closed: the private part's scores",
+  }),
+  final: Type.Boolean({
+    description: "chosen by the team as one of its (at most two) final submissions (split competitions)",
+  }),
+  ladder: LadderSchema,
+  organizer: Type.Optional(
+    Type.Object(
+      {
+        full: Nullable(FullScoresSchema),
+        publicPart: Nullable(FullScoresSchema),
+        privatePart: Nullable(FullScoresSchema),
+        ladderImproved: Nullable(Type.Boolean()),
+      },
+      { description: "organizers only: the stored scores at full precision" },
+    ),
+  ),
   createdAt: Type.String(),
   queuedAt: Type.Union([Type.String(), Type.Null()]),
   startedAt: Type.Union([Type.String(), Type.Null()]),
@@ -70,6 +141,7 @@ export const PublicSubmissionSchema = Type.Object({
   meanAuc95: Interval,
   meanRadsBelowCurve: Type.Number(),
   tasks: Type.Array(ScoredTaskSchema),
+  privatePart: Nullable(ReleasedScoresSchema),
   createdAt: Type.String(),
 });
 
@@ -119,12 +191,21 @@ export const QuotaSchema = Type.Object({
   totalExhausted: Type.Boolean(),
 });
 
+const OperatingPointSchema = Type.Object({
+  fpr: Type.Number(),
+  sensitivity: Type.Number(),
+  precision: Nullable(Type.Number()),
+});
+
 export const CurvesSchema = Type.Object({
   tasks: Type.Array(
     Type.Object({
       task: Type.String(),
       auc: Type.Number(),
-      roc: Type.Array(Type.Array(Type.Number())),
+      roc: Type.Array(Type.Array(Type.Number()), { description: "[fpr, tpr] vertices" }),
+      pr: Nullable(Type.Array(Type.Array(Type.Number()), { description: "[recall, precision] points" })),
+      readers: Type.Array(Type.Object({ id: Type.String(), ...OperatingPointSchema.properties })),
+      majority: Nullable(OperatingPointSchema),
     }),
   ),
 });

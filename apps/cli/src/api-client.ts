@@ -90,6 +90,12 @@ export interface SubmissionView {
   meanRadsBelowCurve: number | null;
   meanAuc95?: [number, number] | null;
   tasks: TaskView[];
+  /** The released precision the scores are rounded to. */
+  precision?: { auc: number; rads: number };
+  /** A split competition, once closed: the private part's scores. */
+  privatePart?: { meanAuc: number; meanAuc95: [number, number] | null; meanRadsBelowCurve: number } | null;
+  /** Ladder mode: whether this score was released. */
+  ladder?: { improved: boolean; note: string } | null;
   queuePosition?: number | null;
   estimatedStartAt?: string | null;
   refunded?: boolean;

@@ -1,8 +1,14 @@
 import { z } from "zod";
-import { parseConfig, postgresUrl } from "@holdout/contracts";
+import { parseConfig, postgresUrl, queuePrefix, redisUrl } from "@holdout/contracts";
 
 const CliDbConfigSchema = z.object({
   DATABASE_URL: postgresUrl,
+  /**
+   * Optional for organizer commands: with it, `competition close` asks the workers to compute the
+   * final board's tie marks at once (HOLDOUT_QUEUE_PREFIX as the workers').
+   */
+  REDIS_URL: redisUrl.optional(),
+  HOLDOUT_QUEUE_PREFIX: queuePrefix,
   HOLDOUT_COMPETITION: z
     .string()
     .regex(/^[a-z0-9-]+$/)

@@ -2,6 +2,7 @@ import { Command, CommanderError } from "commander";
 import { ConfigError } from "@holdout/contracts";
 import { UsageError } from "./organizer-db.ts";
 import { adminCommand } from "./commands/admin.ts";
+import { competitionCommand } from "./commands/competition.ts";
 import { leaderboardCommand } from "./commands/leaderboard.ts";
 import { scoreCommand } from "./commands/score.ts";
 import { statusCommand } from "./commands/status.ts";
@@ -15,6 +16,7 @@ const program = new Command("holdout")
   .addCommand(testsetCommand())
   .addCommand(teamCommand())
   .addCommand(adminCommand())
+  .addCommand(competitionCommand())
   .addCommand(submitCommand())
   .addCommand(statusCommand())
   .addCommand(leaderboardCommand());

@@ -16,13 +16,27 @@ export function table(header: string[], rows: string[][]): string {
 
 const num = (v: number | null | undefined, digits: number) =>
   v === null || v === undefined ? "" : v.toFixed(digits);
-const ci = (interval: [number, number] | null | undefined) =>
-  interval ? `[${interval[0].toFixed(3)}, ${interval[1].toFixed(3)}]` : "";
+const ci = (interval: [number, number] | null | undefined, digits: number) =>
+  interval ? `[${interval[0].toFixed(digits)}, ${interval[1].toFixed(digits)}]` : "";
 
-/** The scores of a scored submission: one row per task, then the mean. */
+// The server rounds every score to the competition's released precision; printed with exactly
+// those digits (older servers did not say: the official 3 and 1).
+const DEFAULT_PRECISION = { auc: 3, rads: 1 };
+
+/** The scores of a scored submission: one row per task, then the mean (and the private part's, once published). */
 export function scoresTable(s: SubmissionView): string {
-  const rows = s.tasks.map((t) => [t.task, num(t.auc, 4), ci(t.auc95), String(t.radsBelowCurve)]);
-  rows.push(["Mean", num(s.meanAuc, 4), ci(s.meanAuc95), num(s.meanRadsBelowCurve, 2)]);
+  const p = s.precision ?? DEFAULT_PRECISION;
+  const rows = s.tasks.map((t) => [t.task, num(t.auc, p.auc), ci(t.auc95, p.auc), String(t.radsBelowCurve)]);
+  rows.push(["Mean", num(s.meanAuc, p.auc), ci(s.meanAuc95, p.auc), num(s.meanRadsBelowCurve, p.rads)]);
+  if (s.privatePart) {
+    const q = s.privatePart;
+    rows.push([
+      "Mean, private part",
+      num(q.meanAuc, p.auc),
+      ci(q.meanAuc95, p.auc),
+      num(q.meanRadsBelowCurve, p.rads),
+    ]);
+  }
   return table(["Task", "AUC", "95% CI", "Rads below curve"], rows);
 }
 

@@ -297,7 +297,17 @@ export async function startWorker(
 export { loadWorkerConfig, type WorkerConfig } from "./config.ts";
 export { reconcileOnce, type ReconcileReport, type ReconcilerOptions } from "./reconciler.ts";
 export { refreshLeaderTies } from "./leader-ties.ts";
-export { decideTies, predictionsCsv, scoreRecord, TIE_ALPHA } from "./scoring.ts";
+export {
+  decideTies,
+  LADDER_ALPHA,
+  ladderImproves,
+  ladderStep,
+  predictionsCsv,
+  scoreRecord,
+  splitOf,
+  TIE_ALPHA,
+} from "./scoring.ts";
+export { splitStudies, subsetTestset, pickTasks, type SplitSpec } from "./split.ts";
 export { loadHiddenTestset, type HiddenTestset } from "./hidden-testset.ts";
 
 /**

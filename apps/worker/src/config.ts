@@ -92,8 +92,11 @@ export const WorkerConfigSchema = z
     HOLDOUT_IMAGE_MAX_UNPACKED_MB: positiveInt(32 * 1024),
     HOLDOUT_IMAGE_MAX_LAYERS: positiveInt(100),
     HOLDOUT_IMAGE_MAX_RATIO: z.coerce.number().min(1).default(100),
-    /** What the team may read of the hidden run's log: nothing, or its last HOLDOUT_HIDDEN_LOG_TAIL_KB. */
-    HOLDOUT_HIDDEN_LOG_POLICY: z.enum(["none", "tail"]).default("tail"),
+    /**
+     * What the team may read of the hidden run's log: nothing (the default: a model can print what it
+     * reads of the test set), or its last HOLDOUT_HIDDEN_LOG_TAIL_KB. Organizers always read it whole.
+     */
+    HOLDOUT_HIDDEN_LOG_POLICY: z.enum(["none", "tail"]).default("none"),
     HOLDOUT_HIDDEN_LOG_TAIL_KB: positiveInt(2),
     LOG_LEVEL: z.enum(["error", "warn", "info", "debug"]).default("info"),
   })

@@ -5,11 +5,13 @@ import {
   assertNever,
   BundleCommandError,
   DEFAULT_BUNDLE_COMMAND,
+  hiddenRunFailureText,
   parseBundleCommand,
   type FailureCategory,
 } from "@holdout/contracts";
 import {
   findSubmission,
+  getCompetitionPolicy,
   markCancelled,
   markFailed,
   markRunning,
@@ -35,7 +37,7 @@ import type { ImageLeases } from "./image-leases.ts";
 import { storedLog, type LogPolicy } from "./log-policy.ts";
 import type { Logger } from "./logger.ts";
 import type { WorkerMetrics } from "./metrics.ts";
-import { scoreRecord } from "./scoring.ts";
+import { ladderStep, scoreRecord, splitOf } from "./scoring.ts";
 import type { SmokeSample } from "./smoke-sample.ts";
 
 /** The label on every sandbox object of a submission's runs. */
@@ -127,7 +129,12 @@ export async function evaluate(deps: EvaluateDeps, job: JobContext): Promise<Out
   const ran = (phase: RunPhase, run: RunResult, outcome: string) =>
     deps.metrics?.runFinished({ phase, outcome, seconds: run.durationMs / 1000 });
   const fail = async (category: FailureCategory, message: string, phase?: RunPhase): Promise<Outcome> => {
-    await markFailed(db, id, category, message, workerName, phase ? { phase } : {});
+    // A hidden run's failure tells the team its category in fixed words: the message could carry
+    // what the model read of the test set (its cells, the missing studies, an exit code it chose).
+    // Organizers keep the message as the worker saw it.
+    const opts = phase === "hidden" ? { phase, detail: message } : phase === "smoke" ? { phase } : {};
+    const shown = phase === "hidden" ? hiddenRunFailureText(category) : message;
+    await markFailed(db, id, category, shown, workerName, opts);
     log.info({ category, phase }, "evaluation ended: failed");
     return { kind: "ended" };
   };
@@ -206,8 +213,9 @@ export async function evaluate(deps: EvaluateDeps, job: JobContext): Promise<Out
       deps.limits,
     );
     if ("rejected" in run) return await fail("invalid_upload", run.rejected, "hidden");
+    // The team's copy as the log policy allows; organizers keep the whole captured log.
     const shown = storedLog(deps.hiddenLog, run.log, run.logTruncated);
-    await saveSubmissionLog(db, id, shown.text, shown.truncated, "hidden");
+    await saveSubmissionLog(db, id, shown.text, shown.truncated, "hidden", run.log);
     if (run.verdict !== "ok") {
       ran("hidden", run, categoryOf(run.verdict));
       return await fail(categoryOf(run.verdict), run.message, "hidden");
@@ -228,9 +236,13 @@ export async function evaluate(deps: EvaluateDeps, job: JobContext): Promise<Out
       return await fail("invalid_output", err.message, "hidden");
     }
     ran("hidden", run, "ok");
-    const record = scoreRecord(testset, predictions, deps.bootstrap);
+    // The competition's split and ladder as they are now (the split is fixed once anything is scored).
+    const policy = await getCompetitionPolicy(db, submission.competitionId);
+    const split = splitOf(policy);
+    const record = scoreRecord(testset, predictions, deps.bootstrap, split);
     signal.throwIfAborted();
-    await recordScore(db, id, record, workerName);
+    const ladder = policy.ladder ? ladderStep(testset, record, deps.bootstrap, split) : undefined;
+    await recordScore(db, id, record, workerName, ladder ? { ladder } : {});
     log.info({ meanAuc: record.meanAuc }, "evaluation ended: scored");
     return { kind: "scored", competitionId: submission.competitionId };
   } finally {

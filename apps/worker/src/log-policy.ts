@@ -2,9 +2,9 @@ import { assertNever } from "@holdout/contracts";
 
 /**
  * What a team may read of a run's log. The hidden run's log could otherwise carry the test set out
- * (a model can print anything it reads), so the competition chooses: nothing, or a short tail (enough
- * for the traceback of a crash). Smoke runs on the development set will get their own, fuller policy;
- * the worker applies one per kind of run through `storedLog`.
+ * (a model can print anything it reads), so the competition chooses: nothing (the default), or a short
+ * tail (enough for the traceback of a crash). Organizers read the whole log whatever the policy; the
+ * smoke run's log, on the public development set, is the team's in full.
  */
 export type LogPolicy = { kind: "none" } | { kind: "tail"; bytes: number };
 
@@ -16,9 +16,10 @@ export interface StoredLog {
 export function storedLog(policy: LogPolicy, log: string, alreadyTruncated: boolean): StoredLog {
   switch (policy.kind) {
     case "none":
+      // Withheld, not cut: `truncated` would tell the team its log was long.
       return {
         text: "[holdout: this competition does not show the log of the hidden-test-set run]\n",
-        truncated: true,
+        truncated: false,
       };
     case "tail": {
       const bytes = Buffer.from(log, "utf8");

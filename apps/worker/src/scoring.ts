@@ -1,4 +1,4 @@
-import type { ScoreRecord, TieCandidate } from "@holdout/db";
+import type { CompetitionPolicy, LadderStep, PartScoreRecord, ScoreRecord, TieCandidate } from "@holdout/db";
 import {
   bootstrapAuc,
   bootstrapDistribution,
@@ -12,32 +12,52 @@ import {
   type PerTask,
 } from "@holdout/scorer";
 import type { HiddenTestset } from "./hidden-testset.ts";
+import { partsOf, pickTasks, subsetTestset, type SplitSpec } from "./split.ts";
 
 /** Below this bootstrap probability of "not really worse", an entry is behind the leader for sure. */
 export const TIE_ALPHA = 0.05;
 
-/**
- * Everything stored for a scored submission: the official scores, 95% bootstrap intervals (fixed
- * seed, so the same predictions always get the same interval), the plot curves, and the predictions
- * themselves as canonical CSV (what was scored, not whatever else the model's file held).
- */
-export function scoreRecord(
-  testset: HiddenTestset,
-  predictions: PerTask<Float64Array>,
-  bootstrap: BootstrapOptions,
-): ScoreRecord {
-  const input = { truth: testset.truth, predictions, readers: testset.readers };
-  const result = scoreTasks(input);
+/** The ladder's level: a new score is released when the chance it is not better is below this. */
+export const LADDER_ALPHA = 0.05;
+
+/** The official scores with their 95% bootstrap intervals, on the given studies. */
+function scoresOn(testset: HiddenTestset, predictions: PerTask<Float64Array>, bootstrap: BootstrapOptions) {
+  const result = scoreTasks({ truth: testset.truth, predictions, readers: testset.readers });
   const intervals = bootstrapAuc({ truth: testset.truth, predictions }, bootstrap);
-  const plots = curves(input);
   return {
     meanAuc: result.meanAuc,
     meanRadsBelowCurve: result.meanRadsBelowCurve,
     score: result.score,
     meanAucLo: intervals.meanAuc95[0],
     meanAucHi: intervals.meanAuc95[1],
-    tasks: result.tasks.map((t, i) => {
-      const interval = intervals.tasks[i]?.auc95;
+    result,
+    intervals,
+  };
+}
+
+/**
+ * Everything stored for a scored submission: the official scores, 95% bootstrap intervals (fixed
+ * seed, so the same predictions always get the same interval), the plot curves, and the predictions
+ * themselves as canonical CSV (what was scored, not whatever else the model's file held). With a
+ * public/private split, the scores and intervals of each part too (the leaderboard ranks on them);
+ * the whole set's stay for organizers and the curves published at closing.
+ */
+export function scoreRecord(
+  testset: HiddenTestset,
+  predictions: PerTask<Float64Array>,
+  bootstrap: BootstrapOptions,
+  split: SplitSpec | null = null,
+): ScoreRecord {
+  const whole = scoresOn(testset, predictions, bootstrap);
+  const plots = curves({ truth: testset.truth, predictions, readers: testset.readers });
+  return {
+    meanAuc: whole.meanAuc,
+    meanRadsBelowCurve: whole.meanRadsBelowCurve,
+    score: whole.score,
+    meanAucLo: whole.meanAucLo,
+    meanAucHi: whole.meanAucHi,
+    tasks: whole.result.tasks.map((t, i) => {
+      const interval = whole.intervals.tasks[i]?.auc95;
       const plot = plots[i];
       return {
         task: t.task,
@@ -51,7 +71,109 @@ export function scoreRecord(
       };
     }),
     predictionsCsv: predictionsCsv(testset.studies, predictions),
+    ...(split ? { parts: partRecords(testset, predictions, bootstrap, split) } : {}),
   };
+}
+
+function partRecords(
+  testset: HiddenTestset,
+  predictions: PerTask<Float64Array>,
+  bootstrap: BootstrapOptions,
+  split: SplitSpec,
+): PartScoreRecord[] {
+  const parts = partsOf(testset, split);
+  return (["public", "private"] as const).map((part) => {
+    const indices = parts[part];
+    const s = scoresOn(subsetTestset(testset, indices), pickTasks(predictions, indices), bootstrap);
+    return {
+      part,
+      meanAuc: s.meanAuc,
+      meanRadsBelowCurve: s.meanRadsBelowCurve,
+      score: s.score,
+      meanAucLo: s.meanAucLo,
+      meanAucHi: s.meanAucHi,
+      tasks: s.result.tasks.map((t, i) => ({
+        task: t.task,
+        auc: t.auc,
+        aucLo: s.intervals.tasks[i]?.auc95[0] ?? null,
+        aucHi: s.intervals.tasks[i]?.auc95[1] ?? null,
+        radsBelowCurve: t.radsBelowCurve,
+      })),
+    };
+  });
+}
+
+/** The studies a board ranks on: all of them, or one part of a split. */
+export type BoardStudies = readonly number[] | null;
+
+/** A bootstrap distribution of the mean AUC of stored predictions on a board's studies, or null if unusable. */
+function distributionOf(
+  testset: HiddenTestset,
+  csv: string | null,
+  bootstrap: BootstrapOptions,
+  studies: BoardStudies,
+): BootstrapDistribution | null {
+  if (csv === null) return null;
+  try {
+    const predictions = parsePredictionsCsv(csv, testset.studies);
+    return studies === null
+      ? bootstrapDistribution({ truth: testset.truth, predictions }, bootstrap)
+      : bootstrapDistribution(
+          { truth: pickTasks(testset.truth, studies), predictions: pickTasks(predictions, studies) },
+          bootstrap,
+        );
+  } catch {
+    return null; // stored before a test-set change: no comparison rather than a wrong one
+  }
+}
+
+/** The competition's split as the worker applies it, or null without one. */
+export function splitOf(policy: Pick<CompetitionPolicy, "splitFraction" | "splitSeed">): SplitSpec | null {
+  return policy.splitFraction === null || policy.splitSeed === null
+    ? null
+    : { fraction: policy.splitFraction, seed: policy.splitSeed };
+}
+
+/** The ladder's step for recordScore: compared on the board the team sees (the public part with a split). */
+export function ladderStep(
+  testset: HiddenTestset,
+  record: ScoreRecord,
+  bootstrap: BootstrapOptions,
+  split: SplitSpec | null,
+): LadderStep {
+  const board = split ? "public" : "full";
+  return {
+    board,
+    decide: (best) =>
+      ladderImproves(
+        testset,
+        record.predictionsCsv ?? "",
+        best?.predictionsCsv ?? null,
+        bootstrap,
+        boardStudies(testset, board, split),
+      ),
+  };
+}
+
+/**
+ * The ladder's decision (Blum & Hardt, 2015, with a significance test as the step): is a new
+ * submission's mean AUC better than the team's best released one, on the studies the board shows,
+ * by a paired bootstrap test at LADDER_ALPHA? The team's first score is always released; a best one
+ * whose predictions cannot be compared (missing, from another test set) does not hold a new one back.
+ */
+export function ladderImproves(
+  testset: HiddenTestset,
+  candidateCsv: string,
+  bestCsv: string | null,
+  bootstrap: BootstrapOptions,
+  studies: BoardStudies,
+): boolean {
+  const best = distributionOf(testset, bestCsv, bootstrap, studies);
+  if (!best) return true;
+  const candidate = distributionOf(testset, candidateCsv, bootstrap, studies);
+  if (!candidate) return false;
+  const c = compareDistributions(candidate, best);
+  return c.meanDiff > 0 && c.pNotWorse < LADDER_ALPHA;
 }
 
 function csvField(value: string): string {
@@ -74,23 +196,18 @@ export function predictionsCsv(studies: readonly string[], predictions: PerTask<
  * are contiguous from the top: the first entry significantly worse ends the tied block, and all after
  * it are not tied (the paired test is not monotone in the rank, so a later entry could otherwise be
  * "tied" below one that is not). An entry whose stored predictions are missing or no longer fit the
- * test set gets no mark (null) and neither ends nor joins the block.
+ * test set gets no mark (null) and neither ends nor joins the block. `studies`: the board's part of
+ * a split test set (each part's board has its own leader and marks).
  */
 export function decideTies(
   testset: HiddenTestset,
   listed: readonly TieCandidate[],
   bootstrap: BootstrapOptions,
+  studies: BoardStudies = null,
 ): Map<string, boolean | null> {
   const marks = new Map<string, boolean | null>();
-  const distribution = (entry: TieCandidate): BootstrapDistribution | null => {
-    if (entry.predictionsCsv === null) return null;
-    try {
-      const predictions = parsePredictionsCsv(entry.predictionsCsv, testset.studies);
-      return bootstrapDistribution({ truth: testset.truth, predictions }, bootstrap);
-    } catch {
-      return null; // stored before a test-set change: no mark rather than a wrong one
-    }
-  };
+  const distribution = (entry: TieCandidate) =>
+    distributionOf(testset, entry.predictionsCsv, bootstrap, studies);
   const [leader, ...rest] = listed;
   if (!leader) return marks;
   const top = distribution(leader);
@@ -115,4 +232,14 @@ export function decideTies(
     if (!tied) open = false;
   }
   return marks;
+}
+
+/** The studies of a board: a part's indices with a split, else all (null). */
+export function boardStudies(
+  testset: HiddenTestset,
+  board: "full" | "public" | "private",
+  split: SplitSpec | null,
+): BoardStudies {
+  if (board === "full" || split === null) return null;
+  return partsOf(testset, split)[board];
 }

@@ -85,6 +85,41 @@ export const PROBLEMS: readonly ProblemEntry[] = [
     meaning: "The submission has already ended (scored, failed or cancelled), so it cannot be cancelled.",
   },
   {
+    code: "HOLDOUT_ERR_COMPETITION_CLOSED",
+    status: 409,
+    meaning:
+      "The competition has closed: it takes no more uploads (new or resumed) and no changes to final choices. Its leaderboard and published curves stay readable.",
+  },
+  {
+    code: "HOLDOUT_ERR_ALREADY_CLOSED",
+    status: 409,
+    meaning: "The competition is already closed; closing is done once and cannot be undone.",
+  },
+  {
+    code: "HOLDOUT_ERR_CONFIRMATION_REQUIRED",
+    status: 400,
+    meaning:
+      "Closing a competition cannot be undone: send `confirm` with the competition's slug to show it is meant.",
+  },
+  {
+    code: "HOLDOUT_ERR_SETTING_LOCKED",
+    status: 409,
+    meaning:
+      "This setting can no longer change: the public/private split is fixed once a submission has been scored, and the split and ladder once the competition has closed.",
+  },
+  {
+    code: "HOLDOUT_ERR_FINAL_SELECTION",
+    status: 409,
+    meaning:
+      "The final choice cannot be made: only a competition with a public/private split has finals, a team picks at most two, and only among its scored entries that are not disqualified or withheld by the ladder.",
+  },
+  {
+    code: "HOLDOUT_ERR_CURVES_NOT_PUBLISHED",
+    status: 403,
+    meaning:
+      "Hidden-set ROC and precision-recall curves are published when the competition closes: while it is open, their vertices would let anyone rebuild the hidden labels.",
+  },
+  {
     code: "HOLDOUT_ERR_NOT_RESCORABLE",
     status: 409,
     meaning: "Only a scored submission with stored predictions can be re-scored.",

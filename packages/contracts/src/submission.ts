@@ -53,3 +53,35 @@ export function isTeamFault(category: FailureCategory): boolean {
 export function assertNever(value: never): never {
   throw new Error(`unexpected value: ${String(value)}`);
 }
+
+/**
+ * What a team reads about a failure of the hidden run, per category: fixed text, never anything the
+ * model wrote or the test set holds (a message that echoed the predictions' cells, a missing-study
+ * list or an exit code would let a model carry the hidden set out a few bytes per submission). The
+ * worker stores the full message apart, for organizers. The smoke run's failures keep their detail:
+ * its development set is public.
+ */
+export function hiddenRunFailureText(category: FailureCategory): string {
+  const hidden = "in the hidden run on the test set (the smoke run on development studies had passed)";
+  const withheld = "its detail is kept for the organizers, as nothing about the hidden run is shown";
+  switch (category) {
+    case "invalid_upload":
+      return `the bundle could not be set up beside the test images ${hidden}; ${withheld}`;
+    case "image_rejected":
+      return `the image was refused ${hidden}; ${withheld}`;
+    case "timeout":
+      return `the model was still running at the time limit ${hidden}; ${withheld}`;
+    case "out_of_memory":
+      return `the model went over the memory limit ${hidden}; ${withheld}`;
+    case "nonzero_exit":
+      return `the model exited with an error ${hidden}; ${withheld}`;
+    case "no_output":
+      return `the model wrote no predictions file ${hidden}; ${withheld}`;
+    case "invalid_output":
+      return `the predictions file broke the required format ${hidden} (a row per test study, the five task columns, finite numbers); ${withheld}`;
+    case "infrastructure":
+      return "the evaluation could not be completed because of a server-side fault; it is not charged to your team";
+    default:
+      return assertNever(category);
+  }
+}

@@ -1,4 +1,7 @@
+import { randomInt } from "node:crypto";
+import { recordAudit, type AuditActor } from "./audit-repository.ts";
 import type { Db } from "./client.ts";
+import type { Prisma } from "./generated/prisma/client.ts";
 
 export interface CompetitionSpec {
   slug: string;
@@ -24,6 +27,11 @@ export interface CompetitionSettings {
   requireApproval: boolean;
   quotaPerDay: number;
   quotaTotal: number;
+  aucDecimals: number;
+  radsDecimals: number;
+  ladder: boolean;
+  /** The public part's share of the test set's studies; null: no split. */
+  splitFraction: number | null;
 }
 
 const SETTINGS_SELECT = {
@@ -31,17 +39,182 @@ const SETTINGS_SELECT = {
   requireApproval: true,
   quotaPerDay: true,
   quotaTotal: true,
+  aucDecimals: true,
+  radsDecimals: true,
+  ladder: true,
+  splitFraction: true,
+} as const;
+
+/** The settings with what organizers see of the competition's state: closed (by whom), the split's seed. */
+export type CompetitionSettingsView = CompetitionSettings & {
+  state: "open" | "closed";
+  closedAt: Date | null;
+  closedBy: string | null;
+  splitSeed: number | null;
+};
+
+const VIEW_SELECT = {
+  ...SETTINGS_SELECT,
+  state: true,
+  closedAt: true,
+  closedBy: true,
+  splitSeed: true,
 } as const;
 
 /** Read on every use, never cached: an organizer may close registration at any moment. */
-export async function getCompetitionSettings(db: Db, competitionId: string): Promise<CompetitionSettings> {
-  return db.competition.findUniqueOrThrow({ where: { id: competitionId }, select: SETTINGS_SELECT });
-}
-
-export async function updateCompetitionSettings(
+export async function getCompetitionSettings(
   db: Db,
   competitionId: string,
+): Promise<CompetitionSettingsView> {
+  return db.competition.findUniqueOrThrow({ where: { id: competitionId }, select: VIEW_SELECT });
+}
+
+/** A setting that can no longer change (the split once scores exist, split and ladder once closed). */
+export class SettingLockedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "SettingLockedError";
+  }
+}
+
+const describe = (v: string | number | boolean | null | Date) => (v === null ? "none" : String(v));
+
+/**
+ * Changes settings, with an audit row naming each change. The public/private split is drawn anew
+ * (a random seed, recorded) whenever its fraction changes, which is allowed only before the first
+ * score: the entries already scored would otherwise be ranked on other studies than the rest.
+ */
+export async function updateCompetitionSettings(
+  db: Db,
+  by: AuditActor,
   patch: Partial<CompetitionSettings>,
-): Promise<CompetitionSettings> {
-  return db.competition.update({ where: { id: competitionId }, data: patch, select: SETTINGS_SELECT });
+): Promise<CompetitionSettingsView> {
+  return db.$transaction(async (tx) => {
+    await tx.$queryRaw`SELECT id FROM "Competition" WHERE id = ${by.competitionId}::uuid FOR UPDATE`;
+    const before = await tx.competition.findUniqueOrThrow({
+      where: { id: by.competitionId },
+      select: VIEW_SELECT,
+    });
+    const changes = (Object.keys(patch) as (keyof CompetitionSettings)[]).filter(
+      (k) => patch[k] !== undefined && patch[k] !== before[k],
+    );
+    const closed = before.state === "closed";
+    if (changes.includes("splitFraction")) {
+      if (closed) throw new SettingLockedError("the public/private split cannot change after closing");
+      const scored = await tx.submission.count({
+        where: { competitionId: by.competitionId, state: "scored" },
+      });
+      if (scored > 0) {
+        throw new SettingLockedError(
+          `the public/private split is fixed once a submission has been scored (${scored} are): entries would be ranked on different studies`,
+        );
+      }
+    }
+    if (changes.includes("ladder") && closed) {
+      throw new SettingLockedError("the ladder cannot change after closing");
+    }
+    const data: Prisma.CompetitionUpdateInput = {};
+    for (const k of changes) Object.assign(data, { [k]: patch[k] });
+    if (changes.includes("splitFraction")) {
+      data.splitSeed = patch.splitFraction === null ? null : randomInt(0, 2 ** 31 - 1);
+    }
+    const after = await tx.competition.update({ where: { id: by.competitionId }, data, select: VIEW_SELECT });
+    if (changes.length > 0) {
+      await recordAudit(tx, by, {
+        action: "settings.update",
+        targetType: "competition",
+        targetId: by.competitionId,
+        detail: changes.map((k) => `${k}: ${describe(before[k])} → ${describe(after[k])}`).join("; "),
+      });
+    }
+    return after;
+  });
+}
+
+export class CompetitionAlreadyClosedError extends Error {
+  constructor(closedAt: Date | null) {
+    super(`the competition is already closed${closedAt ? ` (since ${closedAt.toISOString()})` : ""}`);
+    this.name = "CompetitionAlreadyClosedError";
+  }
+}
+
+/**
+ * Closes the competition: from now on no upload is recorded (createSubmission checks under a lock on
+ * the same row), the hidden-set curves are published, and with a split each team without a final of
+ * its own gets its best public-part entry as its final. One transaction with its audit row; closing
+ * twice is refused. Returns how many teams got a final chosen for them.
+ */
+export async function closeCompetition(
+  db: Db,
+  by: AuditActor,
+): Promise<{ closedAt: Date; closedBy: string; finalsChosen: number }> {
+  return db.$transaction(async (tx) => {
+    const [row] = await tx.$queryRaw<{ state: string; closedAt: Date | null; split: boolean }[]>`
+      SELECT state::text, "closedAt", "splitFraction" IS NOT NULL AS split
+      FROM "Competition" WHERE id = ${by.competitionId}::uuid FOR UPDATE`;
+    if (!row) throw new Error(`no competition ${by.competitionId}`);
+    if (row.state === "closed") throw new CompetitionAlreadyClosedError(row.closedAt);
+    const closedAt = new Date();
+    await tx.competition.update({
+      where: { id: by.competitionId },
+      data: { state: "closed", closedAt, closedBy: by.actor },
+    });
+    // A team's default final: its best entry on the public part that it shows on the board.
+    const finalsChosen = row.split
+      ? await tx.$executeRaw`
+        UPDATE "Submission" SET "selectedFinal" = true
+        WHERE id IN (
+          SELECT DISTINCT ON (s."teamId") s.id
+          FROM "Submission" s
+          JOIN "SubmissionPartScore" p ON p."submissionId" = s.id AND p.part = 'public'
+          WHERE s."competitionId" = ${by.competitionId}::uuid AND s.state = 'scored'
+            AND NOT s.hidden AND NOT s.disqualified AND s."ladderImproved" IS DISTINCT FROM false
+            AND NOT EXISTS (
+              SELECT 1 FROM "Submission" f
+              WHERE f."teamId" = s."teamId" AND f."selectedFinal" AND f.state = 'scored'
+                AND NOT f.hidden AND NOT f.disqualified)
+          ORDER BY s."teamId", p.score DESC, s."createdAt" ASC)`
+      : 0;
+    await recordAudit(tx, by, {
+      action: "competition.close",
+      targetType: "competition",
+      targetId: by.competitionId,
+      detail: row.split
+        ? `closed; ${finalsChosen} team(s) without a final choice got their best public entry as final`
+        : "closed",
+    });
+    return { closedAt, closedBy: by.actor, finalsChosen };
+  });
+}
+
+/**
+ * What decides what teams and the public may read of hidden-set results: whether the competition
+ * is open, the released precision, the public/private split and the ladder. Read on every use (an
+ * organizer may close the competition or change the precision at any moment).
+ */
+export interface CompetitionPolicy {
+  state: "open" | "closed";
+  closedAt: Date | null;
+  closedBy: string | null;
+  aucDecimals: number;
+  radsDecimals: number;
+  /** Organizers only: the public part's share of the studies and the seed that drew it. */
+  splitFraction: number | null;
+  splitSeed: number | null;
+  ladder: boolean;
+}
+
+const POLICY_SELECT = {
+  state: true,
+  closedAt: true,
+  closedBy: true,
+  aucDecimals: true,
+  radsDecimals: true,
+  splitFraction: true,
+  splitSeed: true,
+  ladder: true,
+} as const;
+
+export async function getCompetitionPolicy(db: Db, competitionId: string): Promise<CompetitionPolicy> {
+  return db.competition.findUniqueOrThrow({ where: { id: competitionId }, select: POLICY_SELECT });
 }

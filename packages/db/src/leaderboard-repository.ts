@@ -16,19 +16,19 @@ export interface LeaderboardRow {
 }
 
 /**
- * Whether a submission is listed publicly: scored, not hidden, not disqualified, at or above the AUC floor. The same
- * rule as listedWhere's query, for checks on a single submission.
+ * The listed entries of a competition on the whole test set, as a query: scored, not hidden, not
+ * disqualified, not withheld by the ladder, at or above the AUC floor (the API's listedOnBoard is
+ * the same rule for a single submission, on the scores its board ranks on).
  */
-export function isListed(
-  s: { state: string; hidden: boolean; disqualified: boolean; meanAuc: number | null },
-  aucFloor: number,
-): boolean {
-  return s.state === "scored" && !s.hidden && !s.disqualified && s.meanAuc !== null && s.meanAuc >= aucFloor;
-}
-
-/** The listed entries of a competition, as a query (isListed's rule). */
 export function listedWhere(competitionId: string, aucFloor: number): Prisma.SubmissionWhereInput {
-  return { competitionId, state: "scored", hidden: false, disqualified: false, meanAuc: { gte: aucFloor } };
+  return {
+    competitionId,
+    state: "scored",
+    hidden: false,
+    disqualified: false,
+    OR: [{ ladderImproved: null }, { ladderImproved: true }],
+    ...(aucFloor === -Infinity ? {} : { meanAuc: { gte: aucFloor } }),
+  };
 }
 
 /** Leaderboard order: best score first; equal scores by who submitted first. */

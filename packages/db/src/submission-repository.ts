@@ -1,4 +1,5 @@
 import type { FailureCategory, SubmissionState } from "@holdout/contracts";
+import { recordAudit, type AuditActor } from "./audit-repository.ts";
 import type { Db } from "./client.ts";
 
 export type RunPhase = "smoke" | "hidden";
@@ -27,13 +28,25 @@ export class QuotaReservationLostError extends Error {
   }
 }
 
+export class CompetitionClosedError extends Error {
+  constructor() {
+    super("the competition has closed: it takes no more submissions");
+    this.name = "CompetitionClosedError";
+  }
+}
+
 /**
- * Records an upload that is fully on disk, in state `received`, with its first timeline event.
- * With a reservation, the quota slot it held becomes this submission in the same transaction, so
+ * Records an upload that is fully on disk, in state `received`, with its first timeline event;
+ * CompetitionClosedError once the competition has closed. With a reservation, the quota slot it held becomes this submission in the same transaction, so
  * the team's count never sees both or neither.
  */
 export async function createSubmission(db: Db, s: NewSubmission, reservationId?: string) {
   return db.$transaction(async (tx) => {
+    // Under a share lock on the competition row: closing (an update of that row) waits for uploads
+    // being recorded, and an upload recorded after it sees the competition closed.
+    const [competition] = await tx.$queryRaw<{ state: string }[]>`
+      SELECT state::text FROM "Competition" WHERE id = ${s.competitionId}::uuid FOR SHARE`;
+    if (competition?.state === "closed") throw new CompetitionClosedError();
     if (reservationId !== undefined) {
       const { count } = await tx.quotaReservation.deleteMany({
         where: { id: reservationId, expiresAt: { gt: new Date() } },
@@ -223,6 +236,8 @@ export const SMOKE_FAILURE_NOTE =
 /**
  * Ends a submission as failed. Our own faults (infrastructure) and failures in the smoke run (the
  * hidden test set was never touched) are refunded: they do not count against the team's quota.
+ * `message` is what the team reads (here and on the timeline); `opts.detail`, the failure as the
+ * worker saw it, is kept for organizers only (a hidden run's message to the team is fixed text).
  */
 export function markFailed(
   db: Db,
@@ -230,7 +245,7 @@ export function markFailed(
   category: FailureCategory,
   message: string,
   worker?: string,
-  opts: { phase?: RunPhase } = {},
+  opts: { phase?: RunPhase; detail?: string } = {},
 ) {
   const refunded = category === "infrastructure" || opts.phase === "smoke";
   return transitionSubmission(db, id, {
@@ -239,6 +254,7 @@ export function markFailed(
     data: {
       failureCategory: category,
       failureMessage: message,
+      failureDetail: opts.detail ?? null,
       finishedAt: new Date(),
       heartbeatAt: null,
       ...(opts.phase ? { failedPhase: opts.phase } : {}),
@@ -252,121 +268,6 @@ export function markFailed(
   });
 }
 
-export interface TaskScore {
-  task: string;
-  auc: number;
-  radsBelowCurve: number;
-  roc: [number, number][];
-  /** 95% bootstrap interval of the AUC. */
-  aucLo?: number;
-  aucHi?: number;
-  /** The scorer's plot data besides the ROC: `{ pr, readerPoints, majority }`. */
-  curves?: object;
-}
-
-export interface ScoreRecord {
-  meanAuc: number;
-  meanRadsBelowCurve: number;
-  score: number;
-  tasks: TaskScore[];
-  meanAucLo?: number;
-  meanAucHi?: number;
-  /** The predictions as scored (canonical CSV), kept for re-scoring and the paired comparisons. */
-  predictionsCsv?: string;
-}
-
-function scoreColumns(result: ScoreRecord) {
-  return {
-    meanAuc: result.meanAuc,
-    meanRadsBelowCurve: result.meanRadsBelowCurve,
-    score: result.score,
-    meanAucLo: result.meanAucLo ?? null,
-    meanAucHi: result.meanAucHi ?? null,
-  };
-}
-
-function taskRows(id: string, result: ScoreRecord) {
-  return result.tasks.map((t) => ({
-    submissionId: id,
-    task: t.task,
-    auc: t.auc,
-    radsBelowCurve: t.radsBelowCurve,
-    roc: t.roc,
-    aucLo: t.aucLo ?? null,
-    aucHi: t.aucHi ?? null,
-    ...(t.curves === undefined ? {} : { curves: t.curves }),
-  }));
-}
-
-const scoreDetail = (r: ScoreRecord) =>
-  `mean AUC ${r.meanAuc.toFixed(4)}, ${r.meanRadsBelowCurve} radiologists below the curve`;
-
-/**
- * Stores the scores (with intervals, curves and predictions when given) and marks the submission
- * `scored`, all or nothing. Idempotent: a retried job finds the submission no longer `scoring` and
- * writes nothing.
- */
-export async function recordScore(db: Db, id: string, result: ScoreRecord, worker: string): Promise<boolean> {
-  return db.$transaction(async (tx) => {
-    const { count } = await tx.submission.updateMany({
-      where: { id, state: "scoring" },
-      data: { state: "scored", ...scoreColumns(result), finishedAt: new Date(), heartbeatAt: null },
-    });
-    if (count === 0) return false;
-    await tx.taskResult.createMany({ data: taskRows(id, result), skipDuplicates: true });
-    if (result.predictionsCsv !== undefined) {
-      await tx.submissionPredictions.upsert({
-        where: { submissionId: id },
-        create: { submissionId: id, csv: result.predictionsCsv },
-        update: { csv: result.predictionsCsv },
-      });
-    }
-    await tx.submissionEvent.create({
-      data: { submissionId: id, state: "scored", worker, detail: scoreDetail(result) },
-    });
-    return true;
-  });
-}
-
-/**
- * Re-scoring: replaces a scored submission's results (means, intervals, per-task rows and curves)
- * in one transaction, with a timeline event. False if it is not `scored` (nothing written).
- */
-export async function replaceScore(
-  db: Db,
-  id: string,
-  result: ScoreRecord,
-  event: { worker: string; detail: string },
-): Promise<boolean> {
-  return db.$transaction(async (tx) => {
-    const { count } = await tx.submission.updateMany({
-      where: { id, state: "scored" },
-      data: scoreColumns(result),
-    });
-    if (count === 0) return false;
-    await tx.taskResult.deleteMany({ where: { submissionId: id } });
-    await tx.taskResult.createMany({ data: taskRows(id, result) });
-    await tx.submissionEvent.create({
-      data: {
-        submissionId: id,
-        state: "scored",
-        worker: event.worker,
-        detail: `${event.detail}: ${scoreDetail(result)}`,
-      },
-    });
-    return true;
-  });
-}
-
-/** The stored predictions of a scored submission, or null. */
-export async function findSubmissionPredictions(db: Db, id: string): Promise<string | null> {
-  const row = await db.submissionPredictions.findUnique({
-    where: { submissionId: id },
-    select: { csv: true },
-  });
-  return row?.csv ?? null;
-}
-
 /** A timeline note on a submission in any state (e.g. a re-score that could not be done). */
 export async function addSubmissionNote(db: Db, id: string, detail: string, worker: string | null) {
   const row = await db.submission.findUnique({ where: { id }, select: { state: true } });
@@ -375,19 +276,25 @@ export async function addSubmissionNote(db: Db, id: string, detail: string, work
   return true;
 }
 
+/**
+ * Stores a run's log: `text` is what the team reads; `fullText`, when the competition's log policy
+ * cut it, the whole captured log for organizers.
+ */
 export async function saveSubmissionLog(
   db: Db,
   id: string,
   text: string,
   truncated: boolean,
   phase: RunPhase = "hidden",
+  fullText?: string,
 ) {
   // PostgreSQL text cannot hold NUL bytes, which a hostile model may print.
-  const clean = text.replaceAll("\u0000", "\uFFFD");
+  const clean = (t: string) => t.replaceAll("\u0000", "\uFFFD");
+  const data = { text: clean(text), truncated, fullText: fullText === undefined ? null : clean(fullText) };
   await db.submissionLog.upsert({
     where: { submissionId_phase: { submissionId: id, phase } },
-    create: { submissionId: id, phase, text: clean, truncated },
-    update: { text: clean, truncated },
+    create: { submissionId: id, phase, ...data },
+    update: data,
   });
 }
 
@@ -396,6 +303,7 @@ export async function findSubmission(db: Db, id: string) {
     where: { id },
     include: {
       results: { orderBy: { task: "asc" } },
+      parts: true,
       team: { select: { id: true, name: true, institution: true } },
     },
   });
@@ -413,7 +321,7 @@ export async function listTeamSubmissions(db: Db, teamId: string) {
   return db.submission.findMany({
     where: { teamId },
     orderBy: { createdAt: "desc" },
-    include: { results: true },
+    include: { results: true, parts: true },
   });
 }
 
@@ -422,12 +330,73 @@ export async function listCompetitionSubmissions(db: Db, competitionId: string) 
   return db.submission.findMany({
     where: { competitionId },
     orderBy: { createdAt: "desc" },
-    include: { results: true, team: { select: { id: true, name: true, institution: true } } },
+    include: {
+      results: true,
+      parts: true,
+      team: { select: { id: true, name: true, institution: true } },
+    },
   });
 }
 
-/** Takes a submission off the leaderboard or puts it back; false if it does not exist. */
-export async function setSubmissionHidden(db: Db, id: string, hidden: boolean): Promise<boolean> {
-  const { count } = await db.submission.updateMany({ where: { id }, data: { hidden } });
-  return count === 1;
+/**
+ * Takes a submission off the leaderboard or puts it back; false if it does not exist. An organizer's
+ * change (`by`) leaves an audit row; a team's own does not.
+ */
+export async function setSubmissionHidden(
+  db: Db,
+  id: string,
+  hidden: boolean,
+  by?: AuditActor,
+): Promise<boolean> {
+  return db.$transaction(async (tx) => {
+    const { count } = await tx.submission.updateMany({ where: { id }, data: { hidden } });
+    if (count === 1 && by) {
+      await recordAudit(tx, by, {
+        action: hidden ? "submission.hide" : "submission.unhide",
+        targetType: "submission",
+        targetId: id,
+      });
+    }
+    return count === 1;
+  });
+}
+
+/**
+ * Disqualifies (with the reason shown to the team) or requalifies a competition's submission, with
+ * its timeline event and the audit row in one transaction; false if there is no such submission.
+ */
+export async function setSubmissionDisqualified(
+  db: Db,
+  by: AuditActor,
+  id: string,
+  disqualified: boolean,
+  reason: string | null,
+): Promise<boolean> {
+  return db.$transaction(async (tx) => {
+    const s = await tx.submission.findFirst({
+      where: { id, competitionId: by.competitionId },
+      select: { state: true },
+    });
+    if (!s) return false;
+    await tx.submission.update({
+      where: { id },
+      data: { disqualified, disqualifiedReason: disqualified ? reason : null },
+    });
+    await tx.submissionEvent.create({
+      data: {
+        submissionId: id,
+        state: s.state,
+        detail: disqualified
+          ? `disqualified by the organizers: ${reason ?? ""}`
+          : "requalified by the organizers",
+      },
+    });
+    await recordAudit(tx, by, {
+      action: disqualified ? "submission.disqualify" : "submission.requalify",
+      targetType: "submission",
+      targetId: id,
+      detail: disqualified ? reason : null,
+    });
+    return true;
+  });
 }

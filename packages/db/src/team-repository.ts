@@ -1,3 +1,4 @@
+import { recordAudit, type AuditActor } from "./audit-repository.ts";
 import type { Db } from "./client.ts";
 import { Prisma } from "./generated/prisma/client.ts";
 import { teamNameKey } from "./team-names.ts";
@@ -80,7 +81,20 @@ export async function listTeams(db: Db, competitionId: string) {
 }
 
 /** Approves (or withdraws approval of) a team of this competition; false if there is no such team. */
-export async function setTeamApproved(db: Db, competitionId: string, teamId: string, approved: boolean) {
-  const { count } = await db.team.updateMany({ where: { id: teamId, competitionId }, data: { approved } });
-  return count === 1;
+/** Approves a team (it may submit) or withdraws it, with the organizer's audit row; false if no such team. */
+export async function setTeamApproved(db: Db, by: AuditActor, teamId: string, approved: boolean) {
+  return db.$transaction(async (tx) => {
+    const { count } = await tx.team.updateMany({
+      where: { id: teamId, competitionId: by.competitionId },
+      data: { approved },
+    });
+    if (count === 1) {
+      await recordAudit(tx, by, {
+        action: approved ? "team.approve" : "team.unapprove",
+        targetType: "team",
+        targetId: teamId,
+      });
+    }
+    return count === 1;
+  });
 }

@@ -3,6 +3,7 @@ import fp from "fastify-plugin";
 import {
   authenticateApiToken,
   authenticateSession,
+  type AuditActor,
   type AuthenticatedTeam,
   type Db,
   type Principal,
@@ -127,4 +128,20 @@ export function currentTeam(request: FastifyRequest): AuthenticatedTeam {
 export function currentPrincipal(request: FastifyRequest): Principal {
   if (!request.principal) throw new Errors.Unauthorized("this endpoint needs an API token");
   return request.principal;
+}
+
+/**
+ * The organizer behind the request as the audit log names them, or undefined for anyone else (a
+ * team hiding its own entry is not an organizer action).
+ */
+export function auditOf(request: FastifyRequest, competitionId: string): AuditActor | undefined {
+  const p = request.principal;
+  return p?.role === "organizer" ? { competitionId, actor: `organizer:${p.account.email}` } : undefined;
+}
+
+/** auditOf for routes only organizers reach. */
+export function organizerActor(request: FastifyRequest, competitionId: string): AuditActor {
+  const by = auditOf(request, competitionId);
+  if (!by) throw new Errors.Forbidden("this is for organizers only");
+  return by;
 }

@@ -4,21 +4,55 @@ import {
   getCompetitionSettings,
   listTeams,
   setTeamApproved,
-  updateCompetitionSettings,
+  type CompetitionSettingsView,
   type Db,
 } from "@holdout/db";
 import { Errors } from "../errors.ts";
-import { currentPrincipal } from "../plugins/auth.ts";
+import { organizerActor } from "../plugins/auth.ts";
 import { IdParamsSchema, ProblemSchema, UUID } from "../schemas.ts";
 import { displayText } from "../services/text.ts";
 import type { OrganizerService } from "../web/organizer.ts";
 
+/** What organizers may change, with the bounds of each. */
 const SettingsSchema = Type.Object({
   registrationOpen: Type.Boolean(),
   requireApproval: Type.Boolean(),
   quotaPerDay: Type.Integer({ minimum: 0, maximum: 1000 }),
   quotaTotal: Type.Integer({ minimum: 0, maximum: 100000 }),
+  aucDecimals: Type.Integer({
+    minimum: 1,
+    maximum: 6,
+    description: "released precision of every AUC and interval bound (official: 3)",
+  }),
+  radsDecimals: Type.Integer({
+    minimum: 0,
+    maximum: 3,
+    description: "released precision of Num Rads Below Curve (official: 1)",
+  }),
+  ladder: Type.Boolean({
+    description: "release a team's new score only when it significantly beats the team's best (Ladder)",
+  }),
+  publicFraction: Type.Union([Type.Number({ minimum: 0.1, maximum: 0.9 }), Type.Null()], {
+    description:
+      "public/private split: the share of test studies the leaderboard ranks on while open (a random part, drawn when set); null for none. Fixed once a submission is scored",
+  }),
 });
+
+/** The settings as organizers read them: with the competition's state and the split's seed. */
+const SettingsViewSchema = Type.Object({
+  ...SettingsSchema.properties,
+  state: Type.Union([Type.Literal("open"), Type.Literal("closed")]),
+  closedAt: Type.Union([Type.String(), Type.Null()]),
+  closedBy: Type.Union([Type.String(), Type.Null()]),
+  splitSeed: Type.Union([Type.Integer(), Type.Null()], {
+    description: "the seed that drew the public part (organizers only; never shown to teams)",
+  }),
+});
+
+function settingsView(s: CompetitionSettingsView) {
+  const { splitFraction, closedAt, ...rest } = s;
+  return { ...rest, publicFraction: splitFraction, closedAt: closedAt?.toISOString() ?? null };
+}
 
 const TeamSchema = Type.Object({
   id: Type.String(),
@@ -95,11 +129,12 @@ const adminRoutes: FastifyPluginCallbackTypebox<{
     {
       onRequest: app.requireOrganizer,
       schema: {
-        summary: "The competition's registration and quota settings",
-        response: { 200: SettingsSchema, "4xx": ProblemSchema },
+        summary:
+          "The competition's settings: registration, quota, released precision, ladder, split; and its state",
+        response: { 200: SettingsViewSchema, "4xx": ProblemSchema },
       },
     },
-    () => getCompetitionSettings(db, competitionId),
+    async () => settingsView(await getCompetitionSettings(db, competitionId)),
   );
 
   app.patch(
@@ -107,12 +142,19 @@ const adminRoutes: FastifyPluginCallbackTypebox<{
     {
       onRequest: app.requireOrganizer,
       schema: {
-        summary: "Change registration (open/closed, approval) and the submission quota",
+        summary:
+          "Change registration, the submission quota, the released precision, the ladder and the public/private split",
+        description:
+          "Each change is written to the audit log. The split is fixed once a submission is scored.",
         body: Type.Partial(SettingsSchema, { additionalProperties: false }),
-        response: { 200: SettingsSchema, "4xx": ProblemSchema },
+        response: { 200: SettingsViewSchema, "4xx": ProblemSchema },
       },
     },
-    (request) => updateCompetitionSettings(db, competitionId, request.body),
+    async (request) => {
+      const { publicFraction, ...rest } = request.body;
+      const patch = { ...rest, ...(publicFraction !== undefined ? { splitFraction: publicFraction } : {}) };
+      return settingsView(await organizer.updateSettings(organizerActor(request, competitionId), patch));
+    },
   );
 
   app.get(
@@ -152,7 +194,8 @@ const adminRoutes: FastifyPluginCallbackTypebox<{
       },
       async (request, reply) => {
         const { id } = request.params;
-        if (!UUID.test(id) || !(await setTeamApproved(db, competitionId, id, approved))) {
+        const by = organizerActor(request, competitionId);
+        if (!UUID.test(id) || !(await setTeamApproved(db, by, id, approved))) {
           throw new Errors.NotFound(`no team ${id}`);
         }
         return reply.status(204).send(null);
@@ -225,8 +268,7 @@ const adminRoutes: FastifyPluginCallbackTypebox<{
       },
     },
     async (request, reply) => {
-      const p = currentPrincipal(request);
-      const by = p.role === "organizer" ? `organizer:${p.account.email}` : "organizer";
+      const by = organizerActor(request, competitionId);
       return reply.status(202).send(await organizer.rescore(request.params.id, by));
     },
   );
@@ -247,7 +289,12 @@ const adminRoutes: FastifyPluginCallbackTypebox<{
     },
     async (request) => {
       const reason = disqualificationReason(request.body.reason);
-      await organizer.setDisqualified(request.params.id, true, reason);
+      await organizer.setDisqualified(
+        organizerActor(request, competitionId),
+        request.params.id,
+        true,
+        reason,
+      );
       await organizer.refreshTies(`submission ${request.params.id} disqualified`, request.log);
       return { id: request.params.id, disqualified: true, reason };
     },
@@ -264,7 +311,7 @@ const adminRoutes: FastifyPluginCallbackTypebox<{
       },
     },
     async (request) => {
-      await organizer.setDisqualified(request.params.id, false, null);
+      await organizer.setDisqualified(organizerActor(request, competitionId), request.params.id, false, null);
       await organizer.refreshTies(`submission ${request.params.id} requalified`, request.log);
       return { id: request.params.id, disqualified: false, reason: null };
     },

@@ -1,6 +1,7 @@
 import { stringify, type Options as CsvOptions } from "csv-stringify/sync";
 import type { FastifyPluginCallbackTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyReply } from "fastify";
+import { Type } from "typebox";
 import { TASKS } from "@holdout/scorer";
 import {
   RankedLeaderboardSchema,
@@ -65,7 +66,7 @@ const leaderboardRoutes: FastifyPluginCallbackTypebox<LeaderboardRoutesOptions> 
       schema: {
         summary: "The ranked public leaderboard",
         description:
-          "`meanAuc95` / `tasks[].auc95` are 95% bootstrap confidence intervals; `tiedWithLeader` marks entries a paired bootstrap comparison (5% level) cannot tell from the leader. All three are null until the scorer has computed them.",
+          "Every figure is at the competition's released precision (`precision`). `meanAuc95` / `tasks[].auc95` are 95% bootstrap confidence intervals; `tiedWithLeader` marks entries a paired bootstrap comparison (5% level) cannot tell from the leader; all three are null until the scorer has computed them. `board` says what `entries` rank on: the whole test set, or with a public/private split its public part while open and the teams' finals on the private part once closed (the public board then in `publicEntries`).",
         response: { 200: RankedLeaderboardSchema },
       },
     },
@@ -80,38 +81,51 @@ const leaderboardRoutes: FastifyPluginCallbackTypebox<LeaderboardRoutesOptions> 
     },
   );
 
-  app.get("/leaderboard.csv", { schema: { summary: "The leaderboard as CSV" } }, async (_request, reply) => {
-    const { entries } = await board.get();
-    const csv = stringify(
-      entries.map((e) => ({
-        rank: e.rank,
-        date: e.date.slice(0, 10),
-        model: e.model,
-        team: e.team,
-        institution: e.institution ?? "",
-        link: e.link ?? "",
-        ensemble: e.ensemble,
-        mean_auc: e.meanAuc,
-        num_rads_below_curve: e.meanRadsBelowCurve,
-        ...Object.fromEntries(e.tasks.map((t) => [taskColumn("auc", t.task), t.auc])),
-        mean_auc_lo: e.meanAuc95?.[0] ?? "",
-        mean_auc_hi: e.meanAuc95?.[1] ?? "",
-        tied_with_leader: e.tiedWithLeader ?? "",
-        ...Object.fromEntries(
-          e.tasks.flatMap((t) => [
-            [taskColumn("auc_lo", t.task), t.auc95?.[0] ?? ""],
-            [taskColumn("auc_hi", t.task), t.auc95?.[1] ?? ""],
-          ]),
-        ),
-        submitted_at: isoSeconds(e.date),
-      })),
-      CSV_OPTIONS,
-    );
-    return reply
-      .type("text/csv; charset=utf-8")
-      .header("content-disposition", `attachment; filename="${competition.slug}-leaderboard.csv"`)
-      .send(csv);
-  });
+  app.get(
+    "/leaderboard.csv",
+    {
+      schema: {
+        summary: "The leaderboard as CSV",
+        description:
+          "The ranked entries at the released precision. A split competition, once closed: the final (private-part) ranking, or the public part's with `?board=public`.",
+        querystring: Type.Object({ board: Type.Optional(Type.Literal("public")) }),
+      },
+    },
+    async (request, reply) => {
+      const current = await board.get();
+      const entries =
+        request.query.board === "public" ? (current.publicEntries ?? current.entries) : current.entries;
+      const csv = stringify(
+        entries.map((e) => ({
+          rank: e.rank,
+          date: e.date.slice(0, 10),
+          model: e.model,
+          team: e.team,
+          institution: e.institution ?? "",
+          link: e.link ?? "",
+          ensemble: e.ensemble,
+          mean_auc: e.meanAuc,
+          num_rads_below_curve: e.meanRadsBelowCurve,
+          ...Object.fromEntries(e.tasks.map((t) => [taskColumn("auc", t.task), t.auc])),
+          mean_auc_lo: e.meanAuc95?.[0] ?? "",
+          mean_auc_hi: e.meanAuc95?.[1] ?? "",
+          tied_with_leader: e.tiedWithLeader ?? "",
+          ...Object.fromEntries(
+            e.tasks.flatMap((t) => [
+              [taskColumn("auc_lo", t.task), t.auc95?.[0] ?? ""],
+              [taskColumn("auc_hi", t.task), t.auc95?.[1] ?? ""],
+            ]),
+          ),
+          submitted_at: isoSeconds(e.date),
+        })),
+        CSV_OPTIONS,
+      );
+      return reply
+        .type("text/csv; charset=utf-8")
+        .header("content-disposition", `attachment; filename="${competition.slug}-leaderboard.csv"`)
+        .send(csv);
+    },
+  );
   done();
 };
 

@@ -16,12 +16,16 @@ import { currentPrincipal } from "../plugins/auth.ts";
 import { CurvesSchema, IdParamsSchema, ProblemSchema, UUID } from "../schemas.ts";
 import { timelineEvent, type EventHub } from "../services/events-hub.ts";
 import { streamSubmissionEvents } from "../services/events-stream.ts";
+import { byTaskOrder, currentRelease, isPublicEntry, roundTo, shownScores } from "../services/release.ts";
 import type { AcquireStreamSlot } from "../services/stream-slots.ts";
+import { curvesOf, pairsOf } from "../web/plots.ts";
 import { canSeeWhole } from "./submissions.ts";
 
 export interface SubmissionDetailRoutesOptions {
   db: Db;
   competitionId: string;
+  /** Entries under it are not listed (their curves stay their team's). */
+  aucFloor: number;
   /** The process's shared poller feeding every server-sent event stream. */
   events: EventHub;
   /** To take a cancelled submission's job off the queue while it waits. */
@@ -41,11 +45,12 @@ const TimelineEventSchema = Type.Object({
 const wantsEventStream = (request: FastifyRequest) =>
   (request.headers.accept ?? "").toLowerCase().includes("text/event-stream");
 
-// What only a submission's team and the organizers may read or do: its logs, timeline, ROC curves,
-// and cancelling it. Everyone else gets 404 for any id, listed or not.
+// What only a submission's team and the organizers may read or do: its logs, timeline, and
+// cancelling it (everyone else gets 404 for any id, listed or not); and its hidden-set curves,
+// published once the competition closes.
 const submissionDetailRoutes: FastifyPluginCallbackTypebox<SubmissionDetailRoutesOptions> = (
   app,
-  { db, competitionId, events, queue, streamSlot },
+  { db, competitionId, aucFloor, events, queue, streamSlot },
   done,
 ) => {
   async function wholeSubmission(request: FastifyRequest, id: string) {
@@ -78,6 +83,10 @@ const submissionDetailRoutes: FastifyPluginCallbackTypebox<SubmissionDetailRoute
       const s = await wholeSubmission(request, request.params.id);
       const phase = request.query.phase ?? "hidden";
       const log = await findSubmissionLog(db, s.id, phase);
+      // Organizers read the whole captured log; the team what the log policy left of it.
+      if (request.principal?.role === "organizer" && log?.fullText != null) {
+        return { phase, text: log.fullText, truncated: false };
+      }
       return { phase, text: log?.text ?? "", truncated: log?.truncated ?? false };
     },
   );
@@ -162,17 +171,44 @@ const submissionDetailRoutes: FastifyPluginCallbackTypebox<SubmissionDetailRoute
   app.get(
     "/api/v1/submissions/:id/curves",
     {
-      onRequest: app.requireAuth,
       schema: {
-        summary: "The ROC curve of every task, as the scorer built it",
+        summary:
+          "The hidden-set ROC and precision-recall curves of every task, with the radiologists' points",
+        description:
+          "Published when the competition closes: then for every listed entry to anyone, and to its team for all of its own. While it is open, only organizers read them (403 `HOLDOUT_ERR_CURVES_NOT_PUBLISHED` for the team): a curve's vertices would let anyone rebuild the hidden labels.",
         params: IdParamsSchema,
         response: { 200: CurvesSchema, "4xx": ProblemSchema },
       },
     },
     async (request) => {
-      const s = await wholeSubmission(request, request.params.id);
+      const { id } = request.params;
+      const s = UUID.test(id) ? await findSubmission(db, id) : null;
+      if (!s || s.competitionId !== competitionId) throw new Errors.NotFound(`no submission ${id}`);
+      const release = await currentRelease(db, competitionId);
+      const organizer = request.principal?.role === "organizer";
+      const mayRead = canSeeWhole(request, s) || isPublicEntry(s, release, aucFloor);
+      if (!mayRead) throw new Errors.NotFound(`no submission ${id}`);
+      if (!organizer && !release.closed) {
+        throw new Errors.CurvesNotPublished(
+          "the hidden-set curves are published when the competition closes; until then the submission's scores are its released figures",
+        );
+      }
+      // Withheld by the ladder: nothing of it was released, and closing publishes the released entries.
+      if (!organizer && shownScores(s, release).withheld) {
+        throw new Errors.CurvesNotPublished("this submission's results were withheld by the ladder");
+      }
       return {
-        tasks: s.results.map((r) => ({ task: r.task, auc: r.auc, roc: r.roc as [number, number][] })),
+        tasks: byTaskOrder(s.results).map((r) => {
+          const c = curvesOf(r.curves);
+          return {
+            task: r.task,
+            auc: organizer ? r.auc : roundTo(r.auc, release.aucDecimals),
+            roc: pairsOf(r.roc) ?? [],
+            pr: c.pr,
+            readers: c.readers,
+            majority: c.majority,
+          };
+        }),
       };
     },
   );

@@ -14,7 +14,6 @@ import {
 import type { FastifyBaseLogger } from "fastify";
 import {
   findSubmission,
-  isListed,
   listCompetitionSubmissions,
   listTeamSubmissions,
   markFailed,
@@ -27,7 +26,7 @@ import {
 } from "@holdout/db";
 import { Errors } from "../errors.ts";
 import type { OrganizerService } from "../web/organizer.ts";
-import { currentPrincipal, currentTeam } from "../plugins/auth.ts";
+import { auditOf, currentPrincipal, currentTeam } from "../plugins/auth.ts";
 import {
   AcceptedSchema,
   IdParamsSchema,
@@ -40,8 +39,8 @@ import {
 import type { BundleLimits } from "../services/bundle.ts";
 import { quotaError, quotaView } from "../services/quota.ts";
 import { queueEstimateOf } from "../services/queue-position.ts";
-import { interval } from "../services/leaderboard.ts";
-import { ownerView, scoredTasks, submissionUrl } from "../services/submission-view.ts";
+import { currentRelease, isPublicEntry, refuseIfClosed } from "../services/release.ts";
+import { ownerView, publicView, submissionUrl } from "../services/submission-view.ts";
 import {
   assertMultipart,
   receiveUpload,
@@ -167,6 +166,7 @@ const submissionRoutes: FastifyPluginCallbackTypebox<SubmissionRoutesOptions> = 
         );
       }
       assertMultipart(request);
+      await refuseIfClosed(db, opts.competitionId);
       // The slot is taken before a byte of the file is read, and given back if the upload fails.
       const id = randomUUID();
       const reservation = await reserveQuotaSlot(db, {
@@ -224,15 +224,19 @@ const submissionRoutes: FastifyPluginCallbackTypebox<SubmissionRoutesOptions> = 
     },
     async (request) => {
       const p = currentPrincipal(request);
+      const release = await currentRelease(db, opts.competitionId);
       if (p.role === "organizer") {
         const rows = await listCompetitionSubmissions(db, opts.competitionId);
-        return { submissions: rows.map(ownerView) };
+        return { submissions: rows.map((r) => ownerView(r, { release, organizer: true })) };
       }
       const team = currentTeam(request);
       const rows = await listTeamSubmissions(db, team.id);
       return {
         submissions: rows.map((r) =>
-          ownerView({ ...r, team: { id: team.id, name: team.name, institution: null } }),
+          ownerView(
+            { ...r, team: { id: team.id, name: team.name, institution: null } },
+            { release, organizer: false },
+          ),
         ),
       };
     },
@@ -254,30 +258,18 @@ const submissionRoutes: FastifyPluginCallbackTypebox<SubmissionRoutesOptions> = 
     async (request) => {
       const { id } = request.params;
       const s = await findHere(id);
+      const release = await currentRelease(db, opts.competitionId);
       if (s && canSeeWhole(request, s)) {
         const place = await queueEstimateOf(db, s);
         return {
-          ...ownerView(s),
+          ...ownerView(s, { release, organizer: request.principal?.role === "organizer" }),
           queuePosition: place.position,
           estimatedStartAt: place.estimatedStartAt,
           refunded: s.refunded,
           failedPhase: s.failedPhase,
         };
       }
-      if (s && isListed(s, opts.aucFloor)) {
-        return {
-          id: s.id,
-          team: s.team.name,
-          model: s.modelName,
-          link: s.link,
-          ensemble: s.ensemble,
-          meanAuc: s.meanAuc ?? 0,
-          meanAuc95: interval(s.meanAucLo, s.meanAucHi),
-          meanRadsBelowCurve: s.meanRadsBelowCurve ?? 0,
-          tasks: scoredTasks(s.results),
-          createdAt: s.createdAt.toISOString(),
-        };
-      }
+      if (s && isPublicEntry(s, release, opts.aucFloor)) return publicView(s, release);
       throw new Errors.NotFound(`no submission ${id}`);
     },
   );
@@ -300,11 +292,12 @@ const submissionRoutes: FastifyPluginCallbackTypebox<SubmissionRoutesOptions> = 
       },
       async (request) => {
         const s = await wholeSubmission(request, request.params.id);
-        await setSubmissionHidden(db, s.id, hidden);
+        await setSubmissionHidden(db, s.id, hidden, auditOf(request, opts.competitionId));
         if (s.hidden !== hidden && s.state === "scored") {
           await opts.organizer.refreshTies(`submission ${s.id} ${hidden ? "hidden" : "shown"}`, request.log);
         }
-        return ownerView({ ...s, hidden });
+        const release = await currentRelease(db, opts.competitionId);
+        return ownerView({ ...s, hidden }, { release, organizer: request.principal?.role === "organizer" });
       },
     );
   }

@@ -14,6 +14,7 @@ import { currentTeam } from "../plugins/auth.ts";
 import { IdParamsSchema, ProblemSchema, UUID } from "../schemas.ts";
 import type { BundleLimits } from "../services/bundle.ts";
 import { quotaError } from "../services/quota.ts";
+import { refuseIfClosed } from "../services/release.ts";
 import {
   createTusServer,
   headRejection,
@@ -154,6 +155,20 @@ const uploadRoutes: FastifyPluginCallbackTypebox<UploadRoutesOptions> = (app, op
     throw new Errors.NotFound(`no upload in progress ${id} (finished, expired, or never created)`);
   }
 
+  /**
+   * An upload in progress when the competition closed can never become a submission: its next chunk
+   * is refused, and its bytes and quota slot go at once rather than at the sweep.
+   */
+  async function refuseIfClosedUpload(exchange: Exchange): Promise<void> {
+    try {
+      await refuseIfClosed(db, opts.competitionId);
+    } catch (err) {
+      await removeResumable(dir, exchange.id);
+      await releaseQuotaSlot(db, exchange.id);
+      throw err;
+    }
+  }
+
   // tus sends chunks as application/offset+octet-stream; tus reads the body itself.
   app.addContentTypeParser("application/offset+octet-stream", (_request, _payload, parsed) => parsed(null));
 
@@ -180,6 +195,7 @@ const uploadRoutes: FastifyPluginCallbackTypebox<UploadRoutesOptions> = (app, op
         );
       }
       parseUploadMetadata(request.headers["upload-metadata"]);
+      await refuseIfClosed(db, opts.competitionId);
       const declared = request.headers["upload-length"];
       if (declared !== undefined && /^\d+$/.test(declared) && Number(declared) > opts.maxUploadBytes) {
         throw new Errors.UploadTooLarge(
@@ -254,6 +270,7 @@ const uploadRoutes: FastifyPluginCallbackTypebox<UploadRoutesOptions> = (app, op
     },
     async (request, reply) => {
       const exchange = await ownUpload(request, request.params.id);
+      await refuseIfClosedUpload(exchange);
       const from = Number(request.headers["upload-offset"] ?? "-1");
       try {
         const answer = await forward(request, reply, exchange);

@@ -1,9 +1,26 @@
 import { createHash } from "node:crypto";
 import { Type, type Static } from "typebox";
-import { LEADERBOARD_ORDER, listedWhere, type Db } from "@holdout/db";
-import { formatAuc, formatRads, rankEntries, TASKS } from "@holdout/scorer";
-import { Interval, LeaderboardEntrySchema, LeaderboardSchema, ScoredTaskSchema } from "../schemas.ts";
+import { getCompetitionPolicy, type Db } from "@holdout/db";
+import { rankEntries } from "@holdout/scorer";
+import {
+  Interval,
+  LeaderboardEntrySchema,
+  LeaderboardSchema,
+  PrecisionSchema,
+  ScoredTaskSchema,
+} from "../schemas.ts";
 import { coalesced } from "./coalesce.ts";
+import {
+  byTaskOrder,
+  formatAuc,
+  formatInterval,
+  formatRads,
+  interval,
+  partTasks,
+  released,
+  releaseOf,
+  type Release,
+} from "./release.ts";
 
 export interface CompetitionInfo {
   id: string;
@@ -14,7 +31,7 @@ export interface CompetitionInfo {
 
 // The public contract (schemas.ts) plus the uncertainty the scorer measures: the 95% bootstrap
 // interval of each AUC and whether the entry is statistically tied with the leader. Additive only:
-// clients of the original fields see them unchanged.
+// clients of the original fields see them unchanged. Every figure is at the released precision.
 export const LeaderboardTaskSchema = ScoredTaskSchema;
 
 export const RankedEntrySchema = Type.Object({
@@ -32,39 +49,33 @@ export const RankedEntrySchema = Type.Object({
   tasks: Type.Array(LeaderboardTaskSchema),
 });
 
+const BoardSchema = Type.Union([Type.Literal("full"), Type.Literal("public"), Type.Literal("private")], {
+  description:
+    "what `entries` are ranked on: the whole test set (`full`), its public part (a split competition while open), or its private part (the finals, once closed)",
+});
+
 export const RankedLeaderboardSchema = Type.Object({
   ...LeaderboardSchema.properties,
+  competition: Type.Object({
+    ...LeaderboardSchema.properties.competition.properties,
+    state: Type.Union([Type.Literal("open"), Type.Literal("closed")]),
+    closedAt: Type.Union([Type.String(), Type.Null()]),
+  }),
+  board: BoardSchema,
+  precision: PrecisionSchema,
   entries: Type.Array(RankedEntrySchema),
+  publicEntries: Type.Optional(
+    Type.Array(RankedEntrySchema, {
+      description: "a split competition, once closed: the public part's board as it stood",
+    }),
+  ),
 });
 export type RankedLeaderboard = Static<typeof RankedLeaderboardSchema>;
 export type RankedLeaderboardEntry = Static<typeof RankedEntrySchema>;
 
-type Interval95 = [number, number] | null;
+type Board = Static<typeof BoardSchema>;
 
-/** A stored [lo, hi] pair as the API shows it: null unless both ends are known. */
-export function interval(lo: number | null, hi: number | null): Interval95 {
-  return lo === null || hi === null ? null : [lo, hi];
-}
-
-/** "0.891–0.925": both ends at the precision the AUC itself is shown with. */
-export function formatInterval(ci: Interval95): string | null {
-  return ci ? `${formatAuc(ci[0])}–${formatAuc(ci[1])}` : null;
-}
-
-const TASK_ORDER = new Map<string, number>(TASKS.map((t, i) => [t, i]));
-
-/** The listed entries (packages/db's listing rule), in rank order (equal scores: earliest first). */
-function listed(competition: CompetitionInfo) {
-  return { where: listedWhere(competition.id, competition.aucFloor), orderBy: LEADERBOARD_ORDER };
-}
-
-/** The first-ranked entry's id, or null on an empty board. */
-export async function findLeaderId(db: Db, competition: CompetitionInfo): Promise<string | null> {
-  const top = await db.submission.findFirst({ ...listed(competition), select: { id: true } });
-  return top?.id ?? null;
-}
-
-/** One listed entry as the query below returns it. */
+/** One listed entry as the queries below return it (full precision). */
 interface ListedRow {
   id: string;
   modelName: string;
@@ -78,15 +89,16 @@ interface ListedRow {
   createdAt: string;
   teamName: string;
   institution: string | null;
-  /** [task, auc, aucLo, aucHi, radsBelowCurve] */
-  tasks: [string, number, number | null, number | null, number][];
+  /** Whole-set rows: [task, auc, aucLo, aucHi, radsBelowCurve]; part rows: the stored task objects. */
+  tasks: unknown;
 }
 
 /**
  * Listed entries with their task results, built by PostgreSQL as one JSON document in one round
  * trip. The page must answer in 50 ms with 1,000 entries (bench/leaderboard-page.ts): the ORM's
  * relation loading (a second query, then 6,000 objects mapped one by one) took several times
- * that. The same listing rule and order as listed() above.
+ * that. The listing rule of packages/db's listedWhere, ordered as LEADERBOARD_ORDER; entries the
+ * ladder withheld are never listed.
  */
 async function listedRows(db: Db, competition: CompetitionInfo): Promise<ListedRow[]> {
   const [row] = await db.$queryRaw<{ entries: string }[]>`
@@ -100,53 +112,123 @@ async function listedRows(db: Db, competition: CompetitionInfo): Promise<ListedR
       FROM "Submission" s JOIN "Team" t ON t.id = s."teamId"
       WHERE s."competitionId" = ${competition.id}::uuid
         AND s.state = 'scored' AND NOT s.hidden AND NOT s.disqualified
+        AND s."ladderImproved" IS DISTINCT FROM false
         AND s."meanAuc" >= ${competition.aucFloor}
     ) e`;
   return JSON.parse(row?.entries ?? "[]") as ListedRow[];
 }
 
-/** The ranked public leaderboard: the one place ranks are computed, for HTML, JSON and CSV alike. */
-export async function buildLeaderboard(db: Db, competition: CompetitionInfo): Promise<RankedLeaderboard> {
-  const rows = await listedRows(db, competition);
+/** The same on one part of a split test set; the private board holds the teams' finals only. */
+async function listedPartRows(
+  db: Db,
+  competition: CompetitionInfo,
+  part: "public" | "private",
+): Promise<ListedRow[]> {
+  const finalsOnly = part === "private";
+  const [row] = await db.$queryRaw<{ entries: string }[]>`
+    SELECT coalesce(json_agg(e ORDER BY e.score DESC, e."createdAt" ASC), '[]'::json)::text AS entries
+    FROM (
+      SELECT s.id, s."modelName", s.link, s.ensemble, p."meanAuc", p."meanAucLo", p."meanAucHi",
+             p."meanRadsBelowCurve", p.score, p."tiedWithLeader", s."createdAt",
+             t.name AS "teamName", t.institution, p.tasks
+      FROM "Submission" s JOIN "Team" t ON t.id = s."teamId"
+      JOIN "SubmissionPartScore" p ON p."submissionId" = s.id AND p.part = ${part}::"ScorePart"
+      WHERE s."competitionId" = ${competition.id}::uuid
+        AND s.state = 'scored' AND NOT s.hidden AND NOT s.disqualified
+        AND s."ladderImproved" IS DISTINCT FROM false
+        AND (NOT ${finalsOnly} OR s."selectedFinal")
+        AND p."meanAuc" >= ${competition.aucFloor}
+    ) e`;
+  return JSON.parse(row?.entries ?? "[]") as ListedRow[];
+}
+
+function tasksOf(v: unknown) {
+  if (Array.isArray(v) && v.every((t) => Array.isArray(t))) {
+    return byTaskOrder(
+      (v as [string, number, number | null, number | null, number][]).map(
+        ([task, auc, lo, hi, radsBelowCurve]) => ({ task, auc, radsBelowCurve, auc95: interval(lo, hi) }),
+      ),
+    );
+  }
+  return partTasks(v);
+}
+
+/**
+ * Ranks at full precision (the official rule: equal scores share a rank), then releases each entry's
+ * figures at the competition's precision; the ranking key shown is the released one.
+ */
+function rankedEntries(rows: ListedRow[], release: Release): RankedLeaderboardEntry[] {
   const ranked = rankEntries(
     // A scored row always has its means: the worker writes them with the state.
     rows.map((r) => ({ ...r, meanAuc: r.meanAuc ?? 0, meanRadsBelowCurve: r.meanRadsBelowCurve ?? 0 })),
   );
-  return {
-    competition: { slug: competition.slug, name: competition.name, aucFloor: competition.aucFloor },
-    generatedAt: new Date().toISOString(),
-    entries: ranked.map((r) => {
-      const meanAuc95 = interval(r.meanAucLo, r.meanAucHi);
-      return {
-        rank: r.rank,
-        submissionId: r.id,
-        date: new Date(r.createdAt).toISOString(),
-        team: r.teamName,
-        institution: r.institution,
-        model: r.modelName,
-        link: r.link,
-        ensemble: r.ensemble,
+  return ranked.map((r) => {
+    const shown = released(
+      {
         meanAuc: r.meanAuc,
+        meanAuc95: interval(r.meanAucLo, r.meanAucHi),
         meanRadsBelowCurve: r.meanRadsBelowCurve,
         score: r.score,
-        meanAuc95,
-        tiedWithLeader: r.tiedWithLeader,
-        display: {
-          auc: formatAuc(r.meanAuc),
-          rads: formatRads(r.meanRadsBelowCurve),
-          auc95: formatInterval(meanAuc95),
-        },
-        tasks: r.tasks
-          .map(([task, auc, lo, hi, radsBelowCurve]) => ({
-            task,
-            auc,
-            radsBelowCurve,
-            auc95: interval(lo, hi),
-          }))
-          .sort((a, b) => (TASK_ORDER.get(a.task) ?? 99) - (TASK_ORDER.get(b.task) ?? 99)),
-      };
-    }),
+        tasks: tasksOf(r.tasks),
+      },
+      release,
+    );
+    return {
+      rank: r.rank,
+      submissionId: r.id,
+      date: new Date(r.createdAt).toISOString(),
+      team: r.teamName,
+      institution: r.institution,
+      model: r.modelName,
+      link: r.link,
+      ensemble: r.ensemble,
+      meanAuc: shown.meanAuc,
+      meanRadsBelowCurve: shown.meanRadsBelowCurve,
+      score: shown.score,
+      meanAuc95: shown.meanAuc95,
+      tiedWithLeader: r.tiedWithLeader,
+      display: {
+        auc: formatAuc(shown.meanAuc, release),
+        rads: formatRads(shown.meanRadsBelowCurve, release),
+        auc95: formatInterval(shown.meanAuc95, release),
+      },
+      tasks: shown.tasks.map((t) => ({
+        task: t.task,
+        auc: t.auc,
+        radsBelowCurve: t.radsBelowCurve,
+        auc95: t.auc95,
+      })),
+    };
+  });
+}
+
+/**
+ * The ranked public leaderboard: the one place ranks are computed, for HTML, JSON and CSV alike.
+ * Without a split, on the whole test set. With one: on the public part while open; once closed, the
+ * teams' finals on the private part (`entries`) beside the public part's board (`publicEntries`).
+ */
+export async function buildLeaderboard(db: Db, competition: CompetitionInfo): Promise<RankedLeaderboard> {
+  const policy = await getCompetitionPolicy(db, competition.id);
+  const release = releaseOf(policy);
+  const head = {
+    competition: {
+      slug: competition.slug,
+      name: competition.name,
+      aucFloor: competition.aucFloor,
+      state: policy.state,
+      closedAt: policy.closedAt?.toISOString() ?? null,
+    },
+    generatedAt: new Date().toISOString(),
+    precision: { auc: release.aucDecimals, rads: release.radsDecimals },
   };
+  if (!release.split) {
+    return { ...head, board: "full", entries: rankedEntries(await listedRows(db, competition), release) };
+  }
+  const publicEntries = rankedEntries(await listedPartRows(db, competition, "public"), release);
+  if (!release.closed) return { ...head, board: "public", entries: publicEntries };
+  const board: Board = "private";
+  const finals = rankedEntries(await listedPartRows(db, competition, "private"), release);
+  return { ...head, board, entries: finals, publicEntries };
 }
 
 /** Where routes read the leaderboard from. */
@@ -159,10 +241,11 @@ export interface LeaderboardSource {
 /**
  * The leaderboard, rebuilt only when what it shows may have changed. Each read first asks PostgreSQL
  * for a fingerprint of the rows it is built from: the count and the transaction ids (xmin) of the
- * competition's scored submissions, its teams and the competition itself. Any write to one of those
- * rows (a new score, a re-score, hide, disqualify, a tie mark, a team's details, the AUC floor)
- * changes its xmin, so the fingerprint changes and the next read rebuilds. Every API process and the
- * workers write through PostgreSQL, so this holds across processes without any messaging.
+ * competition's scored submissions, their part scores, its teams and the competition itself. Any
+ * write to one of those rows (a new score, a re-score, hide, disqualify, a tie mark, a final choice,
+ * a team's details, closing, the released precision) changes its xmin, so the fingerprint changes
+ * and the next read rebuilds. Every API process and the workers write through PostgreSQL, so this
+ * holds across processes without any messaging.
  *
  * The fingerprint is read before the rows: a write landing in between makes the cached board newer
  * than its fingerprint, which only causes one more rebuild, never a stale answer.
@@ -181,6 +264,9 @@ export function cachedLeaderboard(db: Db, competition: CompetitionInfo): Leaderb
       SELECT concat_ws(':',
         (SELECT count(*) || '/' || coalesce(sum(xmin::text::bigint), 0) || '/' || coalesce(max(xmin::text::bigint), 0)
            FROM "Submission" WHERE "competitionId" = ${competition.id}::uuid AND state = 'scored'),
+        (SELECT count(*) || '/' || coalesce(sum(p.xmin::text::bigint), 0)
+           FROM "SubmissionPartScore" p JOIN "Submission" s ON s.id = p."submissionId"
+           WHERE s."competitionId" = ${competition.id}::uuid),
         (SELECT count(*) || '/' || coalesce(sum(xmin::text::bigint), 0)
            FROM "Team" WHERE "competitionId" = ${competition.id}::uuid),
         (SELECT xmin::text FROM "Competition" WHERE id = ${competition.id}::uuid)) AS fingerprint`;

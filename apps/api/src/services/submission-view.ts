@@ -1,6 +1,15 @@
+import type { Static } from "typebox";
 import type { findSubmission } from "@holdout/db";
-import type { SubmissionView } from "../schemas.ts";
-import { interval } from "./leaderboard.ts";
+import type { PublicSubmissionSchema, SubmissionView } from "../schemas.ts";
+import {
+  fullScores,
+  partScores,
+  released,
+  shownScores,
+  type Release,
+  type Scores,
+  type ScoredRow,
+} from "./release.ts";
 
 type SubmissionRow = NonNullable<Awaited<ReturnType<typeof findSubmission>>>;
 
@@ -10,9 +19,39 @@ export function submissionUrl(id: string): string {
   return `/api/v1/submissions/${id}`;
 }
 
-/** The owner's view of a submission. */
-export function ownerView(s: SubmissionRow): SubmissionView {
+/** Who reads a view and under which rules: organizers also get the stored figures. */
+export interface ViewContext {
+  release: Release;
+  organizer: boolean;
+}
+
+export const LADDER_NOT_IMPROVED =
+  "no significant improvement on your team's best released score (paired bootstrap, 5% level): nothing new is released for this submission";
+export const LADDER_IMPROVED = "a significant improvement on your team's best released score: released";
+
+const withoutScore = ({ score: _score, ...rest }: Scores) => rest;
+
+/** The released scores of a submission (rounded), with what the ladder decided. */
+export function releasedView(s: ScoredRow, release: Release) {
+  const shown = shownScores(s, release);
+  const board = shown.board ? withoutScore(released(shown.board, release)) : null;
+  return {
+    meanAuc: board?.meanAuc ?? null,
+    meanAuc95: board?.meanAuc95 ?? null,
+    meanRadsBelowCurve: board?.meanRadsBelowCurve ?? null,
+    tasks: board?.tasks ?? [],
+    privatePart: shown.privatePart ? withoutScore(released(shown.privatePart, release)) : null,
+    ladder:
+      s.ladderImproved === null
+        ? null
+        : { improved: s.ladderImproved, note: s.ladderImproved ? LADDER_IMPROVED : LADDER_NOT_IMPROVED },
+  };
+}
+
+/** The team's (and organizers') view of a submission. */
+export function ownerView(s: SubmissionRow, ctx: ViewContext): SubmissionView {
   const self = submissionUrl(s.id);
+  const scores = releasedView(s, ctx.release);
   return {
     id: s.id,
     team: s.team.name,
@@ -25,16 +64,36 @@ export function ownerView(s: SubmissionRow): SubmissionView {
     hidden: s.hidden,
     state: s.state,
     failure:
-      s.failureCategory !== null ? { category: s.failureCategory, message: s.failureMessage ?? "" } : null,
+      s.failureCategory !== null
+        ? {
+            category: s.failureCategory,
+            message: s.failureMessage ?? "",
+            ...(ctx.organizer && s.failureDetail !== null ? { detail: s.failureDetail } : {}),
+          }
+        : null,
     upload: { size: Number(s.uploadSize), sha256: s.uploadSha256 },
     image:
       s.imageDigest !== null && s.imageSize !== null
         ? { digest: s.imageDigest, size: Number(s.imageSize) }
         : null,
-    meanAuc: s.meanAuc,
-    meanAuc95: interval(s.meanAucLo, s.meanAucHi),
-    meanRadsBelowCurve: s.meanRadsBelowCurve,
-    tasks: scoredTasks(s.results),
+    meanAuc: scores.meanAuc,
+    meanAuc95: scores.meanAuc95,
+    meanRadsBelowCurve: scores.meanRadsBelowCurve,
+    tasks: scores.tasks,
+    precision: { auc: ctx.release.aucDecimals, rads: ctx.release.radsDecimals },
+    privatePart: scores.privatePart,
+    final: s.selectedFinal,
+    ladder: scores.ladder,
+    ...(ctx.organizer
+      ? {
+          organizer: {
+            full: fullScores(s),
+            publicPart: partScores(s, "public"),
+            privatePart: partScores(s, "private"),
+            ladderImproved: s.ladderImproved,
+          },
+        }
+      : {}),
     createdAt: s.createdAt.toISOString(),
     queuedAt: iso(s.queuedAt),
     startedAt: iso(s.startedAt),
@@ -43,12 +102,20 @@ export function ownerView(s: SubmissionRow): SubmissionView {
   };
 }
 
-/** Each task's AUC with its 95% interval, and the radiologists below its curve. */
-export function scoredTasks(results: SubmissionRow["results"]): SubmissionView["tasks"] {
-  return results.map((r) => ({
-    task: r.task,
-    auc: r.auc,
-    auc95: interval(r.aucLo, r.aucHi),
-    radsBelowCurve: r.radsBelowCurve,
-  }));
+/** What anyone may read of a listed entry: the leaderboard's fields, released. */
+export function publicView(s: SubmissionRow, release: Release): Static<typeof PublicSubmissionSchema> {
+  const scores = releasedView(s, release);
+  return {
+    id: s.id,
+    team: s.team.name,
+    model: s.modelName,
+    link: s.link,
+    ensemble: s.ensemble,
+    meanAuc: scores.meanAuc ?? 0,
+    meanAuc95: scores.meanAuc95,
+    meanRadsBelowCurve: scores.meanRadsBelowCurve ?? 0,
+    tasks: scores.tasks,
+    privatePart: scores.privatePart,
+    createdAt: s.createdAt.toISOString(),
+  };
 }

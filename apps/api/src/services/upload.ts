@@ -8,9 +8,10 @@ import { pipeline } from "node:stream/promises";
 import type { MultipartFile, MultipartValue } from "@fastify/multipart";
 import type { FastifyRequest } from "fastify";
 import { z } from "zod";
-import { createSubmission, QuotaReservationLostError, type Db } from "@holdout/db";
+import { CompetitionClosedError, createSubmission, QuotaReservationLostError, type Db } from "@holdout/db";
 import { Errors, type FieldProblem } from "../errors.ts";
 import { extractBundle, type BundleLimits } from "./bundle.ts";
+import { competitionClosed } from "./release.ts";
 import { textRule } from "./text.ts";
 
 const WRITE_BUFFER_BYTES = 4 * 1024 * 1024;
@@ -216,6 +217,7 @@ export async function recordUpload(
     if (err instanceof QuotaReservationLostError) {
       throw new Errors.UploadExpired("the upload took longer than its quota slot is held; please retry");
     }
+    if (err instanceof CompetitionClosedError) throw competitionClosed();
     throw err;
   }
 }

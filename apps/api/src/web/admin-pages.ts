@@ -1,19 +1,14 @@
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
-import {
-  getCompetitionSettings,
-  isListed,
-  listTeams,
-  setTeamApproved,
-  updateCompetitionSettings,
-  type Db,
-} from "@holdout/db";
-import { formatAuc } from "@holdout/scorer";
+import { getCompetitionSettings, listAudit, listTeams, setTeamApproved, type Db } from "@holdout/db";
 import { Errors } from "../errors.ts";
+import { organizerActor } from "../plugins/auth.ts";
+import { auditEventView } from "../routes/admin-competition.ts";
 import { disqualificationReason } from "../routes/admin.ts";
 import { UUID } from "../schemas.ts";
+import { formatAuc, listedOnBoard, releaseOf, shownScores } from "../services/release.ts";
 import { formatDate, formatDateTime, formatDuration, STATE_LABELS } from "./format.ts";
-import { parseForm, type FieldErrors } from "./forms.ts";
+import { formFields, parseForm, type FieldErrors } from "./forms.ts";
 import type { OrganizerService } from "./organizer.ts";
 import { redirectToLogin, renderPage, type WebContext } from "./render.ts";
 
@@ -24,12 +19,35 @@ const count = (max: number) =>
     .min(0, { error: "must be 0 or more" })
     .max(max, { error: `must be at most ${max}` });
 
+const decimals = (min: number, max: number) =>
+  z.coerce
+    .number({ error: "enter a whole number" })
+    .int({ error: "enter a whole number" })
+    .min(min, { error: `must be ${min} or more` })
+    .max(max, { error: `must be at most ${max}` });
+
 const SettingsForm = z.object({
   registrationOpen: z.literal("yes").optional(),
   requireApproval: z.literal("yes").optional(),
   quotaPerDay: count(1000),
   quotaTotal: count(100000),
+  // Absent (a form from before these fields): unchanged.
+  aucDecimals: decimals(1, 6).optional(),
+  radsDecimals: decimals(0, 3).optional(),
+  ladder: z.literal("yes").optional(),
+  // Empty: no split; absent: unchanged.
+  publicFraction: z
+    .union([
+      z.literal("").transform(() => null),
+      z.coerce
+        .number({ error: "enter a fraction such as 0.5, or leave it empty for no split" })
+        .min(0.1, { error: "must be at least 0.1" })
+        .max(0.9, { error: "must be at most 0.9" }),
+    ])
+    .optional(),
 });
+
+const CloseForm = z.object({ confirm: z.string().optional() });
 
 const DisqualifyForm = z.object({ reason: z.string().optional() });
 
@@ -40,11 +58,17 @@ const NOTICES: Record<string, string> = {
   requalified: "Disqualification withdrawn.",
   approved: "Team approved: it may submit.",
   unapproved: "Approval withdrawn.",
+  closed: "The competition is closed: uploads are refused and the hidden-set curves are published.",
 };
+
+const AUDIT_SHOWN = 100;
 
 const SUBMISSIONS_SHOWN = 200;
 
-/** Organizer pages: queue and workers, re-score, hide, disqualify, teams and competition settings. */
+/**
+ * Organizer pages: queue and workers, re-score, hide, disqualify, teams, competition settings,
+ * closing, and the audit log of all of these.
+ */
 const adminPages: FastifyPluginCallback<{ db: Db; web: WebContext; organizer: OrganizerService }> = (
   app,
   { db, web, organizer },
@@ -66,7 +90,7 @@ const adminPages: FastifyPluginCallback<{ db: Db; web: WebContext; organizer: Or
     status = 200,
   ) {
     const now = new Date();
-    const [settings, queue, workers, teams, submissions] = await Promise.all([
+    const [settings, queue, workers, teams, submissions, audit] = await Promise.all([
       getCompetitionSettings(db, competitionId),
       organizer.queue(),
       organizer.workers(now),
@@ -75,20 +99,11 @@ const adminPages: FastifyPluginCallback<{ db: Db; web: WebContext; organizer: Or
         where: { competitionId },
         orderBy: { createdAt: "desc" },
         take: SUBMISSIONS_SHOWN,
-        select: {
-          id: true,
-          modelName: true,
-          state: true,
-          createdAt: true,
-          meanAuc: true,
-          hidden: true,
-          disqualified: true,
-          disqualifiedReason: true,
-          failureCategory: true,
-          team: { select: { name: true } },
-        },
+        include: { results: true, parts: true, team: { select: { name: true } } },
       }),
+      listAudit(db, competitionId, { limit: AUDIT_SHOWN }),
     ]);
+    const release = releaseOf(settings);
     const age = (d: Date | null) => (d ? `${formatDuration(now.getTime() - d.getTime())} ago` : "–");
     return renderPage(
       web,
@@ -105,8 +120,20 @@ const adminPages: FastifyPluginCallback<{ db: Db; web: WebContext; organizer: Or
               requireApproval: extra.settingsValues.requireApproval === "yes",
               quotaPerDay: extra.settingsValues.quotaPerDay ?? "",
               quotaTotal: extra.settingsValues.quotaTotal ?? "",
+              aucDecimals: extra.settingsValues.aucDecimals ?? "",
+              radsDecimals: extra.settingsValues.radsDecimals ?? "",
+              ladder: extra.settingsValues.ladder === "yes",
+              publicFraction: extra.settingsValues.publicFraction ?? "",
             }
-          : settings,
+          : { ...settings, publicFraction: settings.splitFraction ?? "" },
+        // Not `competition`: the layout's own (renderPage sets it for every page).
+        lifecycle: {
+          state: settings.state,
+          closedAt: settings.closedAt ? formatDateTime(settings.closedAt) : null,
+          closedBy: settings.closedBy,
+          splitSeed: settings.splitSeed,
+        },
+        audit: audit.map((e) => ({ ...auditEventView(e), atText: formatDateTime(e.at) })),
         jobs: queue.jobs,
         queue: queue.submissions.map((s) => ({
           id: s.id,
@@ -134,12 +161,18 @@ const adminPages: FastifyPluginCallback<{ db: Db; web: WebContext; organizer: Or
           state: s.state,
           stateLabel: STATE_LABELS[s.state],
           date: formatDate(s.createdAt),
-          auc: s.meanAuc === null ? null : formatAuc(s.meanAuc),
+          // What teams read (released), and the stored figure beside it.
+          auc: (() => {
+            const board = shownScores(s, release).board;
+            return board ? formatAuc(board.meanAuc, release) : null;
+          })(),
+          fullAuc: s.meanAuc === null ? null : String(s.meanAuc),
+          withheld: s.ladderImproved === false,
           hidden: s.hidden,
           disqualified: s.disqualified,
           disqualifiedReason: s.disqualifiedReason,
           failure: s.failureCategory,
-          listed: isListed(s, web.competition.aucFloor),
+          listed: listedOnBoard(s, release, web.competition.aucFloor),
         })),
         shownLimit: SUBMISSIONS_SHOWN,
       },
@@ -162,13 +195,40 @@ const adminPages: FastifyPluginCallback<{ db: Db; web: WebContext; organizer: Or
     if (!guard(request)) throw new Errors.Unauthorized("sign in as an organizer");
     const form = parseForm(SettingsForm, request.body);
     if (!form.ok) return render(request, reply, { errors: form.errors, settingsValues: form.raw }, 400);
-    await updateCompetitionSettings(db, competitionId, {
-      registrationOpen: form.value.registrationOpen === "yes",
-      requireApproval: form.value.requireApproval === "yes",
-      quotaPerDay: form.value.quotaPerDay,
-      quotaTotal: form.value.quotaTotal,
-    });
+    try {
+      await organizer.updateSettings(organizerActor(request, competitionId), {
+        registrationOpen: form.value.registrationOpen === "yes",
+        requireApproval: form.value.requireApproval === "yes",
+        quotaPerDay: form.value.quotaPerDay,
+        quotaTotal: form.value.quotaTotal,
+        ladder: form.value.ladder === "yes",
+        ...(form.value.aucDecimals !== undefined ? { aucDecimals: form.value.aucDecimals } : {}),
+        ...(form.value.radsDecimals !== undefined ? { radsDecimals: form.value.radsDecimals } : {}),
+        ...(form.value.publicFraction !== undefined ? { splitFraction: form.value.publicFraction } : {}),
+      });
+    } catch (err) {
+      if (!(err instanceof Errors.SettingLocked)) throw err;
+      return render(
+        request,
+        reply,
+        { errors: { publicFraction: `${err.message}.` }, settingsValues: formFields(request.body) },
+        409,
+      );
+    }
     return back(reply, "settings");
+  });
+
+  // Closing takes the slug typed again: a confirmation that a stray click cannot give.
+  app.post("/admin/competition/close", { schema: { hide: true } }, async (request, reply) => {
+    if (!guard(request)) throw new Errors.Unauthorized("sign in as an organizer");
+    const form = parseForm(CloseForm, request.body);
+    const typed = form.ok ? (form.value.confirm ?? "").trim() : "";
+    if (typed !== web.competition.slug) {
+      const confirm = `Type the competition's slug, ${web.competition.slug}, to close it.`;
+      return render(request, reply, { errors: { confirm } }, 400);
+    }
+    await organizer.closeCompetition(organizerActor(request, competitionId), request.log);
+    return back(reply, "closed");
   });
 
   for (const [action, approved] of [
@@ -181,7 +241,8 @@ const adminPages: FastifyPluginCallback<{ db: Db; web: WebContext; organizer: Or
       async (request, reply) => {
         if (!guard(request)) throw new Errors.Unauthorized("sign in as an organizer");
         const { id } = request.params;
-        if (!UUID.test(id) || !(await setTeamApproved(db, competitionId, id, approved))) {
+        const by = organizerActor(request, competitionId);
+        if (!UUID.test(id) || !(await setTeamApproved(db, by, id, approved))) {
           throw new Errors.NotFound(`no team ${id}`);
         }
         return back(reply, approved ? "approved" : "unapproved");
@@ -193,9 +254,8 @@ const adminPages: FastifyPluginCallback<{ db: Db; web: WebContext; organizer: Or
     "/admin/submissions/:id/rescore",
     { schema: { hide: true } },
     async (request, reply) => {
-      const p = guard(request);
-      if (!p) throw new Errors.Unauthorized("sign in as an organizer");
-      await organizer.rescore(request.params.id, `organizer:${p.account.email}`);
+      if (!guard(request)) throw new Errors.Unauthorized("sign in as an organizer");
+      await organizer.rescore(request.params.id, organizerActor(request, competitionId));
       return back(reply, "rescore");
     },
   );
@@ -218,7 +278,12 @@ const adminPages: FastifyPluginCallback<{ db: Db; web: WebContext; organizer: Or
           400,
         );
       }
-      await organizer.setDisqualified(request.params.id, true, reason);
+      await organizer.setDisqualified(
+        organizerActor(request, competitionId),
+        request.params.id,
+        true,
+        reason,
+      );
       await organizer.refreshTies(`submission ${request.params.id} disqualified`, request.log);
       return back(reply, "disqualified");
     },
@@ -229,7 +294,7 @@ const adminPages: FastifyPluginCallback<{ db: Db; web: WebContext; organizer: Or
     { schema: { hide: true } },
     async (request, reply) => {
       if (!guard(request)) throw new Errors.Unauthorized("sign in as an organizer");
-      await organizer.setDisqualified(request.params.id, false, null);
+      await organizer.setDisqualified(organizerActor(request, competitionId), request.params.id, false, null);
       await organizer.refreshTies(`submission ${request.params.id} requalified`, request.log);
       return back(reply, "requalified");
     },

@@ -88,7 +88,7 @@ export async function webPages(app: FastifyInstance, opts: WebOptions) {
     sessionTtlMs: opts.session.ttlMs,
     cookie: opts.session.cookie,
   });
-  await app.register(submissionPages, { db: opts.db, web, organizer: opts.organizer });
+  await app.register(submissionPages, { db: opts.db, web, organizer: opts.organizer, board: opts.board });
   await app.register(teamPage, { db: opts.db, web, maxLiveTokens: opts.maxLiveTokens });
   await app.register(adminPages, { db: opts.db, web, organizer: opts.organizer });
 }

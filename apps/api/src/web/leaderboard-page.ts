@@ -36,12 +36,35 @@ const leaderboardPage: FastifyPluginCallbackTypebox<{ board: LeaderboardSource; 
   { board: source, web },
   done,
 ) => {
-  // The rendered table, per leaderboard version (the source hands out the same object until the
+  // The rendered tables, per leaderboard version (the source hands out the same object until the
   // data changes) and query. Most visits ask for the default view, whose 1,000-row table is the
   // page's main cost; odd queries (any filter text) are bounded so the cache cannot grow unchecked.
-  type Table = { view: LeaderboardPageView; html: string };
-  const tables = new WeakMap<RankedLeaderboard, Map<string, Table>>();
+  type Table = { heading: string | null; note: string | null; view: LeaderboardPageView; html: string };
+  const tables = new WeakMap<RankedLeaderboard, Map<string, Table[]>>();
   const TABLES_PER_VERSION = 32;
+
+  /** The boards a page shows: one; or, for a closed split competition, the final board then the public one. */
+  function boardsOf(board: RankedLeaderboard) {
+    if (board.publicEntries === undefined) {
+      const note =
+        board.board === "public"
+          ? "Ranked on the public part of the hidden test set; the final ranking, on the rest, is published when the competition closes."
+          : null;
+      return [{ heading: null, note, entries: board.entries }];
+    }
+    return [
+      {
+        heading: "Final ranking",
+        note: "Each team's final submissions (at most two, chosen by the team; by default its best public entry), ranked on the private part of the hidden test set.",
+        entries: board.entries,
+      },
+      {
+        heading: "Public leaderboard",
+        note: "Every entry on the public part of the hidden test set, as ranked while the competition was open.",
+        entries: board.publicEntries,
+      },
+    ];
+  }
 
   app.get("/", { schema: { hide: true, querystring: LeaderboardQuerySchema } }, async (request, reply) => {
     const board = await source.get();
@@ -54,20 +77,27 @@ const leaderboardPage: FastifyPluginCallbackTypebox<{ board: LeaderboardSource; 
     };
     let versions = tables.get(board);
     if (!versions) {
-      versions = new Map<string, Table>();
+      versions = new Map<string, Table[]>();
       tables.set(board, versions);
     }
     const key = JSON.stringify(query);
-    let table = versions.get(key);
-    if (!table) {
-      const view = leaderboardPageView(board, query);
-      table = { view, html: web.views.render("leaderboard-table", { view }) };
-      if (versions.size < TABLES_PER_VERSION) versions.set(key, table);
+    let rendered = versions.get(key);
+    if (!rendered) {
+      rendered = boardsOf(board).map((b, i) => {
+        const view = leaderboardPageView(board, b.entries, query);
+        const html = web.views.render("leaderboard-table", {
+          view,
+          tableId: i === 0 ? "leaderboard" : `leaderboard-${i}`,
+        });
+        return { heading: b.heading, note: b.note, view, html };
+      });
+      if (versions.size < TABLES_PER_VERSION) versions.set(key, rendered);
     }
     return renderPage(web, request, reply, "leaderboard", {
       title: `${web.competition.name} leaderboard`,
-      view: table.view,
-      table: table.html,
+      view: rendered[0]!.view,
+      boards: rendered,
+      closedAt: board.competition.closedAt,
       sortOptions: SORT_LABELS,
     });
   });

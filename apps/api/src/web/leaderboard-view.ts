@@ -1,6 +1,6 @@
-import { formatAuc, TASKS } from "@holdout/scorer";
+import { TASKS } from "@holdout/scorer";
 import type { RankedLeaderboard, RankedLeaderboardEntry } from "../services/leaderboard.ts";
-import { formatInterval } from "../services/leaderboard.ts";
+import { formatAuc, formatInterval } from "../services/release.ts";
 import { formatDate, safeHref } from "./format.ts";
 
 // What the leaderboard page shows, computed once per request so the template only prints strings:
@@ -111,8 +111,12 @@ function getter(key: SortKey): Getter {
   }
 }
 
-export function leaderboardPageView(board: RankedLeaderboard, query: LeaderboardQuery): LeaderboardPageView {
-  const entries = board.entries;
+export function leaderboardPageView(
+  board: Pick<RankedLeaderboard, "precision">,
+  entries: RankedLeaderboardEntry[],
+  query: LeaderboardQuery,
+): LeaderboardPageView {
+  const precision = { aucDecimals: board.precision.auc };
   // Best values over the whole board, not the filtered view: bold means "best of the competition".
   let bestAuc = -Infinity;
   const bestTask = TASKS.map(() => -Infinity);
@@ -155,7 +159,11 @@ export function leaderboardPageView(board: RankedLeaderboard, query: Leaderboard
       ? TASKS.map((task, i) => {
           const t = e.tasks.find((x) => x.task === task);
           return t
-            ? { text: formatAuc(t.auc), best: t.auc === bestTask[i], ci: formatInterval(t.auc95) }
+            ? {
+                text: formatAuc(t.auc, precision),
+                best: t.auc === bestTask[i],
+                ci: formatInterval(t.auc95, precision),
+              }
             : { text: "–", best: false, ci: null };
         })
       : [],

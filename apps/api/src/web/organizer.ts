@@ -10,7 +10,17 @@ import {
   type LeaderTiesJob,
   type RescoreJob,
 } from "@holdout/contracts";
-import type { Db } from "@holdout/db";
+import {
+  closeCompetition,
+  CompetitionAlreadyClosedError,
+  recordAudit,
+  setSubmissionDisqualified,
+  SettingLockedError,
+  updateCompetitionSettings,
+  type AuditActor,
+  type CompetitionSettings,
+  type Db,
+} from "@holdout/db";
 import { Errors } from "../errors.ts";
 import { UUID } from "../schemas.ts";
 import { LIVE_WORKER_MS, queueEstimates } from "../services/queue-position.ts";
@@ -56,7 +66,7 @@ export function createOrganizerService({ db, competitionId, evaluateQueue, redis
      * Queues a re-score of a scored submission's stored predictions (the model is not run again).
      * One job per request: the id carries the request time.
      */
-    async rescore(id: string, requestedBy: string, now = new Date()) {
+    async rescore(id: string, by: AuditActor, now = new Date()) {
       const s = await submissionHere(id);
       if (s.state !== "scored" || s.predictions === null) {
         throw new Errors.NotRescorable(
@@ -66,28 +76,43 @@ export function createOrganizerService({ db, competitionId, evaluateQueue, redis
         );
       }
       const options = rescoreJobOptions(s.id, now.getTime());
-      await rescoreQueue.add(QUEUE_RESCORE, { submissionId: s.id, requestedBy }, options);
+      await rescoreQueue.add(QUEUE_RESCORE, { submissionId: s.id, requestedBy: by.actor }, options);
+      // Written once the job is queued (Redis and PostgreSQL share no transaction): a row means a re-score.
+      await recordAudit(db, by, { action: "submission.rescore", targetType: "submission", targetId: s.id });
       return { jobId: options.jobId ?? "", requestedAt: now.toISOString() };
     },
 
-    /** Disqualifies (reason given) or requalifies an entry; the timeline records the decision. */
-    async setDisqualified(id: string, disqualified: boolean, reason: string | null) {
-      const s = await submissionHere(id);
-      await db.$transaction([
-        db.submission.update({
-          where: { id: s.id },
-          data: { disqualified, disqualifiedReason: disqualified ? reason : null },
-        }),
-        db.submissionEvent.create({
-          data: {
-            submissionId: s.id,
-            state: s.state,
-            detail: disqualified
-              ? `disqualified by the organizers: ${reason ?? ""}`
-              : "requalified by the organizers",
-          },
-        }),
-      ]);
+    /** Disqualifies (reason given) or requalifies an entry; the timeline and the audit log record it. */
+    async setDisqualified(by: AuditActor, id: string, disqualified: boolean, reason: string | null) {
+      if (!UUID.test(id) || !(await setSubmissionDisqualified(db, by, id, disqualified, reason))) {
+        throw new Errors.NotFound(`no submission ${id}`);
+      }
+    },
+
+    /** Changes settings (audited); a locked setting is a 409 saying why. */
+    async updateSettings(by: AuditActor, patch: Partial<CompetitionSettings>) {
+      try {
+        return await updateCompetitionSettings(db, by, patch);
+      } catch (err) {
+        if (err instanceof SettingLockedError) throw new Errors.SettingLocked(err.message);
+        throw err;
+      }
+    },
+
+    /**
+     * Closes the competition (audited, once): uploads are refused from now on and the curves are
+     * published. With a split, the final (private-part) board's tie marks are computed by a worker.
+     */
+    async closeCompetition(by: AuditActor, log: FastifyBaseLogger) {
+      let closed;
+      try {
+        closed = await closeCompetition(db, by);
+      } catch (err) {
+        if (err instanceof CompetitionAlreadyClosedError) throw new Errors.AlreadyClosed(err.message);
+        throw err;
+      }
+      await this.refreshTies("the competition closed", log);
+      return closed;
     },
 
     /** Every submission not yet final, oldest first, with its place in the queue; and BullMQ's counts. */

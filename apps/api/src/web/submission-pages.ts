@@ -1,12 +1,22 @@
 import type { FastifyPluginCallback, FastifyRequest } from "fastify";
 import { isFinalState, type SubmissionState } from "@holdout/contracts";
-import { findSubmission, isListed, listSubmissionEvents, setSubmissionHidden, type Db } from "@holdout/db";
-import { formatAuc, formatRads, TASKS } from "@holdout/scorer";
+import { findSubmission, listSubmissionEvents, setSubmissionHidden, type Db } from "@holdout/db";
 import { Errors } from "../errors.ts";
+import { auditOf } from "../plugins/auth.ts";
 import { UUID } from "../schemas.ts";
 import { canSeeWhole } from "../routes/submissions.ts";
-import { findLeaderId, formatInterval } from "../services/leaderboard.ts";
+import type { LeaderboardSource } from "../services/leaderboard.ts";
 import { queueEstimateOf } from "../services/queue-position.ts";
+import {
+  currentRelease,
+  formatAuc,
+  formatInterval,
+  formatRads,
+  isPublicEntry,
+  listedOnBoard,
+  type Release,
+} from "../services/release.ts";
+import { releasedView } from "../services/submission-view.ts";
 import type { OrganizerService } from "./organizer.ts";
 import { explainFailure } from "./failures.ts";
 import { codeSegments, formatBytes, formatDateTime, localPath, safeHref, STATE_LABELS } from "./format.ts";
@@ -21,48 +31,51 @@ function explained(category: Parameters<typeof explainFailure>[0]) {
   return { title: e.title, what: codeSegments(e.what), next: codeSegments(e.next) };
 }
 
-const TASK_ORDER = new Map<string, number>(TASKS.map((t, i) => [t, i]));
-
-function taskRows(s: SubmissionRow, withPlots: boolean) {
-  return [...s.results]
-    .sort((a, b) => (TASK_ORDER.get(a.task) ?? 99) - (TASK_ORDER.get(b.task) ?? 99))
-    .map((r, i) => {
-      const ci = formatInterval(r.aucLo !== null && r.aucHi !== null ? [r.aucLo, r.aucHi] : null);
-      const curves = curvesOf(r.curves);
-      const plot: PlotData = {
-        task: r.task,
-        auc: r.auc,
-        radsBelowCurve: r.radsBelowCurve,
-        roc: pairsOf(r.roc) ?? [],
-        ...curves,
-      };
-      return {
-        task: r.task,
-        auc: formatAuc(r.auc),
-        ci,
-        rads: r.radsBelowCurve,
-        readers: curves.readers.length,
-        plot: withPlots
-          ? {
-              roc: rocSvg(plot, `plot-roc-${i}`),
-              pr: prSvg(plot, `plot-pr-${i}`),
-              points: [
-                ...curves.readers.map((p) => ({ label: `Radiologist ${p.id}`, ...p })),
-                ...(curves.majority ? [{ label: "Majority vote", ...curves.majority }] : []),
-              ].map((p) => ({
-                label: p.label,
-                sensitivity: p.sensitivity.toFixed(3),
-                specificity: (1 - p.fpr).toFixed(3),
-                precision: p.precision === null ? "–" : p.precision.toFixed(3),
-              })),
-            }
-          : null,
-      };
-    });
+/**
+ * The per-task table at the released precision, and the hidden-set plots when they may be shown:
+ * always to organizers, to everyone who may see the entry once the competition has closed, never
+ * to a team while it is open (a curve's vertices spell out the labels).
+ */
+function taskRows(s: SubmissionRow, release: Release, withPlots: boolean) {
+  const shown = releasedView(s, release);
+  const stored = new Map(s.results.map((r) => [r.task, r]));
+  return shown.tasks.map((t, i) => {
+    const r = stored.get(t.task);
+    const curves = curvesOf(r?.curves);
+    const plot: PlotData = {
+      task: t.task,
+      auc: t.auc,
+      radsBelowCurve: t.radsBelowCurve,
+      roc: pairsOf(r?.roc) ?? [],
+      ...curves,
+    };
+    return {
+      task: t.task,
+      auc: formatAuc(t.auc, release),
+      ci: formatInterval(t.auc95, release),
+      rads: t.radsBelowCurve,
+      readers: curves.readers.length,
+      plot: withPlots
+        ? {
+            roc: rocSvg(plot, `plot-roc-${i}`),
+            pr: prSvg(plot, `plot-pr-${i}`),
+            points: [
+              ...curves.readers.map((p) => ({ label: `Radiologist ${p.id}`, ...p })),
+              ...(curves.majority ? [{ label: "Majority vote", ...curves.majority }] : []),
+            ].map((p) => ({
+              label: p.label,
+              sensitivity: p.sensitivity.toFixed(3),
+              specificity: (1 - p.fpr).toFixed(3),
+              precision: p.precision === null ? "–" : p.precision.toFixed(3),
+            })),
+          }
+        : null,
+    };
+  });
 }
 
 /** Everything the submission page shows its team (and organizers). */
-async function ownerData(db: Db, s: SubmissionRow) {
+async function ownerData(db: Db, s: SubmissionRow, organizer: boolean) {
   const [events, logs, queue] = await Promise.all([
     listSubmissionEvents(db, s.id),
     db.submissionLog.findMany({ where: { submissionId: s.id }, orderBy: { phase: "asc" } }),
@@ -74,6 +87,8 @@ async function ownerData(db: Db, s: SubmissionRow) {
         category: s.failureCategory,
         ...explained(s.failureCategory),
         message: s.failureMessage,
+        // The failure as the worker saw it (a hidden run's, withheld from the team): organizers only.
+        detail: organizer ? s.failureDetail : null,
         phase: s.failedPhase,
         refunded: s.refunded,
       }
@@ -97,8 +112,9 @@ async function ownerData(db: Db, s: SubmissionRow) {
     logs: logs.map((l) => ({
       phase: l.phase,
       title: l.phase === "smoke" ? "Smoke run log (development images)" : "Hidden run log",
-      text: l.text,
-      truncated: l.truncated,
+      // Organizers read the whole captured log; the team what the competition's log policy leaves.
+      text: organizer && l.fullText !== null ? l.fullText : l.text,
+      truncated: organizer && l.fullText !== null ? false : l.truncated,
     })),
     facts: {
       kind: s.kind === "bundle" ? "code bundle" : "Docker image",
@@ -120,12 +136,14 @@ export interface SubmissionPagesOptions {
   db: Db;
   web: WebContext;
   organizer: Pick<OrganizerService, "refreshTies">;
+  /** The ranked board: whether an entry leads or is tied with the leader. */
+  board: LeaderboardSource;
 }
 
 /** The submit form and the submission page (live status, failure explanation, scores and plots). */
 const submissionPages: FastifyPluginCallback<SubmissionPagesOptions> = (
   app,
-  { db, web, organizer },
+  { db, web, organizer, board },
   done,
 ) => {
   const aucFloor = web.competition.aucFloor;
@@ -134,10 +152,14 @@ const submissionPages: FastifyPluginCallback<SubmissionPagesOptions> = (
     const p = request.principal;
     if (!p) return redirectToLogin(request, reply);
     if (p.role !== "team") throw new Errors.Forbidden("only teams submit models; organizer accounts cannot");
-    const quota = await quotaSummary(db, p.team.id);
+    const [quota, release] = await Promise.all([
+      quotaSummary(db, p.team.id),
+      currentRelease(db, web.competition.id),
+    ]);
     return renderPage(web, request, reply, "submit", {
       title: "Submit a model",
       quota,
+      closed: release.closed,
       approved: p.team.approved,
       scripts: ["submit.js"],
     });
@@ -151,8 +173,11 @@ const submissionPages: FastifyPluginCallback<SubmissionPagesOptions> = (
 
   /** "leader", "tied" (statistically tied with the leader), or null (not computed, or behind). */
   async function versusLeader(s: SubmissionRow): Promise<"leader" | "tied" | null> {
-    if (!isListed(s, aucFloor) || s.tiedWithLeader !== true) return null;
-    return (await findLeaderId(db, web.competition)) === s.id ? "leader" : "tied";
+    if (s.state !== "scored") return null;
+    const { entries } = await board.get();
+    const entry = entries.find((e) => e.submissionId === s.id);
+    if (!entry || entry.tiedWithLeader !== true) return null;
+    return entries[0]?.submissionId === s.id ? "leader" : "tied";
   }
 
   app.get<{ Params: { id: string } }>(
@@ -160,13 +185,14 @@ const submissionPages: FastifyPluginCallback<SubmissionPagesOptions> = (
     { schema: { hide: true } },
     async (request, reply) => {
       const s = await findHere(request.params.id);
+      const release = await currentRelease(db, web.competition.id);
       const whole = s !== null && canSeeWhole(request, s);
+      const organizer = request.principal?.role === "organizer";
       // Others' private submissions are 404, exactly like an id that does not exist.
-      if (!s || (!whole && !isListed(s, aucFloor)))
+      if (!s || (!whole && !isPublicEntry(s, release, aucFloor)))
         throw new Errors.NotFound(`no submission ${request.params.id}`);
-      const meanCi = formatInterval(
-        s.meanAucLo !== null && s.meanAucHi !== null ? [s.meanAucLo, s.meanAucHi] : null,
-      );
+      const shown = releasedView(s, release);
+      const plots = organizer || (release.closed && !(shown.ladder?.improved === false));
       return renderPage(web, request, reply, "submission", {
         title: `${s.modelName} · submission`,
         s: {
@@ -181,16 +207,27 @@ const submissionPages: FastifyPluginCallback<SubmissionPagesOptions> = (
           hidden: s.hidden,
           disqualified: s.disqualified,
           disqualifiedReason: s.disqualifiedReason,
-          listed: isListed(s, aucFloor),
+          listed: listedOnBoard(s, release, aucFloor),
           createdAt: formatDateTime(s.createdAt),
           createdIso: s.createdAt.toISOString(),
-          meanAuc: s.meanAuc === null ? null : formatAuc(s.meanAuc),
-          meanCi,
-          meanRads: s.meanRadsBelowCurve === null ? null : formatRads(s.meanRadsBelowCurve),
+          meanAuc: shown.meanAuc === null ? null : formatAuc(shown.meanAuc, release),
+          meanCi: formatInterval(shown.meanAuc95, release),
+          meanRads: shown.meanRadsBelowCurve === null ? null : formatRads(shown.meanRadsBelowCurve, release),
+          privatePart: shown.privatePart
+            ? {
+                meanAuc: formatAuc(shown.privatePart.meanAuc, release),
+                meanCi: formatInterval(shown.privatePart.meanAuc95, release),
+                meanRads: formatRads(shown.privatePart.meanRadsBelowCurve, release),
+              }
+            : null,
+          split: release.split,
+          ladder: shown.ladder,
           versusLeader: await versusLeader(s),
         },
-        tasks: taskRows(s, whole),
-        owner: whole ? await ownerData(db, s) : null,
+        tasks: taskRows(s, release, plots),
+        // The hidden-set plots wait for the closing: say so where they will appear.
+        plotsLater: s.state === "scored" && !plots,
+        owner: whole ? await ownerData(db, s, organizer) : null,
         legend: {
           curve: legendMarkerSvg("curve"),
           readers: [0, 1, 2].map((i) => legendMarkerSvg(i)),
@@ -211,7 +248,7 @@ const submissionPages: FastifyPluginCallback<SubmissionPagesOptions> = (
       async (request: FastifyRequest<{ Params: { id: string } }>, reply) => {
         const s = await findHere(request.params.id);
         if (!s || !canSeeWhole(request, s)) throw new Errors.NotFound(`no submission ${request.params.id}`);
-        await setSubmissionHidden(db, s.id, hidden);
+        await setSubmissionHidden(db, s.id, hidden, auditOf(request, web.competition.id));
         await organizer.refreshTies(`submission ${s.id} ${hidden ? "hidden" : "shown"}`, request.log);
         const next = (request.body as { next?: unknown } | undefined)?.next;
         return reply.redirect(localPath(next, `/submissions/${s.id}`), 303);

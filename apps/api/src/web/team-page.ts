@@ -1,17 +1,18 @@
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import {
-  isListed,
   issueApiToken,
   listApiTokens,
   listTeamSubmissions,
+  MAX_FINALS,
   revokeApiToken,
   TooManyTokensError,
   type Db,
 } from "@holdout/db";
-import { formatAuc } from "@holdout/scorer";
 import { Errors } from "../errors.ts";
+import { chooseFinal } from "../routes/finals.ts";
 import { UUID } from "../schemas.ts";
+import { currentRelease, formatAuc, listedOnBoard, shownScores } from "../services/release.ts";
 import { textRule } from "../services/text.ts";
 import { explainFailure } from "./failures.ts";
 import { formatDate, formatDateTime, STATE_LABELS } from "./format.ts";
@@ -25,6 +26,7 @@ const TokenForm = z.object({
 
 const NOTICES: Record<string, string> = {
   revoked: "The token was revoked: it no longer works.",
+  final: "Final choice saved.",
 };
 
 /** The team's own page: its submissions, API tokens and quota. */
@@ -45,7 +47,7 @@ const teamPage: FastifyPluginCallback<{ db: Db; web: WebContext; maxLiveTokens: 
     status = 200,
   ) {
     const team = teamOf(request)!;
-    const [quota, submissions, tokens, details] = await Promise.all([
+    const [quota, submissions, tokens, details, release] = await Promise.all([
       quotaSummary(db, team.id),
       listTeamSubmissions(db, team.id),
       listApiTokens(db, { teamId: team.id }),
@@ -53,6 +55,7 @@ const teamPage: FastifyPluginCallback<{ db: Db; web: WebContext; maxLiveTokens: 
         where: { id: team.id },
         select: { institution: true, contactEmail: true },
       }),
+      currentRelease(db, web.competition.id),
     ]);
     return renderPage(
       web,
@@ -70,13 +73,20 @@ const teamPage: FastifyPluginCallback<{ db: Db; web: WebContext; maxLiveTokens: 
           model: s.modelName,
           state: s.state,
           stateLabel: STATE_LABELS[s.state],
-          auc: s.meanAuc === null ? null : formatAuc(s.meanAuc),
+          auc: (() => {
+            const board = shownScores(s, release).board;
+            return board ? formatAuc(board.meanAuc, release) : null;
+          })(),
+          withheld: s.ladderImproved === false,
           failure: s.failureCategory ? explainFailure(s.failureCategory).title : null,
           refunded: s.refunded,
           hidden: s.hidden,
           disqualified: s.disqualified,
-          listed: isListed(s, web.competition.aucFloor),
+          listed: listedOnBoard(s, release, web.competition.aucFloor),
+          final: s.selectedFinal,
         })),
+        // Finals are chosen in a split competition while it is open.
+        finals: release.split ? { open: !release.closed, max: MAX_FINALS } : null,
         tokens: tokens.map((t) => ({
           id: t.id,
           prefix: t.prefix,
@@ -117,6 +127,21 @@ const teamPage: FastifyPluginCallback<{ db: Db; web: WebContext; maxLiveTokens: 
     reply.header("cache-control", "no-store");
     return render(request, reply, { newToken: issued.token }, 201);
   });
+
+  for (const [action, selected] of [
+    ["final", true],
+    ["unfinal", false],
+  ] as const) {
+    app.post<{ Params: { id: string } }>(
+      `/submissions/:id/${action}`,
+      { schema: { hide: true } },
+      async (request, reply) => {
+        if (!teamOf(request)) throw new Errors.Unauthorized("sign in as a team to choose its finals");
+        await chooseFinal(db, request, request.params.id, selected);
+        return reply.redirect("/team?notice=final", 303);
+      },
+    );
+  }
 
   app.post<{ Params: { id: string } }>(
     "/team/tokens/:id/revoke",

@@ -182,6 +182,11 @@ export function submitCommand(): Command {
 export function report(s: SubmissionView, print: (line: string) => void = (l) => console.log(l)): number {
   if (s.state === "scored") {
     print("");
+    // Ladder: scored, but nothing released (not significantly better than the team's best).
+    if (s.ladder && !s.ladder.improved) {
+      print(s.ladder.note);
+      return 0;
+    }
     print(scoresTable(s));
     return 0;
   }

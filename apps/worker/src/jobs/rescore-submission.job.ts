@@ -4,13 +4,14 @@ import {
   addSubmissionNote,
   findSubmission,
   findSubmissionPredictions,
+  getCompetitionPolicy,
   replaceScore,
   type Db,
 } from "@holdout/db";
 import { parsePredictionsCsv, PredictionsError, type BootstrapOptions } from "@holdout/scorer";
 import type { HiddenTestset, TestsetSource } from "../hidden-testset.ts";
 import type { Logger } from "../logger.ts";
-import { scoreRecord } from "../scoring.ts";
+import { scoreRecord, splitOf } from "../scoring.ts";
 
 export interface RescoreDeps {
   db: Db;
@@ -55,11 +56,15 @@ export function createRescoreProcessor(deps: RescoreDeps) {
     try {
       predictions = parsePredictionsCsv(csv, testset.studies, "the stored predictions");
     } catch (err) {
-      if (err instanceof PredictionsError)
-        return refuse(`they do not fit the current test set: ${err.message}`);
+      if (err instanceof PredictionsError) {
+        // The parser's message names test studies: the worker's log keeps it, the timeline does not.
+        log.warn({ err }, "stored predictions do not fit the current test set");
+        return refuse("the stored predictions do not fit the current test set (its studies changed)");
+      }
       throw err;
     }
-    const record = scoreRecord(testset, predictions, deps.bootstrap);
+    const split = splitOf(await getCompetitionPolicy(deps.db, submission.competitionId));
+    const record = scoreRecord(testset, predictions, deps.bootstrap, split);
     const replaced = await replaceScore(deps.db, submissionId, record, {
       worker: deps.workerName,
       detail: `re-scored by ${requestedBy}`,

@@ -87,6 +87,11 @@ export type Submission = Prisma.SubmissionModel
  */
 export type TaskResult = Prisma.TaskResultModel
 /**
+ * Model SubmissionPartScore
+ * The scores on one part of a split test set, as the worker computed them (full precision).
+ */
+export type SubmissionPartScore = Prisma.SubmissionPartScoreModel
+/**
  * Model SubmissionEvent
  * Every state change, in order: the submission's timeline.
  */
@@ -108,3 +113,8 @@ export type SubmissionPredictions = Prisma.SubmissionPredictionsModel
  * tell a dead worker's runs from live ones.
  */
 export type WorkerHeartbeat = Prisma.WorkerHeartbeatModel
+/**
+ * Model AuditEvent
+ * Every organizer action (hide, disqualify, re-score, approve, settings, closing): who, what, when, on what.
+ */
+export type AuditEvent = Prisma.AuditEventModel

@@ -52,6 +52,22 @@ export const SubmissionKind = {
 export type SubmissionKind = (typeof SubmissionKind)[keyof typeof SubmissionKind]
 
 
+export const CompetitionState = {
+  open: 'open',
+  closed: 'closed'
+} as const
+
+export type CompetitionState = (typeof CompetitionState)[keyof typeof CompetitionState]
+
+
+export const ScorePart = {
+  public: 'public',
+  private: 'private'
+} as const
+
+export type ScorePart = (typeof ScorePart)[keyof typeof ScorePart]
+
+
 export const AccountRole = {
   organizer: 'organizer'
 } as const

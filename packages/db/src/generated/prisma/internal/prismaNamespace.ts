@@ -398,10 +398,12 @@ export const ModelName = {
   ApiToken: 'ApiToken',
   Submission: 'Submission',
   TaskResult: 'TaskResult',
+  SubmissionPartScore: 'SubmissionPartScore',
   SubmissionEvent: 'SubmissionEvent',
   SubmissionLog: 'SubmissionLog',
   SubmissionPredictions: 'SubmissionPredictions',
-  WorkerHeartbeat: 'WorkerHeartbeat'
+  WorkerHeartbeat: 'WorkerHeartbeat',
+  AuditEvent: 'AuditEvent'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -417,7 +419,7 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
     omit: GlobalOmitOptions
   }
   meta: {
-    modelProps: "competition" | "team" | "account" | "session" | "quotaReservation" | "apiToken" | "submission" | "taskResult" | "submissionEvent" | "submissionLog" | "submissionPredictions" | "workerHeartbeat"
+    modelProps: "competition" | "team" | "account" | "session" | "quotaReservation" | "apiToken" | "submission" | "taskResult" | "submissionPartScore" | "submissionEvent" | "submissionLog" | "submissionPredictions" | "workerHeartbeat" | "auditEvent"
     txIsolationLevel: TransactionIsolationLevel
   }
   model: {
@@ -1013,6 +1015,80 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
         }
       }
     }
+    SubmissionPartScore: {
+      payload: Prisma.$SubmissionPartScorePayload<ExtArgs>
+      fields: Prisma.SubmissionPartScoreFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.SubmissionPartScoreFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SubmissionPartScorePayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.SubmissionPartScoreFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SubmissionPartScorePayload>
+        }
+        findFirst: {
+          args: Prisma.SubmissionPartScoreFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SubmissionPartScorePayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.SubmissionPartScoreFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SubmissionPartScorePayload>
+        }
+        findMany: {
+          args: Prisma.SubmissionPartScoreFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SubmissionPartScorePayload>[]
+        }
+        create: {
+          args: Prisma.SubmissionPartScoreCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SubmissionPartScorePayload>
+        }
+        createMany: {
+          args: Prisma.SubmissionPartScoreCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.SubmissionPartScoreCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SubmissionPartScorePayload>[]
+        }
+        delete: {
+          args: Prisma.SubmissionPartScoreDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SubmissionPartScorePayload>
+        }
+        update: {
+          args: Prisma.SubmissionPartScoreUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SubmissionPartScorePayload>
+        }
+        deleteMany: {
+          args: Prisma.SubmissionPartScoreDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.SubmissionPartScoreUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.SubmissionPartScoreUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SubmissionPartScorePayload>[]
+        }
+        upsert: {
+          args: Prisma.SubmissionPartScoreUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SubmissionPartScorePayload>
+        }
+        aggregate: {
+          args: Prisma.SubmissionPartScoreAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateSubmissionPartScore>
+        }
+        groupBy: {
+          args: Prisma.SubmissionPartScoreGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.SubmissionPartScoreGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.SubmissionPartScoreCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.SubmissionPartScoreCountAggregateOutputType> | number
+        }
+      }
+    }
     SubmissionEvent: {
       payload: Prisma.$SubmissionEventPayload<ExtArgs>
       fields: Prisma.SubmissionEventFieldRefs
@@ -1309,6 +1385,80 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
         }
       }
     }
+    AuditEvent: {
+      payload: Prisma.$AuditEventPayload<ExtArgs>
+      fields: Prisma.AuditEventFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.AuditEventFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AuditEventPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.AuditEventFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AuditEventPayload>
+        }
+        findFirst: {
+          args: Prisma.AuditEventFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AuditEventPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.AuditEventFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AuditEventPayload>
+        }
+        findMany: {
+          args: Prisma.AuditEventFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AuditEventPayload>[]
+        }
+        create: {
+          args: Prisma.AuditEventCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AuditEventPayload>
+        }
+        createMany: {
+          args: Prisma.AuditEventCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.AuditEventCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AuditEventPayload>[]
+        }
+        delete: {
+          args: Prisma.AuditEventDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AuditEventPayload>
+        }
+        update: {
+          args: Prisma.AuditEventUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AuditEventPayload>
+        }
+        deleteMany: {
+          args: Prisma.AuditEventDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.AuditEventUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.AuditEventUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AuditEventPayload>[]
+        }
+        upsert: {
+          args: Prisma.AuditEventUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AuditEventPayload>
+        }
+        aggregate: {
+          args: Prisma.AuditEventAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateAuditEvent>
+        }
+        groupBy: {
+          args: Prisma.AuditEventGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AuditEventGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.AuditEventCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AuditEventCountAggregateOutputType> | number
+        }
+      }
+    }
   }
 } & {
   other: {
@@ -1357,6 +1507,14 @@ export const CompetitionScalarFieldEnum = {
   requireApproval: 'requireApproval',
   quotaPerDay: 'quotaPerDay',
   quotaTotal: 'quotaTotal',
+  state: 'state',
+  closedAt: 'closedAt',
+  closedBy: 'closedBy',
+  aucDecimals: 'aucDecimals',
+  radsDecimals: 'radsDecimals',
+  splitFraction: 'splitFraction',
+  splitSeed: 'splitSeed',
+  ladder: 'ladder',
   createdAt: 'createdAt'
 } as const
 
@@ -1436,6 +1594,7 @@ export const SubmissionScalarFieldEnum = {
   state: 'state',
   failureCategory: 'failureCategory',
   failureMessage: 'failureMessage',
+  failureDetail: 'failureDetail',
   modelName: 'modelName',
   description: 'description',
   link: 'link',
@@ -1463,6 +1622,8 @@ export const SubmissionScalarFieldEnum = {
   meanAuc: 'meanAuc',
   meanRadsBelowCurve: 'meanRadsBelowCurve',
   score: 'score',
+  selectedFinal: 'selectedFinal',
+  ladderImproved: 'ladderImproved',
   createdAt: 'createdAt',
   queuedAt: 'queuedAt',
   startedAt: 'startedAt',
@@ -1486,6 +1647,21 @@ export const TaskResultScalarFieldEnum = {
 export type TaskResultScalarFieldEnum = (typeof TaskResultScalarFieldEnum)[keyof typeof TaskResultScalarFieldEnum]
 
 
+export const SubmissionPartScoreScalarFieldEnum = {
+  submissionId: 'submissionId',
+  part: 'part',
+  meanAuc: 'meanAuc',
+  meanRadsBelowCurve: 'meanRadsBelowCurve',
+  score: 'score',
+  meanAucLo: 'meanAucLo',
+  meanAucHi: 'meanAucHi',
+  tiedWithLeader: 'tiedWithLeader',
+  tasks: 'tasks'
+} as const
+
+export type SubmissionPartScoreScalarFieldEnum = (typeof SubmissionPartScoreScalarFieldEnum)[keyof typeof SubmissionPartScoreScalarFieldEnum]
+
+
 export const SubmissionEventScalarFieldEnum = {
   id: 'id',
   submissionId: 'submissionId',
@@ -1503,6 +1679,7 @@ export const SubmissionLogScalarFieldEnum = {
   phase: 'phase',
   text: 'text',
   truncated: 'truncated',
+  fullText: 'fullText',
   updatedAt: 'updatedAt'
 } as const
 
@@ -1529,6 +1706,20 @@ export const WorkerHeartbeatScalarFieldEnum = {
 } as const
 
 export type WorkerHeartbeatScalarFieldEnum = (typeof WorkerHeartbeatScalarFieldEnum)[keyof typeof WorkerHeartbeatScalarFieldEnum]
+
+
+export const AuditEventScalarFieldEnum = {
+  id: 'id',
+  competitionId: 'competitionId',
+  at: 'at',
+  actor: 'actor',
+  action: 'action',
+  targetType: 'targetType',
+  targetId: 'targetId',
+  detail: 'detail'
+} as const
+
+export type AuditEventScalarFieldEnum = (typeof AuditEventScalarFieldEnum)[keyof typeof AuditEventScalarFieldEnum]
 
 
 export const SortOrder = {
@@ -1631,6 +1822,20 @@ export type IntFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaModel, 'In
  * Reference to a field of type 'Int[]'
  */
 export type ListIntFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaModel, 'Int[]'>
+    
+
+
+/**
+ * Reference to a field of type 'CompetitionState'
+ */
+export type EnumCompetitionStateFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaModel, 'CompetitionState'>
+    
+
+
+/**
+ * Reference to a field of type 'CompetitionState[]'
+ */
+export type ListEnumCompetitionStateFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaModel, 'CompetitionState[]'>
     
 
 
@@ -1745,6 +1950,20 @@ export type JsonFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaModel, 'J
 export type EnumQueryModeFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaModel, 'QueryMode'>
     
 
+
+/**
+ * Reference to a field of type 'ScorePart'
+ */
+export type EnumScorePartFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaModel, 'ScorePart'>
+    
+
+
+/**
+ * Reference to a field of type 'ScorePart[]'
+ */
+export type ListEnumScorePartFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaModel, 'ScorePart[]'>
+    
+
 /**
  * Batch Payload for updateMany & deleteMany & createMany
  */
@@ -1840,10 +2059,12 @@ export type GlobalOmitConfig = {
   apiToken?: Prisma.ApiTokenOmit
   submission?: Prisma.SubmissionOmit
   taskResult?: Prisma.TaskResultOmit
+  submissionPartScore?: Prisma.SubmissionPartScoreOmit
   submissionEvent?: Prisma.SubmissionEventOmit
   submissionLog?: Prisma.SubmissionLogOmit
   submissionPredictions?: Prisma.SubmissionPredictionsOmit
   workerHeartbeat?: Prisma.WorkerHeartbeatOmit
+  auditEvent?: Prisma.AuditEventOmit
 }
 
 /* Types for Logging */

@@ -57,10 +57,12 @@ export const ModelName = {
   ApiToken: 'ApiToken',
   Submission: 'Submission',
   TaskResult: 'TaskResult',
+  SubmissionPartScore: 'SubmissionPartScore',
   SubmissionEvent: 'SubmissionEvent',
   SubmissionLog: 'SubmissionLog',
   SubmissionPredictions: 'SubmissionPredictions',
-  WorkerHeartbeat: 'WorkerHeartbeat'
+  WorkerHeartbeat: 'WorkerHeartbeat',
+  AuditEvent: 'AuditEvent'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -88,6 +90,14 @@ export const CompetitionScalarFieldEnum = {
   requireApproval: 'requireApproval',
   quotaPerDay: 'quotaPerDay',
   quotaTotal: 'quotaTotal',
+  state: 'state',
+  closedAt: 'closedAt',
+  closedBy: 'closedBy',
+  aucDecimals: 'aucDecimals',
+  radsDecimals: 'radsDecimals',
+  splitFraction: 'splitFraction',
+  splitSeed: 'splitSeed',
+  ladder: 'ladder',
   createdAt: 'createdAt'
 } as const
 
@@ -167,6 +177,7 @@ export const SubmissionScalarFieldEnum = {
   state: 'state',
   failureCategory: 'failureCategory',
   failureMessage: 'failureMessage',
+  failureDetail: 'failureDetail',
   modelName: 'modelName',
   description: 'description',
   link: 'link',
@@ -194,6 +205,8 @@ export const SubmissionScalarFieldEnum = {
   meanAuc: 'meanAuc',
   meanRadsBelowCurve: 'meanRadsBelowCurve',
   score: 'score',
+  selectedFinal: 'selectedFinal',
+  ladderImproved: 'ladderImproved',
   createdAt: 'createdAt',
   queuedAt: 'queuedAt',
   startedAt: 'startedAt',
@@ -217,6 +230,21 @@ export const TaskResultScalarFieldEnum = {
 export type TaskResultScalarFieldEnum = (typeof TaskResultScalarFieldEnum)[keyof typeof TaskResultScalarFieldEnum]
 
 
+export const SubmissionPartScoreScalarFieldEnum = {
+  submissionId: 'submissionId',
+  part: 'part',
+  meanAuc: 'meanAuc',
+  meanRadsBelowCurve: 'meanRadsBelowCurve',
+  score: 'score',
+  meanAucLo: 'meanAucLo',
+  meanAucHi: 'meanAucHi',
+  tiedWithLeader: 'tiedWithLeader',
+  tasks: 'tasks'
+} as const
+
+export type SubmissionPartScoreScalarFieldEnum = (typeof SubmissionPartScoreScalarFieldEnum)[keyof typeof SubmissionPartScoreScalarFieldEnum]
+
+
 export const SubmissionEventScalarFieldEnum = {
   id: 'id',
   submissionId: 'submissionId',
@@ -234,6 +262,7 @@ export const SubmissionLogScalarFieldEnum = {
   phase: 'phase',
   text: 'text',
   truncated: 'truncated',
+  fullText: 'fullText',
   updatedAt: 'updatedAt'
 } as const
 
@@ -260,6 +289,20 @@ export const WorkerHeartbeatScalarFieldEnum = {
 } as const
 
 export type WorkerHeartbeatScalarFieldEnum = (typeof WorkerHeartbeatScalarFieldEnum)[keyof typeof WorkerHeartbeatScalarFieldEnum]
+
+
+export const AuditEventScalarFieldEnum = {
+  id: 'id',
+  competitionId: 'competitionId',
+  at: 'at',
+  actor: 'actor',
+  action: 'action',
+  targetType: 'targetType',
+  targetId: 'targetId',
+  detail: 'detail'
+} as const
+
+export type AuditEventScalarFieldEnum = (typeof AuditEventScalarFieldEnum)[keyof typeof AuditEventScalarFieldEnum]
 
 
 export const SortOrder = {

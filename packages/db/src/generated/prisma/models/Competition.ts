@@ -30,12 +30,20 @@ export type CompetitionAvgAggregateOutputType = {
   aucFloor: number | null
   quotaPerDay: number | null
   quotaTotal: number | null
+  aucDecimals: number | null
+  radsDecimals: number | null
+  splitFraction: number | null
+  splitSeed: number | null
 }
 
 export type CompetitionSumAggregateOutputType = {
   aucFloor: number | null
   quotaPerDay: number | null
   quotaTotal: number | null
+  aucDecimals: number | null
+  radsDecimals: number | null
+  splitFraction: number | null
+  splitSeed: number | null
 }
 
 export type CompetitionMinAggregateOutputType = {
@@ -47,6 +55,14 @@ export type CompetitionMinAggregateOutputType = {
   requireApproval: boolean | null
   quotaPerDay: number | null
   quotaTotal: number | null
+  state: $Enums.CompetitionState | null
+  closedAt: Date | null
+  closedBy: string | null
+  aucDecimals: number | null
+  radsDecimals: number | null
+  splitFraction: number | null
+  splitSeed: number | null
+  ladder: boolean | null
   createdAt: Date | null
 }
 
@@ -59,6 +75,14 @@ export type CompetitionMaxAggregateOutputType = {
   requireApproval: boolean | null
   quotaPerDay: number | null
   quotaTotal: number | null
+  state: $Enums.CompetitionState | null
+  closedAt: Date | null
+  closedBy: string | null
+  aucDecimals: number | null
+  radsDecimals: number | null
+  splitFraction: number | null
+  splitSeed: number | null
+  ladder: boolean | null
   createdAt: Date | null
 }
 
@@ -71,6 +95,14 @@ export type CompetitionCountAggregateOutputType = {
   requireApproval: number
   quotaPerDay: number
   quotaTotal: number
+  state: number
+  closedAt: number
+  closedBy: number
+  aucDecimals: number
+  radsDecimals: number
+  splitFraction: number
+  splitSeed: number
+  ladder: number
   createdAt: number
   _all: number
 }
@@ -80,12 +112,20 @@ export type CompetitionAvgAggregateInputType = {
   aucFloor?: true
   quotaPerDay?: true
   quotaTotal?: true
+  aucDecimals?: true
+  radsDecimals?: true
+  splitFraction?: true
+  splitSeed?: true
 }
 
 export type CompetitionSumAggregateInputType = {
   aucFloor?: true
   quotaPerDay?: true
   quotaTotal?: true
+  aucDecimals?: true
+  radsDecimals?: true
+  splitFraction?: true
+  splitSeed?: true
 }
 
 export type CompetitionMinAggregateInputType = {
@@ -97,6 +137,14 @@ export type CompetitionMinAggregateInputType = {
   requireApproval?: true
   quotaPerDay?: true
   quotaTotal?: true
+  state?: true
+  closedAt?: true
+  closedBy?: true
+  aucDecimals?: true
+  radsDecimals?: true
+  splitFraction?: true
+  splitSeed?: true
+  ladder?: true
   createdAt?: true
 }
 
@@ -109,6 +157,14 @@ export type CompetitionMaxAggregateInputType = {
   requireApproval?: true
   quotaPerDay?: true
   quotaTotal?: true
+  state?: true
+  closedAt?: true
+  closedBy?: true
+  aucDecimals?: true
+  radsDecimals?: true
+  splitFraction?: true
+  splitSeed?: true
+  ladder?: true
   createdAt?: true
 }
 
@@ -121,6 +177,14 @@ export type CompetitionCountAggregateInputType = {
   requireApproval?: true
   quotaPerDay?: true
   quotaTotal?: true
+  state?: true
+  closedAt?: true
+  closedBy?: true
+  aucDecimals?: true
+  radsDecimals?: true
+  splitFraction?: true
+  splitSeed?: true
+  ladder?: true
   createdAt?: true
   _all?: true
 }
@@ -220,6 +284,14 @@ export type CompetitionGroupByOutputType = {
   requireApproval: boolean
   quotaPerDay: number
   quotaTotal: number
+  state: $Enums.CompetitionState
+  closedAt: Date | null
+  closedBy: string | null
+  aucDecimals: number
+  radsDecimals: number
+  splitFraction: number | null
+  splitSeed: number | null
+  ladder: boolean
   createdAt: Date
   _count: CompetitionCountAggregateOutputType | null
   _avg: CompetitionAvgAggregateOutputType | null
@@ -255,9 +327,18 @@ export type CompetitionWhereInput = {
   requireApproval?: Prisma.BoolFilter<"Competition"> | boolean
   quotaPerDay?: Prisma.IntFilter<"Competition"> | number
   quotaTotal?: Prisma.IntFilter<"Competition"> | number
+  state?: Prisma.EnumCompetitionStateFilter<"Competition"> | $Enums.CompetitionState
+  closedAt?: Prisma.DateTimeNullableFilter<"Competition"> | Date | string | null
+  closedBy?: Prisma.StringNullableFilter<"Competition"> | string | null
+  aucDecimals?: Prisma.IntFilter<"Competition"> | number
+  radsDecimals?: Prisma.IntFilter<"Competition"> | number
+  splitFraction?: Prisma.FloatNullableFilter<"Competition"> | number | null
+  splitSeed?: Prisma.IntNullableFilter<"Competition"> | number | null
+  ladder?: Prisma.BoolFilter<"Competition"> | boolean
   createdAt?: Prisma.DateTimeFilter<"Competition"> | Date | string
   teams?: Prisma.TeamListRelationFilter
   submissions?: Prisma.SubmissionListRelationFilter
+  audit?: Prisma.AuditEventListRelationFilter
 }
 
 export type CompetitionOrderByWithRelationInput = {
@@ -269,9 +350,18 @@ export type CompetitionOrderByWithRelationInput = {
   requireApproval?: Prisma.SortOrder
   quotaPerDay?: Prisma.SortOrder
   quotaTotal?: Prisma.SortOrder
+  state?: Prisma.SortOrder
+  closedAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  closedBy?: Prisma.SortOrderInput | Prisma.SortOrder
+  aucDecimals?: Prisma.SortOrder
+  radsDecimals?: Prisma.SortOrder
+  splitFraction?: Prisma.SortOrderInput | Prisma.SortOrder
+  splitSeed?: Prisma.SortOrderInput | Prisma.SortOrder
+  ladder?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   teams?: Prisma.TeamOrderByRelationAggregateInput
   submissions?: Prisma.SubmissionOrderByRelationAggregateInput
+  audit?: Prisma.AuditEventOrderByRelationAggregateInput
 }
 
 export type CompetitionWhereUniqueInput = Prisma.AtLeast<{
@@ -286,9 +376,18 @@ export type CompetitionWhereUniqueInput = Prisma.AtLeast<{
   requireApproval?: Prisma.BoolFilter<"Competition"> | boolean
   quotaPerDay?: Prisma.IntFilter<"Competition"> | number
   quotaTotal?: Prisma.IntFilter<"Competition"> | number
+  state?: Prisma.EnumCompetitionStateFilter<"Competition"> | $Enums.CompetitionState
+  closedAt?: Prisma.DateTimeNullableFilter<"Competition"> | Date | string | null
+  closedBy?: Prisma.StringNullableFilter<"Competition"> | string | null
+  aucDecimals?: Prisma.IntFilter<"Competition"> | number
+  radsDecimals?: Prisma.IntFilter<"Competition"> | number
+  splitFraction?: Prisma.FloatNullableFilter<"Competition"> | number | null
+  splitSeed?: Prisma.IntNullableFilter<"Competition"> | number | null
+  ladder?: Prisma.BoolFilter<"Competition"> | boolean
   createdAt?: Prisma.DateTimeFilter<"Competition"> | Date | string
   teams?: Prisma.TeamListRelationFilter
   submissions?: Prisma.SubmissionListRelationFilter
+  audit?: Prisma.AuditEventListRelationFilter
 }, "id" | "slug">
 
 export type CompetitionOrderByWithAggregationInput = {
@@ -300,6 +399,14 @@ export type CompetitionOrderByWithAggregationInput = {
   requireApproval?: Prisma.SortOrder
   quotaPerDay?: Prisma.SortOrder
   quotaTotal?: Prisma.SortOrder
+  state?: Prisma.SortOrder
+  closedAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  closedBy?: Prisma.SortOrderInput | Prisma.SortOrder
+  aucDecimals?: Prisma.SortOrder
+  radsDecimals?: Prisma.SortOrder
+  splitFraction?: Prisma.SortOrderInput | Prisma.SortOrder
+  splitSeed?: Prisma.SortOrderInput | Prisma.SortOrder
+  ladder?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   _count?: Prisma.CompetitionCountOrderByAggregateInput
   _avg?: Prisma.CompetitionAvgOrderByAggregateInput
@@ -320,6 +427,14 @@ export type CompetitionScalarWhereWithAggregatesInput = {
   requireApproval?: Prisma.BoolWithAggregatesFilter<"Competition"> | boolean
   quotaPerDay?: Prisma.IntWithAggregatesFilter<"Competition"> | number
   quotaTotal?: Prisma.IntWithAggregatesFilter<"Competition"> | number
+  state?: Prisma.EnumCompetitionStateWithAggregatesFilter<"Competition"> | $Enums.CompetitionState
+  closedAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Competition"> | Date | string | null
+  closedBy?: Prisma.StringNullableWithAggregatesFilter<"Competition"> | string | null
+  aucDecimals?: Prisma.IntWithAggregatesFilter<"Competition"> | number
+  radsDecimals?: Prisma.IntWithAggregatesFilter<"Competition"> | number
+  splitFraction?: Prisma.FloatNullableWithAggregatesFilter<"Competition"> | number | null
+  splitSeed?: Prisma.IntNullableWithAggregatesFilter<"Competition"> | number | null
+  ladder?: Prisma.BoolWithAggregatesFilter<"Competition"> | boolean
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"Competition"> | Date | string
 }
 
@@ -332,9 +447,18 @@ export type CompetitionCreateInput = {
   requireApproval?: boolean
   quotaPerDay?: number
   quotaTotal?: number
+  state?: $Enums.CompetitionState
+  closedAt?: Date | string | null
+  closedBy?: string | null
+  aucDecimals?: number
+  radsDecimals?: number
+  splitFraction?: number | null
+  splitSeed?: number | null
+  ladder?: boolean
   createdAt?: Date | string
   teams?: Prisma.TeamCreateNestedManyWithoutCompetitionInput
   submissions?: Prisma.SubmissionCreateNestedManyWithoutCompetitionInput
+  audit?: Prisma.AuditEventCreateNestedManyWithoutCompetitionInput
 }
 
 export type CompetitionUncheckedCreateInput = {
@@ -346,9 +470,18 @@ export type CompetitionUncheckedCreateInput = {
   requireApproval?: boolean
   quotaPerDay?: number
   quotaTotal?: number
+  state?: $Enums.CompetitionState
+  closedAt?: Date | string | null
+  closedBy?: string | null
+  aucDecimals?: number
+  radsDecimals?: number
+  splitFraction?: number | null
+  splitSeed?: number | null
+  ladder?: boolean
   createdAt?: Date | string
   teams?: Prisma.TeamUncheckedCreateNestedManyWithoutCompetitionInput
   submissions?: Prisma.SubmissionUncheckedCreateNestedManyWithoutCompetitionInput
+  audit?: Prisma.AuditEventUncheckedCreateNestedManyWithoutCompetitionInput
 }
 
 export type CompetitionUpdateInput = {
@@ -360,9 +493,18 @@ export type CompetitionUpdateInput = {
   requireApproval?: Prisma.BoolFieldUpdateOperationsInput | boolean
   quotaPerDay?: Prisma.IntFieldUpdateOperationsInput | number
   quotaTotal?: Prisma.IntFieldUpdateOperationsInput | number
+  state?: Prisma.EnumCompetitionStateFieldUpdateOperationsInput | $Enums.CompetitionState
+  closedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  closedBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  aucDecimals?: Prisma.IntFieldUpdateOperationsInput | number
+  radsDecimals?: Prisma.IntFieldUpdateOperationsInput | number
+  splitFraction?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  splitSeed?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  ladder?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   teams?: Prisma.TeamUpdateManyWithoutCompetitionNestedInput
   submissions?: Prisma.SubmissionUpdateManyWithoutCompetitionNestedInput
+  audit?: Prisma.AuditEventUpdateManyWithoutCompetitionNestedInput
 }
 
 export type CompetitionUncheckedUpdateInput = {
@@ -374,9 +516,18 @@ export type CompetitionUncheckedUpdateInput = {
   requireApproval?: Prisma.BoolFieldUpdateOperationsInput | boolean
   quotaPerDay?: Prisma.IntFieldUpdateOperationsInput | number
   quotaTotal?: Prisma.IntFieldUpdateOperationsInput | number
+  state?: Prisma.EnumCompetitionStateFieldUpdateOperationsInput | $Enums.CompetitionState
+  closedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  closedBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  aucDecimals?: Prisma.IntFieldUpdateOperationsInput | number
+  radsDecimals?: Prisma.IntFieldUpdateOperationsInput | number
+  splitFraction?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  splitSeed?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  ladder?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   teams?: Prisma.TeamUncheckedUpdateManyWithoutCompetitionNestedInput
   submissions?: Prisma.SubmissionUncheckedUpdateManyWithoutCompetitionNestedInput
+  audit?: Prisma.AuditEventUncheckedUpdateManyWithoutCompetitionNestedInput
 }
 
 export type CompetitionCreateManyInput = {
@@ -388,6 +539,14 @@ export type CompetitionCreateManyInput = {
   requireApproval?: boolean
   quotaPerDay?: number
   quotaTotal?: number
+  state?: $Enums.CompetitionState
+  closedAt?: Date | string | null
+  closedBy?: string | null
+  aucDecimals?: number
+  radsDecimals?: number
+  splitFraction?: number | null
+  splitSeed?: number | null
+  ladder?: boolean
   createdAt?: Date | string
 }
 
@@ -400,6 +559,14 @@ export type CompetitionUpdateManyMutationInput = {
   requireApproval?: Prisma.BoolFieldUpdateOperationsInput | boolean
   quotaPerDay?: Prisma.IntFieldUpdateOperationsInput | number
   quotaTotal?: Prisma.IntFieldUpdateOperationsInput | number
+  state?: Prisma.EnumCompetitionStateFieldUpdateOperationsInput | $Enums.CompetitionState
+  closedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  closedBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  aucDecimals?: Prisma.IntFieldUpdateOperationsInput | number
+  radsDecimals?: Prisma.IntFieldUpdateOperationsInput | number
+  splitFraction?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  splitSeed?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  ladder?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
@@ -412,6 +579,14 @@ export type CompetitionUncheckedUpdateManyInput = {
   requireApproval?: Prisma.BoolFieldUpdateOperationsInput | boolean
   quotaPerDay?: Prisma.IntFieldUpdateOperationsInput | number
   quotaTotal?: Prisma.IntFieldUpdateOperationsInput | number
+  state?: Prisma.EnumCompetitionStateFieldUpdateOperationsInput | $Enums.CompetitionState
+  closedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  closedBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  aucDecimals?: Prisma.IntFieldUpdateOperationsInput | number
+  radsDecimals?: Prisma.IntFieldUpdateOperationsInput | number
+  splitFraction?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  splitSeed?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  ladder?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
@@ -424,6 +599,14 @@ export type CompetitionCountOrderByAggregateInput = {
   requireApproval?: Prisma.SortOrder
   quotaPerDay?: Prisma.SortOrder
   quotaTotal?: Prisma.SortOrder
+  state?: Prisma.SortOrder
+  closedAt?: Prisma.SortOrder
+  closedBy?: Prisma.SortOrder
+  aucDecimals?: Prisma.SortOrder
+  radsDecimals?: Prisma.SortOrder
+  splitFraction?: Prisma.SortOrder
+  splitSeed?: Prisma.SortOrder
+  ladder?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
 }
 
@@ -431,6 +614,10 @@ export type CompetitionAvgOrderByAggregateInput = {
   aucFloor?: Prisma.SortOrder
   quotaPerDay?: Prisma.SortOrder
   quotaTotal?: Prisma.SortOrder
+  aucDecimals?: Prisma.SortOrder
+  radsDecimals?: Prisma.SortOrder
+  splitFraction?: Prisma.SortOrder
+  splitSeed?: Prisma.SortOrder
 }
 
 export type CompetitionMaxOrderByAggregateInput = {
@@ -442,6 +629,14 @@ export type CompetitionMaxOrderByAggregateInput = {
   requireApproval?: Prisma.SortOrder
   quotaPerDay?: Prisma.SortOrder
   quotaTotal?: Prisma.SortOrder
+  state?: Prisma.SortOrder
+  closedAt?: Prisma.SortOrder
+  closedBy?: Prisma.SortOrder
+  aucDecimals?: Prisma.SortOrder
+  radsDecimals?: Prisma.SortOrder
+  splitFraction?: Prisma.SortOrder
+  splitSeed?: Prisma.SortOrder
+  ladder?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
 }
 
@@ -454,6 +649,14 @@ export type CompetitionMinOrderByAggregateInput = {
   requireApproval?: Prisma.SortOrder
   quotaPerDay?: Prisma.SortOrder
   quotaTotal?: Prisma.SortOrder
+  state?: Prisma.SortOrder
+  closedAt?: Prisma.SortOrder
+  closedBy?: Prisma.SortOrder
+  aucDecimals?: Prisma.SortOrder
+  radsDecimals?: Prisma.SortOrder
+  splitFraction?: Prisma.SortOrder
+  splitSeed?: Prisma.SortOrder
+  ladder?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
 }
 
@@ -461,6 +664,10 @@ export type CompetitionSumOrderByAggregateInput = {
   aucFloor?: Prisma.SortOrder
   quotaPerDay?: Prisma.SortOrder
   quotaTotal?: Prisma.SortOrder
+  aucDecimals?: Prisma.SortOrder
+  radsDecimals?: Prisma.SortOrder
+  splitFraction?: Prisma.SortOrder
+  splitSeed?: Prisma.SortOrder
 }
 
 export type CompetitionScalarRelationFilter = {
@@ -486,6 +693,34 @@ export type BoolFieldUpdateOperationsInput = {
 
 export type IntFieldUpdateOperationsInput = {
   set?: number
+  increment?: number
+  decrement?: number
+  multiply?: number
+  divide?: number
+}
+
+export type EnumCompetitionStateFieldUpdateOperationsInput = {
+  set?: $Enums.CompetitionState
+}
+
+export type NullableDateTimeFieldUpdateOperationsInput = {
+  set?: Date | string | null
+}
+
+export type NullableStringFieldUpdateOperationsInput = {
+  set?: string | null
+}
+
+export type NullableFloatFieldUpdateOperationsInput = {
+  set?: number | null
+  increment?: number
+  decrement?: number
+  multiply?: number
+  divide?: number
+}
+
+export type NullableIntFieldUpdateOperationsInput = {
+  set?: number | null
   increment?: number
   decrement?: number
   multiply?: number
@@ -524,6 +759,20 @@ export type CompetitionUpdateOneRequiredWithoutSubmissionsNestedInput = {
   update?: Prisma.XOR<Prisma.XOR<Prisma.CompetitionUpdateToOneWithWhereWithoutSubmissionsInput, Prisma.CompetitionUpdateWithoutSubmissionsInput>, Prisma.CompetitionUncheckedUpdateWithoutSubmissionsInput>
 }
 
+export type CompetitionCreateNestedOneWithoutAuditInput = {
+  create?: Prisma.XOR<Prisma.CompetitionCreateWithoutAuditInput, Prisma.CompetitionUncheckedCreateWithoutAuditInput>
+  connectOrCreate?: Prisma.CompetitionCreateOrConnectWithoutAuditInput
+  connect?: Prisma.CompetitionWhereUniqueInput
+}
+
+export type CompetitionUpdateOneRequiredWithoutAuditNestedInput = {
+  create?: Prisma.XOR<Prisma.CompetitionCreateWithoutAuditInput, Prisma.CompetitionUncheckedCreateWithoutAuditInput>
+  connectOrCreate?: Prisma.CompetitionCreateOrConnectWithoutAuditInput
+  upsert?: Prisma.CompetitionUpsertWithoutAuditInput
+  connect?: Prisma.CompetitionWhereUniqueInput
+  update?: Prisma.XOR<Prisma.XOR<Prisma.CompetitionUpdateToOneWithWhereWithoutAuditInput, Prisma.CompetitionUpdateWithoutAuditInput>, Prisma.CompetitionUncheckedUpdateWithoutAuditInput>
+}
+
 export type CompetitionCreateWithoutTeamsInput = {
   id?: string
   slug: string
@@ -533,8 +782,17 @@ export type CompetitionCreateWithoutTeamsInput = {
   requireApproval?: boolean
   quotaPerDay?: number
   quotaTotal?: number
+  state?: $Enums.CompetitionState
+  closedAt?: Date | string | null
+  closedBy?: string | null
+  aucDecimals?: number
+  radsDecimals?: number
+  splitFraction?: number | null
+  splitSeed?: number | null
+  ladder?: boolean
   createdAt?: Date | string
   submissions?: Prisma.SubmissionCreateNestedManyWithoutCompetitionInput
+  audit?: Prisma.AuditEventCreateNestedManyWithoutCompetitionInput
 }
 
 export type CompetitionUncheckedCreateWithoutTeamsInput = {
@@ -546,8 +804,17 @@ export type CompetitionUncheckedCreateWithoutTeamsInput = {
   requireApproval?: boolean
   quotaPerDay?: number
   quotaTotal?: number
+  state?: $Enums.CompetitionState
+  closedAt?: Date | string | null
+  closedBy?: string | null
+  aucDecimals?: number
+  radsDecimals?: number
+  splitFraction?: number | null
+  splitSeed?: number | null
+  ladder?: boolean
   createdAt?: Date | string
   submissions?: Prisma.SubmissionUncheckedCreateNestedManyWithoutCompetitionInput
+  audit?: Prisma.AuditEventUncheckedCreateNestedManyWithoutCompetitionInput
 }
 
 export type CompetitionCreateOrConnectWithoutTeamsInput = {
@@ -575,8 +842,17 @@ export type CompetitionUpdateWithoutTeamsInput = {
   requireApproval?: Prisma.BoolFieldUpdateOperationsInput | boolean
   quotaPerDay?: Prisma.IntFieldUpdateOperationsInput | number
   quotaTotal?: Prisma.IntFieldUpdateOperationsInput | number
+  state?: Prisma.EnumCompetitionStateFieldUpdateOperationsInput | $Enums.CompetitionState
+  closedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  closedBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  aucDecimals?: Prisma.IntFieldUpdateOperationsInput | number
+  radsDecimals?: Prisma.IntFieldUpdateOperationsInput | number
+  splitFraction?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  splitSeed?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  ladder?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   submissions?: Prisma.SubmissionUpdateManyWithoutCompetitionNestedInput
+  audit?: Prisma.AuditEventUpdateManyWithoutCompetitionNestedInput
 }
 
 export type CompetitionUncheckedUpdateWithoutTeamsInput = {
@@ -588,8 +864,17 @@ export type CompetitionUncheckedUpdateWithoutTeamsInput = {
   requireApproval?: Prisma.BoolFieldUpdateOperationsInput | boolean
   quotaPerDay?: Prisma.IntFieldUpdateOperationsInput | number
   quotaTotal?: Prisma.IntFieldUpdateOperationsInput | number
+  state?: Prisma.EnumCompetitionStateFieldUpdateOperationsInput | $Enums.CompetitionState
+  closedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  closedBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  aucDecimals?: Prisma.IntFieldUpdateOperationsInput | number
+  radsDecimals?: Prisma.IntFieldUpdateOperationsInput | number
+  splitFraction?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  splitSeed?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  ladder?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   submissions?: Prisma.SubmissionUncheckedUpdateManyWithoutCompetitionNestedInput
+  audit?: Prisma.AuditEventUncheckedUpdateManyWithoutCompetitionNestedInput
 }
 
 export type CompetitionCreateWithoutSubmissionsInput = {
@@ -601,8 +886,17 @@ export type CompetitionCreateWithoutSubmissionsInput = {
   requireApproval?: boolean
   quotaPerDay?: number
   quotaTotal?: number
+  state?: $Enums.CompetitionState
+  closedAt?: Date | string | null
+  closedBy?: string | null
+  aucDecimals?: number
+  radsDecimals?: number
+  splitFraction?: number | null
+  splitSeed?: number | null
+  ladder?: boolean
   createdAt?: Date | string
   teams?: Prisma.TeamCreateNestedManyWithoutCompetitionInput
+  audit?: Prisma.AuditEventCreateNestedManyWithoutCompetitionInput
 }
 
 export type CompetitionUncheckedCreateWithoutSubmissionsInput = {
@@ -614,8 +908,17 @@ export type CompetitionUncheckedCreateWithoutSubmissionsInput = {
   requireApproval?: boolean
   quotaPerDay?: number
   quotaTotal?: number
+  state?: $Enums.CompetitionState
+  closedAt?: Date | string | null
+  closedBy?: string | null
+  aucDecimals?: number
+  radsDecimals?: number
+  splitFraction?: number | null
+  splitSeed?: number | null
+  ladder?: boolean
   createdAt?: Date | string
   teams?: Prisma.TeamUncheckedCreateNestedManyWithoutCompetitionInput
+  audit?: Prisma.AuditEventUncheckedCreateNestedManyWithoutCompetitionInput
 }
 
 export type CompetitionCreateOrConnectWithoutSubmissionsInput = {
@@ -643,8 +946,17 @@ export type CompetitionUpdateWithoutSubmissionsInput = {
   requireApproval?: Prisma.BoolFieldUpdateOperationsInput | boolean
   quotaPerDay?: Prisma.IntFieldUpdateOperationsInput | number
   quotaTotal?: Prisma.IntFieldUpdateOperationsInput | number
+  state?: Prisma.EnumCompetitionStateFieldUpdateOperationsInput | $Enums.CompetitionState
+  closedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  closedBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  aucDecimals?: Prisma.IntFieldUpdateOperationsInput | number
+  radsDecimals?: Prisma.IntFieldUpdateOperationsInput | number
+  splitFraction?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  splitSeed?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  ladder?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   teams?: Prisma.TeamUpdateManyWithoutCompetitionNestedInput
+  audit?: Prisma.AuditEventUpdateManyWithoutCompetitionNestedInput
 }
 
 export type CompetitionUncheckedUpdateWithoutSubmissionsInput = {
@@ -656,8 +968,121 @@ export type CompetitionUncheckedUpdateWithoutSubmissionsInput = {
   requireApproval?: Prisma.BoolFieldUpdateOperationsInput | boolean
   quotaPerDay?: Prisma.IntFieldUpdateOperationsInput | number
   quotaTotal?: Prisma.IntFieldUpdateOperationsInput | number
+  state?: Prisma.EnumCompetitionStateFieldUpdateOperationsInput | $Enums.CompetitionState
+  closedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  closedBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  aucDecimals?: Prisma.IntFieldUpdateOperationsInput | number
+  radsDecimals?: Prisma.IntFieldUpdateOperationsInput | number
+  splitFraction?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  splitSeed?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  ladder?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   teams?: Prisma.TeamUncheckedUpdateManyWithoutCompetitionNestedInput
+  audit?: Prisma.AuditEventUncheckedUpdateManyWithoutCompetitionNestedInput
+}
+
+export type CompetitionCreateWithoutAuditInput = {
+  id?: string
+  slug: string
+  name: string
+  aucFloor?: number
+  registrationOpen?: boolean
+  requireApproval?: boolean
+  quotaPerDay?: number
+  quotaTotal?: number
+  state?: $Enums.CompetitionState
+  closedAt?: Date | string | null
+  closedBy?: string | null
+  aucDecimals?: number
+  radsDecimals?: number
+  splitFraction?: number | null
+  splitSeed?: number | null
+  ladder?: boolean
+  createdAt?: Date | string
+  teams?: Prisma.TeamCreateNestedManyWithoutCompetitionInput
+  submissions?: Prisma.SubmissionCreateNestedManyWithoutCompetitionInput
+}
+
+export type CompetitionUncheckedCreateWithoutAuditInput = {
+  id?: string
+  slug: string
+  name: string
+  aucFloor?: number
+  registrationOpen?: boolean
+  requireApproval?: boolean
+  quotaPerDay?: number
+  quotaTotal?: number
+  state?: $Enums.CompetitionState
+  closedAt?: Date | string | null
+  closedBy?: string | null
+  aucDecimals?: number
+  radsDecimals?: number
+  splitFraction?: number | null
+  splitSeed?: number | null
+  ladder?: boolean
+  createdAt?: Date | string
+  teams?: Prisma.TeamUncheckedCreateNestedManyWithoutCompetitionInput
+  submissions?: Prisma.SubmissionUncheckedCreateNestedManyWithoutCompetitionInput
+}
+
+export type CompetitionCreateOrConnectWithoutAuditInput = {
+  where: Prisma.CompetitionWhereUniqueInput
+  create: Prisma.XOR<Prisma.CompetitionCreateWithoutAuditInput, Prisma.CompetitionUncheckedCreateWithoutAuditInput>
+}
+
+export type CompetitionUpsertWithoutAuditInput = {
+  update: Prisma.XOR<Prisma.CompetitionUpdateWithoutAuditInput, Prisma.CompetitionUncheckedUpdateWithoutAuditInput>
+  create: Prisma.XOR<Prisma.CompetitionCreateWithoutAuditInput, Prisma.CompetitionUncheckedCreateWithoutAuditInput>
+  where?: Prisma.CompetitionWhereInput
+}
+
+export type CompetitionUpdateToOneWithWhereWithoutAuditInput = {
+  where?: Prisma.CompetitionWhereInput
+  data: Prisma.XOR<Prisma.CompetitionUpdateWithoutAuditInput, Prisma.CompetitionUncheckedUpdateWithoutAuditInput>
+}
+
+export type CompetitionUpdateWithoutAuditInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  slug?: Prisma.StringFieldUpdateOperationsInput | string
+  name?: Prisma.StringFieldUpdateOperationsInput | string
+  aucFloor?: Prisma.FloatFieldUpdateOperationsInput | number
+  registrationOpen?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  requireApproval?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  quotaPerDay?: Prisma.IntFieldUpdateOperationsInput | number
+  quotaTotal?: Prisma.IntFieldUpdateOperationsInput | number
+  state?: Prisma.EnumCompetitionStateFieldUpdateOperationsInput | $Enums.CompetitionState
+  closedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  closedBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  aucDecimals?: Prisma.IntFieldUpdateOperationsInput | number
+  radsDecimals?: Prisma.IntFieldUpdateOperationsInput | number
+  splitFraction?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  splitSeed?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  ladder?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  teams?: Prisma.TeamUpdateManyWithoutCompetitionNestedInput
+  submissions?: Prisma.SubmissionUpdateManyWithoutCompetitionNestedInput
+}
+
+export type CompetitionUncheckedUpdateWithoutAuditInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  slug?: Prisma.StringFieldUpdateOperationsInput | string
+  name?: Prisma.StringFieldUpdateOperationsInput | string
+  aucFloor?: Prisma.FloatFieldUpdateOperationsInput | number
+  registrationOpen?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  requireApproval?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  quotaPerDay?: Prisma.IntFieldUpdateOperationsInput | number
+  quotaTotal?: Prisma.IntFieldUpdateOperationsInput | number
+  state?: Prisma.EnumCompetitionStateFieldUpdateOperationsInput | $Enums.CompetitionState
+  closedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  closedBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  aucDecimals?: Prisma.IntFieldUpdateOperationsInput | number
+  radsDecimals?: Prisma.IntFieldUpdateOperationsInput | number
+  splitFraction?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  splitSeed?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  ladder?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  teams?: Prisma.TeamUncheckedUpdateManyWithoutCompetitionNestedInput
+  submissions?: Prisma.SubmissionUncheckedUpdateManyWithoutCompetitionNestedInput
 }
 
 
@@ -668,11 +1093,13 @@ export type CompetitionUncheckedUpdateWithoutSubmissionsInput = {
 export type CompetitionCountOutputType = {
   teams: number
   submissions: number
+  audit: number
 }
 
 export type CompetitionCountOutputTypeSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   teams?: boolean | CompetitionCountOutputTypeCountTeamsArgs
   submissions?: boolean | CompetitionCountOutputTypeCountSubmissionsArgs
+  audit?: boolean | CompetitionCountOutputTypeCountAuditArgs
 }
 
 /**
@@ -699,6 +1126,13 @@ export type CompetitionCountOutputTypeCountSubmissionsArgs<ExtArgs extends runti
   where?: Prisma.SubmissionWhereInput
 }
 
+/**
+ * CompetitionCountOutputType without action
+ */
+export type CompetitionCountOutputTypeCountAuditArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  where?: Prisma.AuditEventWhereInput
+}
+
 
 export type CompetitionSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
   id?: boolean
@@ -709,9 +1143,18 @@ export type CompetitionSelect<ExtArgs extends runtime.Types.Extensions.InternalA
   requireApproval?: boolean
   quotaPerDay?: boolean
   quotaTotal?: boolean
+  state?: boolean
+  closedAt?: boolean
+  closedBy?: boolean
+  aucDecimals?: boolean
+  radsDecimals?: boolean
+  splitFraction?: boolean
+  splitSeed?: boolean
+  ladder?: boolean
   createdAt?: boolean
   teams?: boolean | Prisma.Competition$teamsArgs<ExtArgs>
   submissions?: boolean | Prisma.Competition$submissionsArgs<ExtArgs>
+  audit?: boolean | Prisma.Competition$auditArgs<ExtArgs>
   _count?: boolean | Prisma.CompetitionCountOutputTypeDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["competition"]>
 
@@ -724,6 +1167,14 @@ export type CompetitionSelectCreateManyAndReturn<ExtArgs extends runtime.Types.E
   requireApproval?: boolean
   quotaPerDay?: boolean
   quotaTotal?: boolean
+  state?: boolean
+  closedAt?: boolean
+  closedBy?: boolean
+  aucDecimals?: boolean
+  radsDecimals?: boolean
+  splitFraction?: boolean
+  splitSeed?: boolean
+  ladder?: boolean
   createdAt?: boolean
 }, ExtArgs["result"]["competition"]>
 
@@ -736,6 +1187,14 @@ export type CompetitionSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.E
   requireApproval?: boolean
   quotaPerDay?: boolean
   quotaTotal?: boolean
+  state?: boolean
+  closedAt?: boolean
+  closedBy?: boolean
+  aucDecimals?: boolean
+  radsDecimals?: boolean
+  splitFraction?: boolean
+  splitSeed?: boolean
+  ladder?: boolean
   createdAt?: boolean
 }, ExtArgs["result"]["competition"]>
 
@@ -748,13 +1207,22 @@ export type CompetitionSelectScalar = {
   requireApproval?: boolean
   quotaPerDay?: boolean
   quotaTotal?: boolean
+  state?: boolean
+  closedAt?: boolean
+  closedBy?: boolean
+  aucDecimals?: boolean
+  radsDecimals?: boolean
+  splitFraction?: boolean
+  splitSeed?: boolean
+  ladder?: boolean
   createdAt?: boolean
 }
 
-export type CompetitionOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "slug" | "name" | "aucFloor" | "registrationOpen" | "requireApproval" | "quotaPerDay" | "quotaTotal" | "createdAt", ExtArgs["result"]["competition"]>
+export type CompetitionOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "slug" | "name" | "aucFloor" | "registrationOpen" | "requireApproval" | "quotaPerDay" | "quotaTotal" | "state" | "closedAt" | "closedBy" | "aucDecimals" | "radsDecimals" | "splitFraction" | "splitSeed" | "ladder" | "createdAt", ExtArgs["result"]["competition"]>
 export type CompetitionInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   teams?: boolean | Prisma.Competition$teamsArgs<ExtArgs>
   submissions?: boolean | Prisma.Competition$submissionsArgs<ExtArgs>
+  audit?: boolean | Prisma.Competition$auditArgs<ExtArgs>
   _count?: boolean | Prisma.CompetitionCountOutputTypeDefaultArgs<ExtArgs>
 }
 export type CompetitionIncludeCreateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {}
@@ -765,6 +1233,7 @@ export type $CompetitionPayload<ExtArgs extends runtime.Types.Extensions.Interna
   objects: {
     teams: Prisma.$TeamPayload<ExtArgs>[]
     submissions: Prisma.$SubmissionPayload<ExtArgs>[]
+    audit: Prisma.$AuditEventPayload<ExtArgs>[]
   }
   scalars: runtime.Types.Extensions.GetPayloadResult<{
     id: string
@@ -789,6 +1258,28 @@ export type $CompetitionPayload<ExtArgs extends runtime.Types.Extensions.Interna
      */
     quotaPerDay: number
     quotaTotal: number
+    state: $Enums.CompetitionState
+    closedAt: Date | null
+    /**
+     * Who closed it: `organizer:<email>` or `cli:<user>@<host>`.
+     */
+    closedBy: string | null
+    /**
+     * Released precision: the decimals of every AUC and interval bound, and of Num Rads Below Curve,
+     * that a team or the public can read. Stored scores keep full precision.
+     */
+    aucDecimals: number
+    radsDecimals: number
+    /**
+     * Public/private split (null: none, every view ranks on the whole test set). The fraction of
+     * studies in the public part and the seed that chose them; organizers only, never shown to teams.
+     */
+    splitFraction: number | null
+    splitSeed: number | null
+    /**
+     * Ladder leaderboard: a new score is released only when it significantly beats the team's best.
+     */
+    ladder: boolean
     createdAt: Date
   }, ExtArgs["result"]["competition"]>
   composites: {}
@@ -1186,6 +1677,7 @@ export interface Prisma__CompetitionClient<T, Null = never, ExtArgs extends runt
   readonly [Symbol.toStringTag]: "PrismaPromise"
   teams<T extends Prisma.Competition$teamsArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Competition$teamsArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$TeamPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
   submissions<T extends Prisma.Competition$submissionsArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Competition$submissionsArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$SubmissionPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
+  audit<T extends Prisma.Competition$auditArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Competition$auditArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$AuditEventPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
   /**
    * Attaches callbacks for the resolution and/or rejection of the Promise.
    * @param onfulfilled The callback to execute when the Promise is resolved.
@@ -1223,6 +1715,14 @@ export interface CompetitionFieldRefs {
   readonly requireApproval: Prisma.FieldRef<"Competition", 'Boolean'>
   readonly quotaPerDay: Prisma.FieldRef<"Competition", 'Int'>
   readonly quotaTotal: Prisma.FieldRef<"Competition", 'Int'>
+  readonly state: Prisma.FieldRef<"Competition", 'CompetitionState'>
+  readonly closedAt: Prisma.FieldRef<"Competition", 'DateTime'>
+  readonly closedBy: Prisma.FieldRef<"Competition", 'String'>
+  readonly aucDecimals: Prisma.FieldRef<"Competition", 'Int'>
+  readonly radsDecimals: Prisma.FieldRef<"Competition", 'Int'>
+  readonly splitFraction: Prisma.FieldRef<"Competition", 'Float'>
+  readonly splitSeed: Prisma.FieldRef<"Competition", 'Int'>
+  readonly ladder: Prisma.FieldRef<"Competition", 'Boolean'>
   readonly createdAt: Prisma.FieldRef<"Competition", 'DateTime'>
 }
     
@@ -1657,6 +2157,30 @@ export type Competition$submissionsArgs<ExtArgs extends runtime.Types.Extensions
   take?: number
   skip?: number
   distinct?: Prisma.SubmissionScalarFieldEnum | Prisma.SubmissionScalarFieldEnum[]
+}
+
+/**
+ * Competition.audit
+ */
+export type Competition$auditArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  /**
+   * Select specific fields to fetch from the AuditEvent
+   */
+  select?: Prisma.AuditEventSelect<ExtArgs> | null
+  /**
+   * Omit specific fields from the AuditEvent
+   */
+  omit?: Prisma.AuditEventOmit<ExtArgs> | null
+  /**
+   * Choose, which related nodes to fetch as well
+   */
+  include?: Prisma.AuditEventInclude<ExtArgs> | null
+  where?: Prisma.AuditEventWhereInput
+  orderBy?: Prisma.AuditEventOrderByWithRelationInput | Prisma.AuditEventOrderByWithRelationInput[]
+  cursor?: Prisma.AuditEventWhereUniqueInput
+  take?: number
+  skip?: number
+  distinct?: Prisma.AuditEventScalarFieldEnum | Prisma.AuditEventScalarFieldEnum[]
 }
 
 /**

@@ -56,6 +56,7 @@ export type SubmissionMinAggregateOutputType = {
   state: $Enums.SubmissionState | null
   failureCategory: $Enums.FailureCategory | null
   failureMessage: string | null
+  failureDetail: string | null
   modelName: string | null
   description: string | null
   link: string | null
@@ -83,6 +84,8 @@ export type SubmissionMinAggregateOutputType = {
   meanAuc: number | null
   meanRadsBelowCurve: number | null
   score: number | null
+  selectedFinal: boolean | null
+  ladderImproved: boolean | null
   createdAt: Date | null
   queuedAt: Date | null
   startedAt: Date | null
@@ -97,6 +100,7 @@ export type SubmissionMaxAggregateOutputType = {
   state: $Enums.SubmissionState | null
   failureCategory: $Enums.FailureCategory | null
   failureMessage: string | null
+  failureDetail: string | null
   modelName: string | null
   description: string | null
   link: string | null
@@ -124,6 +128,8 @@ export type SubmissionMaxAggregateOutputType = {
   meanAuc: number | null
   meanRadsBelowCurve: number | null
   score: number | null
+  selectedFinal: boolean | null
+  ladderImproved: boolean | null
   createdAt: Date | null
   queuedAt: Date | null
   startedAt: Date | null
@@ -138,6 +144,7 @@ export type SubmissionCountAggregateOutputType = {
   state: number
   failureCategory: number
   failureMessage: number
+  failureDetail: number
   modelName: number
   description: number
   link: number
@@ -165,6 +172,8 @@ export type SubmissionCountAggregateOutputType = {
   meanAuc: number
   meanRadsBelowCurve: number
   score: number
+  selectedFinal: number
+  ladderImproved: number
   createdAt: number
   queuedAt: number
   startedAt: number
@@ -203,6 +212,7 @@ export type SubmissionMinAggregateInputType = {
   state?: true
   failureCategory?: true
   failureMessage?: true
+  failureDetail?: true
   modelName?: true
   description?: true
   link?: true
@@ -230,6 +240,8 @@ export type SubmissionMinAggregateInputType = {
   meanAuc?: true
   meanRadsBelowCurve?: true
   score?: true
+  selectedFinal?: true
+  ladderImproved?: true
   createdAt?: true
   queuedAt?: true
   startedAt?: true
@@ -244,6 +256,7 @@ export type SubmissionMaxAggregateInputType = {
   state?: true
   failureCategory?: true
   failureMessage?: true
+  failureDetail?: true
   modelName?: true
   description?: true
   link?: true
@@ -271,6 +284,8 @@ export type SubmissionMaxAggregateInputType = {
   meanAuc?: true
   meanRadsBelowCurve?: true
   score?: true
+  selectedFinal?: true
+  ladderImproved?: true
   createdAt?: true
   queuedAt?: true
   startedAt?: true
@@ -285,6 +300,7 @@ export type SubmissionCountAggregateInputType = {
   state?: true
   failureCategory?: true
   failureMessage?: true
+  failureDetail?: true
   modelName?: true
   description?: true
   link?: true
@@ -312,6 +328,8 @@ export type SubmissionCountAggregateInputType = {
   meanAuc?: true
   meanRadsBelowCurve?: true
   score?: true
+  selectedFinal?: true
+  ladderImproved?: true
   createdAt?: true
   queuedAt?: true
   startedAt?: true
@@ -413,6 +431,7 @@ export type SubmissionGroupByOutputType = {
   state: $Enums.SubmissionState
   failureCategory: $Enums.FailureCategory | null
   failureMessage: string | null
+  failureDetail: string | null
   modelName: string
   description: string | null
   link: string | null
@@ -440,6 +459,8 @@ export type SubmissionGroupByOutputType = {
   meanAuc: number | null
   meanRadsBelowCurve: number | null
   score: number | null
+  selectedFinal: boolean
+  ladderImproved: boolean | null
   createdAt: Date
   queuedAt: Date | null
   startedAt: Date | null
@@ -477,6 +498,7 @@ export type SubmissionWhereInput = {
   state?: Prisma.EnumSubmissionStateFilter<"Submission"> | $Enums.SubmissionState
   failureCategory?: Prisma.EnumFailureCategoryNullableFilter<"Submission"> | $Enums.FailureCategory | null
   failureMessage?: Prisma.StringNullableFilter<"Submission"> | string | null
+  failureDetail?: Prisma.StringNullableFilter<"Submission"> | string | null
   modelName?: Prisma.StringFilter<"Submission"> | string
   description?: Prisma.StringNullableFilter<"Submission"> | string | null
   link?: Prisma.StringNullableFilter<"Submission"> | string | null
@@ -504,6 +526,8 @@ export type SubmissionWhereInput = {
   meanAuc?: Prisma.FloatNullableFilter<"Submission"> | number | null
   meanRadsBelowCurve?: Prisma.FloatNullableFilter<"Submission"> | number | null
   score?: Prisma.FloatNullableFilter<"Submission"> | number | null
+  selectedFinal?: Prisma.BoolFilter<"Submission"> | boolean
+  ladderImproved?: Prisma.BoolNullableFilter<"Submission"> | boolean | null
   createdAt?: Prisma.DateTimeFilter<"Submission"> | Date | string
   queuedAt?: Prisma.DateTimeNullableFilter<"Submission"> | Date | string | null
   startedAt?: Prisma.DateTimeNullableFilter<"Submission"> | Date | string | null
@@ -514,6 +538,7 @@ export type SubmissionWhereInput = {
   events?: Prisma.SubmissionEventListRelationFilter
   logs?: Prisma.SubmissionLogListRelationFilter
   predictions?: Prisma.XOR<Prisma.SubmissionPredictionsNullableScalarRelationFilter, Prisma.SubmissionPredictionsWhereInput> | null
+  parts?: Prisma.SubmissionPartScoreListRelationFilter
 }
 
 export type SubmissionOrderByWithRelationInput = {
@@ -524,6 +549,7 @@ export type SubmissionOrderByWithRelationInput = {
   state?: Prisma.SortOrder
   failureCategory?: Prisma.SortOrderInput | Prisma.SortOrder
   failureMessage?: Prisma.SortOrderInput | Prisma.SortOrder
+  failureDetail?: Prisma.SortOrderInput | Prisma.SortOrder
   modelName?: Prisma.SortOrder
   description?: Prisma.SortOrderInput | Prisma.SortOrder
   link?: Prisma.SortOrderInput | Prisma.SortOrder
@@ -551,6 +577,8 @@ export type SubmissionOrderByWithRelationInput = {
   meanAuc?: Prisma.SortOrderInput | Prisma.SortOrder
   meanRadsBelowCurve?: Prisma.SortOrderInput | Prisma.SortOrder
   score?: Prisma.SortOrderInput | Prisma.SortOrder
+  selectedFinal?: Prisma.SortOrder
+  ladderImproved?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   queuedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   startedAt?: Prisma.SortOrderInput | Prisma.SortOrder
@@ -561,6 +589,7 @@ export type SubmissionOrderByWithRelationInput = {
   events?: Prisma.SubmissionEventOrderByRelationAggregateInput
   logs?: Prisma.SubmissionLogOrderByRelationAggregateInput
   predictions?: Prisma.SubmissionPredictionsOrderByWithRelationInput
+  parts?: Prisma.SubmissionPartScoreOrderByRelationAggregateInput
 }
 
 export type SubmissionWhereUniqueInput = Prisma.AtLeast<{
@@ -574,6 +603,7 @@ export type SubmissionWhereUniqueInput = Prisma.AtLeast<{
   state?: Prisma.EnumSubmissionStateFilter<"Submission"> | $Enums.SubmissionState
   failureCategory?: Prisma.EnumFailureCategoryNullableFilter<"Submission"> | $Enums.FailureCategory | null
   failureMessage?: Prisma.StringNullableFilter<"Submission"> | string | null
+  failureDetail?: Prisma.StringNullableFilter<"Submission"> | string | null
   modelName?: Prisma.StringFilter<"Submission"> | string
   description?: Prisma.StringNullableFilter<"Submission"> | string | null
   link?: Prisma.StringNullableFilter<"Submission"> | string | null
@@ -601,6 +631,8 @@ export type SubmissionWhereUniqueInput = Prisma.AtLeast<{
   meanAuc?: Prisma.FloatNullableFilter<"Submission"> | number | null
   meanRadsBelowCurve?: Prisma.FloatNullableFilter<"Submission"> | number | null
   score?: Prisma.FloatNullableFilter<"Submission"> | number | null
+  selectedFinal?: Prisma.BoolFilter<"Submission"> | boolean
+  ladderImproved?: Prisma.BoolNullableFilter<"Submission"> | boolean | null
   createdAt?: Prisma.DateTimeFilter<"Submission"> | Date | string
   queuedAt?: Prisma.DateTimeNullableFilter<"Submission"> | Date | string | null
   startedAt?: Prisma.DateTimeNullableFilter<"Submission"> | Date | string | null
@@ -611,6 +643,7 @@ export type SubmissionWhereUniqueInput = Prisma.AtLeast<{
   events?: Prisma.SubmissionEventListRelationFilter
   logs?: Prisma.SubmissionLogListRelationFilter
   predictions?: Prisma.XOR<Prisma.SubmissionPredictionsNullableScalarRelationFilter, Prisma.SubmissionPredictionsWhereInput> | null
+  parts?: Prisma.SubmissionPartScoreListRelationFilter
 }, "id">
 
 export type SubmissionOrderByWithAggregationInput = {
@@ -621,6 +654,7 @@ export type SubmissionOrderByWithAggregationInput = {
   state?: Prisma.SortOrder
   failureCategory?: Prisma.SortOrderInput | Prisma.SortOrder
   failureMessage?: Prisma.SortOrderInput | Prisma.SortOrder
+  failureDetail?: Prisma.SortOrderInput | Prisma.SortOrder
   modelName?: Prisma.SortOrder
   description?: Prisma.SortOrderInput | Prisma.SortOrder
   link?: Prisma.SortOrderInput | Prisma.SortOrder
@@ -648,6 +682,8 @@ export type SubmissionOrderByWithAggregationInput = {
   meanAuc?: Prisma.SortOrderInput | Prisma.SortOrder
   meanRadsBelowCurve?: Prisma.SortOrderInput | Prisma.SortOrder
   score?: Prisma.SortOrderInput | Prisma.SortOrder
+  selectedFinal?: Prisma.SortOrder
+  ladderImproved?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   queuedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   startedAt?: Prisma.SortOrderInput | Prisma.SortOrder
@@ -670,6 +706,7 @@ export type SubmissionScalarWhereWithAggregatesInput = {
   state?: Prisma.EnumSubmissionStateWithAggregatesFilter<"Submission"> | $Enums.SubmissionState
   failureCategory?: Prisma.EnumFailureCategoryNullableWithAggregatesFilter<"Submission"> | $Enums.FailureCategory | null
   failureMessage?: Prisma.StringNullableWithAggregatesFilter<"Submission"> | string | null
+  failureDetail?: Prisma.StringNullableWithAggregatesFilter<"Submission"> | string | null
   modelName?: Prisma.StringWithAggregatesFilter<"Submission"> | string
   description?: Prisma.StringNullableWithAggregatesFilter<"Submission"> | string | null
   link?: Prisma.StringNullableWithAggregatesFilter<"Submission"> | string | null
@@ -697,6 +734,8 @@ export type SubmissionScalarWhereWithAggregatesInput = {
   meanAuc?: Prisma.FloatNullableWithAggregatesFilter<"Submission"> | number | null
   meanRadsBelowCurve?: Prisma.FloatNullableWithAggregatesFilter<"Submission"> | number | null
   score?: Prisma.FloatNullableWithAggregatesFilter<"Submission"> | number | null
+  selectedFinal?: Prisma.BoolWithAggregatesFilter<"Submission"> | boolean
+  ladderImproved?: Prisma.BoolNullableWithAggregatesFilter<"Submission"> | boolean | null
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"Submission"> | Date | string
   queuedAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Submission"> | Date | string | null
   startedAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Submission"> | Date | string | null
@@ -709,6 +748,7 @@ export type SubmissionCreateInput = {
   state?: $Enums.SubmissionState
   failureCategory?: $Enums.FailureCategory | null
   failureMessage?: string | null
+  failureDetail?: string | null
   modelName: string
   description?: string | null
   link?: string | null
@@ -736,6 +776,8 @@ export type SubmissionCreateInput = {
   meanAuc?: number | null
   meanRadsBelowCurve?: number | null
   score?: number | null
+  selectedFinal?: boolean
+  ladderImproved?: boolean | null
   createdAt?: Date | string
   queuedAt?: Date | string | null
   startedAt?: Date | string | null
@@ -746,6 +788,7 @@ export type SubmissionCreateInput = {
   events?: Prisma.SubmissionEventCreateNestedManyWithoutSubmissionInput
   logs?: Prisma.SubmissionLogCreateNestedManyWithoutSubmissionInput
   predictions?: Prisma.SubmissionPredictionsCreateNestedOneWithoutSubmissionInput
+  parts?: Prisma.SubmissionPartScoreCreateNestedManyWithoutSubmissionInput
 }
 
 export type SubmissionUncheckedCreateInput = {
@@ -756,6 +799,7 @@ export type SubmissionUncheckedCreateInput = {
   state?: $Enums.SubmissionState
   failureCategory?: $Enums.FailureCategory | null
   failureMessage?: string | null
+  failureDetail?: string | null
   modelName: string
   description?: string | null
   link?: string | null
@@ -783,6 +827,8 @@ export type SubmissionUncheckedCreateInput = {
   meanAuc?: number | null
   meanRadsBelowCurve?: number | null
   score?: number | null
+  selectedFinal?: boolean
+  ladderImproved?: boolean | null
   createdAt?: Date | string
   queuedAt?: Date | string | null
   startedAt?: Date | string | null
@@ -791,6 +837,7 @@ export type SubmissionUncheckedCreateInput = {
   events?: Prisma.SubmissionEventUncheckedCreateNestedManyWithoutSubmissionInput
   logs?: Prisma.SubmissionLogUncheckedCreateNestedManyWithoutSubmissionInput
   predictions?: Prisma.SubmissionPredictionsUncheckedCreateNestedOneWithoutSubmissionInput
+  parts?: Prisma.SubmissionPartScoreUncheckedCreateNestedManyWithoutSubmissionInput
 }
 
 export type SubmissionUpdateInput = {
@@ -799,6 +846,7 @@ export type SubmissionUpdateInput = {
   state?: Prisma.EnumSubmissionStateFieldUpdateOperationsInput | $Enums.SubmissionState
   failureCategory?: Prisma.NullableEnumFailureCategoryFieldUpdateOperationsInput | $Enums.FailureCategory | null
   failureMessage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  failureDetail?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   modelName?: Prisma.StringFieldUpdateOperationsInput | string
   description?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   link?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -826,6 +874,8 @@ export type SubmissionUpdateInput = {
   meanAuc?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   meanRadsBelowCurve?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   score?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  selectedFinal?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ladderImproved?: Prisma.NullableBoolFieldUpdateOperationsInput | boolean | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   queuedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
@@ -836,6 +886,7 @@ export type SubmissionUpdateInput = {
   events?: Prisma.SubmissionEventUpdateManyWithoutSubmissionNestedInput
   logs?: Prisma.SubmissionLogUpdateManyWithoutSubmissionNestedInput
   predictions?: Prisma.SubmissionPredictionsUpdateOneWithoutSubmissionNestedInput
+  parts?: Prisma.SubmissionPartScoreUpdateManyWithoutSubmissionNestedInput
 }
 
 export type SubmissionUncheckedUpdateInput = {
@@ -846,6 +897,7 @@ export type SubmissionUncheckedUpdateInput = {
   state?: Prisma.EnumSubmissionStateFieldUpdateOperationsInput | $Enums.SubmissionState
   failureCategory?: Prisma.NullableEnumFailureCategoryFieldUpdateOperationsInput | $Enums.FailureCategory | null
   failureMessage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  failureDetail?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   modelName?: Prisma.StringFieldUpdateOperationsInput | string
   description?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   link?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -873,6 +925,8 @@ export type SubmissionUncheckedUpdateInput = {
   meanAuc?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   meanRadsBelowCurve?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   score?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  selectedFinal?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ladderImproved?: Prisma.NullableBoolFieldUpdateOperationsInput | boolean | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   queuedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
@@ -881,6 +935,7 @@ export type SubmissionUncheckedUpdateInput = {
   events?: Prisma.SubmissionEventUncheckedUpdateManyWithoutSubmissionNestedInput
   logs?: Prisma.SubmissionLogUncheckedUpdateManyWithoutSubmissionNestedInput
   predictions?: Prisma.SubmissionPredictionsUncheckedUpdateOneWithoutSubmissionNestedInput
+  parts?: Prisma.SubmissionPartScoreUncheckedUpdateManyWithoutSubmissionNestedInput
 }
 
 export type SubmissionCreateManyInput = {
@@ -891,6 +946,7 @@ export type SubmissionCreateManyInput = {
   state?: $Enums.SubmissionState
   failureCategory?: $Enums.FailureCategory | null
   failureMessage?: string | null
+  failureDetail?: string | null
   modelName: string
   description?: string | null
   link?: string | null
@@ -918,6 +974,8 @@ export type SubmissionCreateManyInput = {
   meanAuc?: number | null
   meanRadsBelowCurve?: number | null
   score?: number | null
+  selectedFinal?: boolean
+  ladderImproved?: boolean | null
   createdAt?: Date | string
   queuedAt?: Date | string | null
   startedAt?: Date | string | null
@@ -930,6 +988,7 @@ export type SubmissionUpdateManyMutationInput = {
   state?: Prisma.EnumSubmissionStateFieldUpdateOperationsInput | $Enums.SubmissionState
   failureCategory?: Prisma.NullableEnumFailureCategoryFieldUpdateOperationsInput | $Enums.FailureCategory | null
   failureMessage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  failureDetail?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   modelName?: Prisma.StringFieldUpdateOperationsInput | string
   description?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   link?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -957,6 +1016,8 @@ export type SubmissionUpdateManyMutationInput = {
   meanAuc?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   meanRadsBelowCurve?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   score?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  selectedFinal?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ladderImproved?: Prisma.NullableBoolFieldUpdateOperationsInput | boolean | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   queuedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
@@ -971,6 +1032,7 @@ export type SubmissionUncheckedUpdateManyInput = {
   state?: Prisma.EnumSubmissionStateFieldUpdateOperationsInput | $Enums.SubmissionState
   failureCategory?: Prisma.NullableEnumFailureCategoryFieldUpdateOperationsInput | $Enums.FailureCategory | null
   failureMessage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  failureDetail?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   modelName?: Prisma.StringFieldUpdateOperationsInput | string
   description?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   link?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -998,6 +1060,8 @@ export type SubmissionUncheckedUpdateManyInput = {
   meanAuc?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   meanRadsBelowCurve?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   score?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  selectedFinal?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ladderImproved?: Prisma.NullableBoolFieldUpdateOperationsInput | boolean | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   queuedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
@@ -1022,6 +1086,7 @@ export type SubmissionCountOrderByAggregateInput = {
   state?: Prisma.SortOrder
   failureCategory?: Prisma.SortOrder
   failureMessage?: Prisma.SortOrder
+  failureDetail?: Prisma.SortOrder
   modelName?: Prisma.SortOrder
   description?: Prisma.SortOrder
   link?: Prisma.SortOrder
@@ -1049,6 +1114,8 @@ export type SubmissionCountOrderByAggregateInput = {
   meanAuc?: Prisma.SortOrder
   meanRadsBelowCurve?: Prisma.SortOrder
   score?: Prisma.SortOrder
+  selectedFinal?: Prisma.SortOrder
+  ladderImproved?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   queuedAt?: Prisma.SortOrder
   startedAt?: Prisma.SortOrder
@@ -1074,6 +1141,7 @@ export type SubmissionMaxOrderByAggregateInput = {
   state?: Prisma.SortOrder
   failureCategory?: Prisma.SortOrder
   failureMessage?: Prisma.SortOrder
+  failureDetail?: Prisma.SortOrder
   modelName?: Prisma.SortOrder
   description?: Prisma.SortOrder
   link?: Prisma.SortOrder
@@ -1101,6 +1169,8 @@ export type SubmissionMaxOrderByAggregateInput = {
   meanAuc?: Prisma.SortOrder
   meanRadsBelowCurve?: Prisma.SortOrder
   score?: Prisma.SortOrder
+  selectedFinal?: Prisma.SortOrder
+  ladderImproved?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   queuedAt?: Prisma.SortOrder
   startedAt?: Prisma.SortOrder
@@ -1115,6 +1185,7 @@ export type SubmissionMinOrderByAggregateInput = {
   state?: Prisma.SortOrder
   failureCategory?: Prisma.SortOrder
   failureMessage?: Prisma.SortOrder
+  failureDetail?: Prisma.SortOrder
   modelName?: Prisma.SortOrder
   description?: Prisma.SortOrder
   link?: Prisma.SortOrder
@@ -1142,6 +1213,8 @@ export type SubmissionMinOrderByAggregateInput = {
   meanAuc?: Prisma.SortOrder
   meanRadsBelowCurve?: Prisma.SortOrder
   score?: Prisma.SortOrder
+  selectedFinal?: Prisma.SortOrder
+  ladderImproved?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   queuedAt?: Prisma.SortOrder
   startedAt?: Prisma.SortOrder
@@ -1280,14 +1353,6 @@ export type NullableEnumRunPhaseFieldUpdateOperationsInput = {
   set?: $Enums.RunPhase | null
 }
 
-export type NullableFloatFieldUpdateOperationsInput = {
-  set?: number | null
-  increment?: number
-  decrement?: number
-  multiply?: number
-  divide?: number
-}
-
 export type NullableBoolFieldUpdateOperationsInput = {
   set?: boolean | null
 }
@@ -1304,6 +1369,20 @@ export type SubmissionUpdateOneRequiredWithoutResultsNestedInput = {
   upsert?: Prisma.SubmissionUpsertWithoutResultsInput
   connect?: Prisma.SubmissionWhereUniqueInput
   update?: Prisma.XOR<Prisma.XOR<Prisma.SubmissionUpdateToOneWithWhereWithoutResultsInput, Prisma.SubmissionUpdateWithoutResultsInput>, Prisma.SubmissionUncheckedUpdateWithoutResultsInput>
+}
+
+export type SubmissionCreateNestedOneWithoutPartsInput = {
+  create?: Prisma.XOR<Prisma.SubmissionCreateWithoutPartsInput, Prisma.SubmissionUncheckedCreateWithoutPartsInput>
+  connectOrCreate?: Prisma.SubmissionCreateOrConnectWithoutPartsInput
+  connect?: Prisma.SubmissionWhereUniqueInput
+}
+
+export type SubmissionUpdateOneRequiredWithoutPartsNestedInput = {
+  create?: Prisma.XOR<Prisma.SubmissionCreateWithoutPartsInput, Prisma.SubmissionUncheckedCreateWithoutPartsInput>
+  connectOrCreate?: Prisma.SubmissionCreateOrConnectWithoutPartsInput
+  upsert?: Prisma.SubmissionUpsertWithoutPartsInput
+  connect?: Prisma.SubmissionWhereUniqueInput
+  update?: Prisma.XOR<Prisma.XOR<Prisma.SubmissionUpdateToOneWithWhereWithoutPartsInput, Prisma.SubmissionUpdateWithoutPartsInput>, Prisma.SubmissionUncheckedUpdateWithoutPartsInput>
 }
 
 export type SubmissionCreateNestedOneWithoutEventsInput = {
@@ -1354,6 +1433,7 @@ export type SubmissionCreateWithoutCompetitionInput = {
   state?: $Enums.SubmissionState
   failureCategory?: $Enums.FailureCategory | null
   failureMessage?: string | null
+  failureDetail?: string | null
   modelName: string
   description?: string | null
   link?: string | null
@@ -1381,6 +1461,8 @@ export type SubmissionCreateWithoutCompetitionInput = {
   meanAuc?: number | null
   meanRadsBelowCurve?: number | null
   score?: number | null
+  selectedFinal?: boolean
+  ladderImproved?: boolean | null
   createdAt?: Date | string
   queuedAt?: Date | string | null
   startedAt?: Date | string | null
@@ -1390,6 +1472,7 @@ export type SubmissionCreateWithoutCompetitionInput = {
   events?: Prisma.SubmissionEventCreateNestedManyWithoutSubmissionInput
   logs?: Prisma.SubmissionLogCreateNestedManyWithoutSubmissionInput
   predictions?: Prisma.SubmissionPredictionsCreateNestedOneWithoutSubmissionInput
+  parts?: Prisma.SubmissionPartScoreCreateNestedManyWithoutSubmissionInput
 }
 
 export type SubmissionUncheckedCreateWithoutCompetitionInput = {
@@ -1399,6 +1482,7 @@ export type SubmissionUncheckedCreateWithoutCompetitionInput = {
   state?: $Enums.SubmissionState
   failureCategory?: $Enums.FailureCategory | null
   failureMessage?: string | null
+  failureDetail?: string | null
   modelName: string
   description?: string | null
   link?: string | null
@@ -1426,6 +1510,8 @@ export type SubmissionUncheckedCreateWithoutCompetitionInput = {
   meanAuc?: number | null
   meanRadsBelowCurve?: number | null
   score?: number | null
+  selectedFinal?: boolean
+  ladderImproved?: boolean | null
   createdAt?: Date | string
   queuedAt?: Date | string | null
   startedAt?: Date | string | null
@@ -1434,6 +1520,7 @@ export type SubmissionUncheckedCreateWithoutCompetitionInput = {
   events?: Prisma.SubmissionEventUncheckedCreateNestedManyWithoutSubmissionInput
   logs?: Prisma.SubmissionLogUncheckedCreateNestedManyWithoutSubmissionInput
   predictions?: Prisma.SubmissionPredictionsUncheckedCreateNestedOneWithoutSubmissionInput
+  parts?: Prisma.SubmissionPartScoreUncheckedCreateNestedManyWithoutSubmissionInput
 }
 
 export type SubmissionCreateOrConnectWithoutCompetitionInput = {
@@ -1473,6 +1560,7 @@ export type SubmissionScalarWhereInput = {
   state?: Prisma.EnumSubmissionStateFilter<"Submission"> | $Enums.SubmissionState
   failureCategory?: Prisma.EnumFailureCategoryNullableFilter<"Submission"> | $Enums.FailureCategory | null
   failureMessage?: Prisma.StringNullableFilter<"Submission"> | string | null
+  failureDetail?: Prisma.StringNullableFilter<"Submission"> | string | null
   modelName?: Prisma.StringFilter<"Submission"> | string
   description?: Prisma.StringNullableFilter<"Submission"> | string | null
   link?: Prisma.StringNullableFilter<"Submission"> | string | null
@@ -1500,6 +1588,8 @@ export type SubmissionScalarWhereInput = {
   meanAuc?: Prisma.FloatNullableFilter<"Submission"> | number | null
   meanRadsBelowCurve?: Prisma.FloatNullableFilter<"Submission"> | number | null
   score?: Prisma.FloatNullableFilter<"Submission"> | number | null
+  selectedFinal?: Prisma.BoolFilter<"Submission"> | boolean
+  ladderImproved?: Prisma.BoolNullableFilter<"Submission"> | boolean | null
   createdAt?: Prisma.DateTimeFilter<"Submission"> | Date | string
   queuedAt?: Prisma.DateTimeNullableFilter<"Submission"> | Date | string | null
   startedAt?: Prisma.DateTimeNullableFilter<"Submission"> | Date | string | null
@@ -1512,6 +1602,7 @@ export type SubmissionCreateWithoutTeamInput = {
   state?: $Enums.SubmissionState
   failureCategory?: $Enums.FailureCategory | null
   failureMessage?: string | null
+  failureDetail?: string | null
   modelName: string
   description?: string | null
   link?: string | null
@@ -1539,6 +1630,8 @@ export type SubmissionCreateWithoutTeamInput = {
   meanAuc?: number | null
   meanRadsBelowCurve?: number | null
   score?: number | null
+  selectedFinal?: boolean
+  ladderImproved?: boolean | null
   createdAt?: Date | string
   queuedAt?: Date | string | null
   startedAt?: Date | string | null
@@ -1548,6 +1641,7 @@ export type SubmissionCreateWithoutTeamInput = {
   events?: Prisma.SubmissionEventCreateNestedManyWithoutSubmissionInput
   logs?: Prisma.SubmissionLogCreateNestedManyWithoutSubmissionInput
   predictions?: Prisma.SubmissionPredictionsCreateNestedOneWithoutSubmissionInput
+  parts?: Prisma.SubmissionPartScoreCreateNestedManyWithoutSubmissionInput
 }
 
 export type SubmissionUncheckedCreateWithoutTeamInput = {
@@ -1557,6 +1651,7 @@ export type SubmissionUncheckedCreateWithoutTeamInput = {
   state?: $Enums.SubmissionState
   failureCategory?: $Enums.FailureCategory | null
   failureMessage?: string | null
+  failureDetail?: string | null
   modelName: string
   description?: string | null
   link?: string | null
@@ -1584,6 +1679,8 @@ export type SubmissionUncheckedCreateWithoutTeamInput = {
   meanAuc?: number | null
   meanRadsBelowCurve?: number | null
   score?: number | null
+  selectedFinal?: boolean
+  ladderImproved?: boolean | null
   createdAt?: Date | string
   queuedAt?: Date | string | null
   startedAt?: Date | string | null
@@ -1592,6 +1689,7 @@ export type SubmissionUncheckedCreateWithoutTeamInput = {
   events?: Prisma.SubmissionEventUncheckedCreateNestedManyWithoutSubmissionInput
   logs?: Prisma.SubmissionLogUncheckedCreateNestedManyWithoutSubmissionInput
   predictions?: Prisma.SubmissionPredictionsUncheckedCreateNestedOneWithoutSubmissionInput
+  parts?: Prisma.SubmissionPartScoreUncheckedCreateNestedManyWithoutSubmissionInput
 }
 
 export type SubmissionCreateOrConnectWithoutTeamInput = {
@@ -1626,6 +1724,7 @@ export type SubmissionCreateWithoutResultsInput = {
   state?: $Enums.SubmissionState
   failureCategory?: $Enums.FailureCategory | null
   failureMessage?: string | null
+  failureDetail?: string | null
   modelName: string
   description?: string | null
   link?: string | null
@@ -1653,6 +1752,8 @@ export type SubmissionCreateWithoutResultsInput = {
   meanAuc?: number | null
   meanRadsBelowCurve?: number | null
   score?: number | null
+  selectedFinal?: boolean
+  ladderImproved?: boolean | null
   createdAt?: Date | string
   queuedAt?: Date | string | null
   startedAt?: Date | string | null
@@ -1662,6 +1763,7 @@ export type SubmissionCreateWithoutResultsInput = {
   events?: Prisma.SubmissionEventCreateNestedManyWithoutSubmissionInput
   logs?: Prisma.SubmissionLogCreateNestedManyWithoutSubmissionInput
   predictions?: Prisma.SubmissionPredictionsCreateNestedOneWithoutSubmissionInput
+  parts?: Prisma.SubmissionPartScoreCreateNestedManyWithoutSubmissionInput
 }
 
 export type SubmissionUncheckedCreateWithoutResultsInput = {
@@ -1672,6 +1774,7 @@ export type SubmissionUncheckedCreateWithoutResultsInput = {
   state?: $Enums.SubmissionState
   failureCategory?: $Enums.FailureCategory | null
   failureMessage?: string | null
+  failureDetail?: string | null
   modelName: string
   description?: string | null
   link?: string | null
@@ -1699,6 +1802,8 @@ export type SubmissionUncheckedCreateWithoutResultsInput = {
   meanAuc?: number | null
   meanRadsBelowCurve?: number | null
   score?: number | null
+  selectedFinal?: boolean
+  ladderImproved?: boolean | null
   createdAt?: Date | string
   queuedAt?: Date | string | null
   startedAt?: Date | string | null
@@ -1706,6 +1811,7 @@ export type SubmissionUncheckedCreateWithoutResultsInput = {
   events?: Prisma.SubmissionEventUncheckedCreateNestedManyWithoutSubmissionInput
   logs?: Prisma.SubmissionLogUncheckedCreateNestedManyWithoutSubmissionInput
   predictions?: Prisma.SubmissionPredictionsUncheckedCreateNestedOneWithoutSubmissionInput
+  parts?: Prisma.SubmissionPartScoreUncheckedCreateNestedManyWithoutSubmissionInput
 }
 
 export type SubmissionCreateOrConnectWithoutResultsInput = {
@@ -1730,6 +1836,7 @@ export type SubmissionUpdateWithoutResultsInput = {
   state?: Prisma.EnumSubmissionStateFieldUpdateOperationsInput | $Enums.SubmissionState
   failureCategory?: Prisma.NullableEnumFailureCategoryFieldUpdateOperationsInput | $Enums.FailureCategory | null
   failureMessage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  failureDetail?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   modelName?: Prisma.StringFieldUpdateOperationsInput | string
   description?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   link?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1757,6 +1864,8 @@ export type SubmissionUpdateWithoutResultsInput = {
   meanAuc?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   meanRadsBelowCurve?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   score?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  selectedFinal?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ladderImproved?: Prisma.NullableBoolFieldUpdateOperationsInput | boolean | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   queuedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
@@ -1766,6 +1875,7 @@ export type SubmissionUpdateWithoutResultsInput = {
   events?: Prisma.SubmissionEventUpdateManyWithoutSubmissionNestedInput
   logs?: Prisma.SubmissionLogUpdateManyWithoutSubmissionNestedInput
   predictions?: Prisma.SubmissionPredictionsUpdateOneWithoutSubmissionNestedInput
+  parts?: Prisma.SubmissionPartScoreUpdateManyWithoutSubmissionNestedInput
 }
 
 export type SubmissionUncheckedUpdateWithoutResultsInput = {
@@ -1776,6 +1886,7 @@ export type SubmissionUncheckedUpdateWithoutResultsInput = {
   state?: Prisma.EnumSubmissionStateFieldUpdateOperationsInput | $Enums.SubmissionState
   failureCategory?: Prisma.NullableEnumFailureCategoryFieldUpdateOperationsInput | $Enums.FailureCategory | null
   failureMessage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  failureDetail?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   modelName?: Prisma.StringFieldUpdateOperationsInput | string
   description?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   link?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1803,10 +1914,221 @@ export type SubmissionUncheckedUpdateWithoutResultsInput = {
   meanAuc?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   meanRadsBelowCurve?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   score?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  selectedFinal?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ladderImproved?: Prisma.NullableBoolFieldUpdateOperationsInput | boolean | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   queuedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   finishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  events?: Prisma.SubmissionEventUncheckedUpdateManyWithoutSubmissionNestedInput
+  logs?: Prisma.SubmissionLogUncheckedUpdateManyWithoutSubmissionNestedInput
+  predictions?: Prisma.SubmissionPredictionsUncheckedUpdateOneWithoutSubmissionNestedInput
+  parts?: Prisma.SubmissionPartScoreUncheckedUpdateManyWithoutSubmissionNestedInput
+}
+
+export type SubmissionCreateWithoutPartsInput = {
+  id: string
+  kind?: $Enums.SubmissionKind
+  state?: $Enums.SubmissionState
+  failureCategory?: $Enums.FailureCategory | null
+  failureMessage?: string | null
+  failureDetail?: string | null
+  modelName: string
+  description?: string | null
+  link?: string | null
+  ensemble?: boolean
+  hidden?: boolean
+  uploadFile?: string | null
+  uploadSize: bigint | number
+  uploadSha256: string
+  bundleDir?: string | null
+  command?: string | null
+  imageDigest?: string | null
+  imageSize?: bigint | number | null
+  attempts?: number
+  refunded?: boolean
+  failedPhase?: $Enums.RunPhase | null
+  smokePassedAt?: Date | string | null
+  worker?: string | null
+  heartbeatAt?: Date | string | null
+  cancelRequestedAt?: Date | string | null
+  disqualified?: boolean
+  disqualifiedReason?: string | null
+  meanAucLo?: number | null
+  meanAucHi?: number | null
+  tiedWithLeader?: boolean | null
+  meanAuc?: number | null
+  meanRadsBelowCurve?: number | null
+  score?: number | null
+  selectedFinal?: boolean
+  ladderImproved?: boolean | null
+  createdAt?: Date | string
+  queuedAt?: Date | string | null
+  startedAt?: Date | string | null
+  finishedAt?: Date | string | null
+  competition: Prisma.CompetitionCreateNestedOneWithoutSubmissionsInput
+  team: Prisma.TeamCreateNestedOneWithoutSubmissionsInput
+  results?: Prisma.TaskResultCreateNestedManyWithoutSubmissionInput
+  events?: Prisma.SubmissionEventCreateNestedManyWithoutSubmissionInput
+  logs?: Prisma.SubmissionLogCreateNestedManyWithoutSubmissionInput
+  predictions?: Prisma.SubmissionPredictionsCreateNestedOneWithoutSubmissionInput
+}
+
+export type SubmissionUncheckedCreateWithoutPartsInput = {
+  id: string
+  competitionId: string
+  teamId: string
+  kind?: $Enums.SubmissionKind
+  state?: $Enums.SubmissionState
+  failureCategory?: $Enums.FailureCategory | null
+  failureMessage?: string | null
+  failureDetail?: string | null
+  modelName: string
+  description?: string | null
+  link?: string | null
+  ensemble?: boolean
+  hidden?: boolean
+  uploadFile?: string | null
+  uploadSize: bigint | number
+  uploadSha256: string
+  bundleDir?: string | null
+  command?: string | null
+  imageDigest?: string | null
+  imageSize?: bigint | number | null
+  attempts?: number
+  refunded?: boolean
+  failedPhase?: $Enums.RunPhase | null
+  smokePassedAt?: Date | string | null
+  worker?: string | null
+  heartbeatAt?: Date | string | null
+  cancelRequestedAt?: Date | string | null
+  disqualified?: boolean
+  disqualifiedReason?: string | null
+  meanAucLo?: number | null
+  meanAucHi?: number | null
+  tiedWithLeader?: boolean | null
+  meanAuc?: number | null
+  meanRadsBelowCurve?: number | null
+  score?: number | null
+  selectedFinal?: boolean
+  ladderImproved?: boolean | null
+  createdAt?: Date | string
+  queuedAt?: Date | string | null
+  startedAt?: Date | string | null
+  finishedAt?: Date | string | null
+  results?: Prisma.TaskResultUncheckedCreateNestedManyWithoutSubmissionInput
+  events?: Prisma.SubmissionEventUncheckedCreateNestedManyWithoutSubmissionInput
+  logs?: Prisma.SubmissionLogUncheckedCreateNestedManyWithoutSubmissionInput
+  predictions?: Prisma.SubmissionPredictionsUncheckedCreateNestedOneWithoutSubmissionInput
+}
+
+export type SubmissionCreateOrConnectWithoutPartsInput = {
+  where: Prisma.SubmissionWhereUniqueInput
+  create: Prisma.XOR<Prisma.SubmissionCreateWithoutPartsInput, Prisma.SubmissionUncheckedCreateWithoutPartsInput>
+}
+
+export type SubmissionUpsertWithoutPartsInput = {
+  update: Prisma.XOR<Prisma.SubmissionUpdateWithoutPartsInput, Prisma.SubmissionUncheckedUpdateWithoutPartsInput>
+  create: Prisma.XOR<Prisma.SubmissionCreateWithoutPartsInput, Prisma.SubmissionUncheckedCreateWithoutPartsInput>
+  where?: Prisma.SubmissionWhereInput
+}
+
+export type SubmissionUpdateToOneWithWhereWithoutPartsInput = {
+  where?: Prisma.SubmissionWhereInput
+  data: Prisma.XOR<Prisma.SubmissionUpdateWithoutPartsInput, Prisma.SubmissionUncheckedUpdateWithoutPartsInput>
+}
+
+export type SubmissionUpdateWithoutPartsInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  kind?: Prisma.EnumSubmissionKindFieldUpdateOperationsInput | $Enums.SubmissionKind
+  state?: Prisma.EnumSubmissionStateFieldUpdateOperationsInput | $Enums.SubmissionState
+  failureCategory?: Prisma.NullableEnumFailureCategoryFieldUpdateOperationsInput | $Enums.FailureCategory | null
+  failureMessage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  failureDetail?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  modelName?: Prisma.StringFieldUpdateOperationsInput | string
+  description?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  link?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  ensemble?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  hidden?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  uploadFile?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  uploadSize?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
+  uploadSha256?: Prisma.StringFieldUpdateOperationsInput | string
+  bundleDir?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  command?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  imageDigest?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  imageSize?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
+  attempts?: Prisma.IntFieldUpdateOperationsInput | number
+  refunded?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  failedPhase?: Prisma.NullableEnumRunPhaseFieldUpdateOperationsInput | $Enums.RunPhase | null
+  smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  meanAucLo?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  meanAucHi?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  tiedWithLeader?: Prisma.NullableBoolFieldUpdateOperationsInput | boolean | null
+  meanAuc?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  meanRadsBelowCurve?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  score?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  selectedFinal?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ladderImproved?: Prisma.NullableBoolFieldUpdateOperationsInput | boolean | null
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  queuedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  finishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  competition?: Prisma.CompetitionUpdateOneRequiredWithoutSubmissionsNestedInput
+  team?: Prisma.TeamUpdateOneRequiredWithoutSubmissionsNestedInput
+  results?: Prisma.TaskResultUpdateManyWithoutSubmissionNestedInput
+  events?: Prisma.SubmissionEventUpdateManyWithoutSubmissionNestedInput
+  logs?: Prisma.SubmissionLogUpdateManyWithoutSubmissionNestedInput
+  predictions?: Prisma.SubmissionPredictionsUpdateOneWithoutSubmissionNestedInput
+}
+
+export type SubmissionUncheckedUpdateWithoutPartsInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  competitionId?: Prisma.StringFieldUpdateOperationsInput | string
+  teamId?: Prisma.StringFieldUpdateOperationsInput | string
+  kind?: Prisma.EnumSubmissionKindFieldUpdateOperationsInput | $Enums.SubmissionKind
+  state?: Prisma.EnumSubmissionStateFieldUpdateOperationsInput | $Enums.SubmissionState
+  failureCategory?: Prisma.NullableEnumFailureCategoryFieldUpdateOperationsInput | $Enums.FailureCategory | null
+  failureMessage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  failureDetail?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  modelName?: Prisma.StringFieldUpdateOperationsInput | string
+  description?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  link?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  ensemble?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  hidden?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  uploadFile?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  uploadSize?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
+  uploadSha256?: Prisma.StringFieldUpdateOperationsInput | string
+  bundleDir?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  command?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  imageDigest?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  imageSize?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
+  attempts?: Prisma.IntFieldUpdateOperationsInput | number
+  refunded?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  failedPhase?: Prisma.NullableEnumRunPhaseFieldUpdateOperationsInput | $Enums.RunPhase | null
+  smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  meanAucLo?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  meanAucHi?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  tiedWithLeader?: Prisma.NullableBoolFieldUpdateOperationsInput | boolean | null
+  meanAuc?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  meanRadsBelowCurve?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  score?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  selectedFinal?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ladderImproved?: Prisma.NullableBoolFieldUpdateOperationsInput | boolean | null
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  queuedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  finishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  results?: Prisma.TaskResultUncheckedUpdateManyWithoutSubmissionNestedInput
   events?: Prisma.SubmissionEventUncheckedUpdateManyWithoutSubmissionNestedInput
   logs?: Prisma.SubmissionLogUncheckedUpdateManyWithoutSubmissionNestedInput
   predictions?: Prisma.SubmissionPredictionsUncheckedUpdateOneWithoutSubmissionNestedInput
@@ -1818,6 +2140,7 @@ export type SubmissionCreateWithoutEventsInput = {
   state?: $Enums.SubmissionState
   failureCategory?: $Enums.FailureCategory | null
   failureMessage?: string | null
+  failureDetail?: string | null
   modelName: string
   description?: string | null
   link?: string | null
@@ -1845,6 +2168,8 @@ export type SubmissionCreateWithoutEventsInput = {
   meanAuc?: number | null
   meanRadsBelowCurve?: number | null
   score?: number | null
+  selectedFinal?: boolean
+  ladderImproved?: boolean | null
   createdAt?: Date | string
   queuedAt?: Date | string | null
   startedAt?: Date | string | null
@@ -1854,6 +2179,7 @@ export type SubmissionCreateWithoutEventsInput = {
   results?: Prisma.TaskResultCreateNestedManyWithoutSubmissionInput
   logs?: Prisma.SubmissionLogCreateNestedManyWithoutSubmissionInput
   predictions?: Prisma.SubmissionPredictionsCreateNestedOneWithoutSubmissionInput
+  parts?: Prisma.SubmissionPartScoreCreateNestedManyWithoutSubmissionInput
 }
 
 export type SubmissionUncheckedCreateWithoutEventsInput = {
@@ -1864,6 +2190,7 @@ export type SubmissionUncheckedCreateWithoutEventsInput = {
   state?: $Enums.SubmissionState
   failureCategory?: $Enums.FailureCategory | null
   failureMessage?: string | null
+  failureDetail?: string | null
   modelName: string
   description?: string | null
   link?: string | null
@@ -1891,6 +2218,8 @@ export type SubmissionUncheckedCreateWithoutEventsInput = {
   meanAuc?: number | null
   meanRadsBelowCurve?: number | null
   score?: number | null
+  selectedFinal?: boolean
+  ladderImproved?: boolean | null
   createdAt?: Date | string
   queuedAt?: Date | string | null
   startedAt?: Date | string | null
@@ -1898,6 +2227,7 @@ export type SubmissionUncheckedCreateWithoutEventsInput = {
   results?: Prisma.TaskResultUncheckedCreateNestedManyWithoutSubmissionInput
   logs?: Prisma.SubmissionLogUncheckedCreateNestedManyWithoutSubmissionInput
   predictions?: Prisma.SubmissionPredictionsUncheckedCreateNestedOneWithoutSubmissionInput
+  parts?: Prisma.SubmissionPartScoreUncheckedCreateNestedManyWithoutSubmissionInput
 }
 
 export type SubmissionCreateOrConnectWithoutEventsInput = {
@@ -1922,6 +2252,7 @@ export type SubmissionUpdateWithoutEventsInput = {
   state?: Prisma.EnumSubmissionStateFieldUpdateOperationsInput | $Enums.SubmissionState
   failureCategory?: Prisma.NullableEnumFailureCategoryFieldUpdateOperationsInput | $Enums.FailureCategory | null
   failureMessage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  failureDetail?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   modelName?: Prisma.StringFieldUpdateOperationsInput | string
   description?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   link?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1949,6 +2280,8 @@ export type SubmissionUpdateWithoutEventsInput = {
   meanAuc?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   meanRadsBelowCurve?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   score?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  selectedFinal?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ladderImproved?: Prisma.NullableBoolFieldUpdateOperationsInput | boolean | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   queuedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
@@ -1958,6 +2291,7 @@ export type SubmissionUpdateWithoutEventsInput = {
   results?: Prisma.TaskResultUpdateManyWithoutSubmissionNestedInput
   logs?: Prisma.SubmissionLogUpdateManyWithoutSubmissionNestedInput
   predictions?: Prisma.SubmissionPredictionsUpdateOneWithoutSubmissionNestedInput
+  parts?: Prisma.SubmissionPartScoreUpdateManyWithoutSubmissionNestedInput
 }
 
 export type SubmissionUncheckedUpdateWithoutEventsInput = {
@@ -1968,6 +2302,7 @@ export type SubmissionUncheckedUpdateWithoutEventsInput = {
   state?: Prisma.EnumSubmissionStateFieldUpdateOperationsInput | $Enums.SubmissionState
   failureCategory?: Prisma.NullableEnumFailureCategoryFieldUpdateOperationsInput | $Enums.FailureCategory | null
   failureMessage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  failureDetail?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   modelName?: Prisma.StringFieldUpdateOperationsInput | string
   description?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   link?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1995,6 +2330,8 @@ export type SubmissionUncheckedUpdateWithoutEventsInput = {
   meanAuc?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   meanRadsBelowCurve?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   score?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  selectedFinal?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ladderImproved?: Prisma.NullableBoolFieldUpdateOperationsInput | boolean | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   queuedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
@@ -2002,6 +2339,7 @@ export type SubmissionUncheckedUpdateWithoutEventsInput = {
   results?: Prisma.TaskResultUncheckedUpdateManyWithoutSubmissionNestedInput
   logs?: Prisma.SubmissionLogUncheckedUpdateManyWithoutSubmissionNestedInput
   predictions?: Prisma.SubmissionPredictionsUncheckedUpdateOneWithoutSubmissionNestedInput
+  parts?: Prisma.SubmissionPartScoreUncheckedUpdateManyWithoutSubmissionNestedInput
 }
 
 export type SubmissionCreateWithoutLogsInput = {
@@ -2010,6 +2348,7 @@ export type SubmissionCreateWithoutLogsInput = {
   state?: $Enums.SubmissionState
   failureCategory?: $Enums.FailureCategory | null
   failureMessage?: string | null
+  failureDetail?: string | null
   modelName: string
   description?: string | null
   link?: string | null
@@ -2037,6 +2376,8 @@ export type SubmissionCreateWithoutLogsInput = {
   meanAuc?: number | null
   meanRadsBelowCurve?: number | null
   score?: number | null
+  selectedFinal?: boolean
+  ladderImproved?: boolean | null
   createdAt?: Date | string
   queuedAt?: Date | string | null
   startedAt?: Date | string | null
@@ -2046,6 +2387,7 @@ export type SubmissionCreateWithoutLogsInput = {
   results?: Prisma.TaskResultCreateNestedManyWithoutSubmissionInput
   events?: Prisma.SubmissionEventCreateNestedManyWithoutSubmissionInput
   predictions?: Prisma.SubmissionPredictionsCreateNestedOneWithoutSubmissionInput
+  parts?: Prisma.SubmissionPartScoreCreateNestedManyWithoutSubmissionInput
 }
 
 export type SubmissionUncheckedCreateWithoutLogsInput = {
@@ -2056,6 +2398,7 @@ export type SubmissionUncheckedCreateWithoutLogsInput = {
   state?: $Enums.SubmissionState
   failureCategory?: $Enums.FailureCategory | null
   failureMessage?: string | null
+  failureDetail?: string | null
   modelName: string
   description?: string | null
   link?: string | null
@@ -2083,6 +2426,8 @@ export type SubmissionUncheckedCreateWithoutLogsInput = {
   meanAuc?: number | null
   meanRadsBelowCurve?: number | null
   score?: number | null
+  selectedFinal?: boolean
+  ladderImproved?: boolean | null
   createdAt?: Date | string
   queuedAt?: Date | string | null
   startedAt?: Date | string | null
@@ -2090,6 +2435,7 @@ export type SubmissionUncheckedCreateWithoutLogsInput = {
   results?: Prisma.TaskResultUncheckedCreateNestedManyWithoutSubmissionInput
   events?: Prisma.SubmissionEventUncheckedCreateNestedManyWithoutSubmissionInput
   predictions?: Prisma.SubmissionPredictionsUncheckedCreateNestedOneWithoutSubmissionInput
+  parts?: Prisma.SubmissionPartScoreUncheckedCreateNestedManyWithoutSubmissionInput
 }
 
 export type SubmissionCreateOrConnectWithoutLogsInput = {
@@ -2114,6 +2460,7 @@ export type SubmissionUpdateWithoutLogsInput = {
   state?: Prisma.EnumSubmissionStateFieldUpdateOperationsInput | $Enums.SubmissionState
   failureCategory?: Prisma.NullableEnumFailureCategoryFieldUpdateOperationsInput | $Enums.FailureCategory | null
   failureMessage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  failureDetail?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   modelName?: Prisma.StringFieldUpdateOperationsInput | string
   description?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   link?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -2141,6 +2488,8 @@ export type SubmissionUpdateWithoutLogsInput = {
   meanAuc?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   meanRadsBelowCurve?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   score?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  selectedFinal?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ladderImproved?: Prisma.NullableBoolFieldUpdateOperationsInput | boolean | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   queuedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
@@ -2150,6 +2499,7 @@ export type SubmissionUpdateWithoutLogsInput = {
   results?: Prisma.TaskResultUpdateManyWithoutSubmissionNestedInput
   events?: Prisma.SubmissionEventUpdateManyWithoutSubmissionNestedInput
   predictions?: Prisma.SubmissionPredictionsUpdateOneWithoutSubmissionNestedInput
+  parts?: Prisma.SubmissionPartScoreUpdateManyWithoutSubmissionNestedInput
 }
 
 export type SubmissionUncheckedUpdateWithoutLogsInput = {
@@ -2160,6 +2510,7 @@ export type SubmissionUncheckedUpdateWithoutLogsInput = {
   state?: Prisma.EnumSubmissionStateFieldUpdateOperationsInput | $Enums.SubmissionState
   failureCategory?: Prisma.NullableEnumFailureCategoryFieldUpdateOperationsInput | $Enums.FailureCategory | null
   failureMessage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  failureDetail?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   modelName?: Prisma.StringFieldUpdateOperationsInput | string
   description?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   link?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -2187,6 +2538,8 @@ export type SubmissionUncheckedUpdateWithoutLogsInput = {
   meanAuc?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   meanRadsBelowCurve?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   score?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  selectedFinal?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ladderImproved?: Prisma.NullableBoolFieldUpdateOperationsInput | boolean | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   queuedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
@@ -2194,6 +2547,7 @@ export type SubmissionUncheckedUpdateWithoutLogsInput = {
   results?: Prisma.TaskResultUncheckedUpdateManyWithoutSubmissionNestedInput
   events?: Prisma.SubmissionEventUncheckedUpdateManyWithoutSubmissionNestedInput
   predictions?: Prisma.SubmissionPredictionsUncheckedUpdateOneWithoutSubmissionNestedInput
+  parts?: Prisma.SubmissionPartScoreUncheckedUpdateManyWithoutSubmissionNestedInput
 }
 
 export type SubmissionCreateWithoutPredictionsInput = {
@@ -2202,6 +2556,7 @@ export type SubmissionCreateWithoutPredictionsInput = {
   state?: $Enums.SubmissionState
   failureCategory?: $Enums.FailureCategory | null
   failureMessage?: string | null
+  failureDetail?: string | null
   modelName: string
   description?: string | null
   link?: string | null
@@ -2229,6 +2584,8 @@ export type SubmissionCreateWithoutPredictionsInput = {
   meanAuc?: number | null
   meanRadsBelowCurve?: number | null
   score?: number | null
+  selectedFinal?: boolean
+  ladderImproved?: boolean | null
   createdAt?: Date | string
   queuedAt?: Date | string | null
   startedAt?: Date | string | null
@@ -2238,6 +2595,7 @@ export type SubmissionCreateWithoutPredictionsInput = {
   results?: Prisma.TaskResultCreateNestedManyWithoutSubmissionInput
   events?: Prisma.SubmissionEventCreateNestedManyWithoutSubmissionInput
   logs?: Prisma.SubmissionLogCreateNestedManyWithoutSubmissionInput
+  parts?: Prisma.SubmissionPartScoreCreateNestedManyWithoutSubmissionInput
 }
 
 export type SubmissionUncheckedCreateWithoutPredictionsInput = {
@@ -2248,6 +2606,7 @@ export type SubmissionUncheckedCreateWithoutPredictionsInput = {
   state?: $Enums.SubmissionState
   failureCategory?: $Enums.FailureCategory | null
   failureMessage?: string | null
+  failureDetail?: string | null
   modelName: string
   description?: string | null
   link?: string | null
@@ -2275,6 +2634,8 @@ export type SubmissionUncheckedCreateWithoutPredictionsInput = {
   meanAuc?: number | null
   meanRadsBelowCurve?: number | null
   score?: number | null
+  selectedFinal?: boolean
+  ladderImproved?: boolean | null
   createdAt?: Date | string
   queuedAt?: Date | string | null
   startedAt?: Date | string | null
@@ -2282,6 +2643,7 @@ export type SubmissionUncheckedCreateWithoutPredictionsInput = {
   results?: Prisma.TaskResultUncheckedCreateNestedManyWithoutSubmissionInput
   events?: Prisma.SubmissionEventUncheckedCreateNestedManyWithoutSubmissionInput
   logs?: Prisma.SubmissionLogUncheckedCreateNestedManyWithoutSubmissionInput
+  parts?: Prisma.SubmissionPartScoreUncheckedCreateNestedManyWithoutSubmissionInput
 }
 
 export type SubmissionCreateOrConnectWithoutPredictionsInput = {
@@ -2306,6 +2668,7 @@ export type SubmissionUpdateWithoutPredictionsInput = {
   state?: Prisma.EnumSubmissionStateFieldUpdateOperationsInput | $Enums.SubmissionState
   failureCategory?: Prisma.NullableEnumFailureCategoryFieldUpdateOperationsInput | $Enums.FailureCategory | null
   failureMessage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  failureDetail?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   modelName?: Prisma.StringFieldUpdateOperationsInput | string
   description?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   link?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -2333,6 +2696,8 @@ export type SubmissionUpdateWithoutPredictionsInput = {
   meanAuc?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   meanRadsBelowCurve?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   score?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  selectedFinal?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ladderImproved?: Prisma.NullableBoolFieldUpdateOperationsInput | boolean | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   queuedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
@@ -2342,6 +2707,7 @@ export type SubmissionUpdateWithoutPredictionsInput = {
   results?: Prisma.TaskResultUpdateManyWithoutSubmissionNestedInput
   events?: Prisma.SubmissionEventUpdateManyWithoutSubmissionNestedInput
   logs?: Prisma.SubmissionLogUpdateManyWithoutSubmissionNestedInput
+  parts?: Prisma.SubmissionPartScoreUpdateManyWithoutSubmissionNestedInput
 }
 
 export type SubmissionUncheckedUpdateWithoutPredictionsInput = {
@@ -2352,6 +2718,7 @@ export type SubmissionUncheckedUpdateWithoutPredictionsInput = {
   state?: Prisma.EnumSubmissionStateFieldUpdateOperationsInput | $Enums.SubmissionState
   failureCategory?: Prisma.NullableEnumFailureCategoryFieldUpdateOperationsInput | $Enums.FailureCategory | null
   failureMessage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  failureDetail?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   modelName?: Prisma.StringFieldUpdateOperationsInput | string
   description?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   link?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -2379,6 +2746,8 @@ export type SubmissionUncheckedUpdateWithoutPredictionsInput = {
   meanAuc?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   meanRadsBelowCurve?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   score?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  selectedFinal?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ladderImproved?: Prisma.NullableBoolFieldUpdateOperationsInput | boolean | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   queuedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
@@ -2386,6 +2755,7 @@ export type SubmissionUncheckedUpdateWithoutPredictionsInput = {
   results?: Prisma.TaskResultUncheckedUpdateManyWithoutSubmissionNestedInput
   events?: Prisma.SubmissionEventUncheckedUpdateManyWithoutSubmissionNestedInput
   logs?: Prisma.SubmissionLogUncheckedUpdateManyWithoutSubmissionNestedInput
+  parts?: Prisma.SubmissionPartScoreUncheckedUpdateManyWithoutSubmissionNestedInput
 }
 
 export type SubmissionCreateManyCompetitionInput = {
@@ -2395,6 +2765,7 @@ export type SubmissionCreateManyCompetitionInput = {
   state?: $Enums.SubmissionState
   failureCategory?: $Enums.FailureCategory | null
   failureMessage?: string | null
+  failureDetail?: string | null
   modelName: string
   description?: string | null
   link?: string | null
@@ -2422,6 +2793,8 @@ export type SubmissionCreateManyCompetitionInput = {
   meanAuc?: number | null
   meanRadsBelowCurve?: number | null
   score?: number | null
+  selectedFinal?: boolean
+  ladderImproved?: boolean | null
   createdAt?: Date | string
   queuedAt?: Date | string | null
   startedAt?: Date | string | null
@@ -2434,6 +2807,7 @@ export type SubmissionUpdateWithoutCompetitionInput = {
   state?: Prisma.EnumSubmissionStateFieldUpdateOperationsInput | $Enums.SubmissionState
   failureCategory?: Prisma.NullableEnumFailureCategoryFieldUpdateOperationsInput | $Enums.FailureCategory | null
   failureMessage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  failureDetail?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   modelName?: Prisma.StringFieldUpdateOperationsInput | string
   description?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   link?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -2461,6 +2835,8 @@ export type SubmissionUpdateWithoutCompetitionInput = {
   meanAuc?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   meanRadsBelowCurve?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   score?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  selectedFinal?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ladderImproved?: Prisma.NullableBoolFieldUpdateOperationsInput | boolean | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   queuedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
@@ -2470,6 +2846,7 @@ export type SubmissionUpdateWithoutCompetitionInput = {
   events?: Prisma.SubmissionEventUpdateManyWithoutSubmissionNestedInput
   logs?: Prisma.SubmissionLogUpdateManyWithoutSubmissionNestedInput
   predictions?: Prisma.SubmissionPredictionsUpdateOneWithoutSubmissionNestedInput
+  parts?: Prisma.SubmissionPartScoreUpdateManyWithoutSubmissionNestedInput
 }
 
 export type SubmissionUncheckedUpdateWithoutCompetitionInput = {
@@ -2479,6 +2856,7 @@ export type SubmissionUncheckedUpdateWithoutCompetitionInput = {
   state?: Prisma.EnumSubmissionStateFieldUpdateOperationsInput | $Enums.SubmissionState
   failureCategory?: Prisma.NullableEnumFailureCategoryFieldUpdateOperationsInput | $Enums.FailureCategory | null
   failureMessage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  failureDetail?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   modelName?: Prisma.StringFieldUpdateOperationsInput | string
   description?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   link?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -2506,6 +2884,8 @@ export type SubmissionUncheckedUpdateWithoutCompetitionInput = {
   meanAuc?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   meanRadsBelowCurve?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   score?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  selectedFinal?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ladderImproved?: Prisma.NullableBoolFieldUpdateOperationsInput | boolean | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   queuedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
@@ -2514,6 +2894,7 @@ export type SubmissionUncheckedUpdateWithoutCompetitionInput = {
   events?: Prisma.SubmissionEventUncheckedUpdateManyWithoutSubmissionNestedInput
   logs?: Prisma.SubmissionLogUncheckedUpdateManyWithoutSubmissionNestedInput
   predictions?: Prisma.SubmissionPredictionsUncheckedUpdateOneWithoutSubmissionNestedInput
+  parts?: Prisma.SubmissionPartScoreUncheckedUpdateManyWithoutSubmissionNestedInput
 }
 
 export type SubmissionUncheckedUpdateManyWithoutCompetitionInput = {
@@ -2523,6 +2904,7 @@ export type SubmissionUncheckedUpdateManyWithoutCompetitionInput = {
   state?: Prisma.EnumSubmissionStateFieldUpdateOperationsInput | $Enums.SubmissionState
   failureCategory?: Prisma.NullableEnumFailureCategoryFieldUpdateOperationsInput | $Enums.FailureCategory | null
   failureMessage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  failureDetail?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   modelName?: Prisma.StringFieldUpdateOperationsInput | string
   description?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   link?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -2550,6 +2932,8 @@ export type SubmissionUncheckedUpdateManyWithoutCompetitionInput = {
   meanAuc?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   meanRadsBelowCurve?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   score?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  selectedFinal?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ladderImproved?: Prisma.NullableBoolFieldUpdateOperationsInput | boolean | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   queuedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
@@ -2563,6 +2947,7 @@ export type SubmissionCreateManyTeamInput = {
   state?: $Enums.SubmissionState
   failureCategory?: $Enums.FailureCategory | null
   failureMessage?: string | null
+  failureDetail?: string | null
   modelName: string
   description?: string | null
   link?: string | null
@@ -2590,6 +2975,8 @@ export type SubmissionCreateManyTeamInput = {
   meanAuc?: number | null
   meanRadsBelowCurve?: number | null
   score?: number | null
+  selectedFinal?: boolean
+  ladderImproved?: boolean | null
   createdAt?: Date | string
   queuedAt?: Date | string | null
   startedAt?: Date | string | null
@@ -2602,6 +2989,7 @@ export type SubmissionUpdateWithoutTeamInput = {
   state?: Prisma.EnumSubmissionStateFieldUpdateOperationsInput | $Enums.SubmissionState
   failureCategory?: Prisma.NullableEnumFailureCategoryFieldUpdateOperationsInput | $Enums.FailureCategory | null
   failureMessage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  failureDetail?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   modelName?: Prisma.StringFieldUpdateOperationsInput | string
   description?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   link?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -2629,6 +3017,8 @@ export type SubmissionUpdateWithoutTeamInput = {
   meanAuc?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   meanRadsBelowCurve?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   score?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  selectedFinal?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ladderImproved?: Prisma.NullableBoolFieldUpdateOperationsInput | boolean | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   queuedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
@@ -2638,6 +3028,7 @@ export type SubmissionUpdateWithoutTeamInput = {
   events?: Prisma.SubmissionEventUpdateManyWithoutSubmissionNestedInput
   logs?: Prisma.SubmissionLogUpdateManyWithoutSubmissionNestedInput
   predictions?: Prisma.SubmissionPredictionsUpdateOneWithoutSubmissionNestedInput
+  parts?: Prisma.SubmissionPartScoreUpdateManyWithoutSubmissionNestedInput
 }
 
 export type SubmissionUncheckedUpdateWithoutTeamInput = {
@@ -2647,6 +3038,7 @@ export type SubmissionUncheckedUpdateWithoutTeamInput = {
   state?: Prisma.EnumSubmissionStateFieldUpdateOperationsInput | $Enums.SubmissionState
   failureCategory?: Prisma.NullableEnumFailureCategoryFieldUpdateOperationsInput | $Enums.FailureCategory | null
   failureMessage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  failureDetail?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   modelName?: Prisma.StringFieldUpdateOperationsInput | string
   description?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   link?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -2674,6 +3066,8 @@ export type SubmissionUncheckedUpdateWithoutTeamInput = {
   meanAuc?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   meanRadsBelowCurve?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   score?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  selectedFinal?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ladderImproved?: Prisma.NullableBoolFieldUpdateOperationsInput | boolean | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   queuedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
@@ -2682,6 +3076,7 @@ export type SubmissionUncheckedUpdateWithoutTeamInput = {
   events?: Prisma.SubmissionEventUncheckedUpdateManyWithoutSubmissionNestedInput
   logs?: Prisma.SubmissionLogUncheckedUpdateManyWithoutSubmissionNestedInput
   predictions?: Prisma.SubmissionPredictionsUncheckedUpdateOneWithoutSubmissionNestedInput
+  parts?: Prisma.SubmissionPartScoreUncheckedUpdateManyWithoutSubmissionNestedInput
 }
 
 export type SubmissionUncheckedUpdateManyWithoutTeamInput = {
@@ -2691,6 +3086,7 @@ export type SubmissionUncheckedUpdateManyWithoutTeamInput = {
   state?: Prisma.EnumSubmissionStateFieldUpdateOperationsInput | $Enums.SubmissionState
   failureCategory?: Prisma.NullableEnumFailureCategoryFieldUpdateOperationsInput | $Enums.FailureCategory | null
   failureMessage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  failureDetail?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   modelName?: Prisma.StringFieldUpdateOperationsInput | string
   description?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   link?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -2718,6 +3114,8 @@ export type SubmissionUncheckedUpdateManyWithoutTeamInput = {
   meanAuc?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   meanRadsBelowCurve?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   score?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  selectedFinal?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ladderImproved?: Prisma.NullableBoolFieldUpdateOperationsInput | boolean | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   queuedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
@@ -2733,12 +3131,14 @@ export type SubmissionCountOutputType = {
   results: number
   events: number
   logs: number
+  parts: number
 }
 
 export type SubmissionCountOutputTypeSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   results?: boolean | SubmissionCountOutputTypeCountResultsArgs
   events?: boolean | SubmissionCountOutputTypeCountEventsArgs
   logs?: boolean | SubmissionCountOutputTypeCountLogsArgs
+  parts?: boolean | SubmissionCountOutputTypeCountPartsArgs
 }
 
 /**
@@ -2772,6 +3172,13 @@ export type SubmissionCountOutputTypeCountLogsArgs<ExtArgs extends runtime.Types
   where?: Prisma.SubmissionLogWhereInput
 }
 
+/**
+ * SubmissionCountOutputType without action
+ */
+export type SubmissionCountOutputTypeCountPartsArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  where?: Prisma.SubmissionPartScoreWhereInput
+}
+
 
 export type SubmissionSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
   id?: boolean
@@ -2781,6 +3188,7 @@ export type SubmissionSelect<ExtArgs extends runtime.Types.Extensions.InternalAr
   state?: boolean
   failureCategory?: boolean
   failureMessage?: boolean
+  failureDetail?: boolean
   modelName?: boolean
   description?: boolean
   link?: boolean
@@ -2808,6 +3216,8 @@ export type SubmissionSelect<ExtArgs extends runtime.Types.Extensions.InternalAr
   meanAuc?: boolean
   meanRadsBelowCurve?: boolean
   score?: boolean
+  selectedFinal?: boolean
+  ladderImproved?: boolean
   createdAt?: boolean
   queuedAt?: boolean
   startedAt?: boolean
@@ -2818,6 +3228,7 @@ export type SubmissionSelect<ExtArgs extends runtime.Types.Extensions.InternalAr
   events?: boolean | Prisma.Submission$eventsArgs<ExtArgs>
   logs?: boolean | Prisma.Submission$logsArgs<ExtArgs>
   predictions?: boolean | Prisma.Submission$predictionsArgs<ExtArgs>
+  parts?: boolean | Prisma.Submission$partsArgs<ExtArgs>
   _count?: boolean | Prisma.SubmissionCountOutputTypeDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["submission"]>
 
@@ -2829,6 +3240,7 @@ export type SubmissionSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Ex
   state?: boolean
   failureCategory?: boolean
   failureMessage?: boolean
+  failureDetail?: boolean
   modelName?: boolean
   description?: boolean
   link?: boolean
@@ -2856,6 +3268,8 @@ export type SubmissionSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Ex
   meanAuc?: boolean
   meanRadsBelowCurve?: boolean
   score?: boolean
+  selectedFinal?: boolean
+  ladderImproved?: boolean
   createdAt?: boolean
   queuedAt?: boolean
   startedAt?: boolean
@@ -2872,6 +3286,7 @@ export type SubmissionSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Ex
   state?: boolean
   failureCategory?: boolean
   failureMessage?: boolean
+  failureDetail?: boolean
   modelName?: boolean
   description?: boolean
   link?: boolean
@@ -2899,6 +3314,8 @@ export type SubmissionSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Ex
   meanAuc?: boolean
   meanRadsBelowCurve?: boolean
   score?: boolean
+  selectedFinal?: boolean
+  ladderImproved?: boolean
   createdAt?: boolean
   queuedAt?: boolean
   startedAt?: boolean
@@ -2915,6 +3332,7 @@ export type SubmissionSelectScalar = {
   state?: boolean
   failureCategory?: boolean
   failureMessage?: boolean
+  failureDetail?: boolean
   modelName?: boolean
   description?: boolean
   link?: boolean
@@ -2942,13 +3360,15 @@ export type SubmissionSelectScalar = {
   meanAuc?: boolean
   meanRadsBelowCurve?: boolean
   score?: boolean
+  selectedFinal?: boolean
+  ladderImproved?: boolean
   createdAt?: boolean
   queuedAt?: boolean
   startedAt?: boolean
   finishedAt?: boolean
 }
 
-export type SubmissionOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "competitionId" | "teamId" | "kind" | "state" | "failureCategory" | "failureMessage" | "modelName" | "description" | "link" | "ensemble" | "hidden" | "uploadFile" | "uploadSize" | "uploadSha256" | "bundleDir" | "command" | "imageDigest" | "imageSize" | "attempts" | "refunded" | "failedPhase" | "smokePassedAt" | "worker" | "heartbeatAt" | "cancelRequestedAt" | "disqualified" | "disqualifiedReason" | "meanAucLo" | "meanAucHi" | "tiedWithLeader" | "meanAuc" | "meanRadsBelowCurve" | "score" | "createdAt" | "queuedAt" | "startedAt" | "finishedAt", ExtArgs["result"]["submission"]>
+export type SubmissionOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "competitionId" | "teamId" | "kind" | "state" | "failureCategory" | "failureMessage" | "failureDetail" | "modelName" | "description" | "link" | "ensemble" | "hidden" | "uploadFile" | "uploadSize" | "uploadSha256" | "bundleDir" | "command" | "imageDigest" | "imageSize" | "attempts" | "refunded" | "failedPhase" | "smokePassedAt" | "worker" | "heartbeatAt" | "cancelRequestedAt" | "disqualified" | "disqualifiedReason" | "meanAucLo" | "meanAucHi" | "tiedWithLeader" | "meanAuc" | "meanRadsBelowCurve" | "score" | "selectedFinal" | "ladderImproved" | "createdAt" | "queuedAt" | "startedAt" | "finishedAt", ExtArgs["result"]["submission"]>
 export type SubmissionInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   competition?: boolean | Prisma.CompetitionDefaultArgs<ExtArgs>
   team?: boolean | Prisma.TeamDefaultArgs<ExtArgs>
@@ -2956,6 +3376,7 @@ export type SubmissionInclude<ExtArgs extends runtime.Types.Extensions.InternalA
   events?: boolean | Prisma.Submission$eventsArgs<ExtArgs>
   logs?: boolean | Prisma.Submission$logsArgs<ExtArgs>
   predictions?: boolean | Prisma.Submission$predictionsArgs<ExtArgs>
+  parts?: boolean | Prisma.Submission$partsArgs<ExtArgs>
   _count?: boolean | Prisma.SubmissionCountOutputTypeDefaultArgs<ExtArgs>
 }
 export type SubmissionIncludeCreateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
@@ -2976,6 +3397,7 @@ export type $SubmissionPayload<ExtArgs extends runtime.Types.Extensions.Internal
     events: Prisma.$SubmissionEventPayload<ExtArgs>[]
     logs: Prisma.$SubmissionLogPayload<ExtArgs>[]
     predictions: Prisma.$SubmissionPredictionsPayload<ExtArgs> | null
+    parts: Prisma.$SubmissionPartScorePayload<ExtArgs>[]
   }
   scalars: runtime.Types.Extensions.GetPayloadResult<{
     id: string
@@ -2984,7 +3406,15 @@ export type $SubmissionPayload<ExtArgs extends runtime.Types.Extensions.Internal
     kind: $Enums.SubmissionKind
     state: $Enums.SubmissionState
     failureCategory: $Enums.FailureCategory | null
+    /**
+     * What the team reads: in full for the smoke run and the upload, the category's fixed explanation
+     * for the hidden run (its text could carry the test set out).
+     */
     failureMessage: string | null
+    /**
+     * The failure as the worker saw it, for organizers only.
+     */
+    failureDetail: string | null
     modelName: string
     description: string | null
     link: string | null
@@ -3037,6 +3467,15 @@ export type $SubmissionPayload<ExtArgs extends runtime.Types.Extensions.Internal
     meanAuc: number | null
     meanRadsBelowCurve: number | null
     score: number | null
+    /**
+     * One of the team's (at most two) final submissions, ranked on the private part at closing.
+     */
+    selectedFinal: boolean
+    /**
+     * Ladder: true when the score significantly beat the team's best released one (released), false
+     * when it did not (nothing released to the team or the public); null when scored without the ladder.
+     */
+    ladderImproved: boolean | null
     createdAt: Date
     queuedAt: Date | null
     startedAt: Date | null
@@ -3441,6 +3880,7 @@ export interface Prisma__SubmissionClient<T, Null = never, ExtArgs extends runti
   events<T extends Prisma.Submission$eventsArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Submission$eventsArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$SubmissionEventPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
   logs<T extends Prisma.Submission$logsArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Submission$logsArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$SubmissionLogPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
   predictions<T extends Prisma.Submission$predictionsArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Submission$predictionsArgs<ExtArgs>>): Prisma.Prisma__SubmissionPredictionsClient<runtime.Types.Result.GetResult<Prisma.$SubmissionPredictionsPayload<ExtArgs>, T, "findUniqueOrThrow", GlobalOmitOptions> | null, null, ExtArgs, GlobalOmitOptions>
+  parts<T extends Prisma.Submission$partsArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Submission$partsArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$SubmissionPartScorePayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
   /**
    * Attaches callbacks for the resolution and/or rejection of the Promise.
    * @param onfulfilled The callback to execute when the Promise is resolved.
@@ -3477,6 +3917,7 @@ export interface SubmissionFieldRefs {
   readonly state: Prisma.FieldRef<"Submission", 'SubmissionState'>
   readonly failureCategory: Prisma.FieldRef<"Submission", 'FailureCategory'>
   readonly failureMessage: Prisma.FieldRef<"Submission", 'String'>
+  readonly failureDetail: Prisma.FieldRef<"Submission", 'String'>
   readonly modelName: Prisma.FieldRef<"Submission", 'String'>
   readonly description: Prisma.FieldRef<"Submission", 'String'>
   readonly link: Prisma.FieldRef<"Submission", 'String'>
@@ -3504,6 +3945,8 @@ export interface SubmissionFieldRefs {
   readonly meanAuc: Prisma.FieldRef<"Submission", 'Float'>
   readonly meanRadsBelowCurve: Prisma.FieldRef<"Submission", 'Float'>
   readonly score: Prisma.FieldRef<"Submission", 'Float'>
+  readonly selectedFinal: Prisma.FieldRef<"Submission", 'Boolean'>
+  readonly ladderImproved: Prisma.FieldRef<"Submission", 'Boolean'>
   readonly createdAt: Prisma.FieldRef<"Submission", 'DateTime'>
   readonly queuedAt: Prisma.FieldRef<"Submission", 'DateTime'>
   readonly startedAt: Prisma.FieldRef<"Submission", 'DateTime'>
@@ -3992,6 +4435,30 @@ export type Submission$predictionsArgs<ExtArgs extends runtime.Types.Extensions.
    */
   include?: Prisma.SubmissionPredictionsInclude<ExtArgs> | null
   where?: Prisma.SubmissionPredictionsWhereInput
+}
+
+/**
+ * Submission.parts
+ */
+export type Submission$partsArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  /**
+   * Select specific fields to fetch from the SubmissionPartScore
+   */
+  select?: Prisma.SubmissionPartScoreSelect<ExtArgs> | null
+  /**
+   * Omit specific fields from the SubmissionPartScore
+   */
+  omit?: Prisma.SubmissionPartScoreOmit<ExtArgs> | null
+  /**
+   * Choose, which related nodes to fetch as well
+   */
+  include?: Prisma.SubmissionPartScoreInclude<ExtArgs> | null
+  where?: Prisma.SubmissionPartScoreWhereInput
+  orderBy?: Prisma.SubmissionPartScoreOrderByWithRelationInput | Prisma.SubmissionPartScoreOrderByWithRelationInput[]
+  cursor?: Prisma.SubmissionPartScoreWhereUniqueInput
+  take?: number
+  skip?: number
+  distinct?: Prisma.SubmissionPartScoreScalarFieldEnum | Prisma.SubmissionPartScoreScalarFieldEnum[]
 }
 
 /**

@@ -29,6 +29,7 @@ export type SubmissionLogMinAggregateOutputType = {
   phase: $Enums.RunPhase | null
   text: string | null
   truncated: boolean | null
+  fullText: string | null
   updatedAt: Date | null
 }
 
@@ -37,6 +38,7 @@ export type SubmissionLogMaxAggregateOutputType = {
   phase: $Enums.RunPhase | null
   text: string | null
   truncated: boolean | null
+  fullText: string | null
   updatedAt: Date | null
 }
 
@@ -45,6 +47,7 @@ export type SubmissionLogCountAggregateOutputType = {
   phase: number
   text: number
   truncated: number
+  fullText: number
   updatedAt: number
   _all: number
 }
@@ -55,6 +58,7 @@ export type SubmissionLogMinAggregateInputType = {
   phase?: true
   text?: true
   truncated?: true
+  fullText?: true
   updatedAt?: true
 }
 
@@ -63,6 +67,7 @@ export type SubmissionLogMaxAggregateInputType = {
   phase?: true
   text?: true
   truncated?: true
+  fullText?: true
   updatedAt?: true
 }
 
@@ -71,6 +76,7 @@ export type SubmissionLogCountAggregateInputType = {
   phase?: true
   text?: true
   truncated?: true
+  fullText?: true
   updatedAt?: true
   _all?: true
 }
@@ -152,6 +158,7 @@ export type SubmissionLogGroupByOutputType = {
   phase: $Enums.RunPhase
   text: string
   truncated: boolean
+  fullText: string | null
   updatedAt: Date
   _count: SubmissionLogCountAggregateOutputType | null
   _min: SubmissionLogMinAggregateOutputType | null
@@ -181,6 +188,7 @@ export type SubmissionLogWhereInput = {
   phase?: Prisma.EnumRunPhaseFilter<"SubmissionLog"> | $Enums.RunPhase
   text?: Prisma.StringFilter<"SubmissionLog"> | string
   truncated?: Prisma.BoolFilter<"SubmissionLog"> | boolean
+  fullText?: Prisma.StringNullableFilter<"SubmissionLog"> | string | null
   updatedAt?: Prisma.DateTimeFilter<"SubmissionLog"> | Date | string
   submission?: Prisma.XOR<Prisma.SubmissionScalarRelationFilter, Prisma.SubmissionWhereInput>
 }
@@ -190,6 +198,7 @@ export type SubmissionLogOrderByWithRelationInput = {
   phase?: Prisma.SortOrder
   text?: Prisma.SortOrder
   truncated?: Prisma.SortOrder
+  fullText?: Prisma.SortOrderInput | Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
   submission?: Prisma.SubmissionOrderByWithRelationInput
 }
@@ -203,6 +212,7 @@ export type SubmissionLogWhereUniqueInput = Prisma.AtLeast<{
   phase?: Prisma.EnumRunPhaseFilter<"SubmissionLog"> | $Enums.RunPhase
   text?: Prisma.StringFilter<"SubmissionLog"> | string
   truncated?: Prisma.BoolFilter<"SubmissionLog"> | boolean
+  fullText?: Prisma.StringNullableFilter<"SubmissionLog"> | string | null
   updatedAt?: Prisma.DateTimeFilter<"SubmissionLog"> | Date | string
   submission?: Prisma.XOR<Prisma.SubmissionScalarRelationFilter, Prisma.SubmissionWhereInput>
 }, "submissionId_phase">
@@ -212,6 +222,7 @@ export type SubmissionLogOrderByWithAggregationInput = {
   phase?: Prisma.SortOrder
   text?: Prisma.SortOrder
   truncated?: Prisma.SortOrder
+  fullText?: Prisma.SortOrderInput | Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
   _count?: Prisma.SubmissionLogCountOrderByAggregateInput
   _max?: Prisma.SubmissionLogMaxOrderByAggregateInput
@@ -226,6 +237,7 @@ export type SubmissionLogScalarWhereWithAggregatesInput = {
   phase?: Prisma.EnumRunPhaseWithAggregatesFilter<"SubmissionLog"> | $Enums.RunPhase
   text?: Prisma.StringWithAggregatesFilter<"SubmissionLog"> | string
   truncated?: Prisma.BoolWithAggregatesFilter<"SubmissionLog"> | boolean
+  fullText?: Prisma.StringNullableWithAggregatesFilter<"SubmissionLog"> | string | null
   updatedAt?: Prisma.DateTimeWithAggregatesFilter<"SubmissionLog"> | Date | string
 }
 
@@ -233,6 +245,7 @@ export type SubmissionLogCreateInput = {
   phase?: $Enums.RunPhase
   text: string
   truncated?: boolean
+  fullText?: string | null
   updatedAt?: Date | string
   submission: Prisma.SubmissionCreateNestedOneWithoutLogsInput
 }
@@ -242,6 +255,7 @@ export type SubmissionLogUncheckedCreateInput = {
   phase?: $Enums.RunPhase
   text: string
   truncated?: boolean
+  fullText?: string | null
   updatedAt?: Date | string
 }
 
@@ -249,6 +263,7 @@ export type SubmissionLogUpdateInput = {
   phase?: Prisma.EnumRunPhaseFieldUpdateOperationsInput | $Enums.RunPhase
   text?: Prisma.StringFieldUpdateOperationsInput | string
   truncated?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  fullText?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   submission?: Prisma.SubmissionUpdateOneRequiredWithoutLogsNestedInput
 }
@@ -258,6 +273,7 @@ export type SubmissionLogUncheckedUpdateInput = {
   phase?: Prisma.EnumRunPhaseFieldUpdateOperationsInput | $Enums.RunPhase
   text?: Prisma.StringFieldUpdateOperationsInput | string
   truncated?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  fullText?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
@@ -266,6 +282,7 @@ export type SubmissionLogCreateManyInput = {
   phase?: $Enums.RunPhase
   text: string
   truncated?: boolean
+  fullText?: string | null
   updatedAt?: Date | string
 }
 
@@ -273,6 +290,7 @@ export type SubmissionLogUpdateManyMutationInput = {
   phase?: Prisma.EnumRunPhaseFieldUpdateOperationsInput | $Enums.RunPhase
   text?: Prisma.StringFieldUpdateOperationsInput | string
   truncated?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  fullText?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
@@ -281,6 +299,7 @@ export type SubmissionLogUncheckedUpdateManyInput = {
   phase?: Prisma.EnumRunPhaseFieldUpdateOperationsInput | $Enums.RunPhase
   text?: Prisma.StringFieldUpdateOperationsInput | string
   truncated?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  fullText?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
@@ -304,6 +323,7 @@ export type SubmissionLogCountOrderByAggregateInput = {
   phase?: Prisma.SortOrder
   text?: Prisma.SortOrder
   truncated?: Prisma.SortOrder
+  fullText?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
 }
 
@@ -312,6 +332,7 @@ export type SubmissionLogMaxOrderByAggregateInput = {
   phase?: Prisma.SortOrder
   text?: Prisma.SortOrder
   truncated?: Prisma.SortOrder
+  fullText?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
 }
 
@@ -320,6 +341,7 @@ export type SubmissionLogMinOrderByAggregateInput = {
   phase?: Prisma.SortOrder
   text?: Prisma.SortOrder
   truncated?: Prisma.SortOrder
+  fullText?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
 }
 
@@ -373,6 +395,7 @@ export type SubmissionLogCreateWithoutSubmissionInput = {
   phase?: $Enums.RunPhase
   text: string
   truncated?: boolean
+  fullText?: string | null
   updatedAt?: Date | string
 }
 
@@ -380,6 +403,7 @@ export type SubmissionLogUncheckedCreateWithoutSubmissionInput = {
   phase?: $Enums.RunPhase
   text: string
   truncated?: boolean
+  fullText?: string | null
   updatedAt?: Date | string
 }
 
@@ -417,6 +441,7 @@ export type SubmissionLogScalarWhereInput = {
   phase?: Prisma.EnumRunPhaseFilter<"SubmissionLog"> | $Enums.RunPhase
   text?: Prisma.StringFilter<"SubmissionLog"> | string
   truncated?: Prisma.BoolFilter<"SubmissionLog"> | boolean
+  fullText?: Prisma.StringNullableFilter<"SubmissionLog"> | string | null
   updatedAt?: Prisma.DateTimeFilter<"SubmissionLog"> | Date | string
 }
 
@@ -424,6 +449,7 @@ export type SubmissionLogCreateManySubmissionInput = {
   phase?: $Enums.RunPhase
   text: string
   truncated?: boolean
+  fullText?: string | null
   updatedAt?: Date | string
 }
 
@@ -431,6 +457,7 @@ export type SubmissionLogUpdateWithoutSubmissionInput = {
   phase?: Prisma.EnumRunPhaseFieldUpdateOperationsInput | $Enums.RunPhase
   text?: Prisma.StringFieldUpdateOperationsInput | string
   truncated?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  fullText?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
@@ -438,6 +465,7 @@ export type SubmissionLogUncheckedUpdateWithoutSubmissionInput = {
   phase?: Prisma.EnumRunPhaseFieldUpdateOperationsInput | $Enums.RunPhase
   text?: Prisma.StringFieldUpdateOperationsInput | string
   truncated?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  fullText?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
@@ -445,6 +473,7 @@ export type SubmissionLogUncheckedUpdateManyWithoutSubmissionInput = {
   phase?: Prisma.EnumRunPhaseFieldUpdateOperationsInput | $Enums.RunPhase
   text?: Prisma.StringFieldUpdateOperationsInput | string
   truncated?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  fullText?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
@@ -455,6 +484,7 @@ export type SubmissionLogSelect<ExtArgs extends runtime.Types.Extensions.Interna
   phase?: boolean
   text?: boolean
   truncated?: boolean
+  fullText?: boolean
   updatedAt?: boolean
   submission?: boolean | Prisma.SubmissionDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["submissionLog"]>
@@ -464,6 +494,7 @@ export type SubmissionLogSelectCreateManyAndReturn<ExtArgs extends runtime.Types
   phase?: boolean
   text?: boolean
   truncated?: boolean
+  fullText?: boolean
   updatedAt?: boolean
   submission?: boolean | Prisma.SubmissionDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["submissionLog"]>
@@ -473,6 +504,7 @@ export type SubmissionLogSelectUpdateManyAndReturn<ExtArgs extends runtime.Types
   phase?: boolean
   text?: boolean
   truncated?: boolean
+  fullText?: boolean
   updatedAt?: boolean
   submission?: boolean | Prisma.SubmissionDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["submissionLog"]>
@@ -482,10 +514,11 @@ export type SubmissionLogSelectScalar = {
   phase?: boolean
   text?: boolean
   truncated?: boolean
+  fullText?: boolean
   updatedAt?: boolean
 }
 
-export type SubmissionLogOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"submissionId" | "phase" | "text" | "truncated" | "updatedAt", ExtArgs["result"]["submissionLog"]>
+export type SubmissionLogOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"submissionId" | "phase" | "text" | "truncated" | "fullText" | "updatedAt", ExtArgs["result"]["submissionLog"]>
 export type SubmissionLogInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   submission?: boolean | Prisma.SubmissionDefaultArgs<ExtArgs>
 }
@@ -504,8 +537,15 @@ export type $SubmissionLogPayload<ExtArgs extends runtime.Types.Extensions.Inter
   scalars: runtime.Types.Extensions.GetPayloadResult<{
     submissionId: string
     phase: $Enums.RunPhase
+    /**
+     * What the team reads (the hidden run's log as the competition's log policy allows).
+     */
     text: string
     truncated: boolean
+    /**
+     * The whole captured log when `text` is cut by the policy: organizers read this.
+     */
+    fullText: string | null
     updatedAt: Date
   }, ExtArgs["result"]["submissionLog"]>
   composites: {}
@@ -935,6 +975,7 @@ export interface SubmissionLogFieldRefs {
   readonly phase: Prisma.FieldRef<"SubmissionLog", 'RunPhase'>
   readonly text: Prisma.FieldRef<"SubmissionLog", 'String'>
   readonly truncated: Prisma.FieldRef<"SubmissionLog", 'Boolean'>
+  readonly fullText: Prisma.FieldRef<"SubmissionLog", 'String'>
   readonly updatedAt: Prisma.FieldRef<"SubmissionLog", 'DateTime'>
 }
     

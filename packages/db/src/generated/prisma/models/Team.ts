@@ -519,14 +519,6 @@ export type TeamUncheckedUpdateManyWithoutCompetitionNestedInput = {
   deleteMany?: Prisma.TeamScalarWhereInput | Prisma.TeamScalarWhereInput[]
 }
 
-export type NullableStringFieldUpdateOperationsInput = {
-  set?: string | null
-}
-
-export type NullableDateTimeFieldUpdateOperationsInput = {
-  set?: Date | string | null
-}
-
 export type TeamCreateNestedOneWithoutSessionsInput = {
   create?: Prisma.XOR<Prisma.TeamCreateWithoutSessionsInput, Prisma.TeamUncheckedCreateWithoutSessionsInput>
   connectOrCreate?: Prisma.TeamCreateOrConnectWithoutSessionsInput

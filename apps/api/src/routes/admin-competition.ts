@@ -1,0 +1,96 @@
+import type { FastifyPluginCallbackTypebox } from "@fastify/type-provider-typebox";
+import { Type } from "typebox";
+import { listAudit, type Db } from "@holdout/db";
+import { Errors } from "../errors.ts";
+import { organizerActor } from "../plugins/auth.ts";
+import { ProblemSchema } from "../schemas.ts";
+import type { OrganizerService } from "../web/organizer.ts";
+
+const AuditEventSchema = Type.Object({
+  id: Type.String({ description: "increasing; pass as `before` to page back" }),
+  at: Type.String(),
+  actor: Type.String({
+    description: "organizer:<email>, or cli:<user>@<host> for the server's command line",
+  }),
+  action: Type.String(),
+  target: Type.Union([Type.Object({ type: Type.String(), id: Type.String() }), Type.Null()]),
+  detail: Type.Union([Type.String(), Type.Null()]),
+});
+
+export function auditEventView(e: Awaited<ReturnType<typeof listAudit>>[number]) {
+  return {
+    id: e.id.toString(),
+    at: e.at.toISOString(),
+    actor: e.actor,
+    action: e.action,
+    target: e.targetType && e.targetId ? { type: e.targetType, id: e.targetId } : null,
+    detail: e.detail,
+  };
+}
+
+/** Organizer-only: closing the competition, and the audit log of every organizer action. */
+const competitionAdminRoutes: FastifyPluginCallbackTypebox<{
+  db: Db;
+  competitionId: string;
+  /** The competition's slug: what closing must be confirmed with. */
+  slug: string;
+  organizer: OrganizerService;
+}> = (app, { db, competitionId, slug, organizer }, done) => {
+  app.post(
+    "/api/v1/admin/competition/close",
+    {
+      onRequest: app.requireOrganizer,
+      schema: {
+        summary:
+          "Close the competition: uploads are refused, hidden-set curves are published (cannot be undone)",
+        description:
+          "`confirm` must be the competition's slug. With a public/private split, each team without a final choice gets its best public entry as final, and the final board ranks the finals on the private part.",
+        body: Type.Object({ confirm: Type.String({ maxLength: 200 }) }, { additionalProperties: false }),
+        response: {
+          200: Type.Object({
+            state: Type.Literal("closed"),
+            closedAt: Type.String(),
+            closedBy: Type.String(),
+          }),
+          "4xx": ProblemSchema,
+        },
+      },
+    },
+    async (request) => {
+      if (request.body.confirm !== slug) {
+        throw new Errors.ConfirmationRequired(
+          `closing cannot be undone: send {"confirm": "${slug}"} (the competition's slug) to close it`,
+        );
+      }
+      const closed = await organizer.closeCompetition(organizerActor(request, competitionId), request.log);
+      return { state: "closed" as const, closedAt: closed.closedAt.toISOString(), closedBy: closed.closedBy };
+    },
+  );
+
+  app.get(
+    "/api/v1/admin/audit",
+    {
+      onRequest: app.requireOrganizer,
+      schema: {
+        summary: "The audit log: every organizer action, newest first",
+        querystring: Type.Object({
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
+          before: Type.Optional(Type.String({ pattern: "^[0-9]{1,19}$" })),
+        }),
+        response: { 200: Type.Object({ events: Type.Array(AuditEventSchema) }), "4xx": ProblemSchema },
+      },
+    },
+    async (request) => {
+      const { limit, before } = request.query;
+      const rows = await listAudit(db, competitionId, {
+        limit: limit ?? 100,
+        ...(before !== undefined ? { before: BigInt(before) } : {}),
+      });
+      return { events: rows.map(auditEventView) };
+    },
+  );
+
+  done();
+};
+
+export default competitionAdminRoutes;

@@ -1,0 +1,126 @@
+import os from "node:os";
+import { createInterface } from "node:readline/promises";
+import { Queue } from "bullmq";
+import { Command } from "commander";
+import { Redis } from "ioredis";
+import { leaderTiesJobOptions, QUEUE_LEADER_TIES, type LeaderTiesJob } from "@holdout/contracts";
+import { closeCompetition, CompetitionAlreadyClosedError, findCompetitionBySlug } from "@holdout/db";
+import type { loadCliDbConfig } from "../config.ts";
+import { UsageError, withOrganizerDb } from "../organizer-db.ts";
+
+/** Who acts from the server's command line, as the audit log names it. */
+export function cliActor(): string {
+  let user: string;
+  try {
+    user = os.userInfo().username;
+  } catch {
+    // no passwd entry for this uid (a container's arbitrary user): the uid still names it
+    user = `uid ${process.getuid?.() ?? "?"}`;
+  }
+  return `cli:${user}@${os.hostname()}`;
+}
+
+/** The first line of standard input, after a prompt on standard error. */
+async function ask(prompt: string): Promise<string> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: false });
+  try {
+    process.stderr.write(prompt);
+    for await (const line of rl) return line.trim();
+    return "";
+  } finally {
+    rl.close();
+  }
+}
+
+/** Asks the workers to compute the final board's tie marks now; false if there is no Redis to ask. */
+async function queueTieMarks(config: ReturnType<typeof loadCliDbConfig>, competitionId: string) {
+  if (!config.REDIS_URL) return false;
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1 });
+  const queue = new Queue<LeaderTiesJob>(QUEUE_LEADER_TIES, {
+    connection: redis,
+    prefix: config.HOLDOUT_QUEUE_PREFIX,
+  });
+  try {
+    await queue.add(
+      QUEUE_LEADER_TIES,
+      { competitionId, reason: "the competition closed" },
+      leaderTiesJobOptions(competitionId),
+    );
+    return true;
+  } finally {
+    await queue.close();
+    await redis.quit();
+  }
+}
+
+interface CloseOptions {
+  competition?: string;
+  yes?: boolean;
+  json?: boolean;
+}
+
+/** `holdout competition …`: the competition's life cycle, run on the server. */
+export function competitionCommand(): Command {
+  const competition = new Command("competition").description(
+    "the competition's life cycle (organizers, run on the server with DATABASE_URL)",
+  );
+  competition
+    .command("close")
+    .description(
+      "close the competition: uploads are refused from now on, the hidden-set curves of every listed entry are published, and with a split the finals are ranked on the private part. Cannot be undone",
+    )
+    .option("--competition <slug>", "competition slug (default: $HOLDOUT_COMPETITION or chexpert)")
+    .option("--yes", "close without asking (for scripts); otherwise the slug is asked for on stdin")
+    .option("--json", "print {slug, state, closedAt, closedBy} as JSON")
+    .action(async (opts: CloseOptions) => {
+      await withOrganizerDb(
+        async (db, config) => {
+          const slug = opts.competition ?? config.HOLDOUT_COMPETITION;
+          const c = await findCompetitionBySlug(db, slug);
+          if (!c) throw new UsageError(`no competition ${slug} in this database`);
+          if (c.state === "closed") throw new CompetitionAlreadyClosedError(c.closedAt);
+          if (!opts.yes) {
+            const typed = await ask(
+              `Closing "${c.name}" refuses every further upload and publishes the hidden-set curves. It cannot be undone.\nType the competition's slug (${slug}) to close it: `,
+            );
+            if (typed !== slug) throw new UsageError("not closed: the slug typed does not match");
+          }
+          const closed = await closeCompetition(db, { competitionId: c.id, actor: cliActor() });
+          let queued = false;
+          if (c.splitFraction !== null) {
+            // Closed already: a queue that cannot be reached is worth a note, not a failure.
+            queued = await queueTieMarks(config, c.id).catch((err: unknown) => {
+              console.error(`note: could not queue the tie marks: ${(err as Error).message}`);
+              return false;
+            });
+          }
+          if (opts.json) {
+            console.log(
+              JSON.stringify({
+                slug,
+                state: "closed",
+                closedAt: closed.closedAt.toISOString(),
+                closedBy: closed.closedBy,
+              }),
+            );
+          } else {
+            console.log(
+              `competition ${slug} closed at ${closed.closedAt.toISOString()} (${closed.closedBy})`,
+            );
+            if (c.splitFraction !== null) {
+              console.log(
+                `${closed.finalsChosen} team(s) without a final choice are ranked on their best public entry`,
+              );
+            }
+          }
+          if (c.splitFraction !== null && !queued) {
+            console.error(
+              "note: REDIS_URL is not set, so the final board's tie marks are computed at the workers' next refresh (a re-score, or a score still in the queue)",
+            );
+          }
+        },
+        [CompetitionAlreadyClosedError],
+      );
+    });
+  return competition;
+}

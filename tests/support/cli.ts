@@ -1,0 +1,29 @@
+import { spawn } from "node:child_process";
+import os from "node:os";
+import path from "node:path";
+import { REPO_ROOT } from "./env.ts";
+
+const CLI = path.join(REPO_ROOT, "apps", "cli", "bin", "holdout.js");
+
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real `holdout` command with only the given environment (and `stdin`, if any). */
+export function holdout(args: string[], env: Record<string, string>, stdin?: string): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { PATH: process.env.PATH ?? "", HOME: os.tmpdir(), ...env },
+      stdio: [stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout!.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+    child.stdin?.end(stdin);
+  });
+}
