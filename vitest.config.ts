@@ -15,6 +15,7 @@ const UNIT = [
   "apps/api/test/text.test.ts",
   "apps/api/test/client-address.test.ts",
   "apps/cli/test/**/*.test.ts",
+  "packages/db/test/migration-sql.test.ts",
   "scripts/**/*.test.ts",
 ];
 
@@ -34,7 +35,12 @@ export default defineConfig({
             "packages/sandbox/test/**/*.test.ts",
             "tests/**/*.test.ts",
           ],
-          exclude: [...configDefaults.exclude, "tests/faults/**", "tests/compose.test.ts"],
+          exclude: [
+            ...configDefaults.exclude,
+            "tests/faults/**",
+            "tests/compose.test.ts",
+            "packages/db/test/migration-sql.test.ts",
+          ],
           globalSetup: ["tests/support/global-setup.ts"],
         },
       },

@@ -64,9 +64,11 @@ ALTER TABLE "AuditEvent" ADD CONSTRAINT "AuditEvent_competitionId_fkey" FOREIGN 
 -- Existing rows, brought under the hidden set's boundary. A failure of the hidden run told the team
 -- the worker's message (it could echo what the model wrote): organizers keep it, the team and the
 -- timeline get a fixed sentence. The timeline's "scored" events carried the mean AUC to 4 decimals.
+-- A semicolon inside a string is written chr(59): Prisma's engine splits a migration into
+-- statements at every semicolon, quoted or not.
 UPDATE "Submission"
 SET "failureDetail" = "failureMessage",
-    "failureMessage" = 'the run failed on the hidden test set; its detail is kept for the organizers, as nothing about the hidden run is shown'
+    "failureMessage" = 'the run failed on the hidden test set' || chr(59) || ' its detail is kept for the organizers, as nothing about the hidden run is shown'
 WHERE "failedPhase" = 'hidden' AND "failureCategory" <> 'infrastructure' AND "failureMessage" IS NOT NULL;
 
 UPDATE "SubmissionEvent" e
@@ -76,7 +78,7 @@ WHERE e."submissionId" = s.id AND e.state = 'failed' AND s."failedPhase" = 'hidd
   AND s."failureCategory" <> 'infrastructure';
 
 UPDATE "SubmissionEvent"
-SET detail = 'scored on the hidden test set; the scores are on the submission'
+SET detail = 'scored on the hidden test set' || chr(59) || ' the scores are on the submission'
 WHERE state = 'scored' AND detail LIKE 'mean AUC %';
 
 UPDATE "SubmissionEvent"
