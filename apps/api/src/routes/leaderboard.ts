@@ -1,6 +1,7 @@
 import { stringify } from "csv-stringify/sync";
 import type { FastifyPluginCallbackTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyReply } from "fastify";
+import { Type } from "typebox";
 import { TASKS } from "@holdout/scorer";
 import {
   RankedLeaderboardSchema,
@@ -59,7 +60,12 @@ const leaderboardRoutes: FastifyPluginCallbackTypebox<LeaderboardRoutesOptions> 
     },
   );
 
-  app.get("/leaderboard.csv", { schema: { summary: "The leaderboard as CSV" } }, async (_request, reply) => {
+  const csvResponse = {
+    description: "One row per listed entry, with a header row (an attachment)",
+    content: { "text/csv": { schema: Type.String({ description: `columns: ${CSV_COLUMNS.join(", ")}` }) } },
+  };
+  const csvSchema = { summary: "The leaderboard as CSV", response: { 200: csvResponse } };
+  app.get("/leaderboard.csv", { schema: csvSchema }, async (_request, reply) => {
     const { entries } = await board.get();
     const csv = stringify(
       entries.map((e) => ({
