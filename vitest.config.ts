@@ -11,6 +11,7 @@ const UNIT = [
   "apps/api/test/coalesce.test.ts",
   "apps/api/test/lingering-close.test.ts",
   "apps/api/test/problems.test.ts",
+  "apps/api/test/queue-position.test.ts",
   "apps/cli/test/**/*.test.ts",
   "scripts/**/*.test.ts",
 ];
