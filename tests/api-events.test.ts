@@ -289,7 +289,7 @@ describe("submission events over SSE", () => {
     const seen: { type: string; data: Record<string, unknown>; id: string }[] = [];
     for (const type of ["timeline", "queue", "end"]) {
       es.addEventListener(type, (e) => {
-        seen.push({ type, data: JSON.parse(e.data) as Record<string, unknown>, id: e.lastEventId });
+        seen.push({ type, data: JSON.parse(String(e.data)) as Record<string, unknown>, id: e.lastEventId });
       });
     }
     onTestFinished(() => es.close());
