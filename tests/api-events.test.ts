@@ -157,6 +157,30 @@ describe("submission events over SSE", () => {
 
   const eventsUrl = (id: string) => `${url}/api/v1/submissions/${id}/events`;
 
+  /** A worker records a score (one task's, enough for the timeline). */
+  const scored = (id: string, worker: string) =>
+    recordScore(
+      db,
+      id,
+      {
+        meanAuc: 0.8,
+        meanRadsBelowCurve: 1,
+        score: 0.801,
+        tasks: [
+          {
+            task: "Edema",
+            auc: 0.8,
+            radsBelowCurve: 1,
+            roc: [
+              [0, 0],
+              [1, 1],
+            ],
+          },
+        ],
+      },
+      worker,
+    );
+
   it("streams the timeline from queued to scored, resuming after a dropped connection", async () => {
     const id = await queued(owner.id);
     const first = await openStream(eventsUrl(id), owner.token);
@@ -183,27 +207,7 @@ describe("submission events over SSE", () => {
 
     // While nobody listens, it is scored.
     await markScoring(db, id, "worker-a", { digest: "sha256:x", size: 1 });
-    await recordScore(
-      db,
-      id,
-      {
-        meanAuc: 0.8,
-        meanRadsBelowCurve: 1,
-        score: 0.801,
-        tasks: [
-          {
-            task: "Edema",
-            auc: 0.8,
-            radsBelowCurve: 1,
-            roc: [
-              [0, 0],
-              [1, 1],
-            ],
-          },
-        ],
-      },
-      "worker-a",
-    );
+    await scored(id, "worker-a");
 
     // Resuming from the last event seen gives exactly what was missed, then `end`, then close.
     const resumed = await openStream(eventsUrl(id), owner.token, running.id);
@@ -306,27 +310,7 @@ describe("submission events over SSE", () => {
     await until(() => seen.some((e) => e.type === "queue"));
     await markRunning(db, id, "worker-c");
     await markScoring(db, id, "worker-c", { digest: "sha256:x", size: 1 });
-    await recordScore(
-      db,
-      id,
-      {
-        meanAuc: 0.8,
-        meanRadsBelowCurve: 1,
-        score: 0.801,
-        tasks: [
-          {
-            task: "Edema",
-            auc: 0.8,
-            radsBelowCurve: 1,
-            roc: [
-              [0, 0],
-              [1, 1],
-            ],
-          },
-        ],
-      },
-      "worker-c",
-    );
+    await scored(id, "worker-c");
     const errors: (number | undefined)[] = [];
     es.addEventListener("error", (e) => errors.push(e.code));
     await until(() => seen.some((e) => e.type === "end"));

@@ -1,7 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
-import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
@@ -15,6 +14,7 @@ import { createWorkerMetrics } from "../apps/worker/src/metrics.ts";
 import { TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from "./support/env.ts";
 import { tarBuffer } from "./support/images.ts";
 import { startStack, type Stack } from "./support/stack.ts";
+import { patchThenBreak, settledOffset } from "./support/uploads.ts";
 
 // Observability as an operator sees it: what /metrics says after real requests and real rows, the
 // request id echoed and logged, the submission id on the log lines about a submission.
@@ -166,36 +166,10 @@ describe("API /metrics", () => {
     const file = Buffer.alloc(8 * 1024 * 1024);
     file.write("ustar", 257, "latin1");
     const sent = 3 * 1024 * 1024;
-    // Declares the whole file, sends 3 MiB of it, and breaks the connection.
-    await new Promise<void>((resolve) => {
-      const url = new URL(`${stack.url}${location}`);
-      const req = http.request({
-        host: url.hostname,
-        port: url.port,
-        path: url.pathname,
-        method: "PATCH",
-        headers: {
-          authorization: `Bearer ${token}`,
-          "tus-resumable": "1.0.0",
-          "upload-offset": "0",
-          "content-type": "application/offset+octet-stream",
-          "content-length": String(file.length),
-        },
-      });
-      req.on("error", () => resolve());
-      req.on("close", () => resolve());
-      req.write(file.subarray(0, sent), () => setTimeout(() => req.destroy(), 300));
-    });
-    // The server's offset once it has settled: what it kept of the chunk.
-    let kept = -1;
-    for (let last = -2; kept !== last; await new Promise((r) => setTimeout(r, 300))) {
-      last = kept;
-      const head = await fetch(`${stack.url}${location}`, {
-        method: "HEAD",
-        headers: { authorization: `Bearer ${token}`, "tus-resumable": "1.0.0" },
-      });
-      kept = Number(head.headers.get("upload-offset"));
-    }
+    // Declares the whole file, sends 3 MiB of it, and breaks the connection; the server's offset
+    // once settled is what it kept of the chunk.
+    await patchThenBreak(stack.url, token, location, file, sent);
+    const kept = await settledOffset(stack.url, token, location);
     expect(kept).toBeGreaterThan(0);
     const counted = (sample(await scrape(), "holdout_uploaded_bytes_total", route) ?? 0) - before;
     // Every byte kept was counted; none beyond what was sent.
