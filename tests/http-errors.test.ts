@@ -153,4 +153,45 @@ describe("HTTP-level errors", () => {
     expect(login.status).toBe(401);
     expect(login.headers.get("www-authenticate")).toBe('Bearer realm="holdout"');
   });
+
+  it("answers a request that arrives while the server shuts down 503 problem+json, closing the connection", async () => {
+    const closing = await startStack();
+    const { hostname, port } = new URL(closing.url);
+    const body = JSON.stringify({ email: "someone@example.org", password: "secret" });
+    const socket = net.connect(Number(port), hostname);
+    let received = "";
+    socket.on("data", (d: Buffer) => (received += d.toString("latin1")));
+    const ended = new Promise((resolve) => socket.on("close", resolve));
+    await new Promise((resolve) => socket.once("connect", resolve));
+    // A request in flight (its body not yet all sent) keeps the server open while it closes...
+    socket.write(
+      `POST /api/v1/session HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 5)}`,
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    const closed = closing.close();
+    // The listening socket goes once fastify has begun closing (its preClose hooks have run).
+    const accepts = () =>
+      new Promise<boolean>((resolve) => {
+        const probe = net.connect(Number(port), hostname, () => {
+          probe.destroy();
+          resolve(true);
+        });
+        probe.on("error", () => resolve(false));
+      });
+    while (await accepts()) await new Promise((r) => setTimeout(r, 50));
+    // ...and the next one on that connection arrives during the shutdown.
+    socket.write(`${body.slice(5)}GET /api/v1/leaderboard HTTP/1.1\r\nHost: x\r\n\r\n`);
+    await ended;
+    await closed;
+    const second = received.slice(received.indexOf("HTTP/1.1", 1));
+    const answer = parseAnswer(second);
+    expect(answer.statusLine).toBe("HTTP/1.1 503 Service Unavailable");
+    expect(answer.headers["content-type"]).toMatch(/^application\/problem\+json/);
+    expect(answer.headers.connection).toBe("close");
+    expect(answer.body).toMatchObject({
+      status: 503,
+      code: "HOLDOUT_ERR_UNAVAILABLE",
+      instance: "/api/v1/leaderboard",
+    });
+  });
 });
