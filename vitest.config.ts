@@ -14,6 +14,7 @@ const UNIT = [
   "apps/api/test/local-path.test.ts",
   "apps/api/test/text.test.ts",
   "apps/api/test/client-address.test.ts",
+  "apps/api/test/queue-position.test.ts",
   "apps/cli/test/**/*.test.ts",
   "packages/db/test/migration-sql.test.ts",
   "scripts/**/*.test.ts",

@@ -72,8 +72,10 @@ if ! port_open $REDIS_PORT; then
   wait_for "Redis" 30 port_open $REDIS_PORT
 fi
 
-# --- Chromium for the browser tests; wrk for `npm run bench` (setup.sh --bench) --------------
+# --- Chromium for the browser tests; promtool, from Debian's prometheus package (only the checker
+# is used), for the /metrics tests; wrk for `npm run bench` (setup.sh --bench) ------------------
 command -v chromium >/dev/null || apt_install chromium
+command -v promtool >/dev/null || apt_install prometheus
 if [ "${1:-}" = --bench ]; then command -v wrk >/dev/null || apt_install wrk; fi
 
 # --- Node dependencies, database schema, images -----------------------------------------------

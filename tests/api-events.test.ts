@@ -3,6 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { Queue } from "bullmq";
+import { EventSource } from "eventsource";
 import { createParser } from "eventsource-parser";
 import type { FastifyInstance } from "fastify";
 import { Redis } from "ioredis";
@@ -17,10 +18,11 @@ import {
   markQueued,
   markRunning,
   markScoring,
+  recordHeartbeat,
   recordScore,
+  removeHeartbeat,
   type Db,
 } from "@holdout/db";
-import { estimateStart, median } from "../apps/api/src/services/queue-position.ts";
 import { TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from "./support/env.ts";
 
 // The submission timeline over server-sent events, read by a real HTTP client: events written
@@ -155,6 +157,30 @@ describe("submission events over SSE", () => {
 
   const eventsUrl = (id: string) => `${url}/api/v1/submissions/${id}/events`;
 
+  /** A worker records a score (one task's, enough for the timeline). */
+  const scored = (id: string, worker: string) =>
+    recordScore(
+      db,
+      id,
+      {
+        meanAuc: 0.8,
+        meanRadsBelowCurve: 1,
+        score: 0.801,
+        tasks: [
+          {
+            task: "Edema",
+            auc: 0.8,
+            radsBelowCurve: 1,
+            roc: [
+              [0, 0],
+              [1, 1],
+            ],
+          },
+        ],
+      },
+      worker,
+    );
+
   it("streams the timeline from queued to scored, resuming after a dropped connection", async () => {
     const id = await queued(owner.id);
     const first = await openStream(eventsUrl(id), owner.token);
@@ -181,27 +207,7 @@ describe("submission events over SSE", () => {
 
     // While nobody listens, it is scored.
     await markScoring(db, id, "worker-a", { digest: "sha256:x", size: 1 });
-    await recordScore(
-      db,
-      id,
-      {
-        meanAuc: 0.8,
-        meanRadsBelowCurve: 1,
-        score: 0.801,
-        tasks: [
-          {
-            task: "Edema",
-            auc: 0.8,
-            radsBelowCurve: 1,
-            roc: [
-              [0, 0],
-              [1, 1],
-            ],
-          },
-        ],
-      },
-      "worker-a",
-    );
+    await scored(id, "worker-a");
 
     // Resuming from the last event seen gives exactly what was missed, then `end`, then close.
     const resumed = await openStream(eventsUrl(id), owner.token, running.id);
@@ -273,29 +279,108 @@ describe("submission events over SSE", () => {
     expect(app.submissionEvents.stats).toEqual({ watchers: 0, polling: false });
     await db.submission.update({ where: { id }, data: { state: "cancelled" } });
   });
-});
+  /** A real EventSource (the `eventsource` package, WHATWG-conformant), counting its requests. */
+  function eventSource(id: string, token: string) {
+    const requests: { lastEventId: string | null }[] = [];
+    const es = new EventSource(eventsUrl(id), {
+      fetch: (input, init) => {
+        const headers = new Headers(init?.headers);
+        requests.push({ lastEventId: headers.get("last-event-id") });
+        headers.set("authorization", `Bearer ${token}`);
+        return fetch(input, { ...init, headers });
+      },
+    });
+    const seen: { type: string; data: Record<string, unknown>; id: string }[] = [];
+    for (const type of ["timeline", "queue", "end"]) {
+      es.addEventListener(type, (e) => {
+        seen.push({ type, data: JSON.parse(String(e.data)) as Record<string, unknown>, id: e.lastEventId });
+      });
+    }
+    onTestFinished(() => es.close());
+    return { es, requests, seen };
+  }
 
-describe("queue estimates", () => {
-  const now = new Date("2026-12-03T12:00:00Z");
-  const minute = 60_000;
+  const until = async (pred: () => boolean) => {
+    while (!pred()) await new Promise((r) => setTimeout(r, 50));
+  };
 
-  it("the typical run time is the median of recent runs", () => {
-    expect(median([])).toBeNull();
-    expect(median([5, 1, 3])).toBe(3);
-    expect(median([4, 1, 3, 2])).toBe(2.5);
+  it("tells an EventSource that reconnects to a final submission to stop (204), once", async () => {
+    const id = await queued(owner.id);
+    const { es, requests, seen } = eventSource(id, owner.token);
+    await until(() => seen.some((e) => e.type === "queue"));
+    await markRunning(db, id, "worker-c");
+    await markScoring(db, id, "worker-c", { digest: "sha256:x", size: 1 });
+    await scored(id, "worker-c");
+    const errors: (number | undefined)[] = [];
+    es.addEventListener("error", (e) => errors.push(e.code));
+    await until(() => seen.some((e) => e.type === "end"));
+    // The stream closed after `end`: the client reconnects (after its retry delay), is told 204,
+    // and stops for good.
+    await until(() => es.readyState === EventSource.CLOSED);
+    expect(errors).toEqual([undefined, 204]);
+    const lastTimeline = seen.filter((e) => e.type === "timeline").at(-1)!;
+    expect(lastTimeline.data.state).toBe("scored");
+    expect(requests).toEqual([{ lastEventId: null }, { lastEventId: lastTimeline.id }]);
+    expect(seen.filter((e) => e.type === "end")).toHaveLength(1);
   });
 
-  it("counts waves of the live workers' slots ahead of a submission", () => {
-    const facts = { slots: 2, running: 1, typicalRunMs: 10 * minute };
-    // One slot is free: the next starts now; then each wave of 2 runs takes a typical run.
-    expect(estimateStart(1, facts, now)).toEqual(now);
-    expect(estimateStart(2, facts, now)!.getTime() - now.getTime()).toBe(10 * minute);
-    expect(estimateStart(3, facts, now)!.getTime() - now.getTime()).toBe(10 * minute);
-    expect(estimateStart(4, facts, now)!.getTime() - now.getTime()).toBe(20 * minute);
-  });
+  it("sends a queue estimate only when it changes, and it holds while nothing does", async () => {
+    // A live worker and a finished run to learn the typical run time from.
+    const worker = {
+      name: uniqueName("events-worker"),
+      host: "test",
+      pid: 1,
+      concurrency: 1,
+      startedAt: new Date(),
+    };
+    await recordHeartbeat(db, worker, []);
+    onTestFinished(() => removeHeartbeat(db, worker.name));
+    const finishedRun = async (endedAgoMs: number) => {
+      const id = randomUUID();
+      const end = Date.now() - endedAgoMs;
+      await db.submission.create({
+        data: {
+          id,
+          competitionId,
+          teamId: other.id,
+          modelName: "earlier",
+          uploadSize: 1n,
+          uploadSha256: "0".repeat(64),
+          state: "scored",
+          startedAt: new Date(end - 30_000),
+          finishedAt: new Date(end),
+        },
+      });
+    };
+    await finishedRun(60_000);
+    const id = await queued(owner.id);
+    const { queuedAt } = await db.submission.findUniqueOrThrow({ where: { id } });
+    const { seen } = eventSource(id, owner.token);
+    const estimates = () => seen.filter((e) => e.type === "queue").map((e) => e.data);
+    await until(() => estimates().length > 0);
+    // First in line with a slot free: it should start when it was queued, not "now" each second.
+    expect(estimates()).toEqual([{ position: 1, estimatedStartAt: queuedAt!.toISOString() }]);
+    // Many polls later (every 100 ms here) nothing moved, so nothing more was said.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(estimates()).toHaveLength(1);
+    const status = async () =>
+      (
+        (await (
+          await fetch(`${url}/api/v1/submissions/${id}`, {
+            headers: { authorization: `Bearer ${owner.token}` },
+          })
+        ).json()) as { estimatedStartAt: string }
+      ).estimatedStartAt;
+    expect(await status()).toBe(queuedAt!.toISOString());
 
-  it("promises nothing without a live worker or without a finished run to learn from", () => {
-    expect(estimateStart(1, { slots: 0, running: 0, typicalRunMs: minute }, now)).toBeNull();
-    expect(estimateStart(1, { slots: 4, running: 0, typicalRunMs: null }, now)).toBeNull();
+    // A run ends: the queue moved, the estimate counts from then, and the stream says so once.
+    await finishedRun(0);
+    const moved = await db.submission.aggregate({ where: { competitionId }, _max: { finishedAt: true } });
+    await until(() => estimates().length > 1);
+    expect(estimates()[1]).toEqual({ position: 1, estimatedStartAt: moved._max.finishedAt!.toISOString() });
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(estimates()).toHaveLength(2);
+    expect(await status()).toBe(moved._max.finishedAt!.toISOString());
+    await db.submission.update({ where: { id }, data: { state: "cancelled" } });
   });
 });

@@ -150,7 +150,16 @@ describe("Docker Compose deployment, built with no registry", () => {
       };
       expect(board).toMatchObject({ competition: { slug: "compose-test" }, entries: [] });
       // The API's metrics see the run (PostgreSQL is shared with the worker) and the upload's bytes.
-      const metrics = await (await fetch(`${url}/metrics`)).text();
+      // They are on the ops port, which Compose does not publish: read from inside the network.
+      expect((await fetch(`${url}/metrics`)).status).toBe(404);
+      const { stdout: metrics } = await compose([
+        "exec",
+        "-T",
+        "api",
+        "node",
+        "-e",
+        "fetch('http://127.0.0.1:9465/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))",
+      ]);
       expect(metrics).toMatch(/^holdout_runs_total\{outcome="scored"\} 1$/m);
       expect(metrics).toMatch(/^holdout_uploaded_bytes_total\{route="\/api\/v1\/submissions"\} \d{6,}/m);
     },

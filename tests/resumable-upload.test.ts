@@ -2,13 +2,13 @@ import { spawnSync } from "node:child_process";
 import { createHash, randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
-import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sweepAbandonedUploads } from "../apps/api/src/services/resumable.ts";
 import { BASELINE_TARBALL } from "./support/env.ts";
 import { startStack, waitForFinal, type Stack } from "./support/stack.ts";
+import { patchThenBreak, settledOffset } from "./support/uploads.ts";
 
 // Resumable uploads (tus 1.0) against the real API, PostgreSQL, Redis and Docker: a connection
 // broken mid-upload resumes from the server's offset and the model is scored; the size cap holds on
@@ -68,52 +68,6 @@ const patch = (stack: Stack, token: string, location: string, offset: number, by
 const head = (stack: Stack, token: string, location: string) =>
   call(`${stack.url}${location}`, "HEAD", token, {});
 
-/** Sends `bytes` as a PATCH body over a raw socket, then breaks the connection before the end. */
-function patchThenBreak(stack: Stack, token: string, location: string, bytes: Buffer, breakAfter: number) {
-  return new Promise<void>((resolve) => {
-    const url = new URL(`${stack.url}${location}`);
-    const req = http.request({
-      host: url.hostname,
-      port: url.port,
-      path: url.pathname,
-      method: "PATCH",
-      headers: {
-        authorization: `Bearer ${token}`,
-        "tus-resumable": "1.0.0",
-        "upload-offset": "0",
-        "content-type": "application/offset+octet-stream",
-        "content-length": String(bytes.length),
-      },
-    });
-    req.on("error", () => resolve());
-    req.on("close", () => resolve());
-    const step = 256 * 1024;
-    let at = 0;
-    const pump = () => {
-      while (at < breakAfter) {
-        const chunk = bytes.subarray(at, Math.min(at + step, breakAfter));
-        at += chunk.length;
-        if (!req.write(chunk)) return void req.once("drain", pump);
-      }
-      // Everything up to here is on the wire: break the connection the way a network would.
-      setTimeout(() => req.destroy(), 200);
-    };
-    pump();
-  });
-}
-
-/** The server's offset once it has stopped moving (the broken request may still be flushing). */
-async function settledOffset(stack: Stack, token: string, location: string) {
-  let last = -1;
-  for (;;) {
-    const res = await head(stack, token, location);
-    const offset = Number(res.headers.get("upload-offset"));
-    if (res.status === 200 && offset === last) return offset;
-    last = offset;
-    await new Promise((r) => setTimeout(r, 300));
-  }
-}
-
 describe("resumable uploads", () => {
   let stack: Stack;
   let team: { id: string; token: string };
@@ -135,8 +89,8 @@ describe("resumable uploads", () => {
     expect(await reservations(team.id)).toBe(1);
 
     const half = Math.floor(tarball.length / 2);
-    await patchThenBreak(stack, team.token, created.location!, tarball, half);
-    const offset = await settledOffset(stack, team.token, created.location!);
+    await patchThenBreak(stack.url, team.token, created.location!, tarball, half);
+    const offset = await settledOffset(stack.url, team.token, created.location!);
     expect(offset).toBeGreaterThan(0);
     expect(offset).toBeLessThanOrEqual(half);
 

@@ -161,7 +161,12 @@ export interface ApiProc extends Proc {
 
 /** Starts `apps/api/src/server.ts` on a kernel-chosen port; resolves once it listens. */
 export async function startApiProcess(name: string, env: Record<string, string>): Promise<ApiProc> {
-  const proc = spawnTs(name, "apps/api/src/server.ts", { PORT: "0", HOST: "127.0.0.1", ...env });
+  const proc = spawnTs(name, "apps/api/src/server.ts", {
+    PORT: "0",
+    HOST: "127.0.0.1",
+    HOLDOUT_OPS_PORT: "0",
+    ...env,
+  });
   try {
     // fastify logs its address at info level once it listens.
     const line = await proc.waitForLine(/Server listening at http:\/\/127\.0\.0\.1:\d+/, 120_000);

@@ -5,7 +5,9 @@ import path from "node:path";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { buildApp, type TrustProxy } from "@holdout/api";
+import { apiReadinessProbes } from "../../apps/api/src/routes/health.ts";
 import { QUEUE_EVALUATE, type EvaluateJob } from "@holdout/contracts";
+import { startOpsServer } from "@holdout/contracts/ops";
 import {
   createDb,
   createOrganizer,
@@ -20,6 +22,8 @@ import { TEST_DEVSET_DIR } from "./global-setup.ts";
 
 export interface Stack {
   url: string;
+  /** The API's ops listener (/metrics, /healthz, /readyz), as server.ts starts it. */
+  opsUrl: string;
   db: Db;
   competition: { id: string; slug: string; name: string; aucFloor: number };
   dataDir: string;
@@ -108,6 +112,12 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     ...(opts.eventStreams ? { eventStreams: opts.eventStreams } : {}),
   });
   const address = await app.listen({ host: "127.0.0.1", port: 0 });
+  const ops = await startOpsServer({
+    port: 0,
+    host: "127.0.0.1",
+    probes: apiReadinessProbes({ db, redis }),
+    metrics: app.metricsRegistry,
+  });
 
   // Each worker of the stack gets its own name; all share the stack's queues, data and competition
   // (their reconcilers look at this competition only, so parallel test files never meet).
@@ -140,6 +150,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
 
   return {
     url: address,
+    opsUrl: ops.url,
     db,
     competition,
     dataDir,
@@ -165,6 +176,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     },
     async close() {
       await Promise.all(running.map((w) => w.close()));
+      await ops.close();
       await app.close();
       await queue.obliterate({ force: true });
       await queue.close();

@@ -9,10 +9,12 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastif
 import type { Redis } from "ioredis";
 import type { EvaluateJob } from "@holdout/contracts";
 import type { Db } from "@holdout/db";
+import { clientErrorHandler } from "./client-errors.ts";
+import { openapiOptions } from "./openapi.ts";
 import { auth } from "./plugins/auth.ts";
 import { trustProxyOption, type TrustProxy } from "./plugins/client-address.ts";
 import { metrics } from "./plugins/metrics.ts";
-import { problemJson } from "./plugins/problem-json.ts";
+import { frameworkErrors, problemJson } from "./plugins/problem-json.ts";
 import { genRequestId, requestId } from "./plugins/request-id.ts";
 import { securityHeaders } from "./plugins/security-headers.ts";
 import { credentialRateLimit, ipRateLimit, type RateLimitOptions } from "./plugins/rate-limit.ts";
@@ -30,7 +32,6 @@ import { EventHub } from "./services/events-hub.ts";
 import { cachedLeaderboard, type CompetitionInfo } from "./services/leaderboard.ts";
 import { streamSlots } from "./services/stream-slots.ts";
 import { crossOriginCheck } from "./web/cross-origin.ts";
-import { tagOf, type Caller } from "./web/api-docs.ts";
 import { webPages } from "./web/index.ts";
 import { createOrganizerService } from "./web/organizer.ts";
 
@@ -76,15 +77,6 @@ const DEFAULT_EVENT_STREAMS = { perOwner: 10, perAddress: 20 };
 
 const VIEWS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "views");
 
-/** Who may call a route, by the auth hook it runs first; undefined when anyone may. */
-function callerOf(app: FastifyInstance, onRequest: unknown): Caller | undefined {
-  const hooks = [onRequest].flat();
-  if (hooks.includes(app.requireOrganizer)) return "organizer";
-  if (hooks.includes(app.requireTeam)) return "team";
-  if (hooks.includes(app.requireAuth)) return "signed-in";
-  return undefined;
-}
-
 /** Builds the API with everything it needs passed in; only server.ts listens. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -92,7 +84,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     trustProxy: trustProxyOption(deps.trustProxy ?? false),
     // X-Request-ID from a proxy or client when sane, else a UUID: on every log line and answer.
     genReqId: genRequestId,
+    // Unknown fields of a JSON body are refused, naming them, as the schemas (additionalProperties:
+    // false) and the document say; fastify's default silently drops them.
+    ajv: { customOptions: { removeAdditional: false } },
+    // Refusals raised outside the routes answer problem+json too: a bad URL, requests Node's
+    // parser refuses (oversized headers, timeouts), and requests arriving while the server closes.
+    frameworkErrors,
+    clientErrorHandler,
+    return503OnClosing: false,
   }).withTypeProvider<TypeBoxTypeProvider>();
+  // fastify parses text/plain bodies by default, so a text body reached the JSON schemas and was
+  // refused as invalid (400); no endpoint takes text, so it is an unsupported media type (415).
+  app.removeContentTypeParser("text/plain");
 
   await app.register(problemJson);
   await app.register(requestId);
@@ -100,37 +103,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(securityHeaders, { hsts: deps.session?.cookieSecure ?? true });
   await app.register(crossOriginCheck);
   // The OpenAPI document is generated from the route schemas, so it cannot drift from them.
-  await app.register(swagger, {
-    openapi: {
-      info: { title: "Holdout API", version: "1" },
-      components: {
-        securitySchemes: {
-          bearer: { type: "http", scheme: "bearer", description: "An API token (team or organizer)" },
-          session: {
-            type: "apiKey",
-            in: "cookie",
-            name: "holdout_session",
-            description: "The web's session",
-          },
-        },
-      },
-    },
-    // Each operation says who may call it (read from its auth hook, so it cannot drift from what
-    // the route enforces) and carries its group's tag.
-    transform: ({ schema, url, route }) => {
-      if (!schema || schema.hide) return { schema, url };
-      const caller = route.config?.caller ?? callerOf(app, route.onRequest);
-      const tagged = { ...schema, tags: [tagOf(url)] };
-      if (!caller) return { schema: tagged, url };
-      // A password instead of a token: the empty requirement makes the two schemes optional.
-      const security: Record<string, string[]>[] = [
-        { bearer: [] },
-        { session: [] },
-        ...(caller === "credentials" ? [{}] : []),
-      ];
-      return { schema: { ...tagged, security, "x-caller": caller }, url };
-    },
-  });
+  await app.register(swagger, openapiOptions(app));
   await app.register(multipart, {
     limits: {
       fileSize: deps.maxUploadBytes,

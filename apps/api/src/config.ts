@@ -46,6 +46,13 @@ const trustProxy = z
 export const ApiConfigSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HOST: z.string().default("127.0.0.1"),
+  /**
+   * Port of the API's ops listener: /metrics (and /healthz, /readyz), apart from the public port so
+   * that nothing routed to the API reaches them; 0 picks a free port.
+   */
+  HOLDOUT_OPS_PORT: z.coerce.number().int().min(0).max(65535).default(9465),
+  /** Address of the ops listener: loopback keeps it to this host; `0.0.0.0` in a container (Compose). */
+  HOLDOUT_OPS_HOST: z.string().min(1).default("127.0.0.1"),
   DATABASE_URL: postgresUrl,
   REDIS_URL: redisUrl,
   HOLDOUT_DATA_DIR: directory("/var/lib/holdout"),

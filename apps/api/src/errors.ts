@@ -23,6 +23,8 @@ export const Errors = {
   // Resumable uploads (tus): a PATCH at the wrong offset, and any other protocol refusal.
   UploadOffsetMismatch: createError("HOLDOUT_ERR_UPLOAD_OFFSET_MISMATCH", "%s", 409),
   UploadProtocol: createError("HOLDOUT_ERR_UPLOAD_PROTOCOL", "%s", 400),
+  TusVersion: createError("HOLDOUT_ERR_TUS_VERSION", "%s", 412),
+  UnsupportedMediaType: createError("HOLDOUT_ERR_UNSUPPORTED_MEDIA_TYPE", "%s", 415),
   AlreadyFinal: createError("HOLDOUT_ERR_ALREADY_FINAL", "%s", 409),
   NotRescorable: createError("HOLDOUT_ERR_NOT_RESCORABLE", "%s", 409),
   CompetitionClosed: createError("HOLDOUT_ERR_COMPETITION_CLOSED", "%s", 409),

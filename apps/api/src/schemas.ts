@@ -4,12 +4,14 @@ import { Type, type Static } from "typebox";
 // a private field can never leak through a public route) and the OpenAPI document.
 
 export const ProblemSchema = Type.Object({
-  type: Type.String(),
-  title: Type.String(),
+  type: Type.String({ description: "where the code is explained: its entry on /docs" }),
+  title: Type.String({ description: "the status's reason phrase" }),
   status: Type.Integer(),
-  detail: Type.String(),
-  code: Type.String(),
-  instance: Type.String(),
+  detail: Type.String({ description: "what is wrong here, in words" }),
+  code: Type.String({ description: "stable `HOLDOUT_ERR_*` code, listed on /docs" }),
+  instance: Type.Optional(
+    Type.String({ description: "the request's path; absent only when the request was not readable HTTP" }),
+  ),
   errors: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
   /** When a refused request may succeed (quota and rate limits); also sent as Retry-After. */
   retryAt: Type.Optional(Type.String()),
@@ -21,9 +23,20 @@ export const TaskResultSchema = Type.Object({
   radsBelowCurve: Type.Integer(),
 });
 
-export const Interval = Type.Union([Type.Tuple([Type.Number(), Type.Number()]), Type.Null()], {
-  description: "95% bootstrap confidence interval [lo, hi]; null until the scorer has computed it",
-});
+/**
+ * A [lo, hi] pair, or null. Written as an array of exactly two numbers: OpenAPI 3.0 has no tuple
+ * form (its `items` is one schema), and a tuple made the whole document invalid. Its static type
+ * stays the pair.
+ */
+export function intervalSchema(description: string) {
+  return Type.Unsafe<[lo: number, hi: number] | null>(
+    Type.Union([Type.Array(Type.Number(), { minItems: 2, maxItems: 2 }), Type.Null()], { description }),
+  );
+}
+
+export const Interval = intervalSchema(
+  "95% bootstrap confidence interval [lo, hi]; null until the scorer has computed it",
+);
 
 /** A task's result with the uncertainty the scorer measures (submissions and the ranked leaderboard). */
 export const ScoredTaskSchema = Type.Object({ ...TaskResultSchema.properties, auc95: Interval });

@@ -2,9 +2,11 @@ import os from "node:os";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { QUEUE_EVALUATE, runMain, type EvaluateJob } from "@holdout/contracts";
+import { startOpsServer, type OpsServer } from "@holdout/contracts/ops";
 import { createDb, ensureCompetition } from "@holdout/db";
 import { buildApp } from "./app.ts";
 import { loadApiConfig } from "./config.ts";
+import { apiReadinessProbes } from "./routes/health.ts";
 
 async function main() {
   const config = loadApiConfig(process.env);
@@ -55,6 +57,7 @@ async function main() {
     },
   });
 
+  let ops: OpsServer | null = null;
   let closing = false;
   const shutdown = async (signal: string) => {
     if (closing) return;
@@ -63,6 +66,7 @@ async function main() {
     // Stop accepting, let in-flight requests finish, then close the stores; each step runs even
     // if an earlier one fails.
     const steps: (() => Promise<unknown>)[] = [
+      async () => ops?.close(),
       () => app.close(),
       () => queue.close(),
       () => redis.quit(),
@@ -76,6 +80,15 @@ async function main() {
   process.once("SIGINT", () => void shutdown("SIGINT"));
 
   await app.listen({ port: config.PORT, host: config.HOST });
+  // /metrics (and the probes) on a listener of their own, never on the public port.
+  ops = await startOpsServer({
+    port: config.HOLDOUT_OPS_PORT,
+    host: config.HOLDOUT_OPS_HOST,
+    probes: apiReadinessProbes({ db, redis }),
+    metrics: app.metricsRegistry,
+    log: app.log,
+  });
+  app.log.info({ url: ops.url }, "ops listener (/metrics, /healthz, /readyz) started");
 }
 
 runMain(main);

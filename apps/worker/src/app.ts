@@ -199,7 +199,15 @@ export async function startWorker(
   const ops: OpsServer | null =
     config.HOLDOUT_OPS_PORT === undefined
       ? null
-      : await startOpsServer({ port: config.HOLDOUT_OPS_PORT, db, redis, docker, metrics, log });
+      : await startOpsServer({
+          port: config.HOLDOUT_OPS_PORT,
+          host: config.HOLDOUT_OPS_HOST,
+          db,
+          redis,
+          docker,
+          metrics,
+          log,
+        });
 
   const heartbeat = startHeartbeat({
     db,

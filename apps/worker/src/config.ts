@@ -70,6 +70,8 @@ export const WorkerConfigSchema = z
     HOLDOUT_JOB_LOCK_SECONDS: positiveInt(30),
     /** Port of the worker's /healthz, /readyz and /metrics; unset: not served. */
     HOLDOUT_OPS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+    /** Address of that port: loopback keeps it to this host; `0.0.0.0` in a container (Compose). */
+    HOLDOUT_OPS_HOST: z.string().min(1).default("127.0.0.1"),
     HOLDOUT_BOOTSTRAP_REPLICATES: positiveInt(2000),
     HOLDOUT_BOOTSTRAP_SEED: z.coerce.number().int().min(0).max(0xffffffff).default(20_190_101),
     DOCKER_SOCKET: z.string().min(1).default("/var/run/docker.sock"),

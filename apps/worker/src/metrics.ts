@@ -1,5 +1,6 @@
 import type { Job, Queue, Worker } from "bullmq";
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { collectProcessMetrics } from "@holdout/contracts/ops";
 
 /**
  * This worker process's own Prometheus metrics, served by the ops server (ops-server.ts). They count
@@ -23,7 +24,7 @@ export interface WorkerMetrics {
 
 export function createWorkerMetrics(opts: { queues?: Queue[] } = {}): WorkerMetrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  collectProcessMetrics(registry);
 
   const runs = new Counter({
     name: "holdout_worker_runs_total",

@@ -16,7 +16,7 @@ export const PROBLEMS: readonly ProblemEntry[] = [
     code: "HOLDOUT_ERR_UNAUTHORIZED",
     status: 401,
     meaning:
-      "No valid credentials. Send `Authorization: Bearer <token>` with a live API token, or sign in on the web.",
+      'No valid credentials. Send `Authorization: Bearer <token>` with a live API token, or sign in on the web. The `WWW-Authenticate: Bearer` header says `error="invalid_token"` when the token sent is unknown, revoked or malformed.',
   },
   {
     code: "HOLDOUT_ERR_INVALID_CREDENTIALS",
@@ -59,7 +59,7 @@ export const PROBLEMS: readonly ProblemEntry[] = [
   {
     code: "HOLDOUT_ERR_METHOD_NOT_ALLOWED",
     status: 405,
-    meaning: "The worker's ops server (/healthz, /readyz, /metrics) answers GET and HEAD only.",
+    meaning: "The path exists, but not for this method; the `Allow` header lists the methods it answers.",
   },
   {
     code: "HOLDOUT_ERR_TEAM_NAME_TAKEN",
@@ -145,12 +145,28 @@ export const PROBLEMS: readonly ProblemEntry[] = [
     code: "HOLDOUT_ERR_UNSUPPORTED_MEDIA_TYPE",
     status: 415,
     meaning:
-      "The endpoint does not take a body of this Content-Type; JSON endpoints take `application/json`.",
+      "The endpoint does not take a body of this Content-Type: JSON endpoints take `application/json`, uploads `multipart/form-data` or (tus) `application/offset+octet-stream`, and the web's forms their form encodings.",
   },
   {
     code: "HOLDOUT_ERR_BODY_TOO_LARGE",
     status: 413,
     meaning: "A JSON body is over the size limit; only uploads may be large.",
+  },
+  {
+    code: "HOLDOUT_ERR_HEADERS_TOO_LARGE",
+    status: 431,
+    meaning:
+      "The request's headers (with its request line) are over the server's limit, 16 KiB in all; usually an oversized cookie or a header repeated by a proxy.",
+  },
+  {
+    code: "HOLDOUT_ERR_URI_TOO_LONG",
+    status: 414,
+    meaning: "A path segment (an id) is far longer than any the API uses.",
+  },
+  {
+    code: "HOLDOUT_ERR_REQUEST_TIMEOUT",
+    status: 408,
+    meaning: "The request did not arrive in full in time; the connection is closed. Send it again.",
   },
   {
     code: "HOLDOUT_ERR_BAD_REQUEST",
@@ -223,6 +239,12 @@ export const PROBLEMS: readonly ProblemEntry[] = [
     status: 400,
     meaning:
       "A resumable upload request breaks the tus 1.0 protocol (a missing or wrong header); `detail` names it. Sent with the status tus prescribes.",
+  },
+  {
+    code: "HOLDOUT_ERR_TUS_VERSION",
+    status: 412,
+    meaning:
+      "A resumable upload request without `Tus-Resumable: 1.0.0`: the server speaks tus 1.0.0 only, as its `Tus-Version` header says.",
   },
   {
     code: "HOLDOUT_ERR_BUNDLE_NOT_ARCHIVE",
@@ -307,10 +329,14 @@ export const STATUS_TITLES: Readonly<Record<number, string>> = {
   403: "Forbidden",
   404: "Not Found",
   405: "Method Not Allowed",
+  408: "Request Timeout",
   409: "Conflict",
+  412: "Precondition Failed",
   413: "Content Too Large",
+  414: "URI Too Long",
   415: "Unsupported Media Type",
   429: "Too Many Requests",
+  431: "Request Header Fields Too Large",
   500: "Internal Server Error",
   503: "Service Unavailable",
 };

@@ -9,6 +9,7 @@ import {
   type Principal,
 } from "@holdout/db";
 import { Errors } from "../errors.ts";
+import { BEARER_CHALLENGE } from "./problem-json.ts";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -58,6 +59,15 @@ export function sessionTokenOf(request: FastifyRequest): string | null {
   return null;
 }
 
+/** A token was sent and refused: RFC 6750 §3.1's `invalid_token` in the challenge. */
+function invalidToken(err: Error): Error {
+  return Object.assign(err, {
+    headers: {
+      "www-authenticate": `${BEARER_CHALLENGE}, error="invalid_token", error_description="${err.message}"`,
+    },
+  });
+}
+
 /**
  * Resolves `Authorization: Bearer <token>` or the session cookie on every request. A bad bearer
  * token is an error even where anonymous access is allowed: silently treating it as anonymous
@@ -79,10 +89,14 @@ export const auth = fp(
       if (header !== undefined) {
         const match = BEARER.exec(header);
         if (!match?.[1]) {
-          throw new Errors.Unauthorized("the Authorization header must be `Bearer <API token>`");
+          // Another scheme (Basic, a bare token): the default challenge says which one to use,
+          // unless it was a Bearer token that is malformed.
+          const err = new Errors.Unauthorized("the Authorization header must be `Bearer <API token>`");
+          throw /^Bearer\b/i.test(header) ? invalidToken(err) : err;
         }
         principal = await authenticateApiToken(opts.db, match[1]);
-        if (!belongsHere(principal)) throw new Errors.Unauthorized("unknown or revoked API token");
+        if (!belongsHere(principal))
+          throw invalidToken(new Errors.Unauthorized("unknown or revoked API token"));
       } else {
         const token = sessionTokenOf(request);
         if (token) principal = await authenticateSession(opts.db, token);

@@ -1,13 +1,22 @@
 import type { Queue } from "bullmq";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type Metric } from "prom-client";
+import { Counter, Gauge, Histogram, Registry, type Metric } from "prom-client";
+import { FAILURE_CATEGORIES, FINAL_STATES, SUBMISSION_STATES } from "@holdout/contracts";
+import { collectProcessMetrics } from "@holdout/contracts/ops";
 import type { Db } from "@holdout/db";
 
+declare module "fastify" {
+  interface FastifyInstance {
+    /** The API's Prometheus registry, served at /metrics by the ops listener (server.ts). */
+    metricsRegistry: Registry;
+  }
+}
+
 /**
- * Prometheus metrics at GET /metrics.
+ * The API's Prometheus metrics, served at /metrics on the ops listener, never on the public port.
  *
- * Measured in this process: HTTP latency by route and status, and bytes received on upload routes.
+ * Measured in this process: HTTP latency by route and status, and body bytes read on upload routes.
  * Read at scrape time: queue depth (BullMQ, shared by every process), and from PostgreSQL the
  * submissions by state, the runs by outcome and the run-duration histogram. Those come from the
  * database on purpose: it is the truth shared by every worker on every host, so any API replica
@@ -88,7 +97,17 @@ function precomputedHistogram(
     type: "histogram",
     aggregator: "sum",
     async get() {
-      const rows = await read();
+      const found = await read();
+      // Every final state, those without a run yet as zeros.
+      const rows = FINAL_STATES.map(
+        (state) =>
+          found.find((r) => r.state === state) ?? {
+            state,
+            count: 0,
+            sum: 0,
+            buckets: RUN_DURATION_BUCKETS.map(() => 0),
+          },
+      );
       const values = rows.flatMap((row) => [
         ...RUN_DURATION_BUCKETS.map((le, i) => ({
           metricName: `${name}_bucket`,
@@ -108,7 +127,7 @@ function precomputedHistogram(
 /** Builds the registry and the hooks; exported for the tests and the worker-free bench. */
 export function createApiMetrics(opts: MetricsOptions) {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  collectProcessMetrics(registry);
   const cacheMs = opts.cacheMs ?? 10_000;
 
   let cached: { at: number; figures: Promise<DbFigures> } | undefined;
@@ -131,7 +150,7 @@ export function createApiMetrics(opts: MetricsOptions) {
   });
   const uploadedBytes = new Counter({
     name: "holdout_uploaded_bytes_total",
-    help: "Bytes received on upload routes (request bodies, as read from the socket)",
+    help: "Request body bytes read on upload routes, counted as they arrive (an interrupted upload counts what arrived)",
     labelNames: ["route"] as const,
     registers: [registry],
   });
@@ -164,6 +183,8 @@ export function createApiMetrics(opts: MetricsOptions) {
     async collect() {
       const { byState } = await dbFigures();
       this.reset();
+      // Every state, 0 included: a series that vanishes at 0 cannot be told from one never scraped.
+      for (const state of SUBMISSION_STATES) this.set({ state }, 0);
       for (const { state, n } of byState) this.set({ state }, n);
     },
   });
@@ -175,6 +196,7 @@ export function createApiMetrics(opts: MetricsOptions) {
     async collect() {
       const { byOutcome } = await dbFigures();
       this.reset();
+      for (const outcome of ["scored", "cancelled", ...FAILURE_CATEGORIES]) this.inc({ outcome }, 0);
       for (const { outcome, n } of byOutcome) this.inc({ outcome }, n);
     },
   });
@@ -194,16 +216,17 @@ export function createApiMetrics(opts: MetricsOptions) {
     ),
   );
 
-  // Bytes a socket had read when its previous request ended. By onRequest the socket has already
-  // read the headers and the first chunk of the body, so the count for a request runs from the end
-  // of the previous one on its connection (clients do not pipeline): the body plus its headers.
-  const readBefore = new WeakMap<object, number>();
-  const started = new WeakMap<FastifyRequest, number>();
   return {
     registry,
     onRequest(request: FastifyRequest) {
-      const { socket } = request.raw;
-      started.set(request, socket ? (readBefore.get(socket) ?? 0) : 0);
+      const route = request.routeOptions.url;
+      if (!route || !isUploadRoute(request.method, route)) return;
+      // Counted as whoever reads the body (multipart, tus) takes it: a 'data' listener sees every
+      // chunk read, so a broken-off upload counts what arrived and headers never count. Paused
+      // first: on a fresh stream the listener would start the flow before its reader is there.
+      const body = request.raw;
+      body.pause();
+      body.on("data", (chunk: Buffer) => uploadedBytes.inc({ route }, chunk.length));
     },
     onResponse(request: FastifyRequest, statusCode: number, elapsedMs: number) {
       const route = request.routeOptions.url ?? "(unmatched)";
@@ -211,14 +234,6 @@ export function createApiMetrics(opts: MetricsOptions) {
         { method: request.method, route, status_code: String(statusCode) },
         elapsedMs / 1000,
       );
-      const { socket } = request.raw;
-      if (!socket) return;
-      const now = socket.bytesRead;
-      readBefore.set(socket, now);
-      if (isUploadRoute(request.method, route)) {
-        const read = now - (started.get(request) ?? now);
-        if (read > 0) uploadedBytes.inc({ route }, read);
-      }
     },
   };
 }
@@ -234,10 +249,7 @@ export const metrics = fp(
       m.onResponse(request, reply.statusCode, reply.elapsedTime);
       next();
     });
-    app.get("/metrics", { schema: { hide: true } }, async (_request, reply) => {
-      const body = await m.registry.metrics();
-      return reply.type(m.registry.contentType).send(body);
-    });
+    app.decorate("metricsRegistry", m.registry);
     done();
   },
   { name: "metrics" },

@@ -21,14 +21,20 @@ export interface HealthOptions {
  * /readyz: PostgreSQL and Redis answer (and the Docker engine, when given), checked at once, each
  * bounded in time; a load balancer stops sending uploads to an API that is not ready.
  */
-const healthRoutes: FastifyPluginCallbackTypebox<HealthOptions> = (app, opts, done) => {
-  const timeoutMs = opts.timeoutMs ?? 2000;
+/** What the API's readiness depends on: its route here, and the ops listener's /readyz. */
+export function apiReadinessProbes(opts: Pick<HealthOptions, "db" | "redis" | "docker">): ReadinessProbe[] {
   const probes: ReadinessProbe[] = [
     ["postgres", () => opts.db.$queryRaw`SELECT 1`],
     ["redis", () => opts.redis.ping()],
   ];
   const { docker } = opts;
   if (docker) probes.push(["docker", () => docker.ping()]);
+  return probes;
+}
+
+const healthRoutes: FastifyPluginCallbackTypebox<HealthOptions> = (app, opts, done) => {
+  const timeoutMs = opts.timeoutMs ?? 2000;
+  const probes = apiReadinessProbes(opts);
 
   app.get("/healthz", { schema: { hide: true } }, () => ({ status: "ok" }));
 

@@ -81,6 +81,10 @@ const leaderboardRoutes: FastifyPluginCallbackTypebox<LeaderboardRoutesOptions> 
     },
   );
 
+  const csvResponse = {
+    description: "One row per listed entry, with a header row (an attachment)",
+    content: { "text/csv": { schema: Type.String({ description: `columns: ${CSV_COLUMNS.join(", ")}` }) } },
+  };
   app.get(
     "/leaderboard.csv",
     {
@@ -89,6 +93,7 @@ const leaderboardRoutes: FastifyPluginCallbackTypebox<LeaderboardRoutesOptions> 
         description:
           "The ranked entries at the released precision. A split competition, once closed: the final (private-part) ranking, or the public part's with `?board=public`.",
         querystring: Type.Object({ board: Type.Optional(Type.Literal("public")) }),
+        response: { 200: csvResponse },
       },
     },
     async (request, reply) => {

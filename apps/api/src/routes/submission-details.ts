@@ -42,6 +42,8 @@ const TimelineEventSchema = Type.Object({
   detail: Type.Union([Type.String(), Type.Null()]),
 });
 
+const TimelineSchema = Type.Object({ events: Type.Array(TimelineEventSchema) });
+
 const wantsEventStream = (request: FastifyRequest) =>
   (request.headers.accept ?? "").toLowerCase().includes("text/event-stream");
 
@@ -98,11 +100,25 @@ const submissionDetailRoutes: FastifyPluginCallbackTypebox<SubmissionDetailRoute
       schema: {
         summary: "The submission's timeline: every state change (JSON, or server-sent events)",
         description:
-          "With `Accept: text/event-stream`: `timeline` events (with `id:`; send `Last-Event-ID` to resume), `queue` events ({position, estimatedStartAt}) while queued, then `end` ({state}) once final, and the stream closes. Comment lines every 15 s keep it open. Open streams are capped per team and per client address (429 `HOLDOUT_ERR_TOO_MANY_STREAMS` with Retry-After beyond).",
+          "With `Accept: text/event-stream`: `timeline` events (with `id:`; send `Last-Event-ID` to resume), `queue` events ({position, estimatedStartAt}) while queued, sent when either changes, then `end` ({state}) once final, and the stream closes. A reconnection to a final submission that has nothing more to send is answered 204, which tells an EventSource to stop. Comment lines every 15 s keep it open. Open streams are capped per team and per client address (429 `HOLDOUT_ERR_TOO_MANY_STREAMS` with Retry-After beyond).",
         params: IdParamsSchema,
         headers: Type.Object({ "last-event-id": Type.Optional(Type.String({ maxLength: 40 })) }),
         response: {
-          200: Type.Object({ events: Type.Array(TimelineEventSchema) }),
+          200: {
+            description: "The timeline: JSON, or a stream of server-sent events (by Accept)",
+            content: {
+              "application/json": { schema: TimelineSchema },
+              "text/event-stream": {
+                schema: Type.String({
+                  description: "`timeline`, `queue` and `end` events, each with a JSON `data` line",
+                }),
+              },
+            },
+          },
+          204: Type.Null({
+            description:
+              "Event stream only: the submission is final and the client has every event (Last-Event-ID); nothing more will come",
+          }),
           "4xx": ProblemSchema,
         },
       },

@@ -248,6 +248,8 @@ const submissionRoutes: FastifyPluginCallbackTypebox<SubmissionRoutesOptions> = 
       schema: {
         summary:
           "A submission: everything for its team and organizers; the leaderboard fields for anyone if listed",
+        // Anyone may ask; the submission's team and organizers see more with their credentials.
+        security: [{}, { bearer: [] }, { session: [] }],
         params: IdParamsSchema,
         response: {
           200: Type.Union([SubmissionDetailSchema, PublicSubmissionSchema]),

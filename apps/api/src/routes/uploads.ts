@@ -6,7 +6,6 @@ import type { Upload } from "@tus/server";
 import type { Queue } from "bullmq";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { NodeRequest } from "srvx/node";
-import { Type } from "typebox";
 import type { EvaluateJob } from "@holdout/contracts";
 import { releaseQuotaSlot, reserveQuotaSlot, type Db } from "@holdout/db";
 import { Errors } from "../errors.ts";
@@ -29,6 +28,19 @@ import {
 import { submissionUrl } from "../services/submission-view.ts";
 import { ingestStoredFile, recordUpload } from "../services/upload.ts";
 import { enqueueSubmission, refuseUnrunnableCommand } from "./submissions.ts";
+import {
+  ChunkBody,
+  ChunkResponse,
+  CreatedResponse,
+  CreateHeaders,
+  OffsetResponse,
+  OptionsResponse,
+  PatchHeaders,
+  TerminatedResponse,
+  TUS_EXTENSIONS,
+  TUS_VERSION,
+  TusHeaders,
+} from "./tus-schemas.ts";
 
 export interface UploadRoutesOptions {
   db: Db;
@@ -47,14 +59,13 @@ export interface UploadRoutesOptions {
 interface Exchange {
   teamId: string;
   id: string;
+  /** When the upload's quota slot (and so the upload) expires unless another request renews it. */
+  expiresAt: Date;
   /** A rejection raised inside a tus hook, answered as problem+json instead of tus's text. */
   error?: unknown;
 }
 
-const TUS_HEADERS = Type.Object({
-  "upload-length": Type.Optional(Type.String({ maxLength: 20 })),
-  "upload-metadata": Type.Optional(Type.String({ maxLength: 16 * 1024 })),
-});
+const CHUNK_TYPE = "application/offset+octet-stream";
 
 /** tus's refusals as problems with our stable codes (tus answers them in plain text). */
 function tusProblem(status: number, body: string): Error {
@@ -67,6 +78,8 @@ function tusProblem(status: number, body: string): Error {
       return new Errors.UploadOffsetMismatch(
         `${detail}: ask for the server's offset (HEAD) and send from there`,
       );
+    case 412:
+      return new Errors.TusVersion(`${detail}: send \`Tus-Resumable: ${TUS_VERSION}\``);
     case 413:
       return new Errors.UploadTooLarge(`${detail}: the file exceeds the size limit for submissions`);
     default:
@@ -132,10 +145,16 @@ const uploadRoutes: FastifyPluginCallbackTypebox<UploadRoutesOptions> = (app, op
       });
     }
     delete headers["content-length"];
+    // tus's answers carry no body (its text content type describes nothing).
+    if (body === "") delete headers["content-type"];
     return { status: res.status, headers, body };
   }
 
-  function send(reply: FastifyReply, answer: Awaited<ReturnType<typeof forward>>) {
+  function send(reply: FastifyReply, answer: Awaited<ReturnType<typeof forward>>, exchange: Exchange) {
+    // expiration: an upload still in progress says until when it is kept without another request.
+    if (!answer.headers["holdout-submission-id"]) {
+      answer.headers["upload-expires"] = exchange.expiresAt.toUTCString();
+    }
     return reply
       .status(answer.status)
       .headers(answer.headers)
@@ -146,11 +165,12 @@ const uploadRoutes: FastifyPluginCallbackTypebox<UploadRoutesOptions> = (app, op
   async function ownUpload(request: FastifyRequest, id: string): Promise<Exchange> {
     const team = currentTeam(request);
     if (UUID.test(id)) {
+      const expiresAt = new Date(Date.now() + opts.reservationTtlMs);
       const { count } = await db.quotaReservation.updateMany({
         where: { id, teamId: team.id, expiresAt: { gt: new Date() } },
-        data: { expiresAt: new Date(Date.now() + opts.reservationTtlMs) },
+        data: { expiresAt },
       });
-      if (count === 1) return { teamId: team.id, id };
+      if (count === 1) return { teamId: team.id, id, expiresAt };
     }
     throw new Errors.NotFound(`no upload in progress ${id} (finished, expired, or never created)`);
   }
@@ -169,11 +189,57 @@ const uploadRoutes: FastifyPluginCallbackTypebox<UploadRoutesOptions> = (app, op
     }
   }
 
-  // tus sends chunks as application/offset+octet-stream; tus reads the body itself.
-  app.addContentTypeParser("application/offset+octet-stream", (_request, _payload, parsed) => parsed(null));
+  // tus sends chunks as application/offset+octet-stream; tus reads the body itself, so fastify only
+  // sees an empty string (what the routes' ChunkBody schema accepts).
+  app.addContentTypeParser(CHUNK_TYPE, (_request, _payload, parsed) => parsed(null, ""));
+  const isChunk = (request: FastifyRequest) =>
+    request.headers["content-type"]?.split(";")[0]?.trim().toLowerCase() === CHUNK_TYPE;
+
+  // tus 1.0: every request but OPTIONS names the protocol version, and one the server does not
+  // speak is answered 412 with the versions it does; every answer names the version it speaks,
+  // refusals (problem+json) included.
+  // Checked after the credentials (a request without them is answered 401 first, as everywhere)
+  // and before the body's type and the headers' schema.
+  app.addHook("preParsing", (request, _reply, payload, next) => {
+    const version = request.headers["tus-resumable"];
+    if (request.method === "PATCH" && version === TUS_VERSION && !isChunk(request)) {
+      const sent = request.headers["content-type"]?.split(";")[0] ?? "no Content-Type";
+      const err = new Errors.UnsupportedMediaType(`a chunk is sent as ${CHUNK_TYPE}, not ${sent} (tus 1.0)`);
+      return next(err, payload);
+    }
+    if (request.method === "OPTIONS" || version === TUS_VERSION) return next(null, payload);
+    const err = new Errors.TusVersion(
+      version === undefined
+        ? `a resumable upload request needs \`Tus-Resumable: ${TUS_VERSION}\``
+        : `Tus-Resumable ${String(version)} is not supported; this server speaks tus ${TUS_VERSION}`,
+    );
+    next(Object.assign(err, { headers: { "tus-version": TUS_VERSION } }), payload);
+  });
+  app.addHook("onSend", (_request, reply, payload, next) => {
+    void reply.header("tus-resumable", TUS_VERSION);
+    next(null, payload);
+  });
 
   const stopSweeper = startUploadSweeper(db, dataDir, opts.sweepIntervalMs, app.log);
   app.addHook("onClose", () => stopSweeper());
+
+  // Discovery: what the server speaks, for anyone (no credentials, no Tus-Resumable needed).
+  const discovery = {
+    "tus-version": TUS_VERSION,
+    "tus-extension": TUS_EXTENSIONS.join(","),
+    "tus-max-size": String(opts.maxUploadBytes),
+  };
+  const discover = { summary: "tus discovery: the versions, extensions and largest upload served" };
+  app.options(
+    UPLOADS_PATH,
+    { schema: { ...discover, response: { 204: OptionsResponse } } },
+    async (_request, reply) => reply.status(204).headers(discovery).send(null),
+  );
+  app.options(
+    `${UPLOADS_PATH}/:id`,
+    { schema: { ...discover, params: IdParamsSchema, response: { 204: OptionsResponse } } },
+    async (_request, reply) => reply.status(204).headers(discovery).send(null),
+  );
 
   app.post(
     UPLOADS_PATH,
@@ -182,9 +248,12 @@ const uploadRoutes: FastifyPluginCallbackTypebox<UploadRoutesOptions> = (app, op
       schema: {
         summary: "Start a resumable upload (tus 1.0 creation)",
         description:
-          "Headers: `Tus-Resumable: 1.0.0`, `Upload-Length` (or `Upload-Defer-Length: 1`), `Upload-Metadata` with base64 values: `model` (required), `description`, `link`, `ensemble`, `kind` (`image`, default, or `bundle`), `command` (bundles). Takes a quota slot; 201 with `Location` for the PATCH requests. The last PATCH answers `Holdout-Submission-Id`.",
-        headers: TUS_HEADERS,
-        response: { "4xx": ProblemSchema, "5xx": ProblemSchema },
+          "Headers: `Tus-Resumable: 1.0.0`, `Upload-Length` (or `Upload-Defer-Length: 1`), `Upload-Metadata` with base64 values: `model` (required), `description`, `link`, `ensemble`, `kind` (`image`, default, or `bundle`), `command` (bundles). Takes a quota slot; 201 with `Location` for the PATCH requests. The first bytes may come in this request's body (creation-with-upload). The last byte's answer carries `Holdout-Submission-Id`.",
+        headers: CreateHeaders,
+        // Optional here (creation-with-upload); fastify validates it only when one is sent.
+        body: ChunkBody,
+        "x-request-body-optional": true,
+        response: { 201: CreatedResponse, "4xx": ProblemSchema, "5xx": ProblemSchema },
       },
     },
     async (request, reply) => {
@@ -203,6 +272,8 @@ const uploadRoutes: FastifyPluginCallbackTypebox<UploadRoutesOptions> = (app, op
         );
       }
       const id = randomUUID();
+      // Taken before the slot is: the header never promises more time than the slot has.
+      const expiresAt = new Date(Date.now() + opts.reservationTtlMs);
       const reservation = await reserveQuotaSlot(db, {
         teamId: team.id,
         reservationId: id,
@@ -211,7 +282,11 @@ const uploadRoutes: FastifyPluginCallbackTypebox<UploadRoutesOptions> = (app, op
       if (!reservation.ok) throw quotaError(reservation.status);
       try {
         await mkdir(dir, { recursive: true });
-        return send(reply, await forward(request, reply, { teamId: team.id, id }));
+        const exchange = { teamId: team.id, id, expiresAt };
+        const answer = await forward(request, reply, exchange);
+        // First bytes sent with the creation: the same early format check as a first PATCH.
+        if (answer.status === 201 && !answer.headers["holdout-submission-id"]) await checkHead(id);
+        return send(reply, answer, exchange);
       } catch (err) {
         await removeResumable(dir, id);
         await releaseQuotaSlot(db, id);
@@ -224,11 +299,15 @@ const uploadRoutes: FastifyPluginCallbackTypebox<UploadRoutesOptions> = (app, op
     method: "HEAD",
     url: `${UPLOADS_PATH}/:id`,
     onRequest: app.requireTeam,
+    // The one HEAD route of the API that is not its GET's shadow: listed in the document.
+    config: { swagger: { exposeHeadRoute: true } },
     schema: {
       summary: "How much of a resumable upload the server has (Upload-Offset)",
       description:
         "For an upload that already became a submission, `Upload-Offset` equals `Upload-Length` and `Holdout-Submission-Id` names it (its final answer was lost).",
       params: IdParamsSchema,
+      headers: TusHeaders,
+      response: { 200: OffsetResponse, "4xx": ProblemSchema },
     },
     handler: async (request, reply) => {
       const { id } = request.params;
@@ -243,7 +322,6 @@ const uploadRoutes: FastifyPluginCallbackTypebox<UploadRoutesOptions> = (app, op
           return reply
             .status(200)
             .headers({
-              "tus-resumable": "1.0.0",
               "upload-offset": size,
               "upload-length": size,
               "cache-control": "no-store",
@@ -251,10 +329,11 @@ const uploadRoutes: FastifyPluginCallbackTypebox<UploadRoutesOptions> = (app, op
               "holdout-submission-state": done.state,
               location: submissionUrl(id),
             })
-            .send();
+            .send(null);
         }
       }
-      return send(reply, await forward(request, reply, await ownUpload(request, id)));
+      const exchange = await ownUpload(request, id);
+      return send(reply, await forward(request, reply, exchange), exchange);
     },
   });
 
@@ -265,7 +344,9 @@ const uploadRoutes: FastifyPluginCallbackTypebox<UploadRoutesOptions> = (app, op
       schema: {
         summary: "Send the next chunk of a resumable upload (at Upload-Offset)",
         params: IdParamsSchema,
-        response: { "4xx": ProblemSchema, "5xx": ProblemSchema },
+        headers: PatchHeaders,
+        body: ChunkBody,
+        response: { 204: ChunkResponse, "4xx": ProblemSchema, "5xx": ProblemSchema },
       },
     },
     async (request, reply) => {
@@ -276,7 +357,7 @@ const uploadRoutes: FastifyPluginCallbackTypebox<UploadRoutesOptions> = (app, op
         const answer = await forward(request, reply, exchange);
         // The first bytes decide the format: a wrong file is refused after one chunk, not 5 GB.
         if (from >= 0 && from < 512 && answer.status === 204) await checkHead(exchange.id);
-        return send(reply, answer);
+        return send(reply, answer, exchange);
       } catch (err) {
         // Over the size cap, an upload can never finish: free its disk and its quota slot now.
         if ((err as { statusCode?: number }).statusCode === 413) {
@@ -304,16 +385,18 @@ const uploadRoutes: FastifyPluginCallbackTypebox<UploadRoutesOptions> = (app, op
     {
       onRequest: app.requireTeam,
       schema: {
-        summary: "Abandon a resumable upload: its bytes are deleted and its quota slot given back",
+        summary:
+          "Abandon a resumable upload: its bytes are deleted and its quota slot given back (tus termination)",
         params: IdParamsSchema,
-        response: { 204: Type.Null(), "4xx": ProblemSchema, "5xx": ProblemSchema },
+        headers: TusHeaders,
+        response: { 204: TerminatedResponse, "4xx": ProblemSchema, "5xx": ProblemSchema },
       },
     },
     async (request, reply) => {
       const exchange = await ownUpload(request, request.params.id);
       await removeResumable(dir, exchange.id);
       await releaseQuotaSlot(db, exchange.id);
-      return reply.status(204).header("tus-resumable", "1.0.0").send(null);
+      return reply.status(204).send(null);
     },
   );
 

@@ -13,7 +13,9 @@ export const HEARTBEAT_MS = 15_000;
  *   `event: queue` {position, estimatedStartAt} while queued, whenever it changes (and once with
  *   nulls when it leaves the queue);
  *   `event: end` {state} once the submission is final, then the stream closes.
- * The caller has already checked that the requester may see the submission.
+ * A final submission with nothing after Last-Event-ID is answered 204 instead: the HTML standard's
+ * way to tell an EventSource not to reconnect (a 200 with `end` made it come back every few
+ * seconds, for ever). The caller has already checked that the requester may see the submission.
  */
 export async function streamSubmissionEvents(
   request: FastifyRequest,
@@ -23,6 +25,13 @@ export async function streamSubmissionEvents(
   lastEventId: bigint,
 ): Promise<void> {
   const { db, hub } = deps;
+  if (isFinalState(submission.state)) {
+    const unseen = (await listSubmissionEvents(db, submission.id)).some((e) => e.id > lastEventId);
+    if (!unseen) {
+      await reply.code(204).header("cache-control", "no-store").send();
+      return;
+    }
+  }
   const res = reply.raw;
   reply.hijack();
   res.writeHead(200, {

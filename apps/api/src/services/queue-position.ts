@@ -27,23 +27,41 @@ export interface QueueFacts {
   running: number;
   /** Median duration of recent finished runs, or null without history. */
   typicalRunMs: number | null;
+  /** When the queue last moved: the latest start or end of a run of this competition. */
+  movedAt: Date | null;
 }
 
 /**
- * When the submission at `position` (1 = next) should start: every run ahead of it (those in
- * progress, then those queued before it) takes a slot for a typical run time, in waves of `slots`.
- * Null when nothing can be promised (no live worker, or no run finished yet to learn from).
+ * When the submission at `position` (1 = next) should start, counted from `since` (when the picture
+ * last changed): every run ahead of it (those in progress, then those queued before it) takes a slot
+ * for a typical run time, in waves of `slots`. Null when nothing can be promised (no live worker, or
+ * no run finished yet to learn from).
  */
-export function estimateStart(position: number, facts: QueueFacts, now: Date): Date | null {
+export function estimateStart(
+  position: number,
+  facts: Pick<QueueFacts, "slots" | "running" | "typicalRunMs">,
+  since: Date,
+): Date | null {
   if (facts.slots <= 0 || facts.typicalRunMs === null) return null;
   const ahead = facts.running + position - 1;
   const waves = ahead < facts.slots ? 0 : Math.floor((ahead - facts.slots) / facts.slots) + 1;
-  return new Date(now.getTime() + waves * facts.typicalRunMs);
+  return new Date(since.getTime() + waves * facts.typicalRunMs);
 }
 
-/** What the estimate is built from, read in three small queries. */
+/**
+ * The moment a queued submission's estimate counts from: when it was queued or when the queue last
+ * moved (a run started or ended), whichever is later. Not the clock: an estimate that counted from
+ * "now" slid forward every second and never settled; this one changes only when something does. A
+ * run that takes longer than the typical one can leave it in the past, until that run ends.
+ */
+export function estimateSince(queuedAt: Date | null, facts: QueueFacts, now: Date): Date {
+  const times = [queuedAt, facts.movedAt].filter((t): t is Date => t !== null).map((t) => t.getTime());
+  return times.length > 0 ? new Date(Math.max(...times)) : now;
+}
+
+/** What the estimate is built from, read in four small queries. */
 export async function queueFacts(db: Db, competitionId: string, now = new Date()): Promise<QueueFacts> {
-  const [workers, running, recent] = await Promise.all([
+  const [workers, running, recent, moved] = await Promise.all([
     db.workerHeartbeat.findMany({
       where: { lastSeenAt: { gt: new Date(now.getTime() - LIVE_WORKER_MS) } },
       select: { concurrency: true },
@@ -60,14 +78,17 @@ export async function queueFacts(db: Db, competitionId: string, now = new Date()
       take: RECENT_RUNS,
       select: { startedAt: true, finishedAt: true },
     }),
+    db.submission.aggregate({ where: { competitionId }, _max: { startedAt: true, finishedAt: true } }),
   ]);
   const durations = recent
     .map((r) => r.finishedAt!.getTime() - r.startedAt!.getTime())
     .filter((ms) => ms >= 0);
+  const ends = [moved._max.startedAt, moved._max.finishedAt].filter((t): t is Date => t !== null);
   return {
     slots: workers.reduce((sum, w) => sum + Math.max(0, w.concurrency), 0),
     running,
     typicalRunMs: median(durations),
+    movedAt: ends.length > 0 ? new Date(Math.max(...ends.map((t) => t.getTime()))) : null,
   };
 }
 
@@ -83,13 +104,13 @@ export async function queueEstimates(
   const queued = await db.submission.findMany({
     where: { competitionId, state: "queued" },
     orderBy: [{ queuedAt: "asc" }, { id: "asc" }],
-    select: { id: true },
+    select: { id: true, queuedAt: true },
   });
   const out = new Map<string, QueueEstimate>();
   if (queued.length === 0) return out;
   const facts = await queueFacts(db, competitionId, now);
   queued.forEach((s, i) => {
-    const at = estimateStart(i + 1, facts, now);
+    const at = estimateStart(i + 1, facts, estimateSince(s.queuedAt, facts, now));
     out.set(s.id, { position: i + 1, estimatedStartAt: at?.toISOString() ?? null });
   });
   return out;
@@ -112,6 +133,7 @@ export async function queueEstimateOf(
     },
   });
   const position = ahead + 1;
-  const at = estimateStart(position, await queueFacts(db, s.competitionId, now), now);
+  const facts = await queueFacts(db, s.competitionId, now);
+  const at = estimateStart(position, facts, estimateSince(s.queuedAt, facts, now));
   return { position, estimatedStartAt: at?.toISOString() ?? null };
 }

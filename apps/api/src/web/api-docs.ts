@@ -67,7 +67,8 @@ interface OperationView {
   description: CodeText;
   caller: string;
   params: (Field & { in: string })[];
-  body: { contentType: string; fields: Field[] } | null;
+  /** Its fields; a body that is not an object (a file's bytes) has none, and says what it is. */
+  body: { contentType: string; fields: Field[]; description: CodeText } | null;
   responses: { status: string; meaning: string; fields: string[] }[];
 }
 
@@ -166,7 +167,13 @@ function operationView(path: string, method: string, op: OpenApiOperation): Oper
       required: p.required ?? false,
       description: codeSegments(p.description ?? p.schema?.description),
     })),
-    body: contentType ? { contentType, fields: fieldsOf(media?.schema) } : null,
+    body: contentType
+      ? {
+          contentType,
+          fields: fieldsOf(media?.schema),
+          description: codeSegments(media?.schema?.description),
+        }
+      : null,
     responses: Object.entries(op.responses ?? {}).map(([status, r]) => ({
       status: status.toUpperCase(),
       meaning: responseMeaning(status, r.content),
