@@ -79,12 +79,14 @@ function part(name: string, timeout: number, body: () => Promise<void>) {
   );
 }
 
+const ran: string[] = [];
 const timings: string[] = [];
 
 async function runSteps(...names: string[]) {
   for (const name of names) {
     const started = Date.now();
     await shell!.run(step(name), (name === "build" ? 25 : 10) * MIN);
+    ran.push(name);
     timings.push(`${name} ${((Date.now() - started) / 1000).toFixed(0)} s`);
   }
 }
@@ -106,9 +108,21 @@ async function leftovers(): Promise<string[]> {
     lines("docker", ["volume", "ls", "-q", "--filter", label]),
     lines("docker", ["network", "ls", "-q", "--filter", label]),
     lines("docker", ["images", "-aq", "--filter", `label=holdout.tag=${tag}`]),
-    lines("docker", ["images", "-q", `holdout/*:${tag}`]),
+    lines("docker", ["images", "-q", "--filter", `reference=holdout/*:${tag}`]),
   ]);
   return found.flat();
+}
+
+/** Untagged images of this run's builds: stages, or app images an upgrade replaced. */
+function buildLeftovers(): Promise<string[]> {
+  return lines("docker", [
+    "images",
+    "-aq",
+    "--filter",
+    "dangling=true",
+    "--filter",
+    `label=holdout.tag=${tag}`,
+  ]);
 }
 
 async function appImage(): Promise<string> {
@@ -224,16 +238,7 @@ describe("the organizer guide, run as written", () => {
       await runSteps("settings", "build", "test-sets", "start");
 
       expect(statSync(path.join(checkout, ".env")).mode & 0o777).toBe(0o600);
-      expect(
-        await lines("docker", [
-          "images",
-          "-aq",
-          "--filter",
-          "dangling=true",
-          "--filter",
-          `label=holdout.tag=${tag}`,
-        ]),
-      ).toEqual([]);
+      expect(await buildLeftovers()).toEqual([]);
       for (const set of [dirs.testset, dirs.devset]) {
         const priv = statSync(path.join(set, "private", "groundtruth.csv"));
         expect([priv.uid, priv.mode & 0o777]).toEqual([APP_UID, 0o400]);
@@ -308,16 +313,7 @@ describe("the organizer guide, run as written", () => {
 
       expect(await appImage()).not.toBe(before);
       await expect(run("docker", ["image", "inspect", before])).rejects.toThrow(/No such image/);
-      expect(
-        await lines("docker", [
-          "images",
-          "-aq",
-          "--filter",
-          "dangling=true",
-          "--filter",
-          `label=holdout.tag=${tag}`,
-        ]),
-      ).toEqual([]);
+      expect(await buildLeftovers()).toEqual([]);
       expect(await workerEnv()).toContain(`HOLDOUT_DEVSET_DIR=${dirs.devset}`);
     },
   );
@@ -351,5 +347,7 @@ describe("the organizer guide, run as written", () => {
     for (const dir of [dirs.data, dirs.testset, dirs.devset, path.join(checkout, ".env")]) {
       expect(existsSync(dir), dir).toBe(false);
     }
+    // Every step the plan says it runs, it ran.
+    expect(ran).toEqual(PLAN.filter(([, reason]) => reason === null).map(([name]) => name));
   });
 });
