@@ -8,7 +8,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT } from "./support/env.ts";
 import { GuideShell, guideSteps, type GuideStep } from "./support/guide.ts";
-import { baseEnv, freePort } from "./support/processes.ts";
+import { baseEnv, Cleanup, freePort } from "./support/processes.ts";
 
 // The organizer guide (docs/organizer-guide.md), run as written: its marked blocks, pasted in order
 // into a root shell in a copy of this checkout, from an empty data directory to the example model
@@ -202,29 +202,37 @@ describe("the organizer guide, run as written", () => {
 
   afterAll(async () => {
     console.info(`the guide's steps took: ${timings.join(", ")}`);
-    await shell?.close();
+    const cleanup = new Cleanup();
+    if (work) cleanup.add("remove the scratch directory", () => rm(work, { recursive: true, force: true }));
     if (checkout && !tornDown) {
-      // A part failed: take down what it left, by this run's project name and tag only. The
-      // settings are passed too, in case .env is gone.
-      const env = {
-        ...baseEnv(),
-        COMPOSE_PROJECT_NAME: project,
-        COMPOSE_FILE: "docker-compose.yml:docker-compose.override.yml:docker-compose.devset.yml",
-        HOLDOUT_TAG: tag,
-        POSTGRES_PASSWORD: "unused",
-        DOCKER_GID: "0",
-        HOLDOUT_TESTSET_DIR: dirs.testset,
-        HOLDOUT_DEVSET_DIR: dirs.devset,
-      };
-      await run("docker-compose", ["down", "--volumes", "--rmi", "all", "--remove-orphans"], {
-        cwd: checkout,
-        env,
-      }).catch((err: unknown) => console.error("docker-compose down failed", err));
-      await run("docker", ["image", "prune", "--force", "--filter", `label=holdout.tag=${tag}`]).catch(
-        (err: unknown) => console.error("pruning this run's build stages failed", err),
+      // A part failed: take down what it left, by this run's project name and tag only (the
+      // shared PostgreSQL, Redis and base images stay). The settings are passed in case .env is gone.
+      cleanup.add("prune this run's build stages", () =>
+        run("docker", ["image", "prune", "--force", "--filter", `label=holdout.tag=${tag}`]),
+      );
+      cleanup.add("remove this run's app image", async () => {
+        if ((await lines("docker", ["images", "-q", `holdout/app:${tag}`])).length > 0) {
+          await run("docker", ["rmi", `holdout/app:${tag}`]);
+        }
+      });
+      cleanup.add("docker-compose down", () =>
+        run("docker-compose", ["down", "--volumes", "--remove-orphans"], {
+          cwd: checkout,
+          env: {
+            ...baseEnv(),
+            COMPOSE_PROJECT_NAME: project,
+            COMPOSE_FILE: "docker-compose.yml:docker-compose.override.yml:docker-compose.devset.yml",
+            HOLDOUT_TAG: tag,
+            POSTGRES_PASSWORD: "unused",
+            DOCKER_GID: "0",
+            HOLDOUT_TESTSET_DIR: dirs.testset,
+            HOLDOUT_DEVSET_DIR: dirs.devset,
+          },
+        }),
       );
     }
-    if (work) await rm(work, { recursive: true, force: true });
+    if (shell) cleanup.add("stop the shell", () => shell!.close());
+    await cleanup.run();
   }, 10 * MIN);
 
   it("knows every step of the guide, in the guide's order", () => {
