@@ -58,15 +58,11 @@ export default defineConfig({
         },
       },
       {
-        // The Compose deployment end to end: builds the images locally, brings a whole stack up
-        // under its own project name and port, submits, and takes it down. Run alone with
-        // `npm run test:compose`.
+        // The organizer guide's Compose deployment, run as written: builds the images locally,
+        // brings a whole stack up under its own project name and ports, scores the example,
+        // upgrades, restores and tears it down. Run alone with `npm run test:compose`.
         extends: true,
-        test: {
-          name: "compose",
-          include: ["tests/compose.test.ts"],
-          globalSetup: ["tests/support/global-setup.ts"],
-        },
+        test: { name: "compose", include: ["tests/compose.test.ts"] },
       },
     ],
   },

@@ -201,7 +201,8 @@ export async function renderConfigReference(): Promise<string> {
     "Both processes are configured only by environment variables, read and checked once at start: every",
     "problem is reported at once, naming the variable, and the process exits with status 2. Cross-field",
     "rules apply too (for example `HOLDOUT_RUN_TMP_MB` must be below `HOLDOUT_RUN_MEMORY_MB`). With Docker",
-    "Compose, put these in the file named by `HOLDOUT_ENV_FILE` (see the organizer guide).",
+    "Compose, put these in a file of `VAR=value` lines and name it in `.env` as `HOLDOUT_ENV_FILE`, in that",
+    "order (see [the organizer guide](organizer-guide.md#limits)); unnamed, no file is needed.",
     "",
     ...SECTIONS.map(renderSection),
   ].join("\n");

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Brings a Debian/Ubuntu machine (as root) to the state Holdout's demo and tests need, installing
 # and starting only what is missing: the Docker engine, debootstrap, PostgreSQL, Redis, Chromium,
-# the npm dependencies, the migrated databases and the locally built images. Idempotent and quick
-# when everything is already there.
+# docker-compose, jq and rsync, the npm dependencies, the migrated databases and the locally built
+# images. Idempotent and quick when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -76,6 +76,10 @@ fi
 # is used), for the /metrics tests; wrk for `npm run bench` (setup.sh --bench) ------------------
 command -v chromium >/dev/null || apt_install chromium
 command -v promtool >/dev/null || apt_install prometheus
+# The compose test runs the organizer guide's commands, which use Debian's docker-compose, jq and rsync.
+command -v docker-compose >/dev/null || apt_install docker-compose
+command -v jq >/dev/null || apt_install jq
+command -v rsync >/dev/null || apt_install rsync
 if [ "${1:-}" = --bench ]; then command -v wrk >/dev/null || apt_install wrk; fi
 
 # --- Node dependencies, database schema, images -----------------------------------------------

@@ -1,215 +1,363 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm, stat } from "node:fs/promises";
-import { createServer } from "node:net";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { appendFile, mkdir, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { REPO_ROOT, TEST_TESTSET_DIR } from "./support/env.ts";
-import { uploadImage, waitForFinal } from "./support/stack.ts";
+import { REPO_ROOT } from "./support/env.ts";
+import { GuideShell, guideSteps, type GuideStep } from "./support/guide.ts";
+import { baseEnv, Cleanup, freePort } from "./support/processes.ts";
 
-// The Compose deployment as an organizer on an air-gapped host runs it: every image built from the
-// local Debian base (docker-compose.override.yml), the stack brought up with Debian's
-// docker-compose, a team created with the CLI inside the api container, the example model
-// submitted over HTTP and scored by the worker through the host's Docker engine, then `down -v`
-// leaving no container, volume or network behind. A unique project name and a free loopback port
-// keep it apart from everything else on the machine.
+// The organizer guide (docs/organizer-guide.md), run as written: its marked blocks, pasted in order
+// into a root shell in a copy of this checkout, from an empty data directory to the example model
+// scored (smoke run, then hidden run), upgraded, backed up, restored after losing everything, and
+// torn down to nothing. Only the guide's own settings differ: a scratch directory, free loopback
+// ports, and a project name and image tag of this run, so that nothing else on the Docker engine
+// is touched. If the guide and the deployment drift apart, this fails at the step that broke.
 
 const run = promisify(execFile);
 const APP_UID = 10001; // docker/app/Dockerfile's user
-// The quickest example model: what is under test here is the deployment, not the model.
-const EXAMPLE = "holdout/example-constant:latest";
+const MIN = 60_000;
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+// Every step of the guide, in its order: null runs it; a reason says why this test cannot.
+const PLAN: [string, string | null][] = [
+  ["prerequisites-debian", "installs system packages (scripts/setup.sh installs them here)"],
+  ["prerequisites-ubuntu", "for Ubuntu hosts; this one is Debian"],
+  ["prerequisites-node", "installs NodeSource's Node.js, which runs this test already"],
+  ["checkout", "the test works in a copy of this checkout, its node_modules included"],
+  ["settings", null],
+  ["build", null],
+  ["test-sets", null],
+  ["start", null],
+  ["organizer", null],
+  ["verify", null],
+  ["new-shell", null],
+  ["upgrade-code", "git pull and npm ci: the test changes a source file of its copy instead"],
+  ["upgrade", null],
+  ["backup", null],
+  ["restore", null],
+  ["teardown", null],
+  ["remove-shared", "removes the images and build cache every user of this Docker engine shares"],
+];
 
-const project = `holdoutct${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
-let env: NodeJS.ProcessEnv = {};
-let url = "";
+const steps = guideSteps(readFileSync(path.join(REPO_ROOT, "docs", "organizer-guide.md"), "utf8"));
+const step = (name: string): GuideStep => {
+  const found = steps.find((s) => s.name === name);
+  if (!found) throw new Error(`the guide has no step ${name}`);
+  return found;
+};
+
+const id = `${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
+const project = `holdoutguide${id}`;
+const tag = `guide-${id}`;
 let work = "";
-let tarball = "";
-let up = false;
+let checkout = "";
+let dirs = { testset: "", devset: "", data: "", backup: "" };
+let api = "";
+let ops = "";
+let shell: GuideShell | undefined;
+let team = { token: "", submission: "" };
+let tornDown = false;
+let broken = false;
 
-function compose(args: string[], timeout = 30 * 60_000) {
-  return run(
-    "docker-compose",
-    ["-p", project, "-f", "docker-compose.yml", "-f", "docker-compose.override.yml", ...args],
-    { cwd: REPO_ROOT, env, timeout, maxBuffer: 64 * 1024 * 1024 },
+/** Runs the test's part only if every earlier part passed: they are one organizer's session. */
+function part(name: string, timeout: number, body: () => Promise<void>) {
+  it(
+    name,
+    async (ctx) => {
+      if (broken) ctx.skip();
+      try {
+        await body();
+      } catch (err) {
+        broken = true;
+        throw err;
+      }
+    },
+    timeout,
   );
 }
 
-/** What the engine still holds for this project: containers, volumes, networks. */
+const ran: string[] = [];
+const timings: string[] = [];
+
+async function runSteps(...names: string[]) {
+  for (const name of names) {
+    const started = Date.now();
+    await shell!.run(step(name), (name === "build" ? 25 : 10) * MIN);
+    ran.push(name);
+    timings.push(`${name} ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  }
+}
+
+function compose(args: string[]) {
+  return run("docker-compose", args, { cwd: checkout, env: baseEnv(), maxBuffer: 16 * 1024 * 1024 });
+}
+
+async function lines(cmd: string, args: string[]): Promise<string[]> {
+  const { stdout } = await run(cmd, args);
+  return stdout.split("\n").filter(Boolean);
+}
+
+/** What the engine still holds of this run: containers, volumes, networks, images, build stages. */
 async function leftovers(): Promise<string[]> {
   const label = `label=com.docker.compose.project=${project}`;
-  const lists = await Promise.all([
-    run("docker", ["ps", "-aq", "--filter", label]),
-    run("docker", ["volume", "ls", "-q", "--filter", label]),
-    run("docker", ["network", "ls", "-q", "--filter", label]),
+  const found = await Promise.all([
+    lines("docker", ["ps", "-aq", "--filter", label]),
+    lines("docker", ["volume", "ls", "-q", "--filter", label]),
+    lines("docker", ["network", "ls", "-q", "--filter", label]),
+    lines("docker", ["images", "-aq", "--filter", `label=holdout.tag=${tag}`]),
+    lines("docker", ["images", "-q", "--filter", `reference=holdout/*:${tag}`]),
   ]);
-  return lists.flatMap(({ stdout }) => stdout.split("\n").filter(Boolean));
+  return found.flat();
 }
 
-async function down() {
-  await compose(["down", "-v", "--remove-orphans", "--timeout", "30"], 5 * 60_000);
-  up = false;
+/** Untagged images of this run's builds: stages, or app images an upgrade replaced. */
+function buildLeftovers(): Promise<string[]> {
+  return lines("docker", [
+    "images",
+    "-aq",
+    "--filter",
+    "dangling=true",
+    "--filter",
+    `label=holdout.tag=${tag}`,
+  ]);
 }
 
-describe("Docker Compose deployment, built with no registry", () => {
+async function appImage(): Promise<string> {
+  return (await lines("docker", ["image", "inspect", "--format", "{{.Id}}", `holdout/app:${tag}`]))[0] ?? "";
+}
+
+/** The worker's environment as Compose set it: the smoke run needs HOLDOUT_DEVSET_DIR. */
+async function workerEnv(): Promise<string[]> {
+  const { stdout } = await compose(["ps", "-q", "worker"]);
+  return lines("docker", ["inspect", "--format", "{{range .Config.Env}}{{println .}}{{end}}", stdout.trim()]);
+}
+
+async function getJson<T>(url: string, token?: string): Promise<T> {
+  const res = await fetch(url, token ? { headers: { authorization: `Bearer ${token}` } } : {});
+  expect(res.status, url).toBe(200);
+  return (await res.json()) as T;
+}
+
+interface Submission {
+  state: string;
+  meanAuc: number | null;
+  failure: unknown;
+}
+
+describe("the organizer guide, run as written", () => {
   beforeAll(async () => {
-    // The base images (debootstrap + docker import) and, if missing, Debian's docker-compose; then
-    // every image of the stack is built locally below.
-    await run("bash", ["docker/build-images.sh", "--compose"], { cwd: REPO_ROOT, timeout: 20 * 60_000 });
-    await run("docker-compose", ["version"]).catch((err: unknown) => {
-      throw new Error("Debian's docker-compose is missing: apt-get install -y docker-compose", {
-        cause: err,
-      });
+    // The guide's checkout: this working tree's files as git sees them, and its node_modules
+    // (hard links where possible: nothing in the guide's path writes into it).
+    work = await mkdtemp(path.join(os.tmpdir(), "holdout-guide-"));
+    checkout = path.join(work, "holdout");
+    await mkdir(checkout);
+    const { stdout } = await run("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], {
+      cwd: REPO_ROOT,
+      maxBuffer: 16 * 1024 * 1024,
     });
+    const files = stdout.split("\0").filter((f) => f && existsSync(path.join(REPO_ROOT, f)));
+    writeFileSync(path.join(work, "files"), files.join("\0"));
+    await run("tar", [
+      "-C",
+      REPO_ROOT,
+      "--null",
+      "-T",
+      path.join(work, "files"),
+      "-cf",
+      path.join(work, "src.tar"),
+    ]);
+    await run("tar", ["-C", checkout, "-xf", path.join(work, "src.tar")]);
+    await rm(path.join(work, "src.tar"));
+    const modules = [path.join(REPO_ROOT, "node_modules"), path.join(checkout, "node_modules")];
+    await run("cp", ["-al", ...modules]).catch(() => run("cp", ["-a", ...modules]));
 
-    // Host paths the worker hands to the sandbox: a private copy of the shared test set and a
-    // data directory, both owned by the app's user (the test set's private/ part is 0600).
-    work = await mkdtemp(path.join(os.tmpdir(), "holdout-compose-"));
-    const testset = path.join(work, "testset");
-    const data = path.join(work, "data");
-    await run("cp", ["-a", TEST_TESTSET_DIR, testset]);
-    await run("mkdir", ["-p", data]);
-    await run("chown", ["-R", `${APP_UID}:${APP_UID}`, testset, data]);
-    tarball = path.join(work, "constant.tar");
-    await run("docker", ["save", "-o", tarball, EXAMPLE]);
-    const port = await freePort();
-    url = `http://127.0.0.1:${port}`;
-    env = {
-      ...process.env,
-      POSTGRES_PASSWORD: randomBytes(12).toString("hex"),
-      HOLDOUT_TESTSET_DIR: testset,
-      HOLDOUT_DATA_DIR: data,
-      DOCKER_GID: String((await stat("/var/run/docker.sock")).gid),
-      HOLDOUT_PUBLISH: `127.0.0.1:${port}`,
-      HOLDOUT_COMPETITION: "compose-test",
-      HOLDOUT_COMPETITION_NAME: "Compose test",
+    dirs = {
+      testset: path.join(work, "srv", "testset"),
+      devset: path.join(work, "srv", "devset"),
+      data: path.join(work, "data"),
+      backup: path.join(work, "backup"),
     };
-    await compose(["build"]);
-    up = true;
-    await compose(["up", "-d"], 10 * 60_000);
-    // Ready: the migration ran, the API answers and sees PostgreSQL and Redis.
-    const deadline = Date.now() + 180_000;
-    for (;;) {
-      const ready = await fetch(`${url}/readyz`).then(
-        (r) => r.status === 200,
-        () => false,
-      );
-      if (ready) break;
-      if (Date.now() > deadline) {
-        const { stdout } = await compose(["logs", "--no-color", "--tail", "50"]);
-        throw new Error(`the stack did not become ready within 180 s:\n${stdout}`);
-      }
-      await new Promise((r) => setTimeout(r, 1000));
-    }
-  }, 40 * 60_000);
-
-  afterAll(async () => {
-    if (up) await down().catch((err: unknown) => console.error("docker-compose down failed", err));
-    if (work) await rm(work, { recursive: true, force: true });
-  }, 6 * 60_000);
-
-  it(
-    "scores the example submitted over HTTP by a team the CLI created in the api container",
-    async () => {
-      const created = await compose([
-        "exec",
-        "-T",
-        "api",
-        "node",
-        "apps/cli/bin/holdout.js",
-        "team",
-        "create",
-        "--name",
-        "Compose Team",
-        "--json",
-      ]);
-      const { token } = JSON.parse(created.stdout) as { token: string };
-      expect(token).toMatch(/\S{20,}/);
-
-      const upload = await uploadImage(url, token, tarball, { model: "constant via compose" });
-      expect(upload.status).toBe(202);
-      const final = await waitForFinal(url, token, upload.body.id, 8 * 60_000);
-      expect(final.failure).toBeNull();
-      expect(final.state).toBe("scored");
-
-      // A constant scores 0.5 on every task: scored, and below the competition's AUC floor, so the
-      // public leaderboard (served from the same PostgreSQL) does not list it.
-      expect(final.meanAuc as number).toBeCloseTo(0.5, 6);
-      const board = (await (await fetch(`${url}/api/v1/leaderboard`)).json()) as {
-        competition: { slug: string };
-        entries: unknown[];
-      };
-      expect(board).toMatchObject({ competition: { slug: "compose-test" }, entries: [] });
-      // The API's metrics see the run (PostgreSQL is shared with the worker) and the upload's bytes.
-      // They are on the ops port, which Compose does not publish: read from inside the network.
-      expect((await fetch(`${url}/metrics`)).status).toBe(404);
-      const { stdout: metrics } = await compose([
-        "exec",
-        "-T",
-        "api",
-        "node",
-        "-e",
-        "fetch('http://127.0.0.1:9465/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))",
-      ]);
-      expect(metrics).toMatch(/^holdout_runs_total\{outcome="scored"\} 1$/m);
-      expect(metrics).toMatch(/^holdout_uploaded_bytes_total\{route="\/api\/v1\/submissions"\} \d{6,}/m);
-    },
-    15 * 60_000,
-  );
-
-  it(
-    "reports the api and the worker healthy through their Compose healthchecks (/readyz)",
-    async () => {
-      // The worker's readiness covers PostgreSQL, Redis and the host's Docker engine through its socket.
-      for (const service of ["api", "worker"]) {
-        const { stdout: id } = await compose(["ps", "-q", service]);
-        const deadline = Date.now() + 120_000;
-        let health = { Status: "", Log: [] as { Output: string }[] };
-        while (Date.now() < deadline) {
-          const { stdout } = await run("docker", [
-            "inspect",
-            "--format",
-            "{{json .State.Health}}",
-            id.trim(),
-          ]);
-          health = JSON.parse(stdout) as typeof health;
-          if (health.Status === "healthy") break;
-          await new Promise((r) => setTimeout(r, 2000));
-        }
-        expect(health.Status, `${service}: ${JSON.stringify(health.Log.slice(-3))}`).toBe("healthy");
-      }
-    },
-    5 * 60_000,
-  );
-
-  it("runs the API and the worker as the unprivileged app user, with a read-only root", async () => {
-    for (const service of ["api", "worker"]) {
-      const { stdout } = await compose(["exec", "-T", service, "id", "-u"]);
-      expect(stdout.trim()).toBe(String(APP_UID));
-      const write = await compose(["exec", "-T", service, "touch", "/app/written"]).then(
-        () => "written",
-        (err: { stderr?: string }) => err.stderr ?? "",
-      );
-      expect(write).toMatch(/Read-only file system|Permission denied/);
-    }
+    const [apiPort, opsPort] = [await freePort(), await freePort()];
+    api = `http://127.0.0.1:${apiPort}`;
+    ops = `http://127.0.0.1:${opsPort}`;
+    shell = GuideShell.start(
+      checkout,
+      {
+        ...baseEnv(),
+        COMPOSE_PROJECT_NAME: project,
+        HOLDOUT_TAG: tag,
+        HOLDOUT_TESTSET_DIR: dirs.testset,
+        HOLDOUT_DEVSET_DIR: dirs.devset,
+        HOLDOUT_DATA_DIR: dirs.data,
+        HOLDOUT_BACKUP_DIR: dirs.backup,
+        HOLDOUT_PUBLISH: `127.0.0.1:${apiPort}`,
+        HOLDOUT_OPS_PUBLISH: `127.0.0.1:${opsPort}`,
+      },
+      work,
+    );
   });
 
-  it(
-    "comes down with -v leaving no container, volume or network",
+  afterAll(async () => {
+    console.info(`the guide's steps took: ${timings.join(", ")}`);
+    const cleanup = new Cleanup();
+    if (work) cleanup.add("remove the scratch directory", () => rm(work, { recursive: true, force: true }));
+    if (checkout && !tornDown) {
+      // A part failed: take down what it left, by this run's project name and tag only (the
+      // shared PostgreSQL, Redis and base images stay). The settings are passed in case .env is gone.
+      cleanup.add("prune this run's build stages", () =>
+        run("docker", ["image", "prune", "--force", "--filter", `label=holdout.tag=${tag}`]),
+      );
+      cleanup.add("remove this run's app image", async () => {
+        if ((await lines("docker", ["images", "-q", `holdout/app:${tag}`])).length > 0) {
+          await run("docker", ["rmi", `holdout/app:${tag}`]);
+        }
+      });
+      cleanup.add("docker-compose down", () =>
+        run("docker-compose", ["down", "--volumes", "--remove-orphans"], {
+          cwd: checkout,
+          env: {
+            ...baseEnv(),
+            COMPOSE_PROJECT_NAME: project,
+            COMPOSE_FILE: "docker-compose.yml:docker-compose.override.yml:docker-compose.devset.yml",
+            HOLDOUT_TAG: tag,
+            POSTGRES_PASSWORD: "unused",
+            DOCKER_GID: "0",
+            HOLDOUT_TESTSET_DIR: dirs.testset,
+            HOLDOUT_DEVSET_DIR: dirs.devset,
+          },
+        }),
+      );
+    }
+    if (shell) cleanup.add("stop the shell", () => shell!.close());
+    await cleanup.run();
+  }, 10 * MIN);
+
+  it("knows every step of the guide, in the guide's order", () => {
+    expect(steps.map((s) => s.name)).toEqual(PLAN.map(([name]) => name));
+  });
+
+  part(
+    "settings, images, test sets: the stack starts and is healthy, no build stage left",
+    40 * MIN,
     async () => {
-      expect((await leftovers()).length).toBeGreaterThan(0);
-      await down();
-      expect(await leftovers()).toEqual([]);
+      await runSteps("settings", "build", "test-sets", "start");
+
+      expect(statSync(path.join(checkout, ".env")).mode & 0o777).toBe(0o600);
+      expect(await buildLeftovers()).toEqual([]);
+      for (const set of [dirs.testset, dirs.devset]) {
+        const priv = statSync(path.join(set, "private", "groundtruth.csv"));
+        expect([priv.uid, priv.mode & 0o777]).toEqual([APP_UID, 0o400]);
+        expect(statSync(path.join(set, "public", "test_image_paths.csv")).mode & 0o004).toBe(0o004);
+      }
+      // The API and the worker's ops port are published on loopback only, and both answer ready.
+      for (const [service, port] of [
+        ["api", "8080"],
+        ["worker", "9464"],
+      ] as const) {
+        const { stdout } = await compose(["port", service, port]);
+        expect(stdout.trim()).toMatch(/^127\.0\.0\.1:\d+$/);
+      }
+      await getJson(`${api}/readyz`);
+      expect(await getJson(`${ops}/readyz`)).toMatchObject({ status: "ready" });
     },
-    6 * 60_000,
   );
+
+  part(
+    "the organizer signs in; the example is scored after its smoke run, then hidden",
+    15 * MIN,
+    async () => {
+      await runSteps("organizer", "verify");
+
+      const [email, password] = [
+        await shell!.value("ORGANIZER_EMAIL"),
+        await shell!.value("ORGANIZER_PASSWORD"),
+      ];
+      const login = await fetch(`${api}/api/v1/session`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ email, password }),
+      });
+      expect(login.status).toBe(200);
+      const cookie = (login.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
+      const me = await fetch(`${api}/api/v1/session`, { headers: { cookie } });
+      expect(await me.json()).toMatchObject({ role: "organizer" });
+
+      team = { token: await shell!.value("TEAM_TOKEN"), submission: await shell!.value("SUBMISSION") };
+      const { token, submission } = team;
+      const scored = await getJson<Submission>(`${api}/api/v1/submissions/${submission}`, token);
+      expect(scored).toMatchObject({ state: "scored", failure: null });
+      expect(scored.meanAuc).toBeGreaterThan(0.7);
+      const { events } = await getJson<{ events: { detail: string | null }[] }>(
+        `${api}/api/v1/submissions/${submission}/events`,
+        token,
+      );
+      const at = (text: string) => events.findIndex((e) => e.detail?.startsWith(text));
+      expect(at("smoke run passed")).toBeGreaterThan(-1);
+      expect(at("hidden run started")).toBeGreaterThan(at("smoke run passed"));
+      // Hidden: the public leaderboard does not list it.
+      expect(await getJson(`${api}/api/v1/leaderboard`)).toMatchObject({ entries: [] });
+      // Metrics are never on the API's public port (the API's ops port is on the Compose network).
+      expect((await fetch(`${api}/metrics`)).status).toBe(404);
+      // Prometheus would see both runs on the worker's published ops port.
+      const metrics = await (await fetch(`${ops}/metrics`)).text();
+      expect(metrics).toMatch(/^holdout_worker_runs_total\{phase="smoke",outcome="ok"\} 1$/m);
+      expect(metrics).toMatch(/^holdout_worker_runs_total\{phase="hidden",outcome="ok"\} 1$/m);
+    },
+  );
+
+  part(
+    "upgrade from a new shell: a new app image, the one it replaced removed, smoke runs kept",
+    15 * MIN,
+    async () => {
+      // A new shell knows only where the checkout is: everything else must come from .env.
+      await shell!.close();
+      shell = GuideShell.start(os.homedir(), { ...baseEnv(), HOLDOUT_HOME: checkout }, work);
+      await runSteps("new-shell");
+      const before = await appImage();
+      await appendFile(path.join(checkout, "apps", "api", "src", "server.ts"), "// the next release\n");
+
+      await runSteps("upgrade");
+
+      expect(await appImage()).not.toBe(before);
+      await expect(run("docker", ["image", "inspect", before])).rejects.toThrow(/No such image/);
+      expect(await buildLeftovers()).toEqual([]);
+      expect(await workerEnv()).toContain(`HOLDOUT_DEVSET_DIR=${dirs.devset}`);
+    },
+  );
+
+  part(
+    "backup, then everything lost but .env, images and test sets: the restore brings the scores back",
+    15 * MIN,
+    async () => {
+      await runSteps("backup");
+      const { token, submission } = team;
+      const before = await getJson<Submission>(`${api}/api/v1/submissions/${submission}`, token);
+
+      // The disaster: the database and the queue (volumes), and the uploads.
+      await compose(["down", "--volumes"]);
+      await rm(path.join(dirs.data, "uploads"), { recursive: true, force: true });
+
+      await runSteps("restore");
+
+      const after = await getJson<Submission>(`${api}/api/v1/submissions/${submission}`, token);
+      expect(after).toEqual(before);
+      expect(existsSync(path.join(dirs.data, "uploads"))).toBe(true);
+      expect(await workerEnv()).toContain(`HOLDOUT_DEVSET_DIR=${dirs.devset}`);
+    },
+  );
+
+  part("tear down and clean up: nothing of this run is left", 10 * MIN, async () => {
+    expect((await leftovers()).length).toBeGreaterThan(0);
+    await runSteps("teardown");
+    tornDown = true;
+    expect(await leftovers()).toEqual([]);
+    for (const dir of [dirs.data, dirs.testset, dirs.devset, path.join(checkout, ".env")]) {
+      expect(existsSync(dir), dir).toBe(false);
+    }
+    // Every step the plan says it runs, it ran.
+    expect(ran).toEqual(PLAN.filter(([, reason]) => reason === null).map(([name]) => name));
+  });
 });

@@ -32,6 +32,8 @@ export interface Proc {
   waitForLine(pattern: RegExp, timeoutMs: number): Promise<string>;
   /** Sends `signal` and waits for the exit; after `graceMs` without one, SIGKILL. */
   stop(signal?: NodeJS.Signals, graceMs?: number): Promise<ExitStatus>;
+  /** Writes to its standard input (only when started with `input: true`). */
+  write(text: string): void;
 }
 
 export interface SpawnOptions {
@@ -39,6 +41,8 @@ export interface SpawnOptions {
   cwd?: string;
   uid?: number;
   gid?: number;
+  /** Keep its standard input open for `write` (else it reads nothing). */
+  input?: boolean;
 }
 
 /** Only what a process needs from ours: no DATABASE_URL or other setting leaks in by accident. */
@@ -55,7 +59,7 @@ export function spawnProcess(name: string, command: string, args: string[], opts
   const child = spawn(command, args, {
     cwd: opts.cwd ?? REPO_ROOT,
     env: opts.env,
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: [opts.input === true ? "pipe" : "ignore", "pipe", "pipe"],
     ...(opts.uid !== undefined ? { uid: opts.uid } : {}),
     ...(opts.gid !== undefined ? { gid: opts.gid } : {}),
   });
@@ -130,6 +134,10 @@ export function spawnProcess(name: string, command: string, args: string[], opts
       const status = await exited;
       clearTimeout(timer);
       return status;
+    },
+    write(text) {
+      if (!child.stdin) throw new Error(`${name} was started without input`);
+      child.stdin.write(text);
     },
   };
 }
