@@ -15,9 +15,9 @@ import {
   createTeamWithToken,
   ensureCompetition,
   markQueued,
-  markRunning,
   markScoring,
   recordScore,
+  startRun,
   type Db,
 } from "@holdout/db";
 import { estimateStart, median } from "../apps/api/src/services/queue-position.ts";
@@ -168,7 +168,7 @@ describe("submission events over SSE", () => {
     expect(first.events.find((e) => e.event === "queue")!.data).toMatchObject({ position: 1 });
 
     // A worker (any process) starts it: the stream hears it from the database.
-    await markRunning(db, id, "worker-a");
+    const { lease } = await startRun(db, id, { worker: "worker-a", leaseMs: 60_000 });
     await first.until((es) => es.some((e) => e.data.state === "running"));
     const running = first.events.find((e) => e.data.state === "running")!;
     expect(running.data.worker).toBe("worker-a");
@@ -180,28 +180,23 @@ describe("submission events over SSE", () => {
     await first.close();
 
     // While nobody listens, it is scored.
-    await markScoring(db, id, "worker-a", { digest: "sha256:x", size: 1 });
-    await recordScore(
-      db,
-      id,
-      {
-        meanAuc: 0.8,
-        meanRadsBelowCurve: 1,
-        score: 0.801,
-        tasks: [
-          {
-            task: "Edema",
-            auc: 0.8,
-            radsBelowCurve: 1,
-            roc: [
-              [0, 0],
-              [1, 1],
-            ],
-          },
-        ],
-      },
-      "worker-a",
-    );
+    await markScoring(db, lease!, { digest: "sha256:x", size: 1 });
+    await recordScore(db, lease!, {
+      meanAuc: 0.8,
+      meanRadsBelowCurve: 1,
+      score: 0.801,
+      tasks: [
+        {
+          task: "Edema",
+          auc: 0.8,
+          radsBelowCurve: 1,
+          roc: [
+            [0, 0],
+            [1, 1],
+          ],
+        },
+      ],
+    });
 
     // Resuming from the last event seen gives exactly what was missed, then `end`, then close.
     const resumed = await openStream(eventsUrl(id), owner.token, running.id);
@@ -251,7 +246,7 @@ describe("submission events over SSE", () => {
     };
     expect(status).toMatchObject({ queuePosition: 3, refunded: false, failedPhase: null });
     // The first one starts: the third moves up, and its stream says so.
-    await markRunning(db, ids[0]!, "worker-b");
+    await startRun(db, ids[0]!, { worker: "worker-b", leaseMs: 60_000 });
     await third.until((es) => es.some((e) => e.event === "queue" && e.data.position === 2));
     for (const id of ids) await db.submission.update({ where: { id }, data: { state: "cancelled" } });
   });

@@ -104,7 +104,7 @@ describe("the reconciler", () => {
   );
 
   it(
-    "releases the image leases of ended or vanished submissions, and no others",
+    "releases the image leases of ended submissions and expired ones, never another deployment's live lease",
     { timeout: 120_000 },
     async () => {
       const team = await stack.createTeam();
@@ -123,11 +123,17 @@ describe("the reconciler", () => {
       const ended = (await row("failed")).id;
       const open = (await row("received")).id; // just recorded: the reconciler leaves it for 30 s
       const vanished = randomUUID();
-      // Leases as a worker that died would leave them (on our base image: releasing only untags).
+      // A submission of another deployment sharing the engine (another database): its lease, live
+      // for another hour, is none of this worker's business. Issue 16: every worker released it.
+      const foreign = randomUUID();
+      const live = `${Date.now() + 3600_000}-0123456789abcdef`;
+      // Leases as a worker that died would leave them (on our base image: releasing only untags);
+      // `left` names no end, as an expired lease.
       const docker = new Docker();
       for (const owner of [ended, open, vanished, "not-a-submission"]) {
         await docker.getImage(BASE_IMAGE).tag({ repo: `holdout-lease/${owner}`, tag: "left" });
       }
+      await docker.getImage(BASE_IMAGE).tag({ repo: `holdout-lease/${foreign}`, tag: live });
       const worker = await stack.startWorker();
       try {
         for (let waited = 0; (await leaseTagsOf(ended)).length > 0 && waited < 60_000; waited += 250) {
@@ -137,12 +143,17 @@ describe("the reconciler", () => {
         expect(await leaseTagsOf(vanished)).toEqual([]);
         expect(await leaseTagsOf(open)).toEqual([`holdout-lease/${open}:left`]);
         expect(await leaseTagsOf("not-a-submission")).toEqual(["holdout-lease/not-a-submission:left"]);
+        expect(await leaseTagsOf(foreign)).toEqual([`holdout-lease/${foreign}:${live}`]);
         expect((await docker.getImage(BASE_IMAGE).inspect()).RepoTags).toContain(BASE_IMAGE);
       } finally {
         await worker.close();
-        for (const owner of [open, "not-a-submission"]) {
+        for (const ref of [
+          `holdout-lease/${open}:left`,
+          "holdout-lease/not-a-submission:left",
+          `holdout-lease/${foreign}:${live}`,
+        ]) {
           await docker
-            .getImage(`holdout-lease/${owner}:left`)
+            .getImage(ref)
             .remove()
             .catch(() => undefined);
         }

@@ -12,9 +12,9 @@ import {
   createSubmission,
   listSubmissionEvents,
   markQueued,
-  markRunning,
   markScoring,
   recordScore,
+  startRun,
 } from "@holdout/db";
 import { parsePredictionsCsv, TASKS, type PerTask } from "@holdout/scorer";
 import { decideTies, loadHiddenTestset, scoreRecord, type HiddenTestset } from "@holdout/worker";
@@ -90,9 +90,9 @@ describe("scoring extras", () => {
       uploadSha256: "0".repeat(64),
     });
     await markQueued(stack.db, id);
-    await markRunning(stack.db, id, "seed");
-    await markScoring(stack.db, id, "seed", { digest: "sha256:seed", size: 1 });
-    await recordScore(stack.db, id, scoreRecord(testset, predictions, BOOTSTRAP), "seed");
+    const { lease } = await startRun(stack.db, id, { worker: "seed", leaseMs: 60_000 });
+    await markScoring(stack.db, lease!, { digest: "sha256:seed", size: 1 });
+    await recordScore(stack.db, lease!, scoreRecord(testset, predictions, BOOTSTRAP));
     return id;
   }
 

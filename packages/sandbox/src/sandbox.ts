@@ -7,9 +7,9 @@ import {
   leaseImage,
   listLeases,
   releaseLease,
-  releaseLeases,
   type HeldLease,
   type ImageLease,
+  type Released,
 } from "./image-lease.ts";
 import { loadImage, removeImage, type LoadedImage } from "./load-image.ts";
 import { runSubmission, type RunResult, type RunSubmissionOptions } from "./run-submission.ts";
@@ -75,21 +75,20 @@ export class Sandbox {
     return removeImage(this.docker, imageId);
   }
 
-  /** See image-lease.ts: a hold on a loaded image that every worker on this engine respects. */
-  leaseImage(imageId: string, owner: string): Promise<ImageLease> {
-    return leaseImage(this.docker, imageId, owner);
+  /**
+   * See image-lease.ts: a hold on a loaded image that every worker on this engine respects, certainly
+   * over at `until` (epoch ms).
+   */
+  leaseImage(imageId: string, owner: string, until: number): Promise<ImageLease> {
+    return leaseImage(this.docker, imageId, owner, until);
   }
 
-  releaseLease(lease: ImageLease): Promise<void> {
+  releaseLease(lease: ImageLease): Promise<Released> {
     return releaseLease(this.docker, lease);
   }
 
   listLeases(): Promise<HeldLease[]> {
     return listLeases(this.docker);
-  }
-
-  releaseLeases(leases: ImageLease[]): Promise<void> {
-    return releaseLeases(this.docker, leases);
   }
 
   /** Runs on ceil(cpus) cores of the pool, the least used by this sandbox's other runs. */

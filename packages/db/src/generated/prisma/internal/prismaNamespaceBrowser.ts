@@ -184,6 +184,8 @@ export const SubmissionScalarFieldEnum = {
   smokePassedAt: 'smokePassedAt',
   worker: 'worker',
   heartbeatAt: 'heartbeatAt',
+  leaseToken: 'leaseToken',
+  leaseExpiresAt: 'leaseExpiresAt',
   cancelRequestedAt: 'cancelRequestedAt',
   disqualified: 'disqualified',
   disqualifiedReason: 'disqualifiedReason',

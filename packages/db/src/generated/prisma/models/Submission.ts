@@ -74,6 +74,8 @@ export type SubmissionMinAggregateOutputType = {
   smokePassedAt: Date | null
   worker: string | null
   heartbeatAt: Date | null
+  leaseToken: string | null
+  leaseExpiresAt: Date | null
   cancelRequestedAt: Date | null
   disqualified: boolean | null
   disqualifiedReason: string | null
@@ -115,6 +117,8 @@ export type SubmissionMaxAggregateOutputType = {
   smokePassedAt: Date | null
   worker: string | null
   heartbeatAt: Date | null
+  leaseToken: string | null
+  leaseExpiresAt: Date | null
   cancelRequestedAt: Date | null
   disqualified: boolean | null
   disqualifiedReason: string | null
@@ -156,6 +160,8 @@ export type SubmissionCountAggregateOutputType = {
   smokePassedAt: number
   worker: number
   heartbeatAt: number
+  leaseToken: number
+  leaseExpiresAt: number
   cancelRequestedAt: number
   disqualified: number
   disqualifiedReason: number
@@ -221,6 +227,8 @@ export type SubmissionMinAggregateInputType = {
   smokePassedAt?: true
   worker?: true
   heartbeatAt?: true
+  leaseToken?: true
+  leaseExpiresAt?: true
   cancelRequestedAt?: true
   disqualified?: true
   disqualifiedReason?: true
@@ -262,6 +270,8 @@ export type SubmissionMaxAggregateInputType = {
   smokePassedAt?: true
   worker?: true
   heartbeatAt?: true
+  leaseToken?: true
+  leaseExpiresAt?: true
   cancelRequestedAt?: true
   disqualified?: true
   disqualifiedReason?: true
@@ -303,6 +313,8 @@ export type SubmissionCountAggregateInputType = {
   smokePassedAt?: true
   worker?: true
   heartbeatAt?: true
+  leaseToken?: true
+  leaseExpiresAt?: true
   cancelRequestedAt?: true
   disqualified?: true
   disqualifiedReason?: true
@@ -431,6 +443,8 @@ export type SubmissionGroupByOutputType = {
   smokePassedAt: Date | null
   worker: string | null
   heartbeatAt: Date | null
+  leaseToken: string | null
+  leaseExpiresAt: Date | null
   cancelRequestedAt: Date | null
   disqualified: boolean
   disqualifiedReason: string | null
@@ -495,6 +509,8 @@ export type SubmissionWhereInput = {
   smokePassedAt?: Prisma.DateTimeNullableFilter<"Submission"> | Date | string | null
   worker?: Prisma.StringNullableFilter<"Submission"> | string | null
   heartbeatAt?: Prisma.DateTimeNullableFilter<"Submission"> | Date | string | null
+  leaseToken?: Prisma.UuidNullableFilter<"Submission"> | string | null
+  leaseExpiresAt?: Prisma.DateTimeNullableFilter<"Submission"> | Date | string | null
   cancelRequestedAt?: Prisma.DateTimeNullableFilter<"Submission"> | Date | string | null
   disqualified?: Prisma.BoolFilter<"Submission"> | boolean
   disqualifiedReason?: Prisma.StringNullableFilter<"Submission"> | string | null
@@ -542,6 +558,8 @@ export type SubmissionOrderByWithRelationInput = {
   smokePassedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   worker?: Prisma.SortOrderInput | Prisma.SortOrder
   heartbeatAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  leaseToken?: Prisma.SortOrderInput | Prisma.SortOrder
+  leaseExpiresAt?: Prisma.SortOrderInput | Prisma.SortOrder
   cancelRequestedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   disqualified?: Prisma.SortOrder
   disqualifiedReason?: Prisma.SortOrderInput | Prisma.SortOrder
@@ -592,6 +610,8 @@ export type SubmissionWhereUniqueInput = Prisma.AtLeast<{
   smokePassedAt?: Prisma.DateTimeNullableFilter<"Submission"> | Date | string | null
   worker?: Prisma.StringNullableFilter<"Submission"> | string | null
   heartbeatAt?: Prisma.DateTimeNullableFilter<"Submission"> | Date | string | null
+  leaseToken?: Prisma.UuidNullableFilter<"Submission"> | string | null
+  leaseExpiresAt?: Prisma.DateTimeNullableFilter<"Submission"> | Date | string | null
   cancelRequestedAt?: Prisma.DateTimeNullableFilter<"Submission"> | Date | string | null
   disqualified?: Prisma.BoolFilter<"Submission"> | boolean
   disqualifiedReason?: Prisma.StringNullableFilter<"Submission"> | string | null
@@ -639,6 +659,8 @@ export type SubmissionOrderByWithAggregationInput = {
   smokePassedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   worker?: Prisma.SortOrderInput | Prisma.SortOrder
   heartbeatAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  leaseToken?: Prisma.SortOrderInput | Prisma.SortOrder
+  leaseExpiresAt?: Prisma.SortOrderInput | Prisma.SortOrder
   cancelRequestedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   disqualified?: Prisma.SortOrder
   disqualifiedReason?: Prisma.SortOrderInput | Prisma.SortOrder
@@ -688,6 +710,8 @@ export type SubmissionScalarWhereWithAggregatesInput = {
   smokePassedAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Submission"> | Date | string | null
   worker?: Prisma.StringNullableWithAggregatesFilter<"Submission"> | string | null
   heartbeatAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Submission"> | Date | string | null
+  leaseToken?: Prisma.UuidNullableWithAggregatesFilter<"Submission"> | string | null
+  leaseExpiresAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Submission"> | Date | string | null
   cancelRequestedAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Submission"> | Date | string | null
   disqualified?: Prisma.BoolWithAggregatesFilter<"Submission"> | boolean
   disqualifiedReason?: Prisma.StringNullableWithAggregatesFilter<"Submission"> | string | null
@@ -727,6 +751,8 @@ export type SubmissionCreateInput = {
   smokePassedAt?: Date | string | null
   worker?: string | null
   heartbeatAt?: Date | string | null
+  leaseToken?: string | null
+  leaseExpiresAt?: Date | string | null
   cancelRequestedAt?: Date | string | null
   disqualified?: boolean
   disqualifiedReason?: string | null
@@ -774,6 +800,8 @@ export type SubmissionUncheckedCreateInput = {
   smokePassedAt?: Date | string | null
   worker?: string | null
   heartbeatAt?: Date | string | null
+  leaseToken?: string | null
+  leaseExpiresAt?: Date | string | null
   cancelRequestedAt?: Date | string | null
   disqualified?: boolean
   disqualifiedReason?: string | null
@@ -817,6 +845,8 @@ export type SubmissionUpdateInput = {
   smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  leaseToken?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  leaseExpiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
   disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -864,6 +894,8 @@ export type SubmissionUncheckedUpdateInput = {
   smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  leaseToken?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  leaseExpiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
   disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -909,6 +941,8 @@ export type SubmissionCreateManyInput = {
   smokePassedAt?: Date | string | null
   worker?: string | null
   heartbeatAt?: Date | string | null
+  leaseToken?: string | null
+  leaseExpiresAt?: Date | string | null
   cancelRequestedAt?: Date | string | null
   disqualified?: boolean
   disqualifiedReason?: string | null
@@ -948,6 +982,8 @@ export type SubmissionUpdateManyMutationInput = {
   smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  leaseToken?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  leaseExpiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
   disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -989,6 +1025,8 @@ export type SubmissionUncheckedUpdateManyInput = {
   smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  leaseToken?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  leaseExpiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
   disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1040,6 +1078,8 @@ export type SubmissionCountOrderByAggregateInput = {
   smokePassedAt?: Prisma.SortOrder
   worker?: Prisma.SortOrder
   heartbeatAt?: Prisma.SortOrder
+  leaseToken?: Prisma.SortOrder
+  leaseExpiresAt?: Prisma.SortOrder
   cancelRequestedAt?: Prisma.SortOrder
   disqualified?: Prisma.SortOrder
   disqualifiedReason?: Prisma.SortOrder
@@ -1092,6 +1132,8 @@ export type SubmissionMaxOrderByAggregateInput = {
   smokePassedAt?: Prisma.SortOrder
   worker?: Prisma.SortOrder
   heartbeatAt?: Prisma.SortOrder
+  leaseToken?: Prisma.SortOrder
+  leaseExpiresAt?: Prisma.SortOrder
   cancelRequestedAt?: Prisma.SortOrder
   disqualified?: Prisma.SortOrder
   disqualifiedReason?: Prisma.SortOrder
@@ -1133,6 +1175,8 @@ export type SubmissionMinOrderByAggregateInput = {
   smokePassedAt?: Prisma.SortOrder
   worker?: Prisma.SortOrder
   heartbeatAt?: Prisma.SortOrder
+  leaseToken?: Prisma.SortOrder
+  leaseExpiresAt?: Prisma.SortOrder
   cancelRequestedAt?: Prisma.SortOrder
   disqualified?: Prisma.SortOrder
   disqualifiedReason?: Prisma.SortOrder
@@ -1372,6 +1416,8 @@ export type SubmissionCreateWithoutCompetitionInput = {
   smokePassedAt?: Date | string | null
   worker?: string | null
   heartbeatAt?: Date | string | null
+  leaseToken?: string | null
+  leaseExpiresAt?: Date | string | null
   cancelRequestedAt?: Date | string | null
   disqualified?: boolean
   disqualifiedReason?: string | null
@@ -1417,6 +1463,8 @@ export type SubmissionUncheckedCreateWithoutCompetitionInput = {
   smokePassedAt?: Date | string | null
   worker?: string | null
   heartbeatAt?: Date | string | null
+  leaseToken?: string | null
+  leaseExpiresAt?: Date | string | null
   cancelRequestedAt?: Date | string | null
   disqualified?: boolean
   disqualifiedReason?: string | null
@@ -1491,6 +1539,8 @@ export type SubmissionScalarWhereInput = {
   smokePassedAt?: Prisma.DateTimeNullableFilter<"Submission"> | Date | string | null
   worker?: Prisma.StringNullableFilter<"Submission"> | string | null
   heartbeatAt?: Prisma.DateTimeNullableFilter<"Submission"> | Date | string | null
+  leaseToken?: Prisma.UuidNullableFilter<"Submission"> | string | null
+  leaseExpiresAt?: Prisma.DateTimeNullableFilter<"Submission"> | Date | string | null
   cancelRequestedAt?: Prisma.DateTimeNullableFilter<"Submission"> | Date | string | null
   disqualified?: Prisma.BoolFilter<"Submission"> | boolean
   disqualifiedReason?: Prisma.StringNullableFilter<"Submission"> | string | null
@@ -1530,6 +1580,8 @@ export type SubmissionCreateWithoutTeamInput = {
   smokePassedAt?: Date | string | null
   worker?: string | null
   heartbeatAt?: Date | string | null
+  leaseToken?: string | null
+  leaseExpiresAt?: Date | string | null
   cancelRequestedAt?: Date | string | null
   disqualified?: boolean
   disqualifiedReason?: string | null
@@ -1575,6 +1627,8 @@ export type SubmissionUncheckedCreateWithoutTeamInput = {
   smokePassedAt?: Date | string | null
   worker?: string | null
   heartbeatAt?: Date | string | null
+  leaseToken?: string | null
+  leaseExpiresAt?: Date | string | null
   cancelRequestedAt?: Date | string | null
   disqualified?: boolean
   disqualifiedReason?: string | null
@@ -1644,6 +1698,8 @@ export type SubmissionCreateWithoutResultsInput = {
   smokePassedAt?: Date | string | null
   worker?: string | null
   heartbeatAt?: Date | string | null
+  leaseToken?: string | null
+  leaseExpiresAt?: Date | string | null
   cancelRequestedAt?: Date | string | null
   disqualified?: boolean
   disqualifiedReason?: string | null
@@ -1690,6 +1746,8 @@ export type SubmissionUncheckedCreateWithoutResultsInput = {
   smokePassedAt?: Date | string | null
   worker?: string | null
   heartbeatAt?: Date | string | null
+  leaseToken?: string | null
+  leaseExpiresAt?: Date | string | null
   cancelRequestedAt?: Date | string | null
   disqualified?: boolean
   disqualifiedReason?: string | null
@@ -1748,6 +1806,8 @@ export type SubmissionUpdateWithoutResultsInput = {
   smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  leaseToken?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  leaseExpiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
   disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1794,6 +1854,8 @@ export type SubmissionUncheckedUpdateWithoutResultsInput = {
   smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  leaseToken?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  leaseExpiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
   disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1836,6 +1898,8 @@ export type SubmissionCreateWithoutEventsInput = {
   smokePassedAt?: Date | string | null
   worker?: string | null
   heartbeatAt?: Date | string | null
+  leaseToken?: string | null
+  leaseExpiresAt?: Date | string | null
   cancelRequestedAt?: Date | string | null
   disqualified?: boolean
   disqualifiedReason?: string | null
@@ -1882,6 +1946,8 @@ export type SubmissionUncheckedCreateWithoutEventsInput = {
   smokePassedAt?: Date | string | null
   worker?: string | null
   heartbeatAt?: Date | string | null
+  leaseToken?: string | null
+  leaseExpiresAt?: Date | string | null
   cancelRequestedAt?: Date | string | null
   disqualified?: boolean
   disqualifiedReason?: string | null
@@ -1940,6 +2006,8 @@ export type SubmissionUpdateWithoutEventsInput = {
   smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  leaseToken?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  leaseExpiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
   disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1986,6 +2054,8 @@ export type SubmissionUncheckedUpdateWithoutEventsInput = {
   smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  leaseToken?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  leaseExpiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
   disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -2028,6 +2098,8 @@ export type SubmissionCreateWithoutLogsInput = {
   smokePassedAt?: Date | string | null
   worker?: string | null
   heartbeatAt?: Date | string | null
+  leaseToken?: string | null
+  leaseExpiresAt?: Date | string | null
   cancelRequestedAt?: Date | string | null
   disqualified?: boolean
   disqualifiedReason?: string | null
@@ -2074,6 +2146,8 @@ export type SubmissionUncheckedCreateWithoutLogsInput = {
   smokePassedAt?: Date | string | null
   worker?: string | null
   heartbeatAt?: Date | string | null
+  leaseToken?: string | null
+  leaseExpiresAt?: Date | string | null
   cancelRequestedAt?: Date | string | null
   disqualified?: boolean
   disqualifiedReason?: string | null
@@ -2132,6 +2206,8 @@ export type SubmissionUpdateWithoutLogsInput = {
   smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  leaseToken?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  leaseExpiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
   disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -2178,6 +2254,8 @@ export type SubmissionUncheckedUpdateWithoutLogsInput = {
   smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  leaseToken?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  leaseExpiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
   disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -2220,6 +2298,8 @@ export type SubmissionCreateWithoutPredictionsInput = {
   smokePassedAt?: Date | string | null
   worker?: string | null
   heartbeatAt?: Date | string | null
+  leaseToken?: string | null
+  leaseExpiresAt?: Date | string | null
   cancelRequestedAt?: Date | string | null
   disqualified?: boolean
   disqualifiedReason?: string | null
@@ -2266,6 +2346,8 @@ export type SubmissionUncheckedCreateWithoutPredictionsInput = {
   smokePassedAt?: Date | string | null
   worker?: string | null
   heartbeatAt?: Date | string | null
+  leaseToken?: string | null
+  leaseExpiresAt?: Date | string | null
   cancelRequestedAt?: Date | string | null
   disqualified?: boolean
   disqualifiedReason?: string | null
@@ -2324,6 +2406,8 @@ export type SubmissionUpdateWithoutPredictionsInput = {
   smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  leaseToken?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  leaseExpiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
   disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -2370,6 +2454,8 @@ export type SubmissionUncheckedUpdateWithoutPredictionsInput = {
   smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  leaseToken?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  leaseExpiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
   disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -2413,6 +2499,8 @@ export type SubmissionCreateManyCompetitionInput = {
   smokePassedAt?: Date | string | null
   worker?: string | null
   heartbeatAt?: Date | string | null
+  leaseToken?: string | null
+  leaseExpiresAt?: Date | string | null
   cancelRequestedAt?: Date | string | null
   disqualified?: boolean
   disqualifiedReason?: string | null
@@ -2452,6 +2540,8 @@ export type SubmissionUpdateWithoutCompetitionInput = {
   smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  leaseToken?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  leaseExpiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
   disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -2497,6 +2587,8 @@ export type SubmissionUncheckedUpdateWithoutCompetitionInput = {
   smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  leaseToken?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  leaseExpiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
   disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -2541,6 +2633,8 @@ export type SubmissionUncheckedUpdateManyWithoutCompetitionInput = {
   smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  leaseToken?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  leaseExpiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
   disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -2581,6 +2675,8 @@ export type SubmissionCreateManyTeamInput = {
   smokePassedAt?: Date | string | null
   worker?: string | null
   heartbeatAt?: Date | string | null
+  leaseToken?: string | null
+  leaseExpiresAt?: Date | string | null
   cancelRequestedAt?: Date | string | null
   disqualified?: boolean
   disqualifiedReason?: string | null
@@ -2620,6 +2716,8 @@ export type SubmissionUpdateWithoutTeamInput = {
   smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  leaseToken?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  leaseExpiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
   disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -2665,6 +2763,8 @@ export type SubmissionUncheckedUpdateWithoutTeamInput = {
   smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  leaseToken?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  leaseExpiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
   disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -2709,6 +2809,8 @@ export type SubmissionUncheckedUpdateManyWithoutTeamInput = {
   smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  leaseToken?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  leaseExpiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
   disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -2799,6 +2901,8 @@ export type SubmissionSelect<ExtArgs extends runtime.Types.Extensions.InternalAr
   smokePassedAt?: boolean
   worker?: boolean
   heartbeatAt?: boolean
+  leaseToken?: boolean
+  leaseExpiresAt?: boolean
   cancelRequestedAt?: boolean
   disqualified?: boolean
   disqualifiedReason?: boolean
@@ -2847,6 +2951,8 @@ export type SubmissionSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Ex
   smokePassedAt?: boolean
   worker?: boolean
   heartbeatAt?: boolean
+  leaseToken?: boolean
+  leaseExpiresAt?: boolean
   cancelRequestedAt?: boolean
   disqualified?: boolean
   disqualifiedReason?: boolean
@@ -2890,6 +2996,8 @@ export type SubmissionSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Ex
   smokePassedAt?: boolean
   worker?: boolean
   heartbeatAt?: boolean
+  leaseToken?: boolean
+  leaseExpiresAt?: boolean
   cancelRequestedAt?: boolean
   disqualified?: boolean
   disqualifiedReason?: boolean
@@ -2933,6 +3041,8 @@ export type SubmissionSelectScalar = {
   smokePassedAt?: boolean
   worker?: boolean
   heartbeatAt?: boolean
+  leaseToken?: boolean
+  leaseExpiresAt?: boolean
   cancelRequestedAt?: boolean
   disqualified?: boolean
   disqualifiedReason?: boolean
@@ -2948,7 +3058,7 @@ export type SubmissionSelectScalar = {
   finishedAt?: boolean
 }
 
-export type SubmissionOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "competitionId" | "teamId" | "kind" | "state" | "failureCategory" | "failureMessage" | "modelName" | "description" | "link" | "ensemble" | "hidden" | "uploadFile" | "uploadSize" | "uploadSha256" | "bundleDir" | "command" | "imageDigest" | "imageSize" | "attempts" | "refunded" | "failedPhase" | "smokePassedAt" | "worker" | "heartbeatAt" | "cancelRequestedAt" | "disqualified" | "disqualifiedReason" | "meanAucLo" | "meanAucHi" | "tiedWithLeader" | "meanAuc" | "meanRadsBelowCurve" | "score" | "createdAt" | "queuedAt" | "startedAt" | "finishedAt", ExtArgs["result"]["submission"]>
+export type SubmissionOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "competitionId" | "teamId" | "kind" | "state" | "failureCategory" | "failureMessage" | "modelName" | "description" | "link" | "ensemble" | "hidden" | "uploadFile" | "uploadSize" | "uploadSha256" | "bundleDir" | "command" | "imageDigest" | "imageSize" | "attempts" | "refunded" | "failedPhase" | "smokePassedAt" | "worker" | "heartbeatAt" | "leaseToken" | "leaseExpiresAt" | "cancelRequestedAt" | "disqualified" | "disqualifiedReason" | "meanAucLo" | "meanAucHi" | "tiedWithLeader" | "meanAuc" | "meanRadsBelowCurve" | "score" | "createdAt" | "queuedAt" | "startedAt" | "finishedAt", ExtArgs["result"]["submission"]>
 export type SubmissionInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   competition?: boolean | Prisma.CompetitionDefaultArgs<ExtArgs>
   team?: boolean | Prisma.TeamDefaultArgs<ExtArgs>
@@ -3021,6 +3131,13 @@ export type $SubmissionPayload<ExtArgs extends runtime.Types.Extensions.Internal
      */
     worker: string | null
     heartbeatAt: Date | null
+    /**
+     * The current run's lease: a token only that run knows (every write of the run is conditional
+     * on it) and when it lapses unless the run's heartbeat renews it. Another run may start only
+     * once it has lapsed or been given up.
+     */
+    leaseToken: string | null
+    leaseExpiresAt: Date | null
     cancelRequestedAt: Date | null
     /**
      * Organizer decisions: a disqualified entry is never listed.
@@ -3495,6 +3612,8 @@ export interface SubmissionFieldRefs {
   readonly smokePassedAt: Prisma.FieldRef<"Submission", 'DateTime'>
   readonly worker: Prisma.FieldRef<"Submission", 'String'>
   readonly heartbeatAt: Prisma.FieldRef<"Submission", 'DateTime'>
+  readonly leaseToken: Prisma.FieldRef<"Submission", 'String'>
+  readonly leaseExpiresAt: Prisma.FieldRef<"Submission", 'DateTime'>
   readonly cancelRequestedAt: Prisma.FieldRef<"Submission", 'DateTime'>
   readonly disqualified: Prisma.FieldRef<"Submission", 'Boolean'>
   readonly disqualifiedReason: Prisma.FieldRef<"Submission", 'String'>
