@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type Docker from "dockerode";
-import { isNotFound, statusCodeOf } from "./docker.ts";
+import { imageExists, isNotFound, statusCodeOf } from "./docker.ts";
 
 /**
  * Leases on loaded images, kept by the engine itself so that workers sharing an engine agree on them.
@@ -68,7 +68,7 @@ export async function releaseLease(docker: Docker, lease: ImageLease): Promise<R
     if (statusCodeOf(err) === 409) return "image in use";
     // Two removals racing on one image: the engine may answer the slower one with a 500
     // ("unrecognized image ID") after the faster deleted the image. Only our tag matters here.
-    if (!isNotFound(err) && (await exists(docker, lease.ref)))
+    if (!isNotFound(err) && (await imageExists(docker, lease.ref)))
       throw new Error(`could not release image lease ${lease.ref}`, { cause: err });
   }
   let image: Docker.ImageInspectInfo;
@@ -88,16 +88,6 @@ export async function releaseLease(docker: Docker, lease: ImageLease): Promise<R
     throw new Error(`could not remove image ${lease.imageId} after its last lease`, { cause: err });
   }
   return "image removed";
-}
-
-async function exists(docker: Docker, ref: string): Promise<boolean> {
-  try {
-    await docker.getImage(ref).inspect();
-    return true;
-  } catch (err) {
-    if (isNotFound(err)) return false;
-    throw new Error(`could not inspect ${ref}`, { cause: err });
-  }
 }
 
 /** A lease found on the engine, with the owner and end its tag names. */

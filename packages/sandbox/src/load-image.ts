@@ -1,7 +1,7 @@
 import { Readable } from "node:stream";
 import type Docker from "dockerode";
 import { pack as tarPack, type Pack } from "tar-stream";
-import { isNotFound } from "./docker.ts";
+import { imageExists, isNotFound } from "./docker.ts";
 import { SandboxRejection } from "./errors.ts";
 import { ImageGone } from "./image-lease.ts";
 import {
@@ -197,16 +197,6 @@ async function writeManifest(pack: Pack, manifest: ManifestEntry, stopped: Promi
   const sink = packSink(pack, header, stopped);
   await sink.write(bytes);
   await sink.end();
-}
-
-async function imageExists(docker: Docker, imageId: string): Promise<boolean> {
-  try {
-    await docker.getImage(imageId).inspect();
-    return true;
-  } catch (err) {
-    if (isNotFound(err)) return false;
-    throw new Error(`could not inspect image ${imageId}`, { cause: err });
-  }
 }
 
 function argv(value: string | string[] | null | undefined): string[] {

@@ -2,7 +2,7 @@ import type Docker from "dockerode";
 import type { GpuGrant } from "./container-config.ts";
 import { CpuPool } from "./cpu-pool.ts";
 import type { TarballLimits } from "./image-tarball.ts";
-import { isNotFound } from "./docker.ts";
+import { imageExists } from "./docker.ts";
 import {
   leaseImage,
   listLeases,
@@ -61,14 +61,8 @@ export class Sandbox {
   }
 
   /** Whether a local image of that name exists; any other failure to ask the engine throws. */
-  async hasImage(ref: string): Promise<boolean> {
-    try {
-      await this.docker.getImage(ref).inspect();
-      return true;
-    } catch (err) {
-      if (isNotFound(err)) return false;
-      throw new Error(`could not ask the Docker engine about the image ${ref}`, { cause: err });
-    }
+  hasImage(ref: string): Promise<boolean> {
+    return imageExists(this.docker, ref);
   }
 
   removeImage(imageId: string): Promise<void> {
