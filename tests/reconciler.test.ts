@@ -126,14 +126,21 @@ describe("the reconciler", () => {
       // A submission of another deployment sharing the engine (another database): its lease, live
       // for another hour, is none of this worker's business. Issue 16: every worker released it.
       const foreign = randomUUID();
+      // Leases as a worker that died would leave them (on our base image: releasing only untags):
+      // `live` ends in an hour, `left` names no end (as a lease past its end). The open submission's
+      // is live, as its run's would be: other deployments' workers on this engine leave it alone too.
       const live = `${Date.now() + 3600_000}-0123456789abcdef`;
-      // Leases as a worker that died would leave them (on our base image: releasing only untags);
-      // `left` names no end, as an expired lease.
       const docker = new Docker();
-      for (const owner of [ended, open, vanished, "not-a-submission"]) {
-        await docker.getImage(BASE_IMAGE).tag({ repo: `holdout-lease/${owner}`, tag: "left" });
+      const leases = {
+        [ended]: live,
+        [open]: live,
+        [vanished]: "left",
+        "not-a-submission": "left",
+        [foreign]: live,
+      };
+      for (const [owner, tag] of Object.entries(leases)) {
+        await docker.getImage(BASE_IMAGE).tag({ repo: `holdout-lease/${owner}`, tag });
       }
-      await docker.getImage(BASE_IMAGE).tag({ repo: `holdout-lease/${foreign}`, tag: live });
       const worker = await stack.startWorker();
       try {
         for (let waited = 0; (await leaseTagsOf(ended)).length > 0 && waited < 60_000; waited += 250) {
@@ -141,14 +148,14 @@ describe("the reconciler", () => {
         }
         expect(await leaseTagsOf(ended)).toEqual([]);
         expect(await leaseTagsOf(vanished)).toEqual([]);
-        expect(await leaseTagsOf(open)).toEqual([`holdout-lease/${open}:left`]);
+        expect(await leaseTagsOf(open)).toEqual([`holdout-lease/${open}:${live}`]);
         expect(await leaseTagsOf("not-a-submission")).toEqual(["holdout-lease/not-a-submission:left"]);
         expect(await leaseTagsOf(foreign)).toEqual([`holdout-lease/${foreign}:${live}`]);
         expect((await docker.getImage(BASE_IMAGE).inspect()).RepoTags).toContain(BASE_IMAGE);
       } finally {
         await worker.close();
         for (const ref of [
-          `holdout-lease/${open}:left`,
+          `holdout-lease/${open}:${live}`,
           "holdout-lease/not-a-submission:left",
           `holdout-lease/${foreign}:${live}`,
         ]) {

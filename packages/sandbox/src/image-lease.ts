@@ -45,9 +45,9 @@ export async function leaseImage(
 }
 
 /**
- * What a release came to: the image went with it; others still hold or name it; or a container
- * still uses the image and this was its last name, so the lease stays for a later release (the
- * engine refuses to leave an image in use without a name, and so do we).
+ * What a release came to: the image is gone (with this release, or a racing one); others still hold
+ * or name it; or a container still uses the image and this was its last name, so the lease stays
+ * for a later release (the engine refuses to leave an image in use without a name, and so do we).
  */
 export type Released = "image removed" | "lease removed" | "image in use";
 
@@ -82,9 +82,10 @@ export async function releaseLease(docker: Docker, lease: ImageLease): Promise<R
   try {
     await docker.getImage(lease.imageId).remove({ noprune: true });
   } catch (err) {
-    if (isNotFound(err)) return "image removed";
     // A tag or a container arrived after the look: its holder releases the image in turn.
     if (statusCodeOf(err) === 409) return "lease removed";
+    // The engine was already deleting it (the racing release's untag): a 404, or that 500 again.
+    if (isNotFound(err) || !(await imageExists(docker, lease.imageId))) return "image removed";
     throw new Error(`could not remove image ${lease.imageId} after its last lease`, { cause: err });
   }
   return "image removed";
