@@ -1,8 +1,8 @@
 import type { FailureCategory, SubmissionState } from "@holdout/contracts";
 import type { Db } from "./client.ts";
-import type { Prisma } from "./generated/prisma/client.ts";
 
 export type RunPhase = "smoke" | "hidden";
+import type { Prisma } from "./generated/prisma/client.ts";
 
 export interface NewSubmission {
   id: string;
@@ -71,7 +71,7 @@ export interface RunLease {
 export type Holder = RunLease | "unheld";
 
 /** A row that leaves the states a run holds gives up its lease with them. */
-export const LEASE_CLEARED = { leaseToken: null, leaseExpiresAt: null } as const;
+const LEASE_CLEARED = { leaseToken: null, leaseExpiresAt: null } as const;
 
 export interface Transition {
   from: readonly SubmissionState[];
@@ -85,7 +85,7 @@ export interface Transition {
 }
 
 /** The condition a holder puts on the row. Expiry is judged by the database's clock, not a worker's. */
-export async function holderWhere(
+async function holderWhere(
   tx: Prisma.TransactionClient,
   holder: Holder | undefined,
 ): Promise<Prisma.SubmissionWhereInput> {
