@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { SubmissionState } from "@holdout/contracts";
 import type { Db } from "./client.ts";
 import {
+  RUN_TRANSACTION,
   transitionSubmission,
   type RunLease,
   type RunPhase,
@@ -83,7 +84,7 @@ export async function startRun(
             : null,
       },
     };
-  });
+  }, RUN_TRANSACTION);
 }
 
 /**
@@ -178,5 +179,5 @@ export async function saveSubmissionLog(
       update: { text: clean, truncated },
     });
     return true;
-  });
+  }, RUN_TRANSACTION);
 }

@@ -70,6 +70,15 @@ export interface RunLease {
  */
 export type Holder = RunLease | "unheld";
 
+/**
+ * Options for the transactions of a submission's run. A worker descheduled for a few seconds in one
+ * (a loaded host, a long pause) must not see it expire under it and its evaluation retried as an
+ * infrastructure fault: Prisma's defaults allow 2 s to get a connection and 5 s in all (seen: a
+ * worker stopped 3 s mid-transaction on a busy host). The database holds the row locks while the
+ * process is stopped whatever this says, so a longer limit costs nothing.
+ */
+export const RUN_TRANSACTION = { maxWait: 30_000, timeout: 60_000 };
+
 /** A row that leaves the states a run holds gives up its lease with them. */
 const LEASE_CLEARED = { leaseToken: null, leaseExpiresAt: null } as const;
 
@@ -118,7 +127,7 @@ export async function transitionSubmission(db: Db, id: string, t: Transition): P
       data: { submissionId: id, state: t.to, detail: t.detail ?? null, worker: t.worker ?? null },
     });
     return true;
-  });
+  }, RUN_TRANSACTION);
 }
 
 export function markQueued(db: Db, id: string) {
@@ -340,7 +349,7 @@ export async function recordScore(db: Db, lease: RunLease, result: ScoreRecord):
       data: { submissionId: id, state: "scored", worker, detail: scoreDetail(result) },
     });
     return true;
-  });
+  }, RUN_TRANSACTION);
 }
 
 /**
