@@ -73,8 +73,14 @@ describe("two workers under CPU load with a short job lock", () => {
     }
     const seconds = Math.round((Date.now() - started) / 1000);
 
+    // What the workers said about a submission, beyond info: the first thing to read when one fails.
+    const complaints = (id: string) =>
+      workers
+        .flatMap((w) => w.output().split("\n"))
+        .filter((l) => l.includes(id) && /"level":[45]0/.test(l))
+        .map((l) => l.slice(0, 600));
     for (const id of ids) {
-      const story = await system.describe(id);
+      const story = `${await system.describe(id)}\nworkers:\n  ${complaints(id).join("\n  ")}`;
       const row = await system.row(id);
       expect(row?.state, story).toBe("scored");
       expect(row?.attempts, story).toBe(1);

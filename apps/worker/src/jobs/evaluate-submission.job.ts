@@ -91,10 +91,7 @@ async function afterFailure(
       throw new WaitingError();
     }
     case "lost":
-      // Its lease lapsed (this worker was starved or cut off from the database for longer than the
-      // lease) and another run took over, or the reconciler gave it back: that run's results count.
-      log.warn("run stopped: it no longer holds the submission's lease; another run has taken over");
-      return;
+      return lost(log);
     case undefined:
       break;
     default:
@@ -102,10 +99,9 @@ async function afterFailure(
   }
   const attempts = job.opts.attempts ?? 1;
   const last = err instanceof UnrecoverableError || job.attemptsMade + 1 >= attempts;
-  log.error({ err, attempt: job.attemptsMade + 1, last }, "evaluation failed (infrastructure)");
   if (last) {
     // No lease: the run failed before it began; then only while no other run holds the submission.
-    await markFailed(
+    const failed = await markFailed(
       deps.db,
       id,
       "infrastructure",
@@ -113,12 +109,26 @@ async function afterFailure(
       deps.workerName,
       { holder: run.lease ?? "unheld" },
     );
+    if (!failed && run.lease) return lost(log, err);
   } else if (run.lease) {
     // The retry may start at once rather than wait for this run's lease to lapse. If this write
     // fails too (the database is the fault), the lease lapses on its own.
-    await releaseRun(deps.db, run.lease).catch((releaseErr: unknown) =>
-      log.warn({ err: releaseErr }, "could not give up the run's lease; the retry waits for it to lapse"),
-    );
+    const released = await releaseRun(deps.db, run.lease).catch((releaseErr: unknown) => {
+      log.warn({ err: releaseErr }, "could not give up the run's lease; the retry waits for it to lapse");
+      return true;
+    });
+    // A run that another took over fails as its containers are removed under it: not a fault to retry.
+    if (!released) return lost(log, err);
   }
+  log.error({ err, attempt: job.attemptsMade + 1, last }, "evaluation failed (infrastructure)");
   throw err;
+}
+
+/**
+ * Its lease lapsed (this worker was starved or cut off from the database for longer than the lease)
+ * and another run took the submission over, or the reconciler gave it back: that run's results
+ * count, and this one has written nothing since. The job is the other run's now: nothing to retry.
+ */
+function lost(log: Logger, err?: unknown): void {
+  log.warn({ err }, "run stopped: it no longer holds the submission's lease; another run has taken over");
 }
