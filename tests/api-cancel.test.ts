@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { evaluateJobOptions, QUEUE_EVALUATE } from "@holdout/contracts";
-import { createSubmission, markQueued, markRunning } from "@holdout/db";
+import { createSubmission, markQueued, startRun } from "@holdout/db";
 import { startStack, type Stack } from "./support/stack.ts";
 
 // POST /api/v1/submissions/:id/cancel against the real API, PostgreSQL and BullMQ (no worker runs,
@@ -82,7 +82,7 @@ describe("cancelling a submission", () => {
 
   it("asks the worker to stop a running one (it stays running until the worker does)", async () => {
     const id = await queued(owner.id);
-    await markRunning(stack.db, id, "worker-z");
+    await startRun(stack.db, id, { worker: "worker-z", leaseMs: 60_000 });
     const res = await cancel(id, owner.token);
     expect(res.body).toMatchObject({ outcome: "stopping", state: "running" });
     const row = await stack.db.submission.findUniqueOrThrow({ where: { id } });

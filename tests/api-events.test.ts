@@ -16,12 +16,13 @@ import {
   createTeamWithToken,
   ensureCompetition,
   markQueued,
-  markRunning,
   markScoring,
   recordHeartbeat,
   recordScore,
   removeHeartbeat,
+  startRun,
   type Db,
+  type RunLease,
 } from "@holdout/db";
 import { TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from "./support/env.ts";
 
@@ -158,28 +159,23 @@ describe("submission events over SSE", () => {
   const eventsUrl = (id: string) => `${url}/api/v1/submissions/${id}/events`;
 
   /** A worker records a score (one task's, enough for the timeline). */
-  const scored = (id: string, worker: string) =>
-    recordScore(
-      db,
-      id,
-      {
-        meanAuc: 0.8,
-        meanRadsBelowCurve: 1,
-        score: 0.801,
-        tasks: [
-          {
-            task: "Edema",
-            auc: 0.8,
-            radsBelowCurve: 1,
-            roc: [
-              [0, 0],
-              [1, 1],
-            ],
-          },
-        ],
-      },
-      worker,
-    );
+  const scored = (lease: RunLease) =>
+    recordScore(db, lease, {
+      meanAuc: 0.8,
+      meanRadsBelowCurve: 1,
+      score: 0.801,
+      tasks: [
+        {
+          task: "Edema",
+          auc: 0.8,
+          radsBelowCurve: 1,
+          roc: [
+            [0, 0],
+            [1, 1],
+          ],
+        },
+      ],
+    });
 
   it("streams the timeline from queued to scored, resuming after a dropped connection", async () => {
     const id = await queued(owner.id);
@@ -194,7 +190,7 @@ describe("submission events over SSE", () => {
     expect(first.events.find((e) => e.event === "queue")!.data).toMatchObject({ position: 1 });
 
     // A worker (any process) starts it: the stream hears it from the database.
-    await markRunning(db, id, "worker-a");
+    const { lease } = await startRun(db, id, { worker: "worker-a", leaseMs: 60_000 });
     await first.until((es) => es.some((e) => e.data.state === "running"));
     const running = first.events.find((e) => e.data.state === "running")!;
     expect(running.data.worker).toBe("worker-a");
@@ -206,8 +202,8 @@ describe("submission events over SSE", () => {
     await first.close();
 
     // While nobody listens, it is scored.
-    await markScoring(db, id, "worker-a", { digest: "sha256:x", size: 1 });
-    await scored(id, "worker-a");
+    await markScoring(db, lease!, { digest: "sha256:x", size: 1 });
+    await scored(lease!);
 
     // Resuming from the last event seen gives exactly what was missed, then `end`, then close.
     const resumed = await openStream(eventsUrl(id), owner.token, running.id);
@@ -257,7 +253,7 @@ describe("submission events over SSE", () => {
     };
     expect(status).toMatchObject({ queuePosition: 3, refunded: false, failedPhase: null });
     // The first one starts: the third moves up, and its stream says so.
-    await markRunning(db, ids[0]!, "worker-b");
+    await startRun(db, ids[0]!, { worker: "worker-b", leaseMs: 60_000 });
     await third.until((es) => es.some((e) => e.event === "queue" && e.data.position === 2));
     for (const id of ids) await db.submission.update({ where: { id }, data: { state: "cancelled" } });
   });
@@ -308,9 +304,9 @@ describe("submission events over SSE", () => {
     const id = await queued(owner.id);
     const { es, requests, seen } = eventSource(id, owner.token);
     await until(() => seen.some((e) => e.type === "queue"));
-    await markRunning(db, id, "worker-c");
-    await markScoring(db, id, "worker-c", { digest: "sha256:x", size: 1 });
-    await scored(id, "worker-c");
+    const { lease } = await startRun(db, id, { worker: "worker-c", leaseMs: 60_000 });
+    await markScoring(db, lease!, { digest: "sha256:x", size: 1 });
+    await scored(lease!);
     const errors: (number | undefined)[] = [];
     es.addEventListener("error", (e) => errors.push(e.code));
     await until(() => seen.some((e) => e.type === "end"));
@@ -333,7 +329,7 @@ describe("submission events over SSE", () => {
       concurrency: 1,
       startedAt: new Date(),
     };
-    await recordHeartbeat(db, worker, []);
+    await recordHeartbeat(db, worker, [], 60_000);
     onTestFinished(() => removeHeartbeat(db, worker.name));
     const finishedRun = async (endedAgoMs: number) => {
       const id = randomUUID();

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createSubmission, markQueued, markRunning, markScoring, recordScore } from "@holdout/db";
+import { createSubmission, markQueued, markScoring, recordScore, startRun } from "@holdout/db";
 import { startStack, type Stack } from "./support/stack.ts";
 
 // Who sees what, endpoint by endpoint, for the four kinds of caller. Others' private submissions
@@ -33,30 +33,25 @@ describe("visibility matrix", () => {
     });
     await markQueued(stack.db, id);
     if (scored) {
-      await markRunning(stack.db, id, "w");
-      await markScoring(stack.db, id, "w", { digest: "sha256:x", size: 1 });
-      await recordScore(
-        stack.db,
-        id,
-        {
-          meanAuc: 0.9,
-          meanRadsBelowCurve: 2,
-          score: 0.9,
-          tasks: [
-            {
-              task: "Edema",
-              auc: 0.9,
-              radsBelowCurve: 2,
-              roc: [
-                [0, 0],
-                [0.1, 0.8],
-                [1, 1],
-              ],
-            },
-          ],
-        },
-        "w",
-      );
+      const { lease } = await startRun(stack.db, id, { worker: "w", leaseMs: 60_000 });
+      await markScoring(stack.db, lease!, { digest: "sha256:x", size: 1 });
+      await recordScore(stack.db, lease!, {
+        meanAuc: 0.9,
+        meanRadsBelowCurve: 2,
+        score: 0.9,
+        tasks: [
+          {
+            task: "Edema",
+            auc: 0.9,
+            radsBelowCurve: 2,
+            roc: [
+              [0, 0],
+              [0.1, 0.8],
+              [1, 1],
+            ],
+          },
+        ],
+      });
     }
     return id;
   }

@@ -104,7 +104,7 @@ describe("the reconciler", () => {
   );
 
   it(
-    "releases the image leases of ended or vanished submissions, and no others",
+    "releases the image leases of ended submissions and expired ones, never another deployment's live lease",
     { timeout: 120_000 },
     async () => {
       const team = await stack.createTeam();
@@ -123,10 +123,23 @@ describe("the reconciler", () => {
       const ended = (await row("failed")).id;
       const open = (await row("received")).id; // just recorded: the reconciler leaves it for 30 s
       const vanished = randomUUID();
-      // Leases as a worker that died would leave them (on our base image: releasing only untags).
+      // A submission of another deployment sharing the engine (another database): its lease, live
+      // for another hour, is none of this worker's business. Issue 16: every worker released it.
+      const foreign = randomUUID();
+      // Leases as a worker that died would leave them (on our base image: releasing only untags):
+      // `live` ends in an hour, `left` names no end (as a lease past its end). The open submission's
+      // is live, as its run's would be: other deployments' workers on this engine leave it alone too.
+      const live = `${Date.now() + 3600_000}-0123456789abcdef`;
       const docker = new Docker();
-      for (const owner of [ended, open, vanished, "not-a-submission"]) {
-        await docker.getImage(BASE_IMAGE).tag({ repo: `holdout-lease/${owner}`, tag: "left" });
+      const leases = {
+        [ended]: live,
+        [open]: live,
+        [vanished]: "left",
+        "not-a-submission": "left",
+        [foreign]: live,
+      };
+      for (const [owner, tag] of Object.entries(leases)) {
+        await docker.getImage(BASE_IMAGE).tag({ repo: `holdout-lease/${owner}`, tag });
       }
       const worker = await stack.startWorker();
       try {
@@ -135,14 +148,19 @@ describe("the reconciler", () => {
         }
         expect(await leaseTagsOf(ended)).toEqual([]);
         expect(await leaseTagsOf(vanished)).toEqual([]);
-        expect(await leaseTagsOf(open)).toEqual([`holdout-lease/${open}:left`]);
+        expect(await leaseTagsOf(open)).toEqual([`holdout-lease/${open}:${live}`]);
         expect(await leaseTagsOf("not-a-submission")).toEqual(["holdout-lease/not-a-submission:left"]);
+        expect(await leaseTagsOf(foreign)).toEqual([`holdout-lease/${foreign}:${live}`]);
         expect((await docker.getImage(BASE_IMAGE).inspect()).RepoTags).toContain(BASE_IMAGE);
       } finally {
         await worker.close();
-        for (const owner of [open, "not-a-submission"]) {
+        for (const ref of [
+          `holdout-lease/${open}:${live}`,
+          "holdout-lease/not-a-submission:left",
+          `holdout-lease/${foreign}:${live}`,
+        ]) {
           await docker
-            .getImage(`holdout-lease/${owner}:left`)
+            .getImage(ref)
             .remove()
             .catch(() => undefined);
         }

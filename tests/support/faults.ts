@@ -46,6 +46,8 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
 export interface PrivatePostgres {
   /** postgresql://holdout@127.0.0.1:<port>/holdout, migrated. */
   url: string;
+  /** Another migrated database in the same cluster (another deployment's); returns its URL. */
+  createDatabase(name: string): Promise<string>;
   /** Stops the server: `fast` (SIGINT, a clean shutdown) or `immediate` (SIGQUIT, as a crash). */
   stop(mode?: "fast" | "immediate"): Promise<void>;
   start(): Promise<void>;
@@ -112,16 +114,21 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   const stop = async (mode: "fast" | "immediate" = "fast") => {
     await proc?.stop(mode === "fast" ? "SIGINT" : "SIGQUIT", 30_000);
   };
-  try {
-    await start();
+  const createDatabase = async (name: string): Promise<string> => {
     const admin = new pg.Client({ connectionString: `postgresql://holdout@127.0.0.1:${port}/postgres` });
     await admin.connect();
     try {
-      await admin.query("CREATE DATABASE holdout");
+      await admin.query(`CREATE DATABASE "${name}"`);
     } finally {
       await admin.end();
     }
-    await migrate(`postgresql://holdout@127.0.0.1:${port}/holdout`);
+    const url = `postgresql://holdout@127.0.0.1:${port}/${name}`;
+    await migrate(url);
+    return url;
+  };
+  try {
+    await start();
+    await createDatabase("holdout");
   } catch (err) {
     await stop("immediate");
     await rm(dir, { recursive: true, force: true });
@@ -129,6 +136,7 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   }
   return {
     url: `postgresql://holdout@127.0.0.1:${port}/holdout`,
+    createDatabase,
     stop,
     start,
     async restart(mode) {

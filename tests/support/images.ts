@@ -36,6 +36,36 @@ export async function shellModelTarball(script: string): Promise<string> {
   return dockerfileTarball(dockerfile, "model");
 }
 
+/**
+ * shellModelTarball's model in an image of about 3 MB instead of the base's 120: dash, mawk, sleep
+ * and wc with the libraries they link, on an empty image. For tests that upload and load many.
+ */
+export async function tinyShellModelTarball(script: string): Promise<string> {
+  const tools = "/bin/dash /usr/bin/mawk /usr/bin/sleep /usr/bin/wc";
+  // A tagged image of its own, not a build stage: a stage's image would stay behind untagged.
+  const toolbox = await buildImage(
+    [
+      `FROM ${BASE_IMAGE}`,
+      // Each program and the libraries `ldd` names, at the same paths under /tiny.
+      `RUN mkdir /tiny && for f in ${tools}; do cp --parents -L "$f" /tiny/ && ` +
+        `for lib in $(ldd "$f" | grep -o '/[^ ]*'); do cp --parents -L "$lib" /tiny/; done; done && ` +
+        "ln -s dash /tiny/bin/sh && ln -s mawk /tiny/usr/bin/awk",
+    ].join("\n"),
+    "tiny-tools",
+  );
+  try {
+    const dockerfile = [
+      "FROM scratch",
+      `COPY --from=${toolbox} /tiny/ /`,
+      "USER 65534",
+      `ENTRYPOINT ${JSON.stringify(["/bin/sh", "-c", script])}`,
+    ].join("\n");
+    return await dockerfileTarball(dockerfile, "tiny-model");
+  } finally {
+    await removeImage(toolbox);
+  }
+}
+
 /** A tar archive of the given files, in memory. */
 export async function tarBuffer(files: Record<string, string | Buffer>): Promise<Buffer> {
   const pack = tar.pack();

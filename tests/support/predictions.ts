@@ -3,9 +3,9 @@ import {
   createSubmission,
   getCompetitionPolicy,
   markQueued,
-  markRunning,
   markScoring,
   recordScore,
+  startRun,
   type Db,
 } from "@holdout/db";
 import { TASKS, type BootstrapOptions, type PerTask } from "@holdout/scorer";
@@ -85,12 +85,13 @@ export async function scoreSeeded(
     uploadSha256: "0".repeat(64),
   });
   await markQueued(db, id);
-  await markRunning(db, id, "seed");
-  await markScoring(db, id, "seed", { digest: "sha256:seed", size: 1 });
+  const { lease } = await startRun(db, id, { worker: "seed", leaseMs: 60_000 });
+  if (!lease) throw new Error(`seeded submission ${id} could not be started`);
+  await markScoring(db, lease, { digest: "sha256:seed", size: 1 });
   const policy = await getCompetitionPolicy(db, stack.competition.id);
   const split = splitOf(policy);
   const record = scoreRecord(testset, predictions, bootstrap, split);
   const ladder = policy.ladder ? ladderStep(testset, record, bootstrap, split) : undefined;
-  await recordScore(db, id, record, "seed", ladder ? { ladder } : {});
+  await recordScore(db, lease, record, ladder ? { ladder } : {});
   return id;
 }

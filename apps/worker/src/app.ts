@@ -4,18 +4,16 @@ import { Queue, Worker } from "bullmq";
 import { Redis } from "ioredis";
 import {
   ConfigError,
-  isFinalState,
   leaderTiesJobOptions,
   QUEUE_EVALUATE,
   QUEUE_LEADER_TIES,
   QUEUE_RESCORE,
-  UUID,
   type EvaluateJob,
   type LeaderTiesJob,
   type RescoreJob,
 } from "@holdout/contracts";
-import { createDb, findCompetitionBySlug, type Db } from "@holdout/db";
-import { connectDocker, reapLeftovers, Sandbox } from "@holdout/sandbox";
+import { createDb, findCompetitionBySlug, withLock, type Db } from "@holdout/db";
+import { connectDocker, reapLeftovers, Sandbox, type ImageLease } from "@holdout/sandbox";
 import { runLimits, smokeLimits, tarballLimits, type WorkerConfig } from "./config.ts";
 import { startHeartbeat } from "./heartbeat.ts";
 import { loadHiddenTestset, TestsetSource } from "./hidden-testset.ts";
@@ -28,8 +26,8 @@ import { createLogger, type Logger } from "./logger.ts";
 import { createWorkerMetrics } from "./metrics.ts";
 import { startOpsServer, type OpsServer } from "./ops-server.ts";
 import { SUBMISSION_LABEL } from "./evaluation.ts";
-import { startPeriodic } from "./periodic.ts";
 import { startReconciler } from "./reconciler.ts";
+import { startSweeper } from "./sweeper.ts";
 import { RunRegistry } from "./run-registry.ts";
 import { prepareSmokeSample } from "./smoke-sample.ts";
 
@@ -132,12 +130,29 @@ export async function startWorker(
     }
   };
 
+  const images = new ImageLeases(sandbox, {
+    // A lease outlives its evaluation: both runs' wall clocks, and an hour for loading and cleanup.
+    ttlMs: smokeLimits(config).wallClockMs + runLimits(config).wallClockMs + 3600_000,
+    serialize: (imageId, fn) => withLock(db, `holdout:image-lease:${imageId}`, fn),
+    onReleaseProblem: (lease, { err, released }) =>
+      log.warn(
+        { err, lease: lease.ref, released },
+        "could not release an image lease; a later sweep releases it once its submission has ended",
+      ),
+  });
+  const releaseAll = async (leases: ImageLease[]) => {
+    for (const lease of leases) await images.release(lease);
+  };
+  const leaseMs = config.HOLDOUT_HEARTBEAT_STALE_SECONDS * 1000;
+
   const lockDuration = config.HOLDOUT_JOB_LOCK_SECONDS * 1000;
   const workerOptions = {
     connection: redis,
     prefix,
     // A job's lock is renewed while it runs; a worker that dies stops renewing, and the stalled check
-    // of any live worker moves the job back to the wait list after the lock expires.
+    // of any live worker moves the job back to the wait list after the lock expires. A live worker
+    // that was merely starved past its lock loses the job the same way: the evaluation's lease in
+    // PostgreSQL, not this lock, decides who runs it (see run-repository.ts in @holdout/db).
     lockDuration,
     stalledInterval: Math.max(1000, Math.round(lockDuration / 2)),
     maxStalledCount: 2,
@@ -147,9 +162,7 @@ export async function startWorker(
     createEvaluateProcessor({
       db,
       sandbox,
-      images: new ImageLeases(sandbox, (err, lease) =>
-        log.warn({ err, lease: lease.ref }, "could not release an image lease"),
-      ),
+      images,
       hiddenLog:
         config.HOLDOUT_HIDDEN_LOG_POLICY === "none"
           ? { kind: "none" }
@@ -160,12 +173,13 @@ export async function startWorker(
       runsDir,
       runtimeImage: config.HOLDOUT_RUNTIME_IMAGE,
       workerName: config.HOLDOUT_WORKER_NAME,
+      leaseMs,
       limits: runLimits(config),
       labels: workerLabels,
       // An earlier attempt's containers, volume and image lease.
       reapPrevious: async (id) => {
         await reapLeftovers(docker, { [SUBMISSION_LABEL]: id });
-        await sandbox.releaseLeases((await sandbox.listLeases()).filter((lease) => lease.owner === id));
+        await releaseAll((await sandbox.listLeases()).filter((lease) => lease.owner === id));
       },
       bootstrap,
       metrics,
@@ -192,8 +206,24 @@ export async function startWorker(
     createLeaderTiesProcessor({ db, testset, bootstrap, log }),
     { ...workerOptions, concurrency: 1 },
   );
+  // BullMQ keeps trying to renew a lock it lost (every quarter of the lock's duration, for the rest
+  // of the run) and reports each failure as an error: one warning per job says it instead.
+  const lockLost = new Set<string>();
   for (const w of [evaluator, rescorer, tiesWorker]) {
-    w.on("error", (err) => log.error({ err, queue: w.name }, "worker error"));
+    w.on("error", (err) => {
+      if (!err.message.startsWith("could not renew lock for job "))
+        log.error({ err, queue: w.name }, "worker error");
+    });
+    w.on("lockRenewalFailed", (jobIds) => {
+      if (lockLost.size > 1000) lockLost.clear();
+      for (const jobId of jobIds.filter((id) => !lockLost.has(id))) {
+        lockLost.add(jobId);
+        log.warn(
+          { jobId, queue: w.name },
+          "lost the job's lock (this worker was too slow to renew it): the queue may hand the job to another worker",
+        );
+      }
+    });
     metrics.watch(w);
   }
   const ops: OpsServer | null =
@@ -215,6 +245,7 @@ export async function startWorker(
     name: config.HOLDOUT_WORKER_NAME,
     concurrency: config.HOLDOUT_WORKER_CONCURRENCY,
     intervalMs: config.HOLDOUT_HEARTBEAT_SECONDS * 1000,
+    leaseMs,
     log,
   });
   const reconciler = startReconciler(
@@ -230,35 +261,9 @@ export async function startWorker(
     config.HOLDOUT_RECONCILE_INTERVAL_SECONDS * 1000,
   );
 
-  // Image leases whose submission has ended (or is gone): a crashed worker's, on any worker's engine.
-  const releaseEndedLeases = async (): Promise<number> => {
-    // Lease owners are submission ids; anything else on the engine is not ours to release.
-    const ours = (await sandbox.listLeases()).filter((lease) => UUID.test(lease.owner));
-    if (ours.length === 0) return 0;
-    const open = await db.submission.findMany({
-      where: { id: { in: [...new Set(ours.map((lease) => lease.owner))] } },
-      select: { id: true, state: true },
-    });
-    const running = new Set(open.filter((s) => !isFinalState(s.state)).map((s) => s.id));
-    const ended = ours.filter((lease) => !running.has(lease.owner));
-    await sandbox.releaseLeases(ended);
-    return ended.length;
-  };
-  // What a run could not clean up (the engine restarted or was down at the time) goes at the next
-  // sweep: this worker's objects of runs it no longer has in progress, and anyone's expired runs.
-  const sweeper = startPeriodic(
-    async () => {
-      const active = new Set(registry.ids());
-      const own = await reapLeftovers(docker, workerLabels, {
-        skip: (labels) => active.has(labels[SUBMISSION_LABEL] ?? ""),
-      });
-      const expired = await reapLeftovers(docker, {}, { expiredBefore: Date.now() });
-      const leases = await releaseEndedLeases();
-      const n = own.containers + own.volumes + expired.containers + expired.volumes + leases;
-      if (n > 0) log.info({ own, expired, leases }, "removed sandbox leftovers");
-    },
+  const sweeper = startSweeper(
+    { docker, sandbox, db, registry, release: releaseAll, workerLabels, log },
     config.HOLDOUT_RECONCILE_INTERVAL_SECONDS * 1000,
-    (err) => log.warn({ err }, "could not sweep sandbox leftovers; trying again at the next sweep"),
   );
 
   log.info(

@@ -61,12 +61,18 @@ export const WorkerConfigSchema = z
      */
     HOLDOUT_COMPETITION_WAIT_SECONDS: z.coerce.number().int().min(0).default(60),
     HOLDOUT_HEARTBEAT_SECONDS: positiveInt(5),
-    /** A run whose worker has not beaten for this long is taken to be orphaned. */
+    /**
+     * A run whose worker has not beaten for this long is taken to be orphaned: its lease on the
+     * submission lapses, and only then may another worker start the submission again.
+     */
     HOLDOUT_HEARTBEAT_STALE_SECONDS: positiveInt(45),
     HOLDOUT_RECONCILE_INTERVAL_SECONDS: positiveInt(15),
     /** Re-queues of one submission by the reconciler before it fails as `infrastructure` (refunded). */
     HOLDOUT_RECONCILE_MAX_REQUEUES: positiveInt(3),
-    /** BullMQ job lock; a dead worker's job is taken back after about 1.5 times this. */
+    /**
+     * BullMQ job lock; a dead worker's job is taken back after about 1.5 times this. A worker that
+     * was only slow to renew it keeps its run: the job waits until the run's lease lapses.
+     */
     HOLDOUT_JOB_LOCK_SECONDS: positiveInt(30),
     /** Port of the worker's /healthz, /readyz and /metrics; unset: not served. */
     HOLDOUT_OPS_PORT: z.coerce.number().int().min(0).max(65535).optional(),

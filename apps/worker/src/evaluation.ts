@@ -14,13 +14,14 @@ import {
   getCompetitionPolicy,
   markCancelled,
   markFailed,
-  markRunning,
   markScoring,
   noteRunning,
   recordScore,
   saveSubmissionLog,
+  startRun,
   type Db,
   type RunPhase,
+  type RunStart,
 } from "@holdout/db";
 import {
   assembleWorkspace,
@@ -37,6 +38,7 @@ import type { ImageLeases } from "./image-leases.ts";
 import { storedLog, type LogPolicy } from "./log-policy.ts";
 import type { Logger } from "./logger.ts";
 import type { WorkerMetrics } from "./metrics.ts";
+import { RunStopped, type Run } from "./run-registry.ts";
 import { ladderStep, scoreRecord, splitOf } from "./scoring.ts";
 import type { SmokeSample } from "./smoke-sample.ts";
 
@@ -58,6 +60,8 @@ export interface EvaluateDeps {
   runsDir: string;
   runtimeImage: string;
   workerName: string;
+  /** How long a run's lease lasts without a heartbeat (HOLDOUT_HEARTBEAT_STALE_SECONDS). */
+  leaseMs: number;
   limits: RunLimits;
   /** Labels for every sandbox object of this worker's runs, e.g. `holdout.worker`. */
   labels: Record<string, string>;
@@ -71,8 +75,11 @@ export interface EvaluateDeps {
 export interface JobContext {
   submissionId: string;
   log: Logger;
-  /** Aborted (with a RunStopped reason) when the team cancels or the worker shuts down. */
-  signal: AbortSignal;
+  /**
+   * This delivery of the job: its signal is aborted (with a RunStopped reason) when the team cancels,
+   * the worker shuts down or the lease is lost; its lease is set once the run holds the submission.
+   */
+  run: Run;
 }
 
 type Model =
@@ -96,30 +103,38 @@ function categoryOf(verdict: Verdict): FailureCategory {
   }
 }
 
-/** What the evaluation came to; `scored` names the competition whose tie marks need refreshing. */
-export type Outcome = { kind: "scored"; competitionId: string } | { kind: "ended" } | { kind: "skipped" };
+/**
+ * What the evaluation came to; `scored` names the competition whose tie marks need refreshing, and
+ * `deferred` says another run holds a live lease on the submission, until when unless renewed.
+ */
+export type Outcome =
+  | { kind: "scored"; competitionId: string }
+  | { kind: "ended" }
+  | { kind: "skipped" }
+  | { kind: "deferred"; until: Date };
+
+/** A write the database refused because the run no longer holds its lease: the run stops here. */
+async function held(written: Promise<boolean>): Promise<void> {
+  if (!(await written)) throw new RunStopped("lost");
+}
 
 /**
  * Evaluates one submission: prepare the model (load the image, or resolve the runtime image for a
  * bundle), the smoke run on the development-set sample, the hidden run, then scoring. A model's fault
  * is a result (the submission ends `failed` with its category and phase), never an exception; only
- * infrastructure faults throw, and a stop (cancel, shutdown) throws the signal's RunStopped.
+ * infrastructure faults throw, and a stop (cancel, shutdown, a lost lease) throws a RunStopped.
+ * Every write after the start is conditional on the run's lease (see run-repository.ts in @holdout/db).
  */
 export async function evaluate(deps: EvaluateDeps, job: JobContext): Promise<Outcome> {
   const { db, workerName } = deps;
-  const { submissionId: id, log, signal } = job;
+  const { submissionId: id, log } = job;
+  const { signal } = job.run;
   const submission = await findSubmission(db, id);
   if (!submission) throw new UnrecoverableError(`submission ${id} does not exist`);
-  if (!(await markRunning(db, id, workerName))) {
-    const now = await findSubmission(db, id);
-    if (now && now.cancelRequestedAt !== null && (now.state === "queued" || now.state === "running")) {
-      await markCancelled(db, id, workerName);
-      log.info("cancelled before its run began");
-      return { kind: "ended" };
-    }
-    log.info({ state: now?.state }, "submission no longer runnable; skipping");
-    return { kind: "skipped" };
-  }
+  const start = await startRun(db, id, { worker: workerName, leaseMs: deps.leaseMs });
+  if (start.lease === null) return notStarted(deps, job, start.refused);
+  const lease = start.lease;
+  job.run.lease = lease;
   log.info({ kind: submission.kind }, "evaluation started");
   // This worker holds the job now: whatever an earlier attempt of this submission left in the engine
   // (it crashed, or the engine restarted under it) is dead. A first attempt has no predecessor (an
@@ -132,9 +147,9 @@ export async function evaluate(deps: EvaluateDeps, job: JobContext): Promise<Out
     // A hidden run's failure tells the team its category in fixed words: the message could carry
     // what the model read of the test set (its cells, the missing studies, an exit code it chose).
     // Organizers keep the message as the worker saw it.
-    const opts = phase === "hidden" ? { phase, detail: message } : phase === "smoke" ? { phase } : {};
+    const where = phase === "hidden" ? { phase, detail: message } : phase === "smoke" ? { phase } : {};
     const shown = phase === "hidden" ? hiddenRunFailureText(category) : message;
-    await markFailed(db, id, category, shown, workerName, opts);
+    await held(markFailed(db, id, category, shown, workerName, { holder: lease, ...where }));
     log.info({ category, phase }, "evaluation ended: failed");
     return { kind: "ended" };
   };
@@ -173,7 +188,7 @@ export async function evaluate(deps: EvaluateDeps, job: JobContext): Promise<Out
     if (deps.smoke) {
       const { sample, limits } = deps.smoke;
       const n = sample.studies.length;
-      await noteRunning(db, id, workerName, `smoke run started on ${n} development-set studies`);
+      await held(noteRunning(db, lease, `smoke run started on ${n} development-set studies`));
       const run = await runPhase(
         deps,
         job,
@@ -183,7 +198,7 @@ export async function evaluate(deps: EvaluateDeps, job: JobContext): Promise<Out
       );
       if ("rejected" in run) return await fail("invalid_upload", run.rejected, "smoke");
       // The smoke log is the team's to read in full (the sandbox has already capped it).
-      await saveSubmissionLog(db, id, run.log, run.logTruncated, "smoke");
+      await held(saveSubmissionLog(db, lease, run.log, run.logTruncated, "smoke"));
       if (run.verdict !== "ok") {
         ran("smoke", run, categoryOf(run.verdict));
         return await fail(categoryOf(run.verdict), run.message, "smoke");
@@ -196,15 +211,17 @@ export async function evaluate(deps: EvaluateDeps, job: JobContext): Promise<Out
         return await fail("invalid_output", err.message, "smoke");
       }
       ran("smoke", run, "ok");
-      await noteRunning(db, id, workerName, `smoke run passed: valid predictions for ${n} studies`, {
-        smokePassedAt: new Date(),
-      });
+      await held(
+        noteRunning(db, lease, `smoke run passed: valid predictions for ${n} studies`, {
+          smokePassedAt: new Date(),
+        }),
+      );
       log.info({ ms: run.durationMs }, "smoke run passed");
     }
 
     signal.throwIfAborted();
     const testset = deps.testset.get();
-    if (!(await noteRunning(db, id, workerName, "hidden run started"))) return { kind: "skipped" };
+    await held(noteRunning(db, lease, "hidden run started"));
     const run = await runPhase(
       deps,
       job,
@@ -215,7 +232,7 @@ export async function evaluate(deps: EvaluateDeps, job: JobContext): Promise<Out
     if ("rejected" in run) return await fail("invalid_upload", run.rejected, "hidden");
     // The team's copy as the log policy allows; organizers keep the whole captured log.
     const shown = storedLog(deps.hiddenLog, run.log, run.logTruncated);
-    await saveSubmissionLog(db, id, shown.text, shown.truncated, "hidden", run.log);
+    await held(saveSubmissionLog(db, lease, shown.text, shown.truncated, "hidden", run.log));
     if (run.verdict !== "ok") {
       ran("hidden", run, categoryOf(run.verdict));
       return await fail(categoryOf(run.verdict), run.message, "hidden");
@@ -223,7 +240,7 @@ export async function evaluate(deps: EvaluateDeps, job: JobContext): Promise<Out
     log.info({ ms: run.durationMs }, "hidden run finished");
 
     signal.throwIfAborted();
-    await markScoring(db, id, workerName, { digest: model.imageId, size: model.size });
+    await held(markScoring(db, lease, { digest: model.imageId, size: model.size }));
     let predictions;
     try {
       predictions = parsePredictionsCsv(
@@ -242,13 +259,45 @@ export async function evaluate(deps: EvaluateDeps, job: JobContext): Promise<Out
     const record = scoreRecord(testset, predictions, deps.bootstrap, split);
     signal.throwIfAborted();
     const ladder = policy.ladder ? ladderStep(testset, record, deps.bootstrap, split) : undefined;
-    await recordScore(db, id, record, workerName, ladder ? { ladder } : {});
+    await held(recordScore(db, lease, record, ladder ? { ladder } : {}));
     log.info({ meanAuc: record.meanAuc }, "evaluation ended: scored");
     return { kind: "scored", competitionId: submission.competitionId };
   } finally {
     // Whatever happened, the lease goes; the image with it unless someone else still holds one.
     if (model.kind === "image") await deps.images.release(model.lease);
   }
+}
+
+/**
+ * Why the run did not start, and what the job does about it. A live lease of another run (a job
+ * BullMQ delivered again while its run goes on: a stalled check after a late lock renewal, under
+ * load) means waiting until that lease lapses: if its run ends first, the job then finds the
+ * submission final; if its worker died, the job takes the submission over.
+ */
+async function notStarted(
+  deps: EvaluateDeps,
+  job: JobContext,
+  refused: Extract<RunStart, { lease: null }>["refused"],
+): Promise<Outcome> {
+  const { db, workerName } = deps;
+  const { submissionId: id, log } = job;
+  if (refused?.heldBy) {
+    const { worker, until } = refused.heldBy;
+    log.info(
+      { holder: worker, until: until.toISOString() },
+      "not starting: another run holds this submission's lease; trying again when it lapses",
+    );
+    return { kind: "deferred", until };
+  }
+  const unstarted = refused?.state === "queued" || refused?.state === "running";
+  if (refused?.cancelRequested && unstarted) {
+    if (await markCancelled(db, id, workerName, { holder: "unheld" })) {
+      log.info("cancelled before its run began");
+      return { kind: "ended" };
+    }
+  }
+  log.info({ state: refused?.state }, "submission no longer runnable; skipping");
+  return { kind: "skipped" };
 }
 
 /**
@@ -281,7 +330,7 @@ async function runPhase(
       workspaceHostDir: assembled ?? workspace.dir,
       limits,
       labels: { ...deps.labels, [SUBMISSION_LABEL]: job.submissionId },
-      signal: job.signal,
+      signal: job.run.signal,
       ...(model.kind === "bundle" ? { command: model.command } : {}),
     });
   } finally {

@@ -9,13 +9,17 @@ export interface HeartbeatOptions {
   name: string;
   concurrency: number;
   intervalMs: number;
+  /** How long a beat keeps a run's lease: another worker may take the run over once it lapses. */
+  leaseMs: number;
   log: Logger;
 }
 
 /**
- * Every `intervalMs`: this worker's WorkerHeartbeat row, `heartbeatAt` on its running submissions, and
- * the cancel check (a run whose team asked to cancel is stopped here, so within one interval). A
- * failed beat (database down) is logged and the next one tried; beats never overlap.
+ * Every `intervalMs`: this worker's WorkerHeartbeat row, the renewal of its runs' leases, and the
+ * cancel check (a run whose team asked to cancel is stopped here, so within one interval). A run
+ * whose lease is no longer its own is stopped too: another run has taken the submission over, and
+ * none of this one's writes would be accepted. A failed beat (database down) is logged and the next
+ * one tried; beats never overlap.
  */
 export function startHeartbeat(opts: HeartbeatOptions): { beat(): Promise<void>; stop(): Promise<void> } {
   const identity = {
@@ -30,13 +34,15 @@ export function startHeartbeat(opts: HeartbeatOptions): { beat(): Promise<void>;
   let stopped = false;
 
   const beat = async (): Promise<void> => {
-    const running = opts.registry.ids();
+    const running = opts.registry.leases();
     try {
-      const cancelled = await recordHeartbeat(opts.db, identity, running);
+      const { cancelled, lost } = await recordHeartbeat(opts.db, identity, running, opts.leaseMs);
       for (const id of cancelled) {
         if (opts.registry.stop(id, "cancel"))
           opts.log.info({ submissionId: id }, "cancel requested; stopping the run");
       }
+      // A run that has just written its final state gave its lease up itself; stopping it is a no-op.
+      for (const lease of lost) opts.registry.stop(lease.submissionId, "lost", lease);
     } catch (err) {
       opts.log.warn({ err }, "heartbeat failed; trying again at the next one");
     }

@@ -1,40 +1,65 @@
-import { ImageGone, type ImageLease, type LoadedImage, type Sandbox } from "@holdout/sandbox";
+import { ImageGone, type ImageLease, type LoadedImage, type Released, type Sandbox } from "@holdout/sandbox";
 
 /** Loads after which the image was gone every time before it could be leased: something is wrong. */
 const MAX_LOADS = 3;
+
+export interface ImageLeasesOptions {
+  /** How long after it is taken a lease is certainly over: past it, any worker may release it. */
+  ttlMs: number;
+  /**
+   * Runs `fn` while no other worker of this deployment takes or releases a lease on the same image.
+   * The engine checks and deletes in separate steps, so a tag taken while another worker's release
+   * removes the image could otherwise be deleted with it (and that worker's run find no image).
+   */
+  serialize<T>(imageId: string, fn: () => Promise<T>): Promise<T>;
+  /** A release that failed, or found the image still in use, leaves it for a later sweep: a warning. */
+  onReleaseProblem(lease: ImageLease, problem: { err?: unknown; released?: Released }): void;
+}
 
 /**
  * Loaded images are held by engine-side leases (see @holdout/sandbox image-lease.ts), one per
  * evaluation: the same image submitted several times, by evaluations of this worker or of others
  * sharing the engine, is removed only when the last evaluation using it releases it, and an image
  * that was on the engine under a tag of its own (ours or an organizer's) only ever loses the lease.
+ * Every lease and release of this worker, whether for its own run, an earlier attempt's or a
+ * sweep's, goes through here.
  */
 export class ImageLeases {
   constructor(
     private readonly sandbox: Pick<Sandbox, "leaseImage" | "releaseLease">,
-    /** A failed release leaves an unused image behind: worth a warning, not a failed evaluation. */
-    private readonly onReleaseError: (err: unknown, lease: ImageLease) => void,
+    private readonly opts: ImageLeasesOptions,
   ) {}
 
   /**
    * Runs `load` and leases its image for `owner` (the submission). Another holder may release the
-   * image between the load and the lease; it is then loaded again.
+   * image between the load and the lease, or while the load found it already there; it is then
+   * loaded again.
    */
   async acquire(
     owner: string,
     load: () => Promise<LoadedImage>,
   ): Promise<LoadedImage & { lease: ImageLease }> {
     for (let loads = 1; ; loads++) {
-      const loaded = await load();
       try {
-        return { ...loaded, lease: await this.sandbox.leaseImage(loaded.imageId, owner) };
+        const loaded = await load();
+        const until = Date.now() + this.opts.ttlMs;
+        const lease = await this.opts.serialize(loaded.imageId, () =>
+          this.sandbox.leaseImage(loaded.imageId, owner, until),
+        );
+        return { ...loaded, lease };
       } catch (err) {
         if (!(err instanceof ImageGone) || loads >= MAX_LOADS) throw err;
       }
     }
   }
 
+  /** Releases a lease (and the image with the last one); problems are reported, never thrown. */
   async release(lease: ImageLease): Promise<void> {
-    await this.sandbox.releaseLease(lease).catch((err: unknown) => this.onReleaseError(err, lease));
+    try {
+      const released = await this.opts.serialize(lease.imageId, () => this.sandbox.releaseLease(lease));
+      if (released === "image in use") this.opts.onReleaseProblem(lease, { released });
+    } catch (err) {
+      this.opts.onReleaseProblem(lease, { err });
+    }
   }
 }

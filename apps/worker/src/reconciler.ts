@@ -53,7 +53,9 @@ const PENDING = new Set(["waiting", "delayed", "prioritized", "waiting-children"
  *   BullMQ itself will hand to a worker again (a pending job, or an active one whose lock BullMQ's
  *   stalled check will reclaim).
  * One pass at a time across all workers (a transaction-scoped advisory lock); each change is also a
- * conditional update, so a row that moved on meanwhile is left alone.
+ * conditional update, so a row that moved on meanwhile is left alone, and so is a row whose run's
+ * lease is live by the database's clock (the stale heartbeat was only this worker's reading): the
+ * reconciler never puts back work that a run still holds, whatever BullMQ did with its job.
  */
 export async function reconcileOnce(opts: ReconcilerOptions): Promise<ReconcileReport> {
   const report: ReconcileReport = { ran: false, requeued: [], failed: [] };
@@ -114,20 +116,26 @@ async function recover(
       "infrastructure",
       `the evaluation could not be completed (${why}, after ${requeues} re-queues); it is not charged to your team`,
       opts.workerName,
+      { holder: "unheld" },
     );
-    if (failed) report.failed.push(row.id);
+    if (!failed) return;
+    report.failed.push(row.id);
     log.warn({ why, requeues }, "reconciler failed an orphaned submission as infrastructure");
     return;
   }
   const moved = await returnToQueue(opts.db, row.id, {
     from: [row.state],
+    holder: "unheld",
     worker: opts.workerName,
     detail: `${RECONCILER_REQUEUE_DETAIL}: ${why}`,
   });
   if (!moved) return;
-  // A finished job under the same id would make the add a no-op: remove it first.
-  const old = await opts.queue.getJob(row.id);
-  if (old) await old.remove();
+  // A finished job under the same id would make the add a no-op: remove it first. A job that a
+  // worker has taken since it was looked at is locked and stays: that worker starts the run.
+  if ((await opts.queue.getJob(row.id)) && (await opts.queue.remove(row.id)) !== 1) {
+    log.info({ why }, "reconciler left the submission to the worker that has just taken its job");
+    return;
+  }
   await opts.queue.add(QUEUE_EVALUATE, { submissionId: row.id }, evaluateJobOptions(row.id));
   report.requeued.push(row.id);
   log.warn({ why, requeues: requeues + 1 }, "reconciler re-queued an orphaned submission");

@@ -5,6 +5,7 @@ export * from "./account-repository.ts";
 export * from "./quota-repository.ts";
 export * from "./submission-repository.ts";
 export * from "./score-repository.ts";
+export * from "./run-repository.ts";
 export * from "./leaderboard-repository.ts";
 export * from "./worker-repository.ts";
 export * from "./ties-repository.ts";

@@ -1,5 +1,6 @@
 import type { Db } from "./client.ts";
 import type { Prisma } from "./generated/prisma/client.ts";
+import type { RunLease } from "./submission-repository.ts";
 
 // Scores as the worker records them: the official figures with intervals and curves, each part's
 // with a split, the ladder's decision, and re-scoring.
@@ -119,16 +120,24 @@ async function bestReleased(tx: Tx, id: string, teamId: string, board: LadderSte
  */
 export async function recordScore(
   db: Db,
-  id: string,
+  lease: RunLease,
   result: ScoreRecord,
-  worker: string,
   opts: { ladder?: LadderStep } = {},
 ): Promise<boolean> {
+  const { submissionId: id, worker } = lease;
   return db.$transaction(
     async (tx) => {
+      // Only the run that holds the submission's lease may score it (a run that lost it writes nothing).
       const { count } = await tx.submission.updateMany({
-        where: { id, state: "scoring" },
-        data: { state: "scored", ...scoreColumns(result), finishedAt: new Date(), heartbeatAt: null },
+        where: { id, state: "scoring", leaseToken: lease.token },
+        data: {
+          state: "scored",
+          ...scoreColumns(result),
+          finishedAt: new Date(),
+          heartbeatAt: null,
+          leaseToken: null,
+          leaseExpiresAt: null,
+        },
       });
       if (count === 0) return false;
       await tx.taskResult.createMany({ data: taskRows(id, result), skipDuplicates: true });

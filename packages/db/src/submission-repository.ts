@@ -64,25 +64,75 @@ export async function createSubmission(db: Db, s: NewSubmission, reservationId?:
   });
 }
 
+/**
+ * A run's hold on its submission (see startRun): the worker's name and a token only that run knows.
+ * Every later write of the run is conditional on the row still carrying the token, so a run that
+ * lost its lease (it lapsed and another run took over, or the reconciler gave it back to the queue)
+ * can no longer change anything.
+ */
+export interface RunLease {
+  submissionId: string;
+  worker: string;
+  token: string;
+}
+
+/**
+ * Whose write a transition is: the run holding this lease, or anyone, but only while no run holds
+ * a live lease (the reconciler, a worker that found nothing running). Without one: no condition
+ * (the API's moves of rows no run has yet, and tests).
+ */
+export type Holder = RunLease | "unheld";
+
+/**
+ * Options for the transactions of a submission's run. A worker descheduled for a few seconds in one
+ * (a loaded host, a long pause) must not see it expire under it and its evaluation retried as an
+ * infrastructure fault: Prisma's defaults allow 2 s to get a connection and 5 s in all (seen: a
+ * worker stopped 3 s mid-transaction on a busy host). The database holds the row locks while the
+ * process is stopped whatever this says, so a longer limit costs nothing.
+ */
+export const RUN_TRANSACTION = { maxWait: 30_000, timeout: 60_000 };
+
+/** A row that leaves the states a run holds gives up its lease with them. */
+const LEASE_CLEARED = { leaseToken: null, leaseExpiresAt: null } as const;
+
 export interface Transition {
   from: readonly SubmissionState[];
   to: SubmissionState;
   /** Further conditions on the row, checked in the same statement. */
   where?: Prisma.SubmissionWhereInput;
+  holder?: Holder;
   data?: Omit<Prisma.SubmissionUpdateManyMutationInput, "state">;
   detail?: string | null;
   worker?: string | null;
 }
 
+/** The condition a holder puts on the row. Expiry is judged by the database's clock, not a worker's. */
+async function holderWhere(
+  tx: Prisma.TransactionClient,
+  holder: Holder | undefined,
+): Promise<Prisma.SubmissionWhereInput> {
+  if (holder === undefined) return {};
+  if (holder !== "unheld") return { leaseToken: holder.token };
+  const [row] = await tx.$queryRaw<{ now: Date }[]>`SELECT now() AS now`;
+  return {
+    OR: [
+      { leaseToken: null },
+      { leaseExpiresAt: null },
+      { leaseExpiresAt: { lte: row?.now ?? new Date(0) } },
+    ],
+  };
+}
+
 /**
- * Moves a submission between states if, and only if, it is in one of `from`. The check and the
- * update are one statement, so two workers (or a worker and a cancel) cannot both win; the
- * timeline event is written in the same transaction. Returns whether the transition happened.
+ * Moves a submission between states if, and only if, it is in one of `from` (and its holder's
+ * condition holds). The check and the update are one statement, so two workers (or a worker and a
+ * cancel) cannot both win; the timeline event is written in the same transaction. Returns whether
+ * the transition happened.
  */
 export async function transitionSubmission(db: Db, id: string, t: Transition): Promise<boolean> {
   return db.$transaction(async (tx) => {
     const { count } = await tx.submission.updateMany({
-      where: { ...t.where, id, state: { in: [...t.from] } },
+      where: { AND: [{ ...t.where, id, state: { in: [...t.from] } }, await holderWhere(tx, t.holder)] },
       data: { ...t.data, state: t.to },
     });
     if (count === 0) return false;
@@ -90,7 +140,7 @@ export async function transitionSubmission(db: Db, id: string, t: Transition): P
       data: { submissionId: id, state: t.to, detail: t.detail ?? null, worker: t.worker ?? null },
     });
     return true;
-  });
+  }, RUN_TRANSACTION);
 }
 
 export function markQueued(db: Db, id: string) {
@@ -103,54 +153,20 @@ export function markQueued(db: Db, id: string) {
 }
 
 /**
- * `running` is also accepted as a source: a retried job starts again after a crash. A cancel that
- * was requested before the run began stops it here (see requestCancel).
- */
-export function markRunning(db: Db, id: string, worker: string) {
-  const now = new Date();
-  return transitionSubmission(db, id, {
-    from: ["queued", "running"],
-    to: "running",
-    where: { cancelRequestedAt: null },
-    data: { startedAt: now, attempts: { increment: 1 }, worker, heartbeatAt: now },
-    worker,
-    detail: "evaluation started",
-  });
-}
-
-/**
- * A step of a running evaluation on the timeline ("smoke run started"); the state stays `running`.
- * False, and nothing written, if the submission is no longer running.
- */
-export function noteRunning(
-  db: Db,
-  id: string,
-  worker: string,
-  detail: string,
-  data?: Transition["data"],
-): Promise<boolean> {
-  return transitionSubmission(db, id, {
-    from: ["running"],
-    to: "running",
-    data: { ...data, heartbeatAt: new Date() },
-    worker,
-    detail,
-  });
-}
-
-/**
  * Gives a run back to the queue (its worker is shutting down, or died): `queued` again, with the
- * reason on the timeline. Only from the states a run holds, so a final state is never undone.
+ * reason on the timeline. Only from the states a run holds, so a final state is never undone; a run
+ * hands back its own lease, anyone else only a row whose lease has lapsed.
  */
 export function returnToQueue(
   db: Db,
   id: string,
-  t: { detail: string; worker?: string | null; from?: readonly SubmissionState[] },
+  t: { detail: string; holder: Holder; worker?: string | null; from?: readonly SubmissionState[] },
 ): Promise<boolean> {
   return transitionSubmission(db, id, {
     from: t.from ?? ["running", "scoring"],
     to: "queued",
-    data: { queuedAt: new Date(), worker: null, heartbeatAt: null },
+    holder: t.holder,
+    data: { queuedAt: new Date(), worker: null, heartbeatAt: null, ...LEASE_CLEARED },
     worker: t.worker ?? null,
     detail: t.detail,
   });
@@ -158,14 +174,23 @@ export function returnToQueue(
 
 export const CANCELLED_DETAIL = "cancelled by the team";
 
-/** The end of a run whose cancel was requested (the worker stopped its containers). */
-export function markCancelled(db: Db, id: string, worker: string | null, detail = CANCELLED_DETAIL) {
+/**
+ * The end of a run whose cancel was requested (the worker stopped its containers), or of one that
+ * never began (`unheld`: no other run holds it).
+ */
+export function markCancelled(
+  db: Db,
+  id: string,
+  worker: string | null,
+  opts: { holder?: Holder; detail?: string } = {},
+) {
   return transitionSubmission(db, id, {
     from: ["received", "queued", "running", "scoring"],
     to: "cancelled",
-    data: { finishedAt: new Date(), heartbeatAt: null },
+    ...(opts.holder ? { holder: opts.holder } : {}),
+    data: { finishedAt: new Date(), heartbeatAt: null, ...LEASE_CLEARED },
     worker,
-    detail,
+    detail: opts.detail ?? CANCELLED_DETAIL,
   });
 }
 
@@ -220,16 +245,6 @@ export async function requestCancel(db: Db, id: string): Promise<CancelOutcome |
   });
 }
 
-export function markScoring(db: Db, id: string, worker: string, image: { digest: string; size: number }) {
-  return transitionSubmission(db, id, {
-    from: ["running"],
-    to: "scoring",
-    data: { imageDigest: image.digest, imageSize: BigInt(image.size) },
-    worker,
-    detail: "model finished; scoring its predictions",
-  });
-}
-
 export const SMOKE_FAILURE_NOTE =
   "it failed in the smoke run, so the hidden run was not spent and it is not charged to your quota";
 
@@ -245,18 +260,20 @@ export function markFailed(
   category: FailureCategory,
   message: string,
   worker?: string,
-  opts: { phase?: RunPhase; detail?: string } = {},
+  opts: { phase?: RunPhase; detail?: string; holder?: Holder } = {},
 ) {
   const refunded = category === "infrastructure" || opts.phase === "smoke";
   return transitionSubmission(db, id, {
     from: ["received", "queued", "running", "scoring"],
     to: "failed",
+    ...(opts.holder ? { holder: opts.holder } : {}),
     data: {
       failureCategory: category,
       failureMessage: message,
       failureDetail: opts.detail ?? null,
       finishedAt: new Date(),
       heartbeatAt: null,
+      ...LEASE_CLEARED,
       ...(opts.phase ? { failedPhase: opts.phase } : {}),
       ...(refunded ? { refunded: true } : {}),
     },
@@ -274,28 +291,6 @@ export async function addSubmissionNote(db: Db, id: string, detail: string, work
   if (!row) return false;
   await db.submissionEvent.create({ data: { submissionId: id, state: row.state, worker, detail } });
   return true;
-}
-
-/**
- * Stores a run's log: `text` is what the team reads; `fullText`, when the competition's log policy
- * cut it, the whole captured log for organizers.
- */
-export async function saveSubmissionLog(
-  db: Db,
-  id: string,
-  text: string,
-  truncated: boolean,
-  phase: RunPhase = "hidden",
-  fullText?: string,
-) {
-  // PostgreSQL text cannot hold NUL bytes, which a hostile model may print.
-  const clean = (t: string) => t.replaceAll("\u0000", "\uFFFD");
-  const data = { text: clean(text), truncated, fullText: fullText === undefined ? null : clean(fullText) };
-  await db.submissionLog.upsert({
-    where: { submissionId_phase: { submissionId: id, phase } },
-    create: { submissionId: id, phase, ...data },
-    update: data,
-  });
 }
 
 export async function findSubmission(db: Db, id: string) {

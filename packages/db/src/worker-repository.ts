@@ -1,5 +1,7 @@
 import type { SubmissionState } from "@holdout/contracts";
 import type { Db } from "./client.ts";
+import { renewLeases } from "./run-repository.ts";
+import type { RunLease } from "./submission-repository.ts";
 
 export interface WorkerIdentity {
   name: string;
@@ -10,16 +12,17 @@ export interface WorkerIdentity {
 }
 
 /**
- * A worker's heartbeat: its row in WorkerHeartbeat (organizers see it; the reconciler reads it) and
- * `heartbeatAt` on the submissions it is running. Returns the ids among `running` whose team asked
- * to cancel, for the worker to stop.
+ * A worker's heartbeat: its row in WorkerHeartbeat (organizers see it; the reconciler reads it), and
+ * the renewal of its runs' leases (see run-repository.ts) for another `leaseMs`. Returns, for the
+ * worker to stop, the runs whose team asked to cancel and those that no longer hold their lease.
  */
 export async function recordHeartbeat(
   db: Db,
   worker: WorkerIdentity,
-  running: readonly string[],
+  running: readonly RunLease[],
+  leaseMs: number,
   now = new Date(),
-): Promise<string[]> {
+): Promise<{ cancelled: string[]; lost: RunLease[] }> {
   await db.workerHeartbeat.upsert({
     where: { name: worker.name },
     create: { ...worker, running: running.length, lastSeenAt: now },
@@ -32,16 +35,20 @@ export async function recordHeartbeat(
       lastSeenAt: now,
     },
   });
-  if (running.length === 0) return [];
-  await db.submission.updateMany({
-    where: { id: { in: [...running] }, state: { in: ["running", "scoring"] }, worker: worker.name },
-    data: { heartbeatAt: now },
+  const { held, cancelRequested } = await renewLeases(db, running, leaseMs);
+  return { cancelled: cancelRequested, lost: running.filter((l) => !held.has(l.token)) };
+}
+
+/** The states of the given submissions, by id; ids of no submission are absent. */
+export async function submissionStates(
+  db: Db,
+  ids: readonly string[],
+): Promise<Map<string, SubmissionState>> {
+  const rows = await db.submission.findMany({
+    where: { id: { in: [...ids] } },
+    select: { id: true, state: true },
   });
-  const cancelled = await db.submission.findMany({
-    where: { id: { in: [...running] }, cancelRequestedAt: { not: null } },
-    select: { id: true },
-  });
-  return cancelled.map((s) => s.id);
+  return new Map(rows.map((r) => [r.id, r.state]));
 }
 
 /** A worker that stops cleanly takes its row away; a crashed one's row goes stale instead. */
@@ -97,6 +104,26 @@ export async function countReconcilerRequeues(db: Db, id: string): Promise<numbe
   return db.submissionEvent.count({
     where: { submissionId: id, detail: { startsWith: RECONCILER_REQUEUE_DETAIL } },
   });
+}
+
+/**
+ * Runs `fn` holding the named lock, waiting for any other process that holds it (a
+ * transaction-scoped advisory lock: released even if this process dies). `fn` may use `db` freely;
+ * the transaction exists only to hold the lock.
+ */
+export async function withLock<T>(
+  db: Db,
+  key: string,
+  fn: () => Promise<T>,
+  timeoutMs = 120_000,
+): Promise<T> {
+  return db.$transaction(
+    async (tx) => {
+      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${key}))`;
+      return fn();
+    },
+    { maxWait: 10_000, timeout: timeoutMs },
+  );
 }
 
 /**

@@ -9,14 +9,18 @@ import {
   listSubmissionEvents,
   markFailed,
   markQueued,
-  markRunning,
   markScoring,
+  noteRunning,
   recordHeartbeat,
   recordScore,
+  releaseRun,
   requestCancel,
   returnToQueue,
+  saveSubmissionLog,
+  startRun,
   TeamNameTakenError,
   type Db,
+  type RunLease,
 } from "../src/index.ts";
 
 const DATABASE_URL =
@@ -66,25 +70,46 @@ describe("submission repository (real PostgreSQL)", () => {
     ],
   };
 
+  const LEASE_MS = 60_000;
+  async function start(id: string, worker: string, leaseMs = LEASE_MS): Promise<RunLease> {
+    const { lease } = await startRun(db, id, { worker, leaseMs });
+    if (!lease) throw new Error(`${worker} could not start ${id}`);
+    return lease;
+  }
+  const workerIdentity = (name: string) => ({
+    name,
+    host: "h",
+    pid: 1,
+    concurrency: 1,
+    startedAt: new Date(),
+  });
+
   it("walks the happy path and records each step as an event", async () => {
     const id = await newSubmission();
     expect(await markQueued(db, id)).toBe(true);
-    expect(await markRunning(db, id, "w1")).toBe(true);
-    expect(await markScoring(db, id, "w1", { digest: "sha256:abc", size: 5 })).toBe(true);
-    expect(await recordScore(db, id, score, "w1")).toBe(true);
+    const lease = await start(id, "w1");
+    expect(await markScoring(db, lease, { digest: "sha256:abc", size: 5 })).toBe(true);
+    expect(await recordScore(db, lease, score)).toBe(true);
     const events = await listSubmissionEvents(db, id);
     expect(events.map((e) => e.state)).toEqual(["received", "queued", "running", "scoring", "scored"]);
     const row = await db.submission.findUniqueOrThrow({ where: { id }, include: { results: true } });
-    expect(row).toMatchObject({ state: "scored", meanAuc: 0.9, attempts: 1, imageDigest: "sha256:abc" });
+    expect(row).toMatchObject({
+      state: "scored",
+      meanAuc: 0.9,
+      attempts: 1,
+      imageDigest: "sha256:abc",
+      leaseToken: null,
+      leaseExpiresAt: null,
+    });
     expect(row.results).toHaveLength(1);
   });
 
   it("writes a score once: a retried job cannot record twice", async () => {
     const id = await newSubmission();
     await markQueued(db, id);
-    await markRunning(db, id, "w1");
-    await markScoring(db, id, "w1", { digest: "sha256:abc", size: 5 });
-    const [a, b] = await Promise.all([recordScore(db, id, score, "w1"), recordScore(db, id, score, "w2")]);
+    const lease = await start(id, "w1");
+    await markScoring(db, lease, { digest: "sha256:abc", size: 5 });
+    const [a, b] = await Promise.all([recordScore(db, lease, score), recordScore(db, lease, score)]);
     expect([a, b].filter(Boolean)).toHaveLength(1);
     expect(await db.taskResult.count({ where: { submissionId: id } })).toBe(1);
     expect((await listSubmissionEvents(db, id)).filter((e) => e.state === "scored")).toHaveLength(1);
@@ -94,7 +119,10 @@ describe("submission repository (real PostgreSQL)", () => {
     const id = await newSubmission();
     await markQueued(db, id);
     expect(await markFailed(db, id, "nonzero_exit", "exit 1")).toBe(true);
-    expect(await markRunning(db, id, "w1")).toBe(false);
+    expect(await startRun(db, id, { worker: "w1", leaseMs: LEASE_MS })).toMatchObject({
+      lease: null,
+      refused: { state: "failed", heldBy: null },
+    });
     expect(await markFailed(db, id, "infrastructure", "again")).toBe(false);
     const row = await db.submission.findUniqueOrThrow({ where: { id } });
     expect(row).toMatchObject({ state: "failed", failureCategory: "nonzero_exit", failureMessage: "exit 1" });
@@ -103,8 +131,10 @@ describe("submission repository (real PostgreSQL)", () => {
   it("a failure in the smoke run is refunded and says the hidden run was not spent; a hidden-run failure is charged", async () => {
     const smoke = await newSubmission();
     await markQueued(db, smoke);
-    await markRunning(db, smoke, "w1");
-    expect(await markFailed(db, smoke, "timeout", "too slow", "w1", { phase: "smoke" })).toBe(true);
+    const lease = await start(smoke, "w1");
+    expect(await markFailed(db, smoke, "timeout", "too slow", "w1", { phase: "smoke", holder: lease })).toBe(
+      true,
+    );
     expect(await db.submission.findUniqueOrThrow({ where: { id: smoke } })).toMatchObject({
       failedPhase: "smoke",
       refunded: true,
@@ -112,7 +142,7 @@ describe("submission repository (real PostgreSQL)", () => {
     expect((await listSubmissionEvents(db, smoke)).at(-1)?.detail).toMatch(/hidden run was not spent/);
     const hidden = await newSubmission();
     await markQueued(db, hidden);
-    await markRunning(db, hidden, "w1");
+    await start(hidden, "w1");
     await markFailed(db, hidden, "timeout", "too slow", "w1", { phase: "hidden" });
     expect(await db.submission.findUniqueOrThrow({ where: { id: hidden } })).toMatchObject({
       failedPhase: "hidden",
@@ -124,24 +154,102 @@ describe("submission repository (real PostgreSQL)", () => {
     const queued = await newSubmission();
     await markQueued(db, queued);
     expect(await requestCancel(db, queued)).toEqual({ outcome: "cancelled", state: "cancelled" });
-    expect(await markRunning(db, queued, "w1")).toBe(false);
+    expect((await startRun(db, queued, { worker: "w1", leaseMs: LEASE_MS })).lease).toBeNull();
 
     const running = await newSubmission();
     await markQueued(db, running);
-    await markRunning(db, running, "w1");
+    const worker = workerIdentity(unique("w"));
+    const lease = await start(running, worker.name);
     expect(await requestCancel(db, running)).toEqual({ outcome: "stopping", state: "running" });
     expect(await requestCancel(db, running)).toEqual({ outcome: "stopping", state: "running" });
     // The worker learns it at its heartbeat; a restarted run would not begin.
-    const worker = { name: unique("w"), host: "h", pid: 1, concurrency: 1, startedAt: new Date() };
-    await db.submission.update({ where: { id: running }, data: { worker: worker.name } });
-    expect(await recordHeartbeat(db, worker, [running])).toEqual([running]);
-    expect(await returnToQueue(db, running, { detail: "handed back" })).toBe(true);
-    expect(await markRunning(db, running, "w2")).toBe(false);
+    expect(await recordHeartbeat(db, worker, [lease], LEASE_MS)).toEqual({ cancelled: [running], lost: [] });
+    expect(await returnToQueue(db, running, { detail: "handed back", holder: lease })).toBe(true);
+    expect(await startRun(db, running, { worker: "w2", leaseMs: LEASE_MS })).toMatchObject({
+      lease: null,
+      refused: { state: "queued", cancelRequested: true },
+    });
     expect(await requestCancel(db, randomUUID())).toBeNull();
     const final = await newSubmission();
     await markFailed(db, final, "nonzero_exit", "exit 1");
     expect(await requestCancel(db, final)).toEqual({ outcome: "final", state: "failed" });
     await db.workerHeartbeat.delete({ where: { name: worker.name } });
+  });
+
+  it("a live lease keeps a second run from starting; once it lapses the next run takes over and the first can write nothing", async () => {
+    const id = await newSubmission();
+    await markQueued(db, id);
+    const first = workerIdentity(unique("first"));
+    const second = workerIdentity(unique("second"));
+    const old = await start(id, first.name);
+    // A job delivered again while the first run goes on: refused, naming the holder and the lease's end.
+    const refused = await startRun(db, id, { worker: second.name, leaseMs: LEASE_MS });
+    expect(refused).toMatchObject({
+      lease: null,
+      refused: { state: "running", heldBy: { worker: first.name } },
+    });
+    const until = refused.lease === null ? refused.refused?.heldBy?.until : undefined;
+    expect(until!.getTime()).toBeGreaterThan(Date.now() + LEASE_MS / 2);
+    // The first run's heartbeat renews its lease; nobody else may hand the row back meanwhile.
+    expect(await recordHeartbeat(db, first, [old], LEASE_MS)).toEqual({ cancelled: [], lost: [] });
+    expect(await returnToQueue(db, id, { detail: "reconciler", holder: "unheld" })).toBe(false);
+
+    // The first worker stops beating (starved, cut off): its lease lapses, and the job's next
+    // delivery takes the run over.
+    await db.submission.update({ where: { id }, data: { leaseExpiresAt: new Date(Date.now() - 1000) } });
+    const lease = await start(id, second.name);
+    expect(await noteRunning(db, old, "smoke run started")).toBe(false);
+    expect(await saveSubmissionLog(db, old, "stale log", false, "smoke")).toBe(false);
+    expect(await markScoring(db, old, { digest: "sha256:old", size: 1 })).toBe(false);
+    expect(await markFailed(db, id, "nonzero_exit", "exit 1", first.name, { holder: old })).toBe(false);
+    expect(await returnToQueue(db, id, { detail: "handed back", holder: old })).toBe(false);
+    expect(await releaseRun(db, old)).toBe(false);
+    // Its worker learns at its next beat that the run is no longer its own.
+    expect(await recordHeartbeat(db, first, [old], LEASE_MS)).toEqual({ cancelled: [], lost: [old] });
+
+    expect(await markScoring(db, lease, { digest: "sha256:new", size: 2 })).toBe(true);
+    expect(await recordScore(db, old, score)).toBe(false);
+    expect(await recordScore(db, lease, score)).toBe(true);
+    const row = await db.submission.findUniqueOrThrow({ where: { id } });
+    expect(row).toMatchObject({
+      state: "scored",
+      attempts: 2,
+      imageDigest: "sha256:new",
+      worker: second.name,
+    });
+    expect(await db.submissionLog.count({ where: { submissionId: id } })).toBe(0);
+    const events = await listSubmissionEvents(db, id);
+    expect(events.map((e) => [e.state, e.worker, e.detail])).toEqual([
+      ["received", null, expect.any(String)],
+      ["queued", null, "waiting for a worker"],
+      ["running", first.name, "evaluation started"],
+      ["running", second.name, "evaluation started"],
+      ["scoring", second.name, "model finished; scoring its predictions"],
+      ["scored", second.name, expect.stringMatching(/^mean AUC/)],
+    ]);
+    await db.workerHeartbeat.deleteMany({ where: { name: { in: [first.name, second.name] } } });
+  });
+
+  it("a run that gives its lease up (to be retried) can be started again at once; a lapsed lease is judged by the database's clock", async () => {
+    const id = await newSubmission();
+    await markQueued(db, id);
+    const failed = await start(id, "w1");
+    expect(await releaseRun(db, failed)).toBe(true);
+    const retry = await start(id, "w1");
+    expect(await noteRunning(db, failed, "late write of the failed attempt")).toBe(false);
+    expect(await noteRunning(db, retry, "smoke run started")).toBe(true);
+    // A lease of a millisecond has lapsed by the next statement: a worker that died takes nobody's time.
+    expect(await releaseRun(db, retry)).toBe(true);
+    await start(id, "w2", 1);
+    await new Promise((r) => setTimeout(r, 20));
+    const taken = await start(id, "w3");
+    expect((await db.submission.findUniqueOrThrow({ where: { id } })).attempts).toBe(4);
+    expect(await returnToQueue(db, id, { detail: "handed back", holder: taken })).toBe(true);
+    expect(await db.submission.findUniqueOrThrow({ where: { id } })).toMatchObject({
+      state: "queued",
+      leaseToken: null,
+      worker: null,
+    });
   });
 
   it("stores tokens hashed and rejects unknown ones; team names are unique per competition", async () => {

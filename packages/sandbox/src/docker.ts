@@ -31,6 +31,17 @@ export function statusCodeOf(err: unknown): number | undefined {
   return undefined;
 }
 
+/** Whether the engine has an image by that ID or name; any other failure to ask it throws. */
+export async function imageExists(docker: Docker, ref: string): Promise<boolean> {
+  try {
+    await docker.getImage(ref).inspect();
+    return true;
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw new Error(`could not ask the Docker engine about the image ${ref}`, { cause: err });
+  }
+}
+
 /** `filters.label` entries: the sandbox label plus the caller's `key=value` pairs, all of which must match. */
 export function labelFilters(labels: Record<string, string>): string[] {
   return [`${SANDBOX_LABEL}=1`, ...Object.entries(labels).map(([k, v]) => `${k}=${v}`)];

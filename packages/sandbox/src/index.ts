@@ -15,7 +15,13 @@ export {
   type TarballLimits,
 } from "./image-tarball.ts";
 export type { LoadedImage } from "./load-image.ts";
-export { ImageGone, LEASE_REPOSITORY, type HeldLease, type ImageLease } from "./image-lease.ts";
+export {
+  ImageGone,
+  LEASE_REPOSITORY,
+  type HeldLease,
+  type ImageLease,
+  type Released,
+} from "./image-lease.ts";
 export { submissionConfig, type GpuGrant, type RunLimits } from "./container-config.ts";
 export { CpuPool, parseCpuList } from "./cpu-pool.ts";
 export { CappedLog } from "./capped-log.ts";

@@ -1,8 +1,9 @@
 import { Readable } from "node:stream";
 import type Docker from "dockerode";
 import { pack as tarPack, type Pack } from "tar-stream";
-import { isNotFound } from "./docker.ts";
+import { imageExists, isNotFound } from "./docker.ts";
 import { SandboxRejection } from "./errors.ts";
+import { ImageGone } from "./image-lease.ts";
 import {
   ArchiveChecker,
   forEachEntry,
@@ -118,9 +119,10 @@ export async function loadImage(
   try {
     inspected = await docker.getImage(imageId).inspect();
   } catch (err) {
-    throw new Error(`docker load reported success but image ${imageId} is not on the engine`, {
-      cause: err,
-    });
+    // The same image was on the engine under another evaluation's lease, released meanwhile: the
+    // engine deleted what this load had found already there. Loading again brings it back.
+    if (isNotFound(err)) throw new ImageGone(`image ${imageId} was removed as it was loaded`, { cause: err });
+    throw new Error(`could not inspect image ${imageId} after loading it`, { cause: err });
   }
   // The engine's own view, in case it reads the config differently from us.
   const unrunnable = whyUnrunnable(
@@ -195,16 +197,6 @@ async function writeManifest(pack: Pack, manifest: ManifestEntry, stopped: Promi
   const sink = packSink(pack, header, stopped);
   await sink.write(bytes);
   await sink.end();
-}
-
-async function imageExists(docker: Docker, imageId: string): Promise<boolean> {
-  try {
-    await docker.getImage(imageId).inspect();
-    return true;
-  } catch (err) {
-    if (isNotFound(err)) return false;
-    throw new Error(`could not inspect image ${imageId}`, { cause: err });
-  }
 }
 
 function argv(value: string | string[] | null | undefined): string[] {

@@ -2,14 +2,14 @@ import type Docker from "dockerode";
 import type { GpuGrant } from "./container-config.ts";
 import { CpuPool } from "./cpu-pool.ts";
 import type { TarballLimits } from "./image-tarball.ts";
-import { isNotFound } from "./docker.ts";
+import { imageExists } from "./docker.ts";
 import {
   leaseImage,
   listLeases,
   releaseLease,
-  releaseLeases,
   type HeldLease,
   type ImageLease,
+  type Released,
 } from "./image-lease.ts";
 import { loadImage, removeImage, type LoadedImage } from "./load-image.ts";
 import { runSubmission, type RunResult, type RunSubmissionOptions } from "./run-submission.ts";
@@ -61,35 +61,28 @@ export class Sandbox {
   }
 
   /** Whether a local image of that name exists; any other failure to ask the engine throws. */
-  async hasImage(ref: string): Promise<boolean> {
-    try {
-      await this.docker.getImage(ref).inspect();
-      return true;
-    } catch (err) {
-      if (isNotFound(err)) return false;
-      throw new Error(`could not ask the Docker engine about the image ${ref}`, { cause: err });
-    }
+  hasImage(ref: string): Promise<boolean> {
+    return imageExists(this.docker, ref);
   }
 
   removeImage(imageId: string): Promise<void> {
     return removeImage(this.docker, imageId);
   }
 
-  /** See image-lease.ts: a hold on a loaded image that every worker on this engine respects. */
-  leaseImage(imageId: string, owner: string): Promise<ImageLease> {
-    return leaseImage(this.docker, imageId, owner);
+  /**
+   * See image-lease.ts: a hold on a loaded image that every worker on this engine respects, certainly
+   * over at `until` (epoch ms).
+   */
+  leaseImage(imageId: string, owner: string, until: number): Promise<ImageLease> {
+    return leaseImage(this.docker, imageId, owner, until);
   }
 
-  releaseLease(lease: ImageLease): Promise<void> {
+  releaseLease(lease: ImageLease): Promise<Released> {
     return releaseLease(this.docker, lease);
   }
 
   listLeases(): Promise<HeldLease[]> {
     return listLeases(this.docker);
-  }
-
-  releaseLeases(leases: ImageLease[]): Promise<void> {
-    return releaseLeases(this.docker, leases);
   }
 
   /** Runs on ceil(cpus) cores of the pool, the least used by this sandbox's other runs. */

@@ -200,9 +200,11 @@ describe("reapLeftovers", () => {
       HostConfig: { NetworkMode: "none" },
     });
     await container.start();
+    // Not ours to reap here, and with the same deadline: a volume without one is over for any
+    // worker's sweep (those of the test files running beside this one too).
     const bystander = await docker.createVolume({
       Name: `holdout-test-${randomUUID()}`,
-      Labels: { [SANDBOX_LABEL]: "1", ...runLabel },
+      Labels: { [SANDBOX_LABEL]: "1", "holdout.deadline": labels["holdout.deadline"], ...runLabel },
     });
     try {
       expect(await reapLeftovers(docker, mine)).toEqual({ containers: 1, volumes: 1 });

@@ -1613,6 +1613,8 @@ export const SubmissionScalarFieldEnum = {
   smokePassedAt: 'smokePassedAt',
   worker: 'worker',
   heartbeatAt: 'heartbeatAt',
+  leaseToken: 'leaseToken',
+  leaseExpiresAt: 'leaseExpiresAt',
   cancelRequestedAt: 'cancelRequestedAt',
   disqualified: 'disqualified',
   disqualifiedReason: 'disqualifiedReason',

@@ -75,6 +75,8 @@ export type SubmissionMinAggregateOutputType = {
   smokePassedAt: Date | null
   worker: string | null
   heartbeatAt: Date | null
+  leaseToken: string | null
+  leaseExpiresAt: Date | null
   cancelRequestedAt: Date | null
   disqualified: boolean | null
   disqualifiedReason: string | null
@@ -119,6 +121,8 @@ export type SubmissionMaxAggregateOutputType = {
   smokePassedAt: Date | null
   worker: string | null
   heartbeatAt: Date | null
+  leaseToken: string | null
+  leaseExpiresAt: Date | null
   cancelRequestedAt: Date | null
   disqualified: boolean | null
   disqualifiedReason: string | null
@@ -163,6 +167,8 @@ export type SubmissionCountAggregateOutputType = {
   smokePassedAt: number
   worker: number
   heartbeatAt: number
+  leaseToken: number
+  leaseExpiresAt: number
   cancelRequestedAt: number
   disqualified: number
   disqualifiedReason: number
@@ -231,6 +237,8 @@ export type SubmissionMinAggregateInputType = {
   smokePassedAt?: true
   worker?: true
   heartbeatAt?: true
+  leaseToken?: true
+  leaseExpiresAt?: true
   cancelRequestedAt?: true
   disqualified?: true
   disqualifiedReason?: true
@@ -275,6 +283,8 @@ export type SubmissionMaxAggregateInputType = {
   smokePassedAt?: true
   worker?: true
   heartbeatAt?: true
+  leaseToken?: true
+  leaseExpiresAt?: true
   cancelRequestedAt?: true
   disqualified?: true
   disqualifiedReason?: true
@@ -319,6 +329,8 @@ export type SubmissionCountAggregateInputType = {
   smokePassedAt?: true
   worker?: true
   heartbeatAt?: true
+  leaseToken?: true
+  leaseExpiresAt?: true
   cancelRequestedAt?: true
   disqualified?: true
   disqualifiedReason?: true
@@ -450,6 +462,8 @@ export type SubmissionGroupByOutputType = {
   smokePassedAt: Date | null
   worker: string | null
   heartbeatAt: Date | null
+  leaseToken: string | null
+  leaseExpiresAt: Date | null
   cancelRequestedAt: Date | null
   disqualified: boolean
   disqualifiedReason: string | null
@@ -517,6 +531,8 @@ export type SubmissionWhereInput = {
   smokePassedAt?: Prisma.DateTimeNullableFilter<"Submission"> | Date | string | null
   worker?: Prisma.StringNullableFilter<"Submission"> | string | null
   heartbeatAt?: Prisma.DateTimeNullableFilter<"Submission"> | Date | string | null
+  leaseToken?: Prisma.UuidNullableFilter<"Submission"> | string | null
+  leaseExpiresAt?: Prisma.DateTimeNullableFilter<"Submission"> | Date | string | null
   cancelRequestedAt?: Prisma.DateTimeNullableFilter<"Submission"> | Date | string | null
   disqualified?: Prisma.BoolFilter<"Submission"> | boolean
   disqualifiedReason?: Prisma.StringNullableFilter<"Submission"> | string | null
@@ -568,6 +584,8 @@ export type SubmissionOrderByWithRelationInput = {
   smokePassedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   worker?: Prisma.SortOrderInput | Prisma.SortOrder
   heartbeatAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  leaseToken?: Prisma.SortOrderInput | Prisma.SortOrder
+  leaseExpiresAt?: Prisma.SortOrderInput | Prisma.SortOrder
   cancelRequestedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   disqualified?: Prisma.SortOrder
   disqualifiedReason?: Prisma.SortOrderInput | Prisma.SortOrder
@@ -622,6 +640,8 @@ export type SubmissionWhereUniqueInput = Prisma.AtLeast<{
   smokePassedAt?: Prisma.DateTimeNullableFilter<"Submission"> | Date | string | null
   worker?: Prisma.StringNullableFilter<"Submission"> | string | null
   heartbeatAt?: Prisma.DateTimeNullableFilter<"Submission"> | Date | string | null
+  leaseToken?: Prisma.UuidNullableFilter<"Submission"> | string | null
+  leaseExpiresAt?: Prisma.DateTimeNullableFilter<"Submission"> | Date | string | null
   cancelRequestedAt?: Prisma.DateTimeNullableFilter<"Submission"> | Date | string | null
   disqualified?: Prisma.BoolFilter<"Submission"> | boolean
   disqualifiedReason?: Prisma.StringNullableFilter<"Submission"> | string | null
@@ -673,6 +693,8 @@ export type SubmissionOrderByWithAggregationInput = {
   smokePassedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   worker?: Prisma.SortOrderInput | Prisma.SortOrder
   heartbeatAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  leaseToken?: Prisma.SortOrderInput | Prisma.SortOrder
+  leaseExpiresAt?: Prisma.SortOrderInput | Prisma.SortOrder
   cancelRequestedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   disqualified?: Prisma.SortOrder
   disqualifiedReason?: Prisma.SortOrderInput | Prisma.SortOrder
@@ -725,6 +747,8 @@ export type SubmissionScalarWhereWithAggregatesInput = {
   smokePassedAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Submission"> | Date | string | null
   worker?: Prisma.StringNullableWithAggregatesFilter<"Submission"> | string | null
   heartbeatAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Submission"> | Date | string | null
+  leaseToken?: Prisma.UuidNullableWithAggregatesFilter<"Submission"> | string | null
+  leaseExpiresAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Submission"> | Date | string | null
   cancelRequestedAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Submission"> | Date | string | null
   disqualified?: Prisma.BoolWithAggregatesFilter<"Submission"> | boolean
   disqualifiedReason?: Prisma.StringNullableWithAggregatesFilter<"Submission"> | string | null
@@ -767,6 +791,8 @@ export type SubmissionCreateInput = {
   smokePassedAt?: Date | string | null
   worker?: string | null
   heartbeatAt?: Date | string | null
+  leaseToken?: string | null
+  leaseExpiresAt?: Date | string | null
   cancelRequestedAt?: Date | string | null
   disqualified?: boolean
   disqualifiedReason?: string | null
@@ -818,6 +844,8 @@ export type SubmissionUncheckedCreateInput = {
   smokePassedAt?: Date | string | null
   worker?: string | null
   heartbeatAt?: Date | string | null
+  leaseToken?: string | null
+  leaseExpiresAt?: Date | string | null
   cancelRequestedAt?: Date | string | null
   disqualified?: boolean
   disqualifiedReason?: string | null
@@ -865,6 +893,8 @@ export type SubmissionUpdateInput = {
   smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  leaseToken?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  leaseExpiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
   disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -916,6 +946,8 @@ export type SubmissionUncheckedUpdateInput = {
   smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  leaseToken?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  leaseExpiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
   disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -965,6 +997,8 @@ export type SubmissionCreateManyInput = {
   smokePassedAt?: Date | string | null
   worker?: string | null
   heartbeatAt?: Date | string | null
+  leaseToken?: string | null
+  leaseExpiresAt?: Date | string | null
   cancelRequestedAt?: Date | string | null
   disqualified?: boolean
   disqualifiedReason?: string | null
@@ -1007,6 +1041,8 @@ export type SubmissionUpdateManyMutationInput = {
   smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  leaseToken?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  leaseExpiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
   disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1051,6 +1087,8 @@ export type SubmissionUncheckedUpdateManyInput = {
   smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  leaseToken?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  leaseExpiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
   disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1105,6 +1143,8 @@ export type SubmissionCountOrderByAggregateInput = {
   smokePassedAt?: Prisma.SortOrder
   worker?: Prisma.SortOrder
   heartbeatAt?: Prisma.SortOrder
+  leaseToken?: Prisma.SortOrder
+  leaseExpiresAt?: Prisma.SortOrder
   cancelRequestedAt?: Prisma.SortOrder
   disqualified?: Prisma.SortOrder
   disqualifiedReason?: Prisma.SortOrder
@@ -1160,6 +1200,8 @@ export type SubmissionMaxOrderByAggregateInput = {
   smokePassedAt?: Prisma.SortOrder
   worker?: Prisma.SortOrder
   heartbeatAt?: Prisma.SortOrder
+  leaseToken?: Prisma.SortOrder
+  leaseExpiresAt?: Prisma.SortOrder
   cancelRequestedAt?: Prisma.SortOrder
   disqualified?: Prisma.SortOrder
   disqualifiedReason?: Prisma.SortOrder
@@ -1204,6 +1246,8 @@ export type SubmissionMinOrderByAggregateInput = {
   smokePassedAt?: Prisma.SortOrder
   worker?: Prisma.SortOrder
   heartbeatAt?: Prisma.SortOrder
+  leaseToken?: Prisma.SortOrder
+  leaseExpiresAt?: Prisma.SortOrder
   cancelRequestedAt?: Prisma.SortOrder
   disqualified?: Prisma.SortOrder
   disqualifiedReason?: Prisma.SortOrder
@@ -1452,6 +1496,8 @@ export type SubmissionCreateWithoutCompetitionInput = {
   smokePassedAt?: Date | string | null
   worker?: string | null
   heartbeatAt?: Date | string | null
+  leaseToken?: string | null
+  leaseExpiresAt?: Date | string | null
   cancelRequestedAt?: Date | string | null
   disqualified?: boolean
   disqualifiedReason?: string | null
@@ -1501,6 +1547,8 @@ export type SubmissionUncheckedCreateWithoutCompetitionInput = {
   smokePassedAt?: Date | string | null
   worker?: string | null
   heartbeatAt?: Date | string | null
+  leaseToken?: string | null
+  leaseExpiresAt?: Date | string | null
   cancelRequestedAt?: Date | string | null
   disqualified?: boolean
   disqualifiedReason?: string | null
@@ -1579,6 +1627,8 @@ export type SubmissionScalarWhereInput = {
   smokePassedAt?: Prisma.DateTimeNullableFilter<"Submission"> | Date | string | null
   worker?: Prisma.StringNullableFilter<"Submission"> | string | null
   heartbeatAt?: Prisma.DateTimeNullableFilter<"Submission"> | Date | string | null
+  leaseToken?: Prisma.UuidNullableFilter<"Submission"> | string | null
+  leaseExpiresAt?: Prisma.DateTimeNullableFilter<"Submission"> | Date | string | null
   cancelRequestedAt?: Prisma.DateTimeNullableFilter<"Submission"> | Date | string | null
   disqualified?: Prisma.BoolFilter<"Submission"> | boolean
   disqualifiedReason?: Prisma.StringNullableFilter<"Submission"> | string | null
@@ -1621,6 +1671,8 @@ export type SubmissionCreateWithoutTeamInput = {
   smokePassedAt?: Date | string | null
   worker?: string | null
   heartbeatAt?: Date | string | null
+  leaseToken?: string | null
+  leaseExpiresAt?: Date | string | null
   cancelRequestedAt?: Date | string | null
   disqualified?: boolean
   disqualifiedReason?: string | null
@@ -1670,6 +1722,8 @@ export type SubmissionUncheckedCreateWithoutTeamInput = {
   smokePassedAt?: Date | string | null
   worker?: string | null
   heartbeatAt?: Date | string | null
+  leaseToken?: string | null
+  leaseExpiresAt?: Date | string | null
   cancelRequestedAt?: Date | string | null
   disqualified?: boolean
   disqualifiedReason?: string | null
@@ -1743,6 +1797,8 @@ export type SubmissionCreateWithoutResultsInput = {
   smokePassedAt?: Date | string | null
   worker?: string | null
   heartbeatAt?: Date | string | null
+  leaseToken?: string | null
+  leaseExpiresAt?: Date | string | null
   cancelRequestedAt?: Date | string | null
   disqualified?: boolean
   disqualifiedReason?: string | null
@@ -1793,6 +1849,8 @@ export type SubmissionUncheckedCreateWithoutResultsInput = {
   smokePassedAt?: Date | string | null
   worker?: string | null
   heartbeatAt?: Date | string | null
+  leaseToken?: string | null
+  leaseExpiresAt?: Date | string | null
   cancelRequestedAt?: Date | string | null
   disqualified?: boolean
   disqualifiedReason?: string | null
@@ -1855,6 +1913,8 @@ export type SubmissionUpdateWithoutResultsInput = {
   smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  leaseToken?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  leaseExpiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
   disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1905,6 +1965,8 @@ export type SubmissionUncheckedUpdateWithoutResultsInput = {
   smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  leaseToken?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  leaseExpiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
   disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1951,6 +2013,8 @@ export type SubmissionCreateWithoutPartsInput = {
   smokePassedAt?: Date | string | null
   worker?: string | null
   heartbeatAt?: Date | string | null
+  leaseToken?: string | null
+  leaseExpiresAt?: Date | string | null
   cancelRequestedAt?: Date | string | null
   disqualified?: boolean
   disqualifiedReason?: string | null
@@ -2001,6 +2065,8 @@ export type SubmissionUncheckedCreateWithoutPartsInput = {
   smokePassedAt?: Date | string | null
   worker?: string | null
   heartbeatAt?: Date | string | null
+  leaseToken?: string | null
+  leaseExpiresAt?: Date | string | null
   cancelRequestedAt?: Date | string | null
   disqualified?: boolean
   disqualifiedReason?: string | null
@@ -2063,6 +2129,8 @@ export type SubmissionUpdateWithoutPartsInput = {
   smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  leaseToken?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  leaseExpiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
   disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -2113,6 +2181,8 @@ export type SubmissionUncheckedUpdateWithoutPartsInput = {
   smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  leaseToken?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  leaseExpiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
   disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -2159,6 +2229,8 @@ export type SubmissionCreateWithoutEventsInput = {
   smokePassedAt?: Date | string | null
   worker?: string | null
   heartbeatAt?: Date | string | null
+  leaseToken?: string | null
+  leaseExpiresAt?: Date | string | null
   cancelRequestedAt?: Date | string | null
   disqualified?: boolean
   disqualifiedReason?: string | null
@@ -2209,6 +2281,8 @@ export type SubmissionUncheckedCreateWithoutEventsInput = {
   smokePassedAt?: Date | string | null
   worker?: string | null
   heartbeatAt?: Date | string | null
+  leaseToken?: string | null
+  leaseExpiresAt?: Date | string | null
   cancelRequestedAt?: Date | string | null
   disqualified?: boolean
   disqualifiedReason?: string | null
@@ -2271,6 +2345,8 @@ export type SubmissionUpdateWithoutEventsInput = {
   smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  leaseToken?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  leaseExpiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
   disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -2321,6 +2397,8 @@ export type SubmissionUncheckedUpdateWithoutEventsInput = {
   smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  leaseToken?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  leaseExpiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
   disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -2367,6 +2445,8 @@ export type SubmissionCreateWithoutLogsInput = {
   smokePassedAt?: Date | string | null
   worker?: string | null
   heartbeatAt?: Date | string | null
+  leaseToken?: string | null
+  leaseExpiresAt?: Date | string | null
   cancelRequestedAt?: Date | string | null
   disqualified?: boolean
   disqualifiedReason?: string | null
@@ -2417,6 +2497,8 @@ export type SubmissionUncheckedCreateWithoutLogsInput = {
   smokePassedAt?: Date | string | null
   worker?: string | null
   heartbeatAt?: Date | string | null
+  leaseToken?: string | null
+  leaseExpiresAt?: Date | string | null
   cancelRequestedAt?: Date | string | null
   disqualified?: boolean
   disqualifiedReason?: string | null
@@ -2479,6 +2561,8 @@ export type SubmissionUpdateWithoutLogsInput = {
   smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  leaseToken?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  leaseExpiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
   disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -2529,6 +2613,8 @@ export type SubmissionUncheckedUpdateWithoutLogsInput = {
   smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  leaseToken?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  leaseExpiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
   disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -2575,6 +2661,8 @@ export type SubmissionCreateWithoutPredictionsInput = {
   smokePassedAt?: Date | string | null
   worker?: string | null
   heartbeatAt?: Date | string | null
+  leaseToken?: string | null
+  leaseExpiresAt?: Date | string | null
   cancelRequestedAt?: Date | string | null
   disqualified?: boolean
   disqualifiedReason?: string | null
@@ -2625,6 +2713,8 @@ export type SubmissionUncheckedCreateWithoutPredictionsInput = {
   smokePassedAt?: Date | string | null
   worker?: string | null
   heartbeatAt?: Date | string | null
+  leaseToken?: string | null
+  leaseExpiresAt?: Date | string | null
   cancelRequestedAt?: Date | string | null
   disqualified?: boolean
   disqualifiedReason?: string | null
@@ -2687,6 +2777,8 @@ export type SubmissionUpdateWithoutPredictionsInput = {
   smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  leaseToken?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  leaseExpiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
   disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -2737,6 +2829,8 @@ export type SubmissionUncheckedUpdateWithoutPredictionsInput = {
   smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  leaseToken?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  leaseExpiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
   disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -2784,6 +2878,8 @@ export type SubmissionCreateManyCompetitionInput = {
   smokePassedAt?: Date | string | null
   worker?: string | null
   heartbeatAt?: Date | string | null
+  leaseToken?: string | null
+  leaseExpiresAt?: Date | string | null
   cancelRequestedAt?: Date | string | null
   disqualified?: boolean
   disqualifiedReason?: string | null
@@ -2826,6 +2922,8 @@ export type SubmissionUpdateWithoutCompetitionInput = {
   smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  leaseToken?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  leaseExpiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
   disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -2875,6 +2973,8 @@ export type SubmissionUncheckedUpdateWithoutCompetitionInput = {
   smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  leaseToken?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  leaseExpiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
   disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -2923,6 +3023,8 @@ export type SubmissionUncheckedUpdateManyWithoutCompetitionInput = {
   smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  leaseToken?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  leaseExpiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
   disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -2966,6 +3068,8 @@ export type SubmissionCreateManyTeamInput = {
   smokePassedAt?: Date | string | null
   worker?: string | null
   heartbeatAt?: Date | string | null
+  leaseToken?: string | null
+  leaseExpiresAt?: Date | string | null
   cancelRequestedAt?: Date | string | null
   disqualified?: boolean
   disqualifiedReason?: string | null
@@ -3008,6 +3112,8 @@ export type SubmissionUpdateWithoutTeamInput = {
   smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  leaseToken?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  leaseExpiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
   disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -3057,6 +3163,8 @@ export type SubmissionUncheckedUpdateWithoutTeamInput = {
   smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  leaseToken?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  leaseExpiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
   disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -3105,6 +3213,8 @@ export type SubmissionUncheckedUpdateManyWithoutTeamInput = {
   smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  leaseToken?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  leaseExpiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
   disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -3207,6 +3317,8 @@ export type SubmissionSelect<ExtArgs extends runtime.Types.Extensions.InternalAr
   smokePassedAt?: boolean
   worker?: boolean
   heartbeatAt?: boolean
+  leaseToken?: boolean
+  leaseExpiresAt?: boolean
   cancelRequestedAt?: boolean
   disqualified?: boolean
   disqualifiedReason?: boolean
@@ -3259,6 +3371,8 @@ export type SubmissionSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Ex
   smokePassedAt?: boolean
   worker?: boolean
   heartbeatAt?: boolean
+  leaseToken?: boolean
+  leaseExpiresAt?: boolean
   cancelRequestedAt?: boolean
   disqualified?: boolean
   disqualifiedReason?: boolean
@@ -3305,6 +3419,8 @@ export type SubmissionSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Ex
   smokePassedAt?: boolean
   worker?: boolean
   heartbeatAt?: boolean
+  leaseToken?: boolean
+  leaseExpiresAt?: boolean
   cancelRequestedAt?: boolean
   disqualified?: boolean
   disqualifiedReason?: boolean
@@ -3351,6 +3467,8 @@ export type SubmissionSelectScalar = {
   smokePassedAt?: boolean
   worker?: boolean
   heartbeatAt?: boolean
+  leaseToken?: boolean
+  leaseExpiresAt?: boolean
   cancelRequestedAt?: boolean
   disqualified?: boolean
   disqualifiedReason?: boolean
@@ -3368,7 +3486,7 @@ export type SubmissionSelectScalar = {
   finishedAt?: boolean
 }
 
-export type SubmissionOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "competitionId" | "teamId" | "kind" | "state" | "failureCategory" | "failureMessage" | "failureDetail" | "modelName" | "description" | "link" | "ensemble" | "hidden" | "uploadFile" | "uploadSize" | "uploadSha256" | "bundleDir" | "command" | "imageDigest" | "imageSize" | "attempts" | "refunded" | "failedPhase" | "smokePassedAt" | "worker" | "heartbeatAt" | "cancelRequestedAt" | "disqualified" | "disqualifiedReason" | "meanAucLo" | "meanAucHi" | "tiedWithLeader" | "meanAuc" | "meanRadsBelowCurve" | "score" | "selectedFinal" | "ladderImproved" | "createdAt" | "queuedAt" | "startedAt" | "finishedAt", ExtArgs["result"]["submission"]>
+export type SubmissionOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "competitionId" | "teamId" | "kind" | "state" | "failureCategory" | "failureMessage" | "failureDetail" | "modelName" | "description" | "link" | "ensemble" | "hidden" | "uploadFile" | "uploadSize" | "uploadSha256" | "bundleDir" | "command" | "imageDigest" | "imageSize" | "attempts" | "refunded" | "failedPhase" | "smokePassedAt" | "worker" | "heartbeatAt" | "leaseToken" | "leaseExpiresAt" | "cancelRequestedAt" | "disqualified" | "disqualifiedReason" | "meanAucLo" | "meanAucHi" | "tiedWithLeader" | "meanAuc" | "meanRadsBelowCurve" | "score" | "selectedFinal" | "ladderImproved" | "createdAt" | "queuedAt" | "startedAt" | "finishedAt", ExtArgs["result"]["submission"]>
 export type SubmissionInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   competition?: boolean | Prisma.CompetitionDefaultArgs<ExtArgs>
   team?: boolean | Prisma.TeamDefaultArgs<ExtArgs>
@@ -3451,6 +3569,13 @@ export type $SubmissionPayload<ExtArgs extends runtime.Types.Extensions.Internal
      */
     worker: string | null
     heartbeatAt: Date | null
+    /**
+     * The current run's lease: a token only that run knows (every write of the run is conditional
+     * on it) and when it lapses unless the run's heartbeat renews it. Another run may start only
+     * once it has lapsed or been given up.
+     */
+    leaseToken: string | null
+    leaseExpiresAt: Date | null
     cancelRequestedAt: Date | null
     /**
      * Organizer decisions: a disqualified entry is never listed.
@@ -3936,6 +4061,8 @@ export interface SubmissionFieldRefs {
   readonly smokePassedAt: Prisma.FieldRef<"Submission", 'DateTime'>
   readonly worker: Prisma.FieldRef<"Submission", 'String'>
   readonly heartbeatAt: Prisma.FieldRef<"Submission", 'DateTime'>
+  readonly leaseToken: Prisma.FieldRef<"Submission", 'String'>
+  readonly leaseExpiresAt: Prisma.FieldRef<"Submission", 'DateTime'>
   readonly cancelRequestedAt: Prisma.FieldRef<"Submission", 'DateTime'>
   readonly disqualified: Prisma.FieldRef<"Submission", 'Boolean'>
   readonly disqualifiedReason: Prisma.FieldRef<"Submission", 'String'>
