@@ -137,13 +137,20 @@ describe("two workers under CPU load with a short job lock", () => {
 });
 
 /**
- * Keeps every core busy with a shell loop per core, for at most ten minutes each (`timeout`), so a
- * test that dies cannot leave them spinning; stopped as soon as the submissions are done.
+ * Keeps every core busy with one spinning process per core, each bounded by itself: it stops after
+ * ten minutes, or as soon as its parent (this test process) is gone, so a test that dies or is
+ * killed cannot leave it spinning. (A shell loop under `timeout` was orphaned, spinning on, whenever
+ * the `timeout` process was SIGKILLed: it cannot pass that signal on.) Stopped as soon as the
+ * submissions are done.
  */
 function startLoad(cleanup: Cleanup): { count: number; stop(): Promise<void> } {
   const count = os.availableParallelism();
+  const spin = [
+    "const parent = process.ppid, end = Date.now() + 600_000;",
+    "for (let i = 1; ; i++) if (i % 1e6 === 0 && (Date.now() > end || process.ppid !== parent)) break;",
+  ].join(" ");
   const procs = Array.from({ length: count }, (_, i) =>
-    spawnProcess(`busy-${i}`, "timeout", ["600", "sh", "-c", "while :; do :; done"], { env: baseEnv() }),
+    spawnProcess(`busy-${i}`, process.execPath, ["-e", spin], { env: baseEnv() }),
   );
   const stop = async () => {
     await Promise.all(procs.map((p) => p.stop("SIGKILL")));
