@@ -4,6 +4,7 @@ export * from "./team-repository.ts";
 export * from "./account-repository.ts";
 export * from "./quota-repository.ts";
 export * from "./submission-repository.ts";
+export * from "./transition-repository.ts";
 export * from "./score-repository.ts";
 export * from "./run-repository.ts";
 export * from "./leaderboard-repository.ts";

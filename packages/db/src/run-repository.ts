@@ -1,13 +1,13 @@
 import { randomUUID } from "node:crypto";
 import type { SubmissionState } from "@holdout/contracts";
 import type { Db } from "./client.ts";
+import type { RunPhase } from "./submission-repository.ts";
 import {
   RUN_TRANSACTION,
   transitionSubmission,
   type RunLease,
-  type RunPhase,
   type Transition,
-} from "./submission-repository.ts";
+} from "./transition-repository.ts";
 
 /**
  * An evaluation's run, fenced by its lease. Starting one is a conditional transition that takes the

@@ -1,6 +1,6 @@
 import type { Db } from "./client.ts";
 import type { Prisma } from "./generated/prisma/client.ts";
-import type { RunLease } from "./submission-repository.ts";
+import type { RunLease } from "./transition-repository.ts";
 
 // Scores as the worker records them: the official figures with intervals and curves, each part's
 // with a split, the ladder's decision, and re-scoring.

@@ -1,7 +1,7 @@
 import type { SubmissionState } from "@holdout/contracts";
 import type { Db } from "./client.ts";
 import { renewLeases } from "./run-repository.ts";
-import type { RunLease } from "./submission-repository.ts";
+import type { RunLease } from "./transition-repository.ts";
 
 export interface WorkerIdentity {
   name: string;
