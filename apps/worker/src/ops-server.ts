@@ -1,4 +1,5 @@
 import { startOpsServer as startOps, type OpsServer } from "@holdout/contracts/ops";
+import { pingDatabase, type Db } from "@holdout/db";
 import type { Logger } from "./logger.ts";
 import type { WorkerMetrics } from "./metrics.ts";
 
@@ -13,7 +14,7 @@ export interface WorkerOpsOptions {
   port: number;
   /** Default loopback; a container gives 0.0.0.0 (the Compose healthcheck, Prometheus). */
   host?: string;
-  db: { $queryRaw(query: TemplateStringsArray, ...values: unknown[]): PromiseLike<unknown> };
+  db: Db;
   redis: { ping(): Promise<unknown> };
   docker: { ping(): Promise<unknown> };
   metrics: WorkerMetrics;
@@ -27,7 +28,7 @@ export function startOpsServer(opts: WorkerOpsOptions): Promise<OpsServer> {
     port: opts.port,
     host: opts.host ?? "127.0.0.1",
     probes: [
-      ["postgres", () => opts.db.$queryRaw`SELECT 1`],
+      ["postgres", () => pingDatabase(opts.db)],
       ["redis", () => opts.redis.ping()],
       ["docker", () => opts.docker.ping()],
     ],

@@ -18,6 +18,15 @@ export async function ensureCompetition(db: Db, spec: CompetitionSpec) {
   });
 }
 
+/**
+ * Deletes a competition with everything in it: its teams (with their sessions, tokens and quota
+ * reservations), its submissions (with their results, timelines and logs) and its audit rows all
+ * cascade. No route offers this; a bench removes the competition it seeded.
+ */
+export async function deleteCompetition(db: Db, id: string): Promise<void> {
+  await db.competition.delete({ where: { id } });
+}
+
 export async function findCompetitionBySlug(db: Db, slug: string) {
   return db.competition.findUnique({ where: { slug } });
 }

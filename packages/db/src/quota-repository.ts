@@ -120,3 +120,49 @@ export async function reserveQuotaSlot(
 export async function releaseQuotaSlot(db: Db, reservationId: string) {
   await db.quotaReservation.deleteMany({ where: { id: reservationId } });
 }
+
+/**
+ * Keeps a team's resumable upload alive for another stretch (until `expiresAt`); false if there is
+ * no such live reservation of that team (finished, expired, or someone else's).
+ */
+export async function renewUploadReservation(
+  db: Db,
+  r: { id: string; teamId: string; expiresAt: Date },
+  now = new Date(),
+): Promise<boolean> {
+  const { count } = await db.quotaReservation.updateMany({
+    where: { id: r.id, teamId: r.teamId, expiresAt: { gt: now } },
+    data: { expiresAt: r.expiresAt },
+  });
+  return count === 1;
+}
+
+/** Which of these reservations still hold their slot at `now` (the others expired or are gone). */
+export async function liveReservationIds(
+  db: Db,
+  ids: readonly string[],
+  now = new Date(),
+): Promise<Set<string>> {
+  const rows = await db.quotaReservation.findMany({
+    where: { id: { in: [...ids] }, expiresAt: { gt: now } },
+    select: { id: true },
+  });
+  return new Set(rows.map((r) => r.id));
+}
+
+/**
+ * When the team's oldest submission still counted in the rolling window was made (it stops counting
+ * a window later); null if none is.
+ */
+export async function oldestCountedSubmissionAt(
+  db: Db,
+  teamId: string,
+  now = new Date(),
+): Promise<Date | null> {
+  const oldest = await db.submission.findFirst({
+    where: { teamId, ...CHARGED, createdAt: { gte: new Date(now.getTime() - QUOTA_WINDOW_MS) } },
+    orderBy: { createdAt: "asc" },
+    select: { createdAt: true },
+  });
+  return oldest?.createdAt ?? null;
+}

@@ -85,8 +85,51 @@ export async function listSubmissionEvents(db: Db, id: string) {
   return db.submissionEvent.findMany({ where: { submissionId: id }, orderBy: { id: "asc" } });
 }
 
+/**
+ * The timeline events of several submissions written after each one's cursor (an event id), oldest
+ * first, at most `limit` of them: what the live event streams have not seen yet.
+ */
+export async function listNewSubmissionEvents(db: Db, after: ReadonlyMap<string, bigint>, limit: number) {
+  return db.submissionEvent.findMany({
+    where: { OR: [...after].map(([submissionId, id]) => ({ submissionId, id: { gt: id } })) },
+    orderBy: { id: "asc" },
+    take: limit,
+  });
+}
+
 export async function findSubmissionLog(db: Db, id: string, phase: RunPhase = "hidden") {
   return db.submissionLog.findUnique({ where: { submissionId_phase: { submissionId: id, phase } } });
+}
+
+/** A submission's run logs, in the order its phases run (smoke, then hidden). */
+export async function listSubmissionLogs(db: Db, id: string) {
+  return db.submissionLog.findMany({ where: { submissionId: id }, orderBy: { phase: "asc" } });
+}
+
+/**
+ * The submission a team's upload became, if it did (the upload's id is the submission's): its size
+ * and state, for a client whose last answer was lost. Null for another team's or competition's.
+ */
+export async function findUploadedSubmission(
+  db: Db,
+  u: { id: string; teamId: string; competitionId: string },
+) {
+  return db.submission.findFirst({
+    where: { id: u.id, teamId: u.teamId, competitionId: u.competitionId },
+    select: { uploadSize: true, state: true },
+  });
+}
+
+/**
+ * A competition's submission as a re-score needs it: its state and whether its predictions were
+ * kept (only those can be scored again); null if the competition has no such submission.
+ */
+export async function findRescoreCandidate(db: Db, competitionId: string, id: string) {
+  const s = await db.submission.findFirst({
+    where: { id, competitionId },
+    select: { id: true, state: true, predictions: { select: { submissionId: true } } },
+  });
+  return s && { id: s.id, state: s.state, predictionsKept: s.predictions !== null };
 }
 
 export async function listTeamSubmissions(db: Db, teamId: string) {
@@ -108,6 +151,31 @@ export async function listCompetitionSubmissions(db: Db, competitionId: string) 
       team: { select: { id: true, name: true, institution: true } },
     },
   });
+}
+
+/** The latest `limit` submissions of a competition, newest first, with their team's name (organizers). */
+export async function listRecentSubmissions(db: Db, competitionId: string, limit: number) {
+  return db.submission.findMany({
+    where: { competitionId },
+    orderBy: { createdAt: "desc" },
+    take: limit,
+    include: { results: true, parts: true, team: { select: { name: true } } },
+  });
+}
+
+/** How the given submissions ended, or where they stand: state, failure, end time, task results held. */
+export async function listSubmissionOutcomes(db: Db, ids: readonly string[]) {
+  const rows = await db.submission.findMany({
+    where: { id: { in: [...ids] } },
+    select: {
+      id: true,
+      state: true,
+      failureCategory: true,
+      finishedAt: true,
+      _count: { select: { results: true } },
+    },
+  });
+  return rows.map(({ _count, ...r }) => ({ ...r, taskResults: _count.results }));
 }
 
 /**

@@ -65,6 +65,20 @@ export async function issueTeamToken(
   return { team, token };
 }
 
+/** Whether the team is one of this competition's. */
+export async function isCompetitionTeam(db: Db, competitionId: string, teamId: string): Promise<boolean> {
+  const team = await db.team.findFirst({ where: { id: teamId, competitionId }, select: { id: true } });
+  return team !== null;
+}
+
+/** How a team is reached and where it is from (its page); throws if there is no such team. */
+export async function getTeamContact(db: Db, teamId: string) {
+  return db.team.findUniqueOrThrow({
+    where: { id: teamId },
+    select: { institution: true, contactEmail: true },
+  });
+}
+
 export async function listTeams(db: Db, competitionId: string) {
   return db.team.findMany({
     where: { competitionId },
@@ -80,7 +94,6 @@ export async function listTeams(db: Db, competitionId: string) {
   });
 }
 
-/** Approves (or withdraws approval of) a team of this competition; false if there is no such team. */
 /** Approves a team (it may submit) or withdraws it, with the organizer's audit row; false if no such team. */
 export async function setTeamApproved(db: Db, by: AuditActor, teamId: string, approved: boolean) {
   return db.$transaction(async (tx) => {

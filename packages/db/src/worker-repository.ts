@@ -56,6 +56,11 @@ export async function removeHeartbeat(db: Db, name: string): Promise<void> {
   await db.workerHeartbeat.deleteMany({ where: { name } });
 }
 
+/** Every worker's heartbeat row, live or stale, by host and name (organizers). */
+export async function listWorkerHeartbeats(db: Db) {
+  return db.workerHeartbeat.findMany({ orderBy: [{ host: "asc" }, { name: "asc" }] });
+}
+
 /** Workers seen since `since`, by name. */
 export async function liveWorkerNames(db: Db, since: Date): Promise<Set<string>> {
   const rows = await db.workerHeartbeat.findMany({

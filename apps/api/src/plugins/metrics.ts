@@ -4,7 +4,7 @@ import fp from "fastify-plugin";
 import { Counter, Gauge, Histogram, Registry, type Metric } from "prom-client";
 import { FAILURE_CATEGORIES, FINAL_STATES, SUBMISSION_STATES } from "@holdout/contracts";
 import { collectProcessMetrics } from "@holdout/contracts/ops";
-import type { Db } from "@holdout/db";
+import { readCompetitionFigures, type CompetitionFigures, type Db } from "@holdout/db";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -43,45 +43,6 @@ export function isUploadRoute(method: string, route: string): boolean {
   return (method === "PATCH" || method === "POST") && route.startsWith("/api/v1/uploads");
 }
 
-interface DbFigures {
-  byState: { state: string; n: number }[];
-  byOutcome: { outcome: string; n: number }[];
-  durations: { state: string; count: number; sum: number; buckets: number[] }[];
-  workersAlive: number;
-}
-
-async function readDbFigures(db: Db, competitionId: string): Promise<DbFigures> {
-  const byState = await db.$queryRaw<{ state: string; n: number }[]>`
-    SELECT state::text AS state, count(*)::int AS n FROM "Submission"
-    WHERE "competitionId" = ${competitionId}::uuid GROUP BY state`;
-  const byOutcome = await db.$queryRaw<{ outcome: string; n: number }[]>`
-    SELECT CASE WHEN state = 'failed' THEN coalesce("failureCategory"::text, 'unknown') ELSE state::text END
-             AS outcome,
-           count(*)::int AS n
-    FROM "Submission"
-    WHERE "competitionId" = ${competitionId}::uuid AND state IN ('scored', 'failed', 'cancelled')
-    GROUP BY 1`;
-  // One row per final state: count, sum and the cumulative count at each bucket's upper bound.
-  const durations = await db.$queryRaw<{ state: string; count: number; sum: number; buckets: number[] }[]>`
-    WITH runs AS (
-      SELECT state::text AS state, extract(epoch FROM ("finishedAt" - "startedAt"))::float8 AS seconds
-      FROM "Submission"
-      WHERE "competitionId" = ${competitionId}::uuid AND state IN ('scored', 'failed', 'cancelled')
-        AND "startedAt" IS NOT NULL AND "finishedAt" IS NOT NULL),
-    per_bucket AS (
-      SELECT r.state, b.i, count(*) FILTER (WHERE r.seconds <= b.le)::int AS n
-      FROM runs r CROSS JOIN unnest(${RUN_DURATION_BUCKETS}::float8[]) WITH ORDINALITY AS b(le, i)
-      GROUP BY r.state, b.i),
-    totals AS (
-      SELECT state, count(*)::int AS count, coalesce(sum(seconds), 0)::float8 AS sum FROM runs GROUP BY state)
-    SELECT t.state, t.count, t.sum, array_agg(p.n ORDER BY p.i) AS buckets
-    FROM totals t JOIN per_bucket p USING (state)
-    GROUP BY t.state, t.count, t.sum`;
-  const [alive] = await db.$queryRaw<{ n: number }[]>`
-    SELECT count(*)::int AS n FROM "WorkerHeartbeat" WHERE "lastSeenAt" > now() - interval '2 minutes'`;
-  return { byState, byOutcome, durations, workersAlive: alive?.n ?? 0 };
-}
-
 /**
  * A histogram whose buckets are computed elsewhere (in SQL): prom-client's Histogram only counts
  * observations it saw, so this hands the registry the same shape it prints for one.
@@ -89,7 +50,7 @@ async function readDbFigures(db: Db, competitionId: string): Promise<DbFigures> 
 function precomputedHistogram(
   name: string,
   help: string,
-  read: () => Promise<DbFigures["durations"]>,
+  read: () => Promise<CompetitionFigures["durations"]>,
 ): Metric {
   const metric = {
     name,
@@ -130,10 +91,10 @@ export function createApiMetrics(opts: MetricsOptions) {
   collectProcessMetrics(registry);
   const cacheMs = opts.cacheMs ?? 10_000;
 
-  let cached: { at: number; figures: Promise<DbFigures> } | undefined;
-  const dbFigures = (): Promise<DbFigures> => {
+  let cached: { at: number; figures: Promise<CompetitionFigures> } | undefined;
+  const dbFigures = (): Promise<CompetitionFigures> => {
     if (!cached || Date.now() - cached.at > cacheMs) {
-      const figures = readDbFigures(opts.db, opts.competitionId);
+      const figures = readCompetitionFigures(opts.db, opts.competitionId, RUN_DURATION_BUCKETS);
       cached = { at: Date.now(), figures };
       // A failed read is not cached: the next scrape tries again.
       figures.catch(() => (cached = undefined));

@@ -1,7 +1,7 @@
 import type { FastifyPluginCallbackTypebox } from "@fastify/type-provider-typebox";
 import type { Redis } from "ioredis";
 import { checkReadiness, type ReadinessProbe } from "@holdout/contracts";
-import type { Db } from "@holdout/db";
+import { pingDatabase, type Db } from "@holdout/db";
 import { sendProblem } from "../plugins/problem-json.ts";
 
 export interface HealthOptions {
@@ -24,7 +24,7 @@ export interface HealthOptions {
 /** What the API's readiness depends on: its route here, and the ops listener's /readyz. */
 export function apiReadinessProbes(opts: Pick<HealthOptions, "db" | "redis" | "docker">): ReadinessProbe[] {
   const probes: ReadinessProbe[] = [
-    ["postgres", () => opts.db.$queryRaw`SELECT 1`],
+    ["postgres", () => pingDatabase(opts.db)],
     ["redis", () => opts.redis.ping()],
   ];
   const { docker } = opts;

@@ -14,6 +14,7 @@ import {
 import type { FastifyBaseLogger } from "fastify";
 import {
   findSubmission,
+  isCompetitionTeam,
   listCompetitionSubmissions,
   listTeamSubmissions,
   markFailed,
@@ -207,8 +208,9 @@ const submissionRoutes: FastifyPluginCallbackTypebox<SubmissionRoutesOptions> = 
       if (p.role === "team") teamId = p.team.id;
       else if (request.query.team && UUID.test(request.query.team)) teamId = request.query.team;
       else throw new Errors.InvalidField("organizers name the team: `?team=<team id>`");
-      const team = await db.team.findFirst({ where: { id: teamId, competitionId: opts.competitionId } });
-      if (!team) throw new Errors.NotFound(`no team ${teamId}`);
+      if (!(await isCompetitionTeam(db, opts.competitionId, teamId))) {
+        throw new Errors.NotFound(`no team ${teamId}`);
+      }
       return quotaView(await quotaStatus(db, teamId));
     },
   );

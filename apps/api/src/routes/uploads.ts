@@ -7,7 +7,13 @@ import type { Queue } from "bullmq";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { NodeRequest } from "srvx/node";
 import type { EvaluateJob } from "@holdout/contracts";
-import { releaseQuotaSlot, reserveQuotaSlot, type Db } from "@holdout/db";
+import {
+  findUploadedSubmission,
+  releaseQuotaSlot,
+  renewUploadReservation,
+  reserveQuotaSlot,
+  type Db,
+} from "@holdout/db";
 import { Errors } from "../errors.ts";
 import { currentTeam } from "../plugins/auth.ts";
 import { IdParamsSchema, ProblemSchema, UUID } from "../schemas.ts";
@@ -166,11 +172,9 @@ const uploadRoutes: FastifyPluginCallbackTypebox<UploadRoutesOptions> = (app, op
     const team = currentTeam(request);
     if (UUID.test(id)) {
       const expiresAt = new Date(Date.now() + opts.reservationTtlMs);
-      const { count } = await db.quotaReservation.updateMany({
-        where: { id, teamId: team.id, expiresAt: { gt: new Date() } },
-        data: { expiresAt },
-      });
-      if (count === 1) return { teamId: team.id, id, expiresAt };
+      if (await renewUploadReservation(db, { id, teamId: team.id, expiresAt })) {
+        return { teamId: team.id, id, expiresAt };
+      }
     }
     throw new Errors.NotFound(`no upload in progress ${id} (finished, expired, or never created)`);
   }
@@ -313,9 +317,10 @@ const uploadRoutes: FastifyPluginCallbackTypebox<UploadRoutesOptions> = (app, op
       const { id } = request.params;
       const team = currentTeam(request);
       if (UUID.test(id)) {
-        const done = await db.submission.findFirst({
-          where: { id, teamId: team.id, competitionId: opts.competitionId },
-          select: { uploadSize: true, state: true },
+        const done = await findUploadedSubmission(db, {
+          id,
+          teamId: team.id,
+          competitionId: opts.competitionId,
         });
         if (done) {
           const size = done.uploadSize.toString();

@@ -1,4 +1,4 @@
-import type { Db } from "@holdout/db";
+import { listNewSubmissionEvents, type Db } from "@holdout/db";
 import { queueEstimates, NOT_QUEUED, type QueueEstimate } from "./queue-position.ts";
 
 /** One row of a submission's timeline as the API shows it. */
@@ -116,11 +116,7 @@ export class EventHub {
       if (c === undefined || w.cursor < c) cursors.set(w.submissionId, w.cursor);
     }
     if (cursors.size === 0) return;
-    const rows = await this.#db.submissionEvent.findMany({
-      where: { OR: [...cursors].map(([submissionId, id]) => ({ submissionId, id: { gt: id } })) },
-      orderBy: { id: "asc" },
-      take: this.#opts.batch,
-    });
+    const rows = await listNewSubmissionEvents(this.#db, cursors, this.#opts.batch);
     for (const w of [...this.#watchers]) {
       const mine = rows.filter((r) => r.submissionId === w.submissionId && r.id > w.cursor);
       if (mine.length === 0) continue;

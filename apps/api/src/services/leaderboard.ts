@@ -1,6 +1,13 @@
 import { createHash } from "node:crypto";
 import { Type, type Static } from "typebox";
-import { getCompetitionPolicy, type Db } from "@holdout/db";
+import {
+  getCompetitionPolicy,
+  leaderboardFingerprint,
+  listBoardEntries,
+  listPartBoardEntries,
+  type Db,
+  type ListedEntry,
+} from "@holdout/db";
 import { rankEntries } from "@holdout/scorer";
 import {
   Interval,
@@ -75,73 +82,6 @@ export type RankedLeaderboardEntry = Static<typeof RankedEntrySchema>;
 
 type Board = Static<typeof BoardSchema>;
 
-/** One listed entry as the queries below return it (full precision). */
-interface ListedRow {
-  id: string;
-  modelName: string;
-  link: string | null;
-  ensemble: boolean;
-  meanAuc: number | null;
-  meanAucLo: number | null;
-  meanAucHi: number | null;
-  meanRadsBelowCurve: number | null;
-  tiedWithLeader: boolean | null;
-  createdAt: string;
-  teamName: string;
-  institution: string | null;
-  /** Whole-set rows: [task, auc, aucLo, aucHi, radsBelowCurve]; part rows: the stored task objects. */
-  tasks: unknown;
-}
-
-/**
- * Listed entries with their task results, built by PostgreSQL as one JSON document in one round
- * trip. The page must answer in 50 ms with 1,000 entries (bench/leaderboard-page.ts): the ORM's
- * relation loading (a second query, then 6,000 objects mapped one by one) took several times
- * that. The listing rule of packages/db's listedWhere, ordered as LEADERBOARD_ORDER; entries the
- * ladder withheld are never listed.
- */
-async function listedRows(db: Db, competition: CompetitionInfo): Promise<ListedRow[]> {
-  const [row] = await db.$queryRaw<{ entries: string }[]>`
-    SELECT coalesce(json_agg(e ORDER BY e.score DESC, e."createdAt" ASC), '[]'::json)::text AS entries
-    FROM (
-      SELECT s.id, s."modelName", s.link, s.ensemble, s."meanAuc", s."meanAucLo", s."meanAucHi",
-             s."meanRadsBelowCurve", s.score, s."tiedWithLeader", s."createdAt",
-             t.name AS "teamName", t.institution,
-             coalesce((SELECT json_agg(json_build_array(r.task, r.auc, r."aucLo", r."aucHi", r."radsBelowCurve"))
-                       FROM "TaskResult" r WHERE r."submissionId" = s.id), '[]'::json) AS tasks
-      FROM "Submission" s JOIN "Team" t ON t.id = s."teamId"
-      WHERE s."competitionId" = ${competition.id}::uuid
-        AND s.state = 'scored' AND NOT s.hidden AND NOT s.disqualified
-        AND s."ladderImproved" IS DISTINCT FROM false
-        AND s."meanAuc" >= ${competition.aucFloor}
-    ) e`;
-  return JSON.parse(row?.entries ?? "[]") as ListedRow[];
-}
-
-/** The same on one part of a split test set; the private board holds the teams' finals only. */
-async function listedPartRows(
-  db: Db,
-  competition: CompetitionInfo,
-  part: "public" | "private",
-): Promise<ListedRow[]> {
-  const finalsOnly = part === "private";
-  const [row] = await db.$queryRaw<{ entries: string }[]>`
-    SELECT coalesce(json_agg(e ORDER BY e.score DESC, e."createdAt" ASC), '[]'::json)::text AS entries
-    FROM (
-      SELECT s.id, s."modelName", s.link, s.ensemble, p."meanAuc", p."meanAucLo", p."meanAucHi",
-             p."meanRadsBelowCurve", p.score, p."tiedWithLeader", s."createdAt",
-             t.name AS "teamName", t.institution, p.tasks
-      FROM "Submission" s JOIN "Team" t ON t.id = s."teamId"
-      JOIN "SubmissionPartScore" p ON p."submissionId" = s.id AND p.part = ${part}::"ScorePart"
-      WHERE s."competitionId" = ${competition.id}::uuid
-        AND s.state = 'scored' AND NOT s.hidden AND NOT s.disqualified
-        AND s."ladderImproved" IS DISTINCT FROM false
-        AND (NOT ${finalsOnly} OR s."selectedFinal")
-        AND p."meanAuc" >= ${competition.aucFloor}
-    ) e`;
-  return JSON.parse(row?.entries ?? "[]") as ListedRow[];
-}
-
 function tasksOf(v: unknown) {
   if (Array.isArray(v) && v.every((t) => Array.isArray(t))) {
     return byTaskOrder(
@@ -157,7 +97,7 @@ function tasksOf(v: unknown) {
  * Ranks at full precision (the official rule: equal scores share a rank), then releases each entry's
  * figures at the competition's precision; the ranking key shown is the released one.
  */
-function rankedEntries(rows: ListedRow[], release: Release): RankedLeaderboardEntry[] {
+function rankedEntries(rows: ListedEntry[], release: Release): RankedLeaderboardEntry[] {
   const ranked = rankEntries(
     // A scored row always has its means: the worker writes them with the state.
     rows.map((r) => ({ ...r, meanAuc: r.meanAuc ?? 0, meanRadsBelowCurve: r.meanRadsBelowCurve ?? 0 })),
@@ -222,12 +162,16 @@ export async function buildLeaderboard(db: Db, competition: CompetitionInfo): Pr
     precision: { auc: release.aucDecimals, rads: release.radsDecimals },
   };
   if (!release.split) {
-    return { ...head, board: "full", entries: rankedEntries(await listedRows(db, competition), release) };
+    return {
+      ...head,
+      board: "full",
+      entries: rankedEntries(await listBoardEntries(db, competition), release),
+    };
   }
-  const publicEntries = rankedEntries(await listedPartRows(db, competition, "public"), release);
+  const publicEntries = rankedEntries(await listPartBoardEntries(db, competition, "public"), release);
   if (!release.closed) return { ...head, board: "public", entries: publicEntries };
   const board: Board = "private";
-  const finals = rankedEntries(await listedPartRows(db, competition, "private"), release);
+  const finals = rankedEntries(await listPartBoardEntries(db, competition, "private"), release);
   return { ...head, board, entries: finals, publicEntries };
 }
 
@@ -259,19 +203,7 @@ export function cachedLeaderboard(db: Db, competition: CompetitionInfo): Leaderb
   let cached: Entry | null = null;
   // Concurrent readers share one fingerprint query per round (see coalesced): under load PostgreSQL
   // aggregates the board's rows a few times a second instead of once per request.
-  const fingerprintNow = coalesced(async (): Promise<string> => {
-    const [row] = await db.$queryRaw<{ fingerprint: string }[]>`
-      SELECT concat_ws(':',
-        (SELECT count(*) || '/' || coalesce(sum(xmin::text::bigint), 0) || '/' || coalesce(max(xmin::text::bigint), 0)
-           FROM "Submission" WHERE "competitionId" = ${competition.id}::uuid AND state = 'scored'),
-        (SELECT count(*) || '/' || coalesce(sum(p.xmin::text::bigint), 0)
-           FROM "SubmissionPartScore" p JOIN "Submission" s ON s.id = p."submissionId"
-           WHERE s."competitionId" = ${competition.id}::uuid),
-        (SELECT count(*) || '/' || coalesce(sum(xmin::text::bigint), 0)
-           FROM "Team" WHERE "competitionId" = ${competition.id}::uuid),
-        (SELECT xmin::text FROM "Competition" WHERE id = ${competition.id}::uuid)) AS fingerprint`;
-    return row?.fingerprint ?? "";
-  });
+  const fingerprintNow = coalesced(() => leaderboardFingerprint(db, competition.id));
   const current = async (): Promise<Entry> => {
     const fingerprint = await fingerprintNow();
     if (cached?.fingerprint !== fingerprint) {

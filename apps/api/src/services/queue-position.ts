@@ -1,4 +1,4 @@
-import type { Db } from "@holdout/db";
+import { countQueuedAhead, listQueuedInOrder, readQueueActivity, type Db } from "@holdout/db";
 
 /** Where a queued submission stands, and when it should start; both null once it left the queue. */
 export interface QueueEstimate {
@@ -59,34 +59,19 @@ export function estimateSince(queuedAt: Date | null, facts: QueueFacts, now: Dat
   return times.length > 0 ? new Date(Math.max(...times)) : now;
 }
 
-/** What the estimate is built from, read in four small queries. */
+/** What the estimate is built from. */
 export async function queueFacts(db: Db, competitionId: string, now = new Date()): Promise<QueueFacts> {
-  const [workers, running, recent, moved] = await Promise.all([
-    db.workerHeartbeat.findMany({
-      where: { lastSeenAt: { gt: new Date(now.getTime() - LIVE_WORKER_MS) } },
-      select: { concurrency: true },
-    }),
-    db.submission.count({ where: { competitionId, state: { in: ["running", "scoring"] } } }),
-    db.submission.findMany({
-      where: {
-        competitionId,
-        state: { in: ["scored", "failed"] },
-        startedAt: { not: null },
-        finishedAt: { not: null },
-      },
-      orderBy: { finishedAt: "desc" },
-      take: RECENT_RUNS,
-      select: { startedAt: true, finishedAt: true },
-    }),
-    db.submission.aggregate({ where: { competitionId }, _max: { startedAt: true, finishedAt: true } }),
-  ]);
-  const durations = recent
-    .map((r) => r.finishedAt!.getTime() - r.startedAt!.getTime())
+  const activity = await readQueueActivity(db, competitionId, {
+    liveSince: new Date(now.getTime() - LIVE_WORKER_MS),
+    recentRuns: RECENT_RUNS,
+  });
+  const durations = activity.recentRuns
+    .map((r) => r.finishedAt.getTime() - r.startedAt.getTime())
     .filter((ms) => ms >= 0);
-  const ends = [moved._max.startedAt, moved._max.finishedAt].filter((t): t is Date => t !== null);
+  const ends = [activity.lastStartedAt, activity.lastFinishedAt].filter((t): t is Date => t !== null);
   return {
-    slots: workers.reduce((sum, w) => sum + Math.max(0, w.concurrency), 0),
-    running,
+    slots: activity.liveWorkerConcurrency.reduce((sum, c) => sum + Math.max(0, c), 0),
+    running: activity.running,
     typicalRunMs: median(durations),
     movedAt: ends.length > 0 ? new Date(Math.max(...ends.map((t) => t.getTime()))) : null,
   };
@@ -101,11 +86,7 @@ export async function queueEstimates(
   competitionId: string,
   now = new Date(),
 ): Promise<Map<string, QueueEstimate>> {
-  const queued = await db.submission.findMany({
-    where: { competitionId, state: "queued" },
-    orderBy: [{ queuedAt: "asc" }, { id: "asc" }],
-    select: { id: true, queuedAt: true },
-  });
+  const queued = await listQueuedInOrder(db, competitionId);
   const out = new Map<string, QueueEstimate>();
   if (queued.length === 0) return out;
   const facts = await queueFacts(db, competitionId, now);
@@ -123,15 +104,7 @@ export async function queueEstimateOf(
   now = new Date(),
 ): Promise<QueueEstimate> {
   if (s.state !== "queued") return NOT_QUEUED;
-  const ahead = await db.submission.count({
-    where: {
-      competitionId: s.competitionId,
-      state: "queued",
-      OR: s.queuedAt
-        ? [{ queuedAt: { lt: s.queuedAt } }, { queuedAt: s.queuedAt, id: { lt: s.id } }]
-        : [{ id: { lt: s.id } }],
-    },
-  });
+  const ahead = await countQueuedAhead(db, s);
   const position = ahead + 1;
   const facts = await queueFacts(db, s.competitionId, now);
   const at = estimateStart(position, facts, estimateSince(s.queuedAt, facts, now));

@@ -4,7 +4,7 @@ import { FileStore } from "@tus/file-store";
 import { Server, type Upload } from "@tus/server";
 import type { FastifyBaseLogger } from "fastify";
 import { BundleCommandError, DEFAULT_BUNDLE_COMMAND, parseBundleCommand } from "@holdout/contracts";
-import { releaseQuotaSlot, type Db } from "@holdout/db";
+import { liveReservationIds, releaseQuotaSlot, type Db } from "@holdout/db";
 import { Errors, type FieldProblem } from "../errors.ts";
 import { UUID } from "../schemas.ts";
 import {
@@ -152,14 +152,7 @@ export async function sweepAbandonedUploads(db: Db, dataDir: string, now = new D
     throw err;
   });
   const ids = [...new Set(names.map((n) => n.replace(/\.json$/, "")))].filter((id) => UUID.test(id));
-  const live = new Set(
-    (
-      await db.quotaReservation.findMany({
-        where: { id: { in: ids }, expiresAt: { gt: now } },
-        select: { id: true },
-      })
-    ).map((r) => r.id),
-  );
+  const live = await liveReservationIds(db, ids, now);
   const expired = ids.filter((id) => !live.has(id));
   for (const id of expired) {
     await removeResumable(dir, id);

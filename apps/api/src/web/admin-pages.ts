@@ -1,6 +1,13 @@
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
-import { getCompetitionSettings, listAudit, listTeams, setTeamApproved, type Db } from "@holdout/db";
+import {
+  getCompetitionSettings,
+  listAudit,
+  listRecentSubmissions,
+  listTeams,
+  setTeamApproved,
+  type Db,
+} from "@holdout/db";
 import { Errors } from "../errors.ts";
 import { organizerActor } from "../plugins/auth.ts";
 import { auditEventView } from "../routes/admin-competition.ts";
@@ -95,12 +102,7 @@ const adminPages: FastifyPluginCallback<{ db: Db; web: WebContext; organizer: Or
       organizer.queue(),
       organizer.workers(now),
       listTeams(db, competitionId),
-      db.submission.findMany({
-        where: { competitionId },
-        orderBy: { createdAt: "desc" },
-        take: SUBMISSIONS_SHOWN,
-        include: { results: true, parts: true, team: { select: { name: true } } },
-      }),
+      listRecentSubmissions(db, competitionId, SUBMISSIONS_SHOWN),
       listAudit(db, competitionId, { limit: AUDIT_SHOWN }),
     ]);
     const release = releaseOf(settings);

@@ -13,6 +13,9 @@ import {
 import {
   closeCompetition,
   CompetitionAlreadyClosedError,
+  findRescoreCandidate,
+  listUnfinishedForOrganizers,
+  listWorkerHeartbeats,
   recordAudit,
   setSubmissionDisqualified,
   SettingLockedError,
@@ -27,8 +30,6 @@ import { LIVE_WORKER_MS, queueEstimates } from "../services/queue-position.ts";
 
 // What organizers do to submissions and see of the evaluation machinery, shared by the admin API
 // (routes/admin.ts) and the organizer pages, so both follow exactly the same rules.
-
-const ACTIVE_STATES = ["received", "queued", "running", "scoring"] as const;
 
 export interface OrganizerServiceDeps {
   db: Db;
@@ -45,18 +46,8 @@ export function createOrganizerService({ db, competitionId, evaluateQueue, redis
   const prefix = evaluateQueue.opts.prefix ? { prefix: evaluateQueue.opts.prefix } : {};
   const rescoreQueue = new Queue<RescoreJob>(QUEUE_RESCORE, { connection: redis, ...prefix });
   const tiesQueue = new Queue<LeaderTiesJob>(QUEUE_LEADER_TIES, { connection: redis, ...prefix });
-  async function submissionHere(id: string) {
-    const s = UUID.test(id)
-      ? await db.submission.findFirst({
-          where: { id, competitionId },
-          select: {
-            id: true,
-            state: true,
-            disqualified: true,
-            predictions: { select: { submissionId: true } },
-          },
-        })
-      : null;
+  async function rescoreCandidate(id: string) {
+    const s = UUID.test(id) ? await findRescoreCandidate(db, competitionId, id) : null;
     if (!s) throw new Errors.NotFound(`no submission ${id}`);
     return s;
   }
@@ -67,8 +58,8 @@ export function createOrganizerService({ db, competitionId, evaluateQueue, redis
      * One job per request: the id carries the request time.
      */
     async rescore(id: string, by: AuditActor, now = new Date()) {
-      const s = await submissionHere(id);
-      if (s.state !== "scored" || s.predictions === null) {
+      const s = await rescoreCandidate(id);
+      if (s.state !== "scored" || !s.predictionsKept) {
         throw new Errors.NotRescorable(
           s.state !== "scored"
             ? `submission ${id} is ${s.state}: only scored submissions can be re-scored`
@@ -118,24 +109,7 @@ export function createOrganizerService({ db, competitionId, evaluateQueue, redis
     /** Every submission not yet final, oldest first, with its place in the queue; and BullMQ's counts. */
     async queue(now = new Date()) {
       const [rows, estimates, evaluate, rescore] = await Promise.all([
-        db.submission.findMany({
-          where: { competitionId, state: { in: [...ACTIVE_STATES] } },
-          orderBy: [{ queuedAt: { sort: "asc", nulls: "last" } }, { createdAt: "asc" }],
-          select: {
-            id: true,
-            state: true,
-            modelName: true,
-            kind: true,
-            createdAt: true,
-            queuedAt: true,
-            startedAt: true,
-            worker: true,
-            heartbeatAt: true,
-            attempts: true,
-            cancelRequestedAt: true,
-            team: { select: { id: true, name: true } },
-          },
-        }),
+        listUnfinishedForOrganizers(db, competitionId),
         queueEstimates(db, competitionId, now),
         evaluateQueue.getJobCounts("waiting", "active", "delayed", "failed", "completed", "prioritized"),
         rescoreQueue.getJobCounts("waiting", "active", "delayed", "failed", "completed"),
@@ -152,7 +126,7 @@ export function createOrganizerService({ db, competitionId, evaluateQueue, redis
 
     /** Worker processes by their heartbeats; `stale` ones are not counted as taking work. */
     async workers(now = new Date()) {
-      const rows = await db.workerHeartbeat.findMany({ orderBy: [{ host: "asc" }, { name: "asc" }] });
+      const rows = await listWorkerHeartbeats(db);
       return rows.map((w) => ({ ...w, stale: now.getTime() - w.lastSeenAt.getTime() > LIVE_WORKER_MS }));
     },
 

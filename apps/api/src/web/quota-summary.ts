@@ -1,4 +1,10 @@
-import { QUOTA_WINDOW_MS, quotaStatus, type Db, type QuotaStatus } from "@holdout/db";
+import {
+  oldestCountedSubmissionAt,
+  QUOTA_WINDOW_MS,
+  quotaStatus,
+  type Db,
+  type QuotaStatus,
+} from "@holdout/db";
 import { formatDateTime } from "./format.ts";
 
 export interface QuotaSummary {
@@ -17,11 +23,7 @@ export interface QuotaSummary {
 export async function quotaSummary(db: Db, teamId: string, now = new Date()): Promise<QuotaSummary> {
   const [status, oldest] = await Promise.all([
     quotaStatus(db, teamId, now),
-    db.submission.findFirst({
-      where: { teamId, refunded: false, createdAt: { gte: new Date(now.getTime() - QUOTA_WINDOW_MS) } },
-      orderBy: { createdAt: "asc" },
-      select: { createdAt: true },
-    }),
+    oldestCountedSubmissionAt(db, teamId, now),
   ]);
   const left =
     `${status.remaining} ${status.remaining === 1 ? "submission" : "submissions"} left now: ` +
@@ -34,7 +36,7 @@ export async function quotaSummary(db: Db, teamId: string, now = new Date()): Pr
   } else if (status.nextSlotAt) {
     resets = `The next slot opens at ${formatDateTime(status.nextSlotAt)}.`;
   } else if (oldest) {
-    resets = `Your oldest submission of the last 24 hours stops counting at ${formatDateTime(new Date(oldest.createdAt.getTime() + QUOTA_WINDOW_MS))}.`;
+    resets = `Your oldest submission of the last 24 hours stops counting at ${formatDateTime(new Date(oldest.getTime() + QUOTA_WINDOW_MS))}.`;
   }
   return { status, left, resets, canSubmit: status.remaining > 0 };
 }

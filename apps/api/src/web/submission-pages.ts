@@ -1,6 +1,12 @@
 import type { FastifyPluginCallback, FastifyRequest } from "fastify";
 import { isFinalState, type SubmissionState } from "@holdout/contracts";
-import { findSubmission, listSubmissionEvents, setSubmissionHidden, type Db } from "@holdout/db";
+import {
+  findSubmission,
+  listSubmissionEvents,
+  listSubmissionLogs,
+  setSubmissionHidden,
+  type Db,
+} from "@holdout/db";
 import { Errors } from "../errors.ts";
 import { auditOf } from "../plugins/auth.ts";
 import { UUID } from "../schemas.ts";
@@ -78,7 +84,7 @@ function taskRows(s: SubmissionRow, release: Release, withPlots: boolean) {
 async function ownerData(db: Db, s: SubmissionRow, organizer: boolean) {
   const [events, logs, queue] = await Promise.all([
     listSubmissionEvents(db, s.id),
-    db.submissionLog.findMany({ where: { submissionId: s.id }, orderBy: { phase: "asc" } }),
+    listSubmissionLogs(db, s.id),
     queueEstimateOf(db, s),
   ]);
   const state: SubmissionState = s.state;

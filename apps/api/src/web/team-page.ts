@@ -1,6 +1,7 @@
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import {
+  getTeamContact,
   issueApiToken,
   listApiTokens,
   listTeamSubmissions,
@@ -51,10 +52,7 @@ const teamPage: FastifyPluginCallback<{ db: Db; web: WebContext; maxLiveTokens: 
       quotaSummary(db, team.id),
       listTeamSubmissions(db, team.id),
       listApiTokens(db, { teamId: team.id }),
-      db.team.findUniqueOrThrow({
-        where: { id: team.id },
-        select: { institution: true, contactEmail: true },
-      }),
+      getTeamContact(db, team.id),
       currentRelease(db, web.competition.id),
     ]);
     return renderPage(
