@@ -9,7 +9,7 @@
 import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { teamNameKey } from "@holdout/db";
+import { seedScoredEntries, seedTeams } from "../tests/support/seed.ts";
 import { startStack } from "../tests/support/stack.ts";
 import { closeBenchStack, runPart, run, type Row } from "./lib.ts";
 
@@ -17,7 +17,6 @@ const SUBMISSIONS = 10_000;
 const TEAMS = 1_000;
 const SECONDS = 5;
 const CONNECTIONS = 10;
-const TASKS = ["Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Pleural Effusion"];
 
 /**
  * Requests per second reached by wrk (Debian's, in C: a JavaScript load generator parsing
@@ -38,67 +37,31 @@ async function load(url: string): Promise<number> {
   return Number(rate[1]);
 }
 
-const SEED_BATCH = 500;
-
 export async function benchLeaderboardLoad(): Promise<Row[]> {
   const stack = await startStack({ rateLimit: { perIp: 10_000_000, perCredential: 10_000_000 } });
   const server = createServer();
   try {
     const competitionId = stack.competition.id;
     const teamIds = Array.from({ length: TEAMS }, () => randomUUID());
-    await stack.db.team.createMany({
-      data: teamIds.map((id, i) => ({
-        id,
-        competitionId,
-        name: `Bench Team ${i}`,
-        nameKey: teamNameKey(`Bench Team ${i}`),
-        institution: `Lab ${i % 37}`,
-      })),
-    });
+    await seedTeams(
+      stack.db,
+      competitionId,
+      teamIds.map((id, i) => ({ id, name: `Bench Team ${i}`, institution: `Lab ${i % 37}` })),
+    );
     const start = Date.parse("2019-06-01T00:00:00Z");
-    // Batches small enough for one INSERT each: a createMany over PostgreSQL's 32,767 bind
-    // parameters is split by Prisma into statements sent at once on the transaction's connection,
-    // which pg queues with a deprecation warning.
-    for (let from = 0; from < SUBMISSIONS; from += SEED_BATCH) {
-      const rows = Array.from({ length: Math.min(SEED_BATCH, SUBMISSIONS - from) }, (_, k) => {
-        const i = from + k;
-        const meanAuc = 0.72 + (0.2 * ((i * 7919) % SUBMISSIONS)) / SUBMISSIONS;
-        const rads = ((i * 31) % 31) / 10;
-        return {
-          id: randomUUID(),
-          competitionId,
-          teamId: teamIds[i % TEAMS]!,
-          modelName: `Model ${i}`,
-          uploadSize: 1n,
-          uploadSha256: "0".repeat(64),
-          state: "scored" as const,
-          meanAuc,
-          meanRadsBelowCurve: rads,
-          score: meanAuc + 0.001 * rads,
-          meanAucLo: meanAuc - 0.02,
-          meanAucHi: meanAuc + 0.02,
-          createdAt: new Date(start + i * 600_000),
-          finishedAt: new Date(start + i * 600_000 + 60_000),
-        };
-      });
-      await stack.db.submission.createMany({ data: rows });
-      await stack.db.taskResult.createMany({
-        data: rows.flatMap((r) =>
-          TASKS.map((task, t) => ({
-            submissionId: r.id,
-            task,
-            auc: r.meanAuc + (t - 2) * 0.005,
-            aucLo: r.meanAuc - 0.03,
-            aucHi: r.meanAuc + 0.03,
-            radsBelowCurve: t % 4,
-            roc: [
-              [0, 0],
-              [1, 1],
-            ],
-          })),
-        ),
-      });
-    }
+    await seedScoredEntries(
+      stack.db,
+      Array.from({ length: SUBMISSIONS }, (_, i) => ({
+        id: randomUUID(),
+        competitionId,
+        teamId: teamIds[i % TEAMS]!,
+        modelName: `Model ${i}`,
+        meanAuc: 0.72 + (0.2 * ((i * 7919) % SUBMISSIONS)) / SUBMISSIONS,
+        meanRadsBelowCurve: ((i * 31) % 31) / 10,
+        createdAt: new Date(start + i * 600_000),
+        finishedAt: new Date(start + i * 600_000 + 60_000),
+      })),
+    );
 
     const url = `${stack.url}/api/v1/leaderboard`;
     const first = await fetch(url);

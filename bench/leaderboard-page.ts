@@ -11,7 +11,9 @@ import { randomUUID } from "node:crypto";
 import os from "node:os";
 import { performance } from "node:perf_hooks";
 import { promisify } from "node:util";
+import { deleteCompetition } from "@holdout/db";
 import { buildLeaderboard, cachedLeaderboard } from "../apps/api/src/services/leaderboard.ts";
+import { analyzeSeededTables, seedScoredEntries } from "../tests/support/seed.ts";
 import { startStack } from "../tests/support/stack.ts";
 
 const run = promisify(execFile);
@@ -19,7 +21,6 @@ const ENTRIES = 1000;
 const TEAMS = 100;
 const REQUESTS = 200;
 const WARMUP = 20;
-const TASKS = ["Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Pleural Effusion"];
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
@@ -73,48 +74,22 @@ try {
     Array.from({ length: TEAMS }, (_, i) => stack.createTeam(`Bench Team ${i}`, `Institution ${i % 17}`)),
   );
   const start = Date.parse("2019-06-01T00:00:00Z");
-  const rows = Array.from({ length: ENTRIES }, (_, i) => {
-    const meanAuc = 0.72 + (0.2 * ((i * 7919) % ENTRIES)) / ENTRIES;
-    const rads = ((i * 31) % 31) / 10;
-    return {
+  await seedScoredEntries(
+    stack.db,
+    Array.from({ length: ENTRIES }, (_, i) => ({
       id: randomUUID(),
       competitionId,
       teamId: teams[i % TEAMS]!.id,
       modelName: `Model ${i} <${i % 3 === 0 ? "ensemble" : "single"}>`,
       link: i % 2 === 0 ? `https://example.org/paper/${i}` : null,
       ensemble: i % 3 === 0,
-      uploadSize: BigInt(1),
-      uploadSha256: "0".repeat(64),
-      state: "scored" as const,
-      meanAuc,
-      meanRadsBelowCurve: rads,
-      score: meanAuc + 0.001 * rads,
-      meanAucLo: meanAuc - 0.02,
-      meanAucHi: meanAuc + 0.02,
+      meanAuc: 0.72 + (0.2 * ((i * 7919) % ENTRIES)) / ENTRIES,
+      meanRadsBelowCurve: ((i * 31) % 31) / 10,
       tiedWithLeader: i % 50 === 0,
       createdAt: new Date(start + i * 3600_000),
-    };
-  });
-  await stack.db.submission.createMany({ data: rows });
-  await stack.db.taskResult.createMany({
-    data: rows.flatMap((r) =>
-      TASKS.map((task, t) => ({
-        submissionId: r.id,
-        task,
-        auc: r.meanAuc + (t - 2) * 0.005,
-        aucLo: r.meanAuc - 0.03,
-        aucHi: r.meanAuc + 0.03,
-        radsBelowCurve: t % 4,
-        roc: [
-          [0, 0],
-          [1, 1],
-        ],
-      })),
-    ),
-  });
-
-  // As autovacuum would after a bulk load: the planner needs the new row counts.
-  await stack.db.$executeRawUnsafe('ANALYZE "Submission", "TaskResult", "Team"');
+    })),
+  );
+  await analyzeSeededTables(stack.db);
 
   const html = await (await fetch(`${stack.url}/`)).text();
   const css = /href="(\/static\/[^"]+\.css)"/.exec(html)?.[1];
@@ -164,6 +139,6 @@ try {
       `(x${(page.p95 / asset!.p95).toFixed(1)} the static asset's p95 on this machine now)`,
   );
 } finally {
-  await stack.db.competition.delete({ where: { id: stack.competition.id } });
+  await deleteCompetition(stack.db, stack.competition.id);
   await stack.close();
 }

@@ -7,6 +7,7 @@ import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { promisify } from "node:util";
 import tar from "tar-stream";
+import { deleteCompetition } from "@holdout/db";
 import type { Stack } from "../tests/support/stack.ts";
 
 export const run = promisify(execFile);
@@ -153,7 +154,7 @@ export async function plainDockerRun(image: string, publicDir: string, out: stri
 
 /** Deletes a bench's competition (its rows cascade), stops its stack and removes its files. */
 export async function closeBenchStack(stack: Stack, work?: string): Promise<void> {
-  await stack.db.competition.delete({ where: { id: stack.competition.id } }).catch((err: unknown) => {
+  await deleteCompetition(stack.db, stack.competition.id).catch((err: unknown) => {
     console.error("could not delete the bench competition", err);
   });
   await stack.close();

@@ -19,6 +19,7 @@ import { parseArgs } from "node:util";
 import { uniformInt } from "pure-rand/distribution/uniformInt";
 import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
 import { FINAL_STATES } from "@holdout/contracts";
+import { listSubmissionOutcomes } from "@holdout/db";
 import { startIsolated, type Isolated } from "../tests/faults/harness.ts";
 import { runCommand } from "../tests/support/faults.ts";
 import { Cleanup } from "../tests/support/processes.ts";
@@ -112,12 +113,10 @@ async function main(): Promise<number> {
     const settle = async (phase: Tracked["phase"]) => {
       while (Date.now() < deadline) {
         const open = tracked.filter((t) => t.phase === phase && t.id && !t.final);
-        const rows = await system.db.submission
-          .findMany({
-            where: { id: { in: open.map((t) => t.id!) } },
-            select: { id: true, state: true, failureCategory: true, finishedAt: true },
-          })
-          .catch(() => []); // PostgreSQL restarting: ask again
+        const rows = await listSubmissionOutcomes(
+          system.db,
+          open.map((t) => t.id!),
+        ).catch(() => []); // PostgreSQL restarting: ask again
         for (const row of rows) {
           if (!FINAL_STATES.includes(row.state)) continue;
           const t = open.find((o) => o.id === row.id)!;
@@ -213,17 +212,17 @@ async function report(
   times: { baselineMs: number; soakMs: number },
 ): Promise<number> {
   const accepted = tracked.filter((t) => t.id);
-  const rows = await system.db.submission.findMany({
-    where: { id: { in: accepted.map((t) => t.id!) } },
-    select: { id: true, state: true, _count: { select: { results: true } } },
-  });
+  const rows = await listSubmissionOutcomes(
+    system.db,
+    accepted.map((t) => t.id!),
+  );
   const byId = new Map(rows.map((r) => [r.id, r]));
   const lost = accepted.filter((t) => !byId.has(t.id!)).length + tracked.filter((t) => !t.id).length;
   const stuck = accepted.filter((t) => byId.has(t.id!) && !t.final).length;
   const counts = new Map<string, number>();
   for (const t of accepted) if (t.final) counts.set(t.final.outcome, (counts.get(t.final.outcome) ?? 0) + 1);
   const unexpected = accepted.filter((t) => t.final && t.final.outcome !== IMAGES[t.kind].expect);
-  const badResults = rows.filter((r) => (r.state === "scored" ? 5 : 0) !== r._count.results).length;
+  const badResults = rows.filter((r) => (r.state === "scored" ? 5 : 0) !== r.taskResults).length;
   const leftovers = await system.leftovers();
 
   const latencies = (phase: Tracked["phase"]) =>
