@@ -17,6 +17,7 @@ const UNIT = [
   "apps/api/test/queue-position.test.ts",
   "apps/cli/test/**/*.test.ts",
   "packages/db/test/migration-sql.test.ts",
+  "packages/db/test/query-boundary.test.ts",
   "scripts/**/*.test.ts",
 ];
 
@@ -41,6 +42,7 @@ export default defineConfig({
             "tests/faults/**",
             "tests/compose.test.ts",
             "packages/db/test/migration-sql.test.ts",
+            "packages/db/test/query-boundary.test.ts",
           ],
           globalSetup: ["tests/support/global-setup.ts"],
         },
