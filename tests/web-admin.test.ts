@@ -2,6 +2,7 @@ import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { QUEUE_LEADER_TIES, QUEUE_RESCORE, type LeaderTiesJob, type RescoreJob } from "@holdout/contracts";
+import { listSubmissionEvents } from "@holdout/db";
 import { seedScored, seedSubmission, sessionCookieFor } from "./support/browser.ts";
 import { TEST_REDIS_URL, uniqueName } from "./support/env.ts";
 import { startStack, type Stack } from "./support/stack.ts";
@@ -256,11 +257,12 @@ describe("organizer API and pages", () => {
       reason: `submission ${id} disqualified`,
     });
     expect(tiesJobs.every((j) => j.id!.startsWith(`ties:${stack.competition.id}:`))).toBe(true);
-    const events = await stack.db.submissionEvent.findMany({
-      where: { submissionId: id },
-      orderBy: { id: "asc" },
+    // Every organizer action on an entry lands on its timeline (the team reads why), in its state.
+    const lastEvent = async () => (await listSubmissionEvents(stack.db, id)).at(-1);
+    expect(await lastEvent()).toMatchObject({
+      state: "scored",
+      detail: "disqualified by the organizers: trained on the test images",
     });
-    expect(events.at(-1)?.detail).toBe("disqualified by the organizers: trained on the test images");
 
     const teamCookie = await sessionCookieFor(stack.db, { teamId: team.id });
     const page = await (
@@ -271,6 +273,7 @@ describe("organizer API and pages", () => {
 
     expect((await api(`/api/v1/admin/submissions/${id}/requalify`, { method: "POST" })).status).toBe(200);
     expect(await listed()).toBe(true);
+    expect(await lastEvent()).toMatchObject({ state: "scored", detail: "requalified by the organizers" });
 
     // Through the organizer page: an empty reason is shown next to the field, nothing changes.
     const post = (path: string, body: string) =>
@@ -293,6 +296,14 @@ describe("organizer API and pages", () => {
     const row = await stack.db.submission.findUniqueOrThrow({ where: { id } });
     expect(row).toMatchObject({ disqualified: true, disqualifiedReason: "duplicate account" });
     expect(await listed()).toBe(false);
+    expect(await lastEvent()).toMatchObject({ detail: "disqualified by the organizers: duplicate account" });
+    expect((await listSubmissionEvents(stack.db, id)).map((e) => e.detail)).toEqual(
+      expect.arrayContaining([
+        "disqualified by the organizers: trained on the test images",
+        "requalified by the organizers",
+        "disqualified by the organizers: duplicate account",
+      ]),
+    );
   });
 
   it("changes the competition settings from the organizer page, refusing bad numbers", async () => {
