@@ -110,12 +110,9 @@ export async function listSubmissionLogs(db: Db, id: string) {
  * The submission a team's upload became, if it did (the upload's id is the submission's): its size
  * and state, for a client whose last answer was lost. Null for another team's or competition's.
  */
-export async function findUploadedSubmission(
-  db: Db,
-  u: { id: string; teamId: string; competitionId: string },
-) {
+export async function findUploadedSubmission(db: Db, competitionId: string, teamId: string, id: string) {
   return db.submission.findFirst({
-    where: { id: u.id, teamId: u.teamId, competitionId: u.competitionId },
+    where: { id, teamId, competitionId },
     select: { uploadSize: true, state: true },
   });
 }

@@ -172,9 +172,8 @@ const uploadRoutes: FastifyPluginCallbackTypebox<UploadRoutesOptions> = (app, op
     const team = currentTeam(request);
     if (UUID.test(id)) {
       const expiresAt = new Date(Date.now() + opts.reservationTtlMs);
-      if (await renewUploadReservation(db, { id, teamId: team.id, expiresAt })) {
-        return { teamId: team.id, id, expiresAt };
-      }
+      const renewed = await renewUploadReservation(db, { id, teamId: team.id, expiresAt });
+      if (renewed) return { teamId: team.id, id, expiresAt };
     }
     throw new Errors.NotFound(`no upload in progress ${id} (finished, expired, or never created)`);
   }
@@ -317,11 +316,7 @@ const uploadRoutes: FastifyPluginCallbackTypebox<UploadRoutesOptions> = (app, op
       const { id } = request.params;
       const team = currentTeam(request);
       if (UUID.test(id)) {
-        const done = await findUploadedSubmission(db, {
-          id,
-          teamId: team.id,
-          competitionId: opts.competitionId,
-        });
+        const done = await findUploadedSubmission(db, opts.competitionId, team.id, id);
         if (done) {
           const size = done.uploadSize.toString();
           return reply
