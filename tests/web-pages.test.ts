@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { formatDateTime } from "../apps/api/src/web/format.ts";
 import { seedScored, seedSubmission, sessionCookieFor, TASK_NAMES } from "./support/browser.ts";
 import { uniqueName } from "./support/env.ts";
 import { startStack, type Stack } from "./support/stack.ts";
@@ -449,6 +450,32 @@ describe("forms without JavaScript", () => {
     const otherCookie = await sessionCookieFor(stack.db, { teamId: other.id });
     const foreign = await post(`/team/tokens/${tokenId}/revoke`, {}, { cookie: otherCookie });
     expect(foreign.status).toBe(404);
+  });
+
+  it("says on the team page when the team's oldest counted submission stops counting", async () => {
+    const team = await stack.createTeam();
+    const cookie = await sessionCookieFor(stack.db, { teamId: team.id });
+    const now = Date.now();
+    const made = async (hoursAgo: number, state: "queued" | "failed", refunded = false) => {
+      const id = await seedSubmission(stack.db, {
+        competitionId: stack.competition.id,
+        teamId: team.id,
+        model: uniqueName("quota"),
+        state,
+        ...(state === "failed" ? { failure: { category: "infrastructure", message: "lost", refunded } } : {}),
+      });
+      const createdAt = new Date(now - hoursAgo * 3600_000);
+      await stack.db.submission.update({ where: { id }, data: { createdAt } });
+      return createdAt;
+    };
+    await made(30, "queued"); // out of the rolling window
+    await made(3, "failed", true); // refunded: never counted
+    const oldest = await made(2, "queued");
+    await made(1, "queued");
+    const html = await (await fetch(`${stack.url}/team`, { headers: { cookie } })).text();
+    expect(html).toContain(
+      `Your oldest submission of the last 24 hours stops counting at ${formatDateTime(new Date(oldest.getTime() + 24 * 3600_000))}.`,
+    );
   });
 
   it("says so next to the label when the team already holds as many live tokens as allowed", async () => {
