@@ -72,7 +72,8 @@ const RUN_GRACE_MS = 15 * 60_000;
  */
 export async function runSubmission(
   docker: Docker,
-  keeperImage: string,
+  /** The keeper's image ID (`sha256:…`): never a tag, which any `docker load` could move. */
+  keeperImageId: string,
   opts: RunSubmissionOptions,
 ): Promise<RunResult> {
   checkLimits(opts.limits);
@@ -126,7 +127,7 @@ export async function runSubmission(
         const keeper = await docker.createContainer(
           keeperConfig({
             name: names.keeper,
-            image: keeperImage,
+            image: keeperImageId,
             volume: names.volume,
             labels: { ...labels, [ROLE_LABEL]: "keeper" },
           }),
