@@ -15,7 +15,7 @@ import {
 import { createDb, findCompetitionBySlug, withLock, type Db } from "@holdout/db";
 import { connectDocker, reapLeftovers, Sandbox, type ImageLease } from "@holdout/sandbox";
 import { runLimits, smokeLimits, tarballLimits, type WorkerConfig } from "./config.ts";
-import { DiskSpace } from "./disk-space.ts";
+import { DiskSpace, type DiskReport } from "./disk-space.ts";
 import { describeEngine, inspectEngine, pinnedImagesPresent } from "./engine-checks.ts";
 import { startHeartbeat } from "./heartbeat.ts";
 import { loadHiddenTestset, TestsetSource } from "./hidden-testset.ts";
@@ -364,7 +364,7 @@ async function awaitCompetition(
 }
 
 /** Free space in whole MiB, for the start log line and /readyz (null: the data root is not visible). */
-function diskDetails(report: Awaited<ReturnType<DiskSpace["measure"]>>) {
+function diskDetails(report: DiskReport) {
   const mib = (bytes: number) => Math.floor(bytes / (1024 * 1024));
   return {
     dockerRootFreeMb: report.dockerRoot ? mib(report.dockerRoot.freeBytes) : null,
