@@ -1,5 +1,5 @@
 import { openAsBlob } from "node:fs";
-import { writeFile } from "node:fs/promises";
+import { rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { Writable } from "node:stream";
 import { gzipSync } from "node:zlib";
@@ -94,6 +94,7 @@ describe("the worker and its engine", () => {
   let stack: Stack;
   const running: RunningWorker[] = [];
   const tags: string[] = [];
+  const files: string[] = [];
 
   beforeAll(async () => {
     stack = await startStack({ quota: { perDay: 50, total: 50 } });
@@ -102,6 +103,7 @@ describe("the worker and its engine", () => {
     for (const w of running) await w.close();
     // Tags only (the images they named are shared or already gone); a tag already gone is fine.
     for (const tag of tags) await removeImage(tag).catch(() => undefined);
+    for (const file of files) await rm(file, { force: true });
     await stack?.close();
   });
 
@@ -180,7 +182,9 @@ describe("the worker and its engine", () => {
       });
       const fd = new FormData();
       fd.append("model", uniqueName("pinned-runtime"));
-      fd.append("bundle", await openAsBlob(await pythonBundle()), "bundle.tar.gz");
+      const bundleFile = await pythonBundle();
+      files.push(bundleFile);
+      fd.append("bundle", await openAsBlob(bundleFile), "bundle.tar.gz");
       const bundle = (await (
         await fetch(`${stack.url}/api/v1/submissions`, {
           method: "POST",
