@@ -31,7 +31,10 @@ if ! docker info >/dev/null 2>&1; then
   command -v dockerd >/dev/null || apt_install docker.io
   if ! docker info >/dev/null 2>&1; then
     log "starting dockerd"
-    nohup dockerd >/var/log/holdout-dockerd.log 2>&1 &
+    # In a session of its own: started plainly it would stay in the caller's process group (the
+    # demo's, the terminal's foreground job), and Ctrl-C there would stop the engine with it (dockerd
+    # catches SIGINT even when started with it ignored). It outlives setup and the demo.
+    setsid nohup dockerd >/var/log/holdout-dockerd.log 2>&1 </dev/null &
     wait_for "the Docker engine" 60 docker info >/dev/null 2>&1
   fi
 fi

@@ -7,6 +7,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BASELINE_IMAGE, REPO_ROOT } from "./support/env.ts";
 import { holdout } from "./support/cli.ts";
+import { CONSTANT_PREDICTIONS, tinyShellModelTarball } from "./support/images.ts";
 import { startStack, type Stack } from "./support/stack.ts";
 
 // `holdout submit` end to end: the CLI streams `docker save` into a real API (resumable upload),
@@ -80,6 +81,26 @@ describe("holdout submit / status / leaderboard", () => {
     expect(run.code, run.stderr).toBe(1);
     expect(run.stdout).toMatch(/failed \(invalid_output/);
     expect(run.stdout).toContain("what to do:");
+  }, 600_000);
+
+  it("prints a model's log without the escape sequences and bidi controls it wrote", async () => {
+    // A window title, a screen clear, a right-to-left override and a colour reset, then predictions.
+    const model = await tinyShellModelTarball(
+      `printf '\\033]0;pwned\\007\\033[2Jplain \\342\\200\\256text\\033[0m\\n'; ${CONSTANT_PREDICTIONS}`,
+    );
+    const run = await holdout(["submit", "--tarball", model, "--model", "Escapes", "--wait"], env);
+    expect(run.code, run.stderr).toBe(0);
+    const [, id] = SUBMISSION.exec(run.stdout)!;
+    // The server keeps the log as the model wrote it; the CLI is what makes it safe to print.
+    const stored = (await (
+      await fetch(`${stack.url}/api/v1/submissions/${id}/log?phase=smoke`, {
+        headers: { authorization: `Bearer ${team.token}` },
+      })
+    ).json()) as { text: string };
+    expect(stored.text).toContain("\x1b]0;pwned\x07\x1b[2Jplain \u202etext\x1b[0m\n");
+    const log = await holdout(["status", id!, "--log", "smoke"], env);
+    expect(log.code, log.stderr).toBe(0);
+    expect(log.stdout).toBe("plain text\n");
   }, 600_000);
 
   it("resumes a piped upload after the connection breaks mid-way (from the server's offset)", async () => {

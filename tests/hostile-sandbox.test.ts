@@ -75,6 +75,7 @@ describe("a hostile model in the sandbox", () => {
     running.catch(() => undefined);
     const filters = JSON.stringify({ label: [`holdout.test.probe=${probe}`, "holdout.role=model"] });
     let c: Awaited<ReturnType<Docker.Container["inspect"]>>;
+    let tmpVolume: Docker.VolumeInspectInfo | undefined;
     try {
       let found: { Id: string }[] = [];
       for (let i = 0; i < 100 && found.length === 0; i++) {
@@ -83,6 +84,8 @@ describe("a hostile model in the sandbox", () => {
       }
       expect(found).toHaveLength(1);
       c = await docker.getContainer(found[0]!.Id).inspect();
+      const tmp = c.Mounts.find((m) => m.Destination === "/tmp");
+      if (tmp?.Name) tmpVolume = await docker.getVolume(tmp.Name).inspect();
     } finally {
       // Even when an assertion above fails, stop the run so the sandbox cleans up before the file ends.
       abort.abort(new Error("inspected"));
@@ -112,7 +115,13 @@ describe("a hostile model in the sandbox", () => {
         { Name: "fsize", Soft: 9 << 20, Hard: 9 << 20 },
       ]),
     );
-    expect(h.Tmpfs).toEqual({ "/tmp": `rw,noexec,nosuid,nodev,size=${8 << 20}` });
+    // /tmp: a tmpfs volume of the run's own (a tmpfs mount would take the image's /tmp mode).
+    expect(tmpVolume?.Options).toEqual({
+      type: "tmpfs",
+      device: "tmpfs",
+      o: `size=${8 << 20},mode=1777,noexec,nosuid,nodev`,
+    });
+    expect(tmpVolume?.Labels).toMatchObject({ [SANDBOX_LABEL]: "1" });
     expect(h.Mounts).toEqual(
       expect.arrayContaining([expect.objectContaining({ Target: "/workspace", ReadOnly: true })]),
     );

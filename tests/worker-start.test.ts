@@ -4,7 +4,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureCompetition } from "@holdout/db";
 import { loadWorkerConfig, startWorker } from "@holdout/worker";
 import { uniqueName } from "./support/env.ts";
+import { imageId } from "./support/images.ts";
 import { startStack, type Stack } from "./support/stack.ts";
+
+const DEFAULT_RUNTIME_IMAGE = "holdout/runtime-python:latest";
+const defaultRuntimeBuilt = await imageId(DEFAULT_RUNTIME_IMAGE).then(
+  () => true,
+  () => false,
+);
 
 // A fresh deployment starts its API and workers together (compose, the demo), and the API creates
 // the competition: a worker that looks first waits for it instead of exiting as misconfigured.
@@ -54,7 +61,19 @@ describe("worker start: what it needs before it takes jobs", () => {
   });
 
   it(
-    "starts without the bundles' runtime image, and warns that bundles will fail",
+    "refuses to start without a runtime image it was given, naming the setting",
+    { timeout: 60_000 },
+    async () => {
+      const env = stack.workerEnv({ HOLDOUT_RUNTIME_IMAGE: "holdout/no-such-runtime:missing" });
+      await expect(startWorker(loadWorkerConfig(env))).rejects.toThrow(
+        /HOLDOUT_RUNTIME_IMAGE: the image holdout\/no-such-runtime:missing is not on the Docker engine/,
+      );
+    },
+  );
+
+  // Only where the default runtime image is not built (it is not by default: 2.5 GB).
+  it.skipIf(defaultRuntimeBuilt)(
+    "starts without the default runtime image when none is named, and warns that bundles will fail",
     { timeout: 60_000 },
     async () => {
       const lines: string[] = [];
@@ -64,7 +83,8 @@ describe("worker start: what it needs before it takes jobs", () => {
           done();
         },
       });
-      const env = stack.workerEnv({ HOLDOUT_RUNTIME_IMAGE: "holdout/no-such-runtime:missing" });
+      const env = stack.workerEnv();
+      delete env.HOLDOUT_RUNTIME_IMAGE;
       const worker = await startWorker(loadWorkerConfig(env), pino({ level: "warn" }, sink));
       await worker.close();
       const warnings = lines.map(
@@ -73,7 +93,7 @@ describe("worker start: what it needs before it takes jobs", () => {
       expect(warnings).toContainEqual(
         expect.objectContaining({
           level: 40,
-          runtimeImage: "holdout/no-such-runtime:missing",
+          runtimeImage: DEFAULT_RUNTIME_IMAGE,
           msg: expect.stringMatching(
             /^HOLDOUT_RUNTIME_IMAGE is not on the Docker engine: code bundles will fail/,
           ) as unknown,

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { ConfigError } from "@holdout/contracts";
 import { UsageError } from "./organizer-db.ts";
+import { printable } from "./terminal-text.ts";
 import { adminCommand } from "./commands/admin.ts";
 import { competitionCommand } from "./commands/competition.ts";
 import { leaderboardCommand } from "./commands/leaderboard.ts";
@@ -44,7 +45,8 @@ try {
     console.error(err.message);
     process.exitCode = 2;
   } else {
-    console.error(`holdout: ${err instanceof Error ? err.message : String(err)}`);
+    // A server's problem detail may be anyone's text.
+    console.error(`holdout: ${printable(err instanceof Error ? err.message : String(err))}`);
     process.exitCode = 1;
   }
 }

@@ -15,6 +15,8 @@ import {
 import { createDb, findCompetitionBySlug, withLock, type Db } from "@holdout/db";
 import { connectDocker, reapLeftovers, Sandbox, type ImageLease } from "@holdout/sandbox";
 import { runLimits, smokeLimits, tarballLimits, type WorkerConfig } from "./config.ts";
+import { DiskSpace, type DiskReport } from "./disk-space.ts";
+import { describeEngine, inspectEngine, pinnedImagesPresent } from "./engine-checks.ts";
 import { startHeartbeat } from "./heartbeat.ts";
 import { loadHiddenTestset, TestsetSource } from "./hidden-testset.ts";
 import { ImageLeases } from "./image-leases.ts";
@@ -80,14 +82,20 @@ export async function startWorker(
     await reapLeftovers(docker, {}, { expiredBefore: Date.now() }),
     await reapLeftovers(docker, workerLabels),
   ];
+  // Our own images by ID from here on; the worker does not start without them.
+  const engine = await inspectEngine(docker, config, log);
+  const disk = new DiskSpace({
+    dockerRootDir: engine.dockerRootDir,
+    workDir: config.HOLDOUT_WORK_DIR,
+    minFreeBytes: config.HOLDOUT_DISK_MIN_FREE_MB * 1024 * 1024,
+  });
   const sandbox = new Sandbox(docker, {
-    keeperImage: config.HOLDOUT_KEEPER_IMAGE,
+    keeperImage: engine.keeper.imageId,
     tarballLimits: tarballLimits(config),
     ...(config.HOLDOUT_IMAGE_ARCH ? { architecture: config.HOLDOUT_IMAGE_ARCH } : {}),
     ...(config.HOLDOUT_RUN_CPUSET ? { cores: config.HOLDOUT_RUN_CPUSET } : {}),
     ...(config.HOLDOUT_RUN_GPUS ? { gpu: config.HOLDOUT_RUN_GPUS } : {}),
   });
-  await checkImages(sandbox, config, log);
   const db = createDb(config.DATABASE_URL, { poolSize: 4 + config.HOLDOUT_WORKER_CONCURRENCY });
   const waitMs = config.HOLDOUT_COMPETITION_WAIT_SECONDS * 1000;
   const competitionId = config.HOLDOUT_COMPETITION
@@ -171,7 +179,8 @@ export async function startWorker(
       smoke: smokeSample ? { sample: smokeSample, limits: smokeLimits(config) } : null,
       dataDir: config.HOLDOUT_DATA_DIR,
       runsDir,
-      runtimeImage: config.HOLDOUT_RUNTIME_IMAGE,
+      runtimeImage: engine.runtime,
+      disk: config.HOLDOUT_DISK_MIN_FREE_MB > 0 ? disk : null,
       workerName: config.HOLDOUT_WORKER_NAME,
       leaseMs,
       limits: runLimits(config),
@@ -237,6 +246,9 @@ export async function startWorker(
           docker,
           metrics,
           log,
+          images: () => pinnedImagesPresent(docker, engine),
+          ...(config.HOLDOUT_DISK_MIN_FREE_MB > 0 ? { disk: () => disk.check() } : {}),
+          details: async () => ({ ...describeEngine(engine), disk: diskDetails(await disk.measure()) }),
         });
 
   const heartbeat = startHeartbeat({
@@ -275,6 +287,9 @@ export async function startWorker(
       ops: ops?.url,
       concurrency: config.HOLDOUT_WORKER_CONCURRENCY,
       reaped: reaped.reduce((n, r) => n + r.containers + r.volumes, 0),
+      ...describeEngine(engine),
+      dockerRootDir: engine.storage.rootDir,
+      disk: diskDetails(await disk.measure()),
     },
     "worker started",
   );
@@ -348,21 +363,12 @@ async function awaitCompetition(
   }
 }
 
-/**
- * The trusted local images runs need. Without the keeper no run can keep its output, so the worker
- * refuses to start; without the runtime image only code bundles fail (as infrastructure, refunded),
- * and a competition of images alone does not need it, so the worker says so and starts.
- */
-async function checkImages(sandbox: Sandbox, config: WorkerConfig, log: Logger): Promise<void> {
-  if (!(await sandbox.hasImage(config.HOLDOUT_KEEPER_IMAGE))) {
-    throw new ConfigError("the worker", [
-      `HOLDOUT_KEEPER_IMAGE: the image ${config.HOLDOUT_KEEPER_IMAGE} is not on the Docker engine (build the base image with docker/build-images.sh, or name any local image that has \`sleep\`)`,
-    ]);
-  }
-  if (!(await sandbox.hasImage(config.HOLDOUT_RUNTIME_IMAGE))) {
-    log.warn(
-      { runtimeImage: config.HOLDOUT_RUNTIME_IMAGE },
-      "HOLDOUT_RUNTIME_IMAGE is not on the Docker engine: code bundles will fail (as infrastructure, not charged) until it is built (docker/build-images.sh --runtime) or the setting names a local image",
-    );
-  }
+/** Free space in whole MiB, for the start log line and /readyz (null: the data root is not visible). */
+function diskDetails(report: DiskReport) {
+  const mib = (bytes: number) => Math.floor(bytes / (1024 * 1024));
+  return {
+    dockerRootFreeMb: report.dockerRoot ? mib(report.dockerRoot.freeBytes) : null,
+    workDirFreeMb: mib(report.workDir.freeBytes),
+    minFreeMb: mib(report.minFreeBytes),
+  };
 }

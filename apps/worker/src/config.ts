@@ -6,6 +6,9 @@ import { parseCpuList, type GpuGrant, type RunLimits, type TarballLimits } from 
 
 const MiB = 1024 * 1024;
 
+/** The bundles' runtime image when HOLDOUT_RUNTIME_IMAGE is unset (docker/build-images.sh --runtime). */
+export const DEFAULT_RUNTIME_IMAGE = "holdout/runtime-python:latest";
+
 /** `0-3,6`: the engine's cpuset syntax. */
 const cpuList = z
   .string()
@@ -45,8 +48,13 @@ export const WorkerConfigSchema = z
     HOLDOUT_SMOKE_STUDIES: positiveInt(10),
     /** Default: the hidden run's limit, at most 300 s (a few studies need far less). */
     HOLDOUT_SMOKE_TIMEOUT_SECONDS: z.coerce.number().int().positive().optional(),
-    /** Where code bundles run: the competition's runtime image (a trusted local tag). */
-    HOLDOUT_RUNTIME_IMAGE: z.string().min(1).default("holdout/runtime-python:latest"),
+    /**
+     * Where code bundles run: the competition's runtime image (a trusted local image), resolved to its
+     * ID when the worker starts and run by that ID until it stops. Named here, it must exist (else the
+     * worker does not start); unset: holdout/runtime-python:latest if the engine has it, and without
+     * it code bundles fail (as infrastructure, not charged).
+     */
+    HOLDOUT_RUNTIME_IMAGE: z.string().min(1).optional(),
     /**
      * This worker's scratch space: the cached smoke sample and each bundle run's assembled /workspace.
      * Best on the test set's filesystem (files are hard-linked, else copied); when the worker runs in
@@ -81,8 +89,17 @@ export const WorkerConfigSchema = z
     HOLDOUT_BOOTSTRAP_REPLICATES: positiveInt(2000),
     HOLDOUT_BOOTSTRAP_SEED: z.coerce.number().int().min(0).max(0xffffffff).default(20_190_101),
     DOCKER_SOCKET: z.string().min(1).default("/var/run/docker.sock"),
-    /** Trusted image for the /out keeper container; any image with `sleep` will do. */
+    /**
+     * Trusted image for the /out keeper container; any image with `sleep` will do. Resolved to its ID
+     * when the worker starts (which it refuses to do without it) and run by that ID until it stops.
+     */
     HOLDOUT_KEEPER_IMAGE: z.string().min(1).default("holdout/base:bookworm"),
+    /**
+     * Free space kept on the Docker engine's data root and on HOLDOUT_WORK_DIR. Below it the worker's
+     * /readyz says not ready, and a load that would leave less (an image needs at least its upload's
+     * size) is not started: the submission goes back to the queue, uncharged. 0: not checked.
+     */
+    HOLDOUT_DISK_MIN_FREE_MB: z.coerce.number().int().min(0).default(2048),
     HOLDOUT_RUN_TIMEOUT_SECONDS: positiveInt(1800),
     HOLDOUT_RUN_MEMORY_MB: positiveInt(4096),
     HOLDOUT_RUN_CPUS: z.coerce.number().positive().default(1),

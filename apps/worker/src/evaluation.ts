@@ -31,8 +31,10 @@ import {
   type RunLimits,
   type RunResult,
   type Sandbox,
+  type TrustedImage,
 } from "@holdout/sandbox";
 import { parsePredictionsCsv, PredictionsError, type BootstrapOptions } from "@holdout/scorer";
+import type { DiskSpace } from "./disk-space.ts";
 import type { TestsetSource } from "./hidden-testset.ts";
 import type { ImageLeases } from "./image-leases.ts";
 import { storedLog, type LogPolicy } from "./log-policy.ts";
@@ -42,12 +44,15 @@ import { RunStopped, type Run } from "./run-registry.ts";
 import { ladderStep, scoreRecord, splitOf } from "./scoring.ts";
 import type { SmokeSample } from "./smoke-sample.ts";
 
+/** A submission put back for want of disk space comes back after this long (to any worker). */
+const DISK_RETRY_MS = 60_000;
+
 /** The label on every sandbox object of a submission's runs. */
 export const SUBMISSION_LABEL = "holdout.submission";
 
 export interface EvaluateDeps {
   db: Db;
-  sandbox: Pick<Sandbox, "loadImage" | "runSubmission" | "resolveImage">;
+  sandbox: Pick<Sandbox, "loadImage" | "runSubmission">;
   images: ImageLeases;
   /** Applied to the hidden run's log before it is stored for the team to read. */
   hiddenLog: LogPolicy;
@@ -58,7 +63,13 @@ export interface EvaluateDeps {
   dataDir: string;
   /** Where this worker assembles bundle workspaces (its own directory: cleared at start). */
   runsDir: string;
-  runtimeImage: string;
+  /** The bundles' runtime image, pinned to its ID at start; null when the engine had none. */
+  runtimeImage: TrustedImage | null;
+  /**
+   * Checked before a submission starts: short of space, it goes back to the queue (uncharged)
+   * instead of starting a load that cannot fit. Null: not checked.
+   */
+  disk: Pick<DiskSpace, "shortfall"> | null;
   workerName: string;
   /** How long a run's lease lasts without a heartbeat (HOLDOUT_HEARTBEAT_STALE_SECONDS). */
   leaseMs: number;
@@ -69,7 +80,7 @@ export interface EvaluateDeps {
   /** Removes sandbox objects left by earlier attempts of a submission (by its label). */
   reapPrevious?: (submissionId: string) => Promise<unknown>;
   /** This process's Prometheus metrics (runs by phase and outcome, image loads). */
-  metrics?: Pick<WorkerMetrics, "runFinished" | "imageLoaded">;
+  metrics?: Pick<WorkerMetrics, "runFinished" | "imageLoaded" | "deferredForSpace">;
 }
 
 export interface JobContext {
@@ -131,6 +142,14 @@ export async function evaluate(deps: EvaluateDeps, job: JobContext): Promise<Out
   const { signal } = job.run;
   const submission = await findSubmission(db, id);
   if (!submission) throw new UnrecoverableError(`submission ${id} does not exist`);
+  // Before the run starts (nothing is counted or charged yet): a host short of disk space is the
+  // host's fault, and another worker, or this one later, may have room.
+  const short = await deps.disk?.shortfall(submission.kind === "image" ? Number(submission.uploadSize) : 0);
+  if (short) {
+    log.warn({ problem: short }, "not starting: too little free disk space; back to the queue, uncharged");
+    deps.metrics?.deferredForSpace();
+    return { kind: "deferred", until: new Date(Date.now() + DISK_RETRY_MS) };
+  }
   const start = await startRun(db, id, { worker: workerName, leaseMs: deps.leaseMs });
   if (start.lease === null) return notStarted(deps, job, start.refused);
   const lease = start.lease;
@@ -164,8 +183,17 @@ export async function evaluate(deps: EvaluateDeps, job: JobContext): Promise<Out
       if (err instanceof BundleCommandError) return fail("invalid_upload", `the command: ${err.message}`);
       throw err;
     }
-    const runtime = await deps.sandbox.resolveImage(deps.runtimeImage);
-    model = { kind: "bundle", ...runtime, command, bundleDir: path.join(deps.dataDir, submission.bundleDir) };
+    const runtime = deps.runtimeImage;
+    // A fault of this worker's host (another worker may have the image): retried, then refunded.
+    if (!runtime)
+      throw new Error("this worker has no runtime image for code bundles (HOLDOUT_RUNTIME_IMAGE)");
+    model = {
+      kind: "bundle",
+      imageId: runtime.imageId,
+      size: runtime.size,
+      command,
+      bundleDir: path.join(deps.dataDir, submission.bundleDir),
+    };
   } else {
     if (!submission.uploadFile) throw new UnrecoverableError(`submission ${id} has no upload`);
     const file = path.join(deps.dataDir, "uploads", submission.uploadFile);

@@ -18,6 +18,8 @@ export interface WorkerMetrics {
   runFinished(run: { phase: RunPhaseLabel; outcome: string; seconds: number }): void;
   /** An uploaded image was validated and loaded into the engine. */
   imageLoaded(load: { seconds: number; bytes?: number }): void;
+  /** A submission went back to the queue because this worker's disks were short of space. */
+  deferredForSpace(): void;
   /** Counts this BullMQ worker's jobs (by queue and result), their durations, and those running. */
   watch(worker: Worker): void;
 }
@@ -48,6 +50,11 @@ export function createWorkerMetrics(opts: { queues?: Queue[] } = {}): WorkerMetr
   const loadedBytes = new Counter({
     name: "holdout_worker_image_loaded_bytes_total",
     help: "Bytes of image tarballs loaded into the Docker engine",
+    registers: [registry],
+  });
+  const deferred = new Counter({
+    name: "holdout_worker_deferred_for_space_total",
+    help: "Submissions this worker put back in the queue, uncharged, for want of free disk space",
     registers: [registry],
   });
   const jobs = new Counter({
@@ -102,6 +109,9 @@ export function createWorkerMetrics(opts: { queues?: Queue[] } = {}): WorkerMetr
     imageLoaded({ seconds, bytes }) {
       loadSeconds.observe(seconds);
       if (bytes !== undefined) loadedBytes.inc(bytes);
+    },
+    deferredForSpace() {
+      deferred.inc();
     },
     watch(worker) {
       const queue = worker.name;

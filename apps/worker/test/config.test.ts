@@ -73,6 +73,8 @@ describe("worker configuration", () => {
       /HOLDOUT_HEARTBEAT_STALE_SECONDS: must be at least 3 heartbeats/,
     ],
     [{ HOLDOUT_BOOTSTRAP_SEED: "-1" }, /HOLDOUT_BOOTSTRAP_SEED/],
+    [{ HOLDOUT_DISK_MIN_FREE_MB: "-1" }, /HOLDOUT_DISK_MIN_FREE_MB/],
+    [{ HOLDOUT_DISK_MIN_FREE_MB: "lots" }, /HOLDOUT_DISK_MIN_FREE_MB/],
   ])("rejects %o", (env, message) => {
     expect(() => loadWorkerConfig({ ...valid, ...env })).toThrow(message);
   });
@@ -83,7 +85,9 @@ describe("pipeline settings", () => {
     const c = loadWorkerConfig(valid);
     expect(c.HOLDOUT_DEVSET_DIR).toBeUndefined();
     expect(c.HOLDOUT_SMOKE_STUDIES).toBe(10);
-    expect(c.HOLDOUT_RUNTIME_IMAGE).toBe("holdout/runtime-python:latest");
+    // Unset: the default runtime image if the engine has it (engine-checks.ts), never required.
+    expect(c.HOLDOUT_RUNTIME_IMAGE).toBeUndefined();
+    expect(c.HOLDOUT_DISK_MIN_FREE_MB).toBe(2048);
     expect(c.HOLDOUT_HEARTBEAT_STALE_SECONDS + c.HOLDOUT_RECONCILE_INTERVAL_SECONDS).toBeLessThanOrEqual(120);
     expect(c.HOLDOUT_BOOTSTRAP_REPLICATES).toBe(2000);
   });

@@ -7,7 +7,7 @@ import { checkReadiness, type ReadinessProbe } from "./readiness.ts";
  * A process's operations endpoints, on a listener of their own, apart from anything the public
  * reaches (the API's and the worker's alike):
  *   GET /healthz  the process is alive
- *   GET /readyz   every dependency answers (each probe bounded in time)
+ *   GET /readyz   every dependency answers (each probe bounded in time), with the process's details
  *   GET /metrics  the process's Prometheus metrics
  * Errors are RFC 9457 problem+json. Plain node:http: no framework for three routes.
  */
@@ -17,6 +17,11 @@ export interface OpsServerOptions {
   /** Loopback keeps it to this host; a container gives 0.0.0.0 to let Prometheus in from its network. */
   host: string;
   probes: ReadinessProbe[];
+  /**
+   * What /readyz adds to its answer, ready or not (the worker: its engine's image store, the image
+   * IDs it runs, free disk space). Facts for the operator, never secrets; a failure leaves them out.
+   */
+  details?: () => Promise<Record<string, unknown>>;
   /** What /metrics serves: a prom-client Registry. */
   metrics: { contentType: string; metrics(): Promise<string> };
   log?: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
@@ -43,6 +48,8 @@ function sendProblem(
   status: number,
   code: string,
   detail: string,
+  /** RFC 9457 extension members. */
+  extra: Record<string, unknown> = {},
 ) {
   sendJson(
     res,
@@ -54,9 +61,29 @@ function sendProblem(
       detail,
       code,
       instance: req.url ?? "/",
+      ...extra,
     },
     "application/problem+json",
   );
+}
+
+/** The details, bounded in time like the probes: a slow engine must not hold /readyz. */
+async function readyDetails(opts: OpsServerOptions, timeoutMs: number): Promise<Record<string, unknown>> {
+  if (!opts.details) return {};
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      opts.details(),
+      new Promise<Record<string, unknown>>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no details within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+  } catch (err) {
+    opts.log?.warn({ err }, "readiness details unavailable");
+    return {};
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export async function startOpsServer(opts: OpsServerOptions): Promise<OpsServer> {
@@ -79,8 +106,11 @@ export async function startOpsServer(opts: OpsServerOptions): Promise<OpsServer>
     }
     if (path === "/healthz") return sendJson(res, 200, { status: "ok" });
     if (path === "/readyz") {
-      const { ready, checks, down } = await checkReadiness(opts.probes, timeoutMs);
-      if (ready) return sendJson(res, 200, { status: "ready", checks });
+      const [{ ready, checks, down }, details] = await Promise.all([
+        checkReadiness(opts.probes, timeoutMs),
+        readyDetails(opts, timeoutMs),
+      ]);
+      if (ready) return sendJson(res, 200, { status: "ready", checks, ...details });
       opts.log?.warn({ problems: down }, "not ready");
       // Which dependency is down, not why: the reasons (addresses, messages) stay in the log.
       return sendProblem(
@@ -88,7 +118,8 @@ export async function startOpsServer(opts: OpsServerOptions): Promise<OpsServer>
         req,
         503,
         "HOLDOUT_ERR_NOT_READY",
-        `not ready: ${down.map((r) => r.name).join(", ")} unreachable`,
+        `not ready: ${down.map((r) => `${r.name} ${r.failing}`).join(", ")}`,
+        { checks, ...details },
       );
     }
     const body = await opts.metrics.metrics();

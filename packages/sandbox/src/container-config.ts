@@ -10,7 +10,7 @@ export interface RunLimits {
   wallClockMs: number;
   /** Size of the /out tmpfs. */
   outputBytes: number;
-  /** Size of the /tmp tmpfs (counts against memoryBytes, as all tmpfs pages do). */
+  /** Size of the /tmp tmpfs (counts against memoryBytes: tmpfs pages are charged to who writes them). */
   tmpBytes: number;
   /** Log bytes kept: the first three quarters and the last quarter of this many. */
   logBytes: number;
@@ -23,6 +23,7 @@ export type GpuGrant = { count: number } | { deviceIds: string[] };
 
 export const WORKSPACE = "/workspace";
 export const OUT = "/out";
+export const TMP = "/tmp";
 export const PREDICTIONS = `${OUT}/predictions.csv`;
 export const DEFAULT_ARGS = ["test_image_paths.csv", PREDICTIONS];
 export const NOBODY = "65534:65534";
@@ -107,14 +108,36 @@ export function keeperConfig(p: {
 }
 
 /**
+ * The options of the run's two tmpfs volumes (the local driver mounts them on the engine's host when a
+ * container first uses them). /out belongs to nobody, and only it may read it. /tmp is a volume too,
+ * not a tmpfs mount: for a tmpfs mount on a directory the image already has, runc before 1.2 resets
+ * the mount's mode to that directory's (an image whose /tmp is 0755 root left the model no scratch
+ * space whatever mode we asked for), and it leaves a volume's mode alone. Sticky and world-writable,
+ * as /tmp is anywhere.
+ */
+export function outVolumeOptions(limits: Pick<RunLimits, "outputBytes">): Record<string, string> {
+  return { type: "tmpfs", device: "tmpfs", o: `size=${limits.outputBytes},uid=65534,mode=0700` };
+}
+
+export function tmpVolumeOptions(limits: Pick<RunLimits, "tmpBytes">): Record<string, string> {
+  return {
+    type: "tmpfs",
+    device: "tmpfs",
+    o: `size=${limits.tmpBytes},mode=1777,noexec,nosuid,nodev`,
+  };
+}
+
+/**
  * The submission's container, per contract 2: the image's ENTRYPOINT + CMD with `args` appended, in a
- * read-only /workspace, writing only to /out and /tmp.
+ * read-only /workspace, writing only to /out and /tmp (HOME and TMPDIR point there).
  */
 export function submissionConfig(p: {
   name: string;
   image: Docker.ImageInspectInfo;
   workspaceHostDir: string;
   volume: string;
+  /** The run's /tmp volume (tmpVolumeOptions). */
+  tmpVolume: string;
   args: string[];
   /** The whole argv (a code bundle's command): replaces the image's ENTRYPOINT, CMD and `args`. */
   command?: string[] | undefined;
@@ -138,12 +161,14 @@ export function submissionConfig(p: {
       ReadOnly: true,
       BindOptions: { NonRecursive: true },
     },
-    // NoCopy: the image's own /out content must not seed the volume.
+    // NoCopy: the image's own /out and /tmp content (and, with it, their owner) must not seed the
+    // volumes.
     { Type: "volume", Source: p.volume, Target: OUT, VolumeOptions: { NoCopy: true } },
+    { Type: "volume", Source: p.tmpVolume, Target: TMP, VolumeOptions: { NoCopy: true } },
     // Defence in depth: loadImage rejects images that declare a VOLUME, which would otherwise get a
     // writable, unbounded host volume despite the read-only root. Should one get here, cover each.
     ...[...new Set(Object.keys(Config.Volumes ?? {}).map((v) => posix.normalize(v).replace(/(.)\/$/, "$1")))]
-      .filter((target) => ![WORKSPACE, OUT, "/tmp"].includes(target))
+      .filter((target) => ![WORKSPACE, OUT, TMP].includes(target))
       .map((target): Mount => ({
         Type: "tmpfs",
         Target: target,
@@ -161,8 +186,8 @@ export function submissionConfig(p: {
     Env: [
       `HOLDOUT_INPUT=${WORKSPACE}/test_image_paths.csv`,
       `HOLDOUT_OUTPUT=${PREDICTIONS}`,
-      "HOME=/tmp",
-      "TMPDIR=/tmp",
+      `HOME=${TMP}`,
+      `TMPDIR=${TMP}`,
       // The NVIDIA runtime hook exposes every GPU when this is unset; `void` exposes none.
       ...(p.gpu === undefined ? ["NVIDIA_VISIBLE_DEVICES=void"] : []),
       ...["OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS"].map(
@@ -188,7 +213,6 @@ export function submissionConfig(p: {
       NanoCpus: Math.round(limits.cpus * 1e9),
       CpusetCpus: p.cpusetCpus,
       ...(p.gpu === undefined ? {} : { DeviceRequests: [gpuRequest(p.gpu)] }),
-      Tmpfs: { "/tmp": `rw,noexec,nosuid,nodev,size=${limits.tmpBytes}` },
       ShmSize: 64 * 1024 * 1024,
       AutoRemove: false, // races with wait and inspect; we remove explicitly
     },

@@ -7,6 +7,7 @@ export {
   type ConnectDockerOptions,
 } from "./docker.ts";
 export { SandboxRejection } from "./errors.ts";
+export { engineStorage, resolveTrustedImage, type EngineStorage, type TrustedImage } from "./engine-info.ts";
 export {
   DEFAULT_TARBALL_LIMITS,
   inspectImageTarball,

@@ -5,8 +5,10 @@ import {
   checkLimits,
   DEFAULT_ARGS,
   keeperConfig,
+  outVolumeOptions,
   PREDICTIONS,
   submissionConfig,
+  tmpVolumeOptions,
   type GpuGrant,
   type RunLimits,
 } from "./container-config.ts";
@@ -70,7 +72,8 @@ const RUN_GRACE_MS = 15 * 60_000;
  */
 export async function runSubmission(
   docker: Docker,
-  keeperImage: string,
+  /** The keeper's image ID (`sha256:…`): never a tag, which any `docker load` could move. */
+  keeperImageId: string,
   opts: RunSubmissionOptions,
 ): Promise<RunResult> {
   checkLimits(opts.limits);
@@ -85,28 +88,37 @@ export async function runSubmission(
     [RUN_LABEL]: id,
     [DEADLINE_LABEL]: String(deadline),
   };
-  const names = { volume: `holdout-out-${id}`, keeper: `holdout-keeper-${id}`, model: `holdout-run-${id}` };
+  const names = {
+    volume: `holdout-out-${id}`,
+    tmp: `holdout-tmp-${id}`,
+    keeper: `holdout-keeper-${id}`,
+    model: `holdout-run-${id}`,
+  };
   // Registered before each create, by name: a create whose reply was lost still gets cleaned up.
-  const created = { containers: [] as string[], volume: false };
+  const created = { containers: [] as string[], volumes: [] as string[] };
 
   let outcome: { ok: true; result: RunResult } | { ok: false; error: unknown };
   try {
     opts.signal?.throwIfAborted();
     // Independent engine round trips run together: they are most of a short run's overhead.
-    created.volume = true;
+    created.volumes.push(names.volume, names.tmp);
     const [image] = await allSettled([
       docker.getImage(opts.imageId).inspect(),
-      docker.createVolume({
-        Name: names.volume,
-        Driver: "local",
-        // A tmpfs volume: the size cap is the kernel's (ENOSPC), and nothing reaches the host's disk.
-        DriverOpts: {
-          type: "tmpfs",
-          device: "tmpfs",
-          o: `size=${opts.limits.outputBytes},uid=65534,mode=0700`,
-        },
-        Labels: labels,
-      }),
+      // tmpfs volumes: the size cap is the kernel's (ENOSPC), and nothing reaches the host's disk.
+      allSettled([
+        docker.createVolume({
+          Name: names.volume,
+          Driver: "local",
+          DriverOpts: outVolumeOptions(opts.limits),
+          Labels: labels,
+        }),
+        docker.createVolume({
+          Name: names.tmp,
+          Driver: "local",
+          DriverOpts: tmpVolumeOptions(opts.limits),
+          Labels: labels,
+        }),
+      ]),
     ]);
 
     created.containers.push(names.model, names.keeper);
@@ -115,7 +127,7 @@ export async function runSubmission(
         const keeper = await docker.createContainer(
           keeperConfig({
             name: names.keeper,
-            image: keeperImage,
+            image: keeperImageId,
             volume: names.volume,
             labels: { ...labels, [ROLE_LABEL]: "keeper" },
           }),
@@ -130,6 +142,7 @@ export async function runSubmission(
           image,
           workspaceHostDir: opts.workspaceHostDir,
           volume: names.volume,
+          tmpVolume: names.tmp,
           args: opts.cmd ?? DEFAULT_ARGS,
           command: opts.command,
           limits: opts.limits,
@@ -145,11 +158,11 @@ export async function runSubmission(
   }
 
   // Every step runs even when one fails (and when the run itself failed): the containers together,
-  // then the volume they mount.
+  // then the volumes they mount.
   const failures: unknown[] = [];
   const settle = (step: Promise<void>) => step.catch((err: unknown) => void failures.push(err));
   await Promise.all(created.containers.map((name) => settle(removeContainer(docker, name))));
-  if (created.volume) await settle(removeVolume(docker, names.volume));
+  await Promise.all(created.volumes.map((name) => settle(removeVolume(docker, name))));
   if (!outcome.ok) throw outcome.error; // leftovers of a failed cleanup still carry the label for the reaper
   if (failures.length > 0) throw new AggregateError(failures, `sandbox cleanup failed for run ${id}`);
   return outcome.result;

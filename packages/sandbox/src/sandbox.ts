@@ -3,6 +3,7 @@ import type { GpuGrant } from "./container-config.ts";
 import { CpuPool } from "./cpu-pool.ts";
 import type { TarballLimits } from "./image-tarball.ts";
 import { imageExists } from "./docker.ts";
+import { engineStorage, resolveTrustedImage, type EngineStorage, type TrustedImage } from "./engine-info.ts";
 import {
   leaseImage,
   listLeases,
@@ -15,7 +16,11 @@ import { loadImage, removeImage, type LoadedImage } from "./load-image.ts";
 import { runSubmission, type RunResult, type RunSubmissionOptions } from "./run-submission.ts";
 
 export interface SandboxOptions {
-  /** A trusted local image with `sleep`, e.g. holdout/base:bookworm; holds /out open after the model exits. */
+  /**
+   * A trusted local image with `sleep`; holds /out open after the model exits. Best its ID (the
+   * worker resolves its tag when it starts); a tag is resolved once, on first use. Either way the
+   * keeper is created from that ID, never by tag.
+   */
   keeperImage: string;
   /** Archive limits; defaults in DEFAULT_TARBALL_LIMITS. */
   tarballLimits?: Partial<TarballLimits>;
@@ -30,6 +35,7 @@ export interface SandboxOptions {
 interface Engine {
   architecture: string;
   pool: CpuPool;
+  keeperImageId: string;
 }
 
 /** The engine-facing operations the worker needs, bound to one Docker connection. */
@@ -48,16 +54,16 @@ export class Sandbox {
   }
 
   /**
-   * The ID of a trusted local image named by tag (the competition's runtime image for code bundles),
-   * resolved once per run so the run cannot change image midway if the tag moves.
+   * The ID a trusted local image's tag names now (the keeper, the bundles' runtime image), or null if
+   * the engine has no such image. The worker asks once, at start, and runs that ID from then on.
    */
-  async resolveImage(ref: string): Promise<{ imageId: string; size: number }> {
-    try {
-      const info = await this.docker.getImage(ref).inspect();
-      return { imageId: info.Id, size: info.Size };
-    } catch (err) {
-      throw new Error(`the image ${ref} is not on the Docker engine`, { cause: err });
-    }
+  trustedImage(ref: string): Promise<TrustedImage | null> {
+    return resolveTrustedImage(this.docker, ref);
+  }
+
+  /** The engine's image store (containerd or classic), its driver and its data root. */
+  storage(): Promise<EngineStorage> {
+    return engineStorage(this.docker);
   }
 
   /** Whether a local image of that name exists; any other failure to ask the engine throws. */
@@ -87,10 +93,10 @@ export class Sandbox {
 
   /** Runs on ceil(cpus) cores of the pool, the least used by this sandbox's other runs. */
   async runSubmission(opts: Omit<RunSubmissionOptions, "cpusetCpus" | "gpu">): Promise<RunResult> {
-    const { pool } = await this.engineFacts();
+    const { pool, keeperImageId } = await this.engineFacts();
     const cores = pool.acquire(Math.ceil(opts.limits.cpus));
     try {
-      return await runSubmission(this.docker, this.opts.keeperImage, {
+      return await runSubmission(this.docker, keeperImageId, {
         ...opts,
         cpusetCpus: cores.cpuset,
         ...(this.opts.gpu ? { gpu: this.opts.gpu } : {}),
@@ -104,15 +110,20 @@ export class Sandbox {
   private engineFacts(): Promise<Engine> {
     this.engine ??= (async () => {
       const needInfo = this.opts.architecture === undefined || this.opts.cores === undefined;
-      const [version, info] = needInfo
-        ? await Promise.all([this.docker.version(), this.docker.info() as Promise<{ NCPU?: number }>])
-        : [undefined, undefined];
+      const [version, info, keeper] = await Promise.all([
+        needInfo ? this.docker.version() : undefined,
+        needInfo ? (this.docker.info() as Promise<{ NCPU?: number }>) : undefined,
+        resolveTrustedImage(this.docker, this.opts.keeperImage),
+      ]);
+      if (!keeper) throw new Error(`the keeper image ${this.opts.keeperImage} is not on the Docker engine`);
       const architecture = this.opts.architecture ?? version?.Arch ?? "";
       const cores = this.opts.cores ?? [...Array(Math.max(1, info?.NCPU ?? 1)).keys()];
-      return { architecture, pool: new CpuPool(cores) };
+      return { architecture, pool: new CpuPool(cores), keeperImageId: keeper.imageId };
     })().catch((err: unknown) => {
       this.engine = undefined;
-      throw new Error("could not ask the Docker engine for its architecture and CPUs", { cause: err });
+      throw new Error("could not ask the Docker engine for its architecture, CPUs and keeper image", {
+        cause: err,
+      });
     });
     return this.engine;
   }

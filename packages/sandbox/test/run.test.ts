@@ -56,6 +56,14 @@ ${PREDICT}`,
   oom: `head -c 300000000 /dev/zero | tail`,
   chatty: `head -c 200000 /dev/zero | tr '\\0' x; echo; echo THE-END; ${PREDICT}`,
   big: `head -c 2000000 /dev/zero > "$2"`,
+  // Its image's /tmp is 0755 root with a file in it (see beforeAll).
+  scratch: `
+echo "tmp=$(stat -c '%a %U' /tmp) home=$HOME tmpdir=$TMPDIR"
+echo "image-files=$(ls -A /tmp | wc -l)"
+if echo x > /tmp/x; then echo tmp=writable; fi
+if mkdir -p "$HOME/.cache/model" && echo x > "$HOME/.cache/model/x"; then echo home=writable; fi
+if ! head -c 9000000 /dev/zero > /tmp/big; then echo tmp=full; fi
+${PREDICT}`,
 };
 type Model = keyof typeof MODELS;
 
@@ -75,7 +83,9 @@ beforeAll(async () => {
     const dockerfile =
       name === "ok"
         ? `FROM holdout/base:bookworm\nCOPY model.sh /model.sh\nVOLUME /data\nENTRYPOINT ["/bin/sh"]\nCMD ["/model.sh", "--flag"]\n`
-        : `FROM holdout/base:bookworm\nCOPY model.sh /model.sh\nENTRYPOINT ["/bin/sh", "/model.sh"]\n`;
+        : name === "scratch"
+          ? `FROM holdout/base:bookworm\nRUN chmod 0755 /tmp && touch /tmp/from-image\nCOPY model.sh /model.sh\nENTRYPOINT ["/bin/sh", "/model.sh"]\n`
+          : `FROM holdout/base:bookworm\nCOPY model.sh /model.sh\nENTRYPOINT ["/bin/sh", "/model.sh"]\n`;
     images[name as Model] = await buildImage(dockerfile, `set -u\n${script}\n`);
   }
 });
@@ -176,6 +186,17 @@ describe("runSubmission", () => {
     const result = await runModel("big", { limits: { outputBytes: 1 << 20 } });
     expect(result).toMatchObject({ verdict: "nonzero_exit", predictions: null });
     expect(result.log).toMatch(/No space left on device/);
+  });
+
+  it("gives the model a writable, size-capped /tmp and HOME whatever its image's /tmp is", async () => {
+    const result = await runModel("scratch", { limits: { tmpBytes: 8 << 20 } });
+    expect(result).toMatchObject({ verdict: "ok", exitCode: 0 });
+    // The image's own /tmp (0755 root, one file) is neither the mode nor the content the model sees.
+    expect(result.log).toContain("tmp=1777 root home=/tmp tmpdir=/tmp\n");
+    expect(result.log).toContain("image-files=0\n");
+    expect(result.log).toContain("tmp=writable\n");
+    expect(result.log).toContain("home=writable\n");
+    expect(result.log).toMatch(/No space left on device\ntmp=full\n/);
   });
 
   it("kills the model and cleans up when aborted", async () => {

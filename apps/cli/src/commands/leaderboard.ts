@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import { getJson, remoteFrom } from "../api-client.ts";
 import { table } from "../render.ts";
+import { printableLine, terminalJson } from "../terminal-text.ts";
 
 interface Board {
   competition: { name: string };
@@ -27,10 +28,10 @@ export function leaderboardCommand(): Command {
       };
       const board = await getJson<Board>(remote, "/api/v1/leaderboard");
       if (opts.json) {
-        console.log(JSON.stringify(board, null, 2));
+        console.log(terminalJson(board, 2));
         return;
       }
-      console.log(`${board.competition.name} leaderboard`);
+      console.log(`${printableLine(board.competition.name)} leaderboard`);
       if (board.entries.length === 0) {
         console.log("(no entries yet)");
         return;
@@ -41,8 +42,8 @@ export function leaderboardCommand(): Command {
           board.entries.map((e) => [
             String(e.rank),
             e.date.slice(0, 10),
-            e.team,
-            `${e.model}${e.ensemble ? " (ensemble)" : ""}`,
+            printableLine(e.team),
+            `${printableLine(e.model)}${e.ensemble ? " (ensemble)" : ""}`,
             e.display.auc,
             e.display.rads,
           ]),

@@ -2,6 +2,7 @@ import { Command } from "commander";
 import { getJson, remoteFrom, type SubmissionView, type TimelineEvent } from "../api-client.ts";
 import { followSubmission, queueLine, timelineLine } from "../follow.ts";
 import { UsageError } from "../organizer-db.ts";
+import { printable, printableLine, terminalJson } from "../terminal-text.ts";
 import { report } from "./submit.ts";
 
 interface StatusOptions {
@@ -31,26 +32,28 @@ export function statusCommand(): Command {
           remote,
           `/api/v1/submissions/${id}/log?phase=${opts.log}`,
         );
-        process.stdout.write(log.text.endsWith("\n") || log.text === "" ? log.text : `${log.text}\n`);
+        // The model's own output: whatever it printed, nothing in it may drive the terminal.
+        const text = printable(log.text);
+        process.stdout.write(text.endsWith("\n") || text === "" ? text : `${text}\n`);
         if (log.truncated) console.error("(the log was truncated by the server's size cap)");
         return;
       }
       if (opts.wait && !opts.json) {
-        const final = await followSubmission(remote, id, { print: (l) => console.log(l) });
+        const final = await followSubmission(remote, id, { print: (l) => console.log(printable(l)) });
         process.exitCode = report(final);
         return;
       }
       const s = await getJson<SubmissionView>(remote, `/api/v1/submissions/${id}`);
       if (opts.json) {
-        console.log(JSON.stringify(s, null, 2));
+        console.log(terminalJson(s, 2));
         return;
       }
-      console.log(`submission ${s.id}  ${s.model}  (${s.team})`);
+      console.log(`submission ${s.id}  ${printableLine(s.model)}  (${printableLine(s.team)})`);
       const { events } = await getJson<{ events: TimelineEvent[] }>(
         remote,
         `/api/v1/submissions/${id}/events`,
       );
-      for (const e of events) console.log(timelineLine(e));
+      for (const e of events) console.log(printable(timelineLine(e)));
       const queued = queueLine({
         position: s.queuePosition ?? null,
         estimatedStartAt: s.estimatedStartAt ?? null,

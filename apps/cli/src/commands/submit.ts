@@ -10,6 +10,7 @@ import {
   type SubmissionView,
 } from "../api-client.ts";
 import { followSubmission } from "../follow.ts";
+import { printable } from "../terminal-text.ts";
 import { PipeSource } from "../pipe-source.ts";
 import { UsageError } from "../organizer-db.ts";
 import { formatBytes, ProgressBar } from "../progress.ts";
@@ -173,13 +174,18 @@ export function submitCommand(): Command {
         console.log(`follow it: holdout status ${accepted.id}`);
         return;
       }
-      const final = await followSubmission(remote, accepted.id, { print: (l) => console.log(l) });
+      const final = await followSubmission(remote, accepted.id, {
+        print: (l) => console.log(printable(l)),
+      });
       process.exitCode = report(final);
     });
 }
 
 /** Prints a final submission's outcome; returns the exit code (0 scored, 1 otherwise). */
-export function report(s: SubmissionView, print: (line: string) => void = (l) => console.log(l)): number {
+export function report(
+  s: SubmissionView,
+  print: (line: string) => void = (l) => console.log(printable(l)),
+): number {
   if (s.state === "scored") {
     print("");
     // Ladder: scored, but nothing released (not significantly better than the team's best).
