@@ -1,6 +1,7 @@
 import { chmod, mkdir, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { stringify } from "csv-stringify/sync";
+import { TASKS, type Task } from "@holdout/scorer";
 import { drawAnatomy } from "./anatomy.ts";
 import { encodeGrayJpeg } from "./jpeg-gray.ts";
 import {
@@ -10,8 +11,6 @@ import {
   OBSERVATIONS,
   sampleTruth,
   simulateReads,
-  TASKS,
-  type Task,
 } from "./labels.ts";
 import { BENCHMARK_READERS, benchmarkReads, settleGroundTruth } from "./readers.ts";
 import { MANIFEST_FILE, TestsetError, type TestsetManifest } from "./manifest.ts";

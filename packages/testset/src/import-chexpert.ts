@@ -3,7 +3,8 @@ import { basename, join } from "node:path";
 import { parse } from "csv-parse/sync";
 import { stringify } from "csv-stringify/sync";
 import { ensureEmptyDir } from "./generate.ts";
-import { OBSERVATIONS, TASKS } from "./labels.ts";
+import { TASKS } from "@holdout/scorer";
+import { OBSERVATIONS } from "./labels.ts";
 import { MANIFEST_FILE, TestsetError, type TestsetManifest } from "./manifest.ts";
 import { IMAGE_LIST, inspectTestset, type TestsetReport } from "./validate.ts";
 

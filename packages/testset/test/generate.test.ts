@@ -2,11 +2,11 @@ import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import jpeg from "jpeg-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TASKS } from "@holdout/scorer";
 import {
   BENCHMARK_READERS,
   generateTestset,
   OBSERVATIONS,
-  TASKS,
   TestsetError,
   validateTestsetLayout,
   type GeneratedSummary,

@@ -2,13 +2,13 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TASKS } from "@holdout/scorer";
 import {
   BENCHMARK_READERS,
   encodeGrayJpeg,
   importChexpert,
   OBSERVATIONS,
   readTestsetManifest,
-  TASKS,
   TestsetError,
   type ImportResult,
 } from "../src/index.ts";
