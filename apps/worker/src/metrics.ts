@@ -1,4 +1,5 @@
-import type { Job, Queue, Worker } from "bullmq";
+import type { Job, Queue } from "bullmq";
+import type { AnyWorker } from "@holdout/contracts";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { collectProcessMetrics } from "@holdout/contracts/ops";
 
@@ -19,7 +20,7 @@ export interface WorkerMetrics {
   /** An uploaded image was validated and loaded into the engine. */
   imageLoaded(load: { seconds: number; bytes?: number }): void;
   /** Counts this BullMQ worker's jobs (by queue and result), their durations, and those running. */
-  watch(worker: Worker): void;
+  watch(worker: AnyWorker): void;
 }
 
 export function createWorkerMetrics(opts: { queues?: Queue[] } = {}): WorkerMetrics {
