@@ -10,6 +10,7 @@ import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { teamNameKey } from "@holdout/db";
+import { TASKS } from "@holdout/scorer";
 import { startStack } from "../tests/support/stack.ts";
 import { closeBenchStack, runPart, run, type Row } from "./lib.ts";
 
@@ -17,7 +18,6 @@ const SUBMISSIONS = 10_000;
 const TEAMS = 1_000;
 const SECONDS = 5;
 const CONNECTIONS = 10;
-const TASKS = ["Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Pleural Effusion"];
 
 /**
  * Requests per second reached by wrk (Debian's, in C: a JavaScript load generator parsing

@@ -11,6 +11,7 @@ import { randomUUID } from "node:crypto";
 import os from "node:os";
 import { performance } from "node:perf_hooks";
 import { promisify } from "node:util";
+import { TASKS } from "@holdout/scorer";
 import { buildLeaderboard, cachedLeaderboard } from "../apps/api/src/services/leaderboard.ts";
 import { startStack } from "../tests/support/stack.ts";
 
@@ -19,7 +20,6 @@ const ENTRIES = 1000;
 const TEAMS = 100;
 const REQUESTS = 200;
 const WARMUP = 20;
-const TASKS = ["Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Pleural Effusion"];
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;

@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from "fastify";
 import type { Redis } from "ioredis";
 import {
+  ACTIVE_STATES,
   createQueue,
   leaderTiesJobOptions,
   QUEUE_LEADER_TIES,
@@ -25,8 +26,6 @@ import { LIVE_WORKER_MS, queueEstimates } from "../services/queue-position.ts";
 
 // What organizers do to submissions and see of the evaluation machinery, shared by the admin API
 // (routes/admin.ts) and the organizer pages, so both follow exactly the same rules.
-
-const ACTIVE_STATES = ["received", "queued", "running", "scoring"] as const;
 
 export interface OrganizerServiceDeps {
   db: Db;
