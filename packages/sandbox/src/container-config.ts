@@ -107,7 +107,7 @@ export function keeperConfig(p: {
 }
 
 /**
- * The submission's container, per contract 2: the image's ENTRYPOINT + CMD with `args` appended, in a
+ * The submission's container (docs/architecture.md, "The model's container"): the image's ENTRYPOINT + CMD with `args` appended, in a
  * read-only /workspace, writing only to /out and /tmp.
  */
 export function submissionConfig(p: {

@@ -137,7 +137,7 @@ function readerSummary(id: string, reads: number[][], truth: number[][]): Reader
 }
 
 /**
- * Writes a synthetic CheXpert-like test set in the contract-1 layout. The same options give
+ * Writes a synthetic CheXpert-like test set in the layout of docs/test-set.md. The same options give
  * byte-identical files: every random draw comes from one seeded stream, split per study.
  */
 export async function generateTestset(opts: GenerateOptions): Promise<GeneratedSummary> {

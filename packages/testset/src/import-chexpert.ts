@@ -126,7 +126,7 @@ async function place(src: string, dest: string, copy: boolean): Promise<"linked"
 }
 
 /**
- * Builds a contract-1 test set from the real CheXpert test files: images as released by Stanford AIMI,
+ * Builds a test set (the layout of docs/test-set.md) from the real CheXpert test files: images as released by Stanford AIMI,
  * labels as in the released label repository (reader files list their columns in another order; they
  * are rewritten in the ground truth's). Then validates it; the caller decides what problems mean.
  */
