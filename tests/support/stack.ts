@@ -5,7 +5,13 @@ import path from "node:path";
 import { Redis } from "ioredis";
 import { buildApp, type TrustProxy } from "@holdout/api";
 import { apiReadinessProbes } from "../../apps/api/src/routes/health.ts";
-import { createQueue, QUEUE_EVALUATE, type EvaluateQueue } from "@holdout/contracts";
+import {
+  createQueue,
+  isFinalState,
+  isSubmissionState,
+  QUEUE_EVALUATE,
+  type EvaluateQueue,
+} from "@holdout/contracts";
 import { startOpsServer } from "@holdout/contracts/ops";
 import {
   createDb,
@@ -187,8 +193,6 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   };
 }
 
-export const FINAL = ["scored", "failed", "cancelled"];
-
 /** Polls the real status endpoint until the submission reaches a final state. */
 export async function waitForFinal(url: string, token: string, id: string, timeoutMs = 240_000) {
   const deadline = Date.now() + timeoutMs;
@@ -200,7 +204,8 @@ export async function waitForFinal(url: string, token: string, id: string, timeo
       state: string;
       failure: { category: string; message: string } | null;
     };
-    if (FINAL.includes(body.state)) return body as Record<string, unknown> & typeof body;
+    if (isSubmissionState(body.state) && isFinalState(body.state))
+      return body as Record<string, unknown> & typeof body;
     if (Date.now() > deadline) throw new Error(`submission ${id} still ${body.state} after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 500));
   }
