@@ -99,7 +99,9 @@ async function userErrors(io: TestsetIo, name: string, action: () => Promise<voi
 }
 
 export function testsetCommand(io: TestsetIo = processIo): Command {
-  const testset = new Command("testset").description("create or check a test-set directory (its layout: docs/test-set.md)");
+  const testset = new Command("testset").description(
+    "create or check a test-set directory (its layout: docs/test-set.md)",
+  );
 
   testset
     .command("generate")
