@@ -49,7 +49,7 @@ const FALLBACK: Record<string, string> = {
   HOST: "Address the API listens on (`0.0.0.0` in a container).",
   HOLDOUT_DATA_DIR: "Where uploads are stored; shared by the API and the workers of a host.",
   HOLDOUT_TESTSET_DIR:
-    "The hidden test set (contract-1 layout); its `private/` part is read by the worker only.",
+    "The hidden test set (the layout of docs/test-set.md); its `private/` part is read by the worker only.",
   HOLDOUT_COMPETITION: "The competition's slug (created at start if missing).",
   HOLDOUT_COMPETITION_NAME: "The competition's display name.",
   HOLDOUT_QUEUE_PREFIX: "BullMQ key prefix in Redis: API and workers of one deployment must agree.",

@@ -2,14 +2,13 @@ import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { Queue } from "bullmq";
 import { EventSource } from "eventsource";
 import { createParser } from "eventsource-parser";
 import type { FastifyInstance } from "fastify";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { buildApp } from "@holdout/api";
-import { QUEUE_EVALUATE, type EvaluateJob } from "@holdout/contracts";
+import { createQueue, QUEUE_EVALUATE, type EvaluateQueue } from "@holdout/contracts";
 import {
   createDb,
   createSubmission,
@@ -89,7 +88,7 @@ async function openStream(url: string, token: string | null, lastEventId?: strin
 describe("submission events over SSE", () => {
   let db: Db;
   let redis: Redis;
-  let queue: Queue<EvaluateJob>;
+  let queue: EvaluateQueue;
   let app: FastifyInstance;
   let url: string;
   let dataDir: string;
@@ -101,7 +100,7 @@ describe("submission events over SSE", () => {
     db = createDb(TEST_DATABASE_URL, { poolSize: 4 });
     redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
     const prefix = uniqueName("holdout-test");
-    queue = new Queue<EvaluateJob>(QUEUE_EVALUATE, { connection: redis, prefix });
+    queue = createQueue(redis, QUEUE_EVALUATE, { prefix });
     dataDir = await mkdtemp(path.join(os.tmpdir(), "holdout-events-"));
     const competition = await ensureCompetition(db, { slug: uniqueName("comp"), name: "Events" });
     competitionId = competition.id;

@@ -1,9 +1,8 @@
 import { createServer } from "node:net";
-import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "@holdout/api";
-import { QUEUE_EVALUATE, type EvaluateJob } from "@holdout/contracts";
+import { createQueue, QUEUE_EVALUATE } from "@holdout/contracts";
 import { createDb, ensureCompetition, type Db } from "@holdout/db";
 import { connectDocker } from "@holdout/sandbox";
 import { createWorkerMetrics } from "../apps/worker/src/metrics.ts";
@@ -70,7 +69,7 @@ describe("API /healthz and /readyz", () => {
       },
     ];
     for (const c of cases) {
-      const queue = new Queue<EvaluateJob>(QUEUE_EVALUATE, { connection: c.redis, prefix: uniqueName("t") });
+      const queue = createQueue(c.redis, QUEUE_EVALUATE, { prefix: uniqueName("t") });
       queue.on("error", () => undefined); // the same refused connection, seen by BullMQ
       const app = await buildApp({
         db: c.db,

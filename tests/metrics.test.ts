@@ -8,7 +8,7 @@ import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "@holdout/api";
-import { QUEUE_EVALUATE, type EvaluateJob } from "@holdout/contracts";
+import { createQueue, QUEUE_EVALUATE } from "@holdout/contracts";
 import { createDb, ensureCompetition, createTeamWithToken } from "@holdout/db";
 import { createWorkerMetrics } from "../apps/worker/src/metrics.ts";
 import { TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from "./support/env.ts";
@@ -188,7 +188,7 @@ describe("request ids and submission ids in the API's logs", () => {
     const db = createDb(TEST_DATABASE_URL, { poolSize: 2 });
     const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
     const prefix = uniqueName("holdout-test");
-    const queue = new Queue<EvaluateJob>(QUEUE_EVALUATE, { connection: redis, prefix });
+    const queue = createQueue(redis, QUEUE_EVALUATE, { prefix });
     const competition = await ensureCompetition(db, { slug: uniqueName("comp"), name: "Logs" });
     const dataDir = await mkdtemp(path.join(os.tmpdir(), "holdout-logs-"));
     token = (await createTeamWithToken(db, { competitionId: competition.id, name: uniqueName("team") }))

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TASKS } from "@holdout/scorer";
 import { formatDateTime } from "../apps/api/src/web/format.ts";
-import { seedScored, seedSubmission, sessionCookieFor, TASK_NAMES } from "./support/browser.ts";
+import { seedScored, seedSubmission, sessionCookieFor } from "./support/browser.ts";
 import { uniqueName } from "./support/env.ts";
 import { startStack, type Stack } from "./support/stack.ts";
 
@@ -141,7 +142,7 @@ describe("leaderboard page", () => {
     const plain = await (await fetch(`${stack.url}/`)).text();
     expect(plain).not.toContain('class="num task"');
     const withTasks = await (await fetch(`${stack.url}/?tasks=1`)).text();
-    for (const task of TASK_NAMES) expect(withTasks).toContain(`>${task}</a></th>`);
+    for (const task of TASKS) expect(withTasks).toContain(`>${task}</a></th>`);
     expect(row(withTasks, ids.leader!).match(/class="num task"/g)).toHaveLength(5);
 
     const byDateAsc = await (await fetch(`${stack.url}/?sort=date&dir=asc`)).text();
@@ -192,7 +193,7 @@ describe("leaderboard page", () => {
       meanAuc95: [0.91, 0.949],
       tiedWithLeader: true,
     });
-    expect(leader.tasks.map((t) => t.task)).toEqual(TASK_NAMES);
+    expect(leader.tasks.map((t) => t.task)).toEqual(TASKS);
     expect(leader.tasks[0]!.auc95).toHaveLength(2);
     expect(json.entries.find((e) => e.submissionId === ids.third)).toMatchObject({
       meanAuc95: null,
@@ -574,7 +575,9 @@ describe("submission page", () => {
     // Organizers see the plots at any time.
     const html = await (await page(id, organizerCookie)).text();
     expect(html).toContain("95% CI 0.880–0.920");
-    for (const task of TASK_NAMES) expect(html).toContain(`<th scope="row">${task}</th>`);
+    for (const task of TASKS) expect(html).toContain(`<th scope="row">${task}</th>`);
+    // Sizes in binary units, as everywhere Holdout prints one (the seeded upload is 1234 bytes).
+    expect(html).toContain("<dt>Upload</dt><dd>1.2 KiB, SHA-256");
     expect(html.match(/<svg class="plot"[^>]*role="img"/g)).toHaveLength(10); // ROC + PR per task
     expect(html.match(/<title id="plot-roc-\d-title">ROC curve, [^<]+<\/title>/g)).toHaveLength(5);
     expect(html).toMatch(

@@ -3,6 +3,7 @@ import { mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { createSession, type Db } from "@holdout/db";
+import { TASKS } from "@holdout/scorer";
 import { REPO_ROOT } from "./env.ts";
 
 // Debian's Chromium, never a downloaded browser. The flags keep it off this machine's closed
@@ -96,8 +97,6 @@ export async function sessionCookieFor(
 
 // ---- seeding rows for page tests (the worker's output, written directly) ----
 
-export const TASK_NAMES = ["Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Pleural Effusion"];
-
 export interface SeedScored {
   competitionId: string;
   teamId: string;
@@ -169,7 +168,7 @@ export async function seedScored(db: Db, s: SeedScored): Promise<string> {
       startedAt: at,
       finishedAt: at,
       results: {
-        create: TASK_NAMES.map((task, i) => {
+        create: TASKS.map((task, i) => {
           const c = sampleCurves(i * 0.01);
           return {
             task,

@@ -1,10 +1,10 @@
 import { teamNameKey, type Db } from "@holdout/db";
+import { TASKS } from "@holdout/scorer";
 
 // Bulk fixtures for the leaderboard benches: thousands of scored entries written straight into
 // PostgreSQL, as no route could make them in useful time. Setup only, like the tests' own seeding;
 // what the benches then measure goes through the API and packages/db like everything else.
 
-const TASKS = ["Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Pleural Effusion"];
 /** Rows per INSERT: a createMany over PostgreSQL's 32,767 bind parameters is split by Prisma into
  * statements sent at once on one connection, which pg queues with a deprecation warning. */
 const BATCH = 500;

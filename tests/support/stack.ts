@@ -2,11 +2,16 @@ import { openAsBlob } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { buildApp, type TrustProxy } from "@holdout/api";
 import { apiReadinessProbes } from "../../apps/api/src/routes/health.ts";
-import { QUEUE_EVALUATE, type EvaluateJob } from "@holdout/contracts";
+import {
+  createQueue,
+  isFinalState,
+  isSubmissionState,
+  QUEUE_EVALUATE,
+  type EvaluateQueue,
+} from "@holdout/contracts";
 import { startOpsServer } from "@holdout/contracts/ops";
 import {
   createDb,
@@ -29,7 +34,7 @@ export interface Stack {
   dataDir: string;
   /** The workers' HOLDOUT_WORK_DIR. */
   workDir: string;
-  queue: Queue<EvaluateJob>;
+  queue: EvaluateQueue;
   /** This stack's BullMQ prefix (its queues' Redis keys start with it). */
   prefix: string;
   /**
@@ -75,7 +80,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const db = createDb(TEST_DATABASE_URL, { poolSize: 4 });
   const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
   const prefix = uniqueName("holdout-test");
-  const queue = new Queue<EvaluateJob>(QUEUE_EVALUATE, { connection: redis, prefix });
+  const queue = createQueue(redis, QUEUE_EVALUATE, { prefix });
   const dataDir = await mkdtemp(path.join(os.tmpdir(), "holdout-data-"));
   // The workers' scratch space (smoke sample, bundle workspaces): not in the data dir, which holds uploads only.
   const workDir = await mkdtemp(path.join(os.tmpdir(), "holdout-work-"));
@@ -188,8 +193,6 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   };
 }
 
-export const FINAL = ["scored", "failed", "cancelled"];
-
 /** Polls the real status endpoint until the submission reaches a final state. */
 export async function waitForFinal(url: string, token: string, id: string, timeoutMs = 240_000) {
   const deadline = Date.now() + timeoutMs;
@@ -201,7 +204,8 @@ export async function waitForFinal(url: string, token: string, id: string, timeo
       state: string;
       failure: { category: string; message: string } | null;
     };
-    if (FINAL.includes(body.state)) return body as Record<string, unknown> & typeof body;
+    if (isSubmissionState(body.state) && isFinalState(body.state))
+      return body as Record<string, unknown> & typeof body;
     if (Date.now() > deadline) throw new Error(`submission ${id} still ${body.state} after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 500));
   }

@@ -1,6 +1,6 @@
 import type { FastifyDynamicSwaggerOptions } from "@fastify/swagger";
 import type { FastifyInstance } from "fastify";
-import { ProblemSchema } from "./schemas.ts";
+import { ProblemSchema } from "@holdout/contracts/http";
 import { tagOf, type Caller } from "./web/api-docs.ts";
 
 // The OpenAPI 3.0 document at /docs/openapi.json, generated from the route schemas so that it cannot

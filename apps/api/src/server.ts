@@ -1,7 +1,6 @@
 import os from "node:os";
-import { Queue } from "bullmq";
 import { Redis } from "ioredis";
-import { QUEUE_EVALUATE, runMain, type EvaluateJob } from "@holdout/contracts";
+import { createQueue, QUEUE_EVALUATE, runMain } from "@holdout/contracts";
 import { startOpsServer, type OpsServer } from "@holdout/contracts/ops";
 import { createDb, ensureCompetition } from "@holdout/db";
 import { buildApp } from "./app.ts";
@@ -12,10 +11,7 @@ async function main() {
   const config = loadApiConfig(process.env);
   const db = createDb(config.DATABASE_URL);
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3 });
-  const queue = new Queue<EvaluateJob>(QUEUE_EVALUATE, {
-    connection: redis,
-    prefix: config.HOLDOUT_QUEUE_PREFIX,
-  });
+  const queue = createQueue(redis, QUEUE_EVALUATE, { prefix: config.HOLDOUT_QUEUE_PREFIX });
   const competition = await ensureCompetition(db, {
     slug: config.HOLDOUT_COMPETITION,
     name: config.HOLDOUT_COMPETITION_NAME,

@@ -1,13 +1,7 @@
 import { createParser } from "eventsource-parser";
-import {
-  authHeaders,
-  FINAL_STATES,
-  getJson,
-  problemOf,
-  type Remote,
-  type SubmissionView,
-  type TimelineEvent,
-} from "./api-client.ts";
+import { isFinalState, isSubmissionState } from "@holdout/contracts";
+import type { QueueEstimate, SubmissionDetail, TimelineEvent } from "@holdout/contracts/http";
+import { authHeaders, getJson, problemOf, type Remote } from "./api-client.ts";
 
 const clock = (iso: string) => new Date(iso).toISOString().slice(11, 19);
 
@@ -16,7 +10,7 @@ export function timelineLine(e: TimelineEvent): string {
   return `${clock(e.at)}  ${e.state.padEnd(9)} ${e.detail ?? ""}${who}`.trimEnd();
 }
 
-export function queueLine(q: { position: number | null; estimatedStartAt: string | null }): string | null {
+export function queueLine(q: QueueEstimate): string | null {
   if (q.position === null) return null;
   const eta = q.estimatedStartAt ? `, estimated start ${clock(q.estimatedStartAt)} UTC` : "";
   return `          queue position ${q.position}${eta}`;
@@ -39,7 +33,7 @@ export async function followSubmission(
   remote: Remote,
   id: string,
   opts: FollowOptions,
-): Promise<SubmissionView> {
+): Promise<SubmissionDetail> {
   let lastEventId: string | null = null;
   let ended = false;
   let lastQueue: string | null = null;
@@ -57,9 +51,7 @@ export async function followSubmission(
             if (event.id) lastEventId = event.id;
             opts.print(timelineLine(JSON.parse(event.data) as TimelineEvent));
           } else if (event.event === "queue") {
-            const line = queueLine(
-              JSON.parse(event.data) as { position: number | null; estimatedStartAt: string | null },
-            );
+            const line = queueLine(JSON.parse(event.data) as QueueEstimate);
             if (line && line !== lastQueue) opts.print(line);
             lastQueue = line;
           } else if (event.event === "end") {
@@ -78,18 +70,18 @@ export async function followSubmission(
       await new Promise((r) => setTimeout(r, Math.min(8000, 500 * 2 ** attempt)));
     }
   }
-  if (ended) return getJson<SubmissionView>(remote, `/api/v1/submissions/${id}`);
+  if (ended) return getJson<SubmissionDetail>(remote, `/api/v1/submissions/${id}`);
   return pollSubmission(remote, id, opts);
 }
 
-async function pollSubmission(remote: Remote, id: string, opts: FollowOptions): Promise<SubmissionView> {
+async function pollSubmission(remote: Remote, id: string, opts: FollowOptions): Promise<SubmissionDetail> {
   let last = "";
   for (;;) {
-    const s = await getJson<SubmissionView>(remote, `/api/v1/submissions/${id}`);
+    const s = await getJson<SubmissionDetail>(remote, `/api/v1/submissions/${id}`);
     const line = `${new Date().toISOString().slice(11, 19)}  ${s.state}${s.queuePosition ? ` (queue position ${s.queuePosition})` : ""}`;
     if (line.slice(10) !== last) opts.print(line);
     last = line.slice(10);
-    if (FINAL_STATES.includes(s.state)) return s;
+    if (isSubmissionState(s.state) && isFinalState(s.state)) return s;
     await new Promise((r) => setTimeout(r, opts.pollMs ?? 2000));
   }
 }

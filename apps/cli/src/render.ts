@@ -1,4 +1,5 @@
-import type { SubmissionView } from "./api-client.ts";
+import { explainFailure, isFailureCategory } from "@holdout/contracts";
+import type { SubmissionDetail } from "@holdout/contracts/http";
 
 /** Left-aligned columns; numbers right-aligned. */
 export function table(header: string[], rows: string[][]): string {
@@ -24,7 +25,7 @@ const ci = (interval: [number, number] | null | undefined, digits: number) =>
 const DEFAULT_PRECISION = { auc: 3, rads: 1 };
 
 /** The scores of a scored submission: one row per task, then the mean (and the private part's, once published). */
-export function scoresTable(s: SubmissionView): string {
+export function scoresTable(s: SubmissionDetail): string {
   const p = s.precision ?? DEFAULT_PRECISION;
   const rows = s.tasks.map((t) => [t.task, num(t.auc, p.auc), ci(t.auc95, p.auc), String(t.radsBelowCurve)]);
   rows.push(["Mean", num(s.meanAuc, p.auc), ci(s.meanAuc95, p.auc), num(s.meanRadsBelowCurve, p.rads)]);
@@ -40,29 +41,16 @@ export function scoresTable(s: SubmissionView): string {
   return table(["Task", "AUC", "95% CI", "Rads below curve"], rows);
 }
 
-/** What a team can do about each failure category. */
-export function failureAdvice(category: string, failedPhase?: string | null): string {
+/**
+ * What a team can do about a failure: the category's explanation (the same words as the web page's),
+ * and for a smoke-run failure where its log is.
+ */
+export function failureAdvice(id: string, category: string, failedPhase?: string | null): string {
   const smoke =
     failedPhase === "smoke"
-      ? " It failed in the smoke run on development studies, so it is not charged; its full log: `holdout status ID --log smoke`."
+      ? ` It failed in the smoke run on development studies, so it is not charged; its full log: \`holdout status ${id} --log smoke\`.`
       : "";
-  const advice: Record<string, string> = {
-    invalid_upload:
-      "The upload was not usable. Send the output of `docker save IMAGE` (or a zip/tar.gz bundle with --bundle).",
-    image_rejected:
-      "The image was refused (architecture, size, or its configuration). Build it for linux/amd64 without VOLUME instructions and re-submit.",
-    timeout:
-      "The model ran past the time limit. Make it faster (batch the images, lighter model) and test it locally on the development set.",
-    out_of_memory:
-      "The model ran out of memory. Lower its batch size or model size so it fits the competition's memory limit.",
-    nonzero_exit:
-      "The model exited with an error. Read its log (`holdout status ID --log smoke`) and run the image locally with the development set.",
-    no_output:
-      "The model wrote no predictions. It must write a CSV to the path given as its second argument ($HOLDOUT_OUTPUT).",
-    invalid_output:
-      "The predictions were not valid: header Study + the five tasks, one row per study, finite numbers. Check the message above.",
-    infrastructure:
-      "A server-side fault, not yours; it is not charged to your quota. Submit again later, or tell the organizers.",
-  };
-  return (advice[category] ?? "See the message above.") + smoke;
+  // A category this CLI does not know yet (a newer server): the message says what happened.
+  const next = isFailureCategory(category) ? explainFailure(category).next : "See the message above.";
+  return next + smoke;
 }

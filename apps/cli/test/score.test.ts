@@ -1,4 +1,4 @@
-/** `holdout score` end to end on files it reads from disk: the contract-4 JSON and its exit codes. */
+/** `holdout score` end to end on files it reads from disk: the `--json` output and its exit codes. */
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

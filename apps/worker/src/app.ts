@@ -1,16 +1,14 @@
 import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
-import { Queue, Worker } from "bullmq";
 import { Redis } from "ioredis";
 import {
   ConfigError,
+  createQueue,
+  createWorker,
   leaderTiesJobOptions,
   QUEUE_EVALUATE,
   QUEUE_LEADER_TIES,
   QUEUE_RESCORE,
-  type EvaluateJob,
-  type LeaderTiesJob,
-  type RescoreJob,
 } from "@holdout/contracts";
 import { createDb, findCompetitionBySlug, withLock, type Db } from "@holdout/db";
 import { connectDocker, reapLeftovers, Sandbox, type ImageLease } from "@holdout/sandbox";
@@ -110,8 +108,8 @@ export async function startWorker(
   // BullMQ workers block on Redis; they must retry forever rather than fail a command.
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
   const prefix = config.HOLDOUT_QUEUE_PREFIX;
-  const evaluateQueue = new Queue<EvaluateJob>(QUEUE_EVALUATE, { connection: redis, prefix });
-  const tiesQueue = new Queue<LeaderTiesJob>(QUEUE_LEADER_TIES, { connection: redis, prefix });
+  const evaluateQueue = createQueue(redis, QUEUE_EVALUATE, { prefix });
+  const tiesQueue = createQueue(redis, QUEUE_LEADER_TIES, { prefix });
   const bootstrap = { replicates: config.HOLDOUT_BOOTSTRAP_REPLICATES, seed: config.HOLDOUT_BOOTSTRAP_SEED };
   const registry = new RunRegistry();
   const metrics = createWorkerMetrics({ queues: [evaluateQueue] });
@@ -155,7 +153,6 @@ export async function startWorker(
 
   const lockDuration = config.HOLDOUT_JOB_LOCK_SECONDS * 1000;
   const workerOptions = {
-    connection: redis,
     prefix,
     // A job's lock is renewed while it runs; a worker that dies stops renewing, and the stalled check
     // of any live worker moves the job back to the wait list after the lock expires. A live worker
@@ -165,7 +162,8 @@ export async function startWorker(
     stalledInterval: Math.max(1000, Math.round(lockDuration / 2)),
     maxStalledCount: 2,
   };
-  const evaluator = new Worker<EvaluateJob>(
+  const evaluator = createWorker(
+    redis,
     QUEUE_EVALUATE,
     createEvaluateProcessor({
       db,
@@ -198,7 +196,8 @@ export async function startWorker(
     }),
     { ...workerOptions, concurrency: config.HOLDOUT_WORKER_CONCURRENCY },
   );
-  const rescorer = new Worker<RescoreJob>(
+  const rescorer = createWorker(
+    redis,
     QUEUE_RESCORE,
     createRescoreProcessor({
       db,
@@ -210,7 +209,8 @@ export async function startWorker(
     }),
     { ...workerOptions, concurrency: 1 },
   );
-  const tiesWorker = new Worker<LeaderTiesJob>(
+  const tiesWorker = createWorker(
+    redis,
     QUEUE_LEADER_TIES,
     createLeaderTiesProcessor({ db, testset, bootstrap, log }),
     { ...workerOptions, concurrency: 1 },

@@ -35,13 +35,13 @@ export const WorkerConfigSchema = z
   .object({
     DATABASE_URL: postgresUrl,
     REDIS_URL: redisUrl,
-    HOLDOUT_TESTSET_DIR: directory("/srv/holdout/testset (a contract-1 test set)"),
+    HOLDOUT_TESTSET_DIR: directory("/srv/holdout/testset (a test set, laid out as docs/test-set.md says)"),
     HOLDOUT_DATA_DIR: directory("/var/lib/holdout (where the API stores uploads)"),
     HOLDOUT_QUEUE_PREFIX: queuePrefix,
     HOLDOUT_WORKER_NAME: z.string().min(1).default(`${os.hostname()}:${process.pid}`),
     HOLDOUT_WORKER_CONCURRENCY: positiveInt(1),
     /**
-     * A development set (contract-1 layout, public labels) for the smoke run that precedes every
+     * A development set (the test-set layout, public labels) for the smoke run that precedes every
      * hidden run. Unset: no smoke run (the worker says so at start).
      */
     HOLDOUT_DEVSET_DIR: z.string().min(1).optional(),

@@ -1,4 +1,5 @@
-import type { Job, Queue, Worker } from "bullmq";
+import type { Job, Queue } from "bullmq";
+import type { AnyWorker } from "@holdout/contracts";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { collectProcessMetrics } from "@holdout/contracts/ops";
 
@@ -21,7 +22,7 @@ export interface WorkerMetrics {
   /** A submission went back to the queue because this worker's disks were short of space. */
   deferredForSpace(): void;
   /** Counts this BullMQ worker's jobs (by queue and result), their durations, and those running. */
-  watch(worker: Worker): void;
+  watch(worker: AnyWorker): void;
 }
 
 export function createWorkerMetrics(opts: { queues?: Queue[] } = {}): WorkerMetrics {

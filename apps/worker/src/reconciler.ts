@@ -1,5 +1,4 @@
-import type { Queue } from "bullmq";
-import { evaluateJobOptions, QUEUE_EVALUATE, type EvaluateJob } from "@holdout/contracts";
+import { evaluateJobOptions, QUEUE_EVALUATE, type EvaluateQueue } from "@holdout/contracts";
 import {
   countReconcilerRequeues,
   liveWorkerNames,
@@ -16,7 +15,7 @@ import { startPeriodic } from "./periodic.ts";
 
 export interface ReconcilerOptions {
   db: Db;
-  queue: Queue<EvaluateJob>;
+  queue: EvaluateQueue;
   /** Only this competition's submissions; all when undefined. */
   competitionId: string | undefined;
   /** A running submission whose heartbeat is older than this is orphaned. */

@@ -2,13 +2,14 @@
 
 Usage: predict.py <input csv> <output csv>
 
-The input CSV has a `Path` column of image paths relative to the working directory (Contract 2). The
-output has one row per study (`Study` = the image path without `/view...jpg`) and a score per task;
-only the order of the scores matters to the metric. Each frontal view gives classic image-analysis
-measurements (cardiothoracic ratio, costophrenic angle blunting, perihilar haze, focal and plate-like
-opacities, lung brightness and area); weights.json (fitted by train.py) turns them into one logit per
-task. Lateral views are skipped; a study's score is the max over its frontal views. No network; it
-writes nothing but the output file, so a read-only working directory is fine.
+The input CSV has a `Path` column of image paths relative to the working directory (see "The model's
+container" in docs/architecture.md). The output has one row per study (`Study` = the image path without
+`/view...jpg`) and a score per task; only the order of the scores matters to the metric. Each frontal
+view gives classic image-analysis measurements (cardiothoracic ratio, costophrenic angle blunting,
+perihilar haze, focal and plate-like opacities, lung brightness and area); weights.json (fitted by
+train.py) turns them into one logit per task. Lateral views are skipped; a study's score is the max over
+its frontal views. No network; it writes nothing but the output file, so a read-only working directory
+is fine.
 """
 
 import csv

@@ -1,5 +1,6 @@
 #!/bin/sh
-# The fastest valid output (Contract 3): one row per study, the same score for every task.
+# The fastest valid output (docs/architecture.md, "Predictions and the metric"): one row per study,
+# the same score for every task.
 # Study = the image path without its final /view...jpg; a study's views are listed together, but awk's
 # `seen` keeps the first occurrence anyway. No image is opened: this measures the platform's overhead.
 set -eu

@@ -1,5 +1,5 @@
 /**
- * A code bundle's command (contract 2), e.g. `python3 src/predict.py {input} {output}`, turned into an
+ * A code bundle's command (docs/architecture.md, "The model's container"), e.g. `python3 src/predict.py {input} {output}`, turned into an
  * argv without any shell: the sandbox starts the program directly. Quoting follows the POSIX shell's
  * rules for words ('single', "double" with \" \\ \$ \` escapes, and \x outside quotes), and nothing
  * else of the shell exists: a character that would make a shell pipe, redirect, expand or glob is

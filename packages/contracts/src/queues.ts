@@ -1,8 +1,18 @@
-import type { JobsOptions } from "bullmq";
+import {
+  Queue,
+  Worker,
+  type ConnectionOptions,
+  type JobsOptions,
+  type Processor,
+  type QueueOptions,
+  type WorkerOptions,
+} from "bullmq";
 import { z } from "zod";
 
-// The typed map from queue name to job payload. Job ids are submission ids, so a submission
-// can never be queued twice, whatever retries or re-enqueues happen.
+// The queues between the API (and the CLI) and the workers: each name with its payload, and the
+// factories that pair them, so no app pairs a name with a payload type by hand. Evaluate job ids
+// are submission ids, so a submission can never be queued twice, whatever retries or re-enqueues
+// happen (docs/architecture.md, "The queue").
 export const QUEUE_EVALUATE = "evaluate";
 
 export const EvaluateJobSchema = z.object({
@@ -42,6 +52,43 @@ export interface QueuePayloads {
   [QUEUE_EVALUATE]: EvaluateJob;
   [QUEUE_RESCORE]: RescoreJob;
   [QUEUE_LEADER_TIES]: LeaderTiesJob;
+}
+export type QueueName = keyof QueuePayloads;
+
+/** A queue whose jobs carry its name's payload; a job is named after its queue. */
+export type TypedQueue<N extends QueueName> = Queue<QueuePayloads[N], unknown, N>;
+export type TypedWorker<N extends QueueName> = Worker<QueuePayloads[N], void, N>;
+/** A worker of any of the queues (what metrics and shutdown handle alike). */
+export type AnyWorker = { [N in QueueName]: TypedWorker<N> }[QueueName];
+export type EvaluateQueue = TypedQueue<typeof QUEUE_EVALUATE>;
+export type RescoreQueue = TypedQueue<typeof QUEUE_RESCORE>;
+export type LeaderTiesQueue = TypedQueue<typeof QUEUE_LEADER_TIES>;
+/** What a worker runs for each job of queue N (a model's fault is a result: it returns). */
+export type JobProcessor<N extends QueueName> = Processor<QueuePayloads[N], void, N>;
+
+/**
+ * The queue `name` on `connection`. Every process that shares work must pass the same `prefix`
+ * (HOLDOUT_QUEUE_PREFIX): the API, the CLI and the workers meet under it.
+ */
+export function createQueue<N extends QueueName>(
+  connection: ConnectionOptions,
+  name: N,
+  opts: Omit<QueueOptions, "connection"> = {},
+): TypedQueue<N> {
+  return new Queue<QueuePayloads[N], unknown, N>(name, { ...opts, connection });
+}
+
+/**
+ * A worker taking the jobs of queue `name`. Its connection must retry forever
+ * (`maxRetriesPerRequest: null`): a worker blocks on Redis, and a failed command would end its loop.
+ */
+export function createWorker<N extends QueueName>(
+  connection: ConnectionOptions,
+  name: N,
+  processor: JobProcessor<N>,
+  opts: Omit<WorkerOptions, "connection"> = {},
+): TypedWorker<N> {
+  return new Worker<QueuePayloads[N], void, N>(name, processor, { ...opts, connection });
 }
 
 /** Options for every evaluate job, whoever enqueues it (the API, or a reconciler later). */

@@ -128,8 +128,9 @@ export function tmpVolumeOptions(limits: Pick<RunLimits, "tmpBytes">): Record<st
 }
 
 /**
- * The submission's container, per contract 2: the image's ENTRYPOINT + CMD with `args` appended, in a
- * read-only /workspace, writing only to /out and /tmp (HOME and TMPDIR point there).
+ * The submission's container (docs/architecture.md, "The model's container"): the image's ENTRYPOINT +
+ * CMD with `args` appended, in a read-only /workspace, writing only to /out and /tmp (HOME and TMPDIR
+ * point there).
  */
 export function submissionConfig(p: {
   name: string;

@@ -1,4 +1,4 @@
-/** Strict reading of a participant's predictions.csv (DESIGN contract 3). */
+/** Strict reading of a participant's predictions.csv (docs/architecture.md, "Predictions and the metric"). */
 import {
   at,
   findColumns,

@@ -1,8 +1,8 @@
 /**
  * The real-world check: the official leaderboard's numbers for 6 models, reproduced from the CheXpert
  * test-set labels. The files are under a research-use agreement and are NEVER copied into this repo:
- * they are read from ../shared/fixtures/chexpert-test-labels (seen from the repo root) or from
- * $HOLDOUT_CHEXPERT_LABELS, and the suite is skipped where that folder is absent.
+ * they are read from the folder $HOLDOUT_CHEXPERT_LABELS names (by default a fixtures folder beside
+ * the checkout), and the suite is skipped where that folder is absent.
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";

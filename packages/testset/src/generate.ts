@@ -1,6 +1,7 @@
 import { chmod, mkdir, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { stringify } from "csv-stringify/sync";
+import { TASKS, type Task } from "@holdout/scorer";
 import { drawAnatomy } from "./anatomy.ts";
 import { encodeGrayJpeg } from "./jpeg-gray.ts";
 import {
@@ -10,8 +11,6 @@ import {
   OBSERVATIONS,
   sampleTruth,
   simulateReads,
-  TASKS,
-  type Task,
 } from "./labels.ts";
 import { BENCHMARK_READERS, benchmarkReads, settleGroundTruth } from "./readers.ts";
 import { MANIFEST_FILE, TestsetError, type TestsetManifest } from "./manifest.ts";
@@ -138,7 +137,7 @@ function readerSummary(id: string, reads: number[][], truth: number[][]): Reader
 }
 
 /**
- * Writes a synthetic CheXpert-like test set in the contract-1 layout. The same options give
+ * Writes a synthetic CheXpert-like test set in the layout of docs/test-set.md. The same options give
  * byte-identical files: every random draw comes from one seeded stream, split per study.
  */
 export async function generateTestset(opts: GenerateOptions): Promise<GeneratedSummary> {

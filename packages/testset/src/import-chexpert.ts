@@ -3,7 +3,8 @@ import { basename, join } from "node:path";
 import { parse } from "csv-parse/sync";
 import { stringify } from "csv-stringify/sync";
 import { ensureEmptyDir } from "./generate.ts";
-import { OBSERVATIONS, TASKS } from "./labels.ts";
+import { TASKS } from "@holdout/scorer";
+import { OBSERVATIONS } from "./labels.ts";
 import { MANIFEST_FILE, TestsetError, type TestsetManifest } from "./manifest.ts";
 import { IMAGE_LIST, inspectTestset, type TestsetReport } from "./validate.ts";
 
@@ -125,7 +126,7 @@ async function place(src: string, dest: string, copy: boolean): Promise<"linked"
 }
 
 /**
- * Builds a contract-1 test set from the real CheXpert test files: images as released by Stanford AIMI,
+ * Builds a test set (the layout of docs/test-set.md) from the real CheXpert test files: images as released by Stanford AIMI,
  * labels as in the released label repository (reader files list their columns in another order; they
  * are rewritten in the ground truth's). Then validates it; the caller decides what problems mean.
  */

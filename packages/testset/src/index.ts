@@ -9,7 +9,7 @@ export {
   type GeneratedSummary,
   type ReaderSummary,
 } from "./generate.ts";
-export { OBSERVATIONS, TASKS, type Observation, type Task } from "./labels.ts";
+export { OBSERVATIONS, type Observation } from "./labels.ts";
 export {
   loadPrivateLabels,
   MANIFEST_FILE,

@@ -1,3 +1,4 @@
+import { TASKS } from "@holdout/scorer";
 import type { Random } from "./rng.ts";
 
 /** The 14 CheXpert observations, in the column order of the official groundtruth.csv. */
@@ -18,10 +19,6 @@ export const OBSERVATIONS = [
   "Support Devices",
 ] as const;
 export type Observation = (typeof OBSERVATIONS)[number];
-
-/** The 5 competition tasks, in the order of the official metric. */
-export const TASKS = ["Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Pleural Effusion"] as const;
-export type Task = (typeof TASKS)[number];
 
 const OBS_INDEX = new Map<Observation, number>(OBSERVATIONS.map((o, i) => [o, i]));
 export function obsIndex(o: Observation): number {

@@ -11,7 +11,7 @@ export interface ReaderEntry {
   file: string;
 }
 
-/** testset.json (contract 1). */
+/** testset.json (docs/test-set.md). */
 export interface TestsetManifest {
   name: string;
   version: string;

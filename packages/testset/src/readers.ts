@@ -1,4 +1,5 @@
-import { completeHierarchy, obsIndex, targetCount, TASKS, type StudyTruth, type Task } from "./labels.ts";
+import { TASKS, type Task } from "@holdout/scorer";
+import { completeHierarchy, obsIndex, targetCount, type StudyTruth } from "./labels.ts";
 import type { Random } from "./rng.ts";
 
 /** A benchmark radiologist's operating point on one task, against the ground truth. */

@@ -21,7 +21,7 @@ export interface TestsetReport {
   summary: TestsetSummary;
 }
 
-/** The study an image belongs to: its path without the final `/view…jpg` (contract 1). */
+/** The study an image belongs to: its path without the final `/view…jpg` (docs/test-set.md). */
 export function studyOfImage(path: string): string | undefined {
   const m = /^(.+)\/view[^/]*\.jpe?g$/i.exec(path);
   return m?.[1];
@@ -148,7 +148,7 @@ async function checkImages(root: string, paths: string[], problems: string[]): P
 }
 
 /**
- * Everything an organizer needs to know before trusting a test-set directory (contract 1): the layout,
+ * Everything an organizer needs to know before trusting a test-set directory (docs/test-set.md): the layout,
  * every image readable, studies matching one to one across the image list, ground truth and readers,
  * 0/1 labels with both classes per task, nothing in public/ that leaks a label, and private/ closed to
  * other users. Never throws for a bad test set (only for programming errors).

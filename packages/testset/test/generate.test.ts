@@ -2,11 +2,11 @@ import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import jpeg from "jpeg-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TASKS } from "@holdout/scorer";
 import {
   BENCHMARK_READERS,
   generateTestset,
   OBSERVATIONS,
-  TASKS,
   TestsetError,
   validateTestsetLayout,
   type GeneratedSummary,
@@ -59,7 +59,7 @@ describe("generateTestset: the default 500-study set", () => {
   });
   afterAll(() => dir.remove());
 
-  it("is a valid contract-1 layout with a private directory only its owner can enter", async () => {
+  it("is a valid test-set layout with a private directory only its owner can enter", async () => {
     expect(await validateTestsetLayout(dir.path)).toEqual([]);
     expect((await stat(join(dir.path, "private"))).mode & 0o777).toBe(0o700);
     const manifest = JSON.parse(await readFile(join(dir.path, "testset.json"), "utf8")) as Record<

@@ -2,13 +2,13 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TASKS } from "@holdout/scorer";
 import {
   BENCHMARK_READERS,
   encodeGrayJpeg,
   importChexpert,
   OBSERVATIONS,
   readTestsetManifest,
-  TASKS,
   TestsetError,
   type ImportResult,
 } from "../src/index.ts";
@@ -53,7 +53,7 @@ describe.skipIf(!present)("importChexpert with the released labels", () => {
   });
   afterAll(() => work.remove());
 
-  it("writes a valid contract-1 test set with hard-linked images and a closed private/", async () => {
+  it("writes a valid test set with hard-linked images and a closed private/", async () => {
     expect(result.report.problems).toEqual([]);
     expect(result).toMatchObject({ studies: 500, images: 500, linked: 500, copied: 0 });
     const list = parseRows(await readFile(join(out(), "public", "test_image_paths.csv"), "utf8"));

@@ -106,7 +106,7 @@ describe("validateTestsetLayout", () => {
 });
 
 describe("studyOfImage", () => {
-  it("strips the view file name, as contract 1 defines the study id", () => {
+  it("strips the view file name, as the test-set layout defines the study id", () => {
     expect(studyOfImage("CheXpert-v1.0/test/patient64741/study1/view2_lateral.jpg")).toBe(
       "CheXpert-v1.0/test/patient64741/study1",
     );

@@ -18,6 +18,7 @@ import {
   type Db,
   type Owner,
 } from "@holdout/db";
+import { ProblemSchema } from "@holdout/contracts/http";
 import { Errors } from "../errors.ts";
 import {
   clearedSessionCookie,
@@ -26,7 +27,7 @@ import {
   sessionTokenOf,
   type CookieSettings,
 } from "../plugins/auth.ts";
-import { IdParamsSchema, ProblemSchema, UUID } from "../schemas.ts";
+import { IdParamsSchema, UUID } from "../schemas.ts";
 import { displayText } from "../services/text.ts";
 
 export interface AccountRoutesOptions {

@@ -1,9 +1,9 @@
 import type { FastifyPluginCallbackTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
 import { listAudit, type Db } from "@holdout/db";
+import { ProblemSchema } from "@holdout/contracts/http";
 import { Errors } from "../errors.ts";
 import { organizerActor } from "../plugins/auth.ts";
-import { ProblemSchema } from "../schemas.ts";
 import type { OrganizerService } from "../web/organizer.ts";
 
 const AuditEventSchema = Type.Object({

@@ -7,9 +7,10 @@ import {
   type CompetitionSettingsView,
   type Db,
 } from "@holdout/db";
+import { Nullable, ProblemSchema } from "@holdout/contracts/http";
 import { Errors } from "../errors.ts";
 import { organizerActor } from "../plugins/auth.ts";
-import { IdParamsSchema, ProblemSchema, UUID } from "../schemas.ts";
+import { IdParamsSchema, UUID } from "../schemas.ts";
 import { displayText } from "../services/text.ts";
 import type { OrganizerService } from "../web/organizer.ts";
 
@@ -63,7 +64,6 @@ const TeamSchema = Type.Object({
   createdAt: Type.String(),
 });
 
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 const JobCounts = Type.Record(Type.String(), Type.Integer());
 
 const QueueSchema = Type.Object({

@@ -8,9 +8,10 @@ import {
   setSelectedFinal,
   type Db,
 } from "@holdout/db";
+import { ProblemSchema } from "@holdout/contracts/http";
 import { Errors } from "../errors.ts";
 import { currentTeam } from "../plugins/auth.ts";
-import { IdParamsSchema, ProblemSchema, UUID } from "../schemas.ts";
+import { IdParamsSchema, UUID } from "../schemas.ts";
 import { competitionClosed } from "../services/release.ts";
 
 /**

@@ -3,11 +3,8 @@ import type { FastifyPluginCallbackTypebox } from "@fastify/type-provider-typebo
 import type { FastifyReply } from "fastify";
 import { Type } from "typebox";
 import { TASKS } from "@holdout/scorer";
-import {
-  RankedLeaderboardSchema,
-  type CompetitionInfo,
-  type LeaderboardSource,
-} from "../services/leaderboard.ts";
+import { RankedLeaderboardSchema } from "@holdout/contracts/http";
+import type { CompetitionInfo, LeaderboardSource } from "../services/leaderboard.ts";
 
 export interface LeaderboardRoutesOptions {
   board: LeaderboardSource;

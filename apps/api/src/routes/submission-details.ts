@@ -1,8 +1,7 @@
 import type { FastifyPluginCallbackTypebox } from "@fastify/type-provider-typebox";
-import type { Queue } from "bullmq";
 import type { FastifyRequest } from "fastify";
 import { Type } from "typebox";
-import type { EvaluateJob } from "@holdout/contracts";
+import type { EvaluateQueue } from "@holdout/contracts";
 import {
   findSubmission,
   findSubmissionLog,
@@ -11,9 +10,16 @@ import {
   requestCancel,
   type Db,
 } from "@holdout/db";
+import {
+  CancelOutcomeSchema,
+  CurvesSchema,
+  ProblemSchema,
+  RunLogSchema,
+  TimelineSchema,
+} from "@holdout/contracts/http";
 import { Errors } from "../errors.ts";
 import { currentPrincipal } from "../plugins/auth.ts";
-import { CurvesSchema, IdParamsSchema, ProblemSchema, UUID } from "../schemas.ts";
+import { IdParamsSchema, UUID } from "../schemas.ts";
 import { timelineEvent, type EventHub } from "../services/events-hub.ts";
 import { streamSubmissionEvents } from "../services/events-stream.ts";
 import { byTaskOrder, currentRelease, isPublicEntry, roundTo, shownScores } from "../services/release.ts";
@@ -29,20 +35,10 @@ export interface SubmissionDetailRoutesOptions {
   /** The process's shared poller feeding every server-sent event stream. */
   events: EventHub;
   /** To take a cancelled submission's job off the queue while it waits. */
-  queue: Queue<EvaluateJob>;
+  queue: EvaluateQueue;
   /** Caps on open event streams per team and per address (services/stream-slots.ts). */
   streamSlot: AcquireStreamSlot;
 }
-
-const TimelineEventSchema = Type.Object({
-  id: Type.String({ description: "increasing; the SSE `id:` of this event" }),
-  at: Type.String(),
-  state: Type.String(),
-  worker: Type.Union([Type.String(), Type.Null()]),
-  detail: Type.Union([Type.String(), Type.Null()]),
-});
-
-const TimelineSchema = Type.Object({ events: Type.Array(TimelineEventSchema) });
 
 const wantsEventStream = (request: FastifyRequest) =>
   (request.headers.accept ?? "").toLowerCase().includes("text/event-stream");
@@ -76,7 +72,7 @@ const submissionDetailRoutes: FastifyPluginCallbackTypebox<SubmissionDetailRoute
           phase: Type.Optional(Type.Union([Type.Literal("smoke"), Type.Literal("hidden")])),
         }),
         response: {
-          200: Type.Object({ phase: Type.String(), text: Type.String(), truncated: Type.Boolean() }),
+          200: RunLogSchema,
           "4xx": ProblemSchema,
         },
       },
@@ -153,11 +149,7 @@ const submissionDetailRoutes: FastifyPluginCallbackTypebox<SubmissionDetailRoute
           "Queued: cancelled at once (`cancelled`). Running: the worker stops it within a heartbeat (`stopping`). Final already: 409. A cancelled submission stays charged to the quota.",
         params: IdParamsSchema,
         response: {
-          200: Type.Object({
-            id: Type.String(),
-            outcome: Type.Union([Type.Literal("cancelled"), Type.Literal("stopping")]),
-            state: Type.String(),
-          }),
+          200: CancelOutcomeSchema,
           "4xx": ProblemSchema,
         },
       },

@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
 import type { FastifyPluginCallbackTypebox } from "@fastify/type-provider-typebox";
-import type { Queue } from "bullmq";
 import type { FastifyRequest } from "fastify";
 import { Type } from "typebox";
 import {
@@ -9,7 +8,7 @@ import {
   evaluateJobOptions,
   parseBundleCommand,
   QUEUE_EVALUATE,
-  type EvaluateJob,
+  type EvaluateQueue,
 } from "@holdout/contracts";
 import type { FastifyBaseLogger } from "fastify";
 import {
@@ -25,18 +24,19 @@ import {
   setSubmissionHidden,
   type Db,
 } from "@holdout/db";
-import { Errors } from "../errors.ts";
-import type { OrganizerService } from "../web/organizer.ts";
-import { auditOf, currentPrincipal, currentTeam } from "../plugins/auth.ts";
 import {
   AcceptedSchema,
-  IdParamsSchema,
   ProblemSchema,
   PublicSubmissionSchema,
   QuotaSchema,
+  SubmissionDetailSchema,
   SubmissionSchema,
-  UUID,
-} from "../schemas.ts";
+  type SubmissionDetail,
+} from "@holdout/contracts/http";
+import { Errors } from "../errors.ts";
+import type { OrganizerService } from "../web/organizer.ts";
+import { auditOf, currentPrincipal, currentTeam } from "../plugins/auth.ts";
+import { IdParamsSchema, UUID } from "../schemas.ts";
 import type { BundleLimits } from "../services/bundle.ts";
 import { quotaError, quotaView } from "../services/quota.ts";
 import { queueEstimateOf } from "../services/queue-position.ts";
@@ -52,7 +52,7 @@ import {
 
 export interface SubmissionRoutesOptions {
   db: Db;
-  queue: Queue<EvaluateJob>;
+  queue: EvaluateQueue;
   dataDir: string;
   competitionId: string;
   aucFloor: number;
@@ -66,7 +66,7 @@ type SubmissionRow = NonNullable<Awaited<ReturnType<typeof findSubmission>>>;
 
 export interface EnqueueDeps {
   db: Db;
-  queue: Queue<EvaluateJob>;
+  queue: EvaluateQueue;
   dataDir: string;
   log: FastifyBaseLogger;
 }
@@ -106,19 +106,6 @@ export async function refuseUnrunnableCommand(dataDir: string, upload: ReceivedU
     });
   }
 }
-
-/** What the owner's view of one submission adds: where it stands in the queue, and refunds. */
-export const SubmissionDetailSchema = Type.Object({
-  ...SubmissionSchema.properties,
-  queuePosition: Type.Union([Type.Integer(), Type.Null()], {
-    description: "1 = next to start; null unless queued",
-  }),
-  estimatedStartAt: Type.Union([Type.String(), Type.Null()], {
-    description: "from the median of recent run times and the live workers' capacity; null if unknown",
-  }),
-  refunded: Type.Boolean({ description: "not charged to the team's quota" }),
-  failedPhase: Type.Union([Type.Literal("smoke"), Type.Literal("hidden"), Type.Null()]),
-});
 
 /**
  * The one visibility rule. Owner and organizers see a submission whole; anyone else sees the
@@ -265,13 +252,14 @@ const submissionRoutes: FastifyPluginCallbackTypebox<SubmissionRoutesOptions> = 
       const release = await currentRelease(db, opts.competitionId);
       if (s && canSeeWhole(request, s)) {
         const place = await queueEstimateOf(db, s);
-        return {
+        const detail: SubmissionDetail = {
           ...ownerView(s, { release, organizer: request.principal?.role === "organizer" }),
           queuePosition: place.position,
           estimatedStartAt: place.estimatedStartAt,
           refunded: s.refunded,
           failedPhase: s.failedPhase,
         };
+        return detail;
       }
       if (s && isPublicEntry(s, release, opts.aucFloor)) return publicView(s, release);
       throw new Errors.NotFound(`no submission ${id}`);

@@ -3,10 +3,10 @@ import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import type { FastifyPluginCallbackTypebox } from "@fastify/type-provider-typebox";
 import type { Upload } from "@tus/server";
-import type { Queue } from "bullmq";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { NodeRequest } from "srvx/node";
-import type { EvaluateJob } from "@holdout/contracts";
+import type { EvaluateQueue } from "@holdout/contracts";
+import { ProblemSchema } from "@holdout/contracts/http";
 import {
   findUploadedSubmission,
   releaseQuotaSlot,
@@ -16,7 +16,7 @@ import {
 } from "@holdout/db";
 import { Errors } from "../errors.ts";
 import { currentTeam } from "../plugins/auth.ts";
-import { IdParamsSchema, ProblemSchema, UUID } from "../schemas.ts";
+import { IdParamsSchema, UUID } from "../schemas.ts";
 import type { BundleLimits } from "../services/bundle.ts";
 import { quotaError } from "../services/quota.ts";
 import { refuseIfClosed } from "../services/release.ts";
@@ -50,7 +50,7 @@ import {
 
 export interface UploadRoutesOptions {
   db: Db;
-  queue: Queue<EvaluateJob>;
+  queue: EvaluateQueue;
   dataDir: string;
   competitionId: string;
   maxUploadBytes: number;

@@ -1,14 +1,6 @@
+import type { QueueEstimate, TimelineEvent } from "@holdout/contracts/http";
 import { listNewSubmissionEvents, type Db } from "@holdout/db";
-import { queueEstimates, NOT_QUEUED, type QueueEstimate } from "./queue-position.ts";
-
-/** One row of a submission's timeline as the API shows it. */
-export interface TimelineEvent {
-  id: string;
-  at: string;
-  state: string;
-  worker: string | null;
-  detail: string | null;
-}
+import { queueEstimates, NOT_QUEUED } from "./queue-position.ts";
 
 export function timelineEvent(e: {
   id: bigint;

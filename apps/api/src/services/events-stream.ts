@@ -1,8 +1,9 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { isFinalState, type SubmissionState } from "@holdout/contracts";
+import type { QueueEstimate, TimelineEvent } from "@holdout/contracts/http";
 import { listSubmissionEvents, type Db } from "@holdout/db";
-import { timelineEvent, type EventHub, type TimelineEvent, type Watcher } from "./events-hub.ts";
-import { queueEstimateOf, NOT_QUEUED, type QueueEstimate } from "./queue-position.ts";
+import { timelineEvent, type EventHub, type Watcher } from "./events-hub.ts";
+import { queueEstimateOf, NOT_QUEUED } from "./queue-position.ts";
 
 /** A comment line every this often keeps proxies and browsers from closing an idle stream. */
 export const HEARTBEAT_MS = 15_000;

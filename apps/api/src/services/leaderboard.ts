@@ -1,5 +1,4 @@
 import { createHash } from "node:crypto";
-import { Type, type Static } from "typebox";
 import {
   getCompetitionPolicy,
   leaderboardFingerprint,
@@ -9,13 +8,7 @@ import {
   type ListedEntry,
 } from "@holdout/db";
 import { rankEntries } from "@holdout/scorer";
-import {
-  Interval,
-  LeaderboardEntrySchema,
-  LeaderboardSchema,
-  PrecisionSchema,
-  ScoredTaskSchema,
-} from "../schemas.ts";
+import type { Board, RankedLeaderboard, RankedLeaderboardEntry } from "@holdout/contracts/http";
 import { coalesced } from "./coalesce.ts";
 import {
   byTaskOrder,
@@ -35,52 +28,6 @@ export interface CompetitionInfo {
   name: string;
   aucFloor: number;
 }
-
-// The public contract (schemas.ts) plus the uncertainty the scorer measures: the 95% bootstrap
-// interval of each AUC and whether the entry is statistically tied with the leader. Additive only:
-// clients of the original fields see them unchanged. Every figure is at the released precision.
-export const LeaderboardTaskSchema = ScoredTaskSchema;
-
-export const RankedEntrySchema = Type.Object({
-  ...LeaderboardEntrySchema.properties,
-  meanAuc95: Interval,
-  tiedWithLeader: Type.Union([Type.Boolean(), Type.Null()], {
-    description:
-      "a paired bootstrap comparison (5% level) cannot tell this entry from the leader; null until computed",
-  }),
-  display: Type.Object({
-    auc: Type.String(),
-    rads: Type.String(),
-    auc95: Type.Union([Type.String(), Type.Null()]),
-  }),
-  tasks: Type.Array(LeaderboardTaskSchema),
-});
-
-const BoardSchema = Type.Union([Type.Literal("full"), Type.Literal("public"), Type.Literal("private")], {
-  description:
-    "what `entries` are ranked on: the whole test set (`full`), its public part (a split competition while open), or its private part (the finals, once closed)",
-});
-
-export const RankedLeaderboardSchema = Type.Object({
-  ...LeaderboardSchema.properties,
-  competition: Type.Object({
-    ...LeaderboardSchema.properties.competition.properties,
-    state: Type.Union([Type.Literal("open"), Type.Literal("closed")]),
-    closedAt: Type.Union([Type.String(), Type.Null()]),
-  }),
-  board: BoardSchema,
-  precision: PrecisionSchema,
-  entries: Type.Array(RankedEntrySchema),
-  publicEntries: Type.Optional(
-    Type.Array(RankedEntrySchema, {
-      description: "a split competition, once closed: the public part's board as it stood",
-    }),
-  ),
-});
-export type RankedLeaderboard = Static<typeof RankedLeaderboardSchema>;
-export type RankedLeaderboardEntry = Static<typeof RankedEntrySchema>;
-
-type Board = Static<typeof BoardSchema>;
 
 function tasksOf(v: unknown) {
   if (Array.isArray(v) && v.every((t) => Array.isArray(t))) {

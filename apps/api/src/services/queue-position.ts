@@ -1,10 +1,5 @@
+import type { QueueEstimate } from "@holdout/contracts/http";
 import { countQueuedAhead, listQueuedInOrder, readQueueActivity, type Db } from "@holdout/db";
-
-/** Where a queued submission stands, and when it should start; both null once it left the queue. */
-export interface QueueEstimate {
-  position: number | null;
-  estimatedStartAt: string | null;
-}
 
 export const NOT_QUEUED: QueueEstimate = { position: null, estimatedStartAt: null };
 

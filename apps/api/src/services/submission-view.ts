@@ -1,6 +1,5 @@
-import type { Static } from "typebox";
 import type { findSubmission } from "@holdout/db";
-import type { PublicSubmissionSchema, SubmissionView } from "../schemas.ts";
+import type { PublicSubmission, SubmissionView } from "@holdout/contracts/http";
 import {
   fullScores,
   partScores,
@@ -103,7 +102,7 @@ export function ownerView(s: SubmissionRow, ctx: ViewContext): SubmissionView {
 }
 
 /** What anyone may read of a listed entry: the leaderboard's fields, released. */
-export function publicView(s: SubmissionRow, release: Release): Static<typeof PublicSubmissionSchema> {
+export function publicView(s: SubmissionRow, release: Release): PublicSubmission {
   const scores = releasedView(s, release);
   return {
     id: s.id,

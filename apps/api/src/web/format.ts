@@ -29,20 +29,6 @@ export function formatDateTime(d: Date | string): string {
   return `${DATE_TIME.format(typeof d === "string" ? new Date(d) : d)} UTC`;
 }
 
-/** "1.5 GB", "640 kB", "12 B": decimal units, as disks and browsers count. */
-export function formatBytes(n: number): string {
-  const units = ["B", "kB", "MB", "GB", "TB"];
-  let value = n;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  if (unit === 0) return `${n} B`;
-  const digits = value.toPrecision(3);
-  return `${digits.includes(".") ? digits.replace(/\.?0+$/, "") : digits} ${units[unit]}`;
-}
-
 /** "2 h 5 min", "45 s": a duration for people. */
 export function formatDuration(ms: number): string {
   const s = Math.max(0, Math.round(ms / 1000));

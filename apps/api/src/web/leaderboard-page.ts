@@ -1,7 +1,8 @@
 import type { FastifyPluginCallbackTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
 import { TASKS } from "@holdout/scorer";
-import type { LeaderboardSource, RankedLeaderboard } from "../services/leaderboard.ts";
+import type { RankedLeaderboard } from "@holdout/contracts/http";
+import type { LeaderboardSource } from "../services/leaderboard.ts";
 import {
   defaultDir,
   leaderboardPageView,

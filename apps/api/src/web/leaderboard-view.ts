@@ -1,5 +1,5 @@
 import { TASKS } from "@holdout/scorer";
-import type { RankedLeaderboard, RankedLeaderboardEntry } from "../services/leaderboard.ts";
+import type { RankedLeaderboard, RankedLeaderboardEntry } from "@holdout/contracts/http";
 import { formatAuc, formatInterval } from "../services/release.ts";
 import { formatDate, safeHref } from "./format.ts";
 

@@ -1,14 +1,12 @@
-import { Queue } from "bullmq";
 import type { FastifyBaseLogger } from "fastify";
 import type { Redis } from "ioredis";
 import {
+  createQueue,
   leaderTiesJobOptions,
   QUEUE_LEADER_TIES,
   QUEUE_RESCORE,
   rescoreJobOptions,
-  type EvaluateJob,
-  type LeaderTiesJob,
-  type RescoreJob,
+  type EvaluateQueue,
 } from "@holdout/contracts";
 import {
   closeCompetition,
@@ -34,7 +32,7 @@ import { LIVE_WORKER_MS, queueEstimates } from "../services/queue-position.ts";
 export interface OrganizerServiceDeps {
   db: Db;
   competitionId: string;
-  evaluateQueue: Queue<EvaluateJob>;
+  evaluateQueue: EvaluateQueue;
   /** The re-score and tie-marks queues are opened on this connection. */
   redis: Redis;
 }
@@ -44,8 +42,8 @@ export type OrganizerService = ReturnType<typeof createOrganizerService>;
 export function createOrganizerService({ db, competitionId, evaluateQueue, redis }: OrganizerServiceDeps) {
   // Both opened on the caller's connection, under the evaluate queue's prefix (the workers' own).
   const prefix = evaluateQueue.opts.prefix ? { prefix: evaluateQueue.opts.prefix } : {};
-  const rescoreQueue = new Queue<RescoreJob>(QUEUE_RESCORE, { connection: redis, ...prefix });
-  const tiesQueue = new Queue<LeaderTiesJob>(QUEUE_LEADER_TIES, { connection: redis, ...prefix });
+  const rescoreQueue = createQueue(redis, QUEUE_RESCORE, prefix);
+  const tiesQueue = createQueue(redis, QUEUE_LEADER_TIES, prefix);
   async function rescoreCandidate(id: string) {
     const s = UUID.test(id) ? await findRescoreCandidate(db, competitionId, id) : null;
     if (!s) throw new Errors.NotFound(`no submission ${id}`);

@@ -1,5 +1,11 @@
 import type { FastifyPluginCallback, FastifyRequest } from "fastify";
-import { isFinalState, type SubmissionState } from "@holdout/contracts";
+import {
+  explainFailure,
+  formatBytes,
+  isFinalState,
+  type FailureCategory,
+  type SubmissionState,
+} from "@holdout/contracts";
 import {
   findSubmission,
   listSubmissionEvents,
@@ -24,15 +30,14 @@ import {
 } from "../services/release.ts";
 import { releasedView } from "../services/submission-view.ts";
 import type { OrganizerService } from "./organizer.ts";
-import { explainFailure } from "./failures.ts";
-import { codeSegments, formatBytes, formatDateTime, localPath, safeHref, STATE_LABELS } from "./format.ts";
+import { codeSegments, formatDateTime, localPath, safeHref, STATE_LABELS } from "./format.ts";
 import { curvesOf, legendMarkerSvg, pairsOf, prSvg, rocSvg, type PlotData } from "./plots.ts";
 import { quotaSummary } from "./quota-summary.ts";
 import { redirectToLogin, renderPage, type WebContext } from "./render.ts";
 
 type SubmissionRow = NonNullable<Awaited<ReturnType<typeof findSubmission>>>;
 
-function explained(category: Parameters<typeof explainFailure>[0]) {
+function explained(category: FailureCategory) {
   const e = explainFailure(category);
   return { title: e.title, what: codeSegments(e.what), next: codeSegments(e.next) };
 }

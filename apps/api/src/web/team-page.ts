@@ -1,5 +1,6 @@
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
+import { explainFailure } from "@holdout/contracts";
 import {
   getTeamContact,
   issueApiToken,
@@ -15,7 +16,6 @@ import { chooseFinal } from "../routes/finals.ts";
 import { UUID } from "../schemas.ts";
 import { currentRelease, formatAuc, listedOnBoard, shownScores } from "../services/release.ts";
 import { textRule } from "../services/text.ts";
-import { explainFailure } from "./failures.ts";
 import { formatDate, formatDateTime, STATE_LABELS } from "./format.ts";
 import { parseForm, type FieldErrors } from "./forms.ts";
 import { quotaSummary } from "./quota-summary.ts";

@@ -1,9 +1,8 @@
 import os from "node:os";
 import { createInterface } from "node:readline/promises";
-import { Queue } from "bullmq";
 import { Command } from "commander";
 import { Redis } from "ioredis";
-import { leaderTiesJobOptions, QUEUE_LEADER_TIES, type LeaderTiesJob } from "@holdout/contracts";
+import { createQueue, leaderTiesJobOptions, QUEUE_LEADER_TIES } from "@holdout/contracts";
 import { closeCompetition, CompetitionAlreadyClosedError, findCompetitionBySlug } from "@holdout/db";
 import type { loadCliDbConfig } from "../config.ts";
 import { UsageError, withOrganizerDb } from "../organizer-db.ts";
@@ -36,10 +35,7 @@ async function ask(prompt: string): Promise<string> {
 async function queueTieMarks(config: ReturnType<typeof loadCliDbConfig>, competitionId: string) {
   if (!config.REDIS_URL) return false;
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1 });
-  const queue = new Queue<LeaderTiesJob>(QUEUE_LEADER_TIES, {
-    connection: redis,
-    prefix: config.HOLDOUT_QUEUE_PREFIX,
-  });
+  const queue = createQueue(redis, QUEUE_LEADER_TIES, { prefix: config.HOLDOUT_QUEUE_PREFIX });
   try {
     await queue.add(
       QUEUE_LEADER_TIES,

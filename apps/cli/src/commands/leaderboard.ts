@@ -1,19 +1,8 @@
 import { Command } from "commander";
+import type { RankedLeaderboard } from "@holdout/contracts/http";
 import { getJson, remoteFrom } from "../api-client.ts";
 import { table } from "../render.ts";
 import { printableLine, terminalJson } from "../terminal-text.ts";
-
-interface Board {
-  competition: { name: string };
-  entries: {
-    rank: number;
-    date: string;
-    team: string;
-    model: string;
-    ensemble: boolean;
-    display: { auc: string; rads: string };
-  }[];
-}
 
 export function leaderboardCommand(): Command {
   return new Command("leaderboard")
@@ -26,7 +15,7 @@ export function leaderboardCommand(): Command {
         ...remoteFrom(opts.server ? { server: opts.server } : {}, process.env, false),
         token: null,
       };
-      const board = await getJson<Board>(remote, "/api/v1/leaderboard");
+      const board = await getJson<RankedLeaderboard>(remote, "/api/v1/leaderboard");
       if (opts.json) {
         console.log(terminalJson(board, 2));
         return;

@@ -1,5 +1,5 @@
 /**
- * `holdout score`: scores a predictions.csv with the official CheXpert metric (DESIGN contract 4),
+ * `holdout score`: scores a predictions.csv with the official CheXpert metric (docs/architecture.md, "`holdout score` output"),
  * optionally with bootstrap 95% confidence intervals (`--bootstrap N --seed S`). Invalid input
  * (unreadable or malformed files, bad options) sets exit code 2 with one line on stderr.
  * The action is async: the root program must call `parseAsync`.
@@ -62,7 +62,7 @@ interface LabelSources {
   readers: { id: string; file: string }[];
 }
 
-/** The parts of testset.json (contract 1) this command needs; other fields are not its business. */
+/** The parts of testset.json (docs/test-set.md) this command needs; other fields are not its business. */
 const TestsetManifest = z.object({
   readers: z.array(z.object({ id: z.string().min(1), file: z.string().min(1) })).optional(),
 });
@@ -190,7 +190,7 @@ async function runScore(options: ScoreOptions): Promise<Scored> {
   return { result, intervals };
 }
 
-/** Contract 4: the intervals are null without --bootstrap. */
+/** The `--json` output (docs/architecture.md): the intervals are null without --bootstrap. */
 function toContractJson({ result, intervals }: Scored) {
   return {
     meanAuc: result.meanAuc,
@@ -248,7 +248,7 @@ export function scoreCommand(io: CommandIo = processIo): Command {
     .option("--predictions <file>", "the predictions CSV to score (required)")
     .option("--bootstrap <n>", `bootstrap replicates for 95% confidence intervals (1-${MAX_REPLICATES})`)
     .option("--seed <s>", `seed of the bootstrap resampling (0-${MAX_SEED}), required with --bootstrap`)
-    .option("--json", "print one JSON object (DESIGN contract 4)")
+    .option("--json", "print one JSON object (its fields: docs/architecture.md)")
     .action(async (options: ScoreOptions) => {
       let result: Scored;
       try {

@@ -1,5 +1,7 @@
 import { Command } from "commander";
-import { getJson, remoteFrom, type SubmissionView, type TimelineEvent } from "../api-client.ts";
+import { isFinalState, isSubmissionState } from "@holdout/contracts";
+import type { RunLog, SubmissionDetail, TimelineEvent } from "@holdout/contracts/http";
+import { getJson, remoteFrom } from "../api-client.ts";
 import { followSubmission, queueLine, timelineLine } from "../follow.ts";
 import { UsageError } from "../organizer-db.ts";
 import { printable, printableLine, terminalJson } from "../terminal-text.ts";
@@ -28,10 +30,7 @@ export function statusCommand(): Command {
       if (opts.log !== undefined) {
         if (opts.log !== "smoke" && opts.log !== "hidden")
           throw new UsageError("--log must be smoke or hidden");
-        const log = await getJson<{ text: string; truncated: boolean }>(
-          remote,
-          `/api/v1/submissions/${id}/log?phase=${opts.log}`,
-        );
+        const log = await getJson<RunLog>(remote, `/api/v1/submissions/${id}/log?phase=${opts.log}`);
         // The model's own output: whatever it printed, nothing in it may drive the terminal.
         const text = printable(log.text);
         process.stdout.write(text.endsWith("\n") || text === "" ? text : `${text}\n`);
@@ -43,7 +42,7 @@ export function statusCommand(): Command {
         process.exitCode = report(final);
         return;
       }
-      const s = await getJson<SubmissionView>(remote, `/api/v1/submissions/${id}`);
+      const s = await getJson<SubmissionDetail>(remote, `/api/v1/submissions/${id}`);
       if (opts.json) {
         console.log(terminalJson(s, 2));
         return;
@@ -59,6 +58,6 @@ export function statusCommand(): Command {
         estimatedStartAt: s.estimatedStartAt ?? null,
       });
       if (queued) console.log(queued);
-      if (["scored", "failed", "cancelled"].includes(s.state)) process.exitCode = report(s);
+      if (isSubmissionState(s.state) && isFinalState(s.state)) process.exitCode = report(s);
     });
 }

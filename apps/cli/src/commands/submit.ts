@@ -1,19 +1,13 @@
 import { Command } from "commander";
 import * as tus from "tus-js-client";
-import {
-  ApiError,
-  authHeaders,
-  getJson,
-  remoteFrom,
-  type QuotaView,
-  type Remote,
-  type SubmissionView,
-} from "../api-client.ts";
+import { formatBytes } from "@holdout/contracts";
+import type { QuotaView, SubmissionDetail } from "@holdout/contracts/http";
+import { ApiError, authHeaders, getJson, remoteFrom, type Remote } from "../api-client.ts";
 import { followSubmission } from "../follow.ts";
 import { printable } from "../terminal-text.ts";
 import { PipeSource } from "../pipe-source.ts";
 import { UsageError } from "../organizer-db.ts";
-import { formatBytes, ProgressBar } from "../progress.ts";
+import { ProgressBar } from "../progress.ts";
 import { failureAdvice, scoresTable } from "../render.ts";
 import { bundleDir, dockerSave, tarballFile, type UploadSource } from "../upload-source.ts";
 
@@ -183,7 +177,7 @@ export function submitCommand(): Command {
 
 /** Prints a final submission's outcome; returns the exit code (0 scored, 1 otherwise). */
 export function report(
-  s: SubmissionView,
+  s: SubmissionDetail,
   print: (line: string) => void = (l) => console.log(printable(l)),
 ): number {
   if (s.state === "scored") {
@@ -201,7 +195,7 @@ export function report(
     print(
       `failed (${s.failure.category}${s.failedPhase ? `, ${s.failedPhase} run` : ""}): ${s.failure.message}`,
     );
-    print(`what to do: ${failureAdvice(s.failure.category, s.failedPhase).replaceAll("ID", s.id)}`);
+    print(`what to do: ${failureAdvice(s.id, s.failure.category, s.failedPhase)}`);
     if (s.refunded) print("this submission is not charged to your team's quota");
     return 1;
   }

@@ -1,6 +1,6 @@
 /**
  * `holdout testset generate|validate|import-chexpert`: writes a synthetic CheXpert-like test (or
- * development) set in the contract-1 layout, checks a test-set directory the way an organizer needs,
+ * development) set in the layout of docs/test-set.md, checks a test-set directory the way an organizer needs,
  * or builds one from the real CheXpert files. The actions are async: the root program must call
  * `parseAsync`. Exit codes: 0 fine, 1 the test set has problems, 2 bad options or input.
  */
@@ -99,7 +99,9 @@ async function userErrors(io: TestsetIo, name: string, action: () => Promise<voi
 }
 
 export function testsetCommand(io: TestsetIo = processIo): Command {
-  const testset = new Command("testset").description("create or check a test-set directory (contract 1)");
+  const testset = new Command("testset").description(
+    "create or check a test-set directory (its layout: docs/test-set.md)",
+  );
 
   testset
     .command("generate")

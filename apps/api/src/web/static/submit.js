@@ -37,8 +37,9 @@
   kindBundle.addEventListener("change", syncKind);
   syncKind();
 
-  function mb(n) {
-    return (n / 1e6).toFixed(1) + " MB";
+  // Binary units with one decimal, as every size Holdout prints (formatBytes in @holdout/contracts).
+  function mib(n) {
+    return (n / 1048576).toFixed(1) + " MiB";
   }
 
   function clearErrors() {
@@ -132,7 +133,7 @@
       var pct = Math.floor((100 * e.loaded) / e.total);
       progress.value = pct;
       progress.setAttribute("data-updates", String(Number(progress.getAttribute("data-updates")) + 1));
-      progressText.textContent = mb(e.loaded) + " of " + mb(e.total) + " (" + pct + "%)";
+      progressText.textContent = mib(e.loaded) + " of " + mib(e.total) + " (" + pct + "%)";
     });
     xhr.upload.addEventListener("load", function () {
       progressText.textContent = "Uploaded; the server is checking the file…";
