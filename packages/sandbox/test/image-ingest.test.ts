@@ -11,6 +11,7 @@ import fc from "fast-check";
 import { pack as tarPack } from "tar-stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectDocker, Sandbox, SandboxRejection, steeringVariable } from "../src/index.ts";
+import { summariseEngineError } from "../src/engine-errors.ts";
 import { openArchive, readImageArchive } from "../src/image-tarball.ts";
 import { packHeader } from "../src/load-image.ts";
 import {
@@ -94,7 +95,9 @@ describe("image ingest refuses, before the engine loads anything", () => {
     const img = image([{ tar, stored: gzipSync(tar, { level: 1 }) }], {}, run);
     const err = await refused(await archive(legacyMembers(img)));
     expect(["compression_ratio", "too_large"]).toContain(err.code);
-    expect(err.reason).toMatch(/^the image's layers (expands more than 100 times|unpacks to more than)/);
+    expect(err.reason).toMatch(
+      /^the image.s layers (expands more than 100 times when decompressed; refusing a likely gzip bomb|unpacks to more than)/,
+    );
   });
 
   it("an xz layer, saying so", async () => {
@@ -151,6 +154,21 @@ describe("image ingest refuses, before the engine loads anything", () => {
       undefined,
       undefined,
     ]);
+  });
+});
+
+describe("the engine's errors", () => {
+  it("are summarised for the team, never forwarded; a full disk is the image's", () => {
+    const full = summariseEngineError(
+      "write /var/lib/docker/tmp/docker-import-1234/abc/layer.tar: no space left on device",
+    );
+    expect(full.reason).toBe(
+      "the Docker engine could not load the image: the image did not fit on the worker's disk as it was unpacked; make it smaller [disk_full]",
+    );
+    expect(full).toBeInstanceOf(SandboxRejection);
+    const other = summariseEngineError("open /var/lib/docker/overlay2/x/secret-path: something odd");
+    expect(other.reason).toBe("the Docker engine could not load the image [engine_refused]");
+    expect(String((other.cause as Error).message)).toMatch(/secret-path/);
   });
 });
 
