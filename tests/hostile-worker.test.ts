@@ -86,11 +86,12 @@ describe("hostile images through the worker", { timeout: 180_000 }, () => {
     expect(r.failure?.message).toMatch(/VOLUME \/data/);
   });
 
-  it("a tarball tagged as the keeper image: the tag stays where it was", async () => {
+  it("a tarball tagged as the keeper image: image_rejected, and the tag stays where it was", async () => {
     const before = await imageId(BASE_IMAGE);
     const file = await craftTarball(await shellModelTarball(CONSTANT_PREDICTIONS), { tags: [BASE_IMAGE] });
     const r = await submit(file);
-    expect(r.state).toBe("scored"); // the model itself is fine
+    expect(r.failure).toMatchObject({ category: "image_rejected" });
+    expect(r.failure?.message).toMatch(/one of this server's own images \[reserved_name\]/);
     expect(await imageId(BASE_IMAGE)).toBe(before);
   });
 

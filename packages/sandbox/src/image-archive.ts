@@ -10,7 +10,7 @@ import {
 import { SandboxRejection } from "./errors.ts";
 import { parseImageConfig, whyUnrunnable, type ImageConfigSummary } from "./image-config.ts";
 import { streamLayer, type MemberSink } from "./image-layer.ts";
-import { checkOciIndex } from "./oci-index.ts";
+import { checkOciIndex, reservedNameClaimed } from "./oci-index.ts";
 import type { TarballLimits } from "./image-tarball.ts";
 
 export interface ManifestEntry {
@@ -190,7 +190,7 @@ export class ImageArchiveCheck {
   }
 
   /** The checks that need the whole archive; throws a rejection saying what is wrong. */
-  finish(architecture: string | undefined): CheckedImage {
+  finish(architecture: string | undefined, reservedNames: readonly string[] = []): CheckedImage {
     if (this.#manifestText === undefined) {
       // A code bundle sent as an image is the usual cause; say so, naming a file that shows it.
       const source = [...this.#names].find((name) => SOURCE_FILE.test(name));
@@ -253,12 +253,21 @@ export class ImageArchiveCheck {
         `the archive holds the layer ${JSON.stringify(unnamed)}, which manifest.json does not name`,
       );
     }
+    const claimed = [...(manifest.RepoTags ?? [])];
     if (this.#indexText !== undefined || this.#names.has("oci-layout")) {
-      checkOciIndex(
+      const annotated = checkOciIndex(
         this.#indexText,
         (name) => this.#json.get(name)?.bytes,
         digest,
         manifest.Layers.map((l) => normalizeEntryName(l)),
+      );
+      claimed.push(...annotated);
+    }
+    const impostor = reservedNameClaimed(claimed, reservedNames);
+    if (impostor !== undefined) {
+      throw new SandboxRejection(
+        `the archive names its image ${JSON.stringify(impostor.slice(0, 200))}, which is one of this server's own images; save your model under a name of your own`,
+        { code: "reserved_name" },
       );
     }
     const summary = parseImageConfig(config.bytes);

@@ -51,6 +51,8 @@ export interface ImagePolicy {
   limits?: Partial<TarballLimits>;
   /** The only architecture accepted (the engine's, e.g. amd64); any when undefined. */
   architecture?: string;
+  /** This server's own image references (keeper, runtime): an archive that names one is refused. */
+  reservedNames?: readonly string[];
 }
 
 /**
@@ -75,6 +77,7 @@ export interface OpenedArchive {
   size: number;
   limits: TarballLimits;
   architecture?: string;
+  reservedNames?: readonly string[];
 }
 
 /** The archive's format and size, refused outright when the file alone is over the limit. */
@@ -93,6 +96,7 @@ export async function openArchive(path: string, policy: ImagePolicy): Promise<Op
       size,
       limits,
       ...(policy.architecture ? { architecture: policy.architecture } : {}),
+      ...(policy.reservedNames ? { reservedNames: policy.reservedNames } : {}),
     };
   } catch (err) {
     throw asRejection(err);
@@ -126,7 +130,7 @@ export async function readImageArchive(
       },
       handle,
     );
-    return check.finish(archive.architecture);
+    return check.finish(archive.architecture, archive.reservedNames);
   } catch (err) {
     throw asRejection(err);
   }

@@ -21,6 +21,9 @@ const refuse = (what: string): never => {
 
 type Descriptor = Record<string, unknown>;
 
+/** Annotations by which an importer names the image it loads (containerd's, then the OCI spec's). */
+const NAME_ANNOTATIONS = ["io.containerd.image.name", "org.opencontainers.image.ref.name"];
+
 /**
  * `docker save` from Docker 25 on writes an OCI layout (oci-layout, index.json, OCI manifest and
  * index blobs) beside manifest.json, describing the same image. We load from manifest.json alone
@@ -31,13 +34,15 @@ type Descriptor = Record<string, unknown>;
  * manifest.json's image (same config, same layers in order); any other must be an attestation
  * (BuildKit's provenance, `vnd.docker.reference.type: attestation-manifest`). Manifests the archive
  * does not hold (other platforms of a pulled image) are not the image and are ignored.
+ * Returns the image names the index's annotations claim (never applied; see reservedNameClaimed).
  */
 export function checkOciIndex(
   indexText: string | undefined,
   json: (name: string) => Buffer | undefined,
   configHex: string,
   layerNames: string[],
-): void {
+): string[] {
+  const claimed: string[] = [];
   if (indexText === undefined) refuse("is missing beside oci-layout");
   const ours = layerNames.map((name) => /^blobs\/sha256\/([0-9a-f]{64})$/.exec(name)?.[1]);
   let matching = 0;
@@ -45,6 +50,10 @@ export function checkOciIndex(
     const manifests = index.manifests;
     if (!Array.isArray(manifests) || manifests.length === 0) refuse("names no manifests");
     for (const descriptor of manifests as Descriptor[]) {
+      const named = (descriptor.annotations ?? {}) as Record<string, unknown>;
+      for (const key of NAME_ANNOTATIONS) {
+        if (typeof named[key] === "string") claimed.push(named[key]);
+      }
       const hex = typeof descriptor.digest === "string" ? DIGEST.exec(descriptor.digest)?.[1] : undefined;
       if (hex === undefined) return refuse("names a manifest by a malformed digest");
       const blob = json(`blobs/sha256/${hex}`);
@@ -75,6 +84,46 @@ export function checkOciIndex(
   };
   visit(parse(indexText ?? "", "index.json"), 1);
   if (matching !== 1) refuse(`describes ${matching} images where manifest.json describes one`);
+  return claimed;
+}
+
+/**
+ * A reference in the one form the engine resolves it to: `docker.io/library/` added to a bare name,
+ * `docker.io/` to a name without a registry, `:latest` to a name without a tag or digest.
+ */
+export function canonicalImageRef(ref: string): string {
+  let name = ref.trim().toLowerCase();
+  let suffix = "";
+  const at = name.indexOf("@");
+  if (at >= 0) {
+    suffix = name.slice(at);
+    name = name.slice(0, at);
+  }
+  const colon = name.lastIndexOf(":");
+  if (colon > name.lastIndexOf("/")) {
+    suffix = name.slice(colon) + suffix;
+    name = name.slice(0, colon);
+  } else if (suffix === "") suffix = ":latest";
+  const parts = name.split("/");
+  const first = parts[0] ?? "";
+  const hasRegistry =
+    parts.length > 1 && (first.includes(".") || first.includes(":") || first === "localhost");
+  if (!hasRegistry) name = parts.length === 1 ? `docker.io/library/${name}` : `docker.io/${name}`;
+  return name + suffix;
+}
+
+/**
+ * The first name an archive claims (manifest.json's RepoTags, the OCI index's name annotations)
+ * that is one of `reserved` (this server's own images: the keeper, the runtime image). The engine
+ * gets none of those names (tags are stripped, the OCI layout is never forwarded), but an upload
+ * that tries to pass itself off as one of our images is hostile on its face and refused, saying so.
+ */
+export function reservedNameClaimed(
+  claimed: readonly string[],
+  reserved: readonly string[],
+): string | undefined {
+  const ours = new Set(reserved.map(canonicalImageRef));
+  return claimed.find((name) => ours.has(canonicalImageRef(name)));
 }
 
 function parse(text: string, name: string): Record<string, unknown> {

@@ -24,6 +24,11 @@ export interface SandboxOptions {
   keeperImage: string;
   /** Archive limits; defaults in DEFAULT_TARBALL_LIMITS. */
   tarballLimits?: Partial<TarballLimits>;
+  /**
+   * Our own images' references (keeper, runtime): an uploaded archive that names one is refused.
+   * The keeper's, when given as a tag, is always among them.
+   */
+  reservedImageNames?: readonly string[];
   /** The only image architecture accepted (e.g. amd64). Default: the engine's. */
   architecture?: string;
   /** Cores models may be pinned to. Default: all of the engine's. */
@@ -50,7 +55,11 @@ export class Sandbox {
   /** Validates, loads (untagged) and confirms a `docker save` archive. Throws SandboxRejection for bad uploads. */
   async loadImage(path: string): Promise<LoadedImage> {
     const { architecture } = await this.engineFacts();
-    return loadImage(this.docker, path, { limits: this.opts.tarballLimits, architecture });
+    const reservedNames = [
+      ...(this.opts.reservedImageNames ?? []),
+      ...(this.opts.keeperImage.startsWith("sha256:") ? [] : [this.opts.keeperImage]),
+    ];
+    return loadImage(this.docker, path, { limits: this.opts.tarballLimits, architecture, reservedNames });
   }
 
   /**
