@@ -177,7 +177,7 @@ export async function gzipBomb(size: number): Promise<string> {
 }
 
 /** A ustar header for a regular file (a body of `size` bytes must follow). */
-function ustarHeader(name: string, size: number): Buffer {
+export function ustarHeader(name: string, size: number): Buffer {
   const h = Buffer.alloc(512);
   const field = (offset: number, length: number, value: string): void =>
     void h.write(value, offset, length, "ascii");

@@ -1,0 +1,163 @@
+import { execFile } from "node:child_process";
+import { readdir } from "node:fs/promises";
+import path from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BASE_IMAGE, BASELINE_IMAGE } from "./support/env.ts";
+import {
+  compressedLayerBomb,
+  deviceNode,
+  escapingLayer,
+  hugeConfig,
+  imageArchive,
+  manyLayers,
+  ociLayoutArchive,
+  paxSparseRename,
+  symlinkThenWrite,
+  tinyModelParts,
+  withEnv,
+  type CraftedArchive,
+  type ImageParts,
+} from "./support/crafted-images.ts";
+import { CONSTANT_PREDICTIONS, imageId, leaseTagsOf } from "./support/images.ts";
+import { startStack, uploadImage, waitForFinal, type Stack } from "./support/stack.ts";
+
+const run = promisify(execFile);
+
+/** The worker's cap on what an image unpacks to, small so that a bomb costs megabytes, not GiBs. */
+const UNPACKED_CAP_MB = 32;
+
+/** Files under `dir`, relative, as a sorted list (the scratch a worker keeps between runs included). */
+async function filesUnder(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((e) => !e.isDirectory())
+    .map((e) => path.relative(dir, path.join(e.parentPath, e.name)))
+    .sort();
+}
+
+async function imageExists(id: string): Promise<boolean> {
+  return run("docker", ["image", "inspect", id]).then(
+    () => true,
+    () => false,
+  );
+}
+
+// Crafted image archives of every form the engine would read differently from our loader, uploaded
+// as a team would (the multipart endpoint) and loaded by a real worker: each ends `image_rejected`
+// with a reason naming the form, charged to the team (the archive is the team's doing), with nothing
+// loaded, no tag of ours moved, and no container or scratch file left.
+describe("hostile image archives through the API and a worker", () => {
+  let stack: Stack;
+  let parts: ImageParts;
+  let ours: { base: string; runtime: string };
+
+  beforeAll(async () => {
+    stack = await startStack({
+      worker: true,
+      workerEnv: {
+        HOLDOUT_IMAGE_MAX_MB: "16",
+        HOLDOUT_IMAGE_MAX_UNPACKED_MB: String(UNPACKED_CAP_MB),
+        HOLDOUT_RUN_TIMEOUT_SECONDS: "30",
+      },
+    });
+    // A model that would score if it were loaded (a constant: 0.5 on every task).
+    parts = await tinyModelParts(CONSTANT_PREDICTIONS);
+    // The keeper (base) and runtime images this stack's worker uses, by the IDs their tags name now.
+    ours = { base: await imageId(BASE_IMAGE), runtime: await imageId(BASELINE_IMAGE) };
+  });
+
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  async function submit(archive: CraftedArchive) {
+    // A team per submission: each one's charge is seen alone.
+    const { token } = await stack.createTeam();
+    const { status, body } = await uploadImage(stack.url, token, archive.file, { model: "crafted" });
+    expect(status).toBe(202);
+    const final = await waitForFinal(stack.url, token, body.id, 120_000);
+    return { id: body.id, ...final } as typeof final & { id: string; refunded: boolean };
+  }
+
+  async function expectRefused(archive: CraftedArchive, reason: RegExp) {
+    const scratchBefore = await filesUnder(stack.workDir);
+    const dataBefore = await filesUnder(stack.dataDir);
+    const r = await submit(archive);
+    expect(r.state).toBe("failed");
+    expect(r.failure).toMatchObject({ category: "image_rejected" });
+    expect(r.failure?.message).toMatch(reason);
+    expect(r.refunded, "an archive the team crafted is charged to its quota").toBe(false);
+
+    for (const id of archive.imageIds) expect(await imageExists(id), `${id} on the engine`).toBe(false);
+    expect(await leaseTagsOf(r.id), "image leases left").toEqual([]);
+    expect(await imageId(BASE_IMAGE), `${BASE_IMAGE} moved`).toBe(ours.base);
+    expect(await imageId(BASELINE_IMAGE), `${BASELINE_IMAGE} moved`).toBe(ours.runtime);
+    const { stdout } = await run("docker", ["ps", "-aq", "--filter", `label=holdout.submission=${r.id}`]);
+    expect(stdout.trim(), "containers left").toBe("");
+    expect(await filesUnder(stack.workDir), "scratch files left").toEqual(scratchBefore);
+    // The data directory gains the upload itself (uploads/<id>.tar) and nothing else.
+    expect(await filesUnder(stack.dataDir), "staging files left").toEqual(
+      [...dataBefore, path.join("uploads", `${r.id}.tar`)].sort(),
+    );
+    return r;
+  }
+
+  it("control: the crafted model, with nothing hostile in it, loads and scores", async () => {
+    const archive = await imageArchive(parts);
+    const r = await submit(archive);
+    expect(r.failure).toBeNull();
+    expect(r.state).toBe("scored");
+  });
+
+  it("an OCI layout whose annotations name our base image", async () => {
+    await expectRefused(await ociLayoutArchive(parts, BASE_IMAGE), /oci-layout|index\.json/);
+  });
+
+  it("a gzip-compressed layer that expands past the unpacked cap", async () => {
+    // 64 MiB of zeros: about 64 KiB in the archive, twice the cap once decompressed.
+    const archive = await compressedLayerBomb(parts, 2 * UNPACKED_CAP_MB * 1024 * 1024);
+    await expectRefused(archive, /unpack|expand|decompress/i);
+  });
+
+  it("a member renamed by PAX GNU.sparse.name onto manifest.json (naming our base image)", async () => {
+    await expectRefused(await paxSparseRename(parts, "manifest.json"), /GNU\.sparse|sparse|PAX/i);
+  });
+
+  it("a member renamed by PAX GNU.sparse.name onto the image config", async () => {
+    await expectRefused(await paxSparseRename(parts, "config"), /GNU\.sparse|sparse|PAX/i);
+  });
+
+  it("a layer that creates a symlink and writes through it", async () => {
+    await expectRefused(await symlinkThenWrite(parts), /symlink|symbolic link/i);
+  });
+
+  it("an image config of 8 MiB", async () => {
+    await expectRefused(await hugeConfig(parts, 8 * 1024 * 1024), /config/i);
+  });
+
+  it("an image of 101 layers (the limit is 100)", async () => {
+    await expectRefused(await manyLayers(parts, 101), /101 layers/);
+  });
+
+  it.each([
+    ["LD_PRELOAD", "LD_PRELOAD=/tmp/hook.so"],
+    ["LD_LIBRARY_PATH", "LD_LIBRARY_PATH=/tmp"],
+    ["an NVIDIA_* hook setting", "NVIDIA_VISIBLE_DEVICES=all"],
+  ])("an image config Env with %s", async (_what, entry) => {
+    const name = entry.slice(0, entry.indexOf("="));
+    await expectRefused(await withEnv(parts, [entry]), new RegExp(name));
+  });
+
+  it("a layer holding a device node", async () => {
+    await expectRefused(await deviceNode(parts), /device/i);
+  });
+
+  it.each([
+    ["an absolute path", "absolute" as const, /absolute|outside/i],
+    ["a path escaping through ..", "dotdot" as const, /\.\.|outside|escap/i],
+    ["a hard link out of the layer", "hardlink" as const, /link/i],
+  ])("a layer with %s", async (_what, form, reason) => {
+    await expectRefused(await escapingLayer(parts, form), reason);
+  });
+});
