@@ -76,9 +76,12 @@ const FALLBACK: Record<string, string> = {
   HOLDOUT_RUN_GPUS:
     "GPUs granted to each run as an engine device request: `none`, `all`, or ids such as `0,1`.",
   HOLDOUT_IMAGE_MAX_MB: "Largest image tarball the worker loads.",
-  HOLDOUT_IMAGE_MAX_UNPACKED_MB: "Largest total of an image's layers once decompressed.",
+  HOLDOUT_IMAGE_MAX_UNPACKED_MB:
+    "Largest image tarball once gunzipped, and largest total of its layers once decompressed (each gzip layer is decompressed and counted as it streams).",
   HOLDOUT_IMAGE_MAX_LAYERS: "Most layers an image may have.",
-  HOLDOUT_IMAGE_MAX_RATIO: "Largest decompression ratio accepted (a gzip-bomb guard).",
+  HOLDOUT_IMAGE_MAX_CONFIG_KB: "Largest image config (the JSON the manifest names) accepted.",
+  HOLDOUT_IMAGE_MAX_RATIO:
+    "Largest decompression ratio accepted, for the tarball and for each gzip layer (a bomb guard).",
   HOLDOUT_HIDDEN_LOG_TAIL_KB: "With the `tail` policy: how much of the hidden run's log the team may read.",
   LOG_LEVEL: "Log verbosity (JSON lines on stdout).",
 };

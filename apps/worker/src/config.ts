@@ -99,6 +99,7 @@ export const WorkerConfigSchema = z
     HOLDOUT_IMAGE_MAX_MB: positiveInt(16 * 1024),
     HOLDOUT_IMAGE_MAX_UNPACKED_MB: positiveInt(32 * 1024),
     HOLDOUT_IMAGE_MAX_LAYERS: positiveInt(100),
+    HOLDOUT_IMAGE_MAX_CONFIG_KB: positiveInt(4 * 1024),
     HOLDOUT_IMAGE_MAX_RATIO: z.coerce.number().min(1).default(100),
     /**
      * What the team may read of the hidden run's log: nothing (the default: a model can print what it
@@ -170,6 +171,7 @@ export function tarballLimits(c: WorkerConfig): TarballLimits {
     maxCompressedBytes: c.HOLDOUT_IMAGE_MAX_MB * MiB,
     maxUncompressedBytes: c.HOLDOUT_IMAGE_MAX_UNPACKED_MB * MiB,
     maxLayers: c.HOLDOUT_IMAGE_MAX_LAYERS,
+    maxConfigBytes: c.HOLDOUT_IMAGE_MAX_CONFIG_KB * 1024,
     maxCompressionRatio: c.HOLDOUT_IMAGE_MAX_RATIO,
   };
 }

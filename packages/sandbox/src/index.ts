@@ -14,6 +14,7 @@ export {
   type ImageTarballInfo,
   type TarballLimits,
 } from "./image-tarball.ts";
+export { steeringVariable } from "./image-config.ts";
 export type { LoadedImage } from "./load-image.ts";
 export {
   ImageGone,

@@ -3,16 +3,12 @@ import type Docker from "dockerode";
 import { pack as tarPack, type Pack } from "tar-stream";
 import { imageExists, isNotFound } from "./docker.ts";
 import { SandboxRejection } from "./errors.ts";
+import type { ManifestEntry, RebuiltHeader } from "./image-archive.ts";
+import { whyUnrunnable } from "./image-config.ts";
+import type { MemberSink } from "./image-layer.ts";
 import { ImageGone } from "./image-lease.ts";
-import {
-  ArchiveChecker,
-  forEachEntry,
-  openArchive,
-  whyUnrunnable,
-  type ImagePolicy,
-  type ManifestEntry,
-  type MemberSink,
-} from "./image-tarball.ts";
+import { openArchive, readImageArchive, type ImagePolicy } from "./image-tarball.ts";
+import { summariseEngineError } from "./engine-errors.ts";
 
 export interface LoadedImage {
   imageId: string;
@@ -40,15 +36,18 @@ class LoadInterrupted extends Error {}
 
 /**
  * Loads a `docker save` archive in one pass and confirms the engine now holds the image under the
- * expected ID. The file is read once: each member is checked (ArchiveChecker) before its bytes go on
- * to the engine, and the archive the engine receives is re-packed as it streams by:
+ * expected ID. The file is read once: each member is checked (image-archive.ts) before its bytes go
+ * on to the engine, and the archive the engine receives is rebuilt as it streams by:
  *
- * - manifest.json is held back and written last, once the whole-archive checks have passed. The
- *   engine loads nothing from an archive without one, and an archive that fails a check is cut off
- *   before it (the request is aborted, so the engine sees a broken upload, not a short archive).
- * - Tags are removed (`RepoTags: null`, no legacy `repositories` file): `docker load` would otherwise
- *   move any tag it names (say our keeper or runtime image) onto the submitter's image. Loaded images
- *   are untagged and only ever addressed by ID.
+ * - Only the layers (as they stream), the config and manifest.json reach the engine, each under a
+ *   header of ours (name, size, type, link, fixed mode and mtime; no PAX records, no owner).
+ * - The config, then manifest.json, are written last, once the whole-archive checks have passed.
+ *   The engine loads nothing from an archive without a manifest, and an archive that fails a check
+ *   is cut off before it (the request is aborted, so the engine sees a broken upload, not a short
+ *   archive).
+ * - Tags are removed (`RepoTags: null`; no `repositories`, no index.json): `docker load` would
+ *   otherwise move any tag it names (say our keeper or runtime image) onto the submitter's image.
+ *   Loaded images are untagged and only ever addressed by ID.
  * - A gzip archive reaches the engine decompressed, so the size and ratio limits hold for it too.
  */
 export async function loadImage(
@@ -57,7 +56,6 @@ export async function loadImage(
   policy: ImagePolicy = {},
 ): Promise<LoadedImage> {
   const archive = await openArchive(path, policy);
-  const checker = new ArchiveChecker(archive.limits);
   const pack = tarPack({ highWaterMark: SEND_BUFFER_BYTES });
   // A Node stream for docker-modem. Destroying it (the engine answered early) stops the re-packing.
   const body = Readable.from(pack, { objectMode: false, highWaterMark: SEND_BUFFER_BYTES });
@@ -80,19 +78,14 @@ export async function loadImage(
   let imageId: string;
   let preexisting: boolean;
   try {
-    await forEachEntry(
-      path,
-      archive.compressed,
-      (header, entry) => checker.member(header, entry, (h) => packSink(pack, h, stopped)),
-      archive.limits,
-    );
-    const checked = checker.finish(policy.architecture);
+    const checked = await readImageArchive(path, archive, (h) => packSink(pack, h, stopped));
     imageId = checked.imageId;
     preexisting = await imageExists(docker, imageId);
+    await writeMember(pack, checked.configName, checked.configBytes, stopped);
     await writeManifest(pack, checked.manifest, stopped);
     pack.finalize();
   } catch (err) {
-    // forEachEntry may have wrapped the engine's side of a failure as a bad archive: look inside.
+    // The walk may have wrapped the engine's side of a failure as a bad archive: look inside.
     interrupted ??= interruptionIn(err);
     if (interrupted === undefined) {
       // Ours to stop: a rejected archive, or a failure reading it. No manifest was sent.
@@ -103,15 +96,23 @@ export async function loadImage(
     }
     // The engine gave up first; what it said is the reason (a rejection of the content), and if it
     // said nothing, the engine failed us.
-    const said = await loading.then(firstProgressError, () => undefined);
+    const said = await loading.then(firstProgressError, (e: unknown) =>
+      isDiskFull(e) ? String(e) : undefined,
+    );
     body.destroy();
-    if (said !== undefined) throw rejectionOf(said);
+    if (said !== undefined) throw summariseEngineError(said);
     throw interrupted;
   }
 
   try {
-    const failure = await firstProgressError(await loading);
-    if (failure !== undefined) throw rejectionOf(failure);
+    const failure = await firstProgressError(
+      await loading.catch((err: unknown) => {
+        // The engine's 500 for a disk that filled while it unpacked: the image's size is the cause.
+        if (isDiskFull(err)) throw summariseEngineError(String(err), { cause: err });
+        throw err;
+      }),
+    );
+    if (failure !== undefined) throw summariseEngineError(failure);
   } finally {
     body.destroy();
   }
@@ -132,12 +133,13 @@ export async function loadImage(
       entrypoint: argv(inspected.Config.Entrypoint),
       cmd: argv(inspected.Config.Cmd),
       volumes: Object.keys(inspected.Config.Volumes ?? {}),
+      env: inspected.Config.Env ?? [],
     },
     policy.architecture,
   );
   if (unrunnable !== undefined) {
     if (!preexisting) await removeImage(docker, imageId);
-    throw new SandboxRejection(unrunnable);
+    throw new SandboxRejection(unrunnable.sentence, { code: unrunnable.code });
   }
   return { imageId, size: inspected.Size, preexisting };
 }
@@ -149,19 +151,33 @@ function interruptionIn(err: unknown): LoadInterrupted | undefined {
   return undefined;
 }
 
-/** The engine answers 200 and reports failures in the stream. A full disk is ours, not the team's. */
-function rejectionOf(failure: string): Error {
-  if (/no space left on device/i.test(failure)) return new Error(`docker load failed: ${failure}`);
-  return new SandboxRejection(`the Docker engine could not load the image: ${failure}`);
+function isDiskFull(err: unknown): boolean {
+  for (let e = err; e instanceof Error; e = e.cause) {
+    if (/no space left on device/i.test(e.message)) return true;
+  }
+  return false;
 }
 
-type PackHeader = Parameters<Pack["entry"]>[0];
-
-/** One member of the re-packed archive; every wait also ends when the engine stops reading. */
-function packSink(pack: Pack, header: PackHeader, stopped: Promise<never>): MemberSink {
+/**
+ * One member of the rebuilt archive; every wait also ends when the engine stops reading. The
+ * header is made here from the whitelisted fields alone: fixed mode, owner and mtime, no PAX.
+ */
+function packSink(pack: Pack, header: RebuiltHeader, stopped: Promise<never>): MemberSink {
   let entry!: ReturnType<Pack["entry"]>;
   const written = new Promise<void>((resolve, reject) => {
-    entry = pack.entry({ ...header }, (err) => (err ? reject(err) : resolve()));
+    entry = pack.entry(
+      {
+        name: header.name,
+        type: header.type,
+        size: header.size,
+        mode: header.type === "file" ? 0o644 : 0o755,
+        mtime: new Date(0),
+        uid: 0,
+        gid: 0,
+        ...(header.linkname === undefined ? {} : { linkname: header.linkname }),
+      },
+      (err) => (err ? reject(err) : resolve()),
+    );
   });
   written.catch(() => undefined); // awaited in end(); a destroyed pack must not count as unhandled
   return {
@@ -192,9 +208,13 @@ function drained(stream: NodeJS.EventEmitter): Promise<void> {
 
 /** manifest.json as the engine gets it: the checked image, with no tags. */
 async function writeManifest(pack: Pack, manifest: ManifestEntry, stopped: Promise<never>): Promise<void> {
-  const bytes = Buffer.from(JSON.stringify([{ ...manifest, RepoTags: null }]));
-  const header: PackHeader = { name: "manifest.json", size: bytes.length, mode: 0o644, mtime: new Date(0) };
-  const sink = packSink(pack, header, stopped);
+  const { Config, Layers } = manifest;
+  const bytes = Buffer.from(JSON.stringify([{ Config, RepoTags: null, Layers }]));
+  await writeMember(pack, "manifest.json", bytes, stopped);
+}
+
+async function writeMember(pack: Pack, name: string, bytes: Buffer, stopped: Promise<never>): Promise<void> {
+  const sink = packSink(pack, { name, type: "file", size: bytes.length }, stopped);
   await sink.write(bytes);
   await sink.end();
 }

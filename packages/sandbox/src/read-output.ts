@@ -1,7 +1,6 @@
 import type Docker from "dockerode";
 import { extract as tarExtract } from "tar-stream";
 import { isNotFound } from "./docker.ts";
-import { bytes } from "./image-tarball.ts";
 
 export type OutputFile = { found: true; data: Buffer } | { found: false; message: string };
 
@@ -35,7 +34,7 @@ export async function readRegularFile(
       if (size > maxBytes) return { found: false, message: `${path} is larger than ${maxBytes} bytes` };
       const chunks: Buffer[] = [];
       let total = 0;
-      for await (const chunk of bytes(entry)) {
+      for await (const chunk of entry as AsyncIterable<Buffer>) {
         total += chunk.length;
         if (total > maxBytes) return { found: false, message: `${path} is larger than ${maxBytes} bytes` };
         chunks.push(chunk);
