@@ -12,11 +12,12 @@ import { tinyShellModelTarball, ustarHeader } from "./images.ts";
 // the one hostile form it carries: layer and config digests are right, so an engine that took it
 // would load it and the model in it would score. What refuses it must be our loader, for that form.
 
-/** One archive member: its tar header (PAX records included: a crafted archive may carry any) and body. */
-export interface Member {
-  header: Partial<Header> & Pick<Header, "name">;
-  body: Buffer;
-}
+/**
+ * One archive member: its tar header and body, or `raw`, its blocks exactly as they go in the
+ * archive (for forms tar-stream would not write, such as PAX records without a `path`).
+ */
+export type Member =
+  { header: Partial<Header> & Pick<Header, "name">; body: Buffer; raw?: undefined } | { raw: Buffer };
 
 /** An image config, as the engine reads it (`config.Env`, `rootfs.diff_ids`, `history`, ...). */
 export type ImageConfig = Record<string, unknown> & { config: Record<string, unknown> };
@@ -95,13 +96,25 @@ async function readMembers(file: string): Promise<Map<string, Buffer>> {
 
 /** A tar of the given members (a layer, or a whole archive), with the end-of-archive blocks. */
 export async function tarOf(members: Member[]): Promise<Buffer> {
-  const pack = tar.pack();
-  for (const { header, body } of members) pack.entry(header, body);
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const chunk of pack) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
+  const blocks: Buffer[] = [];
+  for (const member of members) {
+    if (member.raw) {
+      blocks.push(member.raw);
+      continue;
+    }
+    const pack = tar.pack();
+    pack.entry(member.header, member.body);
+    pack.finalize();
+    const chunks: Buffer[] = [];
+    for await (const chunk of pack) chunks.push(chunk as Buffer);
+    const one = Buffer.concat(chunks);
+    blocks.push(one.subarray(0, one.length - END_OF_ARCHIVE)); // each member alone, without its end
+  }
+  return Buffer.concat([...blocks, Buffer.alloc(END_OF_ARCHIVE)]);
 }
+
+const END_OF_ARCHIVE = 1024;
+const padded = (bytes: Buffer) => Buffer.concat([bytes, Buffer.alloc((512 - (bytes.length % 512)) % 512)]);
 
 export const fileMember = (name: string, body: string | Buffer): Member => ({
   header: { name, type: "file", mode: 0o644, mtime: new Date(0) },
@@ -138,14 +151,17 @@ export function configBytes(parts: ImageParts): Buffer {
 }
 
 /**
- * The members of a `docker save` archive of `parts`, in the layout engines before 25 write: a
- * `<digest>.json` config, `<digest>/layer.tar` layers, manifest.json last.
+ * The members of a `docker save` archive of `parts`, in the layout engines before 25 write (a
+ * `<digest>.json` config, `<digest>/layer.tar` layers) or with `blobs`, the one of engines 25 and
+ * later (`blobs/sha256/<digest>` for both); manifest.json last.
  */
-export function dockerSaveMembers(parts: ImageParts, repoTags: string[] | null = null) {
+export function dockerSaveMembers(parts: ImageParts, layout: "legacy" | "blobs" = "legacy") {
   const config = configBytes(parts);
-  const configName = `${sha256(config)}.json`;
-  const layerNames = parts.layers.map((l) => `${sha256(l.stored)}/layer.tar`);
-  const manifest = [{ Config: configName, RepoTags: repoTags, Layers: layerNames }];
+  const configName = layout === "blobs" ? `blobs/sha256/${sha256(config)}` : `${sha256(config)}.json`;
+  const layerNames = parts.layers.map((l) =>
+    layout === "blobs" ? `blobs/sha256/${sha256(l.stored)}` : `${sha256(l.stored)}/layer.tar`,
+  );
+  const manifest = [{ Config: configName, RepoTags: null, Layers: layerNames }];
   return {
     members: [
       fileMember(configName, config),
@@ -177,14 +193,21 @@ export async function withLayerOf(parts: ImageParts, members: Member[]): Promise
 }
 
 /**
- * A `docker save` archive that also carries an OCI image layout (`oci-layout`, `index.json` and the
- * blobs it names) whose annotations name `tag`: Docker's containerd image store prefers the layout
- * and names the image from them, so the load would move `tag` (our base image's, say) to this image.
+ * A `docker save` archive as engines 25 and later write it (manifest.json beside an OCI image layout:
+ * `oci-layout`, `index.json`, an OCI manifest blob), whose index.json annotations name `tag`:
+ * Docker's containerd image store prefers the layout and names the image from them, so the load
+ * would move `tag` (our base image's, say) to this image. With `describes`, the OCI manifest
+ * describes that other image (its config blob included) rather than the one manifest.json names:
+ * two importers would then load two different images from one archive.
  */
-export async function ociLayoutArchive(parts: ImageParts, tag = BASE_IMAGE): Promise<CraftedArchive> {
-  const saved = dockerSaveMembers(parts);
-  const config = configBytes(parts);
-  const blob = (bytes: Buffer): Member => fileMember(`blobs/sha256/${sha256(bytes)}`, bytes);
+export async function ociLayoutArchive(
+  parts: ImageParts,
+  opts: { tag?: string; describes?: ImageParts } = {},
+): Promise<CraftedArchive> {
+  const tag = opts.tag ?? BASE_IMAGE;
+  const saved = dockerSaveMembers(parts, "blobs");
+  const described = opts.describes ?? parts;
+  const describedConfig = configBytes(described);
   const descriptor = (mediaType: string, bytes: Buffer) => ({
     mediaType,
     digest: `sha256:${sha256(bytes)}`,
@@ -194,11 +217,10 @@ export async function ociLayoutArchive(parts: ImageParts, tag = BASE_IMAGE): Pro
     JSON.stringify({
       schemaVersion: 2,
       mediaType: "application/vnd.oci.image.manifest.v1+json",
-      config: descriptor("application/vnd.oci.image.config.v1+json", config),
-      layers: parts.layers.map((l) => descriptor("application/vnd.oci.image.layer.v1.tar", l.stored)),
+      config: descriptor("application/vnd.oci.image.config.v1+json", describedConfig),
+      layers: described.layers.map((l) => descriptor("application/vnd.oci.image.layer.v1.tar", l.stored)),
     }),
   );
-  const colon = tag.lastIndexOf(":");
   const index = {
     schemaVersion: 2,
     mediaType: "application/vnd.oci.image.index.v1+json",
@@ -207,20 +229,24 @@ export async function ociLayoutArchive(parts: ImageParts, tag = BASE_IMAGE): Pro
         ...descriptor("application/vnd.oci.image.manifest.v1+json", manifest),
         annotations: {
           "io.containerd.image.name": `docker.io/${tag}`,
-          "org.opencontainers.image.ref.name": tag.slice(colon + 1),
+          "org.opencontainers.image.ref.name": tag.slice(tag.lastIndexOf(":") + 1),
         },
       },
     ],
   };
+  const extraConfig = opts.describes
+    ? [fileMember(`blobs/sha256/${sha256(describedConfig)}`, describedConfig)]
+    : [];
   const members = [
-    fileMember("oci-layout", JSON.stringify({ imageLayoutVersion: "1.0.0" })),
+    ...saved.members.slice(0, -1),
+    ...extraConfig,
+    fileMember(`blobs/sha256/${sha256(manifest)}`, manifest),
     fileMember("index.json", JSON.stringify(index)),
-    blob(manifest),
-    blob(config),
-    ...parts.layers.map((l) => blob(l.stored)),
-    ...saved.members,
+    fileMember("oci-layout", JSON.stringify({ imageLayoutVersion: "1.0.0" })),
+    ...saved.members.slice(-1),
   ];
-  return { file: await writeArchive(members, "oci-layout"), imageIds: [saved.imageId] };
+  const imageIds = [saved.imageId, `sha256:${sha256(describedConfig)}`];
+  return { file: await writeArchive(members, "oci-layout"), imageIds: [...new Set(imageIds)] };
 }
 
 /**
@@ -253,27 +279,38 @@ export async function compressedLayerBomb(parts: ImageParts, expandsTo: number):
 
 /**
  * A member that tar-stream (and any reader ignoring GNU sparse PAX records) reads as `shownAs`,
- * but Go's archive/tar, which the engine uses, reads as `realName`: a PAX `GNU.sparse.name` record
- * in the GNU sparse 1.0 form (a sparse map of one fragment covering the whole body, then the body).
+ * but Go's archive/tar, which the engine uses, reads as `realName`: a PAX header holding only the
+ * GNU sparse 1.0 records (`GNU.sparse.name` among them, no `path`), then a regular file whose body
+ * is the sparse map (one fragment covering everything) and the real body.
  */
 export function sparseRenamed(shownAs: string, realName: string, body: Buffer): Member {
-  const map = Buffer.alloc(512);
-  map.write(`1\n0\n${body.length}\n`, "ascii");
+  const records = paxRecords({
+    "GNU.sparse.major": "1",
+    "GNU.sparse.minor": "0",
+    "GNU.sparse.name": realName,
+    "GNU.sparse.realsize": String(body.length),
+  });
+  const map = padded(Buffer.from(`1\n0\n${body.length}\n`, "ascii"));
+  const data = Buffer.concat([map, body]);
   return {
-    header: {
-      name: shownAs,
-      type: "file",
-      mode: 0o644,
-      mtime: new Date(0),
-      pax: {
-        "GNU.sparse.major": "1",
-        "GNU.sparse.minor": "0",
-        "GNU.sparse.name": realName,
-        "GNU.sparse.realsize": String(body.length),
-      },
-    },
-    body: Buffer.concat([map, body]),
+    raw: Buffer.concat([
+      ustarHeader(`PaxHeaders/${shownAs}`, records.length, "x"),
+      padded(records),
+      ustarHeader(shownAs, data.length),
+      padded(data),
+    ]),
   };
+}
+
+/** PAX extended header records: `<length> <key>=<value>\n`, the length counting itself. */
+function paxRecords(records: Record<string, string>): Buffer {
+  const lines = Object.entries(records).map(([key, value]) => {
+    const rest = ` ${key}=${value}\n`;
+    let length = rest.length + 1;
+    while (`${length}${rest}`.length !== length) length = `${length}${rest}`.length;
+    return `${length}${rest}`;
+  });
+  return Buffer.from(lines.join(""), "utf8");
 }
 
 /**
