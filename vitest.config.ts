@@ -7,6 +7,7 @@ const UNIT = [
   "packages/scorer/test/**/*.test.ts",
   "packages/testset/test/**/*.test.ts",
   "packages/contracts/test/**/*.test.ts",
+  "packages/archive/test/**/*.test.ts",
   "apps/*/test/**/config.test.ts",
   "apps/api/test/coalesce.test.ts",
   "apps/api/test/lingering-close.test.ts",

@@ -63,7 +63,7 @@ export class TarHeaderCheck {
   #remaining = 0;
   #padding = 0;
   /** The body being collected: a PAX header or a GNU long name/link. */
-  #meta: { flag: number; chunks: Buffer[]; size: number } | undefined;
+  #meta: { flag: number; chunks: Buffer[]; size: number; at: number } | undefined;
   #pending: Pending = {};
   #ended = false;
   #offset = 0;
@@ -117,7 +117,7 @@ export class TarHeaderCheck {
         continue;
       }
       if (this.#headFill === 0 && chunk.length - p >= BLOCK) {
-        this.#header(chunk.subarray(p, p + BLOCK));
+        this.#header(chunk.subarray(p, p + BLOCK), this.#offset);
         p += BLOCK;
         this.#offset += BLOCK;
         continue;
@@ -129,7 +129,7 @@ export class TarHeaderCheck {
       this.#offset += n;
       if (this.#headFill === BLOCK) {
         this.#headFill = 0;
-        this.#header(this.#head);
+        this.#header(this.#head, this.#offset - BLOCK);
       }
     }
   }
@@ -150,8 +150,7 @@ export class TarHeaderCheck {
     throw new ArchiveRejection(code, `${this.#policy.where}: ${what}`);
   }
 
-  #header(block: Buffer): void {
-    const at = this.#offset;
+  #header(block: Buffer, at: number): void {
     if (isZero(block)) {
       if (this.#hasPending())
         this.#reject("ambiguous_header", `an extended header at byte ${at} describes no entry`);
@@ -170,6 +169,9 @@ export class TarHeaderCheck {
     }
     const flag = block[156] ?? 0;
     const size = this.#number(block, 124, 12, "size", at);
+    // Owners are not used, but a field one reader parses and another refuses is a disagreement.
+    this.#number(block, 108, 8, "uid", at);
+    this.#number(block, 116, 8, "gid", at);
     switch (flag) {
       case 0x78: // 'x': PAX extended header for the next entry
       case 0x4c: // 'L': GNU long name
@@ -264,7 +266,7 @@ export class TarHeaderCheck {
     }
     if (size > MAX_META_BYTES)
       this.#reject("bad_header", `the extended header at byte ${at} is ${size} bytes long`);
-    this.#meta = { flag, chunks: [], size };
+    this.#meta = { flag, chunks: [], size, at };
     this.#remaining = size;
     this.#padding = (BLOCK - (size % BLOCK)) % BLOCK;
     if (size === 0) this.#finishMeta();
@@ -275,7 +277,7 @@ export class TarHeaderCheck {
     if (!meta) return;
     this.#meta = undefined;
     const body = Buffer.concat(meta.chunks, meta.size);
-    const at = this.#offset - meta.size;
+    const at = meta.at;
     if (meta.flag === 0x78) {
       this.#pending.pax = this.#paxRecords(body, at);
       return;

@@ -19,11 +19,14 @@ export function entryParts(name: string, where = "the archive"): string[] {
     throw new ArchiveRejection("unsafe_path", `${where}: entry ${show(name)} is not a plain relative path`);
   }
   if (name.startsWith("/")) {
-    throw new ArchiveRejection("unsafe_path", `${where}: entry ${show(name)} is an absolute path`);
+    throw new ArchiveRejection("unsafe_path", `${where}: entry ${show(name)} is absolute, outside ${where}`);
   }
   const parts = name.split("/").filter((p) => p !== "" && p !== ".");
   if (parts.includes("..")) {
-    throw new ArchiveRejection("unsafe_path", `${where}: entry ${show(name)} climbs out with ".."`);
+    throw new ArchiveRejection(
+      "unsafe_path",
+      `${where}: entry ${show(name)} has a ".." component (it could point outside ${where})`,
+    );
   }
   if (parts.length > MAX_DEPTH) {
     throw new ArchiveRejection("unsafe_path", `${where}: entry ${show(name)} is nested too deep`);

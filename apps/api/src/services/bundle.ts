@@ -1,10 +1,9 @@
-import { createReadStream, createWriteStream } from "node:fs";
+import { createWriteStream } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { createGunzip } from "node:zlib";
-import tar from "tar-stream";
+import { ArchiveRejection, entryParts, walkTar } from "@holdout/archive";
 import yauzl from "yauzl";
 import { Errors } from "../errors.ts";
 
@@ -16,6 +15,8 @@ export interface BundleLimits {
 
 const MAX_DEPTH = 32;
 const MAX_PATH = 1024;
+/** Tar bytes per entry besides its content: a header, a PAX header and padding, generously. */
+const TAR_OVERHEAD_PER_ENTRY = 3 * 1024;
 const S_IFMT = 0o170000;
 const S_IFREG = 0o100000;
 const S_IFDIR = 0o040000;
@@ -23,17 +24,21 @@ const S_IFDIR = 0o040000;
 const invalid = (message: string) => new Errors.BundleInvalid(`the bundle is not acceptable: ${message}`);
 
 /**
- * The safe place of an archive entry inside `root`, or a rejection: no absolute paths, no `..`,
- * no backslashes or NULs, bounded depth. Together with refusing links, this is what keeps every
- * write inside the bundle's directory (no zip-slip).
+ * The safe place of an archive entry inside `root`, or a rejection: the archive package's safe
+ * entry names (no absolute paths, no `..`, no backslashes or NULs), shorter and shallower than it
+ * requires. Together with refusing links, this is what keeps every write inside the bundle's
+ * directory (no zip-slip).
  */
 export function entryTarget(root: string, name: string): string | null {
-  if (name.length > MAX_PATH || name.includes("\0") || name.includes("\\")) {
-    throw invalid(`entry name ${JSON.stringify(name.slice(0, 100))} is not a plain relative path`);
+  if (name.length > MAX_PATH) {
+    throw invalid(`entry ${JSON.stringify(name.slice(0, 100))} is not a plain relative path`);
   }
-  const parts = name.split("/").filter((p) => p !== "" && p !== ".");
-  if (name.startsWith("/") || parts.includes("..") || /^[a-zA-Z]:/.test(name)) {
-    throw invalid(`entry ${JSON.stringify(name.slice(0, 100))} points outside the bundle`);
+  let parts: string[];
+  try {
+    parts = entryParts(name, "the bundle");
+  } catch (err) {
+    if (err instanceof ArchiveRejection) throw invalid(err.sentence.replace(/^the bundle: /, ""));
+    throw err;
   }
   if (parts.length === 0) return null;
   if (parts.length > MAX_DEPTH)
@@ -140,49 +145,52 @@ async function extractZip(archive: string, root: string, budget: Budget) {
   }
 }
 
-/**
- * Our own refusals pass through; gzip and tar format errors (zlib's Z_* codes, tar-stream's
- * code-less errors) are the bundle's fault; anything else (ENOSPC, EACCES) is ours and stays a 5xx.
- */
-function asBundleFault(err: unknown): unknown {
-  if (!(err instanceof Error) || "statusCode" in err) return err;
-  const code = (err as NodeJS.ErrnoException).code;
-  if (code === undefined || code.startsWith("Z_")) {
-    return invalid(`it is not a readable tar.gz file (${err.message})`);
+/** A refusal of the archive package, in the API's words (the same words for every bundle fault). */
+function asBundleFault(err: unknown, limits: BundleLimits): unknown {
+  if (!(err instanceof ArchiveRejection)) return err;
+  if (err.code === "not_gzip" || err.code === "not_tar") return invalid("it is not a readable tar.gz file");
+  if (err.code === "too_large" || err.code === "compression_ratio") {
+    return new Errors.BundleTooLarge(`the bundle extracts to more than ${limits.maxBytes} bytes`);
   }
-  return err;
+  return invalid(err.sentence.replace(/^the bundle: /, ""));
 }
 
+/**
+ * The tar.gz through the archive package's bounded walk (gunzip, the raw-header check beside
+ * tar-stream, the entry count and the tar stream's size), each file written as it streams by.
+ */
 async function extractTarGz(archive: string, root: string, budget: Budget) {
-  const extract = tar.extract();
-  const done = pipeline(createReadStream(archive), createGunzip(), extract).catch((err: Error) => {
-    throw invalid(`it is not a readable tar.gz file (${err.message})`);
-  });
+  const { maxFiles, maxBytes } = budget.limits;
   try {
-    for await (const entry of extract) {
-      const { name, type, mode } = entry.header;
-      budget.addFile();
-      if (type !== "file" && type !== "directory") {
-        throw invalid(
-          `entry ${JSON.stringify(name)} is a ${type ?? "special entry"}; only files and directories are allowed`,
-        );
-      }
-      const target = entryTarget(root, name);
-      if (!target || type === "directory") {
-        if (target) await mkdir(target, { recursive: true });
-        entry.resume();
-        continue;
-      }
-      await writeEntry(target, entry as unknown as Readable, budget, ((mode ?? 0) & 0o111) !== 0);
-    }
+    await walkTar(
+      archive,
+      {
+        compressed: true,
+        limits: {
+          maxTarBytes: maxBytes + (maxFiles + 1) * TAR_OVERHEAD_PER_ENTRY,
+          maxCompressionRatio: Number.POSITIVE_INFINITY, // the extracted size is the bound
+          maxEntries: maxFiles,
+        },
+        policy: { where: "the bundle", kind: "layer" },
+      },
+      async (entry, body) => {
+        const { name, type, mode } = entry;
+        budget.addFile();
+        if (type !== "file" && type !== "directory") {
+          throw invalid(`entry ${JSON.stringify(name)} is a ${type}; only files and directories are allowed`);
+        }
+        const target = entryTarget(root, name);
+        if (!target || type === "directory") {
+          if (target) await mkdir(target, { recursive: true });
+          for await (const chunk of body) void chunk;
+          return;
+        }
+        await writeEntry(target, body as unknown as Readable, budget, (mode & 0o111) !== 0);
+      },
+    );
   } catch (err) {
-    extract.destroy();
-    await done.catch(() => {
-      // The first error (thrown below) is the one that matters; this one follows from it.
-    });
-    throw asBundleFault(err);
+    throw asBundleFault(err, budget.limits);
   }
-  await done;
 }
 
 /**

@@ -8,6 +8,7 @@ import { pipeline } from "node:stream/promises";
 import type { MultipartFile, MultipartValue } from "@fastify/multipart";
 import type { FastifyRequest } from "fastify";
 import { z } from "zod";
+import { sniffFormat, type ArchiveFormat } from "@holdout/archive";
 import { CompetitionClosedError, createSubmission, QuotaReservationLostError, type Db } from "@holdout/db";
 import { Errors, type FieldProblem } from "../errors.ts";
 import { extractBundle, type BundleLimits } from "./bundle.ts";
@@ -405,7 +406,7 @@ class ContentCheck extends Transform {
   }
 }
 
-type Format = "gzip" | "tar" | "zip";
+type Format = Extract<ArchiveFormat, "gzip" | "tar" | "zip">;
 type Verdict = Format | "invalid" | "undecided";
 
 /**
@@ -452,17 +453,14 @@ function notBundle() {
   return new Errors.BundleNotArchive("the file in `bundle` is not a zip or a tar.gz archive");
 }
 
+/** Images: `docker save` output, plain or gzipped (no zip, and no xz/zstd the worker cannot measure). */
 function sniffTarball(head: Buffer): Verdict {
-  if (head.length < 2) return "undecided";
-  if (head[0] === 0x1f && head[1] === 0x8b) return "gzip";
-  if (head.length < 262) return "undecided";
-  // POSIX/GNU tar headers carry "ustar" at offset 257 (docker save writes ustar).
-  return head.subarray(257, 262).toString("latin1") === "ustar" ? "tar" : "invalid";
+  const format = sniffFormat(head, ["gzip", "tar"]);
+  return format === "gzip" || format === "tar" || format === "undecided" ? format : "invalid";
 }
 
+/** Bundles: a zip, or a tar.gz (told by its gzip magic; the tar inside is checked on extraction). */
 function sniffBundle(head: Buffer): Verdict {
-  if (head.length < 4) return head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b ? "gzip" : "undecided";
-  if (head[0] === 0x1f && head[1] === 0x8b) return "gzip";
-  // A zip's first local file header: PK\x03\x04.
-  return head.readUInt32LE(0) === 0x04034b50 ? "zip" : "invalid";
+  const format = sniffFormat(head, ["gzip", "zip"]);
+  return format === "gzip" || format === "zip" || format === "undecided" ? format : "invalid";
 }
