@@ -49,8 +49,12 @@ describe("worker configuration", () => {
       maxCompressedBytes: 16 * 1024 ** 3,
       maxUncompressedBytes: 32 * 1024 ** 3,
       maxLayers: 100,
+      maxConfigBytes: 4 * 1024 ** 2,
       maxCompressionRatio: 100,
     });
+    expect(
+      tarballLimits(loadWorkerConfig({ ...valid, HOLDOUT_IMAGE_MAX_CONFIG_KB: "64" })).maxConfigBytes,
+    ).toBe(64 * 1024);
   });
 
   it("parses CPU lists and GPU grants, always as explicit requests", () => {

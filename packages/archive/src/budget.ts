@@ -41,7 +41,7 @@ export class ExpansionMeter {
     ) {
       throw new ArchiveRejection(
         "compression_ratio",
-        `${this.what} expands more than ${this.maxRatio} times when decompressed; refusing a likely decompression bomb`,
+        `${this.what} expands more than ${this.maxRatio} times when decompressed; refusing a likely gzip bomb`,
       );
     }
   }

@@ -291,6 +291,7 @@ export class TarHeaderCheck {
   /** `<length> <key>=<value>\n` records, each checked strictly (tar-stream checks none of this). */
   #paxRecords(body: Buffer, at: number): Map<string, string> {
     const records = new Map<string, string>();
+    let unknown: string | undefined;
     let p = 0;
     while (p < body.length) {
       const space = body.indexOf(0x20, p);
@@ -313,12 +314,7 @@ export class TarHeaderCheck {
       const known =
         (this.#policy.kind === "outer" ? OUTER_PAX_KEYS : LAYER_PAX_KEYS).has(key) ||
         (this.#policy.kind === "layer" && key.startsWith(XATTR_PREFIX));
-      if (!known) {
-        this.#reject(
-          "pax_key",
-          `the PAX record ${JSON.stringify(key.slice(0, 60))} at byte ${at} is not one we accept`,
-        );
-      }
+      if (!known) unknown ??= key;
       if (records.has(key))
         this.#reject("ambiguous_header", `the PAX header at byte ${at} sets ${key} twice`);
       if (value === "" && (key === "path" || key === "linkpath" || key === "size")) {
@@ -327,6 +323,13 @@ export class TarHeaderCheck {
       }
       records.set(key, value);
       p += length;
+    }
+    // After the loop: a sparse record anywhere in the header is the more telling refusal.
+    if (unknown !== undefined) {
+      this.#reject(
+        "pax_key",
+        `the PAX record ${JSON.stringify(unknown.slice(0, 60))} at byte ${at} is not one we accept`,
+      );
     }
     return records;
   }

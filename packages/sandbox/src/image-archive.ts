@@ -147,7 +147,7 @@ export class ImageArchiveCheck {
     if (!isLayer(name) || target.startsWith("/") || !isLayer(resolved)) {
       throw new ArchiveRejection(
         "link_escape",
-        `the archive member ${JSON.stringify(name)} is a symlink to ${JSON.stringify(target)}; docker save links only one layer to another`,
+        `the archive member ${JSON.stringify(name)} links outside the archive's layers (to ${JSON.stringify(target)}); docker save links only one layer to another`,
       );
     }
     this.#layerLinks.set(name, resolved);

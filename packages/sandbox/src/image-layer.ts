@@ -45,9 +45,16 @@ export async function streamLayer(
       chunk = next.value;
     }
   }
+  // Kept: a refusal thrown inside the pipeline may surface there as the AbortError of its teardown.
+  let refused: Error | undefined;
   const inspect = (chunk: Buffer): void => {
-    meter.output(chunk.length, compressed);
-    check.push(chunk);
+    try {
+      meter.output(chunk.length, compressed);
+      check.push(chunk);
+    } catch (err) {
+      refused ??= err as Error;
+      throw refused;
+    }
   };
   if (compressed) {
     try {
@@ -55,6 +62,7 @@ export async function streamLayer(
         for await (const chunk of inflated as AsyncIterable<Buffer>) inspect(chunk);
       });
     } catch (err) {
+      if (refused !== undefined) throw refused;
       if ((err as NodeJS.ErrnoException).code?.startsWith("Z_")) {
         throw new ArchiveRejection("not_gzip", `${where} is not valid gzip`, { cause: err });
       }

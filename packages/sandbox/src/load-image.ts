@@ -165,19 +165,7 @@ function isDiskFull(err: unknown): boolean {
 function packSink(pack: Pack, header: RebuiltHeader, stopped: Promise<never>): MemberSink {
   let entry!: ReturnType<Pack["entry"]>;
   const written = new Promise<void>((resolve, reject) => {
-    entry = pack.entry(
-      {
-        name: header.name,
-        type: header.type,
-        size: header.size,
-        mode: header.type === "file" ? 0o644 : 0o755,
-        mtime: new Date(0),
-        uid: 0,
-        gid: 0,
-        ...(header.linkname === undefined ? {} : { linkname: header.linkname }),
-      },
-      (err) => (err ? reject(err) : resolve()),
-    );
+    entry = pack.entry(packHeader(header), (err) => (err ? reject(err) : resolve()));
   });
   written.catch(() => undefined); // awaited in end(); a destroyed pack must not count as unhandled
   return {
@@ -188,6 +176,20 @@ function packSink(pack: Pack, header: RebuiltHeader, stopped: Promise<never>): M
       entry.end(undefined);
       await Promise.race([written, stopped]);
     },
+  };
+}
+
+/** The tar header of a rebuilt member: the whitelisted fields, and fixed mode, owner and mtime. */
+export function packHeader(header: RebuiltHeader): Parameters<Pack["entry"]>[0] {
+  return {
+    name: header.name,
+    type: header.type,
+    size: header.size,
+    mode: header.type === "file" ? 0o644 : 0o755,
+    mtime: new Date(0),
+    uid: 0,
+    gid: 0,
+    ...(header.linkname === undefined ? {} : { linkname: header.linkname }),
   };
 }
 
