@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { readdir } from "node:fs/promises";
+import { readdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -68,11 +68,14 @@ describe("hostile image archives through the API and a worker", () => {
     ours = { base: await imageId(BASE_IMAGE), runtime: await imageId(BASELINE_IMAGE) };
   });
 
+  const crafted: string[] = [];
   afterAll(async () => {
     await stack?.close();
+    await Promise.all(crafted.map((file) => rm(file, { force: true })));
   });
 
   async function submit(archive: CraftedArchive) {
+    crafted.push(archive.file);
     // A team per submission: each one's charge is seen alone.
     const { token } = await stack.createTeam();
     const { status, body } = await uploadImage(stack.url, token, archive.file, { model: "crafted" });

@@ -182,7 +182,7 @@ async function writeArchive(members: Member[], prefix: string): Promise<string> 
 }
 
 /** `parts` as a plain `docker save` archive, nothing hostile: what the other builders start from. */
-export async function imageArchive(parts: ImageParts, prefix = "crafted"): Promise<CraftedArchive> {
+export async function imageArchive(parts: ImageParts, prefix = "model"): Promise<CraftedArchive> {
   const { members, imageId } = dockerSaveMembers(parts);
   return { file: await writeArchive(members, prefix), imageIds: [imageId] };
 }
