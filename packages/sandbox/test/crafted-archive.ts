@@ -94,7 +94,7 @@ export function legacyMembers(img: Image, repoTags: string[] = []): Member[] {
  */
 export function ociMembers(
   img: Image,
-  opts: { annotation?: string; indexConfigHex?: string } = {},
+  opts: { annotation?: string; indexConfigHex?: string; nested?: boolean } = {},
 ): Member[] {
   const ociManifest = Buffer.from(
     JSON.stringify({
@@ -112,14 +112,63 @@ export function ociMembers(
       })),
     }),
   );
+  // The containerd store's save of a BuildKit image: index.json -> an image index -> the image's
+  // manifest and a provenance attestation (a manifest whose layer is an in-toto JSON document).
+  const statement = Buffer.from('{"_type":"https://in-toto.io/Statement/v0.1"}');
+  const attestation = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: "application/vnd.oci.image.manifest.v1+json",
+      config: {
+        mediaType: "application/vnd.oci.image.config.v1+json",
+        digest: `sha256:${sha256("{}")}`,
+        size: 2,
+      },
+      layers: [
+        {
+          mediaType: "application/vnd.in-toto+json",
+          digest: `sha256:${sha256(statement)}`,
+          size: statement.length,
+        },
+      ],
+    }),
+  );
+  const inner = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: "application/vnd.oci.image.index.v1+json",
+      manifests: [
+        {
+          mediaType: "application/vnd.oci.image.manifest.v1+json",
+          digest: `sha256:${sha256(ociManifest)}`,
+          size: ociManifest.length,
+        },
+        {
+          mediaType: "application/vnd.oci.image.manifest.v1+json",
+          digest: `sha256:${sha256(attestation)}`,
+          size: attestation.length,
+          annotations: { "vnd.docker.reference.type": "attestation-manifest" },
+        },
+      ],
+    }),
+  );
+  const top = opts.nested
+    ? {
+        mediaType: "application/vnd.oci.image.index.v1+json",
+        digest: `sha256:${sha256(inner)}`,
+        size: inner.length,
+      }
+    : {
+        mediaType: "application/vnd.oci.image.manifest.v1+json",
+        digest: `sha256:${sha256(ociManifest)}`,
+        size: ociManifest.length,
+      };
   const index = {
     schemaVersion: 2,
     mediaType: "application/vnd.oci.image.index.v1+json",
     manifests: [
       {
-        mediaType: "application/vnd.oci.image.manifest.v1+json",
-        digest: `sha256:${sha256(ociManifest)}`,
-        size: ociManifest.length,
+        ...top,
         ...(opts.annotation
           ? {
               annotations: {
@@ -137,6 +186,14 @@ export function ociMembers(
     ...img.layers.map((l) => ({ name: `blobs/sha256/${l.hex}`, body: l.blob })),
     { name: `blobs/sha256/${img.configHex}`, body: img.config },
     { name: `blobs/sha256/${sha256(ociManifest)}`, body: ociManifest },
+    ...(opts.nested
+      ? [
+          { name: `blobs/sha256/${sha256(inner)}`, body: inner },
+          { name: `blobs/sha256/${sha256(attestation)}`, body: attestation },
+          { name: `blobs/sha256/${sha256(statement)}`, body: statement },
+          { name: `blobs/sha256/${sha256("{}")}`, body: "{}" },
+        ]
+      : []),
     { name: "index.json", body: JSON.stringify(index) },
     {
       name: "manifest.json",

@@ -186,6 +186,20 @@ describe("the rebuilt archive", () => {
     }
   });
 
+  it("of a containerd-store save (a nested index with a provenance attestation) loads by ID", async () => {
+    const img = plain(helloLayer);
+    const loaded = await sandbox.loadImage(
+      await archive(ociMembers(img, { annotation: "holdout/base:bookworm", nested: true })),
+    );
+    try {
+      expect(loaded.imageId).toBe(`sha256:${img.configHex}`);
+      const base = await docker.getImage("holdout/base:bookworm").inspect();
+      expect(base.Id).not.toBe(loaded.imageId);
+    } finally {
+      await sandbox.removeImage(loaded.imageId);
+    }
+  });
+
   it("holds only the layers, the config and manifest.json, under headers of ours, as GNU tar reads it", async () => {
     const gzLayer = await tarOf([
       { name: "dir/", type: "directory" },
