@@ -1,17 +1,19 @@
 /**
  * Upload benchmark (not a test): a 1 GiB `docker save`-shaped tarball streamed to a real API on
  * loopback with curl (a separate process, so only the server's memory is measured here), against a
- * `cp` of the same file onto the same filesystem in the same run. Figures: throughput as a ratio to
- * the copy's (target at least 0.5x) and the API process's peak RSS growth during the upload (target
- * at most 64 MiB: uploads are streamed to disk, never held in memory).
+ * bare node:http sink that reads the same multipart body from the same curl and discards it, in the
+ * same run. Figures: throughput as a ratio to the sink's (target at least 0.6x: the API also parses
+ * the multipart body, sniffs the format, computes the SHA-256 receipt and writes the file to the
+ * disk), and the API process's peak RSS growth during the upload (target at most 64 MiB: uploads
+ * are streamed to disk, never held in memory).
  *
- * Like for like: the API answers 202 only once the file is on the disk (fsync), so the copy it is
- * compared with is `cp` followed by `sync FILE`. A bare `cp` only fills the page cache (coreutils
- * copies in the kernel, several GiB/s) and says nothing about the disk; it is printed as a reference
- * row. Two more reference rows show what this machine charges any server: a bare node:http server
- * that only writes the body, and SHA-256 of the same number of bytes already in memory (the receipt
- * every upload gets). Every operation starts after a `sync`, so none pays for another's writeback;
- * medians of alternating rounds.
+ * Reference rows show what this machine charges for the parts of that work: `cp` followed by
+ * `sync FILE` (the API answers 202 only once the file is on the disk, so this is the disk's own
+ * speed), a bare `cp` (the page cache only: coreutils copies in the kernel, several GiB/s), the same
+ * bare server writing the body to disk (same write buffer and fsync as the API, no parsing or
+ * hashing), and SHA-256 of the same number of bytes already in memory (the receipt every upload
+ * gets). Every operation starts after a `sync`, so none pays for another's writeback; medians of
+ * alternating rounds.
  *   npm run bench:upload           (needs the services scripts/setup.sh starts; part of npm run bench)
  */
 import { createHash } from "node:crypto";
@@ -21,6 +23,7 @@ import type { AddressInfo } from "node:net";
 import { mkdtemp, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { startStack, type Stack } from "../tests/support/stack.ts";
 import {
@@ -67,14 +70,17 @@ function hashSeconds(bytes: number): number {
 }
 
 /**
- * The same curl upload into a bare node:http server that only writes the body to disk (with the same
- * write buffer and fsync as the API): no multipart parsing, hashing, checks or database. A reference
- * for what HTTP over loopback itself costs on this machine.
+ * The same curl upload into a bare node:http server: with `toDisk`, it writes the body to disk with
+ * the same write buffer and fsync as the API; without, it reads the body and discards it (the sink the
+ * API is measured against: what HTTP over loopback and the client cost on this machine). Neither
+ * parses multipart, hashes, checks or touches the database.
  */
-async function bareUpload(file: string, dir: string): Promise<number> {
+async function bareUpload(file: string, dir: string, toDisk: boolean): Promise<number> {
   const server = createServer((req, res) => {
-    const out = createWriteStream(path.join(dir, "bare.out"), { highWaterMark: 4 * MiB, flush: true });
-    pipeline(req, out).then(
+    const sink = toDisk
+      ? createWriteStream(path.join(dir, "bare.out"), { highWaterMark: 4 * MiB, flush: true })
+      : new Writable({ write: (_chunk, _encoding, done) => done() });
+    pipeline(req, sink).then(
       () => res.end("ok"),
       (err: unknown) => res.destroy(err instanceof Error ? err : new Error(String(err))),
     );
@@ -119,25 +125,31 @@ export async function benchUpload(): Promise<Row[]> {
     };
     const copies: number[] = [];
     const cached: number[] = [];
-    const bare: number[] = [];
+    const sink: number[] = [];
+    const bareDisk: number[] = [];
     const hashes: number[] = [];
     const uploads: { seconds: number; rssGrowth: number }[] = [];
     for (let i = 0; i < ROUNDS; i++) {
-      copies.push(await settled(copy(true)));
-      uploads.push(await settled(() => upload(stack, token, file)));
+      // The API and the sink it is held to take turns going first.
+      const pair = [
+        async () => uploads.push(await settled(() => upload(stack, token, file))),
+        async () => sink.push(await settled(() => bareUpload(file, stack.dataDir, false))),
+      ];
+      for (const step of i % 2 === 0 ? pair : pair.reverse()) await step();
       await removeUploads(stack);
-      bare.push(await settled(() => bareUpload(file, stack.dataDir)));
+      copies.push(await settled(copy(true)));
+      bareDisk.push(await settled(() => bareUpload(file, stack.dataDir, true)));
       cached.push(await settled(copy(false)));
       hashes.push(hashSeconds(bytes));
     }
     const rate = (seconds: number[]) => bytes / MiB / median(seconds);
     const oursRate = rate(uploads.map((u) => u.seconds));
-    const cpRate = rate(copies);
+    const sinkRate = rate(sink);
     const reference = (figure: string, value: number): Row => ({
       figure: `  reference: ${figure} (MiB/s)`,
       ours: value.toFixed(0),
-      baseline: `${cpRate.toFixed(0)} (cp+sync)`,
-      ratio: `${(value / cpRate).toFixed(2)}x`,
+      baseline: `${sinkRate.toFixed(0)} (sink)`,
+      ratio: `${(value / sinkRate).toFixed(2)}x`,
       target: "(reference)",
       pass: true,
     });
@@ -146,12 +158,13 @@ export async function benchUpload(): Promise<Row[]> {
       {
         figure: "upload 1 GiB over loopback, on disk (MiB/s)",
         ours: oursRate.toFixed(0),
-        baseline: `${cpRate.toFixed(0)} (cp+sync)`,
-        ratio: `${(oursRate / cpRate).toFixed(2)}x`,
-        target: ">= 0.5x",
-        pass: oursRate / cpRate >= 0.5,
+        baseline: `${sinkRate.toFixed(0)} (bare node:http sink)`,
+        ratio: `${(oursRate / sinkRate).toFixed(2)}x`,
+        target: ">= 0.6x",
+        pass: oursRate / sinkRate >= 0.6,
       },
-      reference("bare node:http, no checks", rate(bare)),
+      reference("cp+sync, the disk's own speed", rate(copies)),
+      reference("bare node:http writing to disk", rate(bareDisk)),
       reference("cp to the page cache only", rate(cached)),
       reference("SHA-256 alone, in memory, no I/O", rate(hashes)),
       {

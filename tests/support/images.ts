@@ -176,8 +176,11 @@ export async function gzipBomb(size: number): Promise<string> {
   return out;
 }
 
-/** A ustar header for a regular file (a body of `size` bytes must follow). */
-function ustarHeader(name: string, size: number): Buffer {
+/**
+ * A ustar header for a regular file, or with `typeflag` another member (e.g. "x", a PAX extended
+ * header); a body of `size` bytes must follow.
+ */
+export function ustarHeader(name: string, size: number, typeflag = "0"): Buffer {
   const h = Buffer.alloc(512);
   const field = (offset: number, length: number, value: string): void =>
     void h.write(value, offset, length, "ascii");
@@ -189,7 +192,7 @@ function ustarHeader(name: string, size: number): Buffer {
   field(124, 12, octal(size, 12));
   field(136, 12, octal(0, 12));
   field(148, 8, "        "); // the checksum counts its own field as spaces
-  field(156, 1, "0");
+  field(156, 1, typeflag);
   field(257, 6, "ustar\0");
   field(263, 2, "00");
   let sum = 0;

@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, open, readdir, rename, rm } from "node:fs/promises";
 import os from "node:os";
@@ -12,6 +11,7 @@ import { sniffFormat, type ArchiveFormat } from "@holdout/archive";
 import { CompetitionClosedError, createSubmission, QuotaReservationLostError, type Db } from "@holdout/db";
 import { Errors, type FieldProblem } from "../errors.ts";
 import { extractBundle, type BundleLimits } from "./bundle.ts";
+import { ReceiptHash } from "./receipt-hash.ts";
 import { competitionClosed } from "./release.ts";
 import { textRule } from "./text.ts";
 
@@ -359,7 +359,7 @@ async function placeUpload(
       );
       bundleDir = path.join("bundles", id);
     }
-    return { id, kind, fields, fileName, bundleDir, size: check.size, sha256: check.sha256() };
+    return { id, kind, fields, fileName, bundleDir, size: check.size, sha256: await check.sha256() };
   } catch (err) {
     await rm(partial, { force: true });
     if (fileName) await rm(path.join(uploadsDir, fileName), { force: true });
@@ -378,11 +378,16 @@ async function fsyncPath(file: string): Promise<void> {
   }
 }
 
-/** Sniffs the format from the first bytes (refusing a wrong file early) and meters size and hash. */
+/**
+ * Sniffs the format from the first bytes (refusing a wrong file early) and meters size and hash.
+ * Each chunk goes on at once; the SHA-256 receipt is computed on the hashing thread (receipt-hash.ts)
+ * and the next chunk is taken only once that thread has room for it.
+ */
 class ContentCheck extends Transform {
   size = 0;
-  readonly #hash = createHash("sha256");
+  readonly #hash = new ReceiptHash();
   readonly #sniffer: Sniffer;
+  #ended = false;
 
   constructor(kind: "image" | "bundle") {
     super();
@@ -393,16 +398,36 @@ class ContentCheck extends Transform {
     const err = this.#sniffer.look(chunk);
     if (err) return done(err);
     this.size += chunk.length;
-    this.#hash.update(chunk);
-    done(null, chunk);
+    let room: Promise<void> | undefined;
+    try {
+      room = this.#hash.update(chunk);
+    } catch (failure) {
+      return done(failure as Error);
+    }
+    this.push(chunk);
+    if (room) room.then(() => done(), done);
+    else done();
+  }
+
+  override _flush(done: TransformCallback) {
+    this.#ended = true;
+    this.#hash.end();
+    done();
+  }
+
+  override _destroy(err: Error | null, done: (err: Error | null) => void) {
+    // A failed or abandoned upload: its receipt is of no use.
+    if (!this.#ended || err) this.#hash.discard();
+    done(err);
   }
 
   assertComplete(): Format {
     return this.#sniffer.assertComplete();
   }
 
-  sha256(): string {
-    return this.#hash.digest("hex");
+  /** The hex SHA-256 of everything that went through; once the stream has ended. */
+  sha256(): Promise<string> {
+    return this.#hash.digest();
   }
 }
 
