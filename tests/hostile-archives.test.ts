@@ -117,13 +117,18 @@ describe("hostile image archives through the API and a worker", () => {
   // Docker 25 and later write an OCI layout beside manifest.json in every `docker save`, so one that
   // describes the same image is accepted, but only manifest.json is loaded: the layout (and the tag
   // its annotations name, which the containerd image store would apply) never reaches the engine.
-  it("an OCI layout whose annotations name our base image: loaded from manifest.json alone, no tag moved", async () => {
-    const archive = await ociLayoutArchive(parts, { tag: BASE_IMAGE });
+  it("a Docker 25 style OCI layout naming the team's own image: loaded from manifest.json alone, scored", async () => {
+    const archive = await ociLayoutArchive(parts, { tag: "someteam/model:v1" });
     const r = await submit(archive);
     expect(r.state).toBe("scored");
-    expect(await imageId(BASE_IMAGE), `${BASE_IMAGE} moved`).toBe(ours.base);
+    expect(await imageExists("someteam/model:v1"), "the layout's tag applied").toBe(false);
     expect(await leaseTagsOf(r.id), "image leases left").toEqual([]);
     for (const id of archive.imageIds) expect(await imageExists(id), `${id} left on the engine`).toBe(false);
+  });
+
+  it("an OCI layout whose annotations name our base image", async () => {
+    const archive = await ociLayoutArchive(parts, { tag: BASE_IMAGE });
+    await expectRefused(archive, /one of this server's own images.*\[reserved_name\]/);
   });
 
   it("an OCI layout describing another image than manifest.json", async () => {

@@ -12,7 +12,7 @@ import {
 } from "@holdout/contracts";
 import { createDb, findCompetitionBySlug, withLock, type Db } from "@holdout/db";
 import { connectDocker, reapLeftovers, Sandbox, type ImageLease } from "@holdout/sandbox";
-import { DEFAULT_RUNTIME_IMAGE, runLimits, smokeLimits, tarballLimits, type WorkerConfig } from "./config.ts";
+import { runLimits, smokeLimits, tarballLimits, type WorkerConfig } from "./config.ts";
 import { DiskSpace, type DiskReport } from "./disk-space.ts";
 import { describeEngine, inspectEngine, pinnedImagesPresent } from "./engine-checks.ts";
 import { startHeartbeat } from "./heartbeat.ts";
@@ -89,8 +89,10 @@ export async function startWorker(
   });
   const sandbox = new Sandbox(docker, {
     keeperImage: engine.keeper.imageId,
-    // An upload naming our own images is refused (the engine would get none of its names anyway).
-    reservedImageNames: [config.HOLDOUT_KEEPER_IMAGE, config.HOLDOUT_RUNTIME_IMAGE ?? DEFAULT_RUNTIME_IMAGE],
+    // An upload naming the keeper is refused (the engine would get none of its names anyway). Not
+    // the runtime image: a competition may run bundles in an image teams also submit (the demo
+    // does, with its example model), so its name is an honest one to carry.
+    reservedImageNames: [config.HOLDOUT_KEEPER_IMAGE],
     tarballLimits: tarballLimits(config),
     ...(config.HOLDOUT_IMAGE_ARCH ? { architecture: config.HOLDOUT_IMAGE_ARCH } : {}),
     ...(config.HOLDOUT_RUN_CPUSET ? { cores: config.HOLDOUT_RUN_CPUSET } : {}),

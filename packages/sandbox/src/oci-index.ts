@@ -114,7 +114,7 @@ export function canonicalImageRef(ref: string): string {
 
 /**
  * The first name an archive claims (manifest.json's RepoTags, the OCI index's name annotations)
- * that is one of `reserved` (this server's own images: the keeper, the runtime image). The engine
+ * that is one of `reserved` (this server's own images, e.g. the keeper). The engine
  * gets none of those names (tags are stripped, the OCI layout is never forwarded), but an upload
  * that tries to pass itself off as one of our images is hostile on its face and refused, saying so.
  */

@@ -25,7 +25,7 @@ export interface SandboxOptions {
   /** Archive limits; defaults in DEFAULT_TARBALL_LIMITS. */
   tarballLimits?: Partial<TarballLimits>;
   /**
-   * Our own images' references (keeper, runtime): an uploaded archive that names one is refused.
+   * Our own images' references (e.g. the keeper's tag): an uploaded archive that names one is refused.
    * The keeper's, when given as a tag, is always among them.
    */
   reservedImageNames?: readonly string[];
