@@ -62,7 +62,7 @@ echo "tmp=$(stat -c '%a %U' /tmp) home=$HOME tmpdir=$TMPDIR"
 echo "image-files=$(ls -A /tmp | wc -l)"
 if echo x > /tmp/x; then echo tmp=writable; fi
 if mkdir -p "$HOME/.cache/model" && echo x > "$HOME/.cache/model/x"; then echo home=writable; fi
-if ! head -c 9000000 /dev/zero > /tmp/big; then echo tmp=full; fi
+if ! head -c 9000000 /dev/zero 2>&1 > /tmp/big; then echo tmp=full; fi
 ${PREDICT}`,
 };
 type Model = keyof typeof MODELS;
@@ -196,6 +196,8 @@ describe("runSubmission", () => {
     expect(result.log).toContain("image-files=0\n");
     expect(result.log).toContain("tmp=writable\n");
     expect(result.log).toContain("home=writable\n");
+    // head's complaint goes to stdout (2>&1 before the redirect), so it comes before tmp=full: the
+    // engine's log does not keep the order of lines written to two different streams.
     expect(result.log).toMatch(/No space left on device\ntmp=full\n/);
   });
 
