@@ -51,7 +51,7 @@ export interface ImagePolicy {
   limits?: Partial<TarballLimits>;
   /** The only architecture accepted (the engine's, e.g. amd64); any when undefined. */
   architecture?: string;
-  /** This server's own image references (keeper, runtime): an archive that names one is refused. */
+  /** This server's own image references (the keeper's): an archive that names one is refused. */
   reservedNames?: readonly string[];
 }
 
