@@ -41,7 +41,7 @@ export default defineConfig({
           exclude: [
             ...configDefaults.exclude,
             "tests/faults/**",
-            "tests/compose.test.ts",
+            "tests/system/compose.test.ts",
             "packages/db/test/migration-sql.test.ts",
             "packages/db/test/query-boundary.test.ts",
           ],
@@ -65,7 +65,7 @@ export default defineConfig({
         // brings a whole stack up under its own project name and ports, scores the example,
         // upgrades, restores and tears it down. Run alone with `npm run test:compose`.
         extends: true,
-        test: { name: "compose", include: ["tests/compose.test.ts"] },
+        test: { name: "compose", include: ["tests/system/compose.test.ts"] },
       },
     ],
   },

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { estimateSince, estimateStart, median } from "../src/services/queue-position.ts";
 
-// The queue estimate's arithmetic (tests/api-events.test.ts follows it through the event stream).
+// The queue estimate's arithmetic (tests/api/api-events.test.ts follows it through the event stream).
 
 describe("queue estimates", () => {
   const now = new Date("2026-12-03T12:00:00Z");
