@@ -91,6 +91,7 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund >/dev/null
 fi
 export CHECKPOINT_DISABLE=1
+bash scripts/generate-client.sh
 # `prisma migrate deploy` idles ~10 s after its work (see prisma.config.ts); skip it when every
 # migration in prisma/migrations is already applied.
 wanted=$(ls -d prisma/migrations/*/ | xargs -n1 basename | sort | tr '\n' ' ')
