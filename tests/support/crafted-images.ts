@@ -3,7 +3,15 @@ import { createReadStream } from "node:fs";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { createGzip } from "node:zlib";
-import tar, { type Header } from "tar-stream";
+import tar from "tar-stream";
+import {
+  legacyMembers,
+  ociMembers,
+  sha256,
+  tarOf,
+  type Image,
+  type Member,
+} from "../../packages/sandbox/test/crafted-archive.ts";
 import { BASE_IMAGE, TEST_ARTIFACTS_DIR, uniqueName } from "./env.ts";
 import { tinyShellModelTarball, ustarHeader } from "./images.ts";
 
@@ -12,12 +20,7 @@ import { tinyShellModelTarball, ustarHeader } from "./images.ts";
 // the one hostile form it carries: layer and config digests are right, so an engine that took it
 // would load it and the model in it would score. What refuses it must be our loader, for that form.
 
-/**
- * One archive member: its tar header and body, or `raw`, its blocks exactly as they go in the
- * archive (for forms tar-stream would not write, such as PAX records without a `path`).
- */
-export type Member =
-  { header: Partial<Header> & Pick<Header, "name">; body: Buffer; raw?: undefined } | { raw: Buffer };
+export { tarOf, type Member };
 
 /** An image config, as the engine reads it (`config.Env`, `rootfs.diff_ids`, `history`, ...). */
 export type ImageConfig = Record<string, unknown> & { config: Record<string, unknown> };
@@ -39,8 +42,6 @@ export interface CraftedArchive {
   file: string;
   imageIds: string[];
 }
-
-const sha256 = (bytes: Buffer | string) => createHash("sha256").update(bytes).digest("hex");
 
 export const plainLayer = (tarBytes: Buffer): Layer => ({
   stored: tarBytes,
@@ -94,30 +95,11 @@ async function readMembers(file: string): Promise<Map<string, Buffer>> {
   return files;
 }
 
-/** A tar of the given members (a layer, or a whole archive), with the end-of-archive blocks. */
-export async function tarOf(members: Member[]): Promise<Buffer> {
-  const blocks: Buffer[] = [];
-  for (const member of members) {
-    if (member.raw) {
-      blocks.push(member.raw);
-      continue;
-    }
-    const pack = tar.pack();
-    pack.entry(member.header, member.body);
-    pack.finalize();
-    const chunks: Buffer[] = [];
-    for await (const chunk of pack) chunks.push(chunk as Buffer);
-    const one = Buffer.concat(chunks);
-    blocks.push(one.subarray(0, one.length - END_OF_ARCHIVE)); // each member alone, without its end
-  }
-  return Buffer.concat([...blocks, Buffer.alloc(END_OF_ARCHIVE)]);
-}
-
-const END_OF_ARCHIVE = 1024;
 const padded = (bytes: Buffer) => Buffer.concat([bytes, Buffer.alloc((512 - (bytes.length % 512)) % 512)]);
 
 export const fileMember = (name: string, body: string | Buffer): Member => ({
-  header: { name, type: "file", mode: 0o644, mtime: new Date(0) },
+  name,
+  mode: 0o644,
   body: Buffer.from(body),
 });
 
@@ -152,25 +134,15 @@ export function configBytes(parts: ImageParts): Buffer {
 
 /**
  * The members of a `docker save` archive of `parts`, in the layout engines before 25 write (a
- * `<digest>.json` config, `<digest>/layer.tar` layers) or with `blobs`, the one of engines 25 and
- * later (`blobs/sha256/<digest>` for both); manifest.json last.
+ * `<digest>.json` config, `<digest>/layer.tar` layers; manifest.json last), with no tag.
  */
-export function dockerSaveMembers(parts: ImageParts, layout: "legacy" | "blobs" = "legacy") {
-  const config = configBytes(parts);
-  const configName = layout === "blobs" ? `blobs/sha256/${sha256(config)}` : `${sha256(config)}.json`;
-  const layerNames = parts.layers.map((l) =>
-    layout === "blobs" ? `blobs/sha256/${sha256(l.stored)}` : `${sha256(l.stored)}/layer.tar`,
-  );
-  const manifest = [{ Config: configName, RepoTags: null, Layers: layerNames }];
+export function dockerSaveMembers(parts: ImageParts) {
+  const image = asImage(parts);
   return {
-    members: [
-      fileMember(configName, config),
-      ...parts.layers.map((l, i) => fileMember(layerNames[i]!, l.stored)),
-      fileMember("manifest.json", JSON.stringify(manifest)),
-    ],
-    imageId: `sha256:${sha256(config)}`,
-    configName,
-    layerNames,
+    members: legacyMembers(image),
+    imageId: `sha256:${image.configHex}`,
+    configName: `${image.configHex}.json`,
+    layerNames: image.layers.map((l) => `${l.hex}/layer.tar`),
   };
 }
 
@@ -204,49 +176,26 @@ export async function ociLayoutArchive(
   parts: ImageParts,
   opts: { tag?: string; describes?: ImageParts } = {},
 ): Promise<CraftedArchive> {
-  const tag = opts.tag ?? BASE_IMAGE;
-  const saved = dockerSaveMembers(parts, "blobs");
-  const described = opts.describes ?? parts;
-  const describedConfig = configBytes(described);
-  const descriptor = (mediaType: string, bytes: Buffer) => ({
-    mediaType,
-    digest: `sha256:${sha256(bytes)}`,
-    size: bytes.length,
+  const image = asImage(parts);
+  const described = opts.describes ? asImage(opts.describes) : image;
+  // manifest.json names no tag: what a check refuses is then the layout's own annotation.
+  const members = ociMembers(image, {
+    annotation: opts.tag ?? BASE_IMAGE,
+    describes: described,
+    repoTags: [],
   });
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: "application/vnd.oci.image.manifest.v1+json",
-      config: descriptor("application/vnd.oci.image.config.v1+json", describedConfig),
-      layers: described.layers.map((l) => descriptor("application/vnd.oci.image.layer.v1.tar", l.stored)),
-    }),
-  );
-  const index = {
-    schemaVersion: 2,
-    mediaType: "application/vnd.oci.image.index.v1+json",
-    manifests: [
-      {
-        ...descriptor("application/vnd.oci.image.manifest.v1+json", manifest),
-        annotations: {
-          "io.containerd.image.name": `docker.io/${tag}`,
-          "org.opencontainers.image.ref.name": tag.slice(tag.lastIndexOf(":") + 1),
-        },
-      },
-    ],
-  };
-  const extraConfig = opts.describes
-    ? [fileMember(`blobs/sha256/${sha256(describedConfig)}`, describedConfig)]
-    : [];
-  const members = [
-    ...saved.members.slice(0, -1),
-    ...extraConfig,
-    fileMember(`blobs/sha256/${sha256(manifest)}`, manifest),
-    fileMember("index.json", JSON.stringify(index)),
-    fileMember("oci-layout", JSON.stringify({ imageLayoutVersion: "1.0.0" })),
-    ...saved.members.slice(-1),
-  ];
-  const imageIds = [saved.imageId, `sha256:${sha256(describedConfig)}`];
+  const imageIds = [`sha256:${image.configHex}`, `sha256:${described.configHex}`];
   return { file: await writeArchive(members, "oci-layout"), imageIds: [...new Set(imageIds)] };
+}
+
+/** `parts` as the in-memory image the archive builders of packages/sandbox's tests take. */
+function asImage(parts: ImageParts): Image {
+  const config = configBytes(parts);
+  return {
+    config,
+    configHex: sha256(config),
+    layers: parts.layers.map((l) => ({ blob: l.stored, hex: sha256(l.stored) })),
+  };
 }
 
 /**
@@ -333,8 +282,10 @@ export async function paxSparseRename(
   const hiddenParts = withRunConfig(parts, { Env: envWith(parts, ["LD_PRELOAD=/tmp/hook.so"]) });
   const hidden = configBytes(hiddenParts);
   const renamed = sparseRenamed("harmless.txt", saved.configName, hidden);
-  const [config, ...rest] = saved.members;
-  const file = await writeArchive([config!, renamed, ...rest], "pax-rename-config");
+  // After the checked config: the reader that applies the rename takes the later of the two.
+  const at = saved.members.findIndex((m) => m.name === saved.configName) + 1;
+  const members = [...saved.members.slice(0, at), renamed, ...saved.members.slice(at)];
+  const file = await writeArchive(members, "pax-rename-config");
   return { file, imageIds: [saved.imageId, `sha256:${sha256(hidden)}`] };
 }
 
@@ -345,14 +296,8 @@ export async function paxSparseRename(
  * layer holds `etc/` itself: the engine applies a layer on its own, without the layers below.)
  */
 export async function symlinkThenWrite(parts: ImageParts): Promise<CraftedArchive> {
-  const dir: Member = {
-    header: { name: "etc/", type: "directory", mode: 0o755, mtime: new Date(0) },
-    body: Buffer.alloc(0),
-  };
-  const link: Member = {
-    header: { name: "opt/through", type: "symlink", linkname: "/etc", mtime: new Date(0) },
-    body: Buffer.alloc(0),
-  };
+  const dir: Member = { name: "etc/", type: "directory", mode: 0o755 };
+  const link: Member = { name: "opt/through", type: "symlink", linkname: "/etc" };
   const through = fileMember("opt/through/ld.so.preload", "/tmp/hook.so\n");
   return imageArchive(await withLayerOf(parts, [dir, link, through]), "symlink-write");
 }
@@ -379,15 +324,11 @@ export async function withEnv(parts: ImageParts, entries: string[]): Promise<Cra
 /** A layer holding a character device node (1:3, the same as /dev/null). */
 export async function deviceNode(parts: ImageParts): Promise<CraftedArchive> {
   const node: Member = {
-    header: {
-      name: "opt/holdout-device",
-      type: "character-device",
-      mode: 0o666,
-      devmajor: 1,
-      devminor: 3,
-      mtime: new Date(0),
-    },
-    body: Buffer.alloc(0),
+    name: "opt/holdout-device",
+    type: "character-device",
+    mode: 0o666,
+    devmajor: 1,
+    devminor: 3,
   };
   return imageArchive(await withLayerOf(parts, [node]), "device-node");
 }
@@ -406,12 +347,6 @@ export async function escapingLayer(
       ? [fileMember("/etc/holdout-absolute", "x\n")]
       : form === "dotdot"
         ? [fileMember("opt/../../holdout-escape", "x\n")]
-        : [
-            fileMember("opt/target", "x\n"),
-            {
-              header: { name: "opt/link", type: "link", linkname: "../../opt/target", mtime: new Date(0) },
-              body: Buffer.alloc(0),
-            },
-          ];
+        : [fileMember("opt/target", "x\n"), { name: "opt/link", type: "link", linkname: "../../opt/target" }];
   return imageArchive(await withLayerOf(parts, members), `escaping-${form}`);
 }

@@ -5,35 +5,62 @@ import { pack as tarPack } from "tar-stream";
 
 export const sha256 = (bytes: Buffer | string): string => createHash("sha256").update(bytes).digest("hex");
 
-export interface Member {
+/**
+ * One archive member: a header's fields and a body, or `raw`, its blocks exactly as they go in the
+ * archive (for forms tar-stream would not write, such as PAX records without a `path`).
+ */
+export type Member = NamedMember | { raw: Buffer };
+
+/** A member described by its header's fields. */
+export interface NamedMember {
   name: string;
   body?: Buffer | string;
-  type?: "file" | "directory" | "symlink";
+  type?: "file" | "directory" | "symlink" | "link" | "character-device";
   linkname?: string;
+  mode?: number;
+  devmajor?: number;
+  devminor?: number;
   /** PAX records tar-stream writes before this member's header. */
   pax?: Record<string, string>;
+  raw?: undefined;
 }
 
+const END_OF_ARCHIVE = 1024;
+
+/**
+ * A tar of the given members (a layer, or a whole archive), with the end-of-archive blocks. Every
+ * time stamp is the epoch, so equal members make equal bytes.
+ */
 export async function tarOf(members: Member[]): Promise<Buffer> {
-  const p = tarPack();
+  const blocks: Buffer[] = [];
   for (const m of members) {
+    if (m.raw) {
+      blocks.push(m.raw);
+      continue;
+    }
     const body =
       m.body === undefined ? Buffer.alloc(0) : Buffer.isBuffer(m.body) ? m.body : Buffer.from(m.body);
+    const p = tarPack();
     p.entry(
       {
         name: m.name,
         type: m.type ?? "file",
+        mtime: new Date(0),
+        ...(m.mode === undefined ? {} : { mode: m.mode }),
         ...(m.linkname ? { linkname: m.linkname } : {}),
+        ...(m.devmajor === undefined ? {} : { devmajor: m.devmajor, devminor: m.devminor ?? 0 }),
         ...(m.pax ? { pax: m.pax } : {}),
         size: body.length,
       },
       body,
     );
+    p.finalize();
+    const chunks: Buffer[] = [];
+    for await (const chunk of p) chunks.push(chunk as Buffer);
+    const one = Buffer.concat(chunks);
+    blocks.push(one.subarray(0, one.length - END_OF_ARCHIVE)); // each member alone, without its end
   }
-  p.finalize();
-  const chunks: Buffer[] = [];
-  for await (const chunk of p) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
+  return Buffer.concat([...blocks, Buffer.alloc(END_OF_ARCHIVE)]);
 }
 
 export interface Image {
@@ -66,7 +93,7 @@ export function image(
 }
 
 /** The members `docker save` before Docker 25 writes: `<hex>.json`, `<hex>/layer.tar`, manifest.json. */
-export function legacyMembers(img: Image, repoTags: string[] = []): Member[] {
+export function legacyMembers(img: Image, repoTags: string[] = []): NamedMember[] {
   return [
     ...img.layers.flatMap((l) => [
       { name: `${l.hex}/`, type: "directory" as const },
@@ -87,50 +114,42 @@ export function legacyMembers(img: Image, repoTags: string[] = []): Member[] {
   ];
 }
 
+const descriptor = (mediaType: string, bytes: Buffer | string) => ({
+  mediaType,
+  digest: `sha256:${sha256(bytes)}`,
+  size: Buffer.byteLength(bytes),
+});
+
 /**
  * The members Docker 25 and later write: an OCI layout (oci-layout, index.json, an OCI manifest
- * blob) beside manifest.json, naming blobs by digest. `indexConfigHex` lets a test make the two
- * descriptions disagree.
+ * blob) beside manifest.json, naming blobs by digest; manifest.json's RepoTags and the index's
+ * annotations name `annotation`, which Docker's containerd image store would apply. With
+ * `describes`, the OCI manifest describes that other image (its config blob included) rather than
+ * the one manifest.json names: two importers would then load two different images from one archive.
+ * With `nested`, index.json points to an image index holding the manifest and a provenance
+ * attestation, as the containerd store's save of a BuildKit image does. `repoTags` (default: the
+ * annotation, as a real save writes it) lets a test keep the tag out of manifest.json.
  */
 export function ociMembers(
   img: Image,
-  opts: { annotation?: string; indexConfigHex?: string; nested?: boolean } = {},
+  opts: { annotation?: string; describes?: Image; nested?: boolean; repoTags?: string[] } = {},
 ): Member[] {
+  const described = opts.describes ?? img;
   const ociManifest = Buffer.from(
     JSON.stringify({
       schemaVersion: 2,
       mediaType: "application/vnd.oci.image.manifest.v1+json",
-      config: {
-        mediaType: "application/vnd.oci.image.config.v1+json",
-        digest: `sha256:${opts.indexConfigHex ?? img.configHex}`,
-        size: img.config.length,
-      },
-      layers: img.layers.map((l) => ({
-        mediaType: "application/vnd.oci.image.layer.v1.tar",
-        digest: `sha256:${l.hex}`,
-        size: l.blob.length,
-      })),
+      config: descriptor("application/vnd.oci.image.config.v1+json", described.config),
+      layers: described.layers.map((l) => descriptor("application/vnd.oci.image.layer.v1.tar", l.blob)),
     }),
   );
-  // The containerd store's save of a BuildKit image: index.json -> an image index -> the image's
-  // manifest and a provenance attestation (a manifest whose layer is an in-toto JSON document).
   const statement = Buffer.from('{"_type":"https://in-toto.io/Statement/v0.1"}');
   const attestation = Buffer.from(
     JSON.stringify({
       schemaVersion: 2,
       mediaType: "application/vnd.oci.image.manifest.v1+json",
-      config: {
-        mediaType: "application/vnd.oci.image.config.v1+json",
-        digest: `sha256:${sha256("{}")}`,
-        size: 2,
-      },
-      layers: [
-        {
-          mediaType: "application/vnd.in-toto+json",
-          digest: `sha256:${sha256(statement)}`,
-          size: statement.length,
-        },
-      ],
+      config: descriptor("application/vnd.oci.image.config.v1+json", "{}"),
+      layers: [descriptor("application/vnd.in-toto+json", statement)],
     }),
   );
   const inner = Buffer.from(
@@ -138,73 +157,55 @@ export function ociMembers(
       schemaVersion: 2,
       mediaType: "application/vnd.oci.image.index.v1+json",
       manifests: [
+        descriptor("application/vnd.oci.image.manifest.v1+json", ociManifest),
         {
-          mediaType: "application/vnd.oci.image.manifest.v1+json",
-          digest: `sha256:${sha256(ociManifest)}`,
-          size: ociManifest.length,
-        },
-        {
-          mediaType: "application/vnd.oci.image.manifest.v1+json",
-          digest: `sha256:${sha256(attestation)}`,
-          size: attestation.length,
+          ...descriptor("application/vnd.oci.image.manifest.v1+json", attestation),
           annotations: { "vnd.docker.reference.type": "attestation-manifest" },
         },
       ],
     }),
   );
   const top = opts.nested
-    ? {
-        mediaType: "application/vnd.oci.image.index.v1+json",
-        digest: `sha256:${sha256(inner)}`,
-        size: inner.length,
-      }
-    : {
-        mediaType: "application/vnd.oci.image.manifest.v1+json",
-        digest: `sha256:${sha256(ociManifest)}`,
-        size: ociManifest.length,
-      };
+    ? descriptor("application/vnd.oci.image.index.v1+json", inner)
+    : descriptor("application/vnd.oci.image.manifest.v1+json", ociManifest);
+  const tag = opts.annotation;
   const index = {
     schemaVersion: 2,
     mediaType: "application/vnd.oci.image.index.v1+json",
     manifests: [
       {
         ...top,
-        ...(opts.annotation
+        ...(tag
           ? {
               annotations: {
-                "io.containerd.image.name": `docker.io/${opts.annotation}`,
-                "org.opencontainers.image.ref.name": opts.annotation.split(":")[1] ?? "latest",
+                "io.containerd.image.name": `docker.io/${tag}`,
+                "org.opencontainers.image.ref.name": tag.slice(tag.lastIndexOf(":") + 1),
               },
             }
           : {}),
       },
     ],
   };
+  const blob = (bytes: Buffer | string): Member => ({ name: `blobs/sha256/${sha256(bytes)}`, body: bytes });
   return [
     { name: "blobs/", type: "directory" },
     { name: "blobs/sha256/", type: "directory" },
-    ...img.layers.map((l) => ({ name: `blobs/sha256/${l.hex}`, body: l.blob })),
-    { name: `blobs/sha256/${img.configHex}`, body: img.config },
-    { name: `blobs/sha256/${sha256(ociManifest)}`, body: ociManifest },
-    ...(opts.nested
-      ? [
-          { name: `blobs/sha256/${sha256(inner)}`, body: inner },
-          { name: `blobs/sha256/${sha256(attestation)}`, body: attestation },
-          { name: `blobs/sha256/${sha256(statement)}`, body: statement },
-          { name: `blobs/sha256/${sha256("{}")}`, body: "{}" },
-        ]
-      : []),
+    ...img.layers.map((l) => blob(l.blob)),
+    blob(img.config),
+    ...(described.configHex !== img.configHex ? [blob(described.config)] : []),
+    blob(ociManifest),
+    ...(opts.nested ? [blob(inner), blob(attestation), blob(statement), blob("{}")] : []),
     { name: "index.json", body: JSON.stringify(index) },
+    { name: "oci-layout", body: '{"imageLayoutVersion":"1.0.0"}' },
     {
       name: "manifest.json",
       body: JSON.stringify([
         {
           Config: `blobs/sha256/${img.configHex}`,
-          RepoTags: opts.annotation ? [opts.annotation] : [],
+          RepoTags: opts.repoTags ?? (tag ? [tag] : []),
           Layers: img.layers.map((l) => `blobs/sha256/${l.hex}`),
         },
       ]),
     },
-    { name: "oci-layout", body: '{"imageLayoutVersion":"1.0.0"}' },
   ];
 }

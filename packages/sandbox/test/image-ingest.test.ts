@@ -14,15 +14,7 @@ import { connectDocker, Sandbox, SandboxRejection, steeringVariable } from "../s
 import { summariseEngineError } from "../src/engine-errors.ts";
 import { openArchive, readImageArchive } from "../src/image-tarball.ts";
 import { packHeader } from "../src/load-image.ts";
-import {
-  image,
-  legacyMembers,
-  ociMembers,
-  sha256,
-  tarOf,
-  type Image,
-  type Member,
-} from "./crafted-archive.ts";
+import { image, legacyMembers, ociMembers, tarOf, type Image, type Member } from "./crafted-archive.ts";
 
 // Integration tests against the real Docker engine: hostile archive forms are refused before the
 // engine loads anything, and what the engine gets is rebuilt (and still loads).
@@ -71,7 +63,11 @@ describe("image ingest refuses, before the engine loads anything", () => {
   it("an OCI index that describes another image than manifest.json (tag annotation naming our base)", async () => {
     const img = plain(helloLayer);
     const path = await archive(
-      ociMembers(img, { annotation: "holdout/base:bookworm", indexConfigHex: sha256("another config") }),
+      ociMembers(img, {
+        annotation: "holdout/base:bookworm",
+        describes: plain(helloLayer, { config: { Entrypoint: ["/another"] } }),
+        repoTags: [],
+      }),
     );
     const err = await refused(path);
     expect(err.code).toBe("oci_layout");
