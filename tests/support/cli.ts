@@ -13,8 +13,23 @@ export interface CliRun {
 
 /** Runs the real `holdout` command with only the given environment (and `stdin`, if any). */
 export function holdout(args: string[], env: Record<string, string>, stdin?: string): Promise<CliRun> {
+  return runScript(CLI, args, env, { stdin });
+}
+
+/**
+ * Runs a Node script (a `holdout` command: the checkout's, or one installed from the server's
+ * package) with only the given environment, in `cwd` if given.
+ */
+export function runScript(
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+  opts: { stdin?: string; cwd?: string } = {},
+): Promise<CliRun> {
+  const { stdin, cwd } = opts;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
+    const child = spawn(process.execPath, [script, ...args], {
+      ...(cwd ? { cwd } : {}),
       env: { PATH: process.env.PATH ?? "", HOME: os.tmpdir(), ...env },
       stdio: [stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
     });

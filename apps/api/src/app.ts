@@ -18,6 +18,7 @@ import { genRequestId, requestId } from "./plugins/request-id.ts";
 import { securityHeaders } from "./plugins/security-headers.ts";
 import { credentialRateLimit, ipRateLimit, type RateLimitOptions } from "./plugins/rate-limit.ts";
 import accountRoutes from "./routes/accounts.ts";
+import cliRoutes from "./routes/cli.ts";
 import competitionAdminRoutes from "./routes/admin-competition.ts";
 import adminRoutes from "./routes/admin.ts";
 import finalsRoutes from "./routes/finals.ts";
@@ -27,6 +28,7 @@ import submissionDetailRoutes from "./routes/submission-details.ts";
 import submissionRoutes from "./routes/submissions.ts";
 import uploadRoutes from "./routes/uploads.ts";
 import type { BundleLimits } from "./services/bundle.ts";
+import { serverVersion } from "./services/cli-package.ts";
 import { EventHub } from "./services/events-hub.ts";
 import { cachedLeaderboard, type CompetitionInfo } from "./services/leaderboard.ts";
 import { streamSlots } from "./services/stream-slots.ts";
@@ -98,6 +100,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(problemJson);
   await app.register(requestId);
+  // Every answer names the server's version: the packaged CLI (routes/cli.ts) warns on a mismatch.
+  const version = await serverVersion();
+  app.addHook("onSend", (_request, reply, _payload, next) => {
+    void reply.header("holdout-version", version);
+    next();
+  });
   await app.register(metrics, { db: deps.db, competitionId: deps.competition.id, queues: [deps.queue] });
   await app.register(securityHeaders, { hsts: deps.session?.cookieSecure ?? true });
   await app.register(crossOriginCheck);
@@ -122,6 +130,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   const views = new Eta({ views: VIEWS_DIR, cache: true, autoEscape: true });
   await app.register(healthRoutes, { db: deps.db, redis: deps.redis });
+  await app.register(cliRoutes);
   const board = cachedLeaderboard(deps.db, deps.competition);
   await app.register(leaderboardRoutes, { board, competition: deps.competition });
   await app.register(accountRoutes, {

@@ -1,4 +1,4 @@
-import { UsageError } from "./organizer-db.ts";
+import { UsageError } from "./usage-error.ts";
 
 /** Where the participant commands talk to, and as whom. */
 export interface Remote {
@@ -50,6 +50,21 @@ export async function problemOf(res: Response): Promise<ApiError> {
   return new ApiError(res.status, "HTTP_ERROR", text.trim().slice(0, 200) || res.statusText);
 }
 
+// Set when the server packaged this command (apps/api/src/services/cli-package.ts); a checkout's
+// `npx holdout` is the server's own and compares nothing.
+const CLI_VERSION = process.env.HOLDOUT_CLI_VERSION;
+let versionWarned = false;
+
+/** Warns once, on standard error, when the server runs another version than this command. */
+export function noteServerVersion(remote: Remote, res: Response): void {
+  const server = res.headers.get("holdout-version");
+  if (!CLI_VERSION || !server || server === CLI_VERSION || versionWarned) return;
+  versionWarned = true;
+  console.error(
+    `holdout: warning: this command is version ${CLI_VERSION}, the server runs ${server}; install the server's: npm install -g ${remote.server}/cli/holdout-cli-${server}.tgz`,
+  );
+}
+
 export async function getJson<T>(remote: Remote, path: string): Promise<T> {
   let res: Response;
   try {
@@ -61,12 +76,14 @@ export async function getJson<T>(remote: Remote, path: string): Promise<T> {
     const reason = cause instanceof Error ? cause.message : (err as Error).message;
     throw new Error(`cannot reach ${remote.server}: ${reason}`, { cause: err });
   }
+  noteServerVersion(remote, res);
   if (!res.ok) throw await problemOf(res);
   return (await res.json()) as T;
 }
 
 export async function postJson<T>(remote: Remote, path: string): Promise<T> {
   const res = await fetch(`${remote.server}${path}`, { method: "POST", headers: authHeaders(remote) });
+  noteServerVersion(remote, res);
   if (!res.ok) throw await problemOf(res);
   return (await res.json()) as T;
 }

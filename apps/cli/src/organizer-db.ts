@@ -1,13 +1,8 @@
 import { createDb, type Db } from "@holdout/db";
 import { loadCliDbConfig } from "./config.ts";
+import { UsageError } from "./usage-error.ts";
 
-/** A mistake in what the user asked for: main prints it as one line and exits 2. */
-export class UsageError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "UsageError";
-  }
-}
+export { UsageError };
 
 type ErrorClass = abstract new (...args: never[]) => Error;
 

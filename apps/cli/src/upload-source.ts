@@ -3,7 +3,7 @@ import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { PassThrough, type Readable } from "node:stream";
 import { create as createTar } from "tar";
-import { UsageError } from "./organizer-db.ts";
+import { UsageError } from "./usage-error.ts";
 
 /** What the submit command sends: a stream, its size if known, and a way to learn it failed. */
 export interface UploadSource {

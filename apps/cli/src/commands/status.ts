@@ -3,7 +3,7 @@ import { isFinalState, isSubmissionState } from "@holdout/contracts";
 import type { RunLog, SubmissionDetail, TimelineEvent } from "@holdout/contracts/http";
 import { getJson, remoteFrom } from "../api-client.ts";
 import { followSubmission, queueLine, timelineLine } from "../follow.ts";
-import { UsageError } from "../organizer-db.ts";
+import { UsageError } from "../usage-error.ts";
 import { printable, printableLine, terminalJson } from "../terminal-text.ts";
 import { report } from "./submit.ts";
 

@@ -6,7 +6,7 @@ import { ApiError, authHeaders, getJson, remoteFrom, type Remote } from "../api-
 import { followSubmission } from "../follow.ts";
 import { printable } from "../terminal-text.ts";
 import { PipeSource } from "../pipe-source.ts";
-import { UsageError } from "../organizer-db.ts";
+import { UsageError } from "../usage-error.ts";
 import { ProgressBar } from "../progress.ts";
 import { failureAdvice, scoresTable } from "../render.ts";
 import { bundleDir, dockerSave, tarballFile, type UploadSource } from "../upload-source.ts";

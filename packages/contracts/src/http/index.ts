@@ -6,3 +6,4 @@ export * from "./problem.ts";
 export * from "./scores.ts";
 export * from "./submission.ts";
 export * from "./leaderboard.ts";
+export * from "./cli.ts";
