@@ -37,6 +37,11 @@ describe("holdout submit / status / leaderboard", () => {
     expect(run.stderr).toMatch(/uploading [\d.]+ (KiB|MiB|GiB) .*\/s/);
     expect(run.code, run.stderr).toBe(0);
     const [, id] = SUBMISSION.exec(run.stdout)!;
+    // Where to look at it, and what the team may still submit.
+    expect(run.stdout).toContain(`its page: ${stack.url}/submissions/${id}\n`);
+    expect(run.stdout).toMatch(
+      /^quota: \d+ more submissions? now \(\d+ of \d+ in the last 24 hours, \d+ of \d+ in all\)$/m,
+    );
     // The timeline as it happened, then the scores table.
     expect(run.stdout).toMatch(/queued\s+waiting for a worker/);
     // The timeline says it is scored; the scores themselves come from the submission, released.
@@ -79,8 +84,16 @@ describe("holdout submit / status / leaderboard", () => {
       env,
     );
     expect(run.code, run.stderr).toBe(1);
-    expect(run.stdout).toMatch(/failed \(invalid_output/);
+    expect(run.stdout).toMatch(/failed \(invalid_output, smoke run\)/);
     expect(run.stdout).toContain("what to do:");
+    // No hidden run happened: asking for its log says so, and fails.
+    const [, id] = SUBMISSION.exec(run.stdout)!;
+    const log = await holdout(["status", id!, "--log", "hidden"], env);
+    expect(log.code).toBe(1);
+    expect(log.stdout).toBe("");
+    expect(log.stderr).toBe(
+      `holdout: no hidden-run log: submission ${id} failed in its smoke run, before any hidden run; its log: holdout status ${id} --log smoke\n`,
+    );
   }, 600_000);
 
   it("prints a model's log without the escape sequences and bidi controls it wrote", async () => {

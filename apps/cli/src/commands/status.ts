@@ -31,6 +31,13 @@ export function statusCommand(): Command {
         if (opts.log !== "smoke" && opts.log !== "hidden")
           throw new UsageError("--log must be smoke or hidden");
         const log = await getJson<RunLog>(remote, `/api/v1/submissions/${id}/log?phase=${opts.log}`);
+        if (log.text === "") {
+          const s = await getJson<SubmissionDetail>(remote, `/api/v1/submissions/${id}`);
+          const why = noLogReason(s, opts.log);
+          console.error(`holdout: ${why.message}`);
+          process.exitCode = why.exitCode;
+          return;
+        }
         // The model's own output: whatever it printed, nothing in it may drive the terminal.
         const text = printable(log.text);
         process.stdout.write(text.endsWith("\n") || text === "" ? text : `${text}\n`);
@@ -60,4 +67,30 @@ export function statusCommand(): Command {
       if (queued) console.log(queued);
       if (isSubmissionState(s.state) && isFinalState(s.state)) process.exitCode = report(s);
     });
+}
+
+/**
+ * Why a run's log is empty: the run never happened (exit 1: there is no such log), or it happened
+ * and printed nothing (exit 0).
+ */
+export function noLogReason(
+  s: Pick<SubmissionDetail, "id" | "state" | "failedPhase">,
+  phase: "smoke" | "hidden",
+): { message: string; exitCode: number } {
+  if (phase === "hidden" && s.failedPhase === "smoke") {
+    return {
+      message: `no hidden-run log: submission ${s.id} failed in its smoke run, before any hidden run; its log: holdout status ${s.id} --log smoke`,
+      exitCode: 1,
+    };
+  }
+  if (!isSubmissionState(s.state) || !isFinalState(s.state)) {
+    return { message: `no ${phase}-run log yet: submission ${s.id} is ${s.state}`, exitCode: 1 };
+  }
+  if (s.state === "cancelled" || (s.state === "failed" && s.failedPhase === null)) {
+    return {
+      message: `no ${phase}-run log: submission ${s.id} ended (${s.state}) before its ${phase} run`,
+      exitCode: 1,
+    };
+  }
+  return { message: `the ${phase} run printed nothing (no standard output or error)`, exitCode: 0 };
 }

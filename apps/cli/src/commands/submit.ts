@@ -164,6 +164,8 @@ export function submitCommand(): Command {
       const progress = new ProgressBar(process.stderr);
       const accepted = await sendResumable(remote, source, metadata, chunkMib * 1024 ** 2, progress);
       console.log(`submission ${accepted.id}: ${accepted.state}`);
+      console.log(`its page: ${remote.server}/submissions/${accepted.id}`);
+      console.log(quotaLine(await getJson<QuotaView>(remote, "/api/v1/quota")));
       if (!opts.wait) {
         console.log(`follow it: holdout status ${accepted.id}`);
         return;
@@ -173,6 +175,15 @@ export function submitCommand(): Command {
       });
       process.exitCode = report(final);
     });
+}
+
+/** What the team may still submit, after this one. */
+export function quotaLine(q: QuotaView): string {
+  const counts = `${q.usedInWindow} of ${q.perDay} in the last 24 hours, ${q.usedTotal} of ${q.total} in all`;
+  if (q.remaining > 0)
+    return `quota: ${q.remaining} more submission${q.remaining === 1 ? "" : "s"} now (${counts})`;
+  if (q.totalExhausted) return `quota: none left in this competition (${counts})`;
+  return `quota: none left until ${q.nextSlotAt ?? "a slot frees"} (${counts})`;
 }
 
 /** Prints a final submission's outcome; returns the exit code (0 scored, 1 otherwise). */
