@@ -2,6 +2,7 @@ import { randomInt } from "node:crypto";
 import { recordAudit, type AuditActor } from "./audit-repository.ts";
 import type { Db } from "./client.ts";
 import type { Prisma } from "./generated/prisma/client.ts";
+import { DEFAULT_PHASE_NAME } from "./phase-repository.ts";
 
 export interface CompetitionSpec {
   slug: string;
@@ -9,11 +10,24 @@ export interface CompetitionSpec {
   aucFloor?: number;
 }
 
-/** Creates the competition on first use; later calls return it unchanged. */
+/**
+ * Creates the competition on first use, with one phase on the hidden set (released precision,
+ * ranked, the competition's quota) from now until it is closed: what a single-competition
+ * deployment always had. Later calls return it unchanged.
+ */
 export async function ensureCompetition(db: Db, spec: CompetitionSpec) {
+  // One clock for both: the phase opens exactly when the competition is created, by the same
+  // clock that later asks whether it is open (this process's).
+  const now = new Date();
   return db.competition.upsert({
     where: { slug: spec.slug },
-    create: { slug: spec.slug, name: spec.name, aucFloor: spec.aucFloor ?? 0.7 },
+    create: {
+      slug: spec.slug,
+      name: spec.name,
+      aucFloor: spec.aucFloor ?? 0.7,
+      createdAt: now,
+      phases: { create: { ordinal: 1, name: DEFAULT_PHASE_NAME, startsAt: now } },
+    },
     update: {},
   });
 }
@@ -149,7 +163,8 @@ export class CompetitionAlreadyClosedError extends Error {
 
 /**
  * Closes the competition: from now on no upload is recorded (createSubmission checks under a lock on
- * the same row), the hidden-set curves are published, and with a split each team without a final of
+ * the same row), the phase open now ends now (phases still to come never open), the hidden-set
+ * curves are published, and with a split each team without a final of
  * its own gets its best public-part entry as its final. One transaction with its audit row; closing
  * twice is refused. Returns how many teams got a final chosen for them.
  */
@@ -167,6 +182,15 @@ export async function closeCompetition(
     await tx.competition.update({
       where: { id: by.competitionId },
       data: { state: "closed", closedAt, closedBy: by.actor },
+    });
+    // Closed early: the open phase's end says when it really ended.
+    await tx.phase.updateMany({
+      where: {
+        competitionId: by.competitionId,
+        startsAt: { lt: closedAt },
+        OR: [{ endsAt: null }, { endsAt: { gt: closedAt } }],
+      },
+      data: { endsAt: closedAt },
     });
     // A team's default final: its best entry on the public part that it shows on the board.
     const finalsChosen = row.split

@@ -23,6 +23,14 @@ export * from './enums.ts';
  */
 export type Competition = Prisma.CompetitionModel
 /**
+ * Model Phase
+ * A stretch of a competition's life with its own data, feedback, quota and ranking. Phases are
+ * ordered (`ordinal` from 1), do not overlap, and only the last may be open-ended (it then runs
+ * until the competition is closed). Uploads are taken only while a phase is open; each submission
+ * belongs to the phase it was made in.
+ */
+export type Phase = Prisma.PhaseModel
+/**
  * Model Team
  * 
  */

@@ -123,6 +123,13 @@ export type IntNullableFilter<$PrismaModel = never> = {
   not?: Prisma.NestedIntNullableFilter<$PrismaModel> | number | null
 }
 
+export type EnumScorerFilter<$PrismaModel = never> = {
+  equals?: $Enums.Scorer | Prisma.EnumScorerFieldRefInput<$PrismaModel>
+  in?: $Enums.Scorer[] | Prisma.ListEnumScorerFieldRefInput<$PrismaModel>
+  notIn?: $Enums.Scorer[] | Prisma.ListEnumScorerFieldRefInput<$PrismaModel>
+  not?: Prisma.NestedEnumScorerFilter<$PrismaModel> | $Enums.Scorer
+}
+
 export type DateTimeFilter<$PrismaModel = never> = {
   equals?: Date | string | Prisma.DateTimeFieldRefInput<$PrismaModel>
   in?: Date[] | string[] | Prisma.ListDateTimeFieldRefInput<$PrismaModel>
@@ -286,6 +293,16 @@ export type IntNullableWithAggregatesFilter<$PrismaModel = never> = {
   _max?: Prisma.NestedIntNullableFilter<$PrismaModel>
 }
 
+export type EnumScorerWithAggregatesFilter<$PrismaModel = never> = {
+  equals?: $Enums.Scorer | Prisma.EnumScorerFieldRefInput<$PrismaModel>
+  in?: $Enums.Scorer[] | Prisma.ListEnumScorerFieldRefInput<$PrismaModel>
+  notIn?: $Enums.Scorer[] | Prisma.ListEnumScorerFieldRefInput<$PrismaModel>
+  not?: Prisma.NestedEnumScorerWithAggregatesFilter<$PrismaModel> | $Enums.Scorer
+  _count?: Prisma.NestedIntFilter<$PrismaModel>
+  _min?: Prisma.NestedEnumScorerFilter<$PrismaModel>
+  _max?: Prisma.NestedEnumScorerFilter<$PrismaModel>
+}
+
 export type DateTimeWithAggregatesFilter<$PrismaModel = never> = {
   equals?: Date | string | Prisma.DateTimeFieldRefInput<$PrismaModel>
   in?: Date[] | string[] | Prisma.ListDateTimeFieldRefInput<$PrismaModel>
@@ -298,6 +315,40 @@ export type DateTimeWithAggregatesFilter<$PrismaModel = never> = {
   _count?: Prisma.NestedIntFilter<$PrismaModel>
   _min?: Prisma.NestedDateTimeFilter<$PrismaModel>
   _max?: Prisma.NestedDateTimeFilter<$PrismaModel>
+}
+
+export type EnumPhaseDataFilter<$PrismaModel = never> = {
+  equals?: $Enums.PhaseData | Prisma.EnumPhaseDataFieldRefInput<$PrismaModel>
+  in?: $Enums.PhaseData[] | Prisma.ListEnumPhaseDataFieldRefInput<$PrismaModel>
+  notIn?: $Enums.PhaseData[] | Prisma.ListEnumPhaseDataFieldRefInput<$PrismaModel>
+  not?: Prisma.NestedEnumPhaseDataFilter<$PrismaModel> | $Enums.PhaseData
+}
+
+export type EnumPhaseFeedbackFilter<$PrismaModel = never> = {
+  equals?: $Enums.PhaseFeedback | Prisma.EnumPhaseFeedbackFieldRefInput<$PrismaModel>
+  in?: $Enums.PhaseFeedback[] | Prisma.ListEnumPhaseFeedbackFieldRefInput<$PrismaModel>
+  notIn?: $Enums.PhaseFeedback[] | Prisma.ListEnumPhaseFeedbackFieldRefInput<$PrismaModel>
+  not?: Prisma.NestedEnumPhaseFeedbackFilter<$PrismaModel> | $Enums.PhaseFeedback
+}
+
+export type EnumPhaseDataWithAggregatesFilter<$PrismaModel = never> = {
+  equals?: $Enums.PhaseData | Prisma.EnumPhaseDataFieldRefInput<$PrismaModel>
+  in?: $Enums.PhaseData[] | Prisma.ListEnumPhaseDataFieldRefInput<$PrismaModel>
+  notIn?: $Enums.PhaseData[] | Prisma.ListEnumPhaseDataFieldRefInput<$PrismaModel>
+  not?: Prisma.NestedEnumPhaseDataWithAggregatesFilter<$PrismaModel> | $Enums.PhaseData
+  _count?: Prisma.NestedIntFilter<$PrismaModel>
+  _min?: Prisma.NestedEnumPhaseDataFilter<$PrismaModel>
+  _max?: Prisma.NestedEnumPhaseDataFilter<$PrismaModel>
+}
+
+export type EnumPhaseFeedbackWithAggregatesFilter<$PrismaModel = never> = {
+  equals?: $Enums.PhaseFeedback | Prisma.EnumPhaseFeedbackFieldRefInput<$PrismaModel>
+  in?: $Enums.PhaseFeedback[] | Prisma.ListEnumPhaseFeedbackFieldRefInput<$PrismaModel>
+  notIn?: $Enums.PhaseFeedback[] | Prisma.ListEnumPhaseFeedbackFieldRefInput<$PrismaModel>
+  not?: Prisma.NestedEnumPhaseFeedbackWithAggregatesFilter<$PrismaModel> | $Enums.PhaseFeedback
+  _count?: Prisma.NestedIntFilter<$PrismaModel>
+  _min?: Prisma.NestedEnumPhaseFeedbackFilter<$PrismaModel>
+  _max?: Prisma.NestedEnumPhaseFeedbackFilter<$PrismaModel>
 }
 
 export type EnumAccountRoleFilter<$PrismaModel = never> = {
@@ -721,6 +772,13 @@ export type NestedIntNullableFilter<$PrismaModel = never> = {
   not?: Prisma.NestedIntNullableFilter<$PrismaModel> | number | null
 }
 
+export type NestedEnumScorerFilter<$PrismaModel = never> = {
+  equals?: $Enums.Scorer | Prisma.EnumScorerFieldRefInput<$PrismaModel>
+  in?: $Enums.Scorer[] | Prisma.ListEnumScorerFieldRefInput<$PrismaModel>
+  notIn?: $Enums.Scorer[] | Prisma.ListEnumScorerFieldRefInput<$PrismaModel>
+  not?: Prisma.NestedEnumScorerFilter<$PrismaModel> | $Enums.Scorer
+}
+
 export type NestedDateTimeFilter<$PrismaModel = never> = {
   equals?: Date | string | Prisma.DateTimeFieldRefInput<$PrismaModel>
   in?: Date[] | string[] | Prisma.ListDateTimeFieldRefInput<$PrismaModel>
@@ -876,6 +934,16 @@ export type NestedIntNullableWithAggregatesFilter<$PrismaModel = never> = {
   _max?: Prisma.NestedIntNullableFilter<$PrismaModel>
 }
 
+export type NestedEnumScorerWithAggregatesFilter<$PrismaModel = never> = {
+  equals?: $Enums.Scorer | Prisma.EnumScorerFieldRefInput<$PrismaModel>
+  in?: $Enums.Scorer[] | Prisma.ListEnumScorerFieldRefInput<$PrismaModel>
+  notIn?: $Enums.Scorer[] | Prisma.ListEnumScorerFieldRefInput<$PrismaModel>
+  not?: Prisma.NestedEnumScorerWithAggregatesFilter<$PrismaModel> | $Enums.Scorer
+  _count?: Prisma.NestedIntFilter<$PrismaModel>
+  _min?: Prisma.NestedEnumScorerFilter<$PrismaModel>
+  _max?: Prisma.NestedEnumScorerFilter<$PrismaModel>
+}
+
 export type NestedDateTimeWithAggregatesFilter<$PrismaModel = never> = {
   equals?: Date | string | Prisma.DateTimeFieldRefInput<$PrismaModel>
   in?: Date[] | string[] | Prisma.ListDateTimeFieldRefInput<$PrismaModel>
@@ -888,6 +956,40 @@ export type NestedDateTimeWithAggregatesFilter<$PrismaModel = never> = {
   _count?: Prisma.NestedIntFilter<$PrismaModel>
   _min?: Prisma.NestedDateTimeFilter<$PrismaModel>
   _max?: Prisma.NestedDateTimeFilter<$PrismaModel>
+}
+
+export type NestedEnumPhaseDataFilter<$PrismaModel = never> = {
+  equals?: $Enums.PhaseData | Prisma.EnumPhaseDataFieldRefInput<$PrismaModel>
+  in?: $Enums.PhaseData[] | Prisma.ListEnumPhaseDataFieldRefInput<$PrismaModel>
+  notIn?: $Enums.PhaseData[] | Prisma.ListEnumPhaseDataFieldRefInput<$PrismaModel>
+  not?: Prisma.NestedEnumPhaseDataFilter<$PrismaModel> | $Enums.PhaseData
+}
+
+export type NestedEnumPhaseFeedbackFilter<$PrismaModel = never> = {
+  equals?: $Enums.PhaseFeedback | Prisma.EnumPhaseFeedbackFieldRefInput<$PrismaModel>
+  in?: $Enums.PhaseFeedback[] | Prisma.ListEnumPhaseFeedbackFieldRefInput<$PrismaModel>
+  notIn?: $Enums.PhaseFeedback[] | Prisma.ListEnumPhaseFeedbackFieldRefInput<$PrismaModel>
+  not?: Prisma.NestedEnumPhaseFeedbackFilter<$PrismaModel> | $Enums.PhaseFeedback
+}
+
+export type NestedEnumPhaseDataWithAggregatesFilter<$PrismaModel = never> = {
+  equals?: $Enums.PhaseData | Prisma.EnumPhaseDataFieldRefInput<$PrismaModel>
+  in?: $Enums.PhaseData[] | Prisma.ListEnumPhaseDataFieldRefInput<$PrismaModel>
+  notIn?: $Enums.PhaseData[] | Prisma.ListEnumPhaseDataFieldRefInput<$PrismaModel>
+  not?: Prisma.NestedEnumPhaseDataWithAggregatesFilter<$PrismaModel> | $Enums.PhaseData
+  _count?: Prisma.NestedIntFilter<$PrismaModel>
+  _min?: Prisma.NestedEnumPhaseDataFilter<$PrismaModel>
+  _max?: Prisma.NestedEnumPhaseDataFilter<$PrismaModel>
+}
+
+export type NestedEnumPhaseFeedbackWithAggregatesFilter<$PrismaModel = never> = {
+  equals?: $Enums.PhaseFeedback | Prisma.EnumPhaseFeedbackFieldRefInput<$PrismaModel>
+  in?: $Enums.PhaseFeedback[] | Prisma.ListEnumPhaseFeedbackFieldRefInput<$PrismaModel>
+  notIn?: $Enums.PhaseFeedback[] | Prisma.ListEnumPhaseFeedbackFieldRefInput<$PrismaModel>
+  not?: Prisma.NestedEnumPhaseFeedbackWithAggregatesFilter<$PrismaModel> | $Enums.PhaseFeedback
+  _count?: Prisma.NestedIntFilter<$PrismaModel>
+  _min?: Prisma.NestedEnumPhaseFeedbackFilter<$PrismaModel>
+  _max?: Prisma.NestedEnumPhaseFeedbackFilter<$PrismaModel>
 }
 
 export type NestedEnumAccountRoleFilter<$PrismaModel = never> = {

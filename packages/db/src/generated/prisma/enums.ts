@@ -68,6 +68,31 @@ export const ScorePart = {
 export type ScorePart = (typeof ScorePart)[keyof typeof ScorePart]
 
 
+export const Scorer = {
+  chexpert: 'chexpert',
+  mean_auc: 'mean_auc'
+} as const
+
+export type Scorer = (typeof Scorer)[keyof typeof Scorer]
+
+
+export const PhaseData = {
+  development: 'development',
+  hidden: 'hidden',
+  hidden_public: 'hidden_public'
+} as const
+
+export type PhaseData = (typeof PhaseData)[keyof typeof PhaseData]
+
+
+export const PhaseFeedback = {
+  full: 'full',
+  released: 'released'
+} as const
+
+export type PhaseFeedback = (typeof PhaseFeedback)[keyof typeof PhaseFeedback]
+
+
 export const AccountRole = {
   organizer: 'organizer'
 } as const

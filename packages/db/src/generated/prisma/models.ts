@@ -9,6 +9,7 @@
  * 🟢 You can import this file directly.
  */
 export type * from './models/Competition.ts'
+export type * from './models/Phase.ts'
 export type * from './models/Team.ts'
 export type * from './models/Account.ts'
 export type * from './models/Session.ts'

@@ -391,6 +391,7 @@ type FieldRefInputType<Model, FieldType> = Model extends never ? never : FieldRe
 
 export const ModelName = {
   Competition: 'Competition',
+  Phase: 'Phase',
   Team: 'Team',
   Account: 'Account',
   Session: 'Session',
@@ -419,7 +420,7 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
     omit: GlobalOmitOptions
   }
   meta: {
-    modelProps: "competition" | "team" | "account" | "session" | "quotaReservation" | "apiToken" | "submission" | "taskResult" | "submissionPartScore" | "submissionEvent" | "submissionLog" | "submissionPredictions" | "workerHeartbeat" | "auditEvent"
+    modelProps: "competition" | "phase" | "team" | "account" | "session" | "quotaReservation" | "apiToken" | "submission" | "taskResult" | "submissionPartScore" | "submissionEvent" | "submissionLog" | "submissionPredictions" | "workerHeartbeat" | "auditEvent"
     txIsolationLevel: TransactionIsolationLevel
   }
   model: {
@@ -494,6 +495,80 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
         count: {
           args: Prisma.CompetitionCountArgs<ExtArgs>
           result: runtime.Types.Utils.Optional<Prisma.CompetitionCountAggregateOutputType> | number
+        }
+      }
+    }
+    Phase: {
+      payload: Prisma.$PhasePayload<ExtArgs>
+      fields: Prisma.PhaseFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.PhaseFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$PhasePayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.PhaseFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$PhasePayload>
+        }
+        findFirst: {
+          args: Prisma.PhaseFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$PhasePayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.PhaseFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$PhasePayload>
+        }
+        findMany: {
+          args: Prisma.PhaseFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$PhasePayload>[]
+        }
+        create: {
+          args: Prisma.PhaseCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$PhasePayload>
+        }
+        createMany: {
+          args: Prisma.PhaseCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.PhaseCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$PhasePayload>[]
+        }
+        delete: {
+          args: Prisma.PhaseDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$PhasePayload>
+        }
+        update: {
+          args: Prisma.PhaseUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$PhasePayload>
+        }
+        deleteMany: {
+          args: Prisma.PhaseDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.PhaseUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.PhaseUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$PhasePayload>[]
+        }
+        upsert: {
+          args: Prisma.PhaseUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$PhasePayload>
+        }
+        aggregate: {
+          args: Prisma.PhaseAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregatePhase>
+        }
+        groupBy: {
+          args: Prisma.PhaseGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.PhaseGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.PhaseCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.PhaseCountAggregateOutputType> | number
         }
       }
     }
@@ -1515,10 +1590,35 @@ export const CompetitionScalarFieldEnum = {
   splitFraction: 'splitFraction',
   splitSeed: 'splitSeed',
   ladder: 'ladder',
+  testsetDir: 'testsetDir',
+  testsetSha256: 'testsetSha256',
+  devsetDir: 'devsetDir',
+  devsetSha256: 'devsetSha256',
+  scorer: 'scorer',
+  runtimeImage: 'runtimeImage',
+  terms: 'terms',
   createdAt: 'createdAt'
 } as const
 
 export type CompetitionScalarFieldEnum = (typeof CompetitionScalarFieldEnum)[keyof typeof CompetitionScalarFieldEnum]
+
+
+export const PhaseScalarFieldEnum = {
+  id: 'id',
+  competitionId: 'competitionId',
+  ordinal: 'ordinal',
+  name: 'name',
+  startsAt: 'startsAt',
+  endsAt: 'endsAt',
+  data: 'data',
+  feedback: 'feedback',
+  quotaPerDay: 'quotaPerDay',
+  quotaTotal: 'quotaTotal',
+  ranked: 'ranked',
+  createdAt: 'createdAt'
+} as const
+
+export type PhaseScalarFieldEnum = (typeof PhaseScalarFieldEnum)[keyof typeof PhaseScalarFieldEnum]
 
 
 export const TeamScalarFieldEnum = {
@@ -1564,6 +1664,7 @@ export type SessionScalarFieldEnum = (typeof SessionScalarFieldEnum)[keyof typeo
 export const QuotaReservationScalarFieldEnum = {
   id: 'id',
   teamId: 'teamId',
+  phaseId: 'phaseId',
   createdAt: 'createdAt',
   expiresAt: 'expiresAt'
 } as const
@@ -1589,6 +1690,7 @@ export type ApiTokenScalarFieldEnum = (typeof ApiTokenScalarFieldEnum)[keyof typ
 export const SubmissionScalarFieldEnum = {
   id: 'id',
   competitionId: 'competitionId',
+  phaseId: 'phaseId',
   teamId: 'teamId',
   kind: 'kind',
   state: 'state',
@@ -1856,6 +1958,48 @@ export type ListDateTimeFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaM
 
 
 /**
+ * Reference to a field of type 'Scorer'
+ */
+export type EnumScorerFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaModel, 'Scorer'>
+    
+
+
+/**
+ * Reference to a field of type 'Scorer[]'
+ */
+export type ListEnumScorerFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaModel, 'Scorer[]'>
+    
+
+
+/**
+ * Reference to a field of type 'PhaseData'
+ */
+export type EnumPhaseDataFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaModel, 'PhaseData'>
+    
+
+
+/**
+ * Reference to a field of type 'PhaseData[]'
+ */
+export type ListEnumPhaseDataFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaModel, 'PhaseData[]'>
+    
+
+
+/**
+ * Reference to a field of type 'PhaseFeedback'
+ */
+export type EnumPhaseFeedbackFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaModel, 'PhaseFeedback'>
+    
+
+
+/**
+ * Reference to a field of type 'PhaseFeedback[]'
+ */
+export type ListEnumPhaseFeedbackFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaModel, 'PhaseFeedback[]'>
+    
+
+
+/**
  * Reference to a field of type 'AccountRole'
  */
 export type EnumAccountRoleFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaModel, 'AccountRole'>
@@ -2054,6 +2198,7 @@ export interface PrismaClientOptions {
 }
 export type GlobalOmitConfig = {
   competition?: Prisma.CompetitionOmit
+  phase?: Prisma.PhaseOmit
   team?: Prisma.TeamOmit
   account?: Prisma.AccountOmit
   session?: Prisma.SessionOmit

@@ -50,6 +50,7 @@ export const AnyNull = runtime.objectEnumValues.instances.AnyNull
 
 export const ModelName = {
   Competition: 'Competition',
+  Phase: 'Phase',
   Team: 'Team',
   Account: 'Account',
   Session: 'Session',
@@ -98,10 +99,35 @@ export const CompetitionScalarFieldEnum = {
   splitFraction: 'splitFraction',
   splitSeed: 'splitSeed',
   ladder: 'ladder',
+  testsetDir: 'testsetDir',
+  testsetSha256: 'testsetSha256',
+  devsetDir: 'devsetDir',
+  devsetSha256: 'devsetSha256',
+  scorer: 'scorer',
+  runtimeImage: 'runtimeImage',
+  terms: 'terms',
   createdAt: 'createdAt'
 } as const
 
 export type CompetitionScalarFieldEnum = (typeof CompetitionScalarFieldEnum)[keyof typeof CompetitionScalarFieldEnum]
+
+
+export const PhaseScalarFieldEnum = {
+  id: 'id',
+  competitionId: 'competitionId',
+  ordinal: 'ordinal',
+  name: 'name',
+  startsAt: 'startsAt',
+  endsAt: 'endsAt',
+  data: 'data',
+  feedback: 'feedback',
+  quotaPerDay: 'quotaPerDay',
+  quotaTotal: 'quotaTotal',
+  ranked: 'ranked',
+  createdAt: 'createdAt'
+} as const
+
+export type PhaseScalarFieldEnum = (typeof PhaseScalarFieldEnum)[keyof typeof PhaseScalarFieldEnum]
 
 
 export const TeamScalarFieldEnum = {
@@ -147,6 +173,7 @@ export type SessionScalarFieldEnum = (typeof SessionScalarFieldEnum)[keyof typeo
 export const QuotaReservationScalarFieldEnum = {
   id: 'id',
   teamId: 'teamId',
+  phaseId: 'phaseId',
   createdAt: 'createdAt',
   expiresAt: 'expiresAt'
 } as const
@@ -172,6 +199,7 @@ export type ApiTokenScalarFieldEnum = (typeof ApiTokenScalarFieldEnum)[keyof typ
 export const SubmissionScalarFieldEnum = {
   id: 'id',
   competitionId: 'competitionId',
+  phaseId: 'phaseId',
   teamId: 'teamId',
   kind: 'kind',
   state: 'state',

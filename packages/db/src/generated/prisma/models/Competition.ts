@@ -63,6 +63,13 @@ export type CompetitionMinAggregateOutputType = {
   splitFraction: number | null
   splitSeed: number | null
   ladder: boolean | null
+  testsetDir: string | null
+  testsetSha256: string | null
+  devsetDir: string | null
+  devsetSha256: string | null
+  scorer: $Enums.Scorer | null
+  runtimeImage: string | null
+  terms: string | null
   createdAt: Date | null
 }
 
@@ -83,6 +90,13 @@ export type CompetitionMaxAggregateOutputType = {
   splitFraction: number | null
   splitSeed: number | null
   ladder: boolean | null
+  testsetDir: string | null
+  testsetSha256: string | null
+  devsetDir: string | null
+  devsetSha256: string | null
+  scorer: $Enums.Scorer | null
+  runtimeImage: string | null
+  terms: string | null
   createdAt: Date | null
 }
 
@@ -103,6 +117,13 @@ export type CompetitionCountAggregateOutputType = {
   splitFraction: number
   splitSeed: number
   ladder: number
+  testsetDir: number
+  testsetSha256: number
+  devsetDir: number
+  devsetSha256: number
+  scorer: number
+  runtimeImage: number
+  terms: number
   createdAt: number
   _all: number
 }
@@ -145,6 +166,13 @@ export type CompetitionMinAggregateInputType = {
   splitFraction?: true
   splitSeed?: true
   ladder?: true
+  testsetDir?: true
+  testsetSha256?: true
+  devsetDir?: true
+  devsetSha256?: true
+  scorer?: true
+  runtimeImage?: true
+  terms?: true
   createdAt?: true
 }
 
@@ -165,6 +193,13 @@ export type CompetitionMaxAggregateInputType = {
   splitFraction?: true
   splitSeed?: true
   ladder?: true
+  testsetDir?: true
+  testsetSha256?: true
+  devsetDir?: true
+  devsetSha256?: true
+  scorer?: true
+  runtimeImage?: true
+  terms?: true
   createdAt?: true
 }
 
@@ -185,6 +220,13 @@ export type CompetitionCountAggregateInputType = {
   splitFraction?: true
   splitSeed?: true
   ladder?: true
+  testsetDir?: true
+  testsetSha256?: true
+  devsetDir?: true
+  devsetSha256?: true
+  scorer?: true
+  runtimeImage?: true
+  terms?: true
   createdAt?: true
   _all?: true
 }
@@ -292,6 +334,13 @@ export type CompetitionGroupByOutputType = {
   splitFraction: number | null
   splitSeed: number | null
   ladder: boolean
+  testsetDir: string | null
+  testsetSha256: string | null
+  devsetDir: string | null
+  devsetSha256: string | null
+  scorer: $Enums.Scorer
+  runtimeImage: string | null
+  terms: string | null
   createdAt: Date
   _count: CompetitionCountAggregateOutputType | null
   _avg: CompetitionAvgAggregateOutputType | null
@@ -335,7 +384,15 @@ export type CompetitionWhereInput = {
   splitFraction?: Prisma.FloatNullableFilter<"Competition"> | number | null
   splitSeed?: Prisma.IntNullableFilter<"Competition"> | number | null
   ladder?: Prisma.BoolFilter<"Competition"> | boolean
+  testsetDir?: Prisma.StringNullableFilter<"Competition"> | string | null
+  testsetSha256?: Prisma.StringNullableFilter<"Competition"> | string | null
+  devsetDir?: Prisma.StringNullableFilter<"Competition"> | string | null
+  devsetSha256?: Prisma.StringNullableFilter<"Competition"> | string | null
+  scorer?: Prisma.EnumScorerFilter<"Competition"> | $Enums.Scorer
+  runtimeImage?: Prisma.StringNullableFilter<"Competition"> | string | null
+  terms?: Prisma.StringNullableFilter<"Competition"> | string | null
   createdAt?: Prisma.DateTimeFilter<"Competition"> | Date | string
+  phases?: Prisma.PhaseListRelationFilter
   teams?: Prisma.TeamListRelationFilter
   submissions?: Prisma.SubmissionListRelationFilter
   audit?: Prisma.AuditEventListRelationFilter
@@ -358,7 +415,15 @@ export type CompetitionOrderByWithRelationInput = {
   splitFraction?: Prisma.SortOrderInput | Prisma.SortOrder
   splitSeed?: Prisma.SortOrderInput | Prisma.SortOrder
   ladder?: Prisma.SortOrder
+  testsetDir?: Prisma.SortOrderInput | Prisma.SortOrder
+  testsetSha256?: Prisma.SortOrderInput | Prisma.SortOrder
+  devsetDir?: Prisma.SortOrderInput | Prisma.SortOrder
+  devsetSha256?: Prisma.SortOrderInput | Prisma.SortOrder
+  scorer?: Prisma.SortOrder
+  runtimeImage?: Prisma.SortOrderInput | Prisma.SortOrder
+  terms?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
+  phases?: Prisma.PhaseOrderByRelationAggregateInput
   teams?: Prisma.TeamOrderByRelationAggregateInput
   submissions?: Prisma.SubmissionOrderByRelationAggregateInput
   audit?: Prisma.AuditEventOrderByRelationAggregateInput
@@ -384,7 +449,15 @@ export type CompetitionWhereUniqueInput = Prisma.AtLeast<{
   splitFraction?: Prisma.FloatNullableFilter<"Competition"> | number | null
   splitSeed?: Prisma.IntNullableFilter<"Competition"> | number | null
   ladder?: Prisma.BoolFilter<"Competition"> | boolean
+  testsetDir?: Prisma.StringNullableFilter<"Competition"> | string | null
+  testsetSha256?: Prisma.StringNullableFilter<"Competition"> | string | null
+  devsetDir?: Prisma.StringNullableFilter<"Competition"> | string | null
+  devsetSha256?: Prisma.StringNullableFilter<"Competition"> | string | null
+  scorer?: Prisma.EnumScorerFilter<"Competition"> | $Enums.Scorer
+  runtimeImage?: Prisma.StringNullableFilter<"Competition"> | string | null
+  terms?: Prisma.StringNullableFilter<"Competition"> | string | null
   createdAt?: Prisma.DateTimeFilter<"Competition"> | Date | string
+  phases?: Prisma.PhaseListRelationFilter
   teams?: Prisma.TeamListRelationFilter
   submissions?: Prisma.SubmissionListRelationFilter
   audit?: Prisma.AuditEventListRelationFilter
@@ -407,6 +480,13 @@ export type CompetitionOrderByWithAggregationInput = {
   splitFraction?: Prisma.SortOrderInput | Prisma.SortOrder
   splitSeed?: Prisma.SortOrderInput | Prisma.SortOrder
   ladder?: Prisma.SortOrder
+  testsetDir?: Prisma.SortOrderInput | Prisma.SortOrder
+  testsetSha256?: Prisma.SortOrderInput | Prisma.SortOrder
+  devsetDir?: Prisma.SortOrderInput | Prisma.SortOrder
+  devsetSha256?: Prisma.SortOrderInput | Prisma.SortOrder
+  scorer?: Prisma.SortOrder
+  runtimeImage?: Prisma.SortOrderInput | Prisma.SortOrder
+  terms?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   _count?: Prisma.CompetitionCountOrderByAggregateInput
   _avg?: Prisma.CompetitionAvgOrderByAggregateInput
@@ -435,6 +515,13 @@ export type CompetitionScalarWhereWithAggregatesInput = {
   splitFraction?: Prisma.FloatNullableWithAggregatesFilter<"Competition"> | number | null
   splitSeed?: Prisma.IntNullableWithAggregatesFilter<"Competition"> | number | null
   ladder?: Prisma.BoolWithAggregatesFilter<"Competition"> | boolean
+  testsetDir?: Prisma.StringNullableWithAggregatesFilter<"Competition"> | string | null
+  testsetSha256?: Prisma.StringNullableWithAggregatesFilter<"Competition"> | string | null
+  devsetDir?: Prisma.StringNullableWithAggregatesFilter<"Competition"> | string | null
+  devsetSha256?: Prisma.StringNullableWithAggregatesFilter<"Competition"> | string | null
+  scorer?: Prisma.EnumScorerWithAggregatesFilter<"Competition"> | $Enums.Scorer
+  runtimeImage?: Prisma.StringNullableWithAggregatesFilter<"Competition"> | string | null
+  terms?: Prisma.StringNullableWithAggregatesFilter<"Competition"> | string | null
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"Competition"> | Date | string
 }
 
@@ -455,7 +542,15 @@ export type CompetitionCreateInput = {
   splitFraction?: number | null
   splitSeed?: number | null
   ladder?: boolean
+  testsetDir?: string | null
+  testsetSha256?: string | null
+  devsetDir?: string | null
+  devsetSha256?: string | null
+  scorer?: $Enums.Scorer
+  runtimeImage?: string | null
+  terms?: string | null
   createdAt?: Date | string
+  phases?: Prisma.PhaseCreateNestedManyWithoutCompetitionInput
   teams?: Prisma.TeamCreateNestedManyWithoutCompetitionInput
   submissions?: Prisma.SubmissionCreateNestedManyWithoutCompetitionInput
   audit?: Prisma.AuditEventCreateNestedManyWithoutCompetitionInput
@@ -478,7 +573,15 @@ export type CompetitionUncheckedCreateInput = {
   splitFraction?: number | null
   splitSeed?: number | null
   ladder?: boolean
+  testsetDir?: string | null
+  testsetSha256?: string | null
+  devsetDir?: string | null
+  devsetSha256?: string | null
+  scorer?: $Enums.Scorer
+  runtimeImage?: string | null
+  terms?: string | null
   createdAt?: Date | string
+  phases?: Prisma.PhaseUncheckedCreateNestedManyWithoutCompetitionInput
   teams?: Prisma.TeamUncheckedCreateNestedManyWithoutCompetitionInput
   submissions?: Prisma.SubmissionUncheckedCreateNestedManyWithoutCompetitionInput
   audit?: Prisma.AuditEventUncheckedCreateNestedManyWithoutCompetitionInput
@@ -501,7 +604,15 @@ export type CompetitionUpdateInput = {
   splitFraction?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   splitSeed?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   ladder?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  testsetDir?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  testsetSha256?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  devsetDir?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  devsetSha256?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  scorer?: Prisma.EnumScorerFieldUpdateOperationsInput | $Enums.Scorer
+  runtimeImage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  terms?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  phases?: Prisma.PhaseUpdateManyWithoutCompetitionNestedInput
   teams?: Prisma.TeamUpdateManyWithoutCompetitionNestedInput
   submissions?: Prisma.SubmissionUpdateManyWithoutCompetitionNestedInput
   audit?: Prisma.AuditEventUpdateManyWithoutCompetitionNestedInput
@@ -524,7 +635,15 @@ export type CompetitionUncheckedUpdateInput = {
   splitFraction?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   splitSeed?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   ladder?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  testsetDir?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  testsetSha256?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  devsetDir?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  devsetSha256?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  scorer?: Prisma.EnumScorerFieldUpdateOperationsInput | $Enums.Scorer
+  runtimeImage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  terms?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  phases?: Prisma.PhaseUncheckedUpdateManyWithoutCompetitionNestedInput
   teams?: Prisma.TeamUncheckedUpdateManyWithoutCompetitionNestedInput
   submissions?: Prisma.SubmissionUncheckedUpdateManyWithoutCompetitionNestedInput
   audit?: Prisma.AuditEventUncheckedUpdateManyWithoutCompetitionNestedInput
@@ -547,6 +666,13 @@ export type CompetitionCreateManyInput = {
   splitFraction?: number | null
   splitSeed?: number | null
   ladder?: boolean
+  testsetDir?: string | null
+  testsetSha256?: string | null
+  devsetDir?: string | null
+  devsetSha256?: string | null
+  scorer?: $Enums.Scorer
+  runtimeImage?: string | null
+  terms?: string | null
   createdAt?: Date | string
 }
 
@@ -567,6 +693,13 @@ export type CompetitionUpdateManyMutationInput = {
   splitFraction?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   splitSeed?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   ladder?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  testsetDir?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  testsetSha256?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  devsetDir?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  devsetSha256?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  scorer?: Prisma.EnumScorerFieldUpdateOperationsInput | $Enums.Scorer
+  runtimeImage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  terms?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
@@ -587,6 +720,13 @@ export type CompetitionUncheckedUpdateManyInput = {
   splitFraction?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   splitSeed?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   ladder?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  testsetDir?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  testsetSha256?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  devsetDir?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  devsetSha256?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  scorer?: Prisma.EnumScorerFieldUpdateOperationsInput | $Enums.Scorer
+  runtimeImage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  terms?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
@@ -607,6 +747,13 @@ export type CompetitionCountOrderByAggregateInput = {
   splitFraction?: Prisma.SortOrder
   splitSeed?: Prisma.SortOrder
   ladder?: Prisma.SortOrder
+  testsetDir?: Prisma.SortOrder
+  testsetSha256?: Prisma.SortOrder
+  devsetDir?: Prisma.SortOrder
+  devsetSha256?: Prisma.SortOrder
+  scorer?: Prisma.SortOrder
+  runtimeImage?: Prisma.SortOrder
+  terms?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
 }
 
@@ -637,6 +784,13 @@ export type CompetitionMaxOrderByAggregateInput = {
   splitFraction?: Prisma.SortOrder
   splitSeed?: Prisma.SortOrder
   ladder?: Prisma.SortOrder
+  testsetDir?: Prisma.SortOrder
+  testsetSha256?: Prisma.SortOrder
+  devsetDir?: Prisma.SortOrder
+  devsetSha256?: Prisma.SortOrder
+  scorer?: Prisma.SortOrder
+  runtimeImage?: Prisma.SortOrder
+  terms?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
 }
 
@@ -657,6 +811,13 @@ export type CompetitionMinOrderByAggregateInput = {
   splitFraction?: Prisma.SortOrder
   splitSeed?: Prisma.SortOrder
   ladder?: Prisma.SortOrder
+  testsetDir?: Prisma.SortOrder
+  testsetSha256?: Prisma.SortOrder
+  devsetDir?: Prisma.SortOrder
+  devsetSha256?: Prisma.SortOrder
+  scorer?: Prisma.SortOrder
+  runtimeImage?: Prisma.SortOrder
+  terms?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
 }
 
@@ -727,8 +888,26 @@ export type NullableIntFieldUpdateOperationsInput = {
   divide?: number
 }
 
+export type EnumScorerFieldUpdateOperationsInput = {
+  set?: $Enums.Scorer
+}
+
 export type DateTimeFieldUpdateOperationsInput = {
   set?: Date | string
+}
+
+export type CompetitionCreateNestedOneWithoutPhasesInput = {
+  create?: Prisma.XOR<Prisma.CompetitionCreateWithoutPhasesInput, Prisma.CompetitionUncheckedCreateWithoutPhasesInput>
+  connectOrCreate?: Prisma.CompetitionCreateOrConnectWithoutPhasesInput
+  connect?: Prisma.CompetitionWhereUniqueInput
+}
+
+export type CompetitionUpdateOneRequiredWithoutPhasesNestedInput = {
+  create?: Prisma.XOR<Prisma.CompetitionCreateWithoutPhasesInput, Prisma.CompetitionUncheckedCreateWithoutPhasesInput>
+  connectOrCreate?: Prisma.CompetitionCreateOrConnectWithoutPhasesInput
+  upsert?: Prisma.CompetitionUpsertWithoutPhasesInput
+  connect?: Prisma.CompetitionWhereUniqueInput
+  update?: Prisma.XOR<Prisma.XOR<Prisma.CompetitionUpdateToOneWithWhereWithoutPhasesInput, Prisma.CompetitionUpdateWithoutPhasesInput>, Prisma.CompetitionUncheckedUpdateWithoutPhasesInput>
 }
 
 export type CompetitionCreateNestedOneWithoutTeamsInput = {
@@ -773,6 +952,142 @@ export type CompetitionUpdateOneRequiredWithoutAuditNestedInput = {
   update?: Prisma.XOR<Prisma.XOR<Prisma.CompetitionUpdateToOneWithWhereWithoutAuditInput, Prisma.CompetitionUpdateWithoutAuditInput>, Prisma.CompetitionUncheckedUpdateWithoutAuditInput>
 }
 
+export type CompetitionCreateWithoutPhasesInput = {
+  id?: string
+  slug: string
+  name: string
+  aucFloor?: number
+  registrationOpen?: boolean
+  requireApproval?: boolean
+  quotaPerDay?: number
+  quotaTotal?: number
+  state?: $Enums.CompetitionState
+  closedAt?: Date | string | null
+  closedBy?: string | null
+  aucDecimals?: number
+  radsDecimals?: number
+  splitFraction?: number | null
+  splitSeed?: number | null
+  ladder?: boolean
+  testsetDir?: string | null
+  testsetSha256?: string | null
+  devsetDir?: string | null
+  devsetSha256?: string | null
+  scorer?: $Enums.Scorer
+  runtimeImage?: string | null
+  terms?: string | null
+  createdAt?: Date | string
+  teams?: Prisma.TeamCreateNestedManyWithoutCompetitionInput
+  submissions?: Prisma.SubmissionCreateNestedManyWithoutCompetitionInput
+  audit?: Prisma.AuditEventCreateNestedManyWithoutCompetitionInput
+}
+
+export type CompetitionUncheckedCreateWithoutPhasesInput = {
+  id?: string
+  slug: string
+  name: string
+  aucFloor?: number
+  registrationOpen?: boolean
+  requireApproval?: boolean
+  quotaPerDay?: number
+  quotaTotal?: number
+  state?: $Enums.CompetitionState
+  closedAt?: Date | string | null
+  closedBy?: string | null
+  aucDecimals?: number
+  radsDecimals?: number
+  splitFraction?: number | null
+  splitSeed?: number | null
+  ladder?: boolean
+  testsetDir?: string | null
+  testsetSha256?: string | null
+  devsetDir?: string | null
+  devsetSha256?: string | null
+  scorer?: $Enums.Scorer
+  runtimeImage?: string | null
+  terms?: string | null
+  createdAt?: Date | string
+  teams?: Prisma.TeamUncheckedCreateNestedManyWithoutCompetitionInput
+  submissions?: Prisma.SubmissionUncheckedCreateNestedManyWithoutCompetitionInput
+  audit?: Prisma.AuditEventUncheckedCreateNestedManyWithoutCompetitionInput
+}
+
+export type CompetitionCreateOrConnectWithoutPhasesInput = {
+  where: Prisma.CompetitionWhereUniqueInput
+  create: Prisma.XOR<Prisma.CompetitionCreateWithoutPhasesInput, Prisma.CompetitionUncheckedCreateWithoutPhasesInput>
+}
+
+export type CompetitionUpsertWithoutPhasesInput = {
+  update: Prisma.XOR<Prisma.CompetitionUpdateWithoutPhasesInput, Prisma.CompetitionUncheckedUpdateWithoutPhasesInput>
+  create: Prisma.XOR<Prisma.CompetitionCreateWithoutPhasesInput, Prisma.CompetitionUncheckedCreateWithoutPhasesInput>
+  where?: Prisma.CompetitionWhereInput
+}
+
+export type CompetitionUpdateToOneWithWhereWithoutPhasesInput = {
+  where?: Prisma.CompetitionWhereInput
+  data: Prisma.XOR<Prisma.CompetitionUpdateWithoutPhasesInput, Prisma.CompetitionUncheckedUpdateWithoutPhasesInput>
+}
+
+export type CompetitionUpdateWithoutPhasesInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  slug?: Prisma.StringFieldUpdateOperationsInput | string
+  name?: Prisma.StringFieldUpdateOperationsInput | string
+  aucFloor?: Prisma.FloatFieldUpdateOperationsInput | number
+  registrationOpen?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  requireApproval?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  quotaPerDay?: Prisma.IntFieldUpdateOperationsInput | number
+  quotaTotal?: Prisma.IntFieldUpdateOperationsInput | number
+  state?: Prisma.EnumCompetitionStateFieldUpdateOperationsInput | $Enums.CompetitionState
+  closedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  closedBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  aucDecimals?: Prisma.IntFieldUpdateOperationsInput | number
+  radsDecimals?: Prisma.IntFieldUpdateOperationsInput | number
+  splitFraction?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  splitSeed?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  ladder?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  testsetDir?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  testsetSha256?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  devsetDir?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  devsetSha256?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  scorer?: Prisma.EnumScorerFieldUpdateOperationsInput | $Enums.Scorer
+  runtimeImage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  terms?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  teams?: Prisma.TeamUpdateManyWithoutCompetitionNestedInput
+  submissions?: Prisma.SubmissionUpdateManyWithoutCompetitionNestedInput
+  audit?: Prisma.AuditEventUpdateManyWithoutCompetitionNestedInput
+}
+
+export type CompetitionUncheckedUpdateWithoutPhasesInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  slug?: Prisma.StringFieldUpdateOperationsInput | string
+  name?: Prisma.StringFieldUpdateOperationsInput | string
+  aucFloor?: Prisma.FloatFieldUpdateOperationsInput | number
+  registrationOpen?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  requireApproval?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  quotaPerDay?: Prisma.IntFieldUpdateOperationsInput | number
+  quotaTotal?: Prisma.IntFieldUpdateOperationsInput | number
+  state?: Prisma.EnumCompetitionStateFieldUpdateOperationsInput | $Enums.CompetitionState
+  closedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  closedBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  aucDecimals?: Prisma.IntFieldUpdateOperationsInput | number
+  radsDecimals?: Prisma.IntFieldUpdateOperationsInput | number
+  splitFraction?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  splitSeed?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  ladder?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  testsetDir?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  testsetSha256?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  devsetDir?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  devsetSha256?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  scorer?: Prisma.EnumScorerFieldUpdateOperationsInput | $Enums.Scorer
+  runtimeImage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  terms?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  teams?: Prisma.TeamUncheckedUpdateManyWithoutCompetitionNestedInput
+  submissions?: Prisma.SubmissionUncheckedUpdateManyWithoutCompetitionNestedInput
+  audit?: Prisma.AuditEventUncheckedUpdateManyWithoutCompetitionNestedInput
+}
+
 export type CompetitionCreateWithoutTeamsInput = {
   id?: string
   slug: string
@@ -790,7 +1105,15 @@ export type CompetitionCreateWithoutTeamsInput = {
   splitFraction?: number | null
   splitSeed?: number | null
   ladder?: boolean
+  testsetDir?: string | null
+  testsetSha256?: string | null
+  devsetDir?: string | null
+  devsetSha256?: string | null
+  scorer?: $Enums.Scorer
+  runtimeImage?: string | null
+  terms?: string | null
   createdAt?: Date | string
+  phases?: Prisma.PhaseCreateNestedManyWithoutCompetitionInput
   submissions?: Prisma.SubmissionCreateNestedManyWithoutCompetitionInput
   audit?: Prisma.AuditEventCreateNestedManyWithoutCompetitionInput
 }
@@ -812,7 +1135,15 @@ export type CompetitionUncheckedCreateWithoutTeamsInput = {
   splitFraction?: number | null
   splitSeed?: number | null
   ladder?: boolean
+  testsetDir?: string | null
+  testsetSha256?: string | null
+  devsetDir?: string | null
+  devsetSha256?: string | null
+  scorer?: $Enums.Scorer
+  runtimeImage?: string | null
+  terms?: string | null
   createdAt?: Date | string
+  phases?: Prisma.PhaseUncheckedCreateNestedManyWithoutCompetitionInput
   submissions?: Prisma.SubmissionUncheckedCreateNestedManyWithoutCompetitionInput
   audit?: Prisma.AuditEventUncheckedCreateNestedManyWithoutCompetitionInput
 }
@@ -850,7 +1181,15 @@ export type CompetitionUpdateWithoutTeamsInput = {
   splitFraction?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   splitSeed?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   ladder?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  testsetDir?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  testsetSha256?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  devsetDir?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  devsetSha256?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  scorer?: Prisma.EnumScorerFieldUpdateOperationsInput | $Enums.Scorer
+  runtimeImage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  terms?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  phases?: Prisma.PhaseUpdateManyWithoutCompetitionNestedInput
   submissions?: Prisma.SubmissionUpdateManyWithoutCompetitionNestedInput
   audit?: Prisma.AuditEventUpdateManyWithoutCompetitionNestedInput
 }
@@ -872,7 +1211,15 @@ export type CompetitionUncheckedUpdateWithoutTeamsInput = {
   splitFraction?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   splitSeed?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   ladder?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  testsetDir?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  testsetSha256?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  devsetDir?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  devsetSha256?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  scorer?: Prisma.EnumScorerFieldUpdateOperationsInput | $Enums.Scorer
+  runtimeImage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  terms?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  phases?: Prisma.PhaseUncheckedUpdateManyWithoutCompetitionNestedInput
   submissions?: Prisma.SubmissionUncheckedUpdateManyWithoutCompetitionNestedInput
   audit?: Prisma.AuditEventUncheckedUpdateManyWithoutCompetitionNestedInput
 }
@@ -894,7 +1241,15 @@ export type CompetitionCreateWithoutSubmissionsInput = {
   splitFraction?: number | null
   splitSeed?: number | null
   ladder?: boolean
+  testsetDir?: string | null
+  testsetSha256?: string | null
+  devsetDir?: string | null
+  devsetSha256?: string | null
+  scorer?: $Enums.Scorer
+  runtimeImage?: string | null
+  terms?: string | null
   createdAt?: Date | string
+  phases?: Prisma.PhaseCreateNestedManyWithoutCompetitionInput
   teams?: Prisma.TeamCreateNestedManyWithoutCompetitionInput
   audit?: Prisma.AuditEventCreateNestedManyWithoutCompetitionInput
 }
@@ -916,7 +1271,15 @@ export type CompetitionUncheckedCreateWithoutSubmissionsInput = {
   splitFraction?: number | null
   splitSeed?: number | null
   ladder?: boolean
+  testsetDir?: string | null
+  testsetSha256?: string | null
+  devsetDir?: string | null
+  devsetSha256?: string | null
+  scorer?: $Enums.Scorer
+  runtimeImage?: string | null
+  terms?: string | null
   createdAt?: Date | string
+  phases?: Prisma.PhaseUncheckedCreateNestedManyWithoutCompetitionInput
   teams?: Prisma.TeamUncheckedCreateNestedManyWithoutCompetitionInput
   audit?: Prisma.AuditEventUncheckedCreateNestedManyWithoutCompetitionInput
 }
@@ -954,7 +1317,15 @@ export type CompetitionUpdateWithoutSubmissionsInput = {
   splitFraction?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   splitSeed?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   ladder?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  testsetDir?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  testsetSha256?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  devsetDir?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  devsetSha256?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  scorer?: Prisma.EnumScorerFieldUpdateOperationsInput | $Enums.Scorer
+  runtimeImage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  terms?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  phases?: Prisma.PhaseUpdateManyWithoutCompetitionNestedInput
   teams?: Prisma.TeamUpdateManyWithoutCompetitionNestedInput
   audit?: Prisma.AuditEventUpdateManyWithoutCompetitionNestedInput
 }
@@ -976,7 +1347,15 @@ export type CompetitionUncheckedUpdateWithoutSubmissionsInput = {
   splitFraction?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   splitSeed?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   ladder?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  testsetDir?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  testsetSha256?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  devsetDir?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  devsetSha256?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  scorer?: Prisma.EnumScorerFieldUpdateOperationsInput | $Enums.Scorer
+  runtimeImage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  terms?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  phases?: Prisma.PhaseUncheckedUpdateManyWithoutCompetitionNestedInput
   teams?: Prisma.TeamUncheckedUpdateManyWithoutCompetitionNestedInput
   audit?: Prisma.AuditEventUncheckedUpdateManyWithoutCompetitionNestedInput
 }
@@ -998,7 +1377,15 @@ export type CompetitionCreateWithoutAuditInput = {
   splitFraction?: number | null
   splitSeed?: number | null
   ladder?: boolean
+  testsetDir?: string | null
+  testsetSha256?: string | null
+  devsetDir?: string | null
+  devsetSha256?: string | null
+  scorer?: $Enums.Scorer
+  runtimeImage?: string | null
+  terms?: string | null
   createdAt?: Date | string
+  phases?: Prisma.PhaseCreateNestedManyWithoutCompetitionInput
   teams?: Prisma.TeamCreateNestedManyWithoutCompetitionInput
   submissions?: Prisma.SubmissionCreateNestedManyWithoutCompetitionInput
 }
@@ -1020,7 +1407,15 @@ export type CompetitionUncheckedCreateWithoutAuditInput = {
   splitFraction?: number | null
   splitSeed?: number | null
   ladder?: boolean
+  testsetDir?: string | null
+  testsetSha256?: string | null
+  devsetDir?: string | null
+  devsetSha256?: string | null
+  scorer?: $Enums.Scorer
+  runtimeImage?: string | null
+  terms?: string | null
   createdAt?: Date | string
+  phases?: Prisma.PhaseUncheckedCreateNestedManyWithoutCompetitionInput
   teams?: Prisma.TeamUncheckedCreateNestedManyWithoutCompetitionInput
   submissions?: Prisma.SubmissionUncheckedCreateNestedManyWithoutCompetitionInput
 }
@@ -1058,7 +1453,15 @@ export type CompetitionUpdateWithoutAuditInput = {
   splitFraction?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   splitSeed?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   ladder?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  testsetDir?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  testsetSha256?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  devsetDir?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  devsetSha256?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  scorer?: Prisma.EnumScorerFieldUpdateOperationsInput | $Enums.Scorer
+  runtimeImage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  terms?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  phases?: Prisma.PhaseUpdateManyWithoutCompetitionNestedInput
   teams?: Prisma.TeamUpdateManyWithoutCompetitionNestedInput
   submissions?: Prisma.SubmissionUpdateManyWithoutCompetitionNestedInput
 }
@@ -1080,7 +1483,15 @@ export type CompetitionUncheckedUpdateWithoutAuditInput = {
   splitFraction?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   splitSeed?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   ladder?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  testsetDir?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  testsetSha256?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  devsetDir?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  devsetSha256?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  scorer?: Prisma.EnumScorerFieldUpdateOperationsInput | $Enums.Scorer
+  runtimeImage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  terms?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  phases?: Prisma.PhaseUncheckedUpdateManyWithoutCompetitionNestedInput
   teams?: Prisma.TeamUncheckedUpdateManyWithoutCompetitionNestedInput
   submissions?: Prisma.SubmissionUncheckedUpdateManyWithoutCompetitionNestedInput
 }
@@ -1091,12 +1502,14 @@ export type CompetitionUncheckedUpdateWithoutAuditInput = {
  */
 
 export type CompetitionCountOutputType = {
+  phases: number
   teams: number
   submissions: number
   audit: number
 }
 
 export type CompetitionCountOutputTypeSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  phases?: boolean | CompetitionCountOutputTypeCountPhasesArgs
   teams?: boolean | CompetitionCountOutputTypeCountTeamsArgs
   submissions?: boolean | CompetitionCountOutputTypeCountSubmissionsArgs
   audit?: boolean | CompetitionCountOutputTypeCountAuditArgs
@@ -1110,6 +1523,13 @@ export type CompetitionCountOutputTypeDefaultArgs<ExtArgs extends runtime.Types.
    * Select specific fields to fetch from the CompetitionCountOutputType
    */
   select?: Prisma.CompetitionCountOutputTypeSelect<ExtArgs> | null
+}
+
+/**
+ * CompetitionCountOutputType without action
+ */
+export type CompetitionCountOutputTypeCountPhasesArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  where?: Prisma.PhaseWhereInput
 }
 
 /**
@@ -1151,7 +1571,15 @@ export type CompetitionSelect<ExtArgs extends runtime.Types.Extensions.InternalA
   splitFraction?: boolean
   splitSeed?: boolean
   ladder?: boolean
+  testsetDir?: boolean
+  testsetSha256?: boolean
+  devsetDir?: boolean
+  devsetSha256?: boolean
+  scorer?: boolean
+  runtimeImage?: boolean
+  terms?: boolean
   createdAt?: boolean
+  phases?: boolean | Prisma.Competition$phasesArgs<ExtArgs>
   teams?: boolean | Prisma.Competition$teamsArgs<ExtArgs>
   submissions?: boolean | Prisma.Competition$submissionsArgs<ExtArgs>
   audit?: boolean | Prisma.Competition$auditArgs<ExtArgs>
@@ -1175,6 +1603,13 @@ export type CompetitionSelectCreateManyAndReturn<ExtArgs extends runtime.Types.E
   splitFraction?: boolean
   splitSeed?: boolean
   ladder?: boolean
+  testsetDir?: boolean
+  testsetSha256?: boolean
+  devsetDir?: boolean
+  devsetSha256?: boolean
+  scorer?: boolean
+  runtimeImage?: boolean
+  terms?: boolean
   createdAt?: boolean
 }, ExtArgs["result"]["competition"]>
 
@@ -1195,6 +1630,13 @@ export type CompetitionSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.E
   splitFraction?: boolean
   splitSeed?: boolean
   ladder?: boolean
+  testsetDir?: boolean
+  testsetSha256?: boolean
+  devsetDir?: boolean
+  devsetSha256?: boolean
+  scorer?: boolean
+  runtimeImage?: boolean
+  terms?: boolean
   createdAt?: boolean
 }, ExtArgs["result"]["competition"]>
 
@@ -1215,11 +1657,19 @@ export type CompetitionSelectScalar = {
   splitFraction?: boolean
   splitSeed?: boolean
   ladder?: boolean
+  testsetDir?: boolean
+  testsetSha256?: boolean
+  devsetDir?: boolean
+  devsetSha256?: boolean
+  scorer?: boolean
+  runtimeImage?: boolean
+  terms?: boolean
   createdAt?: boolean
 }
 
-export type CompetitionOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "slug" | "name" | "aucFloor" | "registrationOpen" | "requireApproval" | "quotaPerDay" | "quotaTotal" | "state" | "closedAt" | "closedBy" | "aucDecimals" | "radsDecimals" | "splitFraction" | "splitSeed" | "ladder" | "createdAt", ExtArgs["result"]["competition"]>
+export type CompetitionOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "slug" | "name" | "aucFloor" | "registrationOpen" | "requireApproval" | "quotaPerDay" | "quotaTotal" | "state" | "closedAt" | "closedBy" | "aucDecimals" | "radsDecimals" | "splitFraction" | "splitSeed" | "ladder" | "testsetDir" | "testsetSha256" | "devsetDir" | "devsetSha256" | "scorer" | "runtimeImage" | "terms" | "createdAt", ExtArgs["result"]["competition"]>
 export type CompetitionInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  phases?: boolean | Prisma.Competition$phasesArgs<ExtArgs>
   teams?: boolean | Prisma.Competition$teamsArgs<ExtArgs>
   submissions?: boolean | Prisma.Competition$submissionsArgs<ExtArgs>
   audit?: boolean | Prisma.Competition$auditArgs<ExtArgs>
@@ -1231,6 +1681,7 @@ export type CompetitionIncludeUpdateManyAndReturn<ExtArgs extends runtime.Types.
 export type $CompetitionPayload<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   name: "Competition"
   objects: {
+    phases: Prisma.$PhasePayload<ExtArgs>[]
     teams: Prisma.$TeamPayload<ExtArgs>[]
     submissions: Prisma.$SubmissionPayload<ExtArgs>[]
     audit: Prisma.$AuditEventPayload<ExtArgs>[]
@@ -1280,6 +1731,27 @@ export type $CompetitionPayload<ExtArgs extends runtime.Types.Extensions.Interna
      * Ladder leaderboard: a new score is released only when it significantly beats the team's best.
      */
     ladder: boolean
+    /**
+     * The hidden test set: its directory on the worker hosts (docs/test-set.md's layout) and the
+     * SHA-256 of its content (the workers read each set's labels once per hash). Null for a
+     * competition upgraded from a single-competition deployment: the worker's configured set.
+     */
+    testsetDir: string | null
+    testsetSha256: string | null
+    /**
+     * The development set (public labels) for smoke runs and development phases; null: none.
+     */
+    devsetDir: string | null
+    devsetSha256: string | null
+    scorer: $Enums.Scorer
+    /**
+     * The trusted local image code bundles run in; null: the worker's configured runtime image.
+     */
+    runtimeImage: string | null
+    /**
+     * The data-use terms teams accept when they register; null: the server's standard text.
+     */
+    terms: string | null
     createdAt: Date
   }, ExtArgs["result"]["competition"]>
   composites: {}
@@ -1675,6 +2147,7 @@ readonly fields: CompetitionFieldRefs;
  */
 export interface Prisma__CompetitionClient<T, Null = never, ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs, GlobalOmitOptions = {}> extends Prisma.PrismaPromise<T> {
   readonly [Symbol.toStringTag]: "PrismaPromise"
+  phases<T extends Prisma.Competition$phasesArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Competition$phasesArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$PhasePayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
   teams<T extends Prisma.Competition$teamsArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Competition$teamsArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$TeamPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
   submissions<T extends Prisma.Competition$submissionsArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Competition$submissionsArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$SubmissionPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
   audit<T extends Prisma.Competition$auditArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Competition$auditArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$AuditEventPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
@@ -1723,6 +2196,13 @@ export interface CompetitionFieldRefs {
   readonly splitFraction: Prisma.FieldRef<"Competition", 'Float'>
   readonly splitSeed: Prisma.FieldRef<"Competition", 'Int'>
   readonly ladder: Prisma.FieldRef<"Competition", 'Boolean'>
+  readonly testsetDir: Prisma.FieldRef<"Competition", 'String'>
+  readonly testsetSha256: Prisma.FieldRef<"Competition", 'String'>
+  readonly devsetDir: Prisma.FieldRef<"Competition", 'String'>
+  readonly devsetSha256: Prisma.FieldRef<"Competition", 'String'>
+  readonly scorer: Prisma.FieldRef<"Competition", 'Scorer'>
+  readonly runtimeImage: Prisma.FieldRef<"Competition", 'String'>
+  readonly terms: Prisma.FieldRef<"Competition", 'String'>
   readonly createdAt: Prisma.FieldRef<"Competition", 'DateTime'>
 }
     
@@ -2109,6 +2589,30 @@ export type CompetitionDeleteManyArgs<ExtArgs extends runtime.Types.Extensions.I
    * Limit how many Competitions to delete.
    */
   limit?: number
+}
+
+/**
+ * Competition.phases
+ */
+export type Competition$phasesArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  /**
+   * Select specific fields to fetch from the Phase
+   */
+  select?: Prisma.PhaseSelect<ExtArgs> | null
+  /**
+   * Omit specific fields from the Phase
+   */
+  omit?: Prisma.PhaseOmit<ExtArgs> | null
+  /**
+   * Choose, which related nodes to fetch as well
+   */
+  include?: Prisma.PhaseInclude<ExtArgs> | null
+  where?: Prisma.PhaseWhereInput
+  orderBy?: Prisma.PhaseOrderByWithRelationInput | Prisma.PhaseOrderByWithRelationInput[]
+  cursor?: Prisma.PhaseWhereUniqueInput
+  take?: number
+  skip?: number
+  distinct?: Prisma.PhaseScalarFieldEnum | Prisma.PhaseScalarFieldEnum[]
 }
 
 /**

@@ -29,6 +29,7 @@ export type AggregateQuotaReservation = {
 export type QuotaReservationMinAggregateOutputType = {
   id: string | null
   teamId: string | null
+  phaseId: string | null
   createdAt: Date | null
   expiresAt: Date | null
 }
@@ -36,6 +37,7 @@ export type QuotaReservationMinAggregateOutputType = {
 export type QuotaReservationMaxAggregateOutputType = {
   id: string | null
   teamId: string | null
+  phaseId: string | null
   createdAt: Date | null
   expiresAt: Date | null
 }
@@ -43,6 +45,7 @@ export type QuotaReservationMaxAggregateOutputType = {
 export type QuotaReservationCountAggregateOutputType = {
   id: number
   teamId: number
+  phaseId: number
   createdAt: number
   expiresAt: number
   _all: number
@@ -52,6 +55,7 @@ export type QuotaReservationCountAggregateOutputType = {
 export type QuotaReservationMinAggregateInputType = {
   id?: true
   teamId?: true
+  phaseId?: true
   createdAt?: true
   expiresAt?: true
 }
@@ -59,6 +63,7 @@ export type QuotaReservationMinAggregateInputType = {
 export type QuotaReservationMaxAggregateInputType = {
   id?: true
   teamId?: true
+  phaseId?: true
   createdAt?: true
   expiresAt?: true
 }
@@ -66,6 +71,7 @@ export type QuotaReservationMaxAggregateInputType = {
 export type QuotaReservationCountAggregateInputType = {
   id?: true
   teamId?: true
+  phaseId?: true
   createdAt?: true
   expiresAt?: true
   _all?: true
@@ -146,6 +152,7 @@ export type QuotaReservationGroupByArgs<ExtArgs extends runtime.Types.Extensions
 export type QuotaReservationGroupByOutputType = {
   id: string
   teamId: string
+  phaseId: string
   createdAt: Date
   expiresAt: Date
   _count: QuotaReservationCountAggregateOutputType | null
@@ -174,17 +181,21 @@ export type QuotaReservationWhereInput = {
   NOT?: Prisma.QuotaReservationWhereInput | Prisma.QuotaReservationWhereInput[]
   id?: Prisma.UuidFilter<"QuotaReservation"> | string
   teamId?: Prisma.UuidFilter<"QuotaReservation"> | string
+  phaseId?: Prisma.UuidFilter<"QuotaReservation"> | string
   createdAt?: Prisma.DateTimeFilter<"QuotaReservation"> | Date | string
   expiresAt?: Prisma.DateTimeFilter<"QuotaReservation"> | Date | string
   team?: Prisma.XOR<Prisma.TeamScalarRelationFilter, Prisma.TeamWhereInput>
+  phase?: Prisma.XOR<Prisma.PhaseScalarRelationFilter, Prisma.PhaseWhereInput>
 }
 
 export type QuotaReservationOrderByWithRelationInput = {
   id?: Prisma.SortOrder
   teamId?: Prisma.SortOrder
+  phaseId?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   expiresAt?: Prisma.SortOrder
   team?: Prisma.TeamOrderByWithRelationInput
+  phase?: Prisma.PhaseOrderByWithRelationInput
 }
 
 export type QuotaReservationWhereUniqueInput = Prisma.AtLeast<{
@@ -193,14 +204,17 @@ export type QuotaReservationWhereUniqueInput = Prisma.AtLeast<{
   OR?: Prisma.QuotaReservationWhereInput[]
   NOT?: Prisma.QuotaReservationWhereInput | Prisma.QuotaReservationWhereInput[]
   teamId?: Prisma.UuidFilter<"QuotaReservation"> | string
+  phaseId?: Prisma.UuidFilter<"QuotaReservation"> | string
   createdAt?: Prisma.DateTimeFilter<"QuotaReservation"> | Date | string
   expiresAt?: Prisma.DateTimeFilter<"QuotaReservation"> | Date | string
   team?: Prisma.XOR<Prisma.TeamScalarRelationFilter, Prisma.TeamWhereInput>
+  phase?: Prisma.XOR<Prisma.PhaseScalarRelationFilter, Prisma.PhaseWhereInput>
 }, "id">
 
 export type QuotaReservationOrderByWithAggregationInput = {
   id?: Prisma.SortOrder
   teamId?: Prisma.SortOrder
+  phaseId?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   expiresAt?: Prisma.SortOrder
   _count?: Prisma.QuotaReservationCountOrderByAggregateInput
@@ -214,6 +228,7 @@ export type QuotaReservationScalarWhereWithAggregatesInput = {
   NOT?: Prisma.QuotaReservationScalarWhereWithAggregatesInput | Prisma.QuotaReservationScalarWhereWithAggregatesInput[]
   id?: Prisma.UuidWithAggregatesFilter<"QuotaReservation"> | string
   teamId?: Prisma.UuidWithAggregatesFilter<"QuotaReservation"> | string
+  phaseId?: Prisma.UuidWithAggregatesFilter<"QuotaReservation"> | string
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"QuotaReservation"> | Date | string
   expiresAt?: Prisma.DateTimeWithAggregatesFilter<"QuotaReservation"> | Date | string
 }
@@ -223,11 +238,13 @@ export type QuotaReservationCreateInput = {
   createdAt?: Date | string
   expiresAt: Date | string
   team: Prisma.TeamCreateNestedOneWithoutReservationsInput
+  phase: Prisma.PhaseCreateNestedOneWithoutReservationsInput
 }
 
 export type QuotaReservationUncheckedCreateInput = {
   id: string
   teamId: string
+  phaseId: string
   createdAt?: Date | string
   expiresAt: Date | string
 }
@@ -237,11 +254,13 @@ export type QuotaReservationUpdateInput = {
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   expiresAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   team?: Prisma.TeamUpdateOneRequiredWithoutReservationsNestedInput
+  phase?: Prisma.PhaseUpdateOneRequiredWithoutReservationsNestedInput
 }
 
 export type QuotaReservationUncheckedUpdateInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   teamId?: Prisma.StringFieldUpdateOperationsInput | string
+  phaseId?: Prisma.StringFieldUpdateOperationsInput | string
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   expiresAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -249,6 +268,7 @@ export type QuotaReservationUncheckedUpdateInput = {
 export type QuotaReservationCreateManyInput = {
   id: string
   teamId: string
+  phaseId: string
   createdAt?: Date | string
   expiresAt: Date | string
 }
@@ -262,6 +282,7 @@ export type QuotaReservationUpdateManyMutationInput = {
 export type QuotaReservationUncheckedUpdateManyInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   teamId?: Prisma.StringFieldUpdateOperationsInput | string
+  phaseId?: Prisma.StringFieldUpdateOperationsInput | string
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   expiresAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -279,6 +300,7 @@ export type QuotaReservationOrderByRelationAggregateInput = {
 export type QuotaReservationCountOrderByAggregateInput = {
   id?: Prisma.SortOrder
   teamId?: Prisma.SortOrder
+  phaseId?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   expiresAt?: Prisma.SortOrder
 }
@@ -286,6 +308,7 @@ export type QuotaReservationCountOrderByAggregateInput = {
 export type QuotaReservationMaxOrderByAggregateInput = {
   id?: Prisma.SortOrder
   teamId?: Prisma.SortOrder
+  phaseId?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   expiresAt?: Prisma.SortOrder
 }
@@ -293,8 +316,51 @@ export type QuotaReservationMaxOrderByAggregateInput = {
 export type QuotaReservationMinOrderByAggregateInput = {
   id?: Prisma.SortOrder
   teamId?: Prisma.SortOrder
+  phaseId?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   expiresAt?: Prisma.SortOrder
+}
+
+export type QuotaReservationCreateNestedManyWithoutPhaseInput = {
+  create?: Prisma.XOR<Prisma.QuotaReservationCreateWithoutPhaseInput, Prisma.QuotaReservationUncheckedCreateWithoutPhaseInput> | Prisma.QuotaReservationCreateWithoutPhaseInput[] | Prisma.QuotaReservationUncheckedCreateWithoutPhaseInput[]
+  connectOrCreate?: Prisma.QuotaReservationCreateOrConnectWithoutPhaseInput | Prisma.QuotaReservationCreateOrConnectWithoutPhaseInput[]
+  createMany?: Prisma.QuotaReservationCreateManyPhaseInputEnvelope
+  connect?: Prisma.QuotaReservationWhereUniqueInput | Prisma.QuotaReservationWhereUniqueInput[]
+}
+
+export type QuotaReservationUncheckedCreateNestedManyWithoutPhaseInput = {
+  create?: Prisma.XOR<Prisma.QuotaReservationCreateWithoutPhaseInput, Prisma.QuotaReservationUncheckedCreateWithoutPhaseInput> | Prisma.QuotaReservationCreateWithoutPhaseInput[] | Prisma.QuotaReservationUncheckedCreateWithoutPhaseInput[]
+  connectOrCreate?: Prisma.QuotaReservationCreateOrConnectWithoutPhaseInput | Prisma.QuotaReservationCreateOrConnectWithoutPhaseInput[]
+  createMany?: Prisma.QuotaReservationCreateManyPhaseInputEnvelope
+  connect?: Prisma.QuotaReservationWhereUniqueInput | Prisma.QuotaReservationWhereUniqueInput[]
+}
+
+export type QuotaReservationUpdateManyWithoutPhaseNestedInput = {
+  create?: Prisma.XOR<Prisma.QuotaReservationCreateWithoutPhaseInput, Prisma.QuotaReservationUncheckedCreateWithoutPhaseInput> | Prisma.QuotaReservationCreateWithoutPhaseInput[] | Prisma.QuotaReservationUncheckedCreateWithoutPhaseInput[]
+  connectOrCreate?: Prisma.QuotaReservationCreateOrConnectWithoutPhaseInput | Prisma.QuotaReservationCreateOrConnectWithoutPhaseInput[]
+  upsert?: Prisma.QuotaReservationUpsertWithWhereUniqueWithoutPhaseInput | Prisma.QuotaReservationUpsertWithWhereUniqueWithoutPhaseInput[]
+  createMany?: Prisma.QuotaReservationCreateManyPhaseInputEnvelope
+  set?: Prisma.QuotaReservationWhereUniqueInput | Prisma.QuotaReservationWhereUniqueInput[]
+  disconnect?: Prisma.QuotaReservationWhereUniqueInput | Prisma.QuotaReservationWhereUniqueInput[]
+  delete?: Prisma.QuotaReservationWhereUniqueInput | Prisma.QuotaReservationWhereUniqueInput[]
+  connect?: Prisma.QuotaReservationWhereUniqueInput | Prisma.QuotaReservationWhereUniqueInput[]
+  update?: Prisma.QuotaReservationUpdateWithWhereUniqueWithoutPhaseInput | Prisma.QuotaReservationUpdateWithWhereUniqueWithoutPhaseInput[]
+  updateMany?: Prisma.QuotaReservationUpdateManyWithWhereWithoutPhaseInput | Prisma.QuotaReservationUpdateManyWithWhereWithoutPhaseInput[]
+  deleteMany?: Prisma.QuotaReservationScalarWhereInput | Prisma.QuotaReservationScalarWhereInput[]
+}
+
+export type QuotaReservationUncheckedUpdateManyWithoutPhaseNestedInput = {
+  create?: Prisma.XOR<Prisma.QuotaReservationCreateWithoutPhaseInput, Prisma.QuotaReservationUncheckedCreateWithoutPhaseInput> | Prisma.QuotaReservationCreateWithoutPhaseInput[] | Prisma.QuotaReservationUncheckedCreateWithoutPhaseInput[]
+  connectOrCreate?: Prisma.QuotaReservationCreateOrConnectWithoutPhaseInput | Prisma.QuotaReservationCreateOrConnectWithoutPhaseInput[]
+  upsert?: Prisma.QuotaReservationUpsertWithWhereUniqueWithoutPhaseInput | Prisma.QuotaReservationUpsertWithWhereUniqueWithoutPhaseInput[]
+  createMany?: Prisma.QuotaReservationCreateManyPhaseInputEnvelope
+  set?: Prisma.QuotaReservationWhereUniqueInput | Prisma.QuotaReservationWhereUniqueInput[]
+  disconnect?: Prisma.QuotaReservationWhereUniqueInput | Prisma.QuotaReservationWhereUniqueInput[]
+  delete?: Prisma.QuotaReservationWhereUniqueInput | Prisma.QuotaReservationWhereUniqueInput[]
+  connect?: Prisma.QuotaReservationWhereUniqueInput | Prisma.QuotaReservationWhereUniqueInput[]
+  update?: Prisma.QuotaReservationUpdateWithWhereUniqueWithoutPhaseInput | Prisma.QuotaReservationUpdateWithWhereUniqueWithoutPhaseInput[]
+  updateMany?: Prisma.QuotaReservationUpdateManyWithWhereWithoutPhaseInput | Prisma.QuotaReservationUpdateManyWithWhereWithoutPhaseInput[]
+  deleteMany?: Prisma.QuotaReservationScalarWhereInput | Prisma.QuotaReservationScalarWhereInput[]
 }
 
 export type QuotaReservationCreateNestedManyWithoutTeamInput = {
@@ -339,14 +405,67 @@ export type QuotaReservationUncheckedUpdateManyWithoutTeamNestedInput = {
   deleteMany?: Prisma.QuotaReservationScalarWhereInput | Prisma.QuotaReservationScalarWhereInput[]
 }
 
-export type QuotaReservationCreateWithoutTeamInput = {
+export type QuotaReservationCreateWithoutPhaseInput = {
   id: string
+  createdAt?: Date | string
+  expiresAt: Date | string
+  team: Prisma.TeamCreateNestedOneWithoutReservationsInput
+}
+
+export type QuotaReservationUncheckedCreateWithoutPhaseInput = {
+  id: string
+  teamId: string
   createdAt?: Date | string
   expiresAt: Date | string
 }
 
+export type QuotaReservationCreateOrConnectWithoutPhaseInput = {
+  where: Prisma.QuotaReservationWhereUniqueInput
+  create: Prisma.XOR<Prisma.QuotaReservationCreateWithoutPhaseInput, Prisma.QuotaReservationUncheckedCreateWithoutPhaseInput>
+}
+
+export type QuotaReservationCreateManyPhaseInputEnvelope = {
+  data: Prisma.QuotaReservationCreateManyPhaseInput | Prisma.QuotaReservationCreateManyPhaseInput[]
+  skipDuplicates?: boolean
+}
+
+export type QuotaReservationUpsertWithWhereUniqueWithoutPhaseInput = {
+  where: Prisma.QuotaReservationWhereUniqueInput
+  update: Prisma.XOR<Prisma.QuotaReservationUpdateWithoutPhaseInput, Prisma.QuotaReservationUncheckedUpdateWithoutPhaseInput>
+  create: Prisma.XOR<Prisma.QuotaReservationCreateWithoutPhaseInput, Prisma.QuotaReservationUncheckedCreateWithoutPhaseInput>
+}
+
+export type QuotaReservationUpdateWithWhereUniqueWithoutPhaseInput = {
+  where: Prisma.QuotaReservationWhereUniqueInput
+  data: Prisma.XOR<Prisma.QuotaReservationUpdateWithoutPhaseInput, Prisma.QuotaReservationUncheckedUpdateWithoutPhaseInput>
+}
+
+export type QuotaReservationUpdateManyWithWhereWithoutPhaseInput = {
+  where: Prisma.QuotaReservationScalarWhereInput
+  data: Prisma.XOR<Prisma.QuotaReservationUpdateManyMutationInput, Prisma.QuotaReservationUncheckedUpdateManyWithoutPhaseInput>
+}
+
+export type QuotaReservationScalarWhereInput = {
+  AND?: Prisma.QuotaReservationScalarWhereInput | Prisma.QuotaReservationScalarWhereInput[]
+  OR?: Prisma.QuotaReservationScalarWhereInput[]
+  NOT?: Prisma.QuotaReservationScalarWhereInput | Prisma.QuotaReservationScalarWhereInput[]
+  id?: Prisma.UuidFilter<"QuotaReservation"> | string
+  teamId?: Prisma.UuidFilter<"QuotaReservation"> | string
+  phaseId?: Prisma.UuidFilter<"QuotaReservation"> | string
+  createdAt?: Prisma.DateTimeFilter<"QuotaReservation"> | Date | string
+  expiresAt?: Prisma.DateTimeFilter<"QuotaReservation"> | Date | string
+}
+
+export type QuotaReservationCreateWithoutTeamInput = {
+  id: string
+  createdAt?: Date | string
+  expiresAt: Date | string
+  phase: Prisma.PhaseCreateNestedOneWithoutReservationsInput
+}
+
 export type QuotaReservationUncheckedCreateWithoutTeamInput = {
   id: string
+  phaseId: string
   createdAt?: Date | string
   expiresAt: Date | string
 }
@@ -377,18 +496,37 @@ export type QuotaReservationUpdateManyWithWhereWithoutTeamInput = {
   data: Prisma.XOR<Prisma.QuotaReservationUpdateManyMutationInput, Prisma.QuotaReservationUncheckedUpdateManyWithoutTeamInput>
 }
 
-export type QuotaReservationScalarWhereInput = {
-  AND?: Prisma.QuotaReservationScalarWhereInput | Prisma.QuotaReservationScalarWhereInput[]
-  OR?: Prisma.QuotaReservationScalarWhereInput[]
-  NOT?: Prisma.QuotaReservationScalarWhereInput | Prisma.QuotaReservationScalarWhereInput[]
-  id?: Prisma.UuidFilter<"QuotaReservation"> | string
-  teamId?: Prisma.UuidFilter<"QuotaReservation"> | string
-  createdAt?: Prisma.DateTimeFilter<"QuotaReservation"> | Date | string
-  expiresAt?: Prisma.DateTimeFilter<"QuotaReservation"> | Date | string
+export type QuotaReservationCreateManyPhaseInput = {
+  id: string
+  teamId: string
+  createdAt?: Date | string
+  expiresAt: Date | string
+}
+
+export type QuotaReservationUpdateWithoutPhaseInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  expiresAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  team?: Prisma.TeamUpdateOneRequiredWithoutReservationsNestedInput
+}
+
+export type QuotaReservationUncheckedUpdateWithoutPhaseInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  teamId?: Prisma.StringFieldUpdateOperationsInput | string
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  expiresAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+}
+
+export type QuotaReservationUncheckedUpdateManyWithoutPhaseInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  teamId?: Prisma.StringFieldUpdateOperationsInput | string
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  expiresAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
 export type QuotaReservationCreateManyTeamInput = {
   id: string
+  phaseId: string
   createdAt?: Date | string
   expiresAt: Date | string
 }
@@ -397,16 +535,19 @@ export type QuotaReservationUpdateWithoutTeamInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   expiresAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  phase?: Prisma.PhaseUpdateOneRequiredWithoutReservationsNestedInput
 }
 
 export type QuotaReservationUncheckedUpdateWithoutTeamInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
+  phaseId?: Prisma.StringFieldUpdateOperationsInput | string
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   expiresAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
 export type QuotaReservationUncheckedUpdateManyWithoutTeamInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
+  phaseId?: Prisma.StringFieldUpdateOperationsInput | string
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   expiresAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -416,53 +557,68 @@ export type QuotaReservationUncheckedUpdateManyWithoutTeamInput = {
 export type QuotaReservationSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
   id?: boolean
   teamId?: boolean
+  phaseId?: boolean
   createdAt?: boolean
   expiresAt?: boolean
   team?: boolean | Prisma.TeamDefaultArgs<ExtArgs>
+  phase?: boolean | Prisma.PhaseDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["quotaReservation"]>
 
 export type QuotaReservationSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
   id?: boolean
   teamId?: boolean
+  phaseId?: boolean
   createdAt?: boolean
   expiresAt?: boolean
   team?: boolean | Prisma.TeamDefaultArgs<ExtArgs>
+  phase?: boolean | Prisma.PhaseDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["quotaReservation"]>
 
 export type QuotaReservationSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
   id?: boolean
   teamId?: boolean
+  phaseId?: boolean
   createdAt?: boolean
   expiresAt?: boolean
   team?: boolean | Prisma.TeamDefaultArgs<ExtArgs>
+  phase?: boolean | Prisma.PhaseDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["quotaReservation"]>
 
 export type QuotaReservationSelectScalar = {
   id?: boolean
   teamId?: boolean
+  phaseId?: boolean
   createdAt?: boolean
   expiresAt?: boolean
 }
 
-export type QuotaReservationOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "teamId" | "createdAt" | "expiresAt", ExtArgs["result"]["quotaReservation"]>
+export type QuotaReservationOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "teamId" | "phaseId" | "createdAt" | "expiresAt", ExtArgs["result"]["quotaReservation"]>
 export type QuotaReservationInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   team?: boolean | Prisma.TeamDefaultArgs<ExtArgs>
+  phase?: boolean | Prisma.PhaseDefaultArgs<ExtArgs>
 }
 export type QuotaReservationIncludeCreateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   team?: boolean | Prisma.TeamDefaultArgs<ExtArgs>
+  phase?: boolean | Prisma.PhaseDefaultArgs<ExtArgs>
 }
 export type QuotaReservationIncludeUpdateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   team?: boolean | Prisma.TeamDefaultArgs<ExtArgs>
+  phase?: boolean | Prisma.PhaseDefaultArgs<ExtArgs>
 }
 
 export type $QuotaReservationPayload<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   name: "QuotaReservation"
   objects: {
     team: Prisma.$TeamPayload<ExtArgs>
+    phase: Prisma.$PhasePayload<ExtArgs>
   }
   scalars: runtime.Types.Extensions.GetPayloadResult<{
     id: string
     teamId: string
+    /**
+     * The phase the slot is charged to (the one open when the upload began); the submission joins it.
+     */
+    phaseId: string
     createdAt: Date
     expiresAt: Date
   }, ExtArgs["result"]["quotaReservation"]>
@@ -860,6 +1016,7 @@ readonly fields: QuotaReservationFieldRefs;
 export interface Prisma__QuotaReservationClient<T, Null = never, ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs, GlobalOmitOptions = {}> extends Prisma.PrismaPromise<T> {
   readonly [Symbol.toStringTag]: "PrismaPromise"
   team<T extends Prisma.TeamDefaultArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.TeamDefaultArgs<ExtArgs>>): Prisma.Prisma__TeamClient<runtime.Types.Result.GetResult<Prisma.$TeamPayload<ExtArgs>, T, "findUniqueOrThrow", GlobalOmitOptions> | Null, Null, ExtArgs, GlobalOmitOptions>
+  phase<T extends Prisma.PhaseDefaultArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.PhaseDefaultArgs<ExtArgs>>): Prisma.Prisma__PhaseClient<runtime.Types.Result.GetResult<Prisma.$PhasePayload<ExtArgs>, T, "findUniqueOrThrow", GlobalOmitOptions> | Null, Null, ExtArgs, GlobalOmitOptions>
   /**
    * Attaches callbacks for the resolution and/or rejection of the Promise.
    * @param onfulfilled The callback to execute when the Promise is resolved.
@@ -891,6 +1048,7 @@ export interface Prisma__QuotaReservationClient<T, Null = never, ExtArgs extends
 export interface QuotaReservationFieldRefs {
   readonly id: Prisma.FieldRef<"QuotaReservation", 'String'>
   readonly teamId: Prisma.FieldRef<"QuotaReservation", 'String'>
+  readonly phaseId: Prisma.FieldRef<"QuotaReservation", 'String'>
   readonly createdAt: Prisma.FieldRef<"QuotaReservation", 'DateTime'>
   readonly expiresAt: Prisma.FieldRef<"QuotaReservation", 'DateTime'>
 }

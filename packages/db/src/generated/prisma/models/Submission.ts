@@ -51,6 +51,7 @@ export type SubmissionSumAggregateOutputType = {
 export type SubmissionMinAggregateOutputType = {
   id: string | null
   competitionId: string | null
+  phaseId: string | null
   teamId: string | null
   kind: $Enums.SubmissionKind | null
   state: $Enums.SubmissionState | null
@@ -97,6 +98,7 @@ export type SubmissionMinAggregateOutputType = {
 export type SubmissionMaxAggregateOutputType = {
   id: string | null
   competitionId: string | null
+  phaseId: string | null
   teamId: string | null
   kind: $Enums.SubmissionKind | null
   state: $Enums.SubmissionState | null
@@ -143,6 +145,7 @@ export type SubmissionMaxAggregateOutputType = {
 export type SubmissionCountAggregateOutputType = {
   id: number
   competitionId: number
+  phaseId: number
   teamId: number
   kind: number
   state: number
@@ -213,6 +216,7 @@ export type SubmissionSumAggregateInputType = {
 export type SubmissionMinAggregateInputType = {
   id?: true
   competitionId?: true
+  phaseId?: true
   teamId?: true
   kind?: true
   state?: true
@@ -259,6 +263,7 @@ export type SubmissionMinAggregateInputType = {
 export type SubmissionMaxAggregateInputType = {
   id?: true
   competitionId?: true
+  phaseId?: true
   teamId?: true
   kind?: true
   state?: true
@@ -305,6 +310,7 @@ export type SubmissionMaxAggregateInputType = {
 export type SubmissionCountAggregateInputType = {
   id?: true
   competitionId?: true
+  phaseId?: true
   teamId?: true
   kind?: true
   state?: true
@@ -438,6 +444,7 @@ export type SubmissionGroupByArgs<ExtArgs extends runtime.Types.Extensions.Inter
 export type SubmissionGroupByOutputType = {
   id: string
   competitionId: string
+  phaseId: string
   teamId: string
   kind: $Enums.SubmissionKind
   state: $Enums.SubmissionState
@@ -507,6 +514,7 @@ export type SubmissionWhereInput = {
   NOT?: Prisma.SubmissionWhereInput | Prisma.SubmissionWhereInput[]
   id?: Prisma.UuidFilter<"Submission"> | string
   competitionId?: Prisma.UuidFilter<"Submission"> | string
+  phaseId?: Prisma.UuidFilter<"Submission"> | string
   teamId?: Prisma.UuidFilter<"Submission"> | string
   kind?: Prisma.EnumSubmissionKindFilter<"Submission"> | $Enums.SubmissionKind
   state?: Prisma.EnumSubmissionStateFilter<"Submission"> | $Enums.SubmissionState
@@ -549,6 +557,7 @@ export type SubmissionWhereInput = {
   startedAt?: Prisma.DateTimeNullableFilter<"Submission"> | Date | string | null
   finishedAt?: Prisma.DateTimeNullableFilter<"Submission"> | Date | string | null
   competition?: Prisma.XOR<Prisma.CompetitionScalarRelationFilter, Prisma.CompetitionWhereInput>
+  phase?: Prisma.XOR<Prisma.PhaseScalarRelationFilter, Prisma.PhaseWhereInput>
   team?: Prisma.XOR<Prisma.TeamScalarRelationFilter, Prisma.TeamWhereInput>
   results?: Prisma.TaskResultListRelationFilter
   events?: Prisma.SubmissionEventListRelationFilter
@@ -560,6 +569,7 @@ export type SubmissionWhereInput = {
 export type SubmissionOrderByWithRelationInput = {
   id?: Prisma.SortOrder
   competitionId?: Prisma.SortOrder
+  phaseId?: Prisma.SortOrder
   teamId?: Prisma.SortOrder
   kind?: Prisma.SortOrder
   state?: Prisma.SortOrder
@@ -602,6 +612,7 @@ export type SubmissionOrderByWithRelationInput = {
   startedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   finishedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   competition?: Prisma.CompetitionOrderByWithRelationInput
+  phase?: Prisma.PhaseOrderByWithRelationInput
   team?: Prisma.TeamOrderByWithRelationInput
   results?: Prisma.TaskResultOrderByRelationAggregateInput
   events?: Prisma.SubmissionEventOrderByRelationAggregateInput
@@ -616,6 +627,7 @@ export type SubmissionWhereUniqueInput = Prisma.AtLeast<{
   OR?: Prisma.SubmissionWhereInput[]
   NOT?: Prisma.SubmissionWhereInput | Prisma.SubmissionWhereInput[]
   competitionId?: Prisma.UuidFilter<"Submission"> | string
+  phaseId?: Prisma.UuidFilter<"Submission"> | string
   teamId?: Prisma.UuidFilter<"Submission"> | string
   kind?: Prisma.EnumSubmissionKindFilter<"Submission"> | $Enums.SubmissionKind
   state?: Prisma.EnumSubmissionStateFilter<"Submission"> | $Enums.SubmissionState
@@ -658,6 +670,7 @@ export type SubmissionWhereUniqueInput = Prisma.AtLeast<{
   startedAt?: Prisma.DateTimeNullableFilter<"Submission"> | Date | string | null
   finishedAt?: Prisma.DateTimeNullableFilter<"Submission"> | Date | string | null
   competition?: Prisma.XOR<Prisma.CompetitionScalarRelationFilter, Prisma.CompetitionWhereInput>
+  phase?: Prisma.XOR<Prisma.PhaseScalarRelationFilter, Prisma.PhaseWhereInput>
   team?: Prisma.XOR<Prisma.TeamScalarRelationFilter, Prisma.TeamWhereInput>
   results?: Prisma.TaskResultListRelationFilter
   events?: Prisma.SubmissionEventListRelationFilter
@@ -669,6 +682,7 @@ export type SubmissionWhereUniqueInput = Prisma.AtLeast<{
 export type SubmissionOrderByWithAggregationInput = {
   id?: Prisma.SortOrder
   competitionId?: Prisma.SortOrder
+  phaseId?: Prisma.SortOrder
   teamId?: Prisma.SortOrder
   kind?: Prisma.SortOrder
   state?: Prisma.SortOrder
@@ -723,6 +737,7 @@ export type SubmissionScalarWhereWithAggregatesInput = {
   NOT?: Prisma.SubmissionScalarWhereWithAggregatesInput | Prisma.SubmissionScalarWhereWithAggregatesInput[]
   id?: Prisma.UuidWithAggregatesFilter<"Submission"> | string
   competitionId?: Prisma.UuidWithAggregatesFilter<"Submission"> | string
+  phaseId?: Prisma.UuidWithAggregatesFilter<"Submission"> | string
   teamId?: Prisma.UuidWithAggregatesFilter<"Submission"> | string
   kind?: Prisma.EnumSubmissionKindWithAggregatesFilter<"Submission"> | $Enums.SubmissionKind
   state?: Prisma.EnumSubmissionStateWithAggregatesFilter<"Submission"> | $Enums.SubmissionState
@@ -809,6 +824,7 @@ export type SubmissionCreateInput = {
   startedAt?: Date | string | null
   finishedAt?: Date | string | null
   competition: Prisma.CompetitionCreateNestedOneWithoutSubmissionsInput
+  phase: Prisma.PhaseCreateNestedOneWithoutSubmissionsInput
   team: Prisma.TeamCreateNestedOneWithoutSubmissionsInput
   results?: Prisma.TaskResultCreateNestedManyWithoutSubmissionInput
   events?: Prisma.SubmissionEventCreateNestedManyWithoutSubmissionInput
@@ -820,6 +836,7 @@ export type SubmissionCreateInput = {
 export type SubmissionUncheckedCreateInput = {
   id: string
   competitionId: string
+  phaseId: string
   teamId: string
   kind?: $Enums.SubmissionKind
   state?: $Enums.SubmissionState
@@ -911,6 +928,7 @@ export type SubmissionUpdateInput = {
   startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   finishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   competition?: Prisma.CompetitionUpdateOneRequiredWithoutSubmissionsNestedInput
+  phase?: Prisma.PhaseUpdateOneRequiredWithoutSubmissionsNestedInput
   team?: Prisma.TeamUpdateOneRequiredWithoutSubmissionsNestedInput
   results?: Prisma.TaskResultUpdateManyWithoutSubmissionNestedInput
   events?: Prisma.SubmissionEventUpdateManyWithoutSubmissionNestedInput
@@ -922,6 +940,7 @@ export type SubmissionUpdateInput = {
 export type SubmissionUncheckedUpdateInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   competitionId?: Prisma.StringFieldUpdateOperationsInput | string
+  phaseId?: Prisma.StringFieldUpdateOperationsInput | string
   teamId?: Prisma.StringFieldUpdateOperationsInput | string
   kind?: Prisma.EnumSubmissionKindFieldUpdateOperationsInput | $Enums.SubmissionKind
   state?: Prisma.EnumSubmissionStateFieldUpdateOperationsInput | $Enums.SubmissionState
@@ -973,6 +992,7 @@ export type SubmissionUncheckedUpdateInput = {
 export type SubmissionCreateManyInput = {
   id: string
   competitionId: string
+  phaseId: string
   teamId: string
   kind?: $Enums.SubmissionKind
   state?: $Enums.SubmissionState
@@ -1063,6 +1083,7 @@ export type SubmissionUpdateManyMutationInput = {
 export type SubmissionUncheckedUpdateManyInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   competitionId?: Prisma.StringFieldUpdateOperationsInput | string
+  phaseId?: Prisma.StringFieldUpdateOperationsInput | string
   teamId?: Prisma.StringFieldUpdateOperationsInput | string
   kind?: Prisma.EnumSubmissionKindFieldUpdateOperationsInput | $Enums.SubmissionKind
   state?: Prisma.EnumSubmissionStateFieldUpdateOperationsInput | $Enums.SubmissionState
@@ -1119,6 +1140,7 @@ export type SubmissionOrderByRelationAggregateInput = {
 export type SubmissionCountOrderByAggregateInput = {
   id?: Prisma.SortOrder
   competitionId?: Prisma.SortOrder
+  phaseId?: Prisma.SortOrder
   teamId?: Prisma.SortOrder
   kind?: Prisma.SortOrder
   state?: Prisma.SortOrder
@@ -1176,6 +1198,7 @@ export type SubmissionAvgOrderByAggregateInput = {
 export type SubmissionMaxOrderByAggregateInput = {
   id?: Prisma.SortOrder
   competitionId?: Prisma.SortOrder
+  phaseId?: Prisma.SortOrder
   teamId?: Prisma.SortOrder
   kind?: Prisma.SortOrder
   state?: Prisma.SortOrder
@@ -1222,6 +1245,7 @@ export type SubmissionMaxOrderByAggregateInput = {
 export type SubmissionMinOrderByAggregateInput = {
   id?: Prisma.SortOrder
   competitionId?: Prisma.SortOrder
+  phaseId?: Prisma.SortOrder
   teamId?: Prisma.SortOrder
   kind?: Prisma.SortOrder
   state?: Prisma.SortOrder
@@ -1320,6 +1344,48 @@ export type SubmissionUncheckedUpdateManyWithoutCompetitionNestedInput = {
   connect?: Prisma.SubmissionWhereUniqueInput | Prisma.SubmissionWhereUniqueInput[]
   update?: Prisma.SubmissionUpdateWithWhereUniqueWithoutCompetitionInput | Prisma.SubmissionUpdateWithWhereUniqueWithoutCompetitionInput[]
   updateMany?: Prisma.SubmissionUpdateManyWithWhereWithoutCompetitionInput | Prisma.SubmissionUpdateManyWithWhereWithoutCompetitionInput[]
+  deleteMany?: Prisma.SubmissionScalarWhereInput | Prisma.SubmissionScalarWhereInput[]
+}
+
+export type SubmissionCreateNestedManyWithoutPhaseInput = {
+  create?: Prisma.XOR<Prisma.SubmissionCreateWithoutPhaseInput, Prisma.SubmissionUncheckedCreateWithoutPhaseInput> | Prisma.SubmissionCreateWithoutPhaseInput[] | Prisma.SubmissionUncheckedCreateWithoutPhaseInput[]
+  connectOrCreate?: Prisma.SubmissionCreateOrConnectWithoutPhaseInput | Prisma.SubmissionCreateOrConnectWithoutPhaseInput[]
+  createMany?: Prisma.SubmissionCreateManyPhaseInputEnvelope
+  connect?: Prisma.SubmissionWhereUniqueInput | Prisma.SubmissionWhereUniqueInput[]
+}
+
+export type SubmissionUncheckedCreateNestedManyWithoutPhaseInput = {
+  create?: Prisma.XOR<Prisma.SubmissionCreateWithoutPhaseInput, Prisma.SubmissionUncheckedCreateWithoutPhaseInput> | Prisma.SubmissionCreateWithoutPhaseInput[] | Prisma.SubmissionUncheckedCreateWithoutPhaseInput[]
+  connectOrCreate?: Prisma.SubmissionCreateOrConnectWithoutPhaseInput | Prisma.SubmissionCreateOrConnectWithoutPhaseInput[]
+  createMany?: Prisma.SubmissionCreateManyPhaseInputEnvelope
+  connect?: Prisma.SubmissionWhereUniqueInput | Prisma.SubmissionWhereUniqueInput[]
+}
+
+export type SubmissionUpdateManyWithoutPhaseNestedInput = {
+  create?: Prisma.XOR<Prisma.SubmissionCreateWithoutPhaseInput, Prisma.SubmissionUncheckedCreateWithoutPhaseInput> | Prisma.SubmissionCreateWithoutPhaseInput[] | Prisma.SubmissionUncheckedCreateWithoutPhaseInput[]
+  connectOrCreate?: Prisma.SubmissionCreateOrConnectWithoutPhaseInput | Prisma.SubmissionCreateOrConnectWithoutPhaseInput[]
+  upsert?: Prisma.SubmissionUpsertWithWhereUniqueWithoutPhaseInput | Prisma.SubmissionUpsertWithWhereUniqueWithoutPhaseInput[]
+  createMany?: Prisma.SubmissionCreateManyPhaseInputEnvelope
+  set?: Prisma.SubmissionWhereUniqueInput | Prisma.SubmissionWhereUniqueInput[]
+  disconnect?: Prisma.SubmissionWhereUniqueInput | Prisma.SubmissionWhereUniqueInput[]
+  delete?: Prisma.SubmissionWhereUniqueInput | Prisma.SubmissionWhereUniqueInput[]
+  connect?: Prisma.SubmissionWhereUniqueInput | Prisma.SubmissionWhereUniqueInput[]
+  update?: Prisma.SubmissionUpdateWithWhereUniqueWithoutPhaseInput | Prisma.SubmissionUpdateWithWhereUniqueWithoutPhaseInput[]
+  updateMany?: Prisma.SubmissionUpdateManyWithWhereWithoutPhaseInput | Prisma.SubmissionUpdateManyWithWhereWithoutPhaseInput[]
+  deleteMany?: Prisma.SubmissionScalarWhereInput | Prisma.SubmissionScalarWhereInput[]
+}
+
+export type SubmissionUncheckedUpdateManyWithoutPhaseNestedInput = {
+  create?: Prisma.XOR<Prisma.SubmissionCreateWithoutPhaseInput, Prisma.SubmissionUncheckedCreateWithoutPhaseInput> | Prisma.SubmissionCreateWithoutPhaseInput[] | Prisma.SubmissionUncheckedCreateWithoutPhaseInput[]
+  connectOrCreate?: Prisma.SubmissionCreateOrConnectWithoutPhaseInput | Prisma.SubmissionCreateOrConnectWithoutPhaseInput[]
+  upsert?: Prisma.SubmissionUpsertWithWhereUniqueWithoutPhaseInput | Prisma.SubmissionUpsertWithWhereUniqueWithoutPhaseInput[]
+  createMany?: Prisma.SubmissionCreateManyPhaseInputEnvelope
+  set?: Prisma.SubmissionWhereUniqueInput | Prisma.SubmissionWhereUniqueInput[]
+  disconnect?: Prisma.SubmissionWhereUniqueInput | Prisma.SubmissionWhereUniqueInput[]
+  delete?: Prisma.SubmissionWhereUniqueInput | Prisma.SubmissionWhereUniqueInput[]
+  connect?: Prisma.SubmissionWhereUniqueInput | Prisma.SubmissionWhereUniqueInput[]
+  update?: Prisma.SubmissionUpdateWithWhereUniqueWithoutPhaseInput | Prisma.SubmissionUpdateWithWhereUniqueWithoutPhaseInput[]
+  updateMany?: Prisma.SubmissionUpdateManyWithWhereWithoutPhaseInput | Prisma.SubmissionUpdateManyWithWhereWithoutPhaseInput[]
   deleteMany?: Prisma.SubmissionScalarWhereInput | Prisma.SubmissionScalarWhereInput[]
 }
 
@@ -1513,6 +1579,7 @@ export type SubmissionCreateWithoutCompetitionInput = {
   queuedAt?: Date | string | null
   startedAt?: Date | string | null
   finishedAt?: Date | string | null
+  phase: Prisma.PhaseCreateNestedOneWithoutSubmissionsInput
   team: Prisma.TeamCreateNestedOneWithoutSubmissionsInput
   results?: Prisma.TaskResultCreateNestedManyWithoutSubmissionInput
   events?: Prisma.SubmissionEventCreateNestedManyWithoutSubmissionInput
@@ -1523,6 +1590,7 @@ export type SubmissionCreateWithoutCompetitionInput = {
 
 export type SubmissionUncheckedCreateWithoutCompetitionInput = {
   id: string
+  phaseId: string
   teamId: string
   kind?: $Enums.SubmissionKind
   state?: $Enums.SubmissionState
@@ -1603,6 +1671,7 @@ export type SubmissionScalarWhereInput = {
   NOT?: Prisma.SubmissionScalarWhereInput | Prisma.SubmissionScalarWhereInput[]
   id?: Prisma.UuidFilter<"Submission"> | string
   competitionId?: Prisma.UuidFilter<"Submission"> | string
+  phaseId?: Prisma.UuidFilter<"Submission"> | string
   teamId?: Prisma.UuidFilter<"Submission"> | string
   kind?: Prisma.EnumSubmissionKindFilter<"Submission"> | $Enums.SubmissionKind
   state?: Prisma.EnumSubmissionStateFilter<"Submission"> | $Enums.SubmissionState
@@ -1644,6 +1713,134 @@ export type SubmissionScalarWhereInput = {
   queuedAt?: Prisma.DateTimeNullableFilter<"Submission"> | Date | string | null
   startedAt?: Prisma.DateTimeNullableFilter<"Submission"> | Date | string | null
   finishedAt?: Prisma.DateTimeNullableFilter<"Submission"> | Date | string | null
+}
+
+export type SubmissionCreateWithoutPhaseInput = {
+  id: string
+  kind?: $Enums.SubmissionKind
+  state?: $Enums.SubmissionState
+  failureCategory?: $Enums.FailureCategory | null
+  failureMessage?: string | null
+  failureDetail?: string | null
+  modelName: string
+  description?: string | null
+  link?: string | null
+  ensemble?: boolean
+  hidden?: boolean
+  uploadFile?: string | null
+  uploadSize: bigint | number
+  uploadSha256: string
+  bundleDir?: string | null
+  command?: string | null
+  imageDigest?: string | null
+  imageSize?: bigint | number | null
+  attempts?: number
+  refunded?: boolean
+  failedPhase?: $Enums.RunPhase | null
+  smokePassedAt?: Date | string | null
+  worker?: string | null
+  heartbeatAt?: Date | string | null
+  leaseToken?: string | null
+  leaseExpiresAt?: Date | string | null
+  cancelRequestedAt?: Date | string | null
+  disqualified?: boolean
+  disqualifiedReason?: string | null
+  meanAucLo?: number | null
+  meanAucHi?: number | null
+  tiedWithLeader?: boolean | null
+  meanAuc?: number | null
+  meanRadsBelowCurve?: number | null
+  score?: number | null
+  selectedFinal?: boolean
+  ladderImproved?: boolean | null
+  createdAt?: Date | string
+  queuedAt?: Date | string | null
+  startedAt?: Date | string | null
+  finishedAt?: Date | string | null
+  competition: Prisma.CompetitionCreateNestedOneWithoutSubmissionsInput
+  team: Prisma.TeamCreateNestedOneWithoutSubmissionsInput
+  results?: Prisma.TaskResultCreateNestedManyWithoutSubmissionInput
+  events?: Prisma.SubmissionEventCreateNestedManyWithoutSubmissionInput
+  logs?: Prisma.SubmissionLogCreateNestedManyWithoutSubmissionInput
+  predictions?: Prisma.SubmissionPredictionsCreateNestedOneWithoutSubmissionInput
+  parts?: Prisma.SubmissionPartScoreCreateNestedManyWithoutSubmissionInput
+}
+
+export type SubmissionUncheckedCreateWithoutPhaseInput = {
+  id: string
+  competitionId: string
+  teamId: string
+  kind?: $Enums.SubmissionKind
+  state?: $Enums.SubmissionState
+  failureCategory?: $Enums.FailureCategory | null
+  failureMessage?: string | null
+  failureDetail?: string | null
+  modelName: string
+  description?: string | null
+  link?: string | null
+  ensemble?: boolean
+  hidden?: boolean
+  uploadFile?: string | null
+  uploadSize: bigint | number
+  uploadSha256: string
+  bundleDir?: string | null
+  command?: string | null
+  imageDigest?: string | null
+  imageSize?: bigint | number | null
+  attempts?: number
+  refunded?: boolean
+  failedPhase?: $Enums.RunPhase | null
+  smokePassedAt?: Date | string | null
+  worker?: string | null
+  heartbeatAt?: Date | string | null
+  leaseToken?: string | null
+  leaseExpiresAt?: Date | string | null
+  cancelRequestedAt?: Date | string | null
+  disqualified?: boolean
+  disqualifiedReason?: string | null
+  meanAucLo?: number | null
+  meanAucHi?: number | null
+  tiedWithLeader?: boolean | null
+  meanAuc?: number | null
+  meanRadsBelowCurve?: number | null
+  score?: number | null
+  selectedFinal?: boolean
+  ladderImproved?: boolean | null
+  createdAt?: Date | string
+  queuedAt?: Date | string | null
+  startedAt?: Date | string | null
+  finishedAt?: Date | string | null
+  results?: Prisma.TaskResultUncheckedCreateNestedManyWithoutSubmissionInput
+  events?: Prisma.SubmissionEventUncheckedCreateNestedManyWithoutSubmissionInput
+  logs?: Prisma.SubmissionLogUncheckedCreateNestedManyWithoutSubmissionInput
+  predictions?: Prisma.SubmissionPredictionsUncheckedCreateNestedOneWithoutSubmissionInput
+  parts?: Prisma.SubmissionPartScoreUncheckedCreateNestedManyWithoutSubmissionInput
+}
+
+export type SubmissionCreateOrConnectWithoutPhaseInput = {
+  where: Prisma.SubmissionWhereUniqueInput
+  create: Prisma.XOR<Prisma.SubmissionCreateWithoutPhaseInput, Prisma.SubmissionUncheckedCreateWithoutPhaseInput>
+}
+
+export type SubmissionCreateManyPhaseInputEnvelope = {
+  data: Prisma.SubmissionCreateManyPhaseInput | Prisma.SubmissionCreateManyPhaseInput[]
+  skipDuplicates?: boolean
+}
+
+export type SubmissionUpsertWithWhereUniqueWithoutPhaseInput = {
+  where: Prisma.SubmissionWhereUniqueInput
+  update: Prisma.XOR<Prisma.SubmissionUpdateWithoutPhaseInput, Prisma.SubmissionUncheckedUpdateWithoutPhaseInput>
+  create: Prisma.XOR<Prisma.SubmissionCreateWithoutPhaseInput, Prisma.SubmissionUncheckedCreateWithoutPhaseInput>
+}
+
+export type SubmissionUpdateWithWhereUniqueWithoutPhaseInput = {
+  where: Prisma.SubmissionWhereUniqueInput
+  data: Prisma.XOR<Prisma.SubmissionUpdateWithoutPhaseInput, Prisma.SubmissionUncheckedUpdateWithoutPhaseInput>
+}
+
+export type SubmissionUpdateManyWithWhereWithoutPhaseInput = {
+  where: Prisma.SubmissionScalarWhereInput
+  data: Prisma.XOR<Prisma.SubmissionUpdateManyMutationInput, Prisma.SubmissionUncheckedUpdateManyWithoutPhaseInput>
 }
 
 export type SubmissionCreateWithoutTeamInput = {
@@ -1689,6 +1886,7 @@ export type SubmissionCreateWithoutTeamInput = {
   startedAt?: Date | string | null
   finishedAt?: Date | string | null
   competition: Prisma.CompetitionCreateNestedOneWithoutSubmissionsInput
+  phase: Prisma.PhaseCreateNestedOneWithoutSubmissionsInput
   results?: Prisma.TaskResultCreateNestedManyWithoutSubmissionInput
   events?: Prisma.SubmissionEventCreateNestedManyWithoutSubmissionInput
   logs?: Prisma.SubmissionLogCreateNestedManyWithoutSubmissionInput
@@ -1699,6 +1897,7 @@ export type SubmissionCreateWithoutTeamInput = {
 export type SubmissionUncheckedCreateWithoutTeamInput = {
   id: string
   competitionId: string
+  phaseId: string
   kind?: $Enums.SubmissionKind
   state?: $Enums.SubmissionState
   failureCategory?: $Enums.FailureCategory | null
@@ -1815,6 +2014,7 @@ export type SubmissionCreateWithoutResultsInput = {
   startedAt?: Date | string | null
   finishedAt?: Date | string | null
   competition: Prisma.CompetitionCreateNestedOneWithoutSubmissionsInput
+  phase: Prisma.PhaseCreateNestedOneWithoutSubmissionsInput
   team: Prisma.TeamCreateNestedOneWithoutSubmissionsInput
   events?: Prisma.SubmissionEventCreateNestedManyWithoutSubmissionInput
   logs?: Prisma.SubmissionLogCreateNestedManyWithoutSubmissionInput
@@ -1825,6 +2025,7 @@ export type SubmissionCreateWithoutResultsInput = {
 export type SubmissionUncheckedCreateWithoutResultsInput = {
   id: string
   competitionId: string
+  phaseId: string
   teamId: string
   kind?: $Enums.SubmissionKind
   state?: $Enums.SubmissionState
@@ -1931,6 +2132,7 @@ export type SubmissionUpdateWithoutResultsInput = {
   startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   finishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   competition?: Prisma.CompetitionUpdateOneRequiredWithoutSubmissionsNestedInput
+  phase?: Prisma.PhaseUpdateOneRequiredWithoutSubmissionsNestedInput
   team?: Prisma.TeamUpdateOneRequiredWithoutSubmissionsNestedInput
   events?: Prisma.SubmissionEventUpdateManyWithoutSubmissionNestedInput
   logs?: Prisma.SubmissionLogUpdateManyWithoutSubmissionNestedInput
@@ -1941,6 +2143,7 @@ export type SubmissionUpdateWithoutResultsInput = {
 export type SubmissionUncheckedUpdateWithoutResultsInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   competitionId?: Prisma.StringFieldUpdateOperationsInput | string
+  phaseId?: Prisma.StringFieldUpdateOperationsInput | string
   teamId?: Prisma.StringFieldUpdateOperationsInput | string
   kind?: Prisma.EnumSubmissionKindFieldUpdateOperationsInput | $Enums.SubmissionKind
   state?: Prisma.EnumSubmissionStateFieldUpdateOperationsInput | $Enums.SubmissionState
@@ -2031,6 +2234,7 @@ export type SubmissionCreateWithoutPartsInput = {
   startedAt?: Date | string | null
   finishedAt?: Date | string | null
   competition: Prisma.CompetitionCreateNestedOneWithoutSubmissionsInput
+  phase: Prisma.PhaseCreateNestedOneWithoutSubmissionsInput
   team: Prisma.TeamCreateNestedOneWithoutSubmissionsInput
   results?: Prisma.TaskResultCreateNestedManyWithoutSubmissionInput
   events?: Prisma.SubmissionEventCreateNestedManyWithoutSubmissionInput
@@ -2041,6 +2245,7 @@ export type SubmissionCreateWithoutPartsInput = {
 export type SubmissionUncheckedCreateWithoutPartsInput = {
   id: string
   competitionId: string
+  phaseId: string
   teamId: string
   kind?: $Enums.SubmissionKind
   state?: $Enums.SubmissionState
@@ -2147,6 +2352,7 @@ export type SubmissionUpdateWithoutPartsInput = {
   startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   finishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   competition?: Prisma.CompetitionUpdateOneRequiredWithoutSubmissionsNestedInput
+  phase?: Prisma.PhaseUpdateOneRequiredWithoutSubmissionsNestedInput
   team?: Prisma.TeamUpdateOneRequiredWithoutSubmissionsNestedInput
   results?: Prisma.TaskResultUpdateManyWithoutSubmissionNestedInput
   events?: Prisma.SubmissionEventUpdateManyWithoutSubmissionNestedInput
@@ -2157,6 +2363,7 @@ export type SubmissionUpdateWithoutPartsInput = {
 export type SubmissionUncheckedUpdateWithoutPartsInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   competitionId?: Prisma.StringFieldUpdateOperationsInput | string
+  phaseId?: Prisma.StringFieldUpdateOperationsInput | string
   teamId?: Prisma.StringFieldUpdateOperationsInput | string
   kind?: Prisma.EnumSubmissionKindFieldUpdateOperationsInput | $Enums.SubmissionKind
   state?: Prisma.EnumSubmissionStateFieldUpdateOperationsInput | $Enums.SubmissionState
@@ -2247,6 +2454,7 @@ export type SubmissionCreateWithoutEventsInput = {
   startedAt?: Date | string | null
   finishedAt?: Date | string | null
   competition: Prisma.CompetitionCreateNestedOneWithoutSubmissionsInput
+  phase: Prisma.PhaseCreateNestedOneWithoutSubmissionsInput
   team: Prisma.TeamCreateNestedOneWithoutSubmissionsInput
   results?: Prisma.TaskResultCreateNestedManyWithoutSubmissionInput
   logs?: Prisma.SubmissionLogCreateNestedManyWithoutSubmissionInput
@@ -2257,6 +2465,7 @@ export type SubmissionCreateWithoutEventsInput = {
 export type SubmissionUncheckedCreateWithoutEventsInput = {
   id: string
   competitionId: string
+  phaseId: string
   teamId: string
   kind?: $Enums.SubmissionKind
   state?: $Enums.SubmissionState
@@ -2363,6 +2572,7 @@ export type SubmissionUpdateWithoutEventsInput = {
   startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   finishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   competition?: Prisma.CompetitionUpdateOneRequiredWithoutSubmissionsNestedInput
+  phase?: Prisma.PhaseUpdateOneRequiredWithoutSubmissionsNestedInput
   team?: Prisma.TeamUpdateOneRequiredWithoutSubmissionsNestedInput
   results?: Prisma.TaskResultUpdateManyWithoutSubmissionNestedInput
   logs?: Prisma.SubmissionLogUpdateManyWithoutSubmissionNestedInput
@@ -2373,6 +2583,7 @@ export type SubmissionUpdateWithoutEventsInput = {
 export type SubmissionUncheckedUpdateWithoutEventsInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   competitionId?: Prisma.StringFieldUpdateOperationsInput | string
+  phaseId?: Prisma.StringFieldUpdateOperationsInput | string
   teamId?: Prisma.StringFieldUpdateOperationsInput | string
   kind?: Prisma.EnumSubmissionKindFieldUpdateOperationsInput | $Enums.SubmissionKind
   state?: Prisma.EnumSubmissionStateFieldUpdateOperationsInput | $Enums.SubmissionState
@@ -2463,6 +2674,7 @@ export type SubmissionCreateWithoutLogsInput = {
   startedAt?: Date | string | null
   finishedAt?: Date | string | null
   competition: Prisma.CompetitionCreateNestedOneWithoutSubmissionsInput
+  phase: Prisma.PhaseCreateNestedOneWithoutSubmissionsInput
   team: Prisma.TeamCreateNestedOneWithoutSubmissionsInput
   results?: Prisma.TaskResultCreateNestedManyWithoutSubmissionInput
   events?: Prisma.SubmissionEventCreateNestedManyWithoutSubmissionInput
@@ -2473,6 +2685,7 @@ export type SubmissionCreateWithoutLogsInput = {
 export type SubmissionUncheckedCreateWithoutLogsInput = {
   id: string
   competitionId: string
+  phaseId: string
   teamId: string
   kind?: $Enums.SubmissionKind
   state?: $Enums.SubmissionState
@@ -2579,6 +2792,7 @@ export type SubmissionUpdateWithoutLogsInput = {
   startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   finishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   competition?: Prisma.CompetitionUpdateOneRequiredWithoutSubmissionsNestedInput
+  phase?: Prisma.PhaseUpdateOneRequiredWithoutSubmissionsNestedInput
   team?: Prisma.TeamUpdateOneRequiredWithoutSubmissionsNestedInput
   results?: Prisma.TaskResultUpdateManyWithoutSubmissionNestedInput
   events?: Prisma.SubmissionEventUpdateManyWithoutSubmissionNestedInput
@@ -2589,6 +2803,7 @@ export type SubmissionUpdateWithoutLogsInput = {
 export type SubmissionUncheckedUpdateWithoutLogsInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   competitionId?: Prisma.StringFieldUpdateOperationsInput | string
+  phaseId?: Prisma.StringFieldUpdateOperationsInput | string
   teamId?: Prisma.StringFieldUpdateOperationsInput | string
   kind?: Prisma.EnumSubmissionKindFieldUpdateOperationsInput | $Enums.SubmissionKind
   state?: Prisma.EnumSubmissionStateFieldUpdateOperationsInput | $Enums.SubmissionState
@@ -2679,6 +2894,7 @@ export type SubmissionCreateWithoutPredictionsInput = {
   startedAt?: Date | string | null
   finishedAt?: Date | string | null
   competition: Prisma.CompetitionCreateNestedOneWithoutSubmissionsInput
+  phase: Prisma.PhaseCreateNestedOneWithoutSubmissionsInput
   team: Prisma.TeamCreateNestedOneWithoutSubmissionsInput
   results?: Prisma.TaskResultCreateNestedManyWithoutSubmissionInput
   events?: Prisma.SubmissionEventCreateNestedManyWithoutSubmissionInput
@@ -2689,6 +2905,7 @@ export type SubmissionCreateWithoutPredictionsInput = {
 export type SubmissionUncheckedCreateWithoutPredictionsInput = {
   id: string
   competitionId: string
+  phaseId: string
   teamId: string
   kind?: $Enums.SubmissionKind
   state?: $Enums.SubmissionState
@@ -2795,6 +3012,7 @@ export type SubmissionUpdateWithoutPredictionsInput = {
   startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   finishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   competition?: Prisma.CompetitionUpdateOneRequiredWithoutSubmissionsNestedInput
+  phase?: Prisma.PhaseUpdateOneRequiredWithoutSubmissionsNestedInput
   team?: Prisma.TeamUpdateOneRequiredWithoutSubmissionsNestedInput
   results?: Prisma.TaskResultUpdateManyWithoutSubmissionNestedInput
   events?: Prisma.SubmissionEventUpdateManyWithoutSubmissionNestedInput
@@ -2805,6 +3023,7 @@ export type SubmissionUpdateWithoutPredictionsInput = {
 export type SubmissionUncheckedUpdateWithoutPredictionsInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   competitionId?: Prisma.StringFieldUpdateOperationsInput | string
+  phaseId?: Prisma.StringFieldUpdateOperationsInput | string
   teamId?: Prisma.StringFieldUpdateOperationsInput | string
   kind?: Prisma.EnumSubmissionKindFieldUpdateOperationsInput | $Enums.SubmissionKind
   state?: Prisma.EnumSubmissionStateFieldUpdateOperationsInput | $Enums.SubmissionState
@@ -2854,6 +3073,7 @@ export type SubmissionUncheckedUpdateWithoutPredictionsInput = {
 
 export type SubmissionCreateManyCompetitionInput = {
   id: string
+  phaseId: string
   teamId: string
   kind?: $Enums.SubmissionKind
   state?: $Enums.SubmissionState
@@ -2939,6 +3159,7 @@ export type SubmissionUpdateWithoutCompetitionInput = {
   queuedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   finishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  phase?: Prisma.PhaseUpdateOneRequiredWithoutSubmissionsNestedInput
   team?: Prisma.TeamUpdateOneRequiredWithoutSubmissionsNestedInput
   results?: Prisma.TaskResultUpdateManyWithoutSubmissionNestedInput
   events?: Prisma.SubmissionEventUpdateManyWithoutSubmissionNestedInput
@@ -2949,6 +3170,7 @@ export type SubmissionUpdateWithoutCompetitionInput = {
 
 export type SubmissionUncheckedUpdateWithoutCompetitionInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
+  phaseId?: Prisma.StringFieldUpdateOperationsInput | string
   teamId?: Prisma.StringFieldUpdateOperationsInput | string
   kind?: Prisma.EnumSubmissionKindFieldUpdateOperationsInput | $Enums.SubmissionKind
   state?: Prisma.EnumSubmissionStateFieldUpdateOperationsInput | $Enums.SubmissionState
@@ -2999,6 +3221,201 @@ export type SubmissionUncheckedUpdateWithoutCompetitionInput = {
 
 export type SubmissionUncheckedUpdateManyWithoutCompetitionInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
+  phaseId?: Prisma.StringFieldUpdateOperationsInput | string
+  teamId?: Prisma.StringFieldUpdateOperationsInput | string
+  kind?: Prisma.EnumSubmissionKindFieldUpdateOperationsInput | $Enums.SubmissionKind
+  state?: Prisma.EnumSubmissionStateFieldUpdateOperationsInput | $Enums.SubmissionState
+  failureCategory?: Prisma.NullableEnumFailureCategoryFieldUpdateOperationsInput | $Enums.FailureCategory | null
+  failureMessage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  failureDetail?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  modelName?: Prisma.StringFieldUpdateOperationsInput | string
+  description?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  link?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  ensemble?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  hidden?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  uploadFile?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  uploadSize?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
+  uploadSha256?: Prisma.StringFieldUpdateOperationsInput | string
+  bundleDir?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  command?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  imageDigest?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  imageSize?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
+  attempts?: Prisma.IntFieldUpdateOperationsInput | number
+  refunded?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  failedPhase?: Prisma.NullableEnumRunPhaseFieldUpdateOperationsInput | $Enums.RunPhase | null
+  smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  leaseToken?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  leaseExpiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  meanAucLo?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  meanAucHi?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  tiedWithLeader?: Prisma.NullableBoolFieldUpdateOperationsInput | boolean | null
+  meanAuc?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  meanRadsBelowCurve?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  score?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  selectedFinal?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ladderImproved?: Prisma.NullableBoolFieldUpdateOperationsInput | boolean | null
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  queuedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  finishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+}
+
+export type SubmissionCreateManyPhaseInput = {
+  id: string
+  competitionId: string
+  teamId: string
+  kind?: $Enums.SubmissionKind
+  state?: $Enums.SubmissionState
+  failureCategory?: $Enums.FailureCategory | null
+  failureMessage?: string | null
+  failureDetail?: string | null
+  modelName: string
+  description?: string | null
+  link?: string | null
+  ensemble?: boolean
+  hidden?: boolean
+  uploadFile?: string | null
+  uploadSize: bigint | number
+  uploadSha256: string
+  bundleDir?: string | null
+  command?: string | null
+  imageDigest?: string | null
+  imageSize?: bigint | number | null
+  attempts?: number
+  refunded?: boolean
+  failedPhase?: $Enums.RunPhase | null
+  smokePassedAt?: Date | string | null
+  worker?: string | null
+  heartbeatAt?: Date | string | null
+  leaseToken?: string | null
+  leaseExpiresAt?: Date | string | null
+  cancelRequestedAt?: Date | string | null
+  disqualified?: boolean
+  disqualifiedReason?: string | null
+  meanAucLo?: number | null
+  meanAucHi?: number | null
+  tiedWithLeader?: boolean | null
+  meanAuc?: number | null
+  meanRadsBelowCurve?: number | null
+  score?: number | null
+  selectedFinal?: boolean
+  ladderImproved?: boolean | null
+  createdAt?: Date | string
+  queuedAt?: Date | string | null
+  startedAt?: Date | string | null
+  finishedAt?: Date | string | null
+}
+
+export type SubmissionUpdateWithoutPhaseInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  kind?: Prisma.EnumSubmissionKindFieldUpdateOperationsInput | $Enums.SubmissionKind
+  state?: Prisma.EnumSubmissionStateFieldUpdateOperationsInput | $Enums.SubmissionState
+  failureCategory?: Prisma.NullableEnumFailureCategoryFieldUpdateOperationsInput | $Enums.FailureCategory | null
+  failureMessage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  failureDetail?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  modelName?: Prisma.StringFieldUpdateOperationsInput | string
+  description?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  link?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  ensemble?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  hidden?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  uploadFile?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  uploadSize?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
+  uploadSha256?: Prisma.StringFieldUpdateOperationsInput | string
+  bundleDir?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  command?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  imageDigest?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  imageSize?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
+  attempts?: Prisma.IntFieldUpdateOperationsInput | number
+  refunded?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  failedPhase?: Prisma.NullableEnumRunPhaseFieldUpdateOperationsInput | $Enums.RunPhase | null
+  smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  leaseToken?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  leaseExpiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  meanAucLo?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  meanAucHi?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  tiedWithLeader?: Prisma.NullableBoolFieldUpdateOperationsInput | boolean | null
+  meanAuc?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  meanRadsBelowCurve?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  score?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  selectedFinal?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ladderImproved?: Prisma.NullableBoolFieldUpdateOperationsInput | boolean | null
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  queuedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  finishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  competition?: Prisma.CompetitionUpdateOneRequiredWithoutSubmissionsNestedInput
+  team?: Prisma.TeamUpdateOneRequiredWithoutSubmissionsNestedInput
+  results?: Prisma.TaskResultUpdateManyWithoutSubmissionNestedInput
+  events?: Prisma.SubmissionEventUpdateManyWithoutSubmissionNestedInput
+  logs?: Prisma.SubmissionLogUpdateManyWithoutSubmissionNestedInput
+  predictions?: Prisma.SubmissionPredictionsUpdateOneWithoutSubmissionNestedInput
+  parts?: Prisma.SubmissionPartScoreUpdateManyWithoutSubmissionNestedInput
+}
+
+export type SubmissionUncheckedUpdateWithoutPhaseInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  competitionId?: Prisma.StringFieldUpdateOperationsInput | string
+  teamId?: Prisma.StringFieldUpdateOperationsInput | string
+  kind?: Prisma.EnumSubmissionKindFieldUpdateOperationsInput | $Enums.SubmissionKind
+  state?: Prisma.EnumSubmissionStateFieldUpdateOperationsInput | $Enums.SubmissionState
+  failureCategory?: Prisma.NullableEnumFailureCategoryFieldUpdateOperationsInput | $Enums.FailureCategory | null
+  failureMessage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  failureDetail?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  modelName?: Prisma.StringFieldUpdateOperationsInput | string
+  description?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  link?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  ensemble?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  hidden?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  uploadFile?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  uploadSize?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
+  uploadSha256?: Prisma.StringFieldUpdateOperationsInput | string
+  bundleDir?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  command?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  imageDigest?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  imageSize?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
+  attempts?: Prisma.IntFieldUpdateOperationsInput | number
+  refunded?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  failedPhase?: Prisma.NullableEnumRunPhaseFieldUpdateOperationsInput | $Enums.RunPhase | null
+  smokePassedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  worker?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  heartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  leaseToken?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  leaseExpiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  disqualified?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  disqualifiedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  meanAucLo?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  meanAucHi?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  tiedWithLeader?: Prisma.NullableBoolFieldUpdateOperationsInput | boolean | null
+  meanAuc?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  meanRadsBelowCurve?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  score?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  selectedFinal?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ladderImproved?: Prisma.NullableBoolFieldUpdateOperationsInput | boolean | null
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  queuedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  finishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  results?: Prisma.TaskResultUncheckedUpdateManyWithoutSubmissionNestedInput
+  events?: Prisma.SubmissionEventUncheckedUpdateManyWithoutSubmissionNestedInput
+  logs?: Prisma.SubmissionLogUncheckedUpdateManyWithoutSubmissionNestedInput
+  predictions?: Prisma.SubmissionPredictionsUncheckedUpdateOneWithoutSubmissionNestedInput
+  parts?: Prisma.SubmissionPartScoreUncheckedUpdateManyWithoutSubmissionNestedInput
+}
+
+export type SubmissionUncheckedUpdateManyWithoutPhaseInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  competitionId?: Prisma.StringFieldUpdateOperationsInput | string
   teamId?: Prisma.StringFieldUpdateOperationsInput | string
   kind?: Prisma.EnumSubmissionKindFieldUpdateOperationsInput | $Enums.SubmissionKind
   state?: Prisma.EnumSubmissionStateFieldUpdateOperationsInput | $Enums.SubmissionState
@@ -3045,6 +3462,7 @@ export type SubmissionUncheckedUpdateManyWithoutCompetitionInput = {
 export type SubmissionCreateManyTeamInput = {
   id: string
   competitionId: string
+  phaseId: string
   kind?: $Enums.SubmissionKind
   state?: $Enums.SubmissionState
   failureCategory?: $Enums.FailureCategory | null
@@ -3130,6 +3548,7 @@ export type SubmissionUpdateWithoutTeamInput = {
   startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   finishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   competition?: Prisma.CompetitionUpdateOneRequiredWithoutSubmissionsNestedInput
+  phase?: Prisma.PhaseUpdateOneRequiredWithoutSubmissionsNestedInput
   results?: Prisma.TaskResultUpdateManyWithoutSubmissionNestedInput
   events?: Prisma.SubmissionEventUpdateManyWithoutSubmissionNestedInput
   logs?: Prisma.SubmissionLogUpdateManyWithoutSubmissionNestedInput
@@ -3140,6 +3559,7 @@ export type SubmissionUpdateWithoutTeamInput = {
 export type SubmissionUncheckedUpdateWithoutTeamInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   competitionId?: Prisma.StringFieldUpdateOperationsInput | string
+  phaseId?: Prisma.StringFieldUpdateOperationsInput | string
   kind?: Prisma.EnumSubmissionKindFieldUpdateOperationsInput | $Enums.SubmissionKind
   state?: Prisma.EnumSubmissionStateFieldUpdateOperationsInput | $Enums.SubmissionState
   failureCategory?: Prisma.NullableEnumFailureCategoryFieldUpdateOperationsInput | $Enums.FailureCategory | null
@@ -3190,6 +3610,7 @@ export type SubmissionUncheckedUpdateWithoutTeamInput = {
 export type SubmissionUncheckedUpdateManyWithoutTeamInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   competitionId?: Prisma.StringFieldUpdateOperationsInput | string
+  phaseId?: Prisma.StringFieldUpdateOperationsInput | string
   kind?: Prisma.EnumSubmissionKindFieldUpdateOperationsInput | $Enums.SubmissionKind
   state?: Prisma.EnumSubmissionStateFieldUpdateOperationsInput | $Enums.SubmissionState
   failureCategory?: Prisma.NullableEnumFailureCategoryFieldUpdateOperationsInput | $Enums.FailureCategory | null
@@ -3293,6 +3714,7 @@ export type SubmissionCountOutputTypeCountPartsArgs<ExtArgs extends runtime.Type
 export type SubmissionSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
   id?: boolean
   competitionId?: boolean
+  phaseId?: boolean
   teamId?: boolean
   kind?: boolean
   state?: boolean
@@ -3335,6 +3757,7 @@ export type SubmissionSelect<ExtArgs extends runtime.Types.Extensions.InternalAr
   startedAt?: boolean
   finishedAt?: boolean
   competition?: boolean | Prisma.CompetitionDefaultArgs<ExtArgs>
+  phase?: boolean | Prisma.PhaseDefaultArgs<ExtArgs>
   team?: boolean | Prisma.TeamDefaultArgs<ExtArgs>
   results?: boolean | Prisma.Submission$resultsArgs<ExtArgs>
   events?: boolean | Prisma.Submission$eventsArgs<ExtArgs>
@@ -3347,6 +3770,7 @@ export type SubmissionSelect<ExtArgs extends runtime.Types.Extensions.InternalAr
 export type SubmissionSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
   id?: boolean
   competitionId?: boolean
+  phaseId?: boolean
   teamId?: boolean
   kind?: boolean
   state?: boolean
@@ -3389,12 +3813,14 @@ export type SubmissionSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Ex
   startedAt?: boolean
   finishedAt?: boolean
   competition?: boolean | Prisma.CompetitionDefaultArgs<ExtArgs>
+  phase?: boolean | Prisma.PhaseDefaultArgs<ExtArgs>
   team?: boolean | Prisma.TeamDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["submission"]>
 
 export type SubmissionSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
   id?: boolean
   competitionId?: boolean
+  phaseId?: boolean
   teamId?: boolean
   kind?: boolean
   state?: boolean
@@ -3437,12 +3863,14 @@ export type SubmissionSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Ex
   startedAt?: boolean
   finishedAt?: boolean
   competition?: boolean | Prisma.CompetitionDefaultArgs<ExtArgs>
+  phase?: boolean | Prisma.PhaseDefaultArgs<ExtArgs>
   team?: boolean | Prisma.TeamDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["submission"]>
 
 export type SubmissionSelectScalar = {
   id?: boolean
   competitionId?: boolean
+  phaseId?: boolean
   teamId?: boolean
   kind?: boolean
   state?: boolean
@@ -3486,9 +3914,10 @@ export type SubmissionSelectScalar = {
   finishedAt?: boolean
 }
 
-export type SubmissionOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "competitionId" | "teamId" | "kind" | "state" | "failureCategory" | "failureMessage" | "failureDetail" | "modelName" | "description" | "link" | "ensemble" | "hidden" | "uploadFile" | "uploadSize" | "uploadSha256" | "bundleDir" | "command" | "imageDigest" | "imageSize" | "attempts" | "refunded" | "failedPhase" | "smokePassedAt" | "worker" | "heartbeatAt" | "leaseToken" | "leaseExpiresAt" | "cancelRequestedAt" | "disqualified" | "disqualifiedReason" | "meanAucLo" | "meanAucHi" | "tiedWithLeader" | "meanAuc" | "meanRadsBelowCurve" | "score" | "selectedFinal" | "ladderImproved" | "createdAt" | "queuedAt" | "startedAt" | "finishedAt", ExtArgs["result"]["submission"]>
+export type SubmissionOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "competitionId" | "phaseId" | "teamId" | "kind" | "state" | "failureCategory" | "failureMessage" | "failureDetail" | "modelName" | "description" | "link" | "ensemble" | "hidden" | "uploadFile" | "uploadSize" | "uploadSha256" | "bundleDir" | "command" | "imageDigest" | "imageSize" | "attempts" | "refunded" | "failedPhase" | "smokePassedAt" | "worker" | "heartbeatAt" | "leaseToken" | "leaseExpiresAt" | "cancelRequestedAt" | "disqualified" | "disqualifiedReason" | "meanAucLo" | "meanAucHi" | "tiedWithLeader" | "meanAuc" | "meanRadsBelowCurve" | "score" | "selectedFinal" | "ladderImproved" | "createdAt" | "queuedAt" | "startedAt" | "finishedAt", ExtArgs["result"]["submission"]>
 export type SubmissionInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   competition?: boolean | Prisma.CompetitionDefaultArgs<ExtArgs>
+  phase?: boolean | Prisma.PhaseDefaultArgs<ExtArgs>
   team?: boolean | Prisma.TeamDefaultArgs<ExtArgs>
   results?: boolean | Prisma.Submission$resultsArgs<ExtArgs>
   events?: boolean | Prisma.Submission$eventsArgs<ExtArgs>
@@ -3499,10 +3928,12 @@ export type SubmissionInclude<ExtArgs extends runtime.Types.Extensions.InternalA
 }
 export type SubmissionIncludeCreateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   competition?: boolean | Prisma.CompetitionDefaultArgs<ExtArgs>
+  phase?: boolean | Prisma.PhaseDefaultArgs<ExtArgs>
   team?: boolean | Prisma.TeamDefaultArgs<ExtArgs>
 }
 export type SubmissionIncludeUpdateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   competition?: boolean | Prisma.CompetitionDefaultArgs<ExtArgs>
+  phase?: boolean | Prisma.PhaseDefaultArgs<ExtArgs>
   team?: boolean | Prisma.TeamDefaultArgs<ExtArgs>
 }
 
@@ -3510,6 +3941,7 @@ export type $SubmissionPayload<ExtArgs extends runtime.Types.Extensions.Internal
   name: "Submission"
   objects: {
     competition: Prisma.$CompetitionPayload<ExtArgs>
+    phase: Prisma.$PhasePayload<ExtArgs>
     team: Prisma.$TeamPayload<ExtArgs>
     results: Prisma.$TaskResultPayload<ExtArgs>[]
     events: Prisma.$SubmissionEventPayload<ExtArgs>[]
@@ -3520,6 +3952,10 @@ export type $SubmissionPayload<ExtArgs extends runtime.Types.Extensions.Internal
   scalars: runtime.Types.Extensions.GetPayloadResult<{
     id: string
     competitionId: string
+    /**
+     * The phase the upload was made in (a phase with submissions is never deleted on its own).
+     */
+    phaseId: string
     teamId: string
     kind: $Enums.SubmissionKind
     state: $Enums.SubmissionState
@@ -4000,6 +4436,7 @@ readonly fields: SubmissionFieldRefs;
 export interface Prisma__SubmissionClient<T, Null = never, ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs, GlobalOmitOptions = {}> extends Prisma.PrismaPromise<T> {
   readonly [Symbol.toStringTag]: "PrismaPromise"
   competition<T extends Prisma.CompetitionDefaultArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.CompetitionDefaultArgs<ExtArgs>>): Prisma.Prisma__CompetitionClient<runtime.Types.Result.GetResult<Prisma.$CompetitionPayload<ExtArgs>, T, "findUniqueOrThrow", GlobalOmitOptions> | Null, Null, ExtArgs, GlobalOmitOptions>
+  phase<T extends Prisma.PhaseDefaultArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.PhaseDefaultArgs<ExtArgs>>): Prisma.Prisma__PhaseClient<runtime.Types.Result.GetResult<Prisma.$PhasePayload<ExtArgs>, T, "findUniqueOrThrow", GlobalOmitOptions> | Null, Null, ExtArgs, GlobalOmitOptions>
   team<T extends Prisma.TeamDefaultArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.TeamDefaultArgs<ExtArgs>>): Prisma.Prisma__TeamClient<runtime.Types.Result.GetResult<Prisma.$TeamPayload<ExtArgs>, T, "findUniqueOrThrow", GlobalOmitOptions> | Null, Null, ExtArgs, GlobalOmitOptions>
   results<T extends Prisma.Submission$resultsArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Submission$resultsArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$TaskResultPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
   events<T extends Prisma.Submission$eventsArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Submission$eventsArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$SubmissionEventPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
@@ -4037,6 +4474,7 @@ export interface Prisma__SubmissionClient<T, Null = never, ExtArgs extends runti
 export interface SubmissionFieldRefs {
   readonly id: Prisma.FieldRef<"Submission", 'String'>
   readonly competitionId: Prisma.FieldRef<"Submission", 'String'>
+  readonly phaseId: Prisma.FieldRef<"Submission", 'String'>
   readonly teamId: Prisma.FieldRef<"Submission", 'String'>
   readonly kind: Prisma.FieldRef<"Submission", 'SubmissionKind'>
   readonly state: Prisma.FieldRef<"Submission", 'SubmissionState'>
