@@ -3,6 +3,7 @@ import type { Prisma } from "./generated/prisma/client.ts";
 
 /** Every organizer action that leaves a row, named as `<target>.<verb>`. */
 export const AUDIT_ACTIONS = [
+  "competition.create",
   "competition.close",
   "settings.update",
   "submission.hide",
