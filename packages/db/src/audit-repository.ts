@@ -19,7 +19,10 @@ export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 /** Who acts, in which competition: passed to the repository functions that change something. */
 export interface AuditActor {
   competitionId: string;
-  /** `organizer:<email>` (API or web) or `cli:<user>@<host>` (the command line on the server). */
+  /**
+   * `organizer:<email>` (API or web), `cli:<user>@<host>` (the command line on the server), or
+   * `schedule:…` (done by the phases' dates).
+   */
   actor: string;
 }
 

@@ -166,11 +166,13 @@ export class CompetitionAlreadyClosedError extends Error {
  * the same row), the phase open now ends now (phases still to come never open), the hidden-set
  * curves are published, and with a split each team without a final of
  * its own gets its best public-part entry as its final. One transaction with its audit row; closing
- * twice is refused. Returns how many teams got a final chosen for them.
+ * twice is refused. Returns how many teams got a final chosen for them. `at`: when it closed (the
+ * last phase's end, for a closing by the schedule); default now.
  */
 export async function closeCompetition(
   db: Db,
   by: AuditActor,
+  opts: { at?: Date } = {},
 ): Promise<{ closedAt: Date; closedBy: string; finalsChosen: number }> {
   return db.$transaction(async (tx) => {
     const [row] = await tx.$queryRaw<{ state: string; closedAt: Date | null; split: boolean }[]>`
@@ -178,7 +180,7 @@ export async function closeCompetition(
       FROM "Competition" WHERE id = ${by.competitionId}::uuid FOR UPDATE`;
     if (!row) throw new Error(`no competition ${by.competitionId}`);
     if (row.state === "closed") throw new CompetitionAlreadyClosedError(row.closedAt);
-    const closedAt = new Date();
+    const closedAt = opts.at ?? new Date();
     await tx.competition.update({
       where: { id: by.competitionId },
       data: { state: "closed", closedAt, closedBy: by.actor },
@@ -250,4 +252,45 @@ const POLICY_SELECT = {
 
 export async function getCompetitionPolicy(db: Db, competitionId: string): Promise<CompetitionPolicy> {
   return db.competition.findUniqueOrThrow({ where: { id: competitionId }, select: POLICY_SELECT });
+}
+
+/** Who closes a competition whose last phase ended, as the audit log names it. */
+export const SCHEDULE_ACTOR = "schedule:the last phase ended";
+
+/**
+ * Closes every open competition whose last phase has ended, as of that end: the same closing as an
+ * organizer's (curves published, default finals chosen, an audit row by SCHEDULE_ACTOR). Safe to
+ * run from several processes at once: a competition closed meanwhile is skipped. Returns those it
+ * closed; with a split (`split`) the caller asks for the final board's tie marks, as after any closing.
+ */
+export async function closeEndedCompetitions(db: Db, now = new Date()) {
+  const ended = await db.competition.findMany({
+    where: {
+      state: "open",
+      phases: { some: {}, none: { OR: [{ endsAt: null }, { endsAt: { gt: now } }] } },
+    },
+    select: {
+      id: true,
+      slug: true,
+      splitFraction: true,
+      phases: { select: { endsAt: true }, orderBy: { ordinal: "desc" }, take: 1 },
+    },
+  });
+  const closed: { competitionId: string; slug: string; closedAt: Date; split: boolean }[] = [];
+  for (const c of ended) {
+    const end = c.phases[0]?.endsAt;
+    if (!end) continue;
+    try {
+      const r = await closeCompetition(db, { competitionId: c.id, actor: SCHEDULE_ACTOR }, { at: end });
+      closed.push({
+        competitionId: c.id,
+        slug: c.slug,
+        closedAt: r.closedAt,
+        split: c.splitFraction !== null,
+      });
+    } catch (err) {
+      if (!(err instanceof CompetitionAlreadyClosedError)) throw err;
+    }
+  }
+  return closed;
 }
