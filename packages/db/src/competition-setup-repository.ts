@@ -10,6 +10,12 @@ import {
 
 export type ScorerName = "chexpert" | "mean_auc";
 
+/** The scorers as the command line and the API spell them (`--scorer mean-auc`), to the stored names. */
+export const SCORERS = { chexpert: "chexpert", "mean-auc": "mean_auc" } as const satisfies Record<
+  string,
+  ScorerName
+>;
+
 /** A competition as an organizer creates it (`holdout competition create`, the organizer pages). */
 export interface NewCompetition {
   slug: string;
@@ -175,6 +181,15 @@ export async function listCompetitions(db: Db, at = new Date()): Promise<Competi
 export async function showCompetition(db: Db, slug: string, at = new Date()) {
   const c = await db.competition.findUnique({
     where: { slug },
+    include: { phases: { orderBy: { ordinal: "asc" } } },
+  });
+  return c && summarize(c, at);
+}
+
+/** The same by id (a worker holding a submission's competitionId); null if none. */
+export async function showCompetitionById(db: Db, id: string, at = new Date()) {
+  const c = await db.competition.findUnique({
+    where: { id },
     include: { phases: { orderBy: { ordinal: "asc" } } },
   });
   return c && summarize(c, at);

@@ -97,6 +97,12 @@ export async function findSubmission(db: Db, id: string) {
   });
 }
 
+/** The phase a submission was made in: what its runs are on and what its team may read of them. */
+export async function findSubmissionPhase(db: Db, submissionId: string) {
+  const s = await db.submission.findUnique({ where: { id: submissionId }, select: { phase: true } });
+  return s?.phase ?? null;
+}
+
 export async function listSubmissionEvents(db: Db, id: string) {
   return db.submissionEvent.findMany({ where: { submissionId: id }, orderBy: { id: "asc" } });
 }

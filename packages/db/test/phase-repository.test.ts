@@ -12,6 +12,7 @@ import {
   deleteCompetition,
   ensureCompetition,
   findCompetitionBySlug,
+  findSubmissionPhase,
   listAudit,
   listCompetitions,
   nextPhaseAfter,
@@ -22,6 +23,7 @@ import {
   quotaStatus,
   reserveQuotaSlot,
   showCompetition,
+  showCompetitionById,
   type Db,
   type NewCompetition,
   type PhaseSpec,
@@ -225,6 +227,10 @@ describe("competitions and their phases (real PostgreSQL)", () => {
     });
     expect(shown?.phases.map((p) => p.name)).toEqual(["Development", "Test", "Final"]);
     expect(await showCompetition(db, unique("none"))).toBeNull();
+    expect(await showCompetitionById(db, between.id)).toMatchObject({
+      slug: between.slug,
+      status: "between",
+    });
   });
 
   it("refuses an upload between phases, saying when the next one opens; takes it in the open phase", async () => {
@@ -242,6 +248,11 @@ describe("competitions and their phases (real PostgreSQL)", () => {
     await db.phase.update({ where: { id: test.id }, data: { startsAt: hoursFromNow(-0.5) } });
     const id = await upload(c.id, team.id);
     expect((await db.submission.findUniqueOrThrow({ where: { id } })).phaseId).toBe(test.id);
+    expect(await findSubmissionPhase(db, id)).toMatchObject({
+      name: "Test",
+      data: "hidden",
+      feedback: "released",
+    });
   });
 
   it("counts each phase's quota over its own submissions; a slot's upload joins the phase it was taken in", async () => {
