@@ -13,6 +13,7 @@ import {
   createDb,
   createSubmission,
   createTeamWithToken,
+  currentPhaseAt,
   ensureCompetition,
   markQueued,
   markScoring,
@@ -337,6 +338,7 @@ describe("submission events over SSE", () => {
         data: {
           id,
           competitionId,
+          phaseId: (await currentPhaseAt(db, competitionId, new Date())).id,
           teamId: other.id,
           modelName: "earlier",
           uploadSize: 1n,

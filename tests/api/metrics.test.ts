@@ -9,7 +9,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "@holdout/api";
 import { createQueue, QUEUE_EVALUATE } from "@holdout/contracts";
-import { createDb, ensureCompetition, createTeamWithToken } from "@holdout/db";
+import { createDb, ensureCompetition, createTeamWithToken, currentPhaseAt } from "@holdout/db";
 import { createWorkerMetrics } from "../../apps/worker/src/metrics.ts";
 import { TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from "../support/env.ts";
 import { tarBuffer } from "../support/images.ts";
@@ -63,11 +63,13 @@ describe("API /metrics", () => {
       { state: "failed", seconds: 700, failureCategory: "timeout" },
       { state: "cancelled", seconds: 2 },
     ] as const;
+    const phase = await currentPhaseAt(stack.db, stack.competition.id, new Date());
     for (const r of rows) {
       await stack.db.submission.create({
         data: {
           id: randomUUID(),
           competitionId: stack.competition.id,
+          phaseId: phase.id,
           teamId,
           modelName: "seeded",
           uploadSize: 1n,

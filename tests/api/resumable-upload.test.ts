@@ -5,6 +5,7 @@ import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { currentPhaseAt } from "@holdout/db";
 import { sweepAbandonedUploads } from "../../apps/api/src/services/resumable.ts";
 import { BASELINE_TARBALL } from "../support/env.ts";
 import { startStack, waitForFinal, type Stack } from "../support/stack.ts";
@@ -226,7 +227,12 @@ describe("resumable uploads: size cap on the bytes, and expiry", () => {
     const dead = spawnSync(process.execPath, ["-e", "process.pid"]).pid;
     const id = randomUUID();
     await stack.db.quotaReservation.create({
-      data: { id, teamId: team.id, expiresAt: new Date(Date.now() + 3600_000) },
+      data: {
+        id,
+        teamId: team.id,
+        phaseId: (await currentPhaseAt(stack.db, stack.competition.id, new Date())).id,
+        expiresAt: new Date(Date.now() + 3600_000),
+      },
     });
     const dir = path.join(stack.dataDir, "partial", `${os.hostname()}-${dead}`);
     await mkdir(dir, { recursive: true });

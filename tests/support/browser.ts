@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
-import { createSession, type Db } from "@holdout/db";
+import { createSession, currentPhaseAt, type Db } from "@holdout/db";
 import { TASKS } from "@holdout/scorer";
 import { REPO_ROOT } from "./env.ts";
 
@@ -149,6 +149,7 @@ export async function seedScored(db: Db, s: SeedScored): Promise<string> {
     data: {
       id,
       competitionId: s.competitionId,
+      phaseId: (await currentPhaseAt(db, s.competitionId, new Date())).id,
       teamId: s.teamId,
       modelName: s.model,
       link: s.link ?? null,
@@ -213,6 +214,7 @@ export async function seedSubmission(
     data: {
       id,
       competitionId: s.competitionId,
+      phaseId: (await currentPhaseAt(db, s.competitionId, new Date())).id,
       teamId: s.teamId,
       modelName: s.model,
       uploadFile: `${id}.tar`,

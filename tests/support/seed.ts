@@ -1,4 +1,4 @@
-import { teamNameKey, type Db } from "@holdout/db";
+import { currentPhaseAt, teamNameKey, type Db } from "@holdout/db";
 import { TASKS } from "@holdout/scorer";
 
 // Bulk fixtures for the leaderboard benches: thousands of scored entries written straight into
@@ -43,9 +43,15 @@ export async function seedTeams(
  * it, an interval of ±0.02 around the mean AUC, and per-task figures spread around it.
  */
 export async function seedScoredEntries(db: Db, entries: SeededEntry[]): Promise<void> {
+  // Each entry joins the phase its competition is in now.
+  const phases = new Map<string, string>();
+  for (const competitionId of new Set(entries.map((e) => e.competitionId))) {
+    phases.set(competitionId, (await currentPhaseAt(db, competitionId, new Date())).id);
+  }
   for (let from = 0; from < entries.length; from += BATCH) {
     const rows = entries.slice(from, from + BATCH).map((e) => ({
       ...e,
+      phaseId: phases.get(e.competitionId)!,
       uploadSize: 1n,
       uploadSha256: "0".repeat(64),
       state: "scored" as const,

@@ -4,7 +4,7 @@ import Docker from "dockerode";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { QUEUE_EVALUATE, evaluateJobOptions } from "@holdout/contracts";
-import { listSubmissionEvents } from "@holdout/db";
+import { currentPhaseAt, listSubmissionEvents } from "@holdout/db";
 import { BASE_IMAGE, TEST_REDIS_URL, uniqueName } from "../support/env.ts";
 import { CONSTANT_PREDICTIONS, leaseTagsOf, shellModelTarball } from "../support/images.ts";
 import { startStack, uploadImage, waitForFinal, type Stack } from "../support/stack.ts";
@@ -108,11 +108,13 @@ describe("the reconciler", () => {
     { timeout: 120_000 },
     async () => {
       const team = await stack.createTeam();
+      const phase = await currentPhaseAt(stack.db, stack.competition.id, new Date());
       const row = (state: "failed" | "received") =>
         stack.db.submission.create({
           data: {
             id: randomUUID(),
             competitionId: stack.competition.id,
+            phaseId: phase.id,
             teamId: team.id,
             modelName: uniqueName("leased"),
             uploadSize: 1n,

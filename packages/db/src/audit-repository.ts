@@ -3,6 +3,7 @@ import type { Prisma } from "./generated/prisma/client.ts";
 
 /** Every organizer action that leaves a row, named as `<target>.<verb>`. */
 export const AUDIT_ACTIONS = [
+  "competition.create",
   "competition.close",
   "settings.update",
   "submission.hide",
@@ -18,7 +19,10 @@ export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 /** Who acts, in which competition: passed to the repository functions that change something. */
 export interface AuditActor {
   competitionId: string;
-  /** `organizer:<email>` (API or web) or `cli:<user>@<host>` (the command line on the server). */
+  /**
+   * `organizer:<email>` (API or web), `cli:<user>@<host>` (the command line on the server), or
+   * `schedule:…` (done by the phases' dates).
+   */
   actor: string;
 }
 

@@ -2,6 +2,7 @@ import { randomInt } from "node:crypto";
 import { recordAudit, type AuditActor } from "./audit-repository.ts";
 import type { Db } from "./client.ts";
 import type { Prisma } from "./generated/prisma/client.ts";
+import { DEFAULT_PHASE_NAME } from "./phase-repository.ts";
 
 export interface CompetitionSpec {
   slug: string;
@@ -9,11 +10,24 @@ export interface CompetitionSpec {
   aucFloor?: number;
 }
 
-/** Creates the competition on first use; later calls return it unchanged. */
+/**
+ * Creates the competition on first use, with one phase on the hidden set (released precision,
+ * ranked, the competition's quota) from now until it is closed: what a single-competition
+ * deployment always had. Later calls return it unchanged.
+ */
 export async function ensureCompetition(db: Db, spec: CompetitionSpec) {
+  // One clock for both: the phase opens exactly when the competition is created, by the same
+  // clock that later asks whether it is open (this process's).
+  const now = new Date();
   return db.competition.upsert({
     where: { slug: spec.slug },
-    create: { slug: spec.slug, name: spec.name, aucFloor: spec.aucFloor ?? 0.7 },
+    create: {
+      slug: spec.slug,
+      name: spec.name,
+      aucFloor: spec.aucFloor ?? 0.7,
+      createdAt: now,
+      phases: { create: { ordinal: 1, name: DEFAULT_PHASE_NAME, startsAt: now } },
+    },
     update: {},
   });
 }
@@ -149,13 +163,16 @@ export class CompetitionAlreadyClosedError extends Error {
 
 /**
  * Closes the competition: from now on no upload is recorded (createSubmission checks under a lock on
- * the same row), the hidden-set curves are published, and with a split each team without a final of
+ * the same row), the phase open now ends now (phases still to come never open), the hidden-set
+ * curves are published, and with a split each team without a final of
  * its own gets its best public-part entry as its final. One transaction with its audit row; closing
- * twice is refused. Returns how many teams got a final chosen for them.
+ * twice is refused. Returns how many teams got a final chosen for them. `at`: when it closed (the
+ * last phase's end, for a closing by the schedule); default now.
  */
 export async function closeCompetition(
   db: Db,
   by: AuditActor,
+  opts: { at?: Date } = {},
 ): Promise<{ closedAt: Date; closedBy: string; finalsChosen: number }> {
   return db.$transaction(async (tx) => {
     const [row] = await tx.$queryRaw<{ state: string; closedAt: Date | null; split: boolean }[]>`
@@ -163,10 +180,19 @@ export async function closeCompetition(
       FROM "Competition" WHERE id = ${by.competitionId}::uuid FOR UPDATE`;
     if (!row) throw new Error(`no competition ${by.competitionId}`);
     if (row.state === "closed") throw new CompetitionAlreadyClosedError(row.closedAt);
-    const closedAt = new Date();
+    const closedAt = opts.at ?? new Date();
     await tx.competition.update({
       where: { id: by.competitionId },
       data: { state: "closed", closedAt, closedBy: by.actor },
+    });
+    // Closed early: the open phase's end says when it really ended.
+    await tx.phase.updateMany({
+      where: {
+        competitionId: by.competitionId,
+        startsAt: { lt: closedAt },
+        OR: [{ endsAt: null }, { endsAt: { gt: closedAt } }],
+      },
+      data: { endsAt: closedAt },
     });
     // A team's default final: its best entry on the public part that it shows on the board.
     const finalsChosen = row.split
@@ -226,4 +252,45 @@ const POLICY_SELECT = {
 
 export async function getCompetitionPolicy(db: Db, competitionId: string): Promise<CompetitionPolicy> {
   return db.competition.findUniqueOrThrow({ where: { id: competitionId }, select: POLICY_SELECT });
+}
+
+/** Who closes a competition whose last phase ended, as the audit log names it. */
+export const SCHEDULE_ACTOR = "schedule:the last phase ended";
+
+/**
+ * Closes every open competition whose last phase has ended, as of that end: the same closing as an
+ * organizer's (curves published, default finals chosen, an audit row by SCHEDULE_ACTOR). Safe to
+ * run from several processes at once: a competition closed meanwhile is skipped. Returns those it
+ * closed; with a split (`split`) the caller asks for the final board's tie marks, as after any closing.
+ */
+export async function closeEndedCompetitions(db: Db, now = new Date()) {
+  const ended = await db.competition.findMany({
+    where: {
+      state: "open",
+      phases: { some: {}, none: { OR: [{ endsAt: null }, { endsAt: { gt: now } }] } },
+    },
+    select: {
+      id: true,
+      slug: true,
+      splitFraction: true,
+      phases: { select: { endsAt: true }, orderBy: { ordinal: "desc" }, take: 1 },
+    },
+  });
+  const closed: { competitionId: string; slug: string; closedAt: Date; split: boolean }[] = [];
+  for (const c of ended) {
+    const end = c.phases[0]?.endsAt;
+    if (!end) continue;
+    try {
+      const r = await closeCompetition(db, { competitionId: c.id, actor: SCHEDULE_ACTOR }, { at: end });
+      closed.push({
+        competitionId: c.id,
+        slug: c.slug,
+        closedAt: r.closedAt,
+        split: c.splitFraction !== null,
+      });
+    } catch (err) {
+      if (!(err instanceof CompetitionAlreadyClosedError)) throw err;
+    }
+  }
+  return closed;
 }

@@ -16,3 +16,5 @@ export * from "./finals-repository.ts";
 export * from "./ops-repository.ts";
 export { hashToken, generateToken } from "./tokens.ts";
 export { hashPassword, verifyPassword, PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH } from "./passwords.ts";
+export * from "./phase-repository.ts";
+export * from "./competition-setup-repository.ts";

@@ -1,14 +1,19 @@
 import type { Db } from "./client.ts";
-import type { Prisma } from "./generated/prisma/client.ts";
+import { Prisma } from "./generated/prisma/client.ts";
 
 /**
  * The listed entries of a competition on the whole test set, as a query: scored, not hidden, not
  * disqualified, not withheld by the ladder, at or above the AUC floor (the API's listedOnBoard is
  * the same rule for a single submission, on the scores its board ranks on).
  */
-export function listedWhere(competitionId: string, aucFloor: number): Prisma.SubmissionWhereInput {
+export function listedWhere(
+  competitionId: string,
+  aucFloor: number,
+  phaseId?: string,
+): Prisma.SubmissionWhereInput {
   return {
     competitionId,
+    ...(phaseId === undefined ? {} : { phaseId }),
     state: "scored",
     hidden: false,
     disqualified: false,
@@ -42,11 +47,15 @@ export interface ListedEntry {
   tasks: unknown;
 }
 
-/** Which competition a board is of, and its listing floor. */
+/** Which competition a board is of, and its listing floor; with a phase, that phase's entries only. */
 export interface BoardOf {
   id: string;
   aucFloor: number;
+  phaseId?: string;
 }
+
+const inPhase = (board: BoardOf) =>
+  board.phaseId === undefined ? Prisma.empty : Prisma.sql`AND s."phaseId" = ${board.phaseId}::uuid`;
 
 /**
  * Listed entries with their task results, built by PostgreSQL as one JSON document in one round
@@ -65,7 +74,7 @@ export async function listBoardEntries(db: Db, competition: BoardOf): Promise<Li
              coalesce((SELECT json_agg(json_build_array(r.task, r.auc, r."aucLo", r."aucHi", r."radsBelowCurve"))
                        FROM "TaskResult" r WHERE r."submissionId" = s.id), '[]'::json) AS tasks
       FROM "Submission" s JOIN "Team" t ON t.id = s."teamId"
-      WHERE s."competitionId" = ${competition.id}::uuid
+      WHERE s."competitionId" = ${competition.id}::uuid ${inPhase(competition)}
         AND s.state = 'scored' AND NOT s.hidden AND NOT s.disqualified
         AND s."ladderImproved" IS DISTINCT FROM false
         AND s."meanAuc" >= ${competition.aucFloor}
@@ -88,7 +97,7 @@ export async function listPartBoardEntries(
              t.name AS "teamName", t.institution, p.tasks
       FROM "Submission" s JOIN "Team" t ON t.id = s."teamId"
       JOIN "SubmissionPartScore" p ON p."submissionId" = s.id AND p.part = ${part}::"ScorePart"
-      WHERE s."competitionId" = ${competition.id}::uuid
+      WHERE s."competitionId" = ${competition.id}::uuid ${inPhase(competition)}
         AND s.state = 'scored' AND NOT s.hidden AND NOT s.disqualified
         AND s."ladderImproved" IS DISTINCT FROM false
         AND (NOT ${finalsOnly} OR s."selectedFinal")

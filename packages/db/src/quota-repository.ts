@@ -1,9 +1,14 @@
 import type { Db } from "./client.ts";
 import type { Prisma } from "./generated/prisma/client.ts";
+import { currentPhaseAt, requireOpenPhase } from "./phase-repository.ts";
+import { CompetitionClosedError } from "./submission-repository.ts";
 
 export const QUOTA_WINDOW_MS = 24 * 3600 * 1000;
 
+/** A team's quota in one phase: each phase counts the submissions made in it. */
 export interface QuotaStatus {
+  /** The phase counted (the open one; see currentPhaseAt when none is). */
+  phaseId: string;
   perDay: number;
   total: number;
   usedInWindow: number;
@@ -22,17 +27,27 @@ const CHARGED: Prisma.SubmissionWhereInput = { refunded: false };
 
 type Tx = Prisma.TransactionClient | Db;
 
-async function usage(tx: Tx, teamId: string, policy: { perDay: number; total: number }, now: Date) {
+interface QuotaPolicy {
+  phaseId: string;
+  perDay: number;
+  total: number;
+}
+
+async function usage(tx: Tx, teamId: string, policy: QuotaPolicy, now: Date) {
   const since = new Date(now.getTime() - QUOTA_WINDOW_MS);
+  const { phaseId } = policy;
   const [submittedTotal, submittedRecent, reservations] = await Promise.all([
-    tx.submission.count({ where: { teamId, ...CHARGED } }),
+    tx.submission.count({ where: { teamId, phaseId, ...CHARGED } }),
     tx.submission.findMany({
-      where: { teamId, createdAt: { gte: since }, ...CHARGED },
+      where: { teamId, phaseId, createdAt: { gte: since }, ...CHARGED },
       select: { createdAt: true },
     }),
     // An upload in progress holds a slot; one whose reservation expired (its API process died) no
     // longer does.
-    tx.quotaReservation.findMany({ where: { teamId, expiresAt: { gt: now } }, select: { createdAt: true } }),
+    tx.quotaReservation.findMany({
+      where: { teamId, phaseId, expiresAt: { gt: now } },
+      select: { createdAt: true },
+    }),
   ]);
   const window = [...submittedRecent, ...reservations]
     .map((r) => r.createdAt.getTime())
@@ -50,6 +65,7 @@ async function usage(tx: Tx, teamId: string, policy: { perDay: number; total: nu
       ? new Date(blocking + QUOTA_WINDOW_MS)
       : null;
   const status: QuotaStatus = {
+    phaseId,
     perDay: policy.perDay,
     total: policy.total,
     usedInWindow,
@@ -61,25 +77,57 @@ async function usage(tx: Tx, teamId: string, policy: { perDay: number; total: nu
   return status;
 }
 
-async function policyOf(tx: Tx, teamId: string) {
+async function competitionOf(tx: Tx, teamId: string) {
   const team = await tx.team.findUniqueOrThrow({
     where: { id: teamId },
-    select: { competition: { select: { quotaPerDay: true, quotaTotal: true } } },
+    select: {
+      competition: { select: { id: true, state: true, quotaPerDay: true, quotaTotal: true } },
+    },
   });
-  return { perDay: team.competition.quotaPerDay, total: team.competition.quotaTotal };
+  return team.competition;
 }
 
-export async function quotaStatus(db: Db, teamId: string, now = new Date()): Promise<QuotaStatus> {
-  return usage(db, teamId, await policyOf(db, teamId), now);
+/** A phase's own quota, else the competition's. */
+function policyOf(
+  competition: { quotaPerDay: number; quotaTotal: number },
+  phase: { id: string; quotaPerDay: number | null; quotaTotal: number | null },
+): QuotaPolicy {
+  return {
+    phaseId: phase.id,
+    perDay: phase.quotaPerDay ?? competition.quotaPerDay,
+    total: phase.quotaTotal ?? competition.quotaTotal,
+  };
+}
+
+/** The phase whose quota a team reads: the one given, else currentPhaseAt (the open one, mostly). */
+async function phasePolicy(tx: Tx, teamId: string, now: Date, phaseId?: string) {
+  const competition = await competitionOf(tx, teamId);
+  const phase =
+    phaseId === undefined
+      ? await currentPhaseAt(tx, competition.id, now)
+      : await tx.phase.findFirstOrThrow({ where: { id: phaseId, competitionId: competition.id } });
+  return policyOf(competition, phase);
+}
+
+/** A team's quota in a phase (default: the phase open at `now`, see currentPhaseAt). */
+export async function quotaStatus(
+  db: Db,
+  teamId: string,
+  now = new Date(),
+  phaseId?: string,
+): Promise<QuotaStatus> {
+  return usage(db, teamId, await phasePolicy(db, teamId, now, phaseId), now);
 }
 
 export type Reservation =
   { ok: true; reservationId: string; status: QuotaStatus } | { ok: false; status: QuotaStatus };
 
 /**
- * Takes a quota slot for an upload about to stream, or says when the next one opens. The team's
- * row is locked (SELECT … FOR UPDATE) for the count and the insert, so concurrent uploads of one
- * team are serialized: with n slots left, exactly n of any number of parallel requests get one.
+ * Takes a quota slot in the open phase for an upload about to stream, or says when the next one
+ * opens. The team's row is locked (SELECT … FOR UPDATE) for the count and the insert, so
+ * concurrent uploads of one team are serialized: with n slots left, exactly n of any number of
+ * parallel requests get one. CompetitionClosedError once closed; NoOpenPhaseError (naming the next
+ * phase) between phases.
  */
 export async function reserveQuotaSlot(
   db: Db,
@@ -90,12 +138,16 @@ export async function reserveQuotaSlot(
       await tx.$queryRaw`SELECT id FROM "Team" WHERE id = ${input.teamId}::uuid FOR UPDATE`;
       const now = new Date();
       await tx.quotaReservation.deleteMany({ where: { teamId: input.teamId, expiresAt: { lte: now } } });
-      const status = await usage(tx, input.teamId, await policyOf(tx, input.teamId), now);
+      const competition = await competitionOf(tx, input.teamId);
+      if (competition.state === "closed") throw new CompetitionClosedError();
+      const phase = await requireOpenPhase(tx, competition.id, now);
+      const status = await usage(tx, input.teamId, policyOf(competition, phase), now);
       if (status.remaining <= 0) return { ok: false as const, status };
       await tx.quotaReservation.create({
         data: {
           id: input.reservationId,
           teamId: input.teamId,
+          phaseId: phase.id,
           createdAt: now,
           expiresAt: new Date(now.getTime() + input.ttlMs),
         },
@@ -151,16 +203,23 @@ export async function liveReservationIds(
 }
 
 /**
- * When the team's oldest submission still counted in the rolling window was made (it stops counting
- * a window later); null if none is.
+ * When the team's oldest submission still counted in the phase's rolling window was made (it stops
+ * counting a window later); null if none is. The phase as quotaStatus takes it.
  */
 export async function oldestCountedSubmissionAt(
   db: Db,
   teamId: string,
   now = new Date(),
+  phaseId?: string,
 ): Promise<Date | null> {
+  const policy = await phasePolicy(db, teamId, now, phaseId);
   const oldest = await db.submission.findFirst({
-    where: { teamId, ...CHARGED, createdAt: { gte: new Date(now.getTime() - QUOTA_WINDOW_MS) } },
+    where: {
+      teamId,
+      phaseId: policy.phaseId,
+      ...CHARGED,
+      createdAt: { gte: new Date(now.getTime() - QUOTA_WINDOW_MS) },
+    },
     orderBy: { createdAt: "asc" },
     select: { createdAt: true },
   });

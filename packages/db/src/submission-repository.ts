@@ -1,5 +1,6 @@
 import { recordAudit, type AuditActor } from "./audit-repository.ts";
 import type { Db } from "./client.ts";
+import { findCompetitionPhase, requireOpenPhase } from "./phase-repository.ts";
 
 export type RunPhase = "smoke" | "hidden";
 
@@ -17,6 +18,8 @@ export interface NewSubmission {
   kind?: "image" | "bundle";
   bundleDir?: string | null;
   command?: string | null;
+  /** The phase it is made in, when recorded without a reservation (seeds, imports); default: the open one. */
+  phaseId?: string;
 }
 
 export class QuotaReservationLostError extends Error {
@@ -35,8 +38,11 @@ export class CompetitionClosedError extends Error {
 
 /**
  * Records an upload that is fully on disk, in state `received`, with its first timeline event;
- * CompetitionClosedError once the competition has closed. With a reservation, the quota slot it held becomes this submission in the same transaction, so
- * the team's count never sees both or neither.
+ * CompetitionClosedError once the competition has closed. With a reservation, the quota slot it
+ * held becomes this submission in the same transaction, so the team's count never sees both or
+ * neither, and the submission joins the phase the slot was charged to (open when the upload
+ * began, even if it ended while the file streamed in). Without one it joins the phase given, or
+ * the phase open now (NoOpenPhaseError, naming the next one, if none is).
  */
 export async function createSubmission(db: Db, s: NewSubmission, reservationId?: string) {
   return db.$transaction(async (tx) => {
@@ -45,15 +51,25 @@ export async function createSubmission(db: Db, s: NewSubmission, reservationId?:
     const [competition] = await tx.$queryRaw<{ state: string }[]>`
       SELECT state::text FROM "Competition" WHERE id = ${s.competitionId}::uuid FOR SHARE`;
     if (competition?.state === "closed") throw new CompetitionClosedError();
+    let phaseId: string;
     if (reservationId !== undefined) {
-      const { count } = await tx.quotaReservation.deleteMany({
-        where: { id: reservationId, expiresAt: { gt: new Date() } },
-      });
-      if (count === 0) throw new QuotaReservationLostError(reservationId);
+      const live = { id: reservationId, expiresAt: { gt: new Date() } };
+      const held = await tx.quotaReservation.findFirst({ where: live, select: { phaseId: true } });
+      // Counted as well: a release (or an expiry sweep) between the read and the delete loses the slot.
+      const { count } = await tx.quotaReservation.deleteMany({ where: live });
+      if (!held || count === 0) throw new QuotaReservationLostError(reservationId);
+      phaseId = held.phaseId;
+    } else if (s.phaseId !== undefined) {
+      const phase = await findCompetitionPhase(tx, s.competitionId, s.phaseId);
+      if (!phase) throw new Error(`phase ${s.phaseId} is not one of competition ${s.competitionId}'s`);
+      phaseId = phase.id;
+    } else {
+      phaseId = (await requireOpenPhase(tx, s.competitionId, new Date())).id;
     }
     return tx.submission.create({
       data: {
         ...s,
+        phaseId,
         uploadSize: BigInt(s.uploadSize),
         state: "received",
         events: { create: { state: "received", detail: `upload of ${s.uploadSize} bytes` } },
@@ -79,6 +95,12 @@ export async function findSubmission(db: Db, id: string) {
       team: { select: { id: true, name: true, institution: true } },
     },
   });
+}
+
+/** The phase a submission was made in: what its runs are on and what its team may read of them. */
+export async function findSubmissionPhase(db: Db, submissionId: string) {
+  const s = await db.submission.findUnique({ where: { id: submissionId }, select: { phase: true } });
+  return s?.phase ?? null;
 }
 
 export async function listSubmissionEvents(db: Db, id: string) {

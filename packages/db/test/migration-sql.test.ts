@@ -5,11 +5,15 @@ import { describe, expect, it } from "vitest";
 
 // `prisma migrate deploy` (the offline WASM engine) cuts a migration into statements at every
 // semicolon, quoted or not, and runs them one by one outside a transaction: a semicolon inside a
-// string or a dollar-quoted body splits a statement in two, fails half-way, and leaves the
-// migration half applied. The statements before it stay; nothing rolls them back.
+// string or a dollar-quoted body splits a statement in two (one in a `--` comment sends the rest
+// of the comment as SQL), fails half-way, and leaves the migration half applied. The statements
+// before it stay; nothing rolls them back.
 const MIGRATIONS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../prisma/migrations");
 
-/** The semicolons of a migration that sit inside a quoted string or identifier, by line. */
+/**
+ * The semicolons of a migration that sit inside a quoted string or identifier, or in a `--` comment
+ * (the text after it would run as SQL), by line.
+ */
 function quotedSemicolons(sql: string): number[] {
   const lines: number[] = [];
   let quote: "'" | '"' | null = null;
@@ -19,6 +23,7 @@ function quotedSemicolons(sql: string): number[] {
     if (c === "\n") line++;
     if (quote === null && c === "-" && sql[i + 1] === "-") {
       const end = sql.indexOf("\n", i);
+      if (sql.slice(i, end < 0 ? sql.length : end).includes(";")) lines.push(line);
       i = (end < 0 ? sql.length : end) - 1;
       continue;
     }
@@ -37,11 +42,12 @@ describe("migrations as prisma migrate deploy runs them", () => {
 
   it.each(dirs.map((d) => d.name))("%s has no semicolon inside a string and no $$ body", (name) => {
     const sql = readFileSync(path.join(MIGRATIONS, name, "migration.sql"), "utf8");
-    expect(quotedSemicolons(sql), "write a quoted semicolon as chr(59)").toEqual([]);
+    expect(quotedSemicolons(sql), "write a quoted semicolon as chr(59), and none in a comment").toEqual([]);
     expect(sql.includes("$$"), "a DO $$ … $$ block is cut at its first semicolon").toBe(false);
   });
 
-  it("finds a quoted semicolon where there is one", () => {
-    expect(quotedSemicolons("UPDATE t SET a = 'x; y';\n-- a comment; fine\nSELECT 1;")).toEqual([1]);
+  it("finds a semicolon in a string or a comment where there is one", () => {
+    expect(quotedSemicolons("UPDATE t SET a = 'x; y';\n-- a comment, fine\nSELECT 1;")).toEqual([1]);
+    expect(quotedSemicolons("SELECT 1;\n-- a comment; the rest runs as SQL\nSELECT 2;")).toEqual([2]);
   });
 });

@@ -1,0 +1,153 @@
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  closeEndedCompetitions,
+  createCompetition,
+  createDb,
+  createSubmission,
+  createTeamWithToken,
+  deleteCompetition,
+  listAudit,
+  listBoardEntries,
+  listedWhere,
+  SCHEDULE_ACTOR,
+  showCompetition,
+  type Db,
+  type NewCompetition,
+} from "../src/index.ts";
+
+const DATABASE_URL =
+  process.env.HOLDOUT_TEST_DATABASE_URL ?? "postgresql://holdout:holdout@127.0.0.1:5432/holdout_test";
+const unique = (p: string) => `${p}-${randomUUID().slice(0, 8)}`;
+const HOUR = 3600_000;
+const hoursFromNow = (h: number) => new Date(Date.now() + h * HOUR);
+const CLI = { actor: "cli:test@host" };
+
+function spec(phases: NewCompetition["phases"]): NewCompetition {
+  return {
+    slug: unique("comp"),
+    name: "Boards",
+    testsetDir: "/srv/holdout/testset",
+    testsetSha256: "e".repeat(64),
+    devsetDir: "/srv/holdout/devset",
+    devsetSha256: "f".repeat(64),
+    phases,
+  };
+}
+
+describe("boards per phase, and closing by the schedule (real PostgreSQL)", () => {
+  let db: Db;
+  const created: string[] = [];
+  beforeAll(() => {
+    db = createDb(DATABASE_URL, { poolSize: 2 });
+  });
+  afterAll(async () => {
+    for (const id of created) await deleteCompetition(db, id);
+    await db?.$disconnect();
+  });
+
+  it("a phase's board lists that phase's entries only; the competition's lists them all", async () => {
+    const c = await createCompetition(
+      db,
+      CLI,
+      spec([
+        {
+          name: "Development",
+          startsAt: hoursFromNow(-48),
+          endsAt: hoursFromNow(-1),
+          data: "development",
+          feedback: "full",
+          ranked: true,
+        },
+        {
+          name: "Test",
+          startsAt: hoursFromNow(-1),
+          endsAt: null,
+          data: "hidden",
+          feedback: "released",
+          ranked: true,
+        },
+      ]),
+    );
+    created.push(c.id);
+    const [dev, test] = c.phases;
+    const team = (await createTeamWithToken(db, { competitionId: c.id, name: unique("team") })).team;
+    const scored = async (phaseId: string, modelName: string, meanAuc: number) => {
+      const id = randomUUID();
+      await createSubmission(db, {
+        id,
+        competitionId: c.id,
+        teamId: team.id,
+        phaseId,
+        modelName,
+        description: null,
+        link: null,
+        ensemble: false,
+        uploadFile: null,
+        uploadSize: 1,
+        uploadSha256: "0".repeat(64),
+      });
+      await db.submission.update({
+        where: { id },
+        data: { state: "scored", meanAuc, meanRadsBelowCurve: 1, score: meanAuc + 0.001 },
+      });
+    };
+    await scored(dev!.id, "dev model", 0.8);
+    await scored(test!.id, "test model", 0.9);
+    await scored(test!.id, "second test model", 0.85);
+
+    const board = async (phaseId?: string) =>
+      (await listBoardEntries(db, { id: c.id, aucFloor: 0.7, phaseId })).map((e) => e.modelName);
+    expect(await board(dev!.id)).toEqual(["dev model"]);
+    expect(await board(test!.id)).toEqual(["test model", "second test model"]);
+    expect(await board()).toEqual(["test model", "second test model", "dev model"]);
+    expect(await db.submission.count({ where: listedWhere(c.id, 0.7, test!.id) })).toBe(2);
+  });
+
+  it("closes a competition whose last phase ended, as of that end, once", async () => {
+    // In the past, so that no other test's competition has ended by then.
+    const end = new Date("2020-01-03T00:00:00.000Z");
+    const ended = await createCompetition(
+      db,
+      CLI,
+      spec([
+        {
+          name: "Test",
+          startsAt: new Date("2020-01-01T00:00:00.000Z"),
+          endsAt: end,
+          data: "hidden",
+          feedback: "released",
+          ranked: true,
+        },
+      ]),
+    );
+    const running = await createCompetition(
+      db,
+      CLI,
+      spec([
+        {
+          name: "Test",
+          startsAt: new Date("2020-01-01T00:00:00.000Z"),
+          endsAt: null,
+          data: "hidden",
+          feedback: "released",
+          ranked: true,
+        },
+      ]),
+    );
+    created.push(ended.id, running.id);
+    const at = new Date("2020-06-01T00:00:00.000Z");
+    const closed = await closeEndedCompetitions(db, at);
+    expect(closed).toEqual([{ competitionId: ended.id, slug: ended.slug, closedAt: end, split: false }]);
+    expect(await showCompetition(db, ended.slug, at)).toMatchObject({
+      state: "closed",
+      status: "closed",
+      closedAt: end,
+      closedBy: SCHEDULE_ACTOR,
+    });
+    expect((await showCompetition(db, running.slug, at))?.status).toBe("open");
+    const [audit] = await listAudit(db, ended.id, { limit: 1 });
+    expect(audit).toMatchObject({ action: "competition.close", actor: SCHEDULE_ACTOR });
+    expect(await closeEndedCompetitions(db, at)).toEqual([]);
+  });
+});
