@@ -27,7 +27,7 @@ import {
   sessionTokenOf,
   type CookieSettings,
 } from "../plugins/auth.ts";
-import { IdParamsSchema, UUID } from "../schemas.ts";
+import { IdParamsSchema, UUID } from "../schemas/common.ts";
 import { displayText } from "../services/text.ts";
 
 export interface AccountRoutesOptions {

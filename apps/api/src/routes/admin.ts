@@ -10,7 +10,7 @@ import {
 import { Nullable, ProblemSchema } from "@holdout/contracts/http";
 import { Errors } from "../errors.ts";
 import { organizerActor } from "../plugins/auth.ts";
-import { IdParamsSchema, UUID } from "../schemas.ts";
+import { IdParamsSchema, UUID } from "../schemas/common.ts";
 import { displayText } from "../services/text.ts";
 import type { OrganizerService } from "../web/organizer.ts";
 

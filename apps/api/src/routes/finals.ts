@@ -11,7 +11,7 @@ import {
 import { ProblemSchema } from "@holdout/contracts/http";
 import { Errors } from "../errors.ts";
 import { currentTeam } from "../plugins/auth.ts";
-import { IdParamsSchema, UUID } from "../schemas.ts";
+import { IdParamsSchema, UUID } from "../schemas/common.ts";
 import { competitionClosed } from "../services/release.ts";
 
 /**

@@ -19,7 +19,7 @@ import {
 } from "@holdout/contracts/http";
 import { Errors } from "../errors.ts";
 import { currentPrincipal } from "../plugins/auth.ts";
-import { IdParamsSchema, UUID } from "../schemas.ts";
+import { IdParamsSchema, UUID } from "../schemas/common.ts";
 import { timelineEvent, type EventHub } from "../services/events-hub.ts";
 import { streamSubmissionEvents } from "../services/events-stream.ts";
 import { byTaskOrder, currentRelease, isPublicEntry, roundTo, shownScores } from "../services/release.ts";

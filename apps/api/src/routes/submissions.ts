@@ -36,7 +36,7 @@ import {
 import { Errors } from "../errors.ts";
 import type { OrganizerService } from "../web/organizer.ts";
 import { auditOf, currentPrincipal, currentTeam } from "../plugins/auth.ts";
-import { IdParamsSchema, UUID } from "../schemas.ts";
+import { IdParamsSchema, UUID } from "../schemas/common.ts";
 import type { BundleLimits } from "../services/bundle.ts";
 import { quotaError, quotaView } from "../services/quota.ts";
 import { queueEstimateOf } from "../services/queue-position.ts";

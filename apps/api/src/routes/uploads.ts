@@ -16,7 +16,7 @@ import {
 } from "@holdout/db";
 import { Errors } from "../errors.ts";
 import { currentTeam } from "../plugins/auth.ts";
-import { IdParamsSchema, UUID } from "../schemas.ts";
+import { IdParamsSchema, UUID } from "../schemas/common.ts";
 import type { BundleLimits } from "../services/bundle.ts";
 import { quotaError } from "../services/quota.ts";
 import { refuseIfClosed } from "../services/release.ts";
@@ -46,7 +46,7 @@ import {
   TUS_EXTENSIONS,
   TUS_VERSION,
   TusHeaders,
-} from "./tus-schemas.ts";
+} from "../schemas/tus.ts";
 
 export interface UploadRoutesOptions {
   db: Db;

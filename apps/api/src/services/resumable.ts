@@ -6,7 +6,7 @@ import type { FastifyBaseLogger } from "fastify";
 import { BundleCommandError, DEFAULT_BUNDLE_COMMAND, parseBundleCommand } from "@holdout/contracts";
 import { liveReservationIds, releaseQuotaSlot, type Db } from "@holdout/db";
 import { Errors, type FieldProblem } from "../errors.ts";
-import { UUID } from "../schemas.ts";
+import { UUID } from "../schemas/common.ts";
 import {
   fieldError,
   snifferFor,

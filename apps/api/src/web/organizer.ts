@@ -23,7 +23,7 @@ import {
   type Db,
 } from "@holdout/db";
 import { Errors } from "../errors.ts";
-import { UUID } from "../schemas.ts";
+import { UUID } from "../schemas/common.ts";
 import { LIVE_WORKER_MS, queueEstimates } from "../services/queue-position.ts";
 
 // What organizers do to submissions and see of the evaluation machinery, shared by the admin API

@@ -15,7 +15,7 @@ import {
 } from "@holdout/db";
 import { Errors } from "../errors.ts";
 import { auditOf } from "../plugins/auth.ts";
-import { UUID } from "../schemas.ts";
+import { UUID } from "../schemas/common.ts";
 import { canSeeWhole } from "../routes/submissions.ts";
 import type { LeaderboardSource } from "../services/leaderboard.ts";
 import { queueEstimateOf } from "../services/queue-position.ts";

@@ -13,7 +13,7 @@ import {
 } from "@holdout/db";
 import { Errors } from "../errors.ts";
 import { chooseFinal } from "../routes/finals.ts";
-import { UUID } from "../schemas.ts";
+import { UUID } from "../schemas/common.ts";
 import { currentRelease, formatAuc, listedOnBoard, shownScores } from "../services/release.ts";
 import { textRule } from "../services/text.ts";
 import { formatDate, formatDateTime, STATE_LABELS } from "./format.ts";
