@@ -32,7 +32,7 @@ import { cachedLeaderboard, type CompetitionInfo } from "./services/leaderboard.
 import { streamSlots } from "./services/stream-slots.ts";
 import { crossOriginCheck } from "./web/cross-origin.ts";
 import { webPages } from "./web/index.ts";
-import { createOrganizerService } from "./web/organizer.ts";
+import { createOrganizerService } from "./services/organizer.ts";
 
 export type { TrustProxy } from "./plugins/client-address.ts";
 

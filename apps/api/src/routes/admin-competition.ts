@@ -4,7 +4,7 @@ import { listAudit, type Db } from "@holdout/db";
 import { ProblemSchema } from "@holdout/contracts/http";
 import { Errors } from "../errors.ts";
 import { organizerActor } from "../plugins/auth.ts";
-import type { OrganizerService } from "../web/organizer.ts";
+import { auditEventView, type OrganizerService } from "../services/organizer.ts";
 
 const AuditEventSchema = Type.Object({
   id: Type.String({ description: "increasing; pass as `before` to page back" }),
@@ -16,17 +16,6 @@ const AuditEventSchema = Type.Object({
   target: Type.Union([Type.Object({ type: Type.String(), id: Type.String() }), Type.Null()]),
   detail: Type.Union([Type.String(), Type.Null()]),
 });
-
-export function auditEventView(e: Awaited<ReturnType<typeof listAudit>>[number]) {
-  return {
-    id: e.id.toString(),
-    at: e.at.toISOString(),
-    actor: e.actor,
-    action: e.action,
-    target: e.targetType && e.targetId ? { type: e.targetType, id: e.targetId } : null,
-    detail: e.detail,
-  };
-}
 
 /** Organizer-only: closing the competition, and the audit log of every organizer action. */
 const competitionAdminRoutes: FastifyPluginCallbackTypebox<{

@@ -11,8 +11,7 @@ import { Nullable, ProblemSchema } from "@holdout/contracts/http";
 import { Errors } from "../errors.ts";
 import { organizerActor } from "../plugins/auth.ts";
 import { IdParamsSchema, UUID } from "../schemas/common.ts";
-import { displayText } from "../services/text.ts";
-import type { OrganizerService } from "../web/organizer.ts";
+import { disqualificationReason, type OrganizerService } from "../services/organizer.ts";
 
 /** What organizers may change, with the bounds of each. */
 const SettingsSchema = Type.Object({
@@ -106,17 +105,6 @@ const DisqualificationSchema = Type.Object({
 });
 
 const iso = (d: Date | null) => d?.toISOString() ?? null;
-
-/** The reason shown to the team and kept on the timeline: required, one paragraph. */
-export function disqualificationReason(value: string | undefined): string {
-  const reason = displayText("reason", value ?? "");
-  if (reason.length > 500) {
-    throw Object.assign(new Errors.InvalidField("field `reason` must be at most 500 characters"), {
-      errors: [{ field: "reason", message: "must be at most 500 characters" }],
-    });
-  }
-  return reason;
-}
 
 /** Organizer-only: competition settings, team approval, the queue and workers, re-scoring, disqualification. */
 const adminRoutes: FastifyPluginCallbackTypebox<{

@@ -34,14 +34,14 @@ import {
   type SubmissionDetail,
 } from "@holdout/contracts/http";
 import { Errors } from "../errors.ts";
-import type { OrganizerService } from "../web/organizer.ts";
+import type { OrganizerService } from "../services/organizer.ts";
 import { auditOf, currentPrincipal, currentTeam } from "../plugins/auth.ts";
 import { IdParamsSchema, UUID } from "../schemas/common.ts";
 import type { BundleLimits } from "../services/bundle.ts";
 import { quotaError, quotaView } from "../services/quota.ts";
 import { queueEstimateOf } from "../services/queue-position.ts";
 import { currentRelease, isPublicEntry, refuseIfClosed } from "../services/release.ts";
-import { ownerView, publicView, submissionUrl } from "../services/submission-view.ts";
+import { canSeeWhole, ownerView, publicView, submissionUrl } from "../services/submission-view.ts";
 import {
   assertMultipart,
   receiveUpload,
@@ -107,16 +107,6 @@ export async function refuseUnrunnableCommand(dataDir: string, upload: ReceivedU
   }
 }
 
-/**
- * The one visibility rule. Owner and organizers see a submission whole; anyone else sees the
- * leaderboard fields of a listed entry and nothing at all of the rest (404, not 403: the id's
- * existence is private too).
- */
-export function canSeeWhole(request: FastifyRequest, s: { teamId: string }): boolean {
-  const p = request.principal;
-  return p !== null && (p.role === "organizer" || p.team.id === s.teamId);
-}
-
 const submissionRoutes: FastifyPluginCallbackTypebox<SubmissionRoutesOptions> = (app, opts, done) => {
   const { db, queue, dataDir } = opts;
 
@@ -129,7 +119,7 @@ const submissionRoutes: FastifyPluginCallbackTypebox<SubmissionRoutesOptions> = 
   /** A submission the caller may see whole, or 404. */
   async function wholeSubmission(request: FastifyRequest, id: string): Promise<SubmissionRow> {
     const s = await findHere(id);
-    if (!s || !canSeeWhole(request, s)) throw new Errors.NotFound(`no submission ${id}`);
+    if (!s || !canSeeWhole(request.principal, s)) throw new Errors.NotFound(`no submission ${id}`);
     return s;
   }
 
@@ -250,7 +240,7 @@ const submissionRoutes: FastifyPluginCallbackTypebox<SubmissionRoutesOptions> = 
       const { id } = request.params;
       const s = await findHere(id);
       const release = await currentRelease(db, opts.competitionId);
-      if (s && canSeeWhole(request, s)) {
+      if (s && canSeeWhole(request.principal, s)) {
         const place = await queueEstimateOf(db, s);
         const detail: SubmissionDetail = {
           ...ownerView(s, { release, organizer: request.principal?.role === "organizer" }),
