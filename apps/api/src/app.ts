@@ -28,6 +28,7 @@ import submissionRoutes from "./routes/submissions.ts";
 import uploadRoutes from "./routes/uploads.ts";
 import type { BundleLimits } from "./services/bundle.ts";
 import { EventHub } from "./services/events-hub.ts";
+import { createIntake } from "./services/intake.ts";
 import { cachedLeaderboard, type CompetitionInfo } from "./services/leaderboard.ts";
 import { streamSlots } from "./services/stream-slots.ts";
 import { crossOriginCheck } from "./web/cross-origin.ts";
@@ -138,25 +139,31 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     redis: deps.redis,
   });
   app.addHook("onClose", () => organizer.close());
-  await app.register(submissionRoutes, {
+  const reservationTtlMs = deps.reservationTtlMs ?? 6 * 3600 * 1000;
+  // One intake for multipart and resumable uploads alike (docs/architecture.md, "A submission's path").
+  const intake = createIntake({
     db: deps.db,
     queue: deps.queue,
     dataDir: deps.dataDir,
     competitionId: deps.competition.id,
-    aucFloor: deps.competition.aucFloor,
     bundleLimits: deps.bundleLimits ?? DEFAULT_BUNDLE_LIMITS,
-    reservationTtlMs: deps.reservationTtlMs ?? 6 * 3600 * 1000,
+    reservationTtlMs,
+  });
+  await app.register(submissionRoutes, {
+    db: deps.db,
+    competitionId: deps.competition.id,
+    aucFloor: deps.competition.aucFloor,
+    intake,
     organizer,
   });
   await app.register(finalsRoutes, { db: deps.db });
   await app.register(uploadRoutes, {
     db: deps.db,
-    queue: deps.queue,
     dataDir: deps.dataDir,
     competitionId: deps.competition.id,
     maxUploadBytes: deps.maxUploadBytes,
-    bundleLimits: deps.bundleLimits ?? DEFAULT_BUNDLE_LIMITS,
-    reservationTtlMs: deps.reservationTtlMs ?? 6 * 3600 * 1000,
+    intake,
+    reservationTtlMs,
     sweepIntervalMs: deps.uploadSweepIntervalMs ?? 10 * 60_000,
   });
   const events = new EventHub(deps.db, deps.competition.id, {
