@@ -22,7 +22,7 @@ import competitionAdminRoutes from "./routes/admin-competition.ts";
 import adminRoutes from "./routes/admin.ts";
 import finalsRoutes from "./routes/finals.ts";
 import healthRoutes from "./routes/health.ts";
-import leaderboardRoutes from "./routes/leaderboard.ts";
+import leaderboardRoutes, { leaderboardCsvRoutes } from "./routes/leaderboard.ts";
 import submissionDetailRoutes from "./routes/submission-details.ts";
 import submissionRoutes from "./routes/submissions.ts";
 import uploadRoutes from "./routes/uploads.ts";
@@ -75,6 +75,12 @@ const DEFAULT_BUNDLE_LIMITS: BundleLimits = { maxBytes: 4 * 1024 ** 3, maxFiles:
 const DEFAULT_MAX_LIVE_TOKENS = 10;
 const DEFAULT_EVENT_STREAMS = { perOwner: 10, perAddress: 20 };
 
+/**
+ * The HTTP API's routes are registered under this prefix (docs/architecture.md, "The HTTP API"); the
+ * health checks, the pages, /docs and /leaderboard.csv are not.
+ */
+const API_V1 = { prefix: "/api/v1" } as const;
+
 const VIEWS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "views");
 
 /** Builds the API with everything it needs passed in; only server.ts listens. */
@@ -124,8 +130,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const views = new Eta({ views: VIEWS_DIR, cache: true, autoEscape: true });
   await app.register(healthRoutes, { db: deps.db, redis: deps.redis });
   const board = cachedLeaderboard(deps.db, deps.competition);
-  await app.register(leaderboardRoutes, { board, competition: deps.competition });
+  await app.register(leaderboardRoutes, { ...API_V1, board, competition: deps.competition });
+  await app.register(leaderboardCsvRoutes, { board, competition: deps.competition });
   await app.register(accountRoutes, {
+    ...API_V1,
     db: deps.db,
     competitionId: deps.competition.id,
     sessionTtlMs: deps.session?.ttlMs ?? 7 * 24 * 3600 * 1000,
@@ -150,14 +158,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     reservationTtlMs,
   });
   await app.register(submissionRoutes, {
+    ...API_V1,
     db: deps.db,
     competitionId: deps.competition.id,
     aucFloor: deps.competition.aucFloor,
     intake,
     organizer,
   });
-  await app.register(finalsRoutes, { db: deps.db });
+  await app.register(finalsRoutes, { ...API_V1, db: deps.db });
   await app.register(uploadRoutes, {
+    ...API_V1,
     db: deps.db,
     dataDir: deps.dataDir,
     competitionId: deps.competition.id,
@@ -174,6 +184,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Before the server closes: open streams would keep it waiting.
   app.addHook("preClose", () => events.close());
   await app.register(submissionDetailRoutes, {
+    ...API_V1,
     db: deps.db,
     competitionId: deps.competition.id,
     aucFloor: deps.competition.aucFloor,
@@ -184,8 +195,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       keyPrefix: `${limits.keyPrefix}:streams`,
     }),
   });
-  await app.register(adminRoutes, { db: deps.db, competitionId: deps.competition.id, organizer });
+  await app.register(adminRoutes, { ...API_V1, db: deps.db, competitionId: deps.competition.id, organizer });
   await app.register(competitionAdminRoutes, {
+    ...API_V1,
     db: deps.db,
     competitionId: deps.competition.id,
     slug: deps.competition.slug,

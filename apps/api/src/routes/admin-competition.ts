@@ -26,7 +26,7 @@ const competitionAdminRoutes: FastifyPluginCallbackTypebox<{
   organizer: OrganizerService;
 }> = (app, { db, competitionId, slug, organizer }, done) => {
   app.post(
-    "/api/v1/admin/competition/close",
+    "/admin/competition/close",
     {
       onRequest: app.requireOrganizer,
       schema: {
@@ -57,7 +57,7 @@ const competitionAdminRoutes: FastifyPluginCallbackTypebox<{
   );
 
   app.get(
-    "/api/v1/admin/audit",
+    "/admin/audit",
     {
       onRequest: app.requireOrganizer,
       schema: {

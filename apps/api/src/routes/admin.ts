@@ -113,7 +113,7 @@ const adminRoutes: FastifyPluginCallbackTypebox<{
   organizer: OrganizerService;
 }> = (app, { db, competitionId, organizer }, done) => {
   app.get(
-    "/api/v1/admin/settings",
+    "/admin/settings",
     {
       onRequest: app.requireOrganizer,
       schema: {
@@ -126,7 +126,7 @@ const adminRoutes: FastifyPluginCallbackTypebox<{
   );
 
   app.patch(
-    "/api/v1/admin/settings",
+    "/admin/settings",
     {
       onRequest: app.requireOrganizer,
       schema: {
@@ -146,7 +146,7 @@ const adminRoutes: FastifyPluginCallbackTypebox<{
   );
 
   app.get(
-    "/api/v1/admin/teams",
+    "/admin/teams",
     {
       onRequest: app.requireOrganizer,
       schema: {
@@ -171,7 +171,7 @@ const adminRoutes: FastifyPluginCallbackTypebox<{
     ["unapprove", false],
   ] as const) {
     app.post(
-      `/api/v1/admin/teams/:id/${action}`,
+      `/admin/teams/:id/${action}`,
       {
         onRequest: app.requireOrganizer,
         schema: {
@@ -192,7 +192,7 @@ const adminRoutes: FastifyPluginCallbackTypebox<{
   }
 
   app.get(
-    "/api/v1/admin/queue",
+    "/admin/queue",
     {
       onRequest: app.requireOrganizer,
       schema: {
@@ -225,7 +225,7 @@ const adminRoutes: FastifyPluginCallbackTypebox<{
   );
 
   app.get(
-    "/api/v1/admin/workers",
+    "/admin/workers",
     {
       onRequest: app.requireOrganizer,
       schema: {
@@ -243,7 +243,7 @@ const adminRoutes: FastifyPluginCallbackTypebox<{
   );
 
   app.post(
-    "/api/v1/admin/submissions/:id/rescore",
+    "/admin/submissions/:id/rescore",
     {
       onRequest: app.requireOrganizer,
       schema: {
@@ -262,7 +262,7 @@ const adminRoutes: FastifyPluginCallbackTypebox<{
   );
 
   app.post(
-    "/api/v1/admin/submissions/:id/disqualify",
+    "/admin/submissions/:id/disqualify",
     {
       onRequest: app.requireOrganizer,
       schema: {
@@ -289,7 +289,7 @@ const adminRoutes: FastifyPluginCallbackTypebox<{
   );
 
   app.post(
-    "/api/v1/admin/submissions/:id/requalify",
+    "/admin/submissions/:id/requalify",
     {
       onRequest: app.requireOrganizer,
       schema: {

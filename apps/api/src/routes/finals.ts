@@ -20,7 +20,7 @@ const finalsRoutes: FastifyPluginCallbackTypebox<{ db: Db }> = (app, { db }, don
   ] as const) {
     app.route({
       method,
-      url: "/api/v1/submissions/:id/final",
+      url: "/submissions/:id/final",
       onRequest: app.requireTeam,
       schema: {
         summary: selected

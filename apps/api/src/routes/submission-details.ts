@@ -60,7 +60,7 @@ const submissionDetailRoutes: FastifyPluginCallbackTypebox<SubmissionDetailRoute
   }
 
   app.get(
-    "/api/v1/submissions/:id/log",
+    "/submissions/:id/log",
     {
       onRequest: app.requireAuth,
       schema: {
@@ -90,7 +90,7 @@ const submissionDetailRoutes: FastifyPluginCallbackTypebox<SubmissionDetailRoute
   );
 
   app.get(
-    "/api/v1/submissions/:id/events",
+    "/submissions/:id/events",
     {
       onRequest: app.requireAuth,
       schema: {
@@ -140,7 +140,7 @@ const submissionDetailRoutes: FastifyPluginCallbackTypebox<SubmissionDetailRoute
   );
 
   app.post(
-    "/api/v1/submissions/:id/cancel",
+    "/submissions/:id/cancel",
     {
       onRequest: app.requireAuth,
       schema: {
@@ -177,7 +177,7 @@ const submissionDetailRoutes: FastifyPluginCallbackTypebox<SubmissionDetailRoute
   );
 
   app.get(
-    "/api/v1/submissions/:id/curves",
+    "/submissions/:id/curves",
     {
       schema: {
         summary:

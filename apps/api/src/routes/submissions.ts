@@ -59,7 +59,7 @@ const submissionRoutes: FastifyPluginCallbackTypebox<SubmissionRoutesOptions> = 
   }
 
   app.post(
-    "/api/v1/submissions",
+    "/submissions",
     {
       onRequest: app.requireTeam,
       schema: {
@@ -85,7 +85,7 @@ const submissionRoutes: FastifyPluginCallbackTypebox<SubmissionRoutesOptions> = 
   );
 
   app.get(
-    "/api/v1/quota",
+    "/quota",
     {
       onRequest: app.requireAuth,
       schema: {
@@ -109,7 +109,7 @@ const submissionRoutes: FastifyPluginCallbackTypebox<SubmissionRoutesOptions> = 
   );
 
   app.get(
-    "/api/v1/submissions",
+    "/submissions",
     {
       onRequest: app.requireAuth,
       schema: {
@@ -138,7 +138,7 @@ const submissionRoutes: FastifyPluginCallbackTypebox<SubmissionRoutesOptions> = 
   );
 
   app.get(
-    "/api/v1/submissions/:id",
+    "/submissions/:id",
     {
       schema: {
         summary:
@@ -177,7 +177,7 @@ const submissionRoutes: FastifyPluginCallbackTypebox<SubmissionRoutesOptions> = 
     ["unhide", false],
   ] as const) {
     app.post(
-      `/api/v1/submissions/:id/${action}`,
+      `/submissions/:id/${action}`,
       {
         onRequest: app.requireAuth,
         schema: {

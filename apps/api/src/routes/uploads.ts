@@ -21,7 +21,6 @@ import {
   resumableDirOf,
   startUploadSweeper,
   storedMetadata,
-  UPLOADS_PATH,
 } from "../services/resumable.ts";
 import { submissionUrl } from "../services/submission-view.ts";
 import { ingestStoredFile } from "../services/upload-store.ts";
@@ -63,6 +62,8 @@ interface Exchange {
 }
 
 const CHUNK_TYPE = "application/offset+octet-stream";
+/** The routes' path under the API's prefix (registered in app.ts). */
+const UPLOADS = "/uploads";
 
 /** tus's refusals as problems with our stable codes (tus answers them in plain text). */
 function tusProblem(status: number, body: string): Error {
@@ -89,7 +90,8 @@ const uploadRoutes: FastifyPluginCallbackTypebox<UploadRoutesOptions> = (app, op
   const dir = resumableDirOf(dataDir);
   const exchanges = new WeakMap<Request, Exchange>();
 
-  const tus = createTusServer(dir, opts.maxUploadBytes, {
+  // tus writes the upload's public path (with the prefix this plugin is registered under) in Location.
+  const tus = createTusServer(dir, `${app.prefix}${UPLOADS}`, opts.maxUploadBytes, {
     idFor: (req) => exchangeOf(req).id,
     onFinish: async (req, upload) => {
       const exchange = exchangeOf(req);
@@ -228,18 +230,18 @@ const uploadRoutes: FastifyPluginCallbackTypebox<UploadRoutesOptions> = (app, op
   };
   const discover = { summary: "tus discovery: the versions, extensions and largest upload served" };
   app.options(
-    UPLOADS_PATH,
+    UPLOADS,
     { schema: { ...discover, response: { 204: OptionsResponse } } },
     async (_request, reply) => reply.status(204).headers(discovery).send(null),
   );
   app.options(
-    `${UPLOADS_PATH}/:id`,
+    `${UPLOADS}/:id`,
     { schema: { ...discover, params: IdParamsSchema, response: { 204: OptionsResponse } } },
     async (_request, reply) => reply.status(204).headers(discovery).send(null),
   );
 
   app.post(
-    UPLOADS_PATH,
+    UPLOADS,
     {
       onRequest: app.requireTeam,
       schema: {
@@ -281,7 +283,7 @@ const uploadRoutes: FastifyPluginCallbackTypebox<UploadRoutesOptions> = (app, op
 
   app.route({
     method: "HEAD",
-    url: `${UPLOADS_PATH}/:id`,
+    url: `${UPLOADS}/:id`,
     onRequest: app.requireTeam,
     // The one HEAD route of the API that is not its GET's shadow: listed in the document.
     config: { swagger: { exposeHeadRoute: true } },
@@ -319,7 +321,7 @@ const uploadRoutes: FastifyPluginCallbackTypebox<UploadRoutesOptions> = (app, op
   });
 
   app.patch(
-    `${UPLOADS_PATH}/:id`,
+    `${UPLOADS}/:id`,
     {
       onRequest: app.requireTeam,
       schema: {
@@ -358,7 +360,7 @@ const uploadRoutes: FastifyPluginCallbackTypebox<UploadRoutesOptions> = (app, op
   }
 
   app.delete(
-    `${UPLOADS_PATH}/:id`,
+    `${UPLOADS}/:id`,
     {
       onRequest: app.requireTeam,
       schema: {

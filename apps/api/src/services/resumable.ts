@@ -20,7 +20,6 @@ import { sweepDeadPartials } from "./upload-store.ts";
 // (services/intake.ts).
 
 export const resumableDirOf = (dataDir: string) => path.join(dataDir, "resumable");
-export const UPLOADS_PATH = "/api/v1/uploads";
 
 /** Metadata keys tus clients add on their own (Uppy: filename, filetype, …): accepted, ignored. */
 const CLIENT_KEYS = new Set(["filename", "filetype", "name", "type", "relativePath"]);
@@ -97,9 +96,15 @@ export interface TusHooks {
   onFinish(req: Request, upload: Upload): Promise<Record<string, string>>;
 }
 
-export function createTusServer(dir: string, maxUploadBytes: number, hooks: TusHooks): Server {
+/** `publicPath`: the uploads' path with the API's prefix, which tus writes into `Location`. */
+export function createTusServer(
+  dir: string,
+  publicPath: string,
+  maxUploadBytes: number,
+  hooks: TusHooks,
+): Server {
   return new Server({
-    path: UPLOADS_PATH,
+    path: publicPath,
     datastore: new FileStore({ directory: dir }),
     maxSize: maxUploadBytes,
     // A relative Location works behind any proxy; tus clients resolve it against the endpoint.
