@@ -16,6 +16,7 @@ const UNIT = [
   "apps/api/test/text.test.ts",
   "apps/api/test/client-address.test.ts",
   "apps/api/test/queue-position.test.ts",
+  "apps/api/test/layer-boundary.test.ts",
   "apps/cli/test/**/*.test.ts",
   "packages/db/test/migration-sql.test.ts",
   "packages/db/test/query-boundary.test.ts",

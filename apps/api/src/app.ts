@@ -23,18 +23,19 @@ import competitionAdminRoutes from "./routes/admin-competition.ts";
 import adminRoutes from "./routes/admin.ts";
 import finalsRoutes from "./routes/finals.ts";
 import healthRoutes from "./routes/health.ts";
-import leaderboardRoutes from "./routes/leaderboard.ts";
+import leaderboardRoutes, { leaderboardCsvRoutes } from "./routes/leaderboard.ts";
 import submissionDetailRoutes from "./routes/submission-details.ts";
 import submissionRoutes from "./routes/submissions.ts";
 import uploadRoutes from "./routes/uploads.ts";
 import type { BundleLimits } from "./services/bundle.ts";
 import { serverVersion } from "./services/cli-package.ts";
 import { EventHub } from "./services/events-hub.ts";
+import { createIntake } from "./services/intake.ts";
 import { cachedLeaderboard, type CompetitionInfo } from "./services/leaderboard.ts";
 import { streamSlots } from "./services/stream-slots.ts";
 import { crossOriginCheck } from "./web/cross-origin.ts";
 import { webPages } from "./web/index.ts";
-import { createOrganizerService } from "./web/organizer.ts";
+import { createOrganizerService } from "./services/organizer.ts";
 
 export type { TrustProxy } from "./plugins/client-address.ts";
 
@@ -75,6 +76,12 @@ const DEFAULT_RATE_LIMIT: RateLimitOptions = {
 const DEFAULT_BUNDLE_LIMITS: BundleLimits = { maxBytes: 4 * 1024 ** 3, maxFiles: 20_000 };
 const DEFAULT_MAX_LIVE_TOKENS = 10;
 const DEFAULT_EVENT_STREAMS = { perOwner: 10, perAddress: 20 };
+
+/**
+ * The HTTP API's routes are registered under this prefix (docs/architecture.md, "The HTTP API"); the
+ * health checks, the pages, /docs and /leaderboard.csv are not.
+ */
+const API_V1 = { prefix: "/api/v1" } as const;
 
 const VIEWS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "views");
 
@@ -132,8 +139,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(healthRoutes, { db: deps.db, redis: deps.redis });
   await app.register(cliRoutes);
   const board = cachedLeaderboard(deps.db, deps.competition);
-  await app.register(leaderboardRoutes, { board, competition: deps.competition });
+  await app.register(leaderboardRoutes, { ...API_V1, board, competition: deps.competition });
+  await app.register(leaderboardCsvRoutes, { board, competition: deps.competition });
   await app.register(accountRoutes, {
+    ...API_V1,
     db: deps.db,
     competitionId: deps.competition.id,
     sessionTtlMs: deps.session?.ttlMs ?? 7 * 24 * 3600 * 1000,
@@ -147,25 +156,33 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     redis: deps.redis,
   });
   app.addHook("onClose", () => organizer.close());
-  await app.register(submissionRoutes, {
+  const reservationTtlMs = deps.reservationTtlMs ?? 6 * 3600 * 1000;
+  // One intake for multipart and resumable uploads alike (docs/architecture.md, "A submission's path").
+  const intake = createIntake({
     db: deps.db,
     queue: deps.queue,
     dataDir: deps.dataDir,
     competitionId: deps.competition.id,
-    aucFloor: deps.competition.aucFloor,
     bundleLimits: deps.bundleLimits ?? DEFAULT_BUNDLE_LIMITS,
-    reservationTtlMs: deps.reservationTtlMs ?? 6 * 3600 * 1000,
+    reservationTtlMs,
+  });
+  await app.register(submissionRoutes, {
+    ...API_V1,
+    db: deps.db,
+    competitionId: deps.competition.id,
+    aucFloor: deps.competition.aucFloor,
+    intake,
     organizer,
   });
-  await app.register(finalsRoutes, { db: deps.db });
+  await app.register(finalsRoutes, { ...API_V1, db: deps.db });
   await app.register(uploadRoutes, {
+    ...API_V1,
     db: deps.db,
-    queue: deps.queue,
     dataDir: deps.dataDir,
     competitionId: deps.competition.id,
     maxUploadBytes: deps.maxUploadBytes,
-    bundleLimits: deps.bundleLimits ?? DEFAULT_BUNDLE_LIMITS,
-    reservationTtlMs: deps.reservationTtlMs ?? 6 * 3600 * 1000,
+    intake,
+    reservationTtlMs,
     sweepIntervalMs: deps.uploadSweepIntervalMs ?? 10 * 60_000,
   });
   const events = new EventHub(deps.db, deps.competition.id, {
@@ -176,6 +193,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Before the server closes: open streams would keep it waiting.
   app.addHook("preClose", () => events.close());
   await app.register(submissionDetailRoutes, {
+    ...API_V1,
     db: deps.db,
     competitionId: deps.competition.id,
     aucFloor: deps.competition.aucFloor,
@@ -186,8 +204,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       keyPrefix: `${limits.keyPrefix}:streams`,
     }),
   });
-  await app.register(adminRoutes, { db: deps.db, competitionId: deps.competition.id, organizer });
+  await app.register(adminRoutes, { ...API_V1, db: deps.db, competitionId: deps.competition.id, organizer });
   await app.register(competitionAdminRoutes, {
+    ...API_V1,
     db: deps.db,
     competitionId: deps.competition.id,
     slug: deps.competition.slug,

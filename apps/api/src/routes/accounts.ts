@@ -27,7 +27,7 @@ import {
   sessionTokenOf,
   type CookieSettings,
 } from "../plugins/auth.ts";
-import { IdParamsSchema, UUID } from "../schemas.ts";
+import { IdParamsSchema, UUID } from "../schemas/common.ts";
 import { displayText } from "../services/text.ts";
 
 export interface AccountRoutesOptions {
@@ -65,7 +65,7 @@ const accountRoutes: FastifyPluginCallbackTypebox<AccountRoutesOptions> = (app, 
   const { db } = opts;
 
   app.post(
-    "/api/v1/teams",
+    "/teams",
     {
       onRequest: app.limitAuthAttempts,
       schema: {
@@ -140,7 +140,7 @@ const accountRoutes: FastifyPluginCallbackTypebox<AccountRoutesOptions> = (app, 
   }
 
   app.post(
-    "/api/v1/tokens",
+    "/tokens",
     {
       onRequest: app.limitAuthAttempts,
       // The handler takes a password or a token, so the docs cannot read this from a hook.
@@ -198,7 +198,7 @@ const accountRoutes: FastifyPluginCallbackTypebox<AccountRoutesOptions> = (app, 
   );
 
   app.get(
-    "/api/v1/tokens",
+    "/tokens",
     {
       onRequest: app.requireAuth,
       schema: {
@@ -221,7 +221,7 @@ const accountRoutes: FastifyPluginCallbackTypebox<AccountRoutesOptions> = (app, 
   );
 
   app.delete(
-    "/api/v1/tokens/:id",
+    "/tokens/:id",
     {
       onRequest: app.requireAuth,
       schema: {
@@ -239,7 +239,7 @@ const accountRoutes: FastifyPluginCallbackTypebox<AccountRoutesOptions> = (app, 
   );
 
   app.post(
-    "/api/v1/session",
+    "/session",
     {
       onRequest: app.limitAuthAttempts,
       schema: {
@@ -259,7 +259,7 @@ const accountRoutes: FastifyPluginCallbackTypebox<AccountRoutesOptions> = (app, 
   );
 
   app.get(
-    "/api/v1/session",
+    "/session",
     {
       onRequest: app.requireAuth,
       schema: { summary: "Who the caller is", response: { 200: WhoAmISchema, "4xx": ProblemSchema } },
@@ -277,7 +277,7 @@ const accountRoutes: FastifyPluginCallbackTypebox<AccountRoutesOptions> = (app, 
   );
 
   app.delete(
-    "/api/v1/session",
+    "/session",
     {
       schema: { summary: "Sign out: ends the session and clears its cookie", response: { 204: Type.Null() } },
     },

@@ -4,7 +4,7 @@ import { listAudit, type Db } from "@holdout/db";
 import { ProblemSchema } from "@holdout/contracts/http";
 import { Errors } from "../errors.ts";
 import { organizerActor } from "../plugins/auth.ts";
-import type { OrganizerService } from "../web/organizer.ts";
+import { auditEventView, type OrganizerService } from "../services/organizer.ts";
 
 const AuditEventSchema = Type.Object({
   id: Type.String({ description: "increasing; pass as `before` to page back" }),
@@ -17,17 +17,6 @@ const AuditEventSchema = Type.Object({
   detail: Type.Union([Type.String(), Type.Null()]),
 });
 
-export function auditEventView(e: Awaited<ReturnType<typeof listAudit>>[number]) {
-  return {
-    id: e.id.toString(),
-    at: e.at.toISOString(),
-    actor: e.actor,
-    action: e.action,
-    target: e.targetType && e.targetId ? { type: e.targetType, id: e.targetId } : null,
-    detail: e.detail,
-  };
-}
-
 /** Organizer-only: closing the competition, and the audit log of every organizer action. */
 const competitionAdminRoutes: FastifyPluginCallbackTypebox<{
   db: Db;
@@ -37,7 +26,7 @@ const competitionAdminRoutes: FastifyPluginCallbackTypebox<{
   organizer: OrganizerService;
 }> = (app, { db, competitionId, slug, organizer }, done) => {
   app.post(
-    "/api/v1/admin/competition/close",
+    "/admin/competition/close",
     {
       onRequest: app.requireOrganizer,
       schema: {
@@ -68,7 +57,7 @@ const competitionAdminRoutes: FastifyPluginCallbackTypebox<{
   );
 
   app.get(
-    "/api/v1/admin/audit",
+    "/admin/audit",
     {
       onRequest: app.requireOrganizer,
       schema: {

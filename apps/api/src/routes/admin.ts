@@ -10,9 +10,8 @@ import {
 import { Nullable, ProblemSchema } from "@holdout/contracts/http";
 import { Errors } from "../errors.ts";
 import { organizerActor } from "../plugins/auth.ts";
-import { IdParamsSchema, UUID } from "../schemas.ts";
-import { displayText } from "../services/text.ts";
-import type { OrganizerService } from "../web/organizer.ts";
+import { IdParamsSchema, UUID } from "../schemas/common.ts";
+import { disqualificationReason, type OrganizerService } from "../services/organizer.ts";
 
 /** What organizers may change, with the bounds of each. */
 const SettingsSchema = Type.Object({
@@ -107,17 +106,6 @@ const DisqualificationSchema = Type.Object({
 
 const iso = (d: Date | null) => d?.toISOString() ?? null;
 
-/** The reason shown to the team and kept on the timeline: required, one paragraph. */
-export function disqualificationReason(value: string | undefined): string {
-  const reason = displayText("reason", value ?? "");
-  if (reason.length > 500) {
-    throw Object.assign(new Errors.InvalidField("field `reason` must be at most 500 characters"), {
-      errors: [{ field: "reason", message: "must be at most 500 characters" }],
-    });
-  }
-  return reason;
-}
-
 /** Organizer-only: competition settings, team approval, the queue and workers, re-scoring, disqualification. */
 const adminRoutes: FastifyPluginCallbackTypebox<{
   db: Db;
@@ -125,7 +113,7 @@ const adminRoutes: FastifyPluginCallbackTypebox<{
   organizer: OrganizerService;
 }> = (app, { db, competitionId, organizer }, done) => {
   app.get(
-    "/api/v1/admin/settings",
+    "/admin/settings",
     {
       onRequest: app.requireOrganizer,
       schema: {
@@ -138,7 +126,7 @@ const adminRoutes: FastifyPluginCallbackTypebox<{
   );
 
   app.patch(
-    "/api/v1/admin/settings",
+    "/admin/settings",
     {
       onRequest: app.requireOrganizer,
       schema: {
@@ -158,7 +146,7 @@ const adminRoutes: FastifyPluginCallbackTypebox<{
   );
 
   app.get(
-    "/api/v1/admin/teams",
+    "/admin/teams",
     {
       onRequest: app.requireOrganizer,
       schema: {
@@ -183,7 +171,7 @@ const adminRoutes: FastifyPluginCallbackTypebox<{
     ["unapprove", false],
   ] as const) {
     app.post(
-      `/api/v1/admin/teams/:id/${action}`,
+      `/admin/teams/:id/${action}`,
       {
         onRequest: app.requireOrganizer,
         schema: {
@@ -204,7 +192,7 @@ const adminRoutes: FastifyPluginCallbackTypebox<{
   }
 
   app.get(
-    "/api/v1/admin/queue",
+    "/admin/queue",
     {
       onRequest: app.requireOrganizer,
       schema: {
@@ -237,7 +225,7 @@ const adminRoutes: FastifyPluginCallbackTypebox<{
   );
 
   app.get(
-    "/api/v1/admin/workers",
+    "/admin/workers",
     {
       onRequest: app.requireOrganizer,
       schema: {
@@ -255,7 +243,7 @@ const adminRoutes: FastifyPluginCallbackTypebox<{
   );
 
   app.post(
-    "/api/v1/admin/submissions/:id/rescore",
+    "/admin/submissions/:id/rescore",
     {
       onRequest: app.requireOrganizer,
       schema: {
@@ -274,7 +262,7 @@ const adminRoutes: FastifyPluginCallbackTypebox<{
   );
 
   app.post(
-    "/api/v1/admin/submissions/:id/disqualify",
+    "/admin/submissions/:id/disqualify",
     {
       onRequest: app.requireOrganizer,
       schema: {
@@ -301,7 +289,7 @@ const adminRoutes: FastifyPluginCallbackTypebox<{
   );
 
   app.post(
-    "/api/v1/admin/submissions/:id/requalify",
+    "/admin/submissions/:id/requalify",
     {
       onRequest: app.requireOrganizer,
       schema: {

@@ -1,41 +1,10 @@
 import type { FastifyPluginCallbackTypebox } from "@fastify/type-provider-typebox";
-import type { FastifyRequest } from "fastify";
 import { Type } from "typebox";
-import {
-  CompetitionClosedError,
-  FinalSelectionError,
-  MAX_FINALS,
-  setSelectedFinal,
-  type Db,
-} from "@holdout/db";
+import { MAX_FINALS, type Db } from "@holdout/db";
 import { ProblemSchema } from "@holdout/contracts/http";
-import { Errors } from "../errors.ts";
 import { currentTeam } from "../plugins/auth.ts";
-import { IdParamsSchema, UUID } from "../schemas.ts";
-import { competitionClosed } from "../services/release.ts";
-
-/**
- * A team's choice of final submission, as the API and the team page make it: the problem for each
- * refusal, and 404 for anything that is not the team's own.
- */
-export async function chooseFinal(
-  db: Db,
-  request: FastifyRequest,
-  id: string,
-  selected: boolean,
-): Promise<string[]> {
-  const team = currentTeam(request);
-  if (!UUID.test(id)) throw new Errors.NotFound(`no submission ${id}`);
-  try {
-    return await setSelectedFinal(db, team.id, id, selected);
-  } catch (err) {
-    if (err instanceof FinalSelectionError) throw new Errors.FinalSelection(err.message);
-    if (err instanceof CompetitionClosedError) throw competitionClosed();
-    // findFirstOrThrow: not this team's submission.
-    if ((err as { code?: string }).code === "P2025") throw new Errors.NotFound(`no submission ${id}`);
-    throw err;
-  }
-}
+import { IdParamsSchema } from "../schemas/common.ts";
+import { chooseFinal } from "../services/finals.ts";
 
 const FinalsSchema = Type.Object({
   finals: Type.Array(Type.String(), {
@@ -51,7 +20,7 @@ const finalsRoutes: FastifyPluginCallbackTypebox<{ db: Db }> = (app, { db }, don
   ] as const) {
     app.route({
       method,
-      url: "/api/v1/submissions/:id/final",
+      url: "/submissions/:id/final",
       onRequest: app.requireTeam,
       schema: {
         summary: selected
@@ -62,7 +31,9 @@ const finalsRoutes: FastifyPluginCallbackTypebox<{ db: Db }> = (app, { db }, don
         params: IdParamsSchema,
         response: { 200: FinalsSchema, "4xx": ProblemSchema },
       },
-      handler: async (request) => ({ finals: await chooseFinal(db, request, request.params.id, selected) }),
+      handler: async (request) => ({
+        finals: await chooseFinal(db, currentTeam(request).id, request.params.id, selected),
+      }),
     });
   }
   done();

@@ -53,12 +53,13 @@ const CSV_OPTIONS: CsvOptions = {
 /** "2026-12-01T09:30:00.123Z" → "2026-12-01T09:30:00Z": the seconds are what anyone needs. */
 const isoSeconds = (iso: string) => iso.replace(/\.\d+Z$/, "Z");
 
-/** The public leaderboard as data (JSON, CSV). The HTML page is in web/leaderboard-page.ts. */
-const leaderboardRoutes: FastifyPluginCallbackTypebox<LeaderboardRoutesOptions> = (app, opts, done) => {
-  const { board, competition } = opts;
-
+/**
+ * The public leaderboard as data: JSON under the API's prefix here, CSV at the top level
+ * (leaderboardCsvRoutes). The HTML page is in web/leaderboard-page.ts.
+ */
+const leaderboardRoutes: FastifyPluginCallbackTypebox<LeaderboardRoutesOptions> = (app, { board }, done) => {
   app.get(
-    "/api/v1/leaderboard",
+    "/leaderboard",
     {
       schema: {
         summary: "The ranked public leaderboard",
@@ -78,6 +79,15 @@ const leaderboardRoutes: FastifyPluginCallbackTypebox<LeaderboardRoutesOptions> 
     },
   );
 
+  done();
+};
+
+/** The leaderboard as CSV at `/leaderboard.csv`, beside the HTML page (not under the API's prefix). */
+export const leaderboardCsvRoutes: FastifyPluginCallbackTypebox<LeaderboardRoutesOptions> = (
+  app,
+  { board, competition },
+  done,
+) => {
   const csvResponse = {
     description: "One row per listed entry, with a header row (an attachment)",
     content: { "text/csv": { schema: Type.String({ description: `columns: ${CSV_COLUMNS.join(", ")}` }) } },

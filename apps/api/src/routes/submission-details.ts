@@ -19,13 +19,13 @@ import {
 } from "@holdout/contracts/http";
 import { Errors } from "../errors.ts";
 import { currentPrincipal } from "../plugins/auth.ts";
-import { IdParamsSchema, UUID } from "../schemas.ts";
+import { IdParamsSchema, UUID } from "../schemas/common.ts";
+import { curvesOf, pairsOf } from "../services/curves.ts";
 import { timelineEvent, type EventHub } from "../services/events-hub.ts";
 import { streamSubmissionEvents } from "../services/events-stream.ts";
 import { byTaskOrder, currentRelease, isPublicEntry, roundTo, shownScores } from "../services/release.ts";
 import type { AcquireStreamSlot } from "../services/stream-slots.ts";
-import { curvesOf, pairsOf } from "../web/plots.ts";
-import { canSeeWhole } from "./submissions.ts";
+import { canSeeWhole } from "../services/submission-view.ts";
 
 export interface SubmissionDetailRoutesOptions {
   db: Db;
@@ -53,14 +53,14 @@ const submissionDetailRoutes: FastifyPluginCallbackTypebox<SubmissionDetailRoute
 ) => {
   async function wholeSubmission(request: FastifyRequest, id: string) {
     const s = UUID.test(id) ? await findSubmission(db, id) : null;
-    if (!s || s.competitionId !== competitionId || !canSeeWhole(request, s)) {
+    if (!s || s.competitionId !== competitionId || !canSeeWhole(request.principal, s)) {
       throw new Errors.NotFound(`no submission ${id}`);
     }
     return s;
   }
 
   app.get(
-    "/api/v1/submissions/:id/log",
+    "/submissions/:id/log",
     {
       onRequest: app.requireAuth,
       schema: {
@@ -90,7 +90,7 @@ const submissionDetailRoutes: FastifyPluginCallbackTypebox<SubmissionDetailRoute
   );
 
   app.get(
-    "/api/v1/submissions/:id/events",
+    "/submissions/:id/events",
     {
       onRequest: app.requireAuth,
       schema: {
@@ -140,7 +140,7 @@ const submissionDetailRoutes: FastifyPluginCallbackTypebox<SubmissionDetailRoute
   );
 
   app.post(
-    "/api/v1/submissions/:id/cancel",
+    "/submissions/:id/cancel",
     {
       onRequest: app.requireAuth,
       schema: {
@@ -177,7 +177,7 @@ const submissionDetailRoutes: FastifyPluginCallbackTypebox<SubmissionDetailRoute
   );
 
   app.get(
-    "/api/v1/submissions/:id/curves",
+    "/submissions/:id/curves",
     {
       schema: {
         summary:
@@ -194,7 +194,7 @@ const submissionDetailRoutes: FastifyPluginCallbackTypebox<SubmissionDetailRoute
       if (!s || s.competitionId !== competitionId) throw new Errors.NotFound(`no submission ${id}`);
       const release = await currentRelease(db, competitionId);
       const organizer = request.principal?.role === "organizer";
-      const mayRead = canSeeWhole(request, s) || isPublicEntry(s, release, aucFloor);
+      const mayRead = canSeeWhole(request.principal, s) || isPublicEntry(s, release, aucFloor);
       if (!mayRead) throw new Errors.NotFound(`no submission ${id}`);
       if (!organizer && !release.closed) {
         throw new Errors.CurvesNotPublished(

@@ -1,26 +1,12 @@
-import { randomUUID } from "node:crypto";
 import type { FastifyPluginCallbackTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyRequest } from "fastify";
 import { Type } from "typebox";
-import {
-  BundleCommandError,
-  DEFAULT_BUNDLE_COMMAND,
-  evaluateJobOptions,
-  parseBundleCommand,
-  QUEUE_EVALUATE,
-  type EvaluateQueue,
-} from "@holdout/contracts";
-import type { FastifyBaseLogger } from "fastify";
 import {
   findSubmission,
   isCompetitionTeam,
   listCompetitionSubmissions,
   listTeamSubmissions,
-  markFailed,
-  markQueued,
   quotaStatus,
-  releaseQuotaSlot,
-  reserveQuotaSlot,
   setSubmissionHidden,
   type Db,
 } from "@holdout/db";
@@ -34,91 +20,30 @@ import {
   type SubmissionDetail,
 } from "@holdout/contracts/http";
 import { Errors } from "../errors.ts";
-import type { OrganizerService } from "../web/organizer.ts";
 import { auditOf, currentPrincipal, currentTeam } from "../plugins/auth.ts";
-import { IdParamsSchema, UUID } from "../schemas.ts";
-import type { BundleLimits } from "../services/bundle.ts";
-import { quotaError, quotaView } from "../services/quota.ts";
+import { IdParamsSchema, UUID } from "../schemas/common.ts";
+import type { Intake } from "../services/intake.ts";
+import { assertMultipart, receiveUpload } from "../services/multipart-upload.ts";
+import type { OrganizerService } from "../services/organizer.ts";
+import { quotaView } from "../services/quota.ts";
 import { queueEstimateOf } from "../services/queue-position.ts";
-import { currentRelease, isPublicEntry, refuseIfClosed } from "../services/release.ts";
-import { ownerView, publicView, submissionUrl } from "../services/submission-view.ts";
-import {
-  assertMultipart,
-  receiveUpload,
-  recordUpload,
-  removeUpload,
-  type ReceivedUpload,
-} from "../services/upload.ts";
+import { currentRelease, isPublicEntry } from "../services/release.ts";
+import { canSeeWhole, ownerView, publicView, submissionUrl } from "../services/submission-view.ts";
 
 export interface SubmissionRoutesOptions {
   db: Db;
-  queue: EvaluateQueue;
-  dataDir: string;
   competitionId: string;
   aucFloor: number;
-  bundleLimits: BundleLimits;
-  reservationTtlMs: number;
+  /** Where uploads become submissions (shared with the resumable uploads). */
+  intake: Intake;
   /** Recomputes the "tied with the leader" marks (hiding or showing an entry changes the board). */
   organizer: Pick<OrganizerService, "refreshTies">;
 }
 
 type SubmissionRow = NonNullable<Awaited<ReturnType<typeof findSubmission>>>;
 
-export interface EnqueueDeps {
-  db: Db;
-  queue: EvaluateQueue;
-  dataDir: string;
-  log: FastifyBaseLogger;
-}
-
-/**
- * Hands a recorded upload (multipart or resumable: one path) to the workers; returns the state it
- * is in now. Images and code bundles alike go to the queue (and are charged alike).
- */
-export async function enqueueSubmission(deps: EnqueueDeps, upload: ReceivedUpload): Promise<string> {
-  const { db, queue } = deps;
-  // Queued before the job exists, so a fast worker always finds the state it expects.
-  await markQueued(db, upload.id);
-  try {
-    await queue.add(QUEUE_EVALUATE, { submissionId: upload.id }, evaluateJobOptions(upload.id));
-  } catch (err) {
-    deps.log.error({ err, submissionId: upload.id }, "could not enqueue submission");
-    // An infrastructure failure: not counted against the team's quota.
-    await markFailed(db, upload.id, "infrastructure", "the job queue was unavailable; it is not charged");
-    await removeUpload(deps.dataDir, upload);
-    throw new Errors.Unavailable("the job queue is unavailable; nothing was charged, please retry");
-  }
-  return "queued";
-}
-
-/**
- * A bundle's command must split into argv without a shell (see parseBundleCommand): checked before
- * the submission is recorded, so a command that could never run costs nothing and leaves nothing.
- */
-export async function refuseUnrunnableCommand(dataDir: string, upload: ReceivedUpload): Promise<void> {
-  try {
-    parseBundleCommand(upload.fields.command ?? DEFAULT_BUNDLE_COMMAND);
-  } catch (err) {
-    if (!(err instanceof BundleCommandError)) throw err;
-    await removeUpload(dataDir, upload);
-    throw Object.assign(new Errors.InvalidField(`field \`command\` cannot be run: ${err.message}`), {
-      errors: [{ field: "command", message: err.message }],
-    });
-  }
-}
-
-/**
- * The one visibility rule. Owner and organizers see a submission whole; anyone else sees the
- * leaderboard fields of a listed entry and nothing at all of the rest (404, not 403: the id's
- * existence is private too).
- */
-export function canSeeWhole(request: FastifyRequest, s: { teamId: string }): boolean {
-  const p = request.principal;
-  return p !== null && (p.role === "organizer" || p.team.id === s.teamId);
-}
-
 const submissionRoutes: FastifyPluginCallbackTypebox<SubmissionRoutesOptions> = (app, opts, done) => {
-  const { db, queue, dataDir } = opts;
+  const { db, intake } = opts;
 
   async function findHere(id: string): Promise<SubmissionRow | null> {
     if (!UUID.test(id)) return null;
@@ -129,12 +54,12 @@ const submissionRoutes: FastifyPluginCallbackTypebox<SubmissionRoutesOptions> = 
   /** A submission the caller may see whole, or 404. */
   async function wholeSubmission(request: FastifyRequest, id: string): Promise<SubmissionRow> {
     const s = await findHere(id);
-    if (!s || !canSeeWhole(request, s)) throw new Errors.NotFound(`no submission ${id}`);
+    if (!s || !canSeeWhole(request.principal, s)) throw new Errors.NotFound(`no submission ${id}`);
     return s;
   }
 
   app.post(
-    "/api/v1/submissions",
+    "/submissions",
     {
       onRequest: app.requireTeam,
       schema: {
@@ -148,38 +73,19 @@ const submissionRoutes: FastifyPluginCallbackTypebox<SubmissionRoutesOptions> = 
     },
     async (request, reply) => {
       const team = currentTeam(request);
-      if (request.principal?.role === "team" && !request.principal.team.approved) {
-        throw new Errors.TeamNotApproved(
-          "your team is registered but not approved yet: an organizer must approve it before it can submit",
-        );
-      }
+      intake.admit(request.principal);
       assertMultipart(request);
-      await refuseIfClosed(db, opts.competitionId);
-      // The slot is taken before a byte of the file is read, and given back if the upload fails.
-      const id = randomUUID();
-      const reservation = await reserveQuotaSlot(db, {
-        teamId: team.id,
-        reservationId: id,
-        ttlMs: opts.reservationTtlMs,
-      });
-      if (!reservation.ok) throw quotaError(reservation.status);
-      let upload: ReceivedUpload;
-      try {
-        upload = await receiveUpload(request, { id, dataDir, bundleLimits: opts.bundleLimits });
-        if (upload.kind === "bundle") await refuseUnrunnableCommand(dataDir, upload);
-        await recordUpload(db, dataDir, { competitionId: opts.competitionId, teamId: team.id }, upload);
-      } catch (err) {
-        await releaseQuotaSlot(db, id);
-        throw err;
-      }
-      const state = await enqueueSubmission({ db, queue, dataDir, log: request.log }, upload);
-      const statusUrl = submissionUrl(id);
-      return reply.status(202).header("location", statusUrl).send({ id, state, statusUrl });
+      const slot = await intake.reserve(team.id);
+      const state = await intake.complete(slot, request.log, () =>
+        receiveUpload(request, intake.target(slot.id)),
+      );
+      const statusUrl = submissionUrl(slot.id);
+      return reply.status(202).header("location", statusUrl).send({ id: slot.id, state, statusUrl });
     },
   );
 
   app.get(
-    "/api/v1/quota",
+    "/quota",
     {
       onRequest: app.requireAuth,
       schema: {
@@ -203,7 +109,7 @@ const submissionRoutes: FastifyPluginCallbackTypebox<SubmissionRoutesOptions> = 
   );
 
   app.get(
-    "/api/v1/submissions",
+    "/submissions",
     {
       onRequest: app.requireAuth,
       schema: {
@@ -232,7 +138,7 @@ const submissionRoutes: FastifyPluginCallbackTypebox<SubmissionRoutesOptions> = 
   );
 
   app.get(
-    "/api/v1/submissions/:id",
+    "/submissions/:id",
     {
       schema: {
         summary:
@@ -250,7 +156,7 @@ const submissionRoutes: FastifyPluginCallbackTypebox<SubmissionRoutesOptions> = 
       const { id } = request.params;
       const s = await findHere(id);
       const release = await currentRelease(db, opts.competitionId);
-      if (s && canSeeWhole(request, s)) {
+      if (s && canSeeWhole(request.principal, s)) {
         const place = await queueEstimateOf(db, s);
         const detail: SubmissionDetail = {
           ...ownerView(s, { release, organizer: request.principal?.role === "organizer" }),
@@ -271,7 +177,7 @@ const submissionRoutes: FastifyPluginCallbackTypebox<SubmissionRoutesOptions> = 
     ["unhide", false],
   ] as const) {
     app.post(
-      `/api/v1/submissions/:id/${action}`,
+      `/submissions/:id/${action}`,
       {
         onRequest: app.requireAuth,
         schema: {

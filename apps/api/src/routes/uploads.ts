@@ -1,24 +1,16 @@
-import { randomUUID } from "node:crypto";
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import type { FastifyPluginCallbackTypebox } from "@fastify/type-provider-typebox";
 import type { Upload } from "@tus/server";
-import type { FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from "fastify";
 import { NodeRequest } from "srvx/node";
-import type { EvaluateQueue } from "@holdout/contracts";
 import { ProblemSchema } from "@holdout/contracts/http";
-import {
-  findUploadedSubmission,
-  releaseQuotaSlot,
-  renewUploadReservation,
-  reserveQuotaSlot,
-  type Db,
-} from "@holdout/db";
+import { findUploadedSubmission, renewUploadReservation, type Db } from "@holdout/db";
 import { Errors } from "../errors.ts";
 import { currentTeam } from "../plugins/auth.ts";
-import { IdParamsSchema, UUID } from "../schemas.ts";
-import type { BundleLimits } from "../services/bundle.ts";
-import { quotaError } from "../services/quota.ts";
+import { IdParamsSchema, UUID } from "../schemas/common.ts";
+import type { Compensations } from "../services/compensation.ts";
+import type { Intake } from "../services/intake.ts";
 import { refuseIfClosed } from "../services/release.ts";
 import {
   createTusServer,
@@ -29,11 +21,9 @@ import {
   resumableDirOf,
   startUploadSweeper,
   storedMetadata,
-  UPLOADS_PATH,
 } from "../services/resumable.ts";
 import { submissionUrl } from "../services/submission-view.ts";
-import { ingestStoredFile, recordUpload } from "../services/upload.ts";
-import { enqueueSubmission, refuseUnrunnableCommand } from "./submissions.ts";
+import { ingestStoredFile } from "../services/upload-store.ts";
 import {
   ChunkBody,
   ChunkResponse,
@@ -46,15 +36,15 @@ import {
   TUS_EXTENSIONS,
   TUS_VERSION,
   TusHeaders,
-} from "./tus-schemas.ts";
+} from "../schemas/tus.ts";
 
 export interface UploadRoutesOptions {
   db: Db;
-  queue: EvaluateQueue;
   dataDir: string;
   competitionId: string;
   maxUploadBytes: number;
-  bundleLimits: BundleLimits;
+  /** Where uploads become submissions (shared with multipart uploads). */
+  intake: Intake;
   /** How long a quota slot (and so an unfinished upload) lives after its last chunk. */
   reservationTtlMs: number;
   /** How often abandoned uploads are looked for (they are also swept at start). */
@@ -72,6 +62,8 @@ interface Exchange {
 }
 
 const CHUNK_TYPE = "application/offset+octet-stream";
+/** The routes' path under the API's prefix (registered in app.ts). */
+const UPLOADS = "/uploads";
 
 /** tus's refusals as problems with our stable codes (tus answers them in plain text). */
 function tusProblem(status: number, body: string): Error {
@@ -94,20 +86,22 @@ function tusProblem(status: number, body: string): Error {
 }
 
 const uploadRoutes: FastifyPluginCallbackTypebox<UploadRoutesOptions> = (app, opts, done) => {
-  const { db, dataDir } = opts;
+  const { db, dataDir, intake } = opts;
   const dir = resumableDirOf(dataDir);
   const exchanges = new WeakMap<Request, Exchange>();
 
-  const tus = createTusServer(dir, opts.maxUploadBytes, {
+  // tus writes the upload's public path (with the prefix this plugin is registered under) in Location.
+  const tus = createTusServer(dir, `${app.prefix}${UPLOADS}`, opts.maxUploadBytes, {
     idFor: (req) => exchangeOf(req).id,
     onFinish: async (req, upload) => {
       const exchange = exchangeOf(req);
       try {
-        return await accept(exchange, upload);
+        const state = await intake.complete({ id: upload.id, teamId: exchange.teamId }, app.log, (undo) =>
+          receive(upload, undo),
+        );
+        return { "Holdout-Submission-Id": upload.id, "Holdout-Submission-State": state };
       } catch (err) {
-        // Nothing of a refused upload stays: not its bytes, not its quota slot.
-        await removeResumable(dir, upload.id);
-        await releaseQuotaSlot(db, upload.id);
+        // Nothing of a refused upload stays (the intake undid its steps): not its bytes, not its slot.
         exchange.error = err;
         // tus's own error shape: it answers with it, and forward() replaces that with ours.
         throw Object.assign(new Error("refused"), { status_code: 400, body: "refused" });
@@ -121,20 +115,23 @@ const uploadRoutes: FastifyPluginCallbackTypebox<UploadRoutesOptions> = (app, op
     return e;
   }
 
-  /** The finished file goes the multipart way: same checks, same record, same queue. */
-  async function accept(exchange: Exchange, upload: Upload): Promise<Record<string, string>> {
+  /** The finished file goes the multipart way: the same content checks, then the same intake. */
+  async function receive(upload: Upload, undo: Compensations) {
+    undo.push("remove the resumable upload", () => removeResumable(dir, upload.id));
     const { kind, fields } = storedMetadata(upload);
-    const received = await ingestStoredFile(path.join(dir, upload.id), kind, fields, {
-      id: upload.id,
-      dataDir,
-      bundleLimits: opts.bundleLimits,
-    });
+    const received = await ingestStoredFile(
+      path.join(dir, upload.id),
+      kind,
+      fields,
+      intake.target(upload.id),
+    );
     await removeResumable(dir, upload.id);
-    if (received.kind === "bundle") await refuseUnrunnableCommand(dataDir, received);
-    await recordUpload(db, dataDir, { competitionId: opts.competitionId, teamId: exchange.teamId }, received);
-    const state = await enqueueSubmission({ db, queue: opts.queue, dataDir, log: app.log }, received);
-    return { "Holdout-Submission-Id": upload.id, "Holdout-Submission-State": state };
+    return received;
   }
+
+  /** Drops an upload in progress: its bytes, and its quota slot (each even if the other fails). */
+  const discard = (id: string, log: FastifyBaseLogger) =>
+    intake.abandon(id, log, [["remove the resumable upload", () => removeResumable(dir, id)]]);
 
   /** Lets tus answer; its refusals are thrown as problems (problem+json), its answers returned. */
   async function forward(request: FastifyRequest, reply: FastifyReply, exchange: Exchange) {
@@ -182,12 +179,11 @@ const uploadRoutes: FastifyPluginCallbackTypebox<UploadRoutesOptions> = (app, op
    * An upload in progress when the competition closed can never become a submission: its next chunk
    * is refused, and its bytes and quota slot go at once rather than at the sweep.
    */
-  async function refuseIfClosedUpload(exchange: Exchange): Promise<void> {
+  async function refuseIfClosedUpload(exchange: Exchange, log: FastifyBaseLogger): Promise<void> {
     try {
       await refuseIfClosed(db, opts.competitionId);
     } catch (err) {
-      await removeResumable(dir, exchange.id);
-      await releaseQuotaSlot(db, exchange.id);
+      await discard(exchange.id, log);
       throw err;
     }
   }
@@ -234,18 +230,18 @@ const uploadRoutes: FastifyPluginCallbackTypebox<UploadRoutesOptions> = (app, op
   };
   const discover = { summary: "tus discovery: the versions, extensions and largest upload served" };
   app.options(
-    UPLOADS_PATH,
+    UPLOADS,
     { schema: { ...discover, response: { 204: OptionsResponse } } },
     async (_request, reply) => reply.status(204).headers(discovery).send(null),
   );
   app.options(
-    `${UPLOADS_PATH}/:id`,
+    `${UPLOADS}/:id`,
     { schema: { ...discover, params: IdParamsSchema, response: { 204: OptionsResponse } } },
     async (_request, reply) => reply.status(204).headers(discovery).send(null),
   );
 
   app.post(
-    UPLOADS_PATH,
+    UPLOADS,
     {
       onRequest: app.requireTeam,
       schema: {
@@ -261,38 +257,25 @@ const uploadRoutes: FastifyPluginCallbackTypebox<UploadRoutesOptions> = (app, op
     },
     async (request, reply) => {
       const team = currentTeam(request);
-      if (request.principal?.role === "team" && !request.principal.team.approved) {
-        throw new Errors.TeamNotApproved(
-          "your team is registered but not approved yet: an organizer must approve it before it can submit",
-        );
-      }
+      intake.admit(request.principal);
       parseUploadMetadata(request.headers["upload-metadata"]);
-      await refuseIfClosed(db, opts.competitionId);
       const declared = request.headers["upload-length"];
       if (declared !== undefined && /^\d+$/.test(declared) && Number(declared) > opts.maxUploadBytes) {
         throw new Errors.UploadTooLarge(
           `Upload-Length ${declared} exceeds the size limit for submissions (${opts.maxUploadBytes} bytes)`,
         );
       }
-      const id = randomUUID();
-      // Taken before the slot is: the header never promises more time than the slot has.
-      const expiresAt = new Date(Date.now() + opts.reservationTtlMs);
-      const reservation = await reserveQuotaSlot(db, {
-        teamId: team.id,
-        reservationId: id,
-        ttlMs: opts.reservationTtlMs,
-      });
-      if (!reservation.ok) throw quotaError(reservation.status);
+      const { id, expiresAt } = await intake.reserve(team.id);
       try {
         await mkdir(dir, { recursive: true });
         const exchange = { teamId: team.id, id, expiresAt };
         const answer = await forward(request, reply, exchange);
         // First bytes sent with the creation: the same early format check as a first PATCH.
-        if (answer.status === 201 && !answer.headers["holdout-submission-id"]) await checkHead(id);
+        if (answer.status === 201 && !answer.headers["holdout-submission-id"])
+          await checkHead(id, request.log);
         return send(reply, answer, exchange);
       } catch (err) {
-        await removeResumable(dir, id);
-        await releaseQuotaSlot(db, id);
+        await discard(id, request.log);
         throw err;
       }
     },
@@ -300,7 +283,7 @@ const uploadRoutes: FastifyPluginCallbackTypebox<UploadRoutesOptions> = (app, op
 
   app.route({
     method: "HEAD",
-    url: `${UPLOADS_PATH}/:id`,
+    url: `${UPLOADS}/:id`,
     onRequest: app.requireTeam,
     // The one HEAD route of the API that is not its GET's shadow: listed in the document.
     config: { swagger: { exposeHeadRoute: true } },
@@ -338,7 +321,7 @@ const uploadRoutes: FastifyPluginCallbackTypebox<UploadRoutesOptions> = (app, op
   });
 
   app.patch(
-    `${UPLOADS_PATH}/:id`,
+    `${UPLOADS}/:id`,
     {
       onRequest: app.requireTeam,
       schema: {
@@ -351,37 +334,33 @@ const uploadRoutes: FastifyPluginCallbackTypebox<UploadRoutesOptions> = (app, op
     },
     async (request, reply) => {
       const exchange = await ownUpload(request, request.params.id);
-      await refuseIfClosedUpload(exchange);
+      await refuseIfClosedUpload(exchange, request.log);
       const from = Number(request.headers["upload-offset"] ?? "-1");
       try {
         const answer = await forward(request, reply, exchange);
         // The first bytes decide the format: a wrong file is refused after one chunk, not 5 GB.
-        if (from >= 0 && from < 512 && answer.status === 204) await checkHead(exchange.id);
+        if (from >= 0 && from < 512 && answer.status === 204) await checkHead(exchange.id, request.log);
         return send(reply, answer, exchange);
       } catch (err) {
         // Over the size cap, an upload can never finish: free its disk and its quota slot now.
-        if ((err as { statusCode?: number }).statusCode === 413) {
-          await removeResumable(dir, exchange.id);
-          await releaseQuotaSlot(db, exchange.id);
-        }
+        if ((err as { statusCode?: number }).statusCode === 413) await discard(exchange.id, request.log);
         throw err;
       }
     },
   );
 
-  async function checkHead(id: string) {
+  async function checkHead(id: string, log: FastifyBaseLogger) {
     const upload = await tus.datastore.getUpload(id).catch(() => null);
     if (!upload) return;
     const rejection = headRejection(storedMetadata(upload).kind, await readHead(dir, id));
     if (rejection) {
-      await removeResumable(dir, id);
-      await releaseQuotaSlot(db, id);
+      await discard(id, log);
       throw rejection;
     }
   }
 
   app.delete(
-    `${UPLOADS_PATH}/:id`,
+    `${UPLOADS}/:id`,
     {
       onRequest: app.requireTeam,
       schema: {
@@ -394,8 +373,10 @@ const uploadRoutes: FastifyPluginCallbackTypebox<UploadRoutesOptions> = (app, op
     },
     async (request, reply) => {
       const exchange = await ownUpload(request, request.params.id);
-      await removeResumable(dir, exchange.id);
-      await releaseQuotaSlot(db, exchange.id);
+      const [failure] = await discard(exchange.id, request.log);
+      // The slot is back either way; bytes that could not be deleted are swept later (no slot).
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- the step's own error, as is
+      if (failure !== undefined) throw failure;
       return reply.status(204).send(null);
     },
   );

@@ -6,25 +6,20 @@ import type { FastifyBaseLogger } from "fastify";
 import { BundleCommandError, DEFAULT_BUNDLE_COMMAND, parseBundleCommand } from "@holdout/contracts";
 import { liveReservationIds, releaseQuotaSlot, type Db } from "@holdout/db";
 import { Errors, type FieldProblem } from "../errors.ts";
-import { UUID } from "../schemas.ts";
-import {
-  fieldError,
-  snifferFor,
-  sweepDeadPartials,
-  validateFields,
-  type SubmissionFields,
-} from "./upload.ts";
+import { UUID } from "../schemas/common.ts";
+import { snifferFor } from "./content-check.ts";
+import { fieldError, validateFields, type SubmissionFields } from "./upload-fields.ts";
+import { sweepDeadPartials } from "./upload-store.ts";
 
 // Resumable uploads speak tus 1.0 (https://tus.io/protocols/resumable-upload), served by the
 // maintained @tus/server with its file store: any tus client (tus-js-client, Uppy, the holdout CLI)
 // can send a multi-gigabyte image in chunks and, after a broken connection, ask the server for its
 // offset (HEAD) and carry on from there. What tus does not know, Holdout adds around it: the team's
 // token, a quota slot held from creation (the slot's id is the upload's id, and it is renewed with
-// every chunk), the size cap, and on completion the same checks and createSubmission path as a
-// multipart upload.
+// every chunk), the size cap, and on completion the same intake as a multipart upload
+// (services/intake.ts).
 
 export const resumableDirOf = (dataDir: string) => path.join(dataDir, "resumable");
-export const UPLOADS_PATH = "/api/v1/uploads";
 
 /** Metadata keys tus clients add on their own (Uppy: filename, filetype, …): accepted, ignored. */
 const CLIENT_KEYS = new Set(["filename", "filetype", "name", "type", "relativePath"]);
@@ -101,9 +96,15 @@ export interface TusHooks {
   onFinish(req: Request, upload: Upload): Promise<Record<string, string>>;
 }
 
-export function createTusServer(dir: string, maxUploadBytes: number, hooks: TusHooks): Server {
+/** `publicPath`: the uploads' path with the API's prefix, which tus writes into `Location`. */
+export function createTusServer(
+  dir: string,
+  publicPath: string,
+  maxUploadBytes: number,
+  hooks: TusHooks,
+): Server {
   return new Server({
-    path: UPLOADS_PATH,
+    path: publicPath,
     datastore: new FileStore({ directory: dir }),
     maxSize: maxUploadBytes,
     // A relative Location works behind any proxy; tus clients resolve it against the endpoint.
@@ -154,12 +155,25 @@ export async function sweepAbandonedUploads(db: Db, dataDir: string, now = new D
   const ids = [...new Set(names.map((n) => n.replace(/\.json$/, "")))].filter((id) => UUID.test(id));
   const live = await liveReservationIds(db, ids, now);
   const expired = ids.filter((id) => !live.has(id));
+  // Every step is tried, whatever failed before it: one upload that cannot be cleaned keeps no
+  // other's quota slot taken. The slot goes first: bytes left without one are swept next time.
+  const failures: unknown[] = [];
+  const attempt = async (step: () => Promise<unknown>) => {
+    try {
+      await step();
+    } catch (err) {
+      failures.push(err);
+    }
+  };
   for (const id of expired) {
-    await removeResumable(dir, id);
-    await releaseQuotaSlot(db, id);
+    await attempt(() => releaseQuotaSlot(db, id));
+    await attempt(() => removeResumable(dir, id));
   }
   const partials = await sweepDeadPartials(dataDir);
-  for (const id of partials) await releaseQuotaSlot(db, id);
+  for (const id of partials) await attempt(() => releaseQuotaSlot(db, id));
+  if (failures.length > 0) {
+    throw new AggregateError(failures, `${failures.length} step(s) of the abandoned uploads' sweep failed`);
+  }
   return { resumable: expired.length, partial: partials.length };
 }
 

@@ -1,4 +1,4 @@
-import type { findSubmission } from "@holdout/db";
+import type { findSubmission, Principal } from "@holdout/db";
 import type { PublicSubmission, SubmissionView } from "@holdout/contracts/http";
 import {
   fullScores,
@@ -16,6 +16,15 @@ const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
 export function submissionUrl(id: string): string {
   return `/api/v1/submissions/${id}`;
+}
+
+/**
+ * The one visibility rule. Owner and organizers see a submission whole; anyone else sees the
+ * leaderboard fields of a listed entry and nothing at all of the rest (404, not 403: the id's
+ * existence is private too).
+ */
+export function canSeeWhole(principal: Principal | null, s: { teamId: string }): boolean {
+  return principal !== null && (principal.role === "organizer" || principal.team.id === s.teamId);
 }
 
 /** Who reads a view and under which rules: organizers also get the stored figures. */

@@ -10,13 +10,11 @@ import {
 } from "@holdout/db";
 import { Errors } from "../errors.ts";
 import { organizerActor } from "../plugins/auth.ts";
-import { auditEventView } from "../routes/admin-competition.ts";
-import { disqualificationReason } from "../routes/admin.ts";
-import { UUID } from "../schemas.ts";
+import { UUID } from "../schemas/common.ts";
+import { auditEventView, disqualificationReason, type OrganizerService } from "../services/organizer.ts";
 import { formatAuc, listedOnBoard, releaseOf, shownScores } from "../services/release.ts";
 import { formatDate, formatDateTime, formatDuration, STATE_LABELS } from "./format.ts";
 import { formFields, parseForm, type FieldErrors } from "./forms.ts";
-import type { OrganizerService } from "./organizer.ts";
 import { redirectToLogin, renderPage, type WebContext } from "./render.ts";
 
 const count = (max: number) =>

@@ -9,7 +9,7 @@ import accountPages from "./account-pages.ts";
 import adminPages from "./admin-pages.ts";
 import { apiDocs } from "./api-docs.ts";
 import leaderboardPage from "./leaderboard-page.ts";
-import type { OrganizerService } from "./organizer.ts";
+import type { OrganizerService } from "../services/organizer.ts";
 import { prefersHtml, renderPage, type WebContext } from "./render.ts";
 import { registerStaticAssets } from "./static.ts";
 import submissionPages from "./submission-pages.ts";

@@ -1,27 +1,10 @@
+import type { PlotData } from "../services/curves.ts";
+
 // ROC and precision-recall plots as inline SVG, drawn on the server: the model's curve, each
 // radiologist's operating point and the radiologists' majority vote, as in the CheXpert paper's
 // figure. Each plot carries a <title> and <desc> (its text alternative); the page adds a table of
 // the operating points. Colours come from the stylesheet through class names (no inline style, so
 // the content security policy needs no 'unsafe-inline'); markers differ in shape as well as colour.
-
-export interface PlotPoint {
-  id: string;
-  fpr: number;
-  sensitivity: number;
-  precision: number | null;
-}
-
-export interface PlotData {
-  task: string;
-  auc: number;
-  radsBelowCurve: number;
-  /** [fpr, tpr] vertices. */
-  roc: [number, number][];
-  /** [recall, precision] points; null when the scorer stored no curves for this result. */
-  pr: [number, number][] | null;
-  readers: PlotPoint[];
-  majority: Omit<PlotPoint, "id"> | null;
-}
 
 const SIZE = 300;
 const LEFT = 46;
@@ -193,39 +176,4 @@ export function legendMarkerSvg(kind: "curve" | "majority" | number): string {
                 : `<path d="M8 2L13.5 12L2.5 12Z"/>`
           }</g>`;
   return `<svg class="legend-mark" viewBox="0 0 16 16" width="16" height="16" aria-hidden="true" xmlns="http://www.w3.org/2000/svg">${inner}</svg>`;
-}
-
-// ---- reading what the worker stored (JSON columns: trust nothing about their shape) ----
-
-function isPair(v: unknown): v is [number, number] {
-  return Array.isArray(v) && v.length >= 2 && typeof v[0] === "number" && typeof v[1] === "number";
-}
-
-export function pairsOf(v: unknown): [number, number][] | null {
-  return Array.isArray(v) && v.every(isPair) ? v.map((p) => [p[0], p[1]]) : null;
-}
-
-function pointOf(v: unknown): Omit<PlotPoint, "id"> | null {
-  if (typeof v !== "object" || v === null) return null;
-  const o = v as Record<string, unknown>;
-  if (typeof o.fpr !== "number" || typeof o.sensitivity !== "number") return null;
-  return {
-    fpr: o.fpr,
-    sensitivity: o.sensitivity,
-    precision: typeof o.precision === "number" ? o.precision : null,
-  };
-}
-
-/** The scorer's TaskCurves fields (pr, readerPoints, majority) from the stored JSON, or nulls. */
-export function curvesOf(v: unknown): Pick<PlotData, "pr" | "readers" | "majority"> {
-  if (typeof v !== "object" || v === null) return { pr: null, readers: [], majority: null };
-  const o = v as Record<string, unknown>;
-  const readers = Array.isArray(o.readerPoints)
-    ? o.readerPoints.flatMap((r: unknown) => {
-        const p = pointOf(r);
-        const id = (r as { id?: unknown }).id;
-        return p ? [{ ...p, id: typeof id === "string" ? id : "?" }] : [];
-      })
-    : [];
-  return { pr: pairsOf(o.pr), readers, majority: pointOf(o.majority) };
 }

@@ -15,9 +15,10 @@ import {
 } from "@holdout/db";
 import { Errors } from "../errors.ts";
 import { auditOf } from "../plugins/auth.ts";
-import { UUID } from "../schemas.ts";
-import { canSeeWhole } from "../routes/submissions.ts";
+import { UUID } from "../schemas/common.ts";
+import { curvesOf, pairsOf, type PlotData } from "../services/curves.ts";
 import type { LeaderboardSource } from "../services/leaderboard.ts";
+import type { OrganizerService } from "../services/organizer.ts";
 import { queueEstimateOf } from "../services/queue-position.ts";
 import {
   currentRelease,
@@ -28,10 +29,9 @@ import {
   listedOnBoard,
   type Release,
 } from "../services/release.ts";
-import { releasedView } from "../services/submission-view.ts";
-import type { OrganizerService } from "./organizer.ts";
+import { canSeeWhole, releasedView } from "../services/submission-view.ts";
 import { codeSegments, formatDateTime, localPath, safeHref, STATE_LABELS } from "./format.ts";
-import { curvesOf, legendMarkerSvg, pairsOf, prSvg, rocSvg, type PlotData } from "./plots.ts";
+import { legendMarkerSvg, prSvg, rocSvg } from "./plots.ts";
 import { quotaSummary } from "./quota-summary.ts";
 import { redirectToLogin, renderPage, type WebContext } from "./render.ts";
 
@@ -197,7 +197,7 @@ const submissionPages: FastifyPluginCallback<SubmissionPagesOptions> = (
     async (request, reply) => {
       const s = await findHere(request.params.id);
       const release = await currentRelease(db, web.competition.id);
-      const whole = s !== null && canSeeWhole(request, s);
+      const whole = s !== null && canSeeWhole(request.principal, s);
       const organizer = request.principal?.role === "organizer";
       // Others' private submissions are 404, exactly like an id that does not exist.
       if (!s || (!whole && !isPublicEntry(s, release, aucFloor)))
@@ -258,7 +258,8 @@ const submissionPages: FastifyPluginCallback<SubmissionPagesOptions> = (
       { schema: { hide: true } },
       async (request: FastifyRequest<{ Params: { id: string } }>, reply) => {
         const s = await findHere(request.params.id);
-        if (!s || !canSeeWhole(request, s)) throw new Errors.NotFound(`no submission ${request.params.id}`);
+        if (!s || !canSeeWhole(request.principal, s))
+          throw new Errors.NotFound(`no submission ${request.params.id}`);
         await setSubmissionHidden(db, s.id, hidden, auditOf(request, web.competition.id));
         await organizer.refreshTies(`submission ${s.id} ${hidden ? "hidden" : "shown"}`, request.log);
         const next = (request.body as { next?: unknown } | undefined)?.next;

@@ -12,8 +12,8 @@ import {
   type Db,
 } from "@holdout/db";
 import { Errors } from "../errors.ts";
-import { chooseFinal } from "../routes/finals.ts";
-import { UUID } from "../schemas.ts";
+import { UUID } from "../schemas/common.ts";
+import { chooseFinal } from "../services/finals.ts";
 import { currentRelease, formatAuc, listedOnBoard, shownScores } from "../services/release.ts";
 import { textRule } from "../services/text.ts";
 import { formatDate, formatDateTime, STATE_LABELS } from "./format.ts";
@@ -134,8 +134,9 @@ const teamPage: FastifyPluginCallback<{ db: Db; web: WebContext; maxLiveTokens: 
       `/submissions/:id/${action}`,
       { schema: { hide: true } },
       async (request, reply) => {
-        if (!teamOf(request)) throw new Errors.Unauthorized("sign in as a team to choose its finals");
-        await chooseFinal(db, request, request.params.id, selected);
+        const team = teamOf(request);
+        if (!team) throw new Errors.Unauthorized("sign in as a team to choose its finals");
+        await chooseFinal(db, team.id, request.params.id, selected);
         return reply.redirect("/team?notice=final", 303);
       },
     );

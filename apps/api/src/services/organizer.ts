@@ -12,6 +12,7 @@ import {
   closeCompetition,
   CompetitionAlreadyClosedError,
   findRescoreCandidate,
+  type listAudit,
   listUnfinishedForOrganizers,
   listWorkerHeartbeats,
   recordAudit,
@@ -23,11 +24,36 @@ import {
   type Db,
 } from "@holdout/db";
 import { Errors } from "../errors.ts";
-import { UUID } from "../schemas.ts";
-import { LIVE_WORKER_MS, queueEstimates } from "../services/queue-position.ts";
+import { UUID } from "../schemas/common.ts";
+import { LIVE_WORKER_MS, queueEstimates } from "./queue-position.ts";
+import { displayText } from "./text.ts";
 
 // What organizers do to submissions and see of the evaluation machinery, shared by the admin API
-// (routes/admin.ts) and the organizer pages, so both follow exactly the same rules.
+// (routes/admin.ts, routes/admin-competition.ts) and the organizer pages (web/admin-pages.ts), so
+// both follow exactly the same rules.
+
+/** The reason shown to the team and kept on the timeline: required, one paragraph. */
+export function disqualificationReason(value: string | undefined): string {
+  const reason = displayText("reason", value ?? "");
+  if (reason.length > 500) {
+    throw Object.assign(new Errors.InvalidField("field `reason` must be at most 500 characters"), {
+      errors: [{ field: "reason", message: "must be at most 500 characters" }],
+    });
+  }
+  return reason;
+}
+
+/** One audit log entry as organizers read it, in the API and on their page alike. */
+export function auditEventView(e: Awaited<ReturnType<typeof listAudit>>[number]) {
+  return {
+    id: e.id.toString(),
+    at: e.at.toISOString(),
+    actor: e.actor,
+    action: e.action,
+    target: e.targetType && e.targetId ? { type: e.targetType, id: e.targetId } : null,
+    detail: e.detail,
+  };
+}
 
 export interface OrganizerServiceDeps {
   db: Db;
