@@ -18,7 +18,7 @@ import { genRequestId, requestId } from "./plugins/request-id.ts";
 import { securityHeaders } from "./plugins/security-headers.ts";
 import { credentialRateLimit, ipRateLimit, type RateLimitOptions } from "./plugins/rate-limit.ts";
 import accountRoutes from "./routes/accounts.ts";
-import cliRoutes from "./routes/cli.ts";
+import cliRoutes, { cliPackageRoutes } from "./routes/cli.ts";
 import competitionAdminRoutes from "./routes/admin-competition.ts";
 import adminRoutes from "./routes/admin.ts";
 import finalsRoutes from "./routes/finals.ts";
@@ -137,7 +137,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   const views = new Eta({ views: VIEWS_DIR, cache: true, autoEscape: true });
   await app.register(healthRoutes, { db: deps.db, redis: deps.redis });
-  await app.register(cliRoutes);
+  await app.register(cliRoutes, API_V1);
+  await app.register(cliPackageRoutes);
   const board = cachedLeaderboard(deps.db, deps.competition);
   await app.register(leaderboardRoutes, { ...API_V1, board, competition: deps.competition });
   await app.register(leaderboardCsvRoutes, { board, competition: deps.competition });

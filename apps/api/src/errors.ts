@@ -28,6 +28,7 @@ export const Errors = {
   AlreadyFinal: createError("HOLDOUT_ERR_ALREADY_FINAL", "%s", 409),
   NotRescorable: createError("HOLDOUT_ERR_NOT_RESCORABLE", "%s", 409),
   CompetitionClosed: createError("HOLDOUT_ERR_COMPETITION_CLOSED", "%s", 409),
+  NoOpenPhase: createError("HOLDOUT_ERR_NO_OPEN_PHASE", "%s", 409),
   AlreadyClosed: createError("HOLDOUT_ERR_ALREADY_CLOSED", "%s", 409),
   ConfirmationRequired: createError("HOLDOUT_ERR_CONFIRMATION_REQUIRED", "%s", 400),
   SettingLocked: createError("HOLDOUT_ERR_SETTING_LOCKED", "%s", 409),

@@ -85,6 +85,12 @@ export const PROBLEMS: readonly ProblemEntry[] = [
     meaning: "The submission has already ended (scored, failed or cancelled), so it cannot be cancelled.",
   },
   {
+    code: "HOLDOUT_ERR_NO_OPEN_PHASE",
+    status: 409,
+    meaning:
+      "No phase of the competition is open now: uploads are taken only during a phase. The detail says when the next one opens, if one is to come.",
+  },
+  {
     code: "HOLDOUT_ERR_COMPETITION_CLOSED",
     status: 409,
     meaning:

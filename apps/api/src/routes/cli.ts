@@ -6,12 +6,13 @@ import { cliPackage } from "../services/cli-package.ts";
 
 /**
  * The participants' CLI, packaged by this server from its own sources (services/cli-package.ts):
- * `GET /api/v1/cli` says where it is and the one line that installs it; `GET /cli/<file>.tgz` is
- * the package. Public: it holds nothing but the command's code.
+ * `GET /api/v1/cli` says where it is and the one line that installs it (registered under the API's
+ * prefix); `GET /cli/<file>.tgz` (cliPackageRoutes, outside it) is the package. Public: it holds
+ * nothing but the command's code.
  */
 const cliRoutes: FastifyPluginCallbackTypebox = (app, _opts, done) => {
   app.get(
-    "/api/v1/cli",
+    "/cli",
     {
       schema: {
         summary: "The holdout command, as this server packages it",
@@ -34,7 +35,11 @@ const cliRoutes: FastifyPluginCallbackTypebox = (app, _opts, done) => {
       };
     },
   );
+  done();
+};
 
+/** The package itself, at `/cli/holdout-cli-<version>.tgz`. */
+export const cliPackageRoutes: FastifyPluginCallbackTypebox = (app, _opts, done) => {
   app.get(
     "/cli/:file",
     {

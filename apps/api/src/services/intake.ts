@@ -10,6 +10,7 @@ import {
 } from "@holdout/contracts";
 import {
   CompetitionClosedError,
+  NoOpenPhaseError,
   createSubmission,
   markFailed,
   markQueued,
@@ -80,6 +81,7 @@ export function createIntake(opts: IntakeOptions) {
         throw new Errors.UploadExpired("the upload took longer than its quota slot is held; please retry");
       }
       if (err instanceof CompetitionClosedError) throw competitionClosed();
+      if (err instanceof NoOpenPhaseError) throw new Errors.NoOpenPhase(err.message);
       throw err;
     }
   }
@@ -137,6 +139,10 @@ export function createIntake(opts: IntakeOptions) {
         teamId,
         reservationId: id,
         ttlMs: opts.reservationTtlMs,
+      }).catch((err: unknown) => {
+        if (err instanceof CompetitionClosedError) throw competitionClosed();
+        if (err instanceof NoOpenPhaseError) throw new Errors.NoOpenPhase(err.message);
+        throw err;
       });
       if (!reservation.ok) throw quotaError(reservation.status);
       return { id, teamId, expiresAt };
