@@ -309,30 +309,17 @@ export function compareDistributions<K extends string>(
 
 /**
  * Paired bootstrap comparison of submissions `a` (higher-ranked) and `b` on the same resamples of the
- * same truth: how likely is b not really worse than a?
+ * same truth: how likely is b not really worse than a? Over the CheXpert tasks; for other tasks, compare
+ * two distributions drawn with the same task list (compareDistributions).
  */
 export function pairedComparison(
   truth: PerTask<ArrayLike<number>>,
   a: PerTask<ArrayLike<number>>,
   b: PerTask<ArrayLike<number>>,
   opts: BootstrapOptions,
-): PairedComparison;
-export function pairedComparison<K extends string>(
-  truth: PerTask<ArrayLike<number>, K>,
-  a: PerTask<ArrayLike<number>, K>,
-  b: PerTask<ArrayLike<number>, K>,
-  opts: BootstrapOptions,
-  taskList: readonly K[],
-): PairedComparison;
-export function pairedComparison<K extends string>(
-  truth: PerTask<ArrayLike<number>, K>,
-  a: PerTask<ArrayLike<number>, K>,
-  b: PerTask<ArrayLike<number>, K>,
-  opts: BootstrapOptions,
-  taskList: readonly K[] = chexpertTasks(),
 ): PairedComparison {
   return compareDistributions(
-    bootstrapDistribution({ truth, predictions: a }, opts, taskList),
-    bootstrapDistribution({ truth, predictions: b }, opts, taskList),
+    bootstrapDistribution({ truth, predictions: a }, opts),
+    bootstrapDistribution({ truth, predictions: b }, opts),
   );
 }
