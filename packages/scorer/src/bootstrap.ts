@@ -5,9 +5,10 @@
  * The scheme, and why it is the right one here:
  * - The unit of sampling is the study (one patient visit): the test set is a sample of studies from
  *   the population the AUC describes, so a replicate draws n studies with replacement from the n.
- * - One draw of study indices serves all the tasks (CheXpert's five) of a replicate. The tasks are labelled on the same
- *   studies and a model's errors are correlated across them (a poor image is poor for every task), so
- *   resampling tasks independently would understate the spread of the mean AUC.
+ * - One draw of study indices serves all the tasks of a replicate (CheXpert's five, or a mean-auc
+ *   set's). The tasks are labelled on the same studies and a model's errors are correlated across
+ *   them (a poor image is poor for every task), so resampling tasks independently would understate
+ *   the spread of the mean AUC.
  * - The interval is the percentile interval: the 2.5th and 97.5th percentiles of the replicate AUCs
  *   (numpy.percentile's default, linear interpolation). It needs no normality and stays inside [0, 1].
  * - A replicate in which some task has no positive or no negative study has no AUC for that task; it

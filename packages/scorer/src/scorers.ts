@@ -63,7 +63,7 @@ const CONTROL = /\p{Cc}/u;
 
 /**
  * What is wrong with a list of label columns for the mean-auc scorer, one line per problem naming the
- * entry (`tasks[2] "x": …`). A column must be findable by its exact name in a CSV header.
+ * entry (`tasks[2] "x" …`). A column must be findable by its exact name in a CSV header.
  */
 export function taskColumnProblems(tasks: readonly string[]): string[] {
   if (tasks.length === 0) return ["`tasks` names no column"];
@@ -131,7 +131,7 @@ function boundScorer<K extends string>(
   };
 }
 
-/** The official CheXpert metric (the same numbers as scoreTasks, bootstrapAuc and curves without a task list). */
+/** The official CheXpert metric: the very numbers of scoreTasks, bootstrapAuc and curves without a task list. */
 export const chexpertScorer: TaskScorer<Task> = boundScorer("chexpert", TASKS, true);
 
 /** Mean AUC over the given binary label columns, without readers. Throws ScorerInputError on bad names. */
