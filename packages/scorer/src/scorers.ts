@@ -131,7 +131,7 @@ function boundScorer<K extends string>(
   };
 }
 
-/** The official CheXpert metric: the very numbers of scoreTasks, bootstrapAuc and curves without a task list. */
+/** The official CheXpert metric: the numbers of scoreTasks, bootstrapAuc and curves without a task list. */
 export const chexpertScorer: TaskScorer<Task> = boundScorer("chexpert", TASKS, true);
 
 /** Mean AUC over the given binary label columns, without readers. Throws ScorerInputError on bad names. */
