@@ -5,9 +5,10 @@
  * The scheme, and why it is the right one here:
  * - The unit of sampling is the study (one patient visit): the test set is a sample of studies from
  *   the population the AUC describes, so a replicate draws n studies with replacement from the n.
- * - One draw of study indices serves all five tasks of a replicate. The tasks are labelled on the same
- *   studies and a model's errors are correlated across them (a poor image is poor for every task), so
- *   resampling tasks independently would understate the spread of the mean AUC.
+ * - One draw of study indices serves all the tasks of a replicate (CheXpert's five, or a mean-auc
+ *   set's). The tasks are labelled on the same studies and a model's errors are correlated across
+ *   them (a poor image is poor for every task), so resampling tasks independently would understate
+ *   the spread of the mean AUC.
  * - The interval is the percentile interval: the 2.5th and 97.5th percentiles of the replicate AUCs
  *   (numpy.percentile's default, linear interpolation). It needs no normality and stays inside [0, 1].
  * - A replicate in which some task has no positive or no negative study has no AUC for that task; it
@@ -26,7 +27,7 @@ import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
 import type { RandomGenerator } from "pure-rand/types/RandomGenerator";
 import { forTask, ScorerInputError } from "./errors.ts";
 import { auc } from "./roc.ts";
-import { TASKS, type PerTask, type Task } from "./tasks.ts";
+import { chexpertTasks, perTask, type PerTask, type Task } from "./tasks.ts";
 import { sortScores, weightedAucSorted, type SortedScores } from "./weighted-auc.ts";
 
 export interface BootstrapOptions {
@@ -37,15 +38,17 @@ export interface BootstrapOptions {
 }
 
 /** Arrays aligned by study index, the same studies for every task. */
-export interface BootstrapInput {
-  readonly truth: PerTask<ArrayLike<number>>;
-  readonly predictions: PerTask<ArrayLike<number>>;
+export interface BootstrapInput<K extends string = Task> {
+  readonly truth: PerTask<ArrayLike<number>, K>;
+  readonly predictions: PerTask<ArrayLike<number>, K>;
 }
 
 export type Interval = [lo: number, hi: number];
 
 /** The replicate AUCs of one submission, for intervals and for paired comparisons. */
-export interface BootstrapDistribution {
+export interface BootstrapDistribution<K extends string = Task> {
+  /** The tasks, in the order results list them (TASKS, or the list given). */
+  readonly taskOrder: readonly K[];
   readonly studies: number;
   readonly seed: number;
   /** Replicates drawn, kept or not. */
@@ -53,17 +56,17 @@ export interface BootstrapDistribution {
   /** Drawn replicates skipped because some task had no positive or no negative study in them. */
   readonly degenerate: number;
   /** Official point estimates (sklearn's roc_auc_score), as scoreTasks computes them. */
-  readonly auc: PerTask<number>;
+  readonly auc: PerTask<number, K>;
   readonly meanAuc: number;
   /** Per task, one AUC per kept replicate, in draw order. */
-  readonly tasks: PerTask<Float64Array>;
-  /** Per kept replicate, the mean of its five task AUCs. */
+  readonly tasks: PerTask<Float64Array, K>;
+  /** Per kept replicate, the mean of its task AUCs. */
   readonly mean: Float64Array;
 }
 
-export interface BootstrapAucResult {
-  /** In TASKS order. */
-  tasks: { task: Task; auc: number; auc95: Interval }[];
+export interface BootstrapAucResult<K extends string = Task> {
+  /** In task order. */
+  tasks: { task: K; auc: number; auc95: Interval }[];
   meanAuc: number;
   meanAuc95: Interval;
   /** Replicates the intervals are computed from (drawn minus degenerate). */
@@ -147,22 +150,35 @@ function resample(sorted: SortedScores[], offsets: Float64Array, n: number, opts
 }
 
 /**
- * Draws `opts.replicates` resamples of the studies and computes every task's AUC and the mean AUC in
- * each. Throws ScorerInputError (naming the task) when a task cannot be scored, when the tasks do not
- * share the same studies, or when every replicate is degenerate.
+ * Draws `opts.replicates` resamples of the studies and computes every task's AUC (the five CheXpert
+ * tasks, or those of `taskList`) and the mean AUC in each. Throws ScorerInputError (naming the task)
+ * when a task cannot be scored, when the tasks do not share the same studies, or when every
+ * replicate is degenerate.
  */
-export function bootstrapDistribution(input: BootstrapInput, opts: BootstrapOptions): BootstrapDistribution {
+export function bootstrapDistribution(input: BootstrapInput, opts: BootstrapOptions): BootstrapDistribution;
+export function bootstrapDistribution<K extends string>(
+  input: BootstrapInput<K>,
+  opts: BootstrapOptions,
+  taskList: readonly K[],
+): BootstrapDistribution<K>;
+export function bootstrapDistribution<K extends string>(
+  input: BootstrapInput<K>,
+  opts: BootstrapOptions,
+  taskList: readonly K[] = chexpertTasks(),
+): BootstrapDistribution<K> {
   checkOptions(opts);
-  const n = input.truth[TASKS[0]].length;
-  const pointAuc = {} as PerTask<number>;
-  const sorted = {} as PerTask<SortedScores>;
-  const offset = {} as PerTask<number>;
+  const first = taskList[0];
+  if (first === undefined) throw new ScorerInputError("no tasks to score");
+  const n = input.truth[first].length;
+  const pointAuc = {} as PerTask<number, K>;
+  const sorted = {} as PerTask<SortedScores, K>;
+  const offset = {} as PerTask<number, K>;
   const ones = new Float64Array(n).fill(1);
-  for (const task of TASKS) {
+  for (const task of taskList) {
     forTask(task, () => {
       if (input.truth[task].length !== n) {
         throw new ScorerInputError(
-          `${input.truth[task].length} ground-truth studies but ${TASKS[0]} has ${n}: the bootstrap resamples studies shared by all tasks`,
+          `${input.truth[task].length} ground-truth studies but ${first} has ${n}: the bootstrap resamples studies shared by all tasks`,
         );
       }
       // auc() validates labels, scores, lengths and both classes, with the official messages.
@@ -177,8 +193,8 @@ export function bootstrapDistribution(input: BootstrapInput, opts: BootstrapOpti
   }
 
   const { values, mean, kept } = resample(
-    TASKS.map((task) => sorted[task]),
-    Float64Array.from(TASKS, (task) => offset[task]),
+    taskList.map((task) => sorted[task]),
+    Float64Array.from(taskList, (task) => offset[task]),
     n,
     opts,
   );
@@ -189,17 +205,16 @@ export function bootstrapDistribution(input: BootstrapInput, opts: BootstrapOpti
   }
 
   let pointSum = 0;
-  for (const task of TASKS) pointSum += pointAuc[task]; // sequential, as scoreTasks' mean
+  for (const task of taskList) pointSum += pointAuc[task]; // sequential, as scoreTasks' mean
   return {
+    taskOrder: taskList,
     studies: n,
     seed: opts.seed,
     drawn: opts.replicates,
     degenerate: opts.replicates - kept,
     auc: pointAuc,
-    meanAuc: pointSum / TASKS.length,
-    tasks: Object.fromEntries(
-      TASKS.map((task, t) => [task, values[t]!.subarray(0, kept)]),
-    ) as PerTask<Float64Array>,
+    meanAuc: pointSum / taskList.length,
+    tasks: perTask(taskList, (_, t) => values[t]!.subarray(0, kept)),
     mean: mean.subarray(0, kept),
   };
 }
@@ -229,9 +244,9 @@ function interval95(values: Float64Array): Interval {
 }
 
 /** Percentile 95% intervals of an already drawn distribution. */
-export function intervalsOf(distribution: BootstrapDistribution): BootstrapAucResult {
+export function intervalsOf<K extends string>(distribution: BootstrapDistribution<K>): BootstrapAucResult<K> {
   return {
-    tasks: TASKS.map((task) => ({
+    tasks: distribution.taskOrder.map((task) => ({
       task,
       auc: distribution.auc[task],
       auc95: interval95(distribution.tasks[task]),
@@ -244,8 +259,18 @@ export function intervalsOf(distribution: BootstrapDistribution): BootstrapAucRe
 }
 
 /** Bootstrap 95% confidence intervals of each task's AUC and of the mean AUC (see the module comment). */
-export function bootstrapAuc(input: BootstrapInput, opts: BootstrapOptions): BootstrapAucResult {
-  return intervalsOf(bootstrapDistribution(input, opts));
+export function bootstrapAuc(input: BootstrapInput, opts: BootstrapOptions): BootstrapAucResult;
+export function bootstrapAuc<K extends string>(
+  input: BootstrapInput<K>,
+  opts: BootstrapOptions,
+  taskList: readonly K[],
+): BootstrapAucResult<K>;
+export function bootstrapAuc<K extends string>(
+  input: BootstrapInput<K>,
+  opts: BootstrapOptions,
+  taskList: readonly K[] = chexpertTasks(),
+): BootstrapAucResult<K> {
+  return intervalsOf(bootstrapDistribution(input, opts, taskList));
 }
 
 /**
@@ -253,15 +278,19 @@ export function bootstrapAuc(input: BootstrapInput, opts: BootstrapOptions): Boo
  * so that the leaderboard can draw each entry's distribution once and compare every entry with the
  * leader. `a` is the higher-ranked entry; see PairedComparison for the definition of pNotWorse.
  */
-export function compareDistributions(a: BootstrapDistribution, b: BootstrapDistribution): PairedComparison {
+export function compareDistributions<K extends string>(
+  a: BootstrapDistribution<K>,
+  b: BootstrapDistribution<K>,
+): PairedComparison {
   if (
+    a.taskOrder.join("\n") !== b.taskOrder.join("\n") ||
     a.studies !== b.studies ||
     a.seed !== b.seed ||
     a.drawn !== b.drawn ||
     a.mean.length !== b.mean.length
   ) {
     throw new ScorerInputError(
-      "cannot pair bootstrap distributions drawn with different studies, seeds or replicate counts",
+      "cannot pair bootstrap distributions drawn with different studies, seeds or replicate counts, or other tasks",
     );
   }
   const m = a.mean.length;
@@ -281,7 +310,8 @@ export function compareDistributions(a: BootstrapDistribution, b: BootstrapDistr
 
 /**
  * Paired bootstrap comparison of submissions `a` (higher-ranked) and `b` on the same resamples of the
- * same truth: how likely is b not really worse than a?
+ * same truth: how likely is b not really worse than a? Over the CheXpert tasks; for other tasks, compare
+ * two distributions drawn with the same task list (compareDistributions).
  */
 export function pairedComparison(
   truth: PerTask<ArrayLike<number>>,

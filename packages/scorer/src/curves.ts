@@ -7,7 +7,7 @@ import { forTask, ScorerInputError } from "./errors.ts";
 import { confusionCounts, type ConfusionCounts } from "./readers.ts";
 import { rocCurve, thresholdCounts } from "./roc.ts";
 import type { ReaderReads, ScoreInput } from "./score.ts";
-import { TASKS, type Task } from "./tasks.ts";
+import { chexpertTasks, type Task } from "./tasks.ts";
 
 export interface OperatingPoint {
   /** 1 - specificity, computed as the official readers rule computes its x. */
@@ -21,8 +21,8 @@ export interface ReaderOperatingPoint extends OperatingPoint {
   id: string;
 }
 
-export interface TaskCurves {
-  task: Task;
+export interface TaskCurves<K extends string = Task> {
+  task: K;
   /** ROC vertices as [fpr, tpr], the same as TaskScore.roc. */
   roc: [number, number][];
   /** Precision-recall points as [recall, precision], in precision_recall_curve's order (see below). */
@@ -92,12 +92,12 @@ export function majorityVote(reads: readonly ArrayLike<number>[]): Uint8Array {
   return votes.map((v) => (2 * v > reads.length ? 1 : 0));
 }
 
-function taskCurves(task: Task, input: ScoreInput): TaskCurves {
+function taskCurves<K extends string>(task: K, input: ScoreInput<K>): TaskCurves<K> {
   const truth = input.truth[task];
   const scores = input.predictions[task];
   const roc = rocCurve(truth, scores);
   const { precision, recall } = precisionRecallCurve(truth, scores);
-  const readerPoints = input.readers.map((reader: ReaderReads) =>
+  const readerPoints = input.readers.map((reader: ReaderReads<K>) =>
     forReader(reader.id, () => ({
       id: reader.id,
       ...operatingPoint(confusionCounts(truth, reader.reads[task])),
@@ -127,7 +127,15 @@ function forReader<T>(id: string, compute: () => T): T {
   }
 }
 
-/** Plot data for every task, in TASKS order. Throws ScorerInputError naming the task on bad input. */
-export function curves(input: ScoreInput): TaskCurves[] {
-  return TASKS.map((task) => forTask(task, () => taskCurves(task, input)));
+/**
+ * Plot data for every task, in task order (TASKS, or the list given). Throws ScorerInputError naming
+ * the task on bad input.
+ */
+export function curves(input: ScoreInput): TaskCurves[];
+export function curves<K extends string>(input: ScoreInput<K>, taskList: readonly K[]): TaskCurves<K>[];
+export function curves<K extends string>(
+  input: ScoreInput<K>,
+  taskList: readonly K[] = chexpertTasks(),
+): TaskCurves<K>[] {
+  return taskList.map((task) => forTask(task, () => taskCurves(task, input)));
 }

@@ -2,8 +2,6 @@
  * Errors thrown by the scorer. Each carries a stable `code` so callers (worker, CLI, API) can classify
  * it without `instanceof` ladders: all of them are faults of the input, never of the infrastructure.
  */
-import type { Task } from "./tasks.ts";
-
 export type ScorerErrorCode =
   "HOLDOUT_ERR_INVALID_PREDICTIONS" | "HOLDOUT_ERR_INVALID_LABELS" | "HOLDOUT_ERR_SCORER_INPUT";
 
@@ -47,7 +45,7 @@ export class ScorerInputError extends ScorerError {
 }
 
 /** Prefixes the failing task to a metric error so the message says where the problem is. */
-export function forTask<T>(task: Task, compute: () => T): T {
+export function forTask<T>(task: string, compute: () => T): T {
   try {
     return compute();
   } catch (error) {

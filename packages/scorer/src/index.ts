@@ -1,5 +1,17 @@
 export { TASKS, type PerTask, type Task } from "./tasks.ts";
 export {
+  chexpertScorer,
+  isScorerName,
+  meanAucScorer,
+  SCORER_NAMES,
+  scorerFor,
+  scorerSpecProblems,
+  taskColumnProblems,
+  type ScorerName,
+  type ScorerSpec,
+  type TaskScorer,
+} from "./scorers.ts";
+export {
   CsvFormatError,
   LabelsError,
   PredictionsError,

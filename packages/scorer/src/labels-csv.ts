@@ -9,34 +9,47 @@ import {
   type CsvErrorFactory,
 } from "./csv-table.ts";
 import { LabelsError } from "./errors.ts";
-import { TASKS, type PerTask } from "./tasks.ts";
+import { chexpertTasks, perTask, type PerTask, type Task } from "./tasks.ts";
 
-export interface LabelsTable {
+export interface LabelsTable<K extends string = Task> {
+  /** The task columns read, in task order. */
+  readonly tasks: readonly K[];
   /** Study ids in file order, without a trailing slash. */
   readonly studies: string[];
   /** One 0/1 array per task, aligned with `studies`. */
-  readonly labels: PerTask<Uint8Array>;
+  readonly labels: PerTask<Uint8Array, K>;
 }
 
 /**
- * Parses a ground-truth or reader file. Needs `Study` and the five task columns (any order; the other
- * observation columns are ignored and not validated); task values must be 0 or 1 (`1.0` is accepted).
- * Throws LabelsError naming the first offending row and column.
+ * Parses a ground-truth or reader file. Needs `Study` and the task columns (the five CheXpert tasks,
+ * or those of `taskList`; any order; the other observation columns are ignored and not validated);
+ * task values must be 0 or 1 (`1.0` is accepted). Throws LabelsError naming the first offending row
+ * and column.
  */
-export function parseLabelsCsv(text: string, source: string): LabelsTable {
+export function parseLabelsCsv(text: string, source: string): LabelsTable;
+export function parseLabelsCsv<K extends string>(
+  text: string,
+  source: string,
+  taskList: readonly K[],
+): LabelsTable<K>;
+export function parseLabelsCsv<K extends string>(
+  text: string,
+  source: string,
+  taskList: readonly K[] = chexpertTasks(),
+): LabelsTable<K> {
   const fail: CsvErrorFactory = (message, row, column) => new LabelsError(message, row, column);
   const table = readCsvTable(text, source, fail);
-  const columns = findColumns(table, ["Study", ...TASKS], source, fail);
+  const columns = findColumns(table, ["Study", ...taskList], source, fail);
   if (table.rows.length === 0)
     throw fail(at(source, null, null, "the header is not followed by any row"), null, null);
 
   const studies: string[] = [];
   const rowOf = new Map<string, number>();
   // Left to right, so that the first problem reported is the first one a reader of the file meets.
-  const taskColumns = TASKS.map((task) => ({ task, index: columns[task] })).sort((a, b) => a.index - b.index);
-  const labels = Object.fromEntries(
-    TASKS.map((task) => [task, new Uint8Array(table.rows.length)]),
-  ) as PerTask<Uint8Array>;
+  const taskColumns = taskList
+    .map((task) => ({ task, index: columns[task] }))
+    .sort((a, b) => a.index - b.index);
+  const labels = perTask(taskList, () => new Uint8Array(table.rows.length));
   table.rows.forEach(({ row, fields }, i) => {
     const study = normalizeStudy(fields[columns.Study] ?? "");
     if (study.trim() === "") throw fail(at(source, row, "Study", "the study is empty"), row, "Study");
@@ -61,18 +74,18 @@ export function parseLabelsCsv(text: string, source: string): LabelsTable {
       labels[task][i] = value;
     }
   });
-  return { studies, labels };
+  return { tasks: taskList, studies, labels };
 }
 
 /**
  * Reorders a parsed label file to the given study order (the ground truth's), e.g. a reader file whose
  * rows come in another order. Every study must be present exactly once, and no other.
  */
-export function alignLabels(
-  table: LabelsTable,
+export function alignLabels<K extends string = Task>(
+  table: LabelsTable<K>,
   studies: readonly string[],
   source: string,
-): PerTask<Uint8Array> {
+): PerTask<Uint8Array, K> {
   const indexOf = new Map(table.studies.map((study, i) => [study, i]));
   const wanted = new Set(studies.map(normalizeStudy));
   const extra = table.studies.find((study) => !wanted.has(study));
@@ -90,7 +103,5 @@ export function alignLabels(
     }
     return index;
   });
-  return Object.fromEntries(
-    TASKS.map((task) => [task, Uint8Array.from(order, (index) => table.labels[task][index]!)]),
-  ) as PerTask<Uint8Array>;
+  return perTask(table.tasks, (task) => Uint8Array.from(order, (index) => table.labels[task][index]!));
 }

@@ -9,7 +9,7 @@ import {
   type CsvErrorFactory,
 } from "./csv-table.ts";
 import { PredictionsError } from "./errors.ts";
-import { TASKS, type PerTask } from "./tasks.ts";
+import { chexpertTasks, perTask, type PerTask } from "./tasks.ts";
 
 /** An image path such as `.../study1/view1_frontal.jpg`: the model wrote one row per image. */
 const IMAGE_PATH = /\/[^/]+\.(?:jpe?g|png|dcm)$/i;
@@ -50,29 +50,42 @@ function sharedPrefix(studies: readonly string[]): string | null {
 
 /**
  * Parses predictions.csv text and returns one Float64Array per task, aligned to `studies` (the test
- * set's study order). The header needs `Study` and the five exactly-named task columns, in any order;
- * other columns are ignored. Every test study needs exactly one row; a trailing `/` on Study is ignored;
- * values must be finite numbers. Throws PredictionsError naming the first offending row and column.
+ * set's study order). The header needs `Study` and the exactly-named task columns (the five CheXpert
+ * tasks, or those of `taskList`), in any order; other columns are ignored. Every test study needs
+ * exactly one row; a trailing `/` on Study is ignored; values must be finite numbers. Throws
+ * PredictionsError naming the first offending row and column.
  */
 export function parsePredictionsCsv(
   text: string,
   studies: readonly string[],
+  source?: string,
+): PerTask<Float64Array>;
+export function parsePredictionsCsv<K extends string>(
+  text: string,
+  studies: readonly string[],
+  source: string,
+  taskList: readonly K[],
+): PerTask<Float64Array, K>;
+export function parsePredictionsCsv<K extends string>(
+  text: string,
+  studies: readonly string[],
   source = "predictions.csv",
-): PerTask<Float64Array> {
+  taskList: readonly K[] = chexpertTasks(),
+): PerTask<Float64Array, K> {
   const fail: CsvErrorFactory = (message, row, column) => new PredictionsError(message, row, column);
   const table = readCsvTable(text, source, fail);
-  const columns = findColumns(table, ["Study", ...TASKS], source, fail);
+  const columns = findColumns(table, ["Study", ...taskList], source, fail);
   if (table.rows.length === 0)
     throw fail(at(source, null, null, "the header is not followed by any row"), null, null);
 
   const indexOf = new Map(studies.map((study, i) => [normalizeStudy(study), i]));
   const byTail = new Map(studies.map((study) => [studyTail(normalizeStudy(study)), study]));
   const firstRowOf = new Int32Array(studies.length); // 0 = no row yet
-  const result = Object.fromEntries(
-    TASKS.map((task) => [task, new Float64Array(studies.length)]),
-  ) as PerTask<Float64Array>;
+  const result = perTask(taskList, () => new Float64Array(studies.length));
   // Values are checked left to right so that "the first problem" is the first one a reader meets.
-  const taskColumns = TASKS.map((task) => ({ task, index: columns[task] })).sort((a, b) => a.index - b.index);
+  const taskColumns = taskList
+    .map((task) => ({ task, index: columns[task] }))
+    .sort((a, b) => a.index - b.index);
 
   for (const { row, fields } of table.rows) {
     const raw = fields[columns.Study] ?? "";

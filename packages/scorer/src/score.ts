@@ -1,24 +1,27 @@
-/** The official CheXpert metric over the five tasks: AUCs, radiologists below the curve, score. */
+/**
+ * The official CheXpert metric over the five tasks: AUCs, radiologists below the curve, score. The same
+ * computation serves any list of binary label columns (the mean-auc scorer, without readers).
+ */
 import { forTask, ScorerInputError } from "./errors.ts";
 import { combinedScore } from "./ranking.ts";
 import { isBelowCurve, readerPoint } from "./readers.ts";
 import { aucOfCurve, rocCurve } from "./roc.ts";
-import { TASKS, type PerTask, type Task } from "./tasks.ts";
+import { chexpertTasks, type PerTask, type Task } from "./tasks.ts";
 
-export interface ReaderReads {
+export interface ReaderReads<K extends string = Task> {
   readonly id: string;
-  readonly reads: PerTask<ArrayLike<number>>;
+  readonly reads: PerTask<ArrayLike<number>, K>;
 }
 
 /** Arrays are aligned by study index: element i of every array is the same study. */
-export interface ScoreInput {
-  readonly truth: PerTask<ArrayLike<number>>;
-  readonly predictions: PerTask<ArrayLike<number>>;
-  readonly readers: readonly ReaderReads[];
+export interface ScoreInput<K extends string = Task> {
+  readonly truth: PerTask<ArrayLike<number>, K>;
+  readonly predictions: PerTask<ArrayLike<number>, K>;
+  readonly readers: readonly ReaderReads<K>[];
 }
 
-export interface TaskScore {
-  task: Task;
+export interface TaskScore<K extends string = Task> {
+  task: K;
   auc: number;
   /** How many readers lie below this task's ROC curve (0..number of readers). */
   radsBelowCurve: number;
@@ -26,32 +29,40 @@ export interface TaskScore {
   roc: [number, number][];
 }
 
-export interface ReaderScore {
+export interface ReaderScore<K extends string = Task> {
   id: string;
-  task: Task;
+  task: K;
   specificity: number;
   sensitivity: number;
 }
 
-export interface ScoreResult {
+export interface ScoreResult<K extends string = Task> {
   meanAuc: number;
+  /** 0 without readers (none of them is below any curve); then the score is the mean AUC itself. */
   meanRadsBelowCurve: number;
   /** meanAuc + 0.001 * meanRadsBelowCurve: the leaderboard's ranking key. */
   score: number;
-  /** In TASKS order. */
-  tasks: TaskScore[];
-  /** Task by task (TASKS order), then readers in input order. */
-  readers: ReaderScore[];
+  /** In task order (TASKS, or the list given). */
+  tasks: TaskScore<K>[];
+  /** Task by task (in task order), then readers in input order. */
+  readers: ReaderScore<K>[];
 }
 
 /**
- * Scores one set of predictions: the leaderboard numbers. Confidence intervals (bootstrap.ts) and plot
- * curves (curves.ts) are separate calls, so that this one stays exactly the official computation.
+ * Scores one set of predictions: the leaderboard numbers, over the five CheXpert tasks or the given
+ * task list. Confidence intervals (bootstrap.ts) and plot curves (curves.ts) are separate calls, so
+ * that this one stays exactly the official computation.
  */
-export function scoreTasks(input: ScoreInput): ScoreResult {
-  const tasks: TaskScore[] = [];
-  const readers: ReaderScore[] = [];
-  for (const task of TASKS) {
+export function scoreTasks(input: ScoreInput): ScoreResult;
+export function scoreTasks<K extends string>(input: ScoreInput<K>, taskList: readonly K[]): ScoreResult<K>;
+export function scoreTasks<K extends string>(
+  input: ScoreInput<K>,
+  taskList: readonly K[] = chexpertTasks(),
+): ScoreResult<K> {
+  if (taskList.length === 0) throw new ScorerInputError("no tasks to score");
+  const tasks: TaskScore<K>[] = [];
+  const readers: ReaderScore<K>[] = [];
+  for (const task of taskList) {
     forTask(task, () => {
       const truth = input.truth[task];
       const lengths = [
@@ -78,7 +89,7 @@ export function scoreTasks(input: ScoreInput): ScoreResult {
       });
     });
   }
-  // Sequential sums divided by the count: the same operations as numpy's mean over 5 values.
+  // Sequential sums divided by the count: the same operations as numpy's mean over the task values.
   let aucSum = 0;
   let radsSum = 0;
   for (const t of tasks) {

@@ -1,7 +1,7 @@
 import { chmod, mkdir, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { stringify } from "csv-stringify/sync";
-import { TASKS, type Task } from "@holdout/scorer";
+import { isScorerName, SCORER_NAMES, TASKS, type ScorerName, type Task } from "@holdout/scorer";
 import { drawAnatomy } from "./anatomy.ts";
 import { encodeGrayJpeg } from "./jpeg-gray.ts";
 import {
@@ -25,6 +25,11 @@ export interface GenerateOptions {
    * split, 200 studies under CheXpert-v1.0/valid/ from patient64541, another default seed. Same layout.
    */
   kind?: "test" | "dev";
+  /**
+   * "chexpert" (default): the CheXpert-like set. "mean-auc": a synthetic chest X-ray triage set for the
+   * mean-auc scorer, with other label columns (TRIAGE_COLUMNS) and no benchmark readers.
+   */
+  scorer?: ScorerName;
   seed?: number;
   studies?: number;
   longSide?: number;
@@ -39,14 +44,15 @@ export interface ReaderSummary {
 
 export interface GeneratedSummary {
   outDir: string;
+  scorer: ScorerName;
   seed: number;
   studies: number;
   images: number;
   frontal: number;
   lateral: number;
-  /** Ground-truth positives per task. */
-  positives: Record<Task, number>;
-  /** Each benchmark reader against the ground truth, per task. */
+  /** Ground-truth positives per task (per label column of the set). */
+  positives: Record<string, number>;
+  /** Each benchmark reader against the ground truth, per task; none for a mean-auc set. */
   readers: ReaderSummary[];
   elapsedMs: number;
 }
@@ -61,6 +67,35 @@ const SPLITS = {
   test: { folder: "test", firstPatient: 64741, seed: DEFAULT_SEED, studies: DEFAULT_STUDIES },
   dev: { folder: "valid", firstPatient: 64541, seed: DEFAULT_DEV_SEED, studies: DEFAULT_DEV_STUDIES },
 } as const;
+/**
+ * The mean-auc set's label columns, made-up names for a triage reading, each labelled like one of the
+ * simulated findings so that the images carry its signs (and each has both classes, as targetCount
+ * guarantees for the CheXpert tasks).
+ */
+export const TRIAGE_COLUMNS = {
+  "Lung Collapse": "Atelectasis",
+  "Large Heart": "Cardiomegaly",
+  "Pleural Fluid": "Pleural Effusion",
+} as const satisfies Record<string, Task>;
+
+// Per scorer: the folder the studies live in, the set's name and its label columns with their source.
+const SETS = {
+  chexpert: {
+    family: 0,
+    root: "CheXpert-v1.0",
+    name: "synthetic-chexpert",
+    what: "CheXpert-like",
+    columns: TASKS.map((task) => [task, task] as const),
+  },
+  "mean-auc": {
+    family: 1,
+    root: "Triage-v1",
+    name: "synthetic-triage",
+    what: "chest X-ray triage",
+    columns: Object.entries(TRIAGE_COLUMNS),
+  },
+} as const satisfies Record<ScorerName, object>;
+
 // Share of studies with 2 and 3 views (the rest have a single frontal): 500 studies → 668 images.
 const TWO_VIEWS = 0.304;
 const JPEG_QUALITY = 90;
@@ -68,8 +103,17 @@ const THREE_VIEWS = 0.016;
 
 type View = "frontal" | "lateral";
 
-function checkOptions(opts: GenerateOptions): { seed: number; studies: number; longSide: number } {
+function checkOptions(opts: GenerateOptions): {
+  scorer: ScorerName;
+  seed: number;
+  studies: number;
+  longSide: number;
+} {
   const split = SPLITS[opts.kind ?? "test"];
+  const scorer: unknown = opts.scorer ?? "chexpert";
+  if (!isScorerName(scorer)) {
+    throw new TestsetError(`scorer must be one of ${SCORER_NAMES.join(", ")}, got ${String(scorer)}`);
+  }
   const seed = opts.seed ?? split.seed;
   const studies = opts.studies ?? split.studies;
   const longSide = opts.longSide ?? DEFAULT_LONG_SIDE;
@@ -83,7 +127,7 @@ function checkOptions(opts: GenerateOptions): { seed: number; studies: number; l
   if (!Number.isInteger(longSide) || longSide < 64 || longSide > 4096) {
     throw new TestsetError(`longSide must be an integer in 64..4096 pixels, got ${longSide}`);
   }
-  return { seed, studies, longSide };
+  return { scorer, seed, studies, longSide };
 }
 
 export async function ensureEmptyDir(dir: string): Promise<void> {
@@ -137,15 +181,19 @@ function readerSummary(id: string, reads: number[][], truth: number[][]): Reader
 }
 
 /**
- * Writes a synthetic CheXpert-like test set in the layout of docs/test-set.md. The same options give
- * byte-identical files: every random draw comes from one seeded stream, split per study.
+ * Writes a synthetic CheXpert-like (or, for mean-auc, triage) test set in the layout of
+ * docs/test-set.md. The same options give byte-identical files: every random draw comes from one
+ * seeded stream, split per study.
  */
 export async function generateTestset(opts: GenerateOptions): Promise<GeneratedSummary> {
   const started = performance.now();
-  const { seed, studies: n, longSide } = checkOptions(opts);
+  const { scorer, seed, studies: n, longSide } = checkOptions(opts);
   await ensureEmptyDir(opts.outDir);
+  const set = SETS[scorer];
 
-  const master = Random.fromSeed(seed);
+  // A triage set's columns are CheXpert findings renamed: from the same stream, a triage set and a
+  // CheXpert set of one seed would share images and labels, and one would give the other's away.
+  const master = Random.fromSeed(seed, set.family);
   const truthRng = master.split();
   const readerRng = master.split();
   const viewRng = master.split();
@@ -157,7 +205,7 @@ export async function generateTestset(opts: GenerateOptions): Promise<GeneratedS
     simulateReads(readerRng, truth, drawReader(readerRng)),
   );
   const groundTruth = settleGroundTruth(groundTruthReads, truth);
-  const benchmark = BENCHMARK_READERS.map((r) => ({
+  const benchmark = (scorer === "chexpert" ? BENCHMARK_READERS : []).map((r) => ({
     ...r,
     reads: benchmarkReads(
       readerRng,
@@ -173,9 +221,12 @@ export async function generateTestset(opts: GenerateOptions): Promise<GeneratedS
   const privateDir = join(opts.outDir, "private");
   await mkdir(publicDir);
   // The labels must never be readable by other users of the worker host.
-  await mkdir(join(privateDir, "readers"), { recursive: true, mode: 0o700 });
+  await mkdir(privateDir, { mode: 0o700 });
   await chmod(privateDir, 0o700);
-  await chmod(join(privateDir, "readers"), 0o700);
+  if (benchmark.length > 0) {
+    await mkdir(join(privateDir, "readers"), { mode: 0o700 });
+    await chmod(join(privateDir, "readers"), 0o700);
+  }
 
   const studyIds: string[] = [];
   const imagePaths: string[] = [];
@@ -185,7 +236,7 @@ export async function generateTestset(opts: GenerateOptions): Promise<GeneratedS
   let pending: Promise<void>[] = [];
   for (let i = 0; i < n; i++) {
     const rng = master.split();
-    const study = `CheXpert-v1.0/${split.folder}/patient${split.firstPatient + i}/study1`;
+    const study = `${set.root}/${split.folder}/patient${split.firstPatient + i}/study1`;
     studyIds.push(study);
     const anatomy = drawAnatomy(rng, truth[i] ?? []);
     const images: { path: string; jpeg: Uint8Array }[] = [];
@@ -220,23 +271,31 @@ export async function generateTestset(opts: GenerateOptions): Promise<GeneratedS
       { header: true, columns: ["Path"] },
     ),
   );
-  await writeFile(join(privateDir, "groundtruth.csv"), labelsCsv(studyIds, groundTruth), { mode: 0o600 });
+  const truthCsv =
+    scorer === "chexpert"
+      ? labelsCsv(studyIds, groundTruth)
+      : stringify(
+          studyIds.map((study, s) => [study, ...set.columns.map(([, o]) => groundTruth[s]?.[obsIndex(o)])]),
+          { header: true, columns: ["Study", ...set.columns.map(([column]) => column)] },
+        );
+  await writeFile(join(privateDir, "groundtruth.csv"), truthCsv, { mode: 0o600 });
   for (const r of benchmark) {
     await writeFile(join(privateDir, "readers", `${r.id}.csv`), labelsCsv(studyIds, r.reads), {
       mode: 0o600,
     });
   }
   const manifest: TestsetManifest = {
-    name: kind === "dev" ? `synthetic-chexpert-dev-${seed}` : `synthetic-chexpert-${seed}`,
+    name: kind === "dev" ? `${set.name}-dev-${seed}` : `${set.name}-${seed}`,
     version: "1",
     description:
       (kind === "dev"
-        ? `Synthetic CheXpert-like development set (seed ${seed}, ${n} studies, ${longSide} px); ` +
+        ? `Synthetic ${set.what} development set (seed ${seed}, ${n} studies, ${longSide} px); ` +
           "its labels are public: hand the whole directory to participants. "
-        : `Synthetic CheXpert-like test set (seed ${seed}, ${n} studies, ${longSide} px). `) +
+        : `Synthetic ${set.what} test set (seed ${seed}, ${n} studies, ${longSide} px). `) +
       "Images and labels are simulated; no patient data.",
-    tasks: [...TASKS],
-    readers: BENCHMARK_READERS.map((r) => ({
+    scorer,
+    tasks: set.columns.map(([column]) => column),
+    readers: benchmark.map((r) => ({
       id: r.id,
       label: r.label,
       file: `private/readers/${r.id}.csv`,
@@ -245,10 +304,11 @@ export async function generateTestset(opts: GenerateOptions): Promise<GeneratedS
   await writeFile(join(opts.outDir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
 
   const positives = Object.fromEntries(
-    TASKS.map((t) => [t, groundTruth.filter((row) => row[obsIndex(t)] === 1).length]),
-  ) as Record<Task, number>;
+    set.columns.map(([column, o]) => [column, groundTruth.filter((row) => row[obsIndex(o)] === 1).length]),
+  );
   return {
     outDir: opts.outDir,
+    scorer,
     seed,
     studies: n,
     images: imagePaths.length,

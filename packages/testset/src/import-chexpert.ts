@@ -189,6 +189,7 @@ export async function importChexpert(opts: ImportOptions): Promise<ImportResult>
     name: "chexpert-test",
     version: "1",
     description: `CheXpert test set (${truth.studies.length} studies), imported from the released images and labels.`,
+    scorer: "chexpert",
     tasks: [...TASKS],
     readers: readers.map((r) => ({ id: r.id, label: r.label, file: `private/readers/${r.id}.csv` })),
   };

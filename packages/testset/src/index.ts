@@ -5,6 +5,7 @@ export {
   DEFAULT_LONG_SIDE,
   DEFAULT_SEED,
   DEFAULT_STUDIES,
+  TRIAGE_COLUMNS,
   type GenerateOptions,
   type GeneratedSummary,
   type ReaderSummary,

@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { isAbsolute, join, normalize, sep } from "node:path";
+import { isScorerName, SCORER_NAMES, scorerSpecProblems, type ScorerName } from "@holdout/scorer";
 
 export const MANIFEST_FILE = "testset.json";
 
@@ -16,7 +17,11 @@ export interface TestsetManifest {
   name: string;
   version: string;
   description?: string;
+  /** How the set is scored; a manifest without the field is a CheXpert set. */
+  scorer: ScorerName;
+  /** The label columns scored: the five CheXpert tasks for `chexpert`, any binary columns for `mean-auc`. */
   tasks: string[];
+  /** Benchmark readers; always none for `mean-auc`. */
   readers: ReaderEntry[];
 }
 
@@ -62,13 +67,25 @@ export function parseManifest(json: unknown): TestsetManifest | string[] {
   if (json.description !== undefined && typeof json.description !== "string") {
     problems.push("testset.json: `description` must be a string");
   }
+  // Sets made before there was a choice of scorer have no `scorer`: they are CheXpert sets.
+  const scorer = json.scorer ?? "chexpert";
+  if (!isScorerName(scorer)) {
+    problems.push(
+      `testset.json: \`scorer\` must be one of ${SCORER_NAMES.join(", ")}, got ${JSON.stringify(scorer)}`,
+    );
+  }
   const tasks = json.tasks;
   if (!Array.isArray(tasks) || tasks.length === 0 || !tasks.every(nonEmptyString)) {
     problems.push("testset.json: `tasks` must be a non-empty array of strings");
   } else if (new Set(tasks).size !== tasks.length) {
     problems.push("testset.json: `tasks` has duplicates");
+  } else if (isScorerName(scorer)) {
+    problems.push(...scorerSpecProblems({ scorer, tasks }).map((p) => `testset.json: ${p}`));
   }
   const readers = json.readers ?? [];
+  if (scorer === "mean-auc" && Array.isArray(readers) && readers.length > 0) {
+    problems.push("testset.json: `readers` must be empty for scorer mean-auc (it compares no readers)");
+  }
   if (!Array.isArray(readers)) {
     problems.push("testset.json: `readers` must be an array");
   } else {
@@ -89,6 +106,7 @@ export function parseManifest(json: unknown): TestsetManifest | string[] {
     name: json.name as string,
     version: String(json.version),
     ...(typeof json.description === "string" ? { description: json.description } : {}),
+    scorer: scorer as ScorerName,
     tasks: tasks as string[],
     readers: (readers as ReaderEntry[]).map((r) => ({ id: r.id, label: r.label, file: r.file })),
   };

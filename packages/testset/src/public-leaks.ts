@@ -12,10 +12,15 @@ function squash(name: string): string {
   return name.toLowerCase().replace(/[^a-z0-9]/g, "");
 }
 
-/** The observation (or label word) a file or folder name spells, if any. */
-export function telltaleIn(name: string): string | undefined {
+// A set's own label columns are telltales too (a mean-auc set names other findings), unless so short
+// that they would match inside ordinary names.
+const MIN_COLUMN_TELLTALE = 4;
+
+/** The observation, label column (`columns`) or label word a file or folder name spells, if any. */
+export function telltaleIn(name: string, columns: readonly string[] = []): string | undefined {
   const s = squash(name);
-  return TELLTALE.find((t) => s.includes(t));
+  const words = [...TELLTALE, ...columns.map(squash).filter((c) => c.length >= MIN_COLUMN_TELLTALE)];
+  return words.find((t) => s.includes(t));
 }
 
 function inside(root: string, target: string): boolean {
@@ -24,14 +29,16 @@ function inside(root: string, target: string): boolean {
 }
 
 /**
- * What in `publicRoot` could let a model learn a label: names holding an observation, symlinks that
- * leave public/ (or are absolute, so mean something else inside the container), special files, and
- * files that are neither the image list nor a listed image. `listed` holds paths relative to public/.
+ * What in `publicRoot` could let a model learn a label: names holding an observation or one of the
+ * set's label columns, symlinks that leave public/ (or are absolute, so mean something else inside
+ * the container), special files, and files that are neither the image list nor a listed image.
+ * `listed` holds paths relative to public/.
  */
 export async function publicLeaks(
   publicRoot: string,
   listed: Set<string>,
   imageList: string,
+  columns: readonly string[] = [],
 ): Promise<string[]> {
   const problems: string[] = [];
   const unlisted: string[] = [];
@@ -41,7 +48,7 @@ export async function publicLeaks(
     .sort((a, b) => (a.full < b.full ? -1 : a.full > b.full ? 1 : 0));
   for (const { e, full } of entries) {
     const rel = relative(publicRoot, full);
-    const word = telltaleIn(e.name);
+    const word = telltaleIn(e.name, columns);
     if (word !== undefined) problems.push(`public/${rel}: name reveals a label (${JSON.stringify(word)})`);
     if (e.isSymbolicLink()) {
       const target = await readlink(full);

@@ -1,7 +1,7 @@
 import { uniformFloat64 } from "pure-rand/distribution/uniformFloat64";
 import { uniformInt } from "pure-rand/distribution/uniformInt";
 import type { JumpableRandomGenerator } from "pure-rand/types/JumpableRandomGenerator";
-import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
+import { xoroshiro128plus, xoroshiro128plusFromState } from "pure-rand/generator/xoroshiro128plus";
 
 /**
  * A seeded random stream. Everything the generator draws goes through one of these, so a seed fixes
@@ -12,8 +12,16 @@ export class Random {
 
   constructor(private readonly gen: JumpableRandomGenerator) {}
 
-  static fromSeed(seed: number): Random {
-    return new Random(xoroshiro128plus(seed | 0));
+  /**
+   * The stream of a seed within a family of sets. Family 0 is xoroshiro128plus(seed) itself (the
+   * CheXpert-like sets); another family sets the state's last word, which no seed sets, so its streams
+   * are not those of any seed of another family: equal seeds never give two families the same images.
+   */
+  static fromSeed(seed: number, family = 0): Random {
+    if (family === 0) return new Random(xoroshiro128plus(seed | 0));
+    const state = [...xoroshiro128plus(seed | 0).getState()];
+    state[3] = family | 0; // 0 for every seed (pure-rand seeds the other three words)
+    return new Random(xoroshiro128plusFromState(state));
   }
 
   /**

@@ -187,7 +187,7 @@ export async function inspectTestset(dir: string): Promise<TestsetReport> {
     }
     if (seen.size === 0) problems.push(`public/${IMAGE_LIST}: lists no images`);
     await checkImages(root, paths, problems);
-    problems.push(...(await publicLeaks(root, seen, IMAGE_LIST)));
+    problems.push(...(await publicLeaks(root, seen, IMAGE_LIST, manifest?.tasks ?? [])));
   }
 
   const tasks = manifest?.tasks ?? [];
