@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ConfigError } from "@holdout/contracts";
 import { startWorker } from "../src/app.ts";
 import { loadWorkerConfig, runLimits, smokeLimits, tarballLimits } from "../src/config.ts";
-import { storedLog } from "../src/log-policy.ts";
+import { storedLog } from "../src/processors/log-policy.ts";
 
 const valid = {
   DATABASE_URL: "postgres://u@127.0.0.1/db",

@@ -1,9 +1,9 @@
 import { DelayedError, UnrecoverableError, WaitingError, type Job } from "bullmq";
 import { assertNever, EvaluateJobSchema, type EvaluateJob } from "@holdout/contracts";
 import { markCancelled, markFailed, releaseRun, returnToQueue } from "@holdout/db";
-import { evaluate, type EvaluateDeps, type Outcome } from "../evaluation.ts";
+import { evaluate, type EvaluateDeps, type Outcome } from "./evaluation.ts";
 import type { Logger } from "../logger.ts";
-import { stopReasonOf, type Run, type RunRegistry } from "../run-registry.ts";
+import { stopReasonOf, type Run, type RunRegistry } from "../runtime/run-registry.ts";
 
 export interface EvaluateProcessorDeps extends EvaluateDeps {
   registry: RunRegistry;
