@@ -20,8 +20,8 @@ export interface RunningWorker {
 
 /**
  * Builds and starts a worker from its configuration: the composition root, which only builds the
- * parts and wires them (README.md beside this file says which room holds what). Tests call this too, in
- * process, against the real PostgreSQL, Redis and Docker engine.
+ * parts and wires them (README.md beside this file says which room holds what). Tests call this
+ * too, in process, against the real PostgreSQL, Redis and Docker engine.
  */
 export async function startWorker(
   config: WorkerConfig,

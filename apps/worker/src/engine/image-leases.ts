@@ -69,7 +69,7 @@ export class ImageLeases {
     for (const lease of leases) await this.release(lease);
   }
 
-  /** Releases every lease of `owner` on the engine (an earlier attempt's, which this process may not know). */
+  /** Releases every lease of `owner` on the engine (an earlier attempt's: this process may not know it). */
   async releaseOwnedBy(owner: string): Promise<void> {
     await this.releaseAll((await this.sandbox.listLeases()).filter((lease) => lease.owner === owner));
   }

@@ -74,9 +74,9 @@ export async function describeWorkerEngine(engine: WorkerEngine) {
 }
 
 /**
- * What the engine adds to the ops server's /readyz: it must answer, its pinned images must still be there, its
- * disks must have their reserve free (when checked), and the answer carries the image store, the
- * pinned IDs and the free space.
+ * What the engine adds to the ops server's /readyz: it must answer, its pinned images must still be
+ * there, its disks must have their reserve free (when checked), and the answer carries the image
+ * store, the pinned IDs and the free space.
  */
 export function engineProbes(engine: WorkerEngine, config: WorkerConfig) {
   return {
