@@ -28,12 +28,10 @@ import type { WorkerMetrics } from "../runtime/metrics.ts";
 import type { Run } from "../runtime/run-registry.ts";
 import type { TestsetSource } from "../scoring/hidden-testset.ts";
 import { ladderStep, scoreRecord, splitOf } from "../scoring/scores.ts";
+import { checkRoom, type SpaceWait } from "./disk-wait.ts";
 import type { LogPolicy } from "./log-policy.ts";
 import { held, runPhase, type FailRun, type Model, type PhaseRun } from "./phase.ts";
 import type { SmokeSample } from "./smoke-sample.ts";
-
-/** A submission put back for want of disk space comes back after this long (to any worker). */
-const DISK_RETRY_MS = 60_000;
 
 export interface EvaluateDeps {
   db: Db;
@@ -55,6 +53,8 @@ export interface EvaluateDeps {
    * instead of starting a load that cannot fit. Null: not checked.
    */
   disk: Pick<DiskSpace, "shortfall"> | null;
+  /** HOLDOUT_DISK_WAIT_SECONDS, in ms: the longest a submission waits for room before it fails. */
+  diskWaitMs: number;
   workerName: string;
   /** How long a run's lease lasts without a heartbeat (HOLDOUT_HEARTBEAT_STALE_SECONDS). */
   leaseMs: number;
@@ -76,17 +76,20 @@ export interface JobContext {
    * the worker shuts down or the lease is lost; its lease is set once the run holds the submission.
    */
   run: Run;
+  /** How long the job has waited for a worker with enough free disk space. */
+  spaceWait?: SpaceWait;
 }
 
 /**
  * What the evaluation came to; `scored` names the competition whose tie marks need refreshing, and
- * `deferred` says another run holds a live lease on the submission, until when unless renewed.
+ * `deferred` says until when the job waits: for another run's live lease to lapse unless renewed,
+ * or, with `waitingForSpaceSince`, for a worker with room.
  */
 export type Outcome =
   | { kind: "scored"; competitionId: string }
   | { kind: "ended" }
   | { kind: "skipped" }
-  | { kind: "deferred"; until: Date };
+  | { kind: "deferred"; until: Date; waitingForSpaceSince?: number };
 
 /**
  * Evaluates one submission: prepare the model (load the image, or resolve the runtime image for a
@@ -101,14 +104,9 @@ export async function evaluate(deps: EvaluateDeps, job: JobContext): Promise<Out
   const { signal } = job.run;
   const submission = await findSubmission(db, id);
   if (!submission) throw new UnrecoverableError(`submission ${id} does not exist`);
-  // Before the run starts (nothing is counted or charged yet): a host short of disk space is the
-  // host's fault, and another worker, or this one later, may have room.
-  const short = await deps.disk?.shortfall(submission.kind === "image" ? Number(submission.uploadSize) : 0);
-  if (short) {
-    log.warn({ problem: short }, "not starting: too little free disk space; back to the queue, uncharged");
-    deps.metrics?.deferredForSpace();
-    return { kind: "deferred", until: new Date(Date.now() + DISK_RETRY_MS) };
-  }
+  const room = await checkRoom(deps, job, submission.kind === "image" ? Number(submission.uploadSize) : 0);
+  if (room.kind === "wait") return { kind: "deferred", until: room.until, waitingForSpaceSince: room.since };
+  if (room.kind === "failed") return { kind: "ended" };
   const start = await startRun(db, id, { worker: workerName, leaseMs: deps.leaseMs });
   if (start.lease === null) return notStarted(deps, job, start.refused);
   const lease = start.lease;

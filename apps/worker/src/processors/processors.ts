@@ -52,6 +52,7 @@ export function createProcessors(config: WorkerConfig, parts: ProcessorParts): P
       runsDir: inputs.runsDir,
       runtimeImage: engine.facts.runtime,
       disk: config.HOLDOUT_DISK_MIN_FREE_MB > 0 ? engine.disk : null,
+      diskWaitMs: config.HOLDOUT_DISK_WAIT_SECONDS * 1000,
       workerName,
       leaseMs: config.HOLDOUT_HEARTBEAT_STALE_SECONDS * 1000,
       limits: runLimits(config),
