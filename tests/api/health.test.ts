@@ -5,8 +5,8 @@ import { buildApp } from "@holdout/api";
 import { createQueue, QUEUE_EVALUATE } from "@holdout/contracts";
 import { createDb, ensureCompetition, type Db } from "@holdout/db";
 import { connectDocker } from "@holdout/sandbox";
-import { createWorkerMetrics } from "../../apps/worker/src/metrics.ts";
-import { startOpsServer, type OpsServer } from "../../apps/worker/src/ops-server.ts";
+import { createWorkerMetrics } from "../../apps/worker/src/runtime/metrics.ts";
+import { startOpsServer, type OpsServer } from "../../apps/worker/src/runtime/ops-server.ts";
 import { TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from "../support/env.ts";
 import { startStack, type Stack } from "../support/stack.ts";
 

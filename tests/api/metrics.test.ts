@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "@holdout/api";
 import { createQueue, QUEUE_EVALUATE } from "@holdout/contracts";
 import { createDb, ensureCompetition, createTeamWithToken, currentPhaseAt } from "@holdout/db";
-import { createWorkerMetrics } from "../../apps/worker/src/metrics.ts";
+import { createWorkerMetrics } from "../../apps/worker/src/runtime/metrics.ts";
 import { TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from "../support/env.ts";
 import { tarBuffer } from "../support/images.ts";
 import { startStack, type Stack } from "../support/stack.ts";

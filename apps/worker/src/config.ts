@@ -100,6 +100,13 @@ export const WorkerConfigSchema = z
      * size) is not started: the submission goes back to the queue, uncharged. 0: not checked.
      */
     HOLDOUT_DISK_MIN_FREE_MB: z.coerce.number().int().min(0).default(2048),
+    /**
+     * How long a submission may wait for a worker with room for its upload (it goes back to the
+     * queue every minute meanwhile). Past it the submission fails as `infrastructure`, not charged,
+     * saying that no worker had room: an upload larger than any worker's free space would otherwise
+     * stay queued for ever.
+     */
+    HOLDOUT_DISK_WAIT_SECONDS: positiveInt(1800),
     HOLDOUT_RUN_TIMEOUT_SECONDS: positiveInt(1800),
     HOLDOUT_RUN_MEMORY_MB: positiveInt(4096),
     HOLDOUT_RUN_CPUS: z.coerce.number().positive().default(1),

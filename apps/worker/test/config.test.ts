@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { ConfigError } from "@holdout/contracts";
 import { startWorker } from "../src/app.ts";
 import { loadWorkerConfig, runLimits, smokeLimits, tarballLimits } from "../src/config.ts";
-import { storedLog } from "../src/log-policy.ts";
+import { inWords } from "../src/processors/disk-wait.ts";
+import { storedLog } from "../src/processors/log-policy.ts";
 
 const valid = {
   DATABASE_URL: "postgres://u@127.0.0.1/db",
@@ -92,6 +93,11 @@ describe("pipeline settings", () => {
     // Unset: the default runtime image if the engine has it (engine-checks.ts), never required.
     expect(c.HOLDOUT_RUNTIME_IMAGE).toBeUndefined();
     expect(c.HOLDOUT_DISK_MIN_FREE_MB).toBe(2048);
+    // A submission no worker has room for fails after half an hour, not never.
+    expect(c.HOLDOUT_DISK_WAIT_SECONDS).toBe(1800);
+    expect(() => loadWorkerConfig({ ...valid, HOLDOUT_DISK_WAIT_SECONDS: "0" })).toThrow(
+      /HOLDOUT_DISK_WAIT_SECONDS:/,
+    );
     expect(c.HOLDOUT_HEARTBEAT_STALE_SECONDS + c.HOLDOUT_RECONCILE_INTERVAL_SECONDS).toBeLessThanOrEqual(120);
     expect(c.HOLDOUT_BOOTSTRAP_REPLICATES).toBe(2000);
   });
@@ -105,7 +111,17 @@ describe("pipeline settings", () => {
   });
 });
 
-describe("hidden-run log policy", () => {
+describe("a wait as a team reads it", () => {
+  it("in whole seconds, minutes or hours, singular for one", () => {
+    expect(inWords(1000)).toBe("1 second");
+    expect(inWords(90_000)).toBe("90 seconds");
+    expect(inWords(1800_000)).toBe("30 minutes");
+    expect(inWords(5400_000)).toBe("90 minutes");
+    expect(inWords(7200_000)).toBe("2 hours");
+  });
+});
+
+describe("run log policy", () => {
   const log = Array.from({ length: 200 }, (_, i) => `line ${i}`).join("\n") + "\nTraceback: boom\n";
 
   it("tail keeps the end (the traceback), from a line start, and says so", () => {
@@ -116,6 +132,10 @@ describe("hidden-run log policy", () => {
     );
     expect(stored.text.endsWith("Traceback: boom\n")).toBe(true);
     expect(Buffer.byteLength(stored.text.split("\n").slice(1).join("\n"))).toBeLessThanOrEqual(100);
+  });
+
+  it("full (the smoke run's) keeps the log as the sandbox capped it", () => {
+    expect(storedLog({ kind: "full" }, log, true)).toEqual({ text: log, truncated: true });
   });
 
   it("tail leaves a short log as it is; none shows nothing of it", () => {

@@ -17,6 +17,11 @@ export const QUEUE_EVALUATE = "evaluate";
 
 export const EvaluateJobSchema = z.object({
   submissionId: z.uuid(),
+  /**
+   * Set by a worker that put the job back for want of disk space (ms since the epoch, the first such
+   * time in a row): past the worker's HOLDOUT_DISK_WAIT_SECONDS the submission fails, refunded.
+   */
+  waitingForSpaceSince: z.number().int().positive().optional(),
 });
 export type EvaluateJob = z.infer<typeof EvaluateJobSchema>;
 

@@ -1,7 +1,7 @@
 import { updateLeaderTies, type Db } from "@holdout/db";
 import type { BootstrapOptions } from "@holdout/scorer";
 import type { HiddenTestset } from "./hidden-testset.ts";
-import { boardStudies, decideTies } from "./scoring.ts";
+import { boardStudies, decideTies } from "./scores.ts";
 
 /**
  * Recomputes the competition's "tied with the leader" marks (see decideTies) on each board it shows

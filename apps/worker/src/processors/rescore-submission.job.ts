@@ -9,9 +9,9 @@ import {
   type Db,
 } from "@holdout/db";
 import { parsePredictionsCsv, PredictionsError, type BootstrapOptions } from "@holdout/scorer";
-import type { HiddenTestset, TestsetSource } from "../hidden-testset.ts";
+import type { HiddenTestset, TestsetSource } from "../scoring/hidden-testset.ts";
 import type { Logger } from "../logger.ts";
-import { scoreRecord, splitOf } from "../scoring.ts";
+import { scoreRecord, splitOf } from "../scoring/scores.ts";
 
 export interface RescoreDeps {
   db: Db;

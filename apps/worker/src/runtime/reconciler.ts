@@ -10,7 +10,8 @@ import {
   type Db,
   type UnfinishedSubmission,
 } from "@holdout/db";
-import type { Logger } from "./logger.ts";
+import type { WorkerConfig } from "../config.ts";
+import type { Logger } from "../logger.ts";
 import { startPeriodic } from "./periodic.ts";
 
 export interface ReconcilerOptions {
@@ -149,5 +150,21 @@ export function startReconciler(opts: ReconcilerOptions, intervalMs: number): { 
     },
     intervalMs,
     (err) => opts.log.warn({ err }, "reconciler pass failed; trying again at the next one"),
+  );
+}
+
+/** This worker's reconciler, as configured (a pass every HOLDOUT_RECONCILE_INTERVAL_SECONDS). */
+export function reconcilerFor(
+  config: WorkerConfig,
+  parts: Pick<ReconcilerOptions, "db" | "queue" | "competitionId" | "log">,
+): { stop(): Promise<void> } {
+  return startReconciler(
+    {
+      ...parts,
+      staleMs: config.HOLDOUT_HEARTBEAT_STALE_SECONDS * 1000,
+      maxRequeues: config.HOLDOUT_RECONCILE_MAX_REQUEUES,
+      workerName: config.HOLDOUT_WORKER_NAME,
+    },
+    config.HOLDOUT_RECONCILE_INTERVAL_SECONDS * 1000,
   );
 }

@@ -4,9 +4,10 @@ import { assertNever } from "@holdout/contracts";
  * What a team may read of a run's log. The hidden run's log could otherwise carry the test set out
  * (a model can print anything it reads), so the competition chooses: nothing (the default), or a short
  * tail (enough for the traceback of a crash). Organizers read the whole log whatever the policy; the
- * smoke run's log, on the public development set, is the team's in full.
+ * smoke run's log, on the public development set, is the team's in full (`full`: the sandbox has
+ * already capped it).
  */
-export type LogPolicy = { kind: "none" } | { kind: "tail"; bytes: number };
+export type LogPolicy = { kind: "full" } | { kind: "none" } | { kind: "tail"; bytes: number };
 
 export interface StoredLog {
   text: string;
@@ -15,6 +16,8 @@ export interface StoredLog {
 
 export function storedLog(policy: LogPolicy, log: string, alreadyTruncated: boolean): StoredLog {
   switch (policy.kind) {
+    case "full":
+      return { text: log, truncated: alreadyTruncated };
     case "none":
       // Withheld, not cut: `truncated` would tell the team its log was long.
       return {

@@ -1,4 +1,6 @@
+import { withLock, type Db } from "@holdout/db";
 import { ImageGone, type ImageLease, type LoadedImage, type Released, type Sandbox } from "@holdout/sandbox";
+import type { Logger } from "../logger.ts";
 
 /** Loads after which the image was gone every time before it could be leased: something is wrong. */
 const MAX_LOADS = 3;
@@ -26,7 +28,7 @@ export interface ImageLeasesOptions {
  */
 export class ImageLeases {
   constructor(
-    private readonly sandbox: Pick<Sandbox, "leaseImage" | "releaseLease">,
+    private readonly sandbox: Pick<Sandbox, "leaseImage" | "releaseLease" | "listLeases">,
     private readonly opts: ImageLeasesOptions,
   ) {}
 
@@ -62,4 +64,33 @@ export class ImageLeases {
       this.opts.onReleaseProblem(lease, { err });
     }
   }
+
+  async releaseAll(leases: readonly ImageLease[]): Promise<void> {
+    for (const lease of leases) await this.release(lease);
+  }
+
+  /** Releases every lease of `owner` on the engine (an earlier attempt's: this process may not know it). */
+  async releaseOwnedBy(owner: string): Promise<void> {
+    await this.releaseAll((await this.sandbox.listLeases()).filter((lease) => lease.owner === owner));
+  }
+}
+
+/**
+ * This worker's ImageLeases: a lease outlives its evaluation (both runs' wall clocks and an hour for
+ * loading and cleanup), and takes and releases on one image are serialized across the deployment
+ * by a PostgreSQL advisory lock.
+ */
+export function imageLeasesFor(
+  sandbox: ConstructorParameters<typeof ImageLeases>[0],
+  opts: { db: Db; runsMs: number; log: Logger },
+): ImageLeases {
+  return new ImageLeases(sandbox, {
+    ttlMs: opts.runsMs + 3600_000,
+    serialize: (imageId, fn) => withLock(opts.db, `holdout:image-lease:${imageId}`, fn),
+    onReleaseProblem: (lease, { err, released }) =>
+      opts.log.warn(
+        { err, lease: lease.ref, released },
+        "could not release an image lease; a later sweep releases it once its submission has ended",
+      ),
+  });
 }

@@ -1,6 +1,7 @@
 import os from "node:os";
 import { recordHeartbeat, removeHeartbeat, type Db } from "@holdout/db";
-import type { Logger } from "./logger.ts";
+import type { WorkerConfig } from "../config.ts";
+import type { Logger } from "../logger.ts";
 import type { RunRegistry } from "./run-registry.ts";
 
 export interface HeartbeatOptions {
@@ -14,6 +15,25 @@ export interface HeartbeatOptions {
   log: Logger;
 }
 
+export interface Heartbeat {
+  beat(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** This worker's heartbeat, as configured: a lease lasts HOLDOUT_HEARTBEAT_STALE_SECONDS. */
+export function heartbeatFor(
+  config: WorkerConfig,
+  parts: Pick<HeartbeatOptions, "db" | "registry" | "log">,
+): Heartbeat {
+  return startHeartbeat({
+    ...parts,
+    name: config.HOLDOUT_WORKER_NAME,
+    concurrency: config.HOLDOUT_WORKER_CONCURRENCY,
+    intervalMs: config.HOLDOUT_HEARTBEAT_SECONDS * 1000,
+    leaseMs: config.HOLDOUT_HEARTBEAT_STALE_SECONDS * 1000,
+  });
+}
+
 /**
  * Every `intervalMs`: this worker's WorkerHeartbeat row, the renewal of its runs' leases, and the
  * cancel check (a run whose team asked to cancel is stopped here, so within one interval). A run
@@ -21,7 +41,7 @@ export interface HeartbeatOptions {
  * none of this one's writes would be accepted. A failed beat (database down) is logged and the next
  * one tried; beats never overlap.
  */
-export function startHeartbeat(opts: HeartbeatOptions): { beat(): Promise<void>; stop(): Promise<void> } {
+export function startHeartbeat(opts: HeartbeatOptions): Heartbeat {
   const identity = {
     name: opts.name,
     host: os.hostname(),

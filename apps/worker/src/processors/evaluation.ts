@@ -1,8 +1,6 @@
-import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { UnrecoverableError } from "bullmq";
 import {
-  assertNever,
   BundleCommandError,
   DEFAULT_BUNDLE_COMMAND,
   hiddenRunFailureText,
@@ -17,38 +15,23 @@ import {
   markScoring,
   noteRunning,
   recordScore,
-  saveSubmissionLog,
   startRun,
   type Db,
-  type RunPhase,
   type RunStart,
 } from "@holdout/db";
-import {
-  assembleWorkspace,
-  removeWorkspace,
-  SandboxRejection,
-  type ImageLease,
-  type RunLimits,
-  type RunResult,
-  type Sandbox,
-  type TrustedImage,
-} from "@holdout/sandbox";
-import { parsePredictionsCsv, PredictionsError, type BootstrapOptions } from "@holdout/scorer";
-import type { DiskSpace } from "./disk-space.ts";
-import type { TestsetSource } from "./hidden-testset.ts";
-import type { ImageLeases } from "./image-leases.ts";
-import { storedLog, type LogPolicy } from "./log-policy.ts";
-import type { Logger } from "./logger.ts";
-import type { WorkerMetrics } from "./metrics.ts";
-import { RunStopped, type Run } from "./run-registry.ts";
-import { ladderStep, scoreRecord, splitOf } from "./scoring.ts";
+import { SandboxRejection, type RunLimits, type Sandbox, type TrustedImage } from "@holdout/sandbox";
+import type { BootstrapOptions } from "@holdout/scorer";
+import type { DiskSpace } from "../engine/disk-space.ts";
+import type { ImageLeases } from "../engine/image-leases.ts";
+import type { Logger } from "../logger.ts";
+import type { WorkerMetrics } from "../runtime/metrics.ts";
+import type { Run } from "../runtime/run-registry.ts";
+import type { TestsetSource } from "../scoring/hidden-testset.ts";
+import { ladderStep, scoreRecord, splitOf } from "../scoring/scores.ts";
+import { checkRoom, type SpaceWait } from "./disk-wait.ts";
+import type { LogPolicy } from "./log-policy.ts";
+import { held, runPhase, type FailRun, type Model, type PhaseRun } from "./phase.ts";
 import type { SmokeSample } from "./smoke-sample.ts";
-
-/** A submission put back for want of disk space comes back after this long (to any worker). */
-const DISK_RETRY_MS = 60_000;
-
-/** The label on every sandbox object of a submission's runs. */
-export const SUBMISSION_LABEL = "holdout.submission";
 
 export interface EvaluateDeps {
   db: Db;
@@ -70,6 +53,8 @@ export interface EvaluateDeps {
    * instead of starting a load that cannot fit. Null: not checked.
    */
   disk: Pick<DiskSpace, "shortfall"> | null;
+  /** HOLDOUT_DISK_WAIT_SECONDS, in ms: the longest a submission waits for room before it fails. */
+  diskWaitMs: number;
   workerName: string;
   /** How long a run's lease lasts without a heartbeat (HOLDOUT_HEARTBEAT_STALE_SECONDS). */
   leaseMs: number;
@@ -91,43 +76,20 @@ export interface JobContext {
    * the worker shuts down or the lease is lost; its lease is set once the run holds the submission.
    */
   run: Run;
-}
-
-type Model =
-  | { kind: "image"; imageId: string; size: number; lease: ImageLease }
-  | { kind: "bundle"; imageId: string; size: number; command: string[]; bundleDir: string };
-
-type Verdict = Exclude<RunResult["verdict"], "ok">;
-
-function categoryOf(verdict: Verdict): FailureCategory {
-  switch (verdict) {
-    case "timeout":
-      return "timeout";
-    case "out_of_memory":
-      return "out_of_memory";
-    case "nonzero_exit":
-      return "nonzero_exit";
-    case "no_output":
-      return "no_output";
-    default:
-      return assertNever(verdict);
-  }
+  /** How long the job has waited for a worker with enough free disk space. */
+  spaceWait?: SpaceWait;
 }
 
 /**
  * What the evaluation came to; `scored` names the competition whose tie marks need refreshing, and
- * `deferred` says another run holds a live lease on the submission, until when unless renewed.
+ * `deferred` says until when the job waits: for another run's live lease to lapse unless renewed,
+ * or, with `waitingForSpaceSince`, for a worker with room.
  */
 export type Outcome =
   | { kind: "scored"; competitionId: string }
   | { kind: "ended" }
   | { kind: "skipped" }
-  | { kind: "deferred"; until: Date };
-
-/** A write the database refused because the run no longer holds its lease: the run stops here. */
-async function held(written: Promise<boolean>): Promise<void> {
-  if (!(await written)) throw new RunStopped("lost");
-}
+  | { kind: "deferred"; until: Date; waitingForSpaceSince?: number };
 
 /**
  * Evaluates one submission: prepare the model (load the image, or resolve the runtime image for a
@@ -142,14 +104,9 @@ export async function evaluate(deps: EvaluateDeps, job: JobContext): Promise<Out
   const { signal } = job.run;
   const submission = await findSubmission(db, id);
   if (!submission) throw new UnrecoverableError(`submission ${id} does not exist`);
-  // Before the run starts (nothing is counted or charged yet): a host short of disk space is the
-  // host's fault, and another worker, or this one later, may have room.
-  const short = await deps.disk?.shortfall(submission.kind === "image" ? Number(submission.uploadSize) : 0);
-  if (short) {
-    log.warn({ problem: short }, "not starting: too little free disk space; back to the queue, uncharged");
-    deps.metrics?.deferredForSpace();
-    return { kind: "deferred", until: new Date(Date.now() + DISK_RETRY_MS) };
-  }
+  const room = await checkRoom(deps, job, submission.kind === "image" ? Number(submission.uploadSize) : 0);
+  if (room.kind === "wait") return { kind: "deferred", until: room.until, waitingForSpaceSince: room.since };
+  if (room.kind === "failed") return { kind: "ended" };
   const start = await startRun(db, id, { worker: workerName, leaseMs: deps.leaseMs });
   if (start.lease === null) return notStarted(deps, job, start.refused);
   const lease = start.lease;
@@ -160,9 +117,7 @@ export async function evaluate(deps: EvaluateDeps, job: JobContext): Promise<Out
   // attempt is counted before it creates anything), and skips the engine round trips.
   if (submission.attempts > 0) await deps.reapPrevious?.(id);
 
-  const ran = (phase: RunPhase, run: RunResult, outcome: string) =>
-    deps.metrics?.runFinished({ phase, outcome, seconds: run.durationMs / 1000 });
-  const fail = async (category: FailureCategory, message: string, phase?: RunPhase): Promise<Outcome> => {
+  const fail: FailRun = async (category, message, phase) => {
     // A hidden run's failure tells the team its category in fixed words: the message could carry
     // what the model read of the test set (its cells, the missing studies, an exit code it chose).
     // Organizers keep the message as the worker saw it.
@@ -170,6 +125,9 @@ export async function evaluate(deps: EvaluateDeps, job: JobContext): Promise<Out
     const shown = phase === "hidden" ? hiddenRunFailureText(category) : message;
     await held(markFailed(db, id, category, shown, workerName, { holder: lease, ...where }));
     log.info({ category, phase }, "evaluation ended: failed");
+  };
+  const ended = async (category: FailureCategory, message: string): Promise<Outcome> => {
+    await fail(category, message);
     return { kind: "ended" };
   };
 
@@ -180,7 +138,7 @@ export async function evaluate(deps: EvaluateDeps, job: JobContext): Promise<Out
     try {
       command = parseBundleCommand(submission.command ?? DEFAULT_BUNDLE_COMMAND);
     } catch (err) {
-      if (err instanceof BundleCommandError) return fail("invalid_upload", `the command: ${err.message}`);
+      if (err instanceof BundleCommandError) return ended("invalid_upload", `the command: ${err.message}`);
       throw err;
     }
     const runtime = deps.runtimeImage;
@@ -206,85 +164,65 @@ export async function evaluate(deps: EvaluateDeps, job: JobContext): Promise<Out
       });
       model = { kind: "image", imageId: loaded.imageId, size: loaded.size, lease: loaded.lease };
     } catch (err) {
-      if (err instanceof SandboxRejection) return fail("image_rejected", err.reason);
+      if (err instanceof SandboxRejection) return ended("image_rejected", err.reason);
       throw err;
     }
   }
 
+  const r: PhaseRun = {
+    db,
+    sandbox: deps.sandbox,
+    runsDir: deps.runsDir,
+    labels: deps.labels,
+    metrics: deps.metrics,
+    submissionId: id,
+    signal,
+    lease,
+    model,
+    fail,
+  };
   try {
     signal.throwIfAborted();
     if (deps.smoke) {
       const { sample, limits } = deps.smoke;
       const n = sample.studies.length;
-      await held(noteRunning(db, lease, `smoke run started on ${n} development-set studies`));
-      const run = await runPhase(
-        deps,
-        job,
-        model,
-        { dir: sample.publicDir, owner: "the development-set sample" },
+      const smoke = await runPhase(r, {
+        phase: "smoke",
+        workspace: { dir: sample.publicDir, owner: "the development-set sample" },
         limits,
-      );
-      if ("rejected" in run) return await fail("invalid_upload", run.rejected, "smoke");
-      // The smoke log is the team's to read in full (the sandbox has already capped it).
-      await held(saveSubmissionLog(db, lease, run.log, run.logTruncated, "smoke"));
-      if (run.verdict !== "ok") {
-        ran("smoke", run, categoryOf(run.verdict));
-        return await fail(categoryOf(run.verdict), run.message, "smoke");
-      }
-      try {
-        parsePredictionsCsv((run.predictions ?? Buffer.alloc(0)).toString("utf8"), sample.studies);
-      } catch (err) {
-        if (!(err instanceof PredictionsError)) throw err;
-        ran("smoke", run, "invalid_output");
-        return await fail("invalid_output", err.message, "smoke");
-      }
-      ran("smoke", run, "ok");
+        studies: sample.studies,
+        startNote: `smoke run started on ${n} development-set studies`,
+        logPolicy: { kind: "full" },
+      });
+      if (smoke.ended) return { kind: "ended" };
       await held(
         noteRunning(db, lease, `smoke run passed: valid predictions for ${n} studies`, {
           smokePassedAt: new Date(),
         }),
       );
-      log.info({ ms: run.durationMs }, "smoke run passed");
+      log.info({ ms: smoke.run.durationMs }, "smoke run passed");
     }
 
     signal.throwIfAborted();
     const testset = deps.testset.get();
-    await held(noteRunning(db, lease, "hidden run started"));
-    const run = await runPhase(
-      deps,
-      job,
-      model,
-      { dir: testset.publicDir, owner: "the test set" },
-      deps.limits,
-    );
-    if ("rejected" in run) return await fail("invalid_upload", run.rejected, "hidden");
-    // The team's copy as the log policy allows; organizers keep the whole captured log.
-    const shown = storedLog(deps.hiddenLog, run.log, run.logTruncated);
-    await held(saveSubmissionLog(db, lease, shown.text, shown.truncated, "hidden", run.log));
-    if (run.verdict !== "ok") {
-      ran("hidden", run, categoryOf(run.verdict));
-      return await fail(categoryOf(run.verdict), run.message, "hidden");
-    }
-    log.info({ ms: run.durationMs }, "hidden run finished");
-
-    signal.throwIfAborted();
-    await held(markScoring(db, lease, { digest: model.imageId, size: model.size }));
-    let predictions;
-    try {
-      predictions = parsePredictionsCsv(
-        (run.predictions ?? Buffer.alloc(0)).toString("utf8"),
-        testset.studies,
-      );
-    } catch (err) {
-      if (!(err instanceof PredictionsError)) throw err;
-      ran("hidden", run, "invalid_output");
-      return await fail("invalid_output", err.message, "hidden");
-    }
-    ran("hidden", run, "ok");
+    const hidden = await runPhase(r, {
+      phase: "hidden",
+      workspace: { dir: testset.publicDir, owner: "the test set" },
+      limits: deps.limits,
+      studies: testset.studies,
+      startNote: "hidden run started",
+      logPolicy: deps.hiddenLog,
+      beforeParse: async () => {
+        log.info("hidden run finished");
+        signal.throwIfAborted();
+        await held(markScoring(db, lease, { digest: model.imageId, size: model.size }));
+      },
+    });
+    if (hidden.ended) return { kind: "ended" };
     // The competition's split and ladder as they are now (the split is fixed once anything is scored).
     const policy = await getCompetitionPolicy(db, submission.competitionId);
     const split = splitOf(policy);
-    const record = scoreRecord(testset, predictions, deps.bootstrap, split);
+    const record = scoreRecord(testset, hidden.predictions, deps.bootstrap, split);
     signal.throwIfAborted();
     const ladder = policy.ladder ? ladderStep(testset, record, deps.bootstrap, split) : undefined;
     await held(recordScore(db, lease, record, ladder ? { ladder } : {}));
@@ -326,42 +264,4 @@ async function notStarted(
   }
   log.info({ state: refused?.state }, "submission no longer runnable; skipping");
   return { kind: "skipped" };
-}
-
-/**
- * One run in the sandbox. An image sees `workspace` itself; a bundle sees it and its own files
- * side by side, assembled for this run and removed after it.
- */
-async function runPhase(
-  deps: EvaluateDeps,
-  job: JobContext,
-  model: Model,
-  workspace: { dir: string; owner: string },
-  limits: RunLimits,
-): Promise<RunResult | { rejected: string }> {
-  let assembled: string | null = null;
-  if (model.kind === "bundle") {
-    assembled = path.join(deps.runsDir, randomUUID());
-    try {
-      await assembleWorkspace(assembled, [
-        { dir: workspace.dir, owner: workspace.owner },
-        { dir: model.bundleDir, owner: "the bundle" },
-      ]);
-    } catch (err) {
-      if (err instanceof SandboxRejection) return { rejected: err.reason };
-      throw err;
-    }
-  }
-  try {
-    return await deps.sandbox.runSubmission({
-      imageId: model.imageId,
-      workspaceHostDir: assembled ?? workspace.dir,
-      limits,
-      labels: { ...deps.labels, [SUBMISSION_LABEL]: job.submissionId },
-      signal: job.run.signal,
-      ...(model.kind === "bundle" ? { command: model.command } : {}),
-    });
-  } finally {
-    if (assembled) await removeWorkspace(assembled);
-  }
 }

@@ -1,9 +1,9 @@
 import { DelayedError, UnrecoverableError, WaitingError, type Job } from "bullmq";
 import { assertNever, EvaluateJobSchema, type EvaluateJob } from "@holdout/contracts";
 import { markCancelled, markFailed, releaseRun, returnToQueue } from "@holdout/db";
-import { evaluate, type EvaluateDeps, type Outcome } from "../evaluation.ts";
+import { evaluate, type EvaluateDeps, type Outcome } from "./evaluation.ts";
 import type { Logger } from "../logger.ts";
-import { stopReasonOf, type Run, type RunRegistry } from "../run-registry.ts";
+import { stopReasonOf, type Run, type RunRegistry } from "../runtime/run-registry.ts";
 
 export interface EvaluateProcessorDeps extends EvaluateDeps {
   registry: RunRegistry;
@@ -22,19 +22,22 @@ const DEFER_MARGIN_MS = 1_000;
  * `cancelled`. On shutdown the run is stopped and handed back: the submission returns to `queued` and
  * the job to the wait list without using up an attempt, for this or another worker to take. A job
  * whose submission another run still holds waits (delayed, no attempt used) until that run's lease
- * would lapse.
+ * would lapse; one put back for want of disk space keeps in its payload since when it has waited
+ * (see disk-wait.ts).
  */
 export function createEvaluateProcessor(deps: EvaluateProcessorDeps) {
   return async (job: Job<EvaluateJob>, token?: string): Promise<void> => {
     const parsed = EvaluateJobSchema.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError(`malformed job payload: ${parsed.error.message}`);
-    const { submissionId } = parsed.data;
+    const { submissionId, waitingForSpaceSince } = parsed.data;
     const log = deps.log.child({ submissionId, jobId: job.id });
     const run = deps.registry.begin(submissionId);
+    // The wait for disk space is the job's, kept in its payload across the workers that defer it.
+    const spaceWait = { since: waitingForSpaceSince, end: () => job.updateData({ submissionId }) };
     let outcome: Outcome;
     try {
       run.signal.throwIfAborted();
-      outcome = await evaluate(deps, { submissionId, log, run });
+      outcome = await evaluate(deps, { submissionId, log, run, spaceWait });
     } catch (err) {
       return await afterFailure(deps, { job, token, log, run }, err);
     } finally {
@@ -50,6 +53,9 @@ export function createEvaluateProcessor(deps: EvaluateProcessorDeps) {
         return;
       case "deferred": {
         if (token === undefined) throw new Error("cannot delay a job without its lock token");
+        const since = outcome.waitingForSpaceSince;
+        if (since !== undefined && since !== waitingForSpaceSince)
+          await job.updateData({ submissionId, waitingForSpaceSince: since });
         const at = Math.max(outcome.until.getTime(), Date.now()) + DEFER_MARGIN_MS;
         await job.moveToDelayed(at, token);
         // Tells BullMQ the job was moved, not failed: no attempt is used up.

@@ -2,10 +2,13 @@ import type Docker from "dockerode";
 import { isFinalState, UUID } from "@holdout/contracts";
 import { submissionStates, type Db } from "@holdout/db";
 import { reapLeftovers, type ImageLease, type Sandbox } from "@holdout/sandbox";
-import { SUBMISSION_LABEL } from "./evaluation.ts";
-import type { Logger } from "./logger.ts";
-import { startPeriodic } from "./periodic.ts";
-import type { RunRegistry } from "./run-registry.ts";
+import type { Logger } from "../logger.ts";
+import { startPeriodic } from "../runtime/periodic.ts";
+import type { RunRegistry } from "../runtime/run-registry.ts";
+import type { ImageLeases } from "./image-leases.ts";
+
+/** The label on every sandbox object of a submission's runs. */
+export const SUBMISSION_LABEL = "holdout.submission";
 
 export interface SweeperOptions {
   docker: Docker;
@@ -13,7 +16,7 @@ export interface SweeperOptions {
   db: Db;
   registry: Pick<RunRegistry, "ids">;
   /** Releases leases (through the worker's ImageLeases, as its runs do). */
-  release(leases: ImageLease[]): Promise<void>;
+  release(leases: readonly ImageLease[]): Promise<void>;
   /** This worker's labels on its sandbox objects. */
   workerLabels: Record<string, string>;
   log: Logger;
@@ -60,4 +63,17 @@ export function startSweeper(opts: SweeperOptions, intervalMs: number): { stop()
     intervalMs,
     (err) => log.warn({ err }, "could not sweep sandbox leftovers; trying again at the next sweep"),
   );
+}
+
+/**
+ * Removes what earlier attempts of a submission left on the engine: its containers and volume (by
+ * its label) and its image leases.
+ */
+export async function reapSubmission(
+  docker: Docker,
+  images: Pick<ImageLeases, "releaseOwnedBy">,
+  submissionId: string,
+): Promise<void> {
+  await reapLeftovers(docker, { [SUBMISSION_LABEL]: submissionId });
+  await images.releaseOwnedBy(submissionId);
 }

@@ -1,7 +1,8 @@
 import type { ReadinessProbe } from "@holdout/contracts";
 import { startOpsServer as startOps, type OpsServer } from "@holdout/contracts/ops";
 import { pingDatabase, type Db } from "@holdout/db";
-import type { Logger } from "./logger.ts";
+import type { WorkerConfig } from "../config.ts";
+import type { Logger } from "../logger.ts";
 import type { WorkerMetrics } from "./metrics.ts";
 
 export type { OpsServer };
@@ -48,4 +49,13 @@ export function startOpsServer(opts: WorkerOpsOptions): Promise<OpsServer> {
     ...(opts.log ? { log: opts.log } : {}),
     ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
   });
+}
+
+/** The ops listener on HOLDOUT_OPS_PORT and HOLDOUT_OPS_HOST; null when no port is configured. */
+export async function opsFor(
+  config: WorkerConfig,
+  opts: Omit<WorkerOpsOptions, "port" | "host">,
+): Promise<OpsServer | null> {
+  if (config.HOLDOUT_OPS_PORT === undefined) return null;
+  return startOpsServer({ ...opts, port: config.HOLDOUT_OPS_PORT, host: config.HOLDOUT_OPS_HOST });
 }

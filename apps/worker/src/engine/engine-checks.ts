@@ -2,8 +2,8 @@ import { access } from "node:fs/promises";
 import type Docker from "dockerode";
 import { ConfigError } from "@holdout/contracts";
 import { engineStorage, resolveTrustedImage, type EngineStorage, type TrustedImage } from "@holdout/sandbox";
-import { DEFAULT_RUNTIME_IMAGE, type WorkerConfig } from "./config.ts";
-import type { Logger } from "./logger.ts";
+import { DEFAULT_RUNTIME_IMAGE, type WorkerConfig } from "../config.ts";
+import type { Logger } from "../logger.ts";
 
 /** What the worker found on its engine at start, and holds to until it stops. */
 export interface EngineFacts {

@@ -36,7 +36,7 @@ export async function freeSpace(path: string): Promise<FreeSpace> {
  * The worker's view of the disks a run fills: the engine's data root (a loaded image lands there,
  * unpacked) and its own work dir. Running out is the host's fault, not the model's: the worker checks
  * before it starts a load and, short of space, hands the submission back to the queue uncharged
- * rather than start a load it knows cannot fit.
+ * rather than start a load it knows cannot fit (for a while: see processors/disk-wait.ts).
  */
 export class DiskSpace {
   constructor(private readonly opts: DiskSpaceOptions) {}

@@ -1,0 +1,78 @@
+import type { LeaderTiesQueue } from "@holdout/contracts";
+import type { Db } from "@holdout/db";
+import { runLimits, smokeLimits, type WorkerConfig } from "../config.ts";
+import type { Janitor } from "../engine/janitor.ts";
+import type { WorkerEngine } from "../engine/open-engine.ts";
+import type { Logger } from "../logger.ts";
+import type { WorkerMetrics } from "../runtime/metrics.ts";
+import type { Processors } from "../runtime/queues.ts";
+import type { RunRegistry } from "../runtime/run-registry.ts";
+import { createEvaluateProcessor } from "./evaluate-submission.job.ts";
+import type { RunInputs } from "./inputs.ts";
+import { createLeaderTiesProcessor, tieRefresher } from "./leader-ties.job.ts";
+import type { LogPolicy } from "./log-policy.ts";
+import { createRescoreProcessor } from "./rescore-submission.job.ts";
+
+/** The parts of the worker its processors use. */
+export interface ProcessorParts {
+  db: Db;
+  engine: WorkerEngine;
+  janitor: Pick<Janitor, "images" | "reap">;
+  inputs: RunInputs;
+  registry: RunRegistry;
+  metrics: WorkerMetrics;
+  /** Where a failed tie refresh is handed over to a leader-ties job. */
+  tiesQueue: Pick<LeaderTiesQueue, "add">;
+  log: Logger;
+}
+
+/** The team's copy of the hidden run's log, as the competition's settings say. */
+export function hiddenLogPolicy(config: WorkerConfig): LogPolicy {
+  return config.HOLDOUT_HIDDEN_LOG_POLICY === "none"
+    ? { kind: "none" }
+    : { kind: "tail", bytes: config.HOLDOUT_HIDDEN_LOG_TAIL_KB * 1024 };
+}
+
+/** The evaluate, re-score and leader-ties processors, with this worker's settings and parts. */
+export function createProcessors(config: WorkerConfig, parts: ProcessorParts): Processors {
+  const { db, engine, janitor, inputs, log } = parts;
+  const { testset, smokeSample } = inputs;
+  const bootstrap = { replicates: config.HOLDOUT_BOOTSTRAP_REPLICATES, seed: config.HOLDOUT_BOOTSTRAP_SEED };
+  const workerName = config.HOLDOUT_WORKER_NAME;
+  const refreshTies = tieRefresher({ db, bootstrap, queue: parts.tiesQueue });
+  return {
+    evaluate: createEvaluateProcessor({
+      db,
+      sandbox: engine.sandbox,
+      images: janitor.images,
+      hiddenLog: hiddenLogPolicy(config),
+      testset,
+      smoke: smokeSample ? { sample: smokeSample, limits: smokeLimits(config) } : null,
+      dataDir: config.HOLDOUT_DATA_DIR,
+      runsDir: inputs.runsDir,
+      runtimeImage: engine.facts.runtime,
+      disk: config.HOLDOUT_DISK_MIN_FREE_MB > 0 ? engine.disk : null,
+      diskWaitMs: config.HOLDOUT_DISK_WAIT_SECONDS * 1000,
+      workerName,
+      leaseMs: config.HOLDOUT_HEARTBEAT_STALE_SECONDS * 1000,
+      limits: runLimits(config),
+      labels: engine.labels,
+      // An earlier attempt's containers, volume and image lease.
+      reapPrevious: (id) => janitor.reap(id),
+      bootstrap,
+      metrics: parts.metrics,
+      registry: parts.registry,
+      log,
+      afterScore: (id, jobLog) => refreshTies(id, testset.get(), jobLog),
+    }),
+    rescore: createRescoreProcessor({
+      db,
+      testset,
+      bootstrap,
+      workerName,
+      log,
+      afterRescore: refreshTies,
+    }),
+    ties: createLeaderTiesProcessor({ db, testset, bootstrap, log }),
+  };
+}
