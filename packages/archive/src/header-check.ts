@@ -1,4 +1,7 @@
 import { ArchiveRejection } from "./rejection.ts";
+import { BLOCK, checksum, entryType, isZero, octal, type EntryType } from "./header-fields.ts";
+
+export type { EntryType };
 
 /**
  * The raw-header check: a push parser of the 512-byte header blocks of a tar stream that refuses
@@ -7,8 +10,6 @@ import { ArchiveRejection } from "./rejection.ts";
  * next to nothing on a stream of large files. See the package README for why it exists beside
  * tar-stream rather than instead of it.
  */
-
-export type EntryType = "file" | "directory" | "symlink" | "link" | "char-device" | "block-device" | "fifo";
 
 /** One entry as it takes effect: the PAX or GNU long name already applied. */
 export interface EntryHead {
@@ -37,7 +38,6 @@ export interface HeaderPolicy {
   kind: "outer" | "layer";
 }
 
-const BLOCK = 512;
 /** A PAX or GNU long-name body is a few hundred bytes; anything near this is not one. */
 const MAX_META_BYTES = 1024 * 1024;
 
@@ -365,48 +365,5 @@ export class TarHeaderCheck {
     if (value === undefined)
       this.#reject("bad_header", `the ${what} of the header at byte ${at} is not an octal number`);
     return value;
-  }
-}
-
-/** An octal field as every reader parses it, or undefined when readers could differ on it. */
-function octal(block: Buffer, start: number, length: number): number | undefined {
-  const text = block.toString("latin1", start, start + length);
-  const match = /^ *([0-7]*)[ \0]*$/.exec(text);
-  if (!match) return undefined;
-  return match[1] === "" ? 0 : parseInt(match[1] ?? "0", 8);
-}
-
-function checksum(block: Buffer): number {
-  let sum = 8 * 0x20; // the checksum field itself counts as spaces
-  for (let i = 0; i < BLOCK; i++) {
-    if (i < 148 || i >= 156) sum += block[i] ?? 0;
-  }
-  return sum;
-}
-
-function isZero(block: Buffer): boolean {
-  for (let i = 0; i < BLOCK; i++) if (block[i] !== 0) return false;
-  return true;
-}
-
-function entryType(flag: number): EntryType | undefined {
-  switch (flag) {
-    case 0:
-    case 0x30:
-      return "file";
-    case 0x31:
-      return "link";
-    case 0x32:
-      return "symlink";
-    case 0x33:
-      return "char-device";
-    case 0x34:
-      return "block-device";
-    case 0x35:
-      return "directory";
-    case 0x36:
-      return "fifo";
-    default:
-      return undefined;
   }
 }
