@@ -15,25 +15,10 @@ import {
   type Db,
   type NewCompetition,
 } from "../src/index.ts";
+import { CLI, competitionSpec, DATABASE_URL, hoursFromNow, newSubmission, unique } from "./support.ts";
 
-const DATABASE_URL =
-  process.env.HOLDOUT_TEST_DATABASE_URL ?? "postgresql://holdout:holdout@127.0.0.1:5432/holdout_test";
-const unique = (p: string) => `${p}-${randomUUID().slice(0, 8)}`;
-const HOUR = 3600_000;
-const hoursFromNow = (h: number) => new Date(Date.now() + h * HOUR);
-const CLI = { actor: "cli:test@host" };
-
-function spec(phases: NewCompetition["phases"]): NewCompetition {
-  return {
-    slug: unique("comp"),
-    name: "Boards",
-    testsetDir: "/srv/holdout/testset",
-    testsetSha256: "e".repeat(64),
-    devsetDir: "/srv/holdout/devset",
-    devsetSha256: "f".repeat(64),
-    phases,
-  };
-}
+const spec = (phases: NewCompetition["phases"]) =>
+  competitionSpec(phases, { name: "Boards", testsetSha256: "e".repeat(64), devsetSha256: "f".repeat(64) });
 
 describe("boards per phase, and closing by the schedule (real PostgreSQL)", () => {
   let db: Db;
@@ -74,19 +59,10 @@ describe("boards per phase, and closing by the schedule (real PostgreSQL)", () =
     const team = (await createTeamWithToken(db, { competitionId: c.id, name: unique("team") })).team;
     const scored = async (phaseId: string, modelName: string, meanAuc: number) => {
       const id = randomUUID();
-      await createSubmission(db, {
-        id,
-        competitionId: c.id,
-        teamId: team.id,
-        phaseId,
-        modelName,
-        description: null,
-        link: null,
-        ensemble: false,
-        uploadFile: null,
-        uploadSize: 1,
-        uploadSha256: "0".repeat(64),
-      });
+      await createSubmission(
+        db,
+        newSubmission({ id, competitionId: c.id, teamId: team.id, phaseId, modelName }),
+      );
       await db.submission.update({
         where: { id },
         data: { state: "scored", meanAuc, meanRadsBelowCurve: 1, score: meanAuc + 0.001 },

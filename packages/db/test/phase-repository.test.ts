@@ -28,34 +28,24 @@ import {
   type NewCompetition,
   type PhaseSpec,
 } from "../src/index.ts";
+import {
+  CLI,
+  competitionSpec,
+  DATABASE_URL,
+  HOUR,
+  hoursFromNow,
+  newSubmission,
+  phase,
+  unique,
+} from "./support.ts";
 
-const DATABASE_URL =
-  process.env.HOLDOUT_TEST_DATABASE_URL ?? "postgresql://holdout:holdout@127.0.0.1:5432/holdout_test";
-const unique = (p: string) => `${p}-${randomUUID().slice(0, 8)}`;
-const HOUR = 3600_000;
-const hoursFromNow = (h: number) => new Date(Date.now() + h * HOUR);
-const CLI = { actor: "cli:test@host" };
-
-const phase = (p: Partial<PhaseSpec> & Pick<PhaseSpec, "name" | "startsAt" | "endsAt">): PhaseSpec => ({
-  data: "hidden",
-  feedback: "released",
-  ranked: true,
-  ...p,
-});
-
-function spec(phases: PhaseSpec[], extra: Partial<NewCompetition> = {}): NewCompetition {
-  return {
-    slug: unique("comp"),
-    name: "Pathology",
+const spec = (phases: PhaseSpec[], extra: Partial<NewCompetition> = {}) =>
+  competitionSpec(phases, {
     testsetDir: "/srv/holdout/pathology",
-    testsetSha256: "c".repeat(64),
     devsetDir: "/srv/holdout/pathology-dev",
-    devsetSha256: "d".repeat(64),
     scorer: "mean_auc",
-    phases,
     ...extra,
-  };
-}
+  });
 
 describe("competitions and their phases (real PostgreSQL)", () => {
   let db: Db;
@@ -97,19 +87,7 @@ describe("competitions and their phases (real PostgreSQL)", () => {
 
   async function upload(competitionId: string, teamId: string, more: { phaseId?: string } = {}) {
     const id = randomUUID();
-    await createSubmission(db, {
-      id,
-      competitionId,
-      teamId,
-      modelName: "m",
-      description: null,
-      link: null,
-      ensemble: false,
-      uploadFile: null,
-      uploadSize: 1,
-      uploadSha256: "0".repeat(64),
-      ...more,
-    });
+    await createSubmission(db, newSubmission({ id, competitionId, teamId, ...more }));
     return id;
   }
 
@@ -283,18 +261,7 @@ describe("competitions and their phases (real PostgreSQL)", () => {
     await db.phase.update({ where: { id: test!.id }, data: { endsAt: new Date(Date.now() - 1) } });
     await createSubmission(
       db,
-      {
-        id: reservationId,
-        competitionId: c.id,
-        teamId: team.id,
-        modelName: "late",
-        description: null,
-        link: null,
-        ensemble: false,
-        uploadFile: null,
-        uploadSize: 1,
-        uploadSha256: "0".repeat(64),
-      },
+      newSubmission({ id: reservationId, competitionId: c.id, teamId: team.id, modelName: "late" }),
       reservationId,
     );
     const row = await db.submission.findUniqueOrThrow({ where: { id: reservationId } });

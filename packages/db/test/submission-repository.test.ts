@@ -23,10 +23,7 @@ import {
   type Db,
   type RunLease,
 } from "../src/index.ts";
-
-const DATABASE_URL =
-  process.env.HOLDOUT_TEST_DATABASE_URL ?? "postgresql://holdout:holdout@127.0.0.1:5432/holdout_test";
-const unique = (p: string) => `${p}-${randomUUID().slice(0, 8)}`;
+import { DATABASE_URL, newSubmission as submissionRow, unique } from "./support.ts";
 
 describe("submission repository (real PostgreSQL)", () => {
   let db: Db;
@@ -42,18 +39,10 @@ describe("submission repository (real PostgreSQL)", () => {
 
   async function newSubmission() {
     const id = randomUUID();
-    await createSubmission(db, {
-      id,
-      competitionId,
-      teamId,
-      modelName: "m",
-      description: null,
-      link: null,
-      ensemble: false,
-      uploadFile: `${id}.tar`,
-      uploadSize: 10,
-      uploadSha256: "0".repeat(64),
-    });
+    await createSubmission(
+      db,
+      submissionRow({ id, competitionId, teamId, uploadFile: `${id}.tar`, uploadSize: 10 }),
+    );
     return id;
   }
 
