@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import { Counter, Gauge, Histogram, Registry, type Metric } from "prom-client";
 import { FAILURE_CATEGORIES, FINAL_STATES, SUBMISSION_STATES } from "@holdout/contracts";
-import { collectProcessMetrics } from "@holdout/contracts/ops";
+import { collectProcessMetrics, registerQueueJobsGauge } from "@holdout/contracts/ops";
 import { readCompetitionFigures, type CompetitionFigures, type Db } from "@holdout/db";
 
 declare module "fastify" {
@@ -115,27 +115,7 @@ export function createApiMetrics(opts: MetricsOptions) {
     labelNames: ["route"] as const,
     registers: [registry],
   });
-  new Gauge({
-    name: "holdout_queue_jobs",
-    help: "Jobs in each BullMQ queue, by state (waiting, active, delayed, failed, ...)",
-    labelNames: ["queue", "state"] as const,
-    registers: [registry],
-    async collect() {
-      this.reset();
-      for (const queue of opts.queues) {
-        const counts = await queue.getJobCounts(
-          "waiting",
-          "active",
-          "delayed",
-          "prioritized",
-          "waiting-children",
-          "failed",
-          "completed",
-        );
-        for (const [state, n] of Object.entries(counts)) this.set({ queue: queue.name, state }, n);
-      }
-    },
-  });
+  registerQueueJobsGauge(registry, opts.queues);
   new Gauge({
     name: "holdout_submissions",
     help: "Submissions of this competition, by state (from PostgreSQL)",

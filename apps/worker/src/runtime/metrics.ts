@@ -1,7 +1,7 @@
 import type { Job, Queue } from "bullmq";
 import type { AnyWorker } from "@holdout/contracts";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import { collectProcessMetrics } from "@holdout/contracts/ops";
+import { collectProcessMetrics, registerQueueJobsGauge } from "@holdout/contracts/ops";
 
 /**
  * This worker process's own Prometheus metrics, served by the ops server (ops-server.ts). They count
@@ -77,22 +77,7 @@ export function createWorkerMetrics(opts: { queues?: Queue[] } = {}): WorkerMetr
     labelNames: ["queue"] as const,
     registers: [registry],
   });
-  const queues = opts.queues ?? [];
-  if (queues.length > 0) {
-    new Gauge({
-      name: "holdout_queue_jobs",
-      help: "Jobs in each BullMQ queue, by state (waiting, active, delayed, failed, ...)",
-      labelNames: ["queue", "state"] as const,
-      registers: [registry],
-      async collect() {
-        this.reset();
-        for (const queue of queues) {
-          const counts = await queue.getJobCounts("waiting", "active", "delayed", "prioritized", "failed");
-          for (const [state, n] of Object.entries(counts)) this.set({ queue: queue.name, state }, n);
-        }
-      },
-    });
-  }
+  registerQueueJobsGauge(registry, opts.queues ?? []);
 
   const ended = (queue: string, job: Job | undefined, result: "completed" | "failed") => {
     jobs.inc({ queue, result });
