@@ -4,8 +4,8 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { gzipSync } from "node:zlib";
-import tar from "tar-stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { tarOf as tarBytes } from "../support/crafted-images.ts";
 import { startStack, type Stack } from "../support/stack.ts";
 
 const run = promisify(execFile);
@@ -14,18 +14,15 @@ const run = promisify(execFile);
 // nothing left on disk or in the database. Code bundles are extracted safely (no zip-slip, no links,
 // bounded size); accepted ones are queued like images (no worker runs in this file).
 
-async function tarOf(entries: { name: string; body?: string; type?: "symlink"; linkname?: string }[]) {
-  const pack = tar.pack();
-  for (const e of entries) {
-    if (e.type === "symlink")
-      pack.entry({ name: e.name, type: "symlink", linkname: e.linkname ?? "/etc/passwd" });
-    else pack.entry({ name: e.name, mode: 0o755 }, e.body ?? "");
-  }
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const c of pack) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
+/** A bundle's tar: executable files, and symlinks (to /etc/passwd unless told). */
+const tarOf = (entries: { name: string; body?: string; type?: "symlink"; linkname?: string }[]) =>
+  tarBytes(
+    entries.map((e) =>
+      e.type === "symlink"
+        ? { name: e.name, type: "symlink" as const, linkname: e.linkname ?? "/etc/passwd" }
+        : { name: e.name, mode: 0o755, body: e.body ?? "" },
+    ),
+  );
 
 /** A zip made by Python's zipfile, which writes whatever names and modes it is told. */
 async function zipOf(dir: string, script: string): Promise<Buffer> {
