@@ -79,13 +79,28 @@ export function findColumns<const N extends string>(
     const index = indexes[0];
     if (index === undefined) {
       const near = table.header.find((cell) => cell.trim().toLowerCase() === name.toLowerCase());
-      const hint = near === undefined ? "" : `; found ${quote(near)}, names must match exactly`;
+      const hint =
+        near !== undefined
+          ? `; found ${quote(near)}, names must match exactly`
+          : looksLikeData(table.header)
+            ? `; row 1 looks like data, not a header (${quoteRow(table.header)}): write the header row first`
+            : "";
       const what = `missing from the header (required: ${required.join(", ")}, in any order)${hint}`;
       throw fail(at(source, 1, name, what), 1, name);
     }
     columns[name] = index;
   }
   return columns;
+}
+
+/** A first row holding a number or a path is a row of data: the header was left out. */
+function looksLikeData(cells: readonly string[]): boolean {
+  return cells.some((cell) => typeof parseFiniteNumber(cell) === "number" || cell.includes("/"));
+}
+
+/** The first few cells of a row, each cut short, as a message quotes them. */
+function quoteRow(cells: readonly string[]): string {
+  return `${cells.slice(0, 3).map(quote).join(", ")}${cells.length > 3 ? ", …" : ""}`;
 }
 
 /** Study ids compare without one trailing slash. */

@@ -75,6 +75,14 @@ describe("parsePredictionsCsv: rejected files name the first offending row and c
     expect(error.message).toContain('row 1, column "Edema": missing from the header');
   });
 
+  it("a file that starts with data, not its header: row 1 quoted", () => {
+    const error = failure(csv(valid.slice(1)));
+    expect([error.row, error.column]).toEqual([1, "Study"]);
+    expect(error.message).toMatch(
+      /^predictions\.csv row 1, column "Study": missing from the header \(required: .*\); row 1 looks like data, not a header \(".*\/study1", "[\d.]+", "[\d.]+", …\): write the header row first$/,
+    );
+  });
+
   it("a column whose name is not exact, with a hint", () => {
     const error = failure(csv([HEADER.replace("Edema", " edema"), ...valid.slice(1)]));
     expect(error.message).toContain('column "Edema"');
