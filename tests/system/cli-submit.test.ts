@@ -76,6 +76,27 @@ describe("holdout submit / status / leaderboard", () => {
       const table = await holdout(["leaderboard"], env);
       expect(table.stdout).toMatch(/CLI Team\s+CLI baseline/);
     }
+
+    // Off the public board and back, from the command line.
+    const listed = async () =>
+      (
+        JSON.parse((await holdout(["leaderboard", "--json", "--server", stack.url], {})).stdout) as {
+          entries: { submissionId: string }[];
+        }
+      ).entries.some((e) => e.submissionId === id);
+    const wasListed = await listed();
+    const hide = await holdout(["hide", id!], env);
+    expect(hide.code, hide.stderr).toBe(0);
+    expect(hide.stdout).toBe(`submission ${id}  CLI baseline: hidden from the public leaderboard\n`);
+    expect(await listed()).toBe(false);
+    const unhide = await holdout(["unhide", id!], env);
+    expect(unhide.code, unhide.stderr).toBe(0);
+    expect(unhide.stdout).toContain("on the public leaderboard when listed");
+    expect(await listed()).toBe(wasListed);
+    const other = await stack.createTeam("Not Theirs");
+    const refused = await holdout(["hide", id!], { ...env, HOLDOUT_TOKEN: other.token });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/HOLDOUT_ERR_NOT_FOUND, HTTP 404/);
   }, 600_000);
 
   it("a broken model: exit 1, the failure category and what to do about it", async () => {

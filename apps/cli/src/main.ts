@@ -7,6 +7,7 @@ import { statusCommand } from "./commands/status.ts";
 import { submitCommand } from "./commands/submit.ts";
 import { teamCommand } from "./commands/team.ts";
 import { testsetCommand } from "./commands/testset.ts";
+import { visibilityCommand } from "./commands/visibility.ts";
 import { runCli } from "./program.ts";
 
 // The server's `holdout`: every command, the organizers' included (they read DATABASE_URL).
@@ -20,5 +21,7 @@ await runCli(
     .addCommand(competitionCommand())
     .addCommand(submitCommand())
     .addCommand(statusCommand())
-    .addCommand(leaderboardCommand()),
+    .addCommand(leaderboardCommand())
+    .addCommand(visibilityCommand("hide"))
+    .addCommand(visibilityCommand("unhide")),
 );

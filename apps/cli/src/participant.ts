@@ -4,6 +4,7 @@ import { scoreCommand } from "./commands/score.ts";
 import { statusCommand } from "./commands/status.ts";
 import { submitCommand } from "./commands/submit.ts";
 import { testsetCommand } from "./commands/testset.ts";
+import { visibilityCommand } from "./commands/visibility.ts";
 import { runCli } from "./program.ts";
 
 // The participants' `holdout`, as the server packages it (apps/api/src/services/cli-package.ts):
@@ -15,6 +16,8 @@ await runCli(
     .addCommand(submitCommand())
     .addCommand(statusCommand())
     .addCommand(leaderboardCommand())
+    .addCommand(visibilityCommand("hide"))
+    .addCommand(visibilityCommand("unhide"))
     .addCommand(scoreCommand())
     .addCommand(testsetCommand()),
 );
