@@ -261,7 +261,10 @@ describe("the organizer guide, run as written", () => {
         expect(stdout.trim()).toMatch(/^127\.0\.0\.1:\d+$/);
       }
       await getJson(`${api}/readyz`);
-      expect(await getJson(`${ops}/readyz`)).toMatchObject({ status: "ready" });
+      const ready = await getJson<{ status: string; disk?: { dockerRootFreeMb: unknown } }>(`${ops}/readyz`);
+      expect(ready).toMatchObject({ status: "ready" });
+      // The engine's data root is mounted read-only: its free space is checked before loads.
+      expect(ready.disk?.dockerRootFreeMb, JSON.stringify(ready)).toEqual(expect.any(Number));
     },
   );
 
