@@ -3,13 +3,14 @@ import { assertNever, EvaluateJobSchema, type EvaluateJob } from "@holdout/contr
 import { markCancelled, markFailed, releaseRun, returnToQueue } from "@holdout/db";
 import { evaluate, type EvaluateDeps, type Outcome } from "./evaluation.ts";
 import type { Logger } from "../logger.ts";
+import type { HiddenTestset } from "../scoring/hidden-testset.ts";
 import { stopReasonOf, type Run, type RunRegistry } from "../runtime/run-registry.ts";
 
 export interface EvaluateProcessorDeps extends EvaluateDeps {
   registry: RunRegistry;
   log: Logger;
-  /** After a score: refresh the competition's tie marks. Failures are its own to handle. */
-  afterScore(competitionId: string, log: Logger): Promise<void>;
+  /** After a score: refresh the competition's tie marks on its test set. Failures are its own to handle. */
+  afterScore(competitionId: string, testset: HiddenTestset, log: Logger): Promise<void>;
 }
 
 /** A deferred job comes back this long after the lease it waits for lapses, and never sooner than this. */
@@ -46,7 +47,7 @@ export function createEvaluateProcessor(deps: EvaluateProcessorDeps) {
     }
     switch (outcome.kind) {
       case "scored":
-        await deps.afterScore(outcome.competitionId, log);
+        await deps.afterScore(outcome.competitionId, outcome.testset, log);
         return;
       case "ended":
       case "skipped":
