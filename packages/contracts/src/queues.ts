@@ -22,6 +22,12 @@ export const EvaluateJobSchema = z.object({
    * time in a row): past the worker's HOLDOUT_DISK_WAIT_SECONDS the submission fails, refunded.
    */
   waitingForSpaceSince: z.number().int().positive().optional(),
+  /**
+   * Set by a worker pinned to other competitions (HOLDOUT_WORKER_COMPETITIONS) that put the job back
+   * for one that serves its competition: when that wait began (ms since the epoch), so the
+   * submission's timeline says so once, not at every hand-back.
+   */
+  waitingForWorkerSince: z.number().int().positive().optional(),
 });
 export type EvaluateJob = z.infer<typeof EvaluateJobSchema>;
 

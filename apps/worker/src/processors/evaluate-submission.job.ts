@@ -30,7 +30,7 @@ export function createEvaluateProcessor(deps: EvaluateProcessorDeps) {
   return async (job: Job<EvaluateJob>, token?: string): Promise<void> => {
     const parsed = EvaluateJobSchema.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError(`malformed job payload: ${parsed.error.message}`);
-    const { submissionId, waitingForSpaceSince } = parsed.data;
+    const { submissionId, waitingForSpaceSince, waitingForWorkerSince } = parsed.data;
     const log = deps.log.child({ submissionId, jobId: job.id });
     const run = deps.registry.begin(submissionId);
     // The wait for disk space is the job's, kept in its payload across the workers that defer it.
@@ -38,7 +38,7 @@ export function createEvaluateProcessor(deps: EvaluateProcessorDeps) {
     let outcome: Outcome;
     try {
       run.signal.throwIfAborted();
-      outcome = await evaluate(deps, { submissionId, log, run, spaceWait });
+      outcome = await evaluate(deps, { submissionId, log, run, spaceWait, waitingForWorkerSince });
     } catch (err) {
       return await afterFailure(deps, { job, token, log, run }, err);
     } finally {
@@ -55,8 +55,16 @@ export function createEvaluateProcessor(deps: EvaluateProcessorDeps) {
       case "deferred": {
         if (token === undefined) throw new Error("cannot delay a job without its lock token");
         const since = outcome.waitingForSpaceSince;
-        if (since !== undefined && since !== waitingForSpaceSince)
-          await job.updateData({ submissionId, waitingForSpaceSince: since });
+        const pinnedSince = outcome.waitingForWorkerSince;
+        if (
+          (since !== undefined && since !== waitingForSpaceSince) ||
+          (pinnedSince !== undefined && pinnedSince !== waitingForWorkerSince)
+        )
+          await job.updateData({
+            submissionId,
+            ...(since !== undefined ? { waitingForSpaceSince: since } : {}),
+            ...(pinnedSince !== undefined ? { waitingForWorkerSince: pinnedSince } : {}),
+          });
         const at = Math.max(outcome.until.getTime(), Date.now()) + DEFER_MARGIN_MS;
         await job.moveToDelayed(at, token);
         // Tells BullMQ the job was moved, not failed: no attempt is used up.

@@ -8,6 +8,7 @@ import {
   type FailureCategory,
 } from "@holdout/contracts";
 import {
+  addSubmissionNote,
   findSubmission,
   findSubmissionPhase,
   getCompetitionPolicy,
@@ -68,6 +69,11 @@ export interface EvaluateDeps {
   bootstrap: BootstrapOptions;
   /** Removes sandbox objects left by earlier attempts of a submission (by its label). */
   reapPrevious?: (submissionId: string) => Promise<unknown>;
+  /**
+   * Whether this worker evaluates the competition's submissions (HOLDOUT_WORKER_COMPETITIONS), with
+   * the competition's slug; absent: it serves every competition.
+   */
+  serves?: (competitionId: string) => Promise<{ serves: boolean; slug: string }>;
   /** This process's Prometheus metrics (runs by phase and outcome, image loads). */
   metrics?: Pick<WorkerMetrics, "runFinished" | "imageLoaded" | "deferredForSpace">;
 }
@@ -82,6 +88,8 @@ export interface JobContext {
   run: Run;
   /** How long the job has waited for a worker with enough free disk space. */
   spaceWait?: SpaceWait;
+  /** Since when the job has waited for a worker that serves its competition; undefined: it has not. */
+  waitingForWorkerSince?: number | undefined;
 }
 
 /**
@@ -93,7 +101,10 @@ export type Outcome =
   | { kind: "scored"; competitionId: string; testset: HiddenTestset }
   | { kind: "ended" }
   | { kind: "skipped" }
-  | { kind: "deferred"; until: Date; waitingForSpaceSince?: number };
+  | { kind: "deferred"; until: Date; waitingForSpaceSince?: number; waitingForWorkerSince?: number };
+
+/** A job of a competition this worker does not serve is offered to the other workers again this often. */
+const UNSERVED_RETRY_MS = 5_000;
 
 /**
  * Evaluates one submission: prepare the model (load the image, or resolve the runtime image for a
@@ -108,6 +119,25 @@ export async function evaluate(deps: EvaluateDeps, job: JobContext): Promise<Out
   const { signal } = job.run;
   const submission = await findSubmission(db, id);
   if (!submission) throw new UnrecoverableError(`submission ${id} does not exist`);
+  const pinned = await deps.serves?.(submission.competitionId);
+  if (pinned && !pinned.serves) {
+    // Not this worker's to run, nor to fail: it waits (no attempt used) for one that serves it.
+    const since = job.waitingForWorkerSince ?? Date.now();
+    if (job.waitingForWorkerSince === undefined) {
+      await addSubmissionNote(
+        db,
+        id,
+        `waiting for a worker that serves the competition ${pinned.slug}`,
+        workerName,
+      );
+      log.info({ competition: pinned.slug }, "not starting: this worker does not serve the competition");
+    }
+    return {
+      kind: "deferred",
+      until: new Date(Date.now() + UNSERVED_RETRY_MS),
+      waitingForWorkerSince: since,
+    };
+  }
   const room = await checkRoom(deps, job, submission.kind === "image" ? Number(submission.uploadSize) : 0);
   if (room.kind === "wait") return { kind: "deferred", until: room.until, waitingForSpaceSince: room.since };
   if (room.kind === "failed") return { kind: "ended" };

@@ -1,5 +1,6 @@
 import type { LeaderTiesQueue } from "@holdout/contracts";
-import type { Db } from "@holdout/db";
+import { UnrecoverableError } from "bullmq";
+import { findCompetitionSets, type Db } from "@holdout/db";
 import { resolveTrustedImage, type TrustedImage } from "@holdout/sandbox";
 import { runLimits, smokeLimits, type WorkerConfig } from "../config.ts";
 import type { Janitor } from "../engine/janitor.ts";
@@ -49,6 +50,21 @@ function runtimeResolver(engine: WorkerEngine): (name: string) => Promise<Truste
   };
 }
 
+/** Whether a competition is one of `slugs` (HOLDOUT_WORKER_COMPETITIONS); slugs never change, so kept. */
+function servedBy(db: Db, slugs: ReadonlySet<string>) {
+  const known = new Map<string, string>();
+  return async (competitionId: string) => {
+    let slug = known.get(competitionId);
+    if (slug === undefined) {
+      const c = await findCompetitionSets(db, competitionId);
+      if (!c) throw new UnrecoverableError(`competition ${competitionId} does not exist`);
+      slug = c.slug;
+      known.set(competitionId, slug);
+    }
+    return { serves: slugs.has(slug), slug };
+  };
+}
+
 /** The evaluate, re-score and leader-ties processors, with this worker's settings and parts. */
 export function createProcessors(config: WorkerConfig, parts: ProcessorParts): Processors {
   const { db, engine, janitor, inputs, log } = parts;
@@ -67,6 +83,9 @@ export function createProcessors(config: WorkerConfig, parts: ProcessorParts): P
       runsDir: inputs.runsDir,
       runtimeImage: engine.facts.runtime,
       resolveRuntime: runtimeResolver(engine),
+      ...(config.HOLDOUT_WORKER_COMPETITIONS
+        ? { serves: servedBy(db, new Set(config.HOLDOUT_WORKER_COMPETITIONS)) }
+        : {}),
       disk: config.HOLDOUT_DISK_MIN_FREE_MB > 0 ? engine.disk : null,
       diskWaitMs: config.HOLDOUT_DISK_WAIT_SECONDS * 1000,
       workerName,
