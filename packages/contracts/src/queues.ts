@@ -102,10 +102,14 @@ export function createWorker<N extends QueueName>(
   return new Worker<QueuePayloads[N], void, N>(name, processor, { ...opts, connection });
 }
 
-/** Options for every evaluate job, whoever enqueues it (the API, or a reconciler later). */
-export function evaluateJobOptions(submissionId: string): JobsOptions {
+/**
+ * Options for every evaluate job, whoever enqueues it (the API, or a reconciler later); `priority`:
+ * the competition's turn from fairPriority (fair-share.ts), or none (taken before any that has one).
+ */
+export function evaluateJobOptions(submissionId: string, priority?: number): JobsOptions {
   return {
     jobId: submissionId,
+    ...(priority ? { priority } : {}),
     // Only infrastructure faults throw; a model's fault is a result, so these retries never
     // re-run a model that failed on its own.
     attempts: 3,

@@ -38,7 +38,14 @@ export function createEvaluateProcessor(deps: EvaluateProcessorDeps) {
     let outcome: Outcome;
     try {
       run.signal.throwIfAborted();
-      outcome = await evaluate(deps, { submissionId, log, run, spaceWait, waitingForWorkerSince });
+      outcome = await evaluate(deps, {
+        submissionId,
+        log,
+        run,
+        spaceWait,
+        waitingForWorkerSince,
+        turn: job.opts.priority,
+      });
     } catch (err) {
       return await afterFailure(deps, { job, token, log, run }, err);
     } finally {

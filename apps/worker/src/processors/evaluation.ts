@@ -74,6 +74,8 @@ export interface EvaluateDeps {
    * the competition's slug; absent: it serves every competition.
    */
   serves?: (competitionId: string) => Promise<{ serves: boolean; slug: string }>;
+  /** A run started on a job of this turn: the queue's fair-share clock moves up to it. */
+  turnStarted?: (turn: number | undefined) => Promise<void>;
   /** This process's Prometheus metrics (runs by phase and outcome, image loads). */
   metrics?: Pick<WorkerMetrics, "runFinished" | "imageLoaded" | "deferredForSpace">;
 }
@@ -90,6 +92,8 @@ export interface JobContext {
   spaceWait?: SpaceWait;
   /** Since when the job has waited for a worker that serves its competition; undefined: it has not. */
   waitingForWorkerSince?: number | undefined;
+  /** The job's turn in the fair share of the queue (its BullMQ priority); undefined: none. */
+  turn?: number | undefined;
 }
 
 /**
@@ -156,6 +160,10 @@ export async function evaluate(deps: EvaluateDeps, job: JobContext): Promise<Out
   if (start.lease === null) return notStarted(deps, job, start.refused);
   const lease = start.lease;
   job.run.lease = lease;
+  // The fair share's clock only orders later jobs: a failure to move it costs fairness, not the run.
+  await deps.turnStarted?.(job.turn).catch((err: unknown) => {
+    log.warn({ err }, "could not move the queue's fair-share clock");
+  });
   log.info({ kind: submission.kind }, "evaluation started");
   // This worker holds the job now: whatever an earlier attempt of this submission left in the engine
   // (it crashed, or the engine restarted under it) is dead. A first attempt has no predecessor (an

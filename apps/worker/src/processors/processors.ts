@@ -1,4 +1,4 @@
-import type { LeaderTiesQueue } from "@holdout/contracts";
+import { advanceFairClock, type EvaluateQueue, type LeaderTiesQueue } from "@holdout/contracts";
 import { UnrecoverableError } from "bullmq";
 import { findCompetitionSets, type Db } from "@holdout/db";
 import { resolveTrustedImage, type TrustedImage } from "@holdout/sandbox";
@@ -23,6 +23,8 @@ export interface ProcessorParts {
   inputs: RunInputs;
   registry: RunRegistry;
   metrics: WorkerMetrics;
+  /** The evaluate queue, whose fair-share clock a started run moves. */
+  evaluateQueue: Pick<EvaluateQueue, "getBackend" | "toKey">;
   /** Where a failed tie refresh is handed over to a leader-ties job. */
   tiesQueue: Pick<LeaderTiesQueue, "add">;
   log: Logger;
@@ -83,6 +85,7 @@ export function createProcessors(config: WorkerConfig, parts: ProcessorParts): P
       runsDir: inputs.runsDir,
       runtimeImage: engine.facts.runtime,
       resolveRuntime: runtimeResolver(engine),
+      turnStarted: (turn) => advanceFairClock(parts.evaluateQueue, turn),
       ...(config.HOLDOUT_WORKER_COMPETITIONS
         ? { serves: servedBy(db, new Set(config.HOLDOUT_WORKER_COMPETITIONS)) }
         : {}),
