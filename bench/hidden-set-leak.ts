@@ -18,6 +18,7 @@ import path from "node:path";
 import {
   auc,
   bootstrapAuc,
+  chexpertScorer,
   parseLabelsCsv,
   scoreTasks,
   TASKS,
@@ -164,7 +165,13 @@ try {
   console.log();
 
   // 5. The ladder: a probe is released only if it significantly beats the team's best released entry.
-  const testset: HiddenTestset = { publicDir: dir, studies: gt.studies, truth, readers: [] };
+  const testset: HiddenTestset = {
+    publicDir: dir,
+    scorer: chexpertScorer,
+    studies: gt.studies,
+    truth,
+    readers: [],
+  };
   const best = zeros();
   for (const t of TASKS)
     for (let i = 0; i < n; i++) best[t][i] = truth[t][i]! + 1.5 * Math.abs(Math.sin(i * 12.9898));

@@ -427,7 +427,8 @@ describe("bad input and code bundles", () => {
     const root = path.join(stack.dataDir, "bundles", id);
     expect(await readFile(path.join(root, "predict.py"), "utf8")).toBe("print(1)");
     expect(await readFile(path.join(root, "lib", "util.py"), "utf8")).toBe("x=1");
-    expect(await (await stack.queue.getJob(id))?.getState()).toBe("waiting");
+    // Queued with its competition's turn in the fair share (a BullMQ priority).
+    expect(await (await stack.queue.getJob(id))?.getState()).toBe("prioritized");
 
     const tgz = gzipSync(await tarOf([{ name: "./run.sh", body: "#!/bin/sh\necho ok\n" }]));
     const second = await post(

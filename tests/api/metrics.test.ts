@@ -119,7 +119,8 @@ describe("API /metrics", () => {
       }),
     ).toBe(1);
 
-    expect(sample(text, "holdout_queue_jobs", { queue: QUEUE_EVALUATE, state: "waiting" })).toBe(1);
+    // Queued with its competition's turn in the fair share: a BullMQ priority.
+    expect(sample(text, "holdout_queue_jobs", { queue: QUEUE_EVALUATE, state: "prioritized" })).toBe(1);
     expect(sample(text, "holdout_submissions", { state: "queued" })).toBe(1);
     expect(sample(text, "holdout_submissions", { state: "scored" })).toBe(2);
     expect(sample(text, "holdout_runs_total", { outcome: "scored" })).toBe(2);

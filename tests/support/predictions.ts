@@ -39,7 +39,7 @@ export function blurred(
   return Object.fromEntries(
     TASKS.map((task) => [
       task,
-      Float64Array.from(testset.truth[task], (y, i) => (only && !only.has(i) ? 0 : y) + noise * next()),
+      Float64Array.from(testset.truth[task]!, (y, i) => (only && !only.has(i) ? 0 : y) + noise * next()),
     ]),
   ) as PerTask<Float64Array>;
 }

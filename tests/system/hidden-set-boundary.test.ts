@@ -296,7 +296,7 @@ describe("the hidden test set stays hidden", () => {
       for (const t of published.tasks) {
         const labels = labelsFromRoc(t.roc, testset.studies.length);
         expect(labels, t.task).not.toBeNull();
-        const truth = testset.truth[t.task as (typeof TASKS)[number]];
+        const truth = testset.truth[t.task as (typeof TASKS)[number]]!;
         descending.forEach((study, k) => {
           if (labels![k] === truth[row.get(study)!]) rebuilt++;
         });

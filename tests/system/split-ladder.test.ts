@@ -229,7 +229,7 @@ describe("ladder", () => {
     // Better by a hair: in one task, the lowest-scored positive moves just above one negative.
     const task = TASKS[0];
     const hair = Object.fromEntries(TASKS.map((t) => [t, Float64Array.from(base[t])])) as Predictions;
-    const truth = testset.truth[task];
+    const truth = testset.truth[task]!;
     let low = -1;
     for (let i = 0; i < truth.length; i++)
       if (truth[i] === 1 && (low < 0 || hair[task][i]! < hair[task][low]!)) low = i;

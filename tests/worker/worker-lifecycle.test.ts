@@ -92,7 +92,7 @@ describe("worker life cycle", () => {
       expect(events.at(-1)?.detail).toMatch(/^handed back to the queue: worker .*-doomed is shutting down/);
       expect(await containersOf(body.id)).toBe("");
       const job = await stack.queue.getJob(body.id);
-      expect(await job?.getState()).toBe("waiting");
+      expect(await job?.getState()).toBe("prioritized"); // back in the queue, with its fair-share turn
       expect(job?.attemptsMade).toBe(0); // handing back does not use up an attempt
 
       const second = await stack.startWorker({ HOLDOUT_WORKER_NAME: `${stack.prefix}-second` });

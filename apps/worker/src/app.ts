@@ -42,6 +42,7 @@ export async function startWorker(
     inputs,
     registry,
     metrics,
+    evaluateQueue: queues.evaluate,
     tiesQueue: queues.ties,
     log,
   });

@@ -61,6 +61,16 @@ export const WorkerConfigSchema = z
      * a container, a path mounted at the same place on the engine's host.
      */
     HOLDOUT_WORK_DIR: z.string().min(1).default(path.join(os.tmpdir(), "holdout-work")),
+    /**
+     * The competitions (slugs, separated by commas) whose submissions this worker evaluates; unset:
+     * every competition. A job of another competition goes back to the queue for a worker that
+     * serves it, and its submission's timeline says it is waiting for one.
+     */
+    HOLDOUT_WORKER_COMPETITIONS: z
+      .string()
+      .regex(/^[a-z0-9-]+(,[a-z0-9-]+)*$/, "expected competition slugs separated by commas")
+      .transform((v) => v.split(","))
+      .optional(),
     /** Reconcile only this competition's submissions (its slug); default: every competition. */
     HOLDOUT_COMPETITION: z.string().min(1).optional(),
     /**

@@ -86,6 +86,15 @@ describe("worker configuration", () => {
 });
 
 describe("pipeline settings", () => {
+  it("serves every competition unless pinned to some by their slugs", () => {
+    expect(loadWorkerConfig(valid).HOLDOUT_WORKER_COMPETITIONS).toBeUndefined();
+    const c = loadWorkerConfig({ ...valid, HOLDOUT_WORKER_COMPETITIONS: "chexpert,triage-2027" });
+    expect(c.HOLDOUT_WORKER_COMPETITIONS).toEqual(["chexpert", "triage-2027"]);
+    expect(() => loadWorkerConfig({ ...valid, HOLDOUT_WORKER_COMPETITIONS: "chexpert, Triage" })).toThrow(
+      /HOLDOUT_WORKER_COMPETITIONS: expected competition slugs separated by commas/,
+    );
+  });
+
   it("smoke runs, heartbeats and the reconciler have defaults that bound a stuck run to about a minute", () => {
     const c = loadWorkerConfig(valid);
     expect(c.HOLDOUT_DEVSET_DIR).toBeUndefined();

@@ -2,6 +2,7 @@ export * from "./submission.ts";
 export * from "./failures.ts";
 export * from "./sizes.ts";
 export * from "./queues.ts";
+export * from "./fair-share.ts";
 export * from "./config.ts";
 export * from "./bundle-command.ts";
 export * from "./readiness.ts";

@@ -22,6 +22,12 @@ export const EvaluateJobSchema = z.object({
    * time in a row): past the worker's HOLDOUT_DISK_WAIT_SECONDS the submission fails, refunded.
    */
   waitingForSpaceSince: z.number().int().positive().optional(),
+  /**
+   * Set by a worker pinned to other competitions (HOLDOUT_WORKER_COMPETITIONS) that put the job back
+   * for one that serves its competition: when that wait began (ms since the epoch), so the
+   * submission's timeline says so once, not at every hand-back.
+   */
+  waitingForWorkerSince: z.number().int().positive().optional(),
 });
 export type EvaluateJob = z.infer<typeof EvaluateJobSchema>;
 
@@ -96,10 +102,14 @@ export function createWorker<N extends QueueName>(
   return new Worker<QueuePayloads[N], void, N>(name, processor, { ...opts, connection });
 }
 
-/** Options for every evaluate job, whoever enqueues it (the API, or a reconciler later). */
-export function evaluateJobOptions(submissionId: string): JobsOptions {
+/**
+ * Options for every evaluate job, whoever enqueues it (the API, or a reconciler later); `priority`:
+ * the competition's turn from fairPriority (fair-share.ts), or none (taken before any that has one).
+ */
+export function evaluateJobOptions(submissionId: string, priority?: number): JobsOptions {
   return {
     jobId: submissionId,
+    ...(priority ? { priority } : {}),
     // Only infrastructure faults throw; a model's fault is a result, so these retries never
     // re-run a model that failed on its own.
     attempts: 3,

@@ -194,3 +194,20 @@ export async function showCompetitionById(db: Db, id: string, at = new Date()) {
   });
   return c && summarize(c, at);
 }
+
+/** What a worker needs to run a competition's submissions: its sets, scorer and runtime image; null if none. */
+export async function findCompetitionSets(db: Db, id: string) {
+  return db.competition.findUnique({
+    where: { id },
+    select: {
+      id: true,
+      slug: true,
+      scorer: true,
+      testsetDir: true,
+      testsetSha256: true,
+      devsetDir: true,
+      devsetSha256: true,
+      runtimeImage: true,
+    },
+  });
+}

@@ -4,6 +4,7 @@ import {
   BundleCommandError,
   DEFAULT_BUNDLE_COMMAND,
   evaluateJobOptions,
+  fairPriority,
   parseBundleCommand,
   QUEUE_EVALUATE,
   type EvaluateQueue,
@@ -95,7 +96,13 @@ export function createIntake(opts: IntakeOptions) {
     // write fail, the submission stays `received` with its file, and the reconciler queues it.
     await markQueued(db, upload.id);
     try {
-      await opts.queue.add(QUEUE_EVALUATE, { submissionId: upload.id }, evaluateJobOptions(upload.id));
+      // The competition's turn in the queue, shared fairly with the other competitions' jobs.
+      const priority = await fairPriority(opts.queue, opts.competitionId);
+      await opts.queue.add(
+        QUEUE_EVALUATE,
+        { submissionId: upload.id },
+        evaluateJobOptions(upload.id, priority),
+      );
     } catch (err) {
       log.error({ err, submissionId: upload.id }, "could not enqueue submission");
       const undo = new Compensations(log);

@@ -3,13 +3,14 @@ import { assertNever, EvaluateJobSchema, type EvaluateJob } from "@holdout/contr
 import { markCancelled, markFailed, releaseRun, returnToQueue } from "@holdout/db";
 import { evaluate, type EvaluateDeps, type Outcome } from "./evaluation.ts";
 import type { Logger } from "../logger.ts";
+import type { HiddenTestset } from "../scoring/hidden-testset.ts";
 import { stopReasonOf, type Run, type RunRegistry } from "../runtime/run-registry.ts";
 
 export interface EvaluateProcessorDeps extends EvaluateDeps {
   registry: RunRegistry;
   log: Logger;
-  /** After a score: refresh the competition's tie marks. Failures are its own to handle. */
-  afterScore(competitionId: string, log: Logger): Promise<void>;
+  /** After a score: refresh the competition's tie marks on its test set. Failures are its own to handle. */
+  afterScore(competitionId: string, testset: HiddenTestset, log: Logger): Promise<void>;
 }
 
 /** A deferred job comes back this long after the lease it waits for lapses, and never sooner than this. */
@@ -29,7 +30,7 @@ export function createEvaluateProcessor(deps: EvaluateProcessorDeps) {
   return async (job: Job<EvaluateJob>, token?: string): Promise<void> => {
     const parsed = EvaluateJobSchema.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError(`malformed job payload: ${parsed.error.message}`);
-    const { submissionId, waitingForSpaceSince } = parsed.data;
+    const { submissionId, waitingForSpaceSince, waitingForWorkerSince } = parsed.data;
     const log = deps.log.child({ submissionId, jobId: job.id });
     const run = deps.registry.begin(submissionId);
     // The wait for disk space is the job's, kept in its payload across the workers that defer it.
@@ -37,7 +38,14 @@ export function createEvaluateProcessor(deps: EvaluateProcessorDeps) {
     let outcome: Outcome;
     try {
       run.signal.throwIfAborted();
-      outcome = await evaluate(deps, { submissionId, log, run, spaceWait });
+      outcome = await evaluate(deps, {
+        submissionId,
+        log,
+        run,
+        spaceWait,
+        waitingForWorkerSince,
+        turn: job.opts.priority,
+      });
     } catch (err) {
       return await afterFailure(deps, { job, token, log, run }, err);
     } finally {
@@ -46,7 +54,7 @@ export function createEvaluateProcessor(deps: EvaluateProcessorDeps) {
     }
     switch (outcome.kind) {
       case "scored":
-        await deps.afterScore(outcome.competitionId, log);
+        await deps.afterScore(outcome.competitionId, outcome.testset, log);
         return;
       case "ended":
       case "skipped":
@@ -54,8 +62,16 @@ export function createEvaluateProcessor(deps: EvaluateProcessorDeps) {
       case "deferred": {
         if (token === undefined) throw new Error("cannot delay a job without its lock token");
         const since = outcome.waitingForSpaceSince;
-        if (since !== undefined && since !== waitingForSpaceSince)
-          await job.updateData({ submissionId, waitingForSpaceSince: since });
+        const pinnedSince = outcome.waitingForWorkerSince;
+        if (
+          (since !== undefined && since !== waitingForSpaceSince) ||
+          (pinnedSince !== undefined && pinnedSince !== waitingForWorkerSince)
+        )
+          await job.updateData({
+            submissionId,
+            ...(since !== undefined ? { waitingForSpaceSince: since } : {}),
+            ...(pinnedSince !== undefined ? { waitingForWorkerSince: pinnedSince } : {}),
+          });
         const at = Math.max(outcome.until.getTime(), Date.now()) + DEFER_MARGIN_MS;
         await job.moveToDelayed(at, token);
         // Tells BullMQ the job was moved, not failed: no attempt is used up.

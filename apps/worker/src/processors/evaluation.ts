@@ -8,7 +8,9 @@ import {
   type FailureCategory,
 } from "@holdout/contracts";
 import {
+  addSubmissionNote,
   findSubmission,
+  findSubmissionPhase,
   getCompetitionPolicy,
   markCancelled,
   markFailed,
@@ -26,12 +28,12 @@ import type { ImageLeases } from "../engine/image-leases.ts";
 import type { Logger } from "../logger.ts";
 import type { WorkerMetrics } from "../runtime/metrics.ts";
 import type { Run } from "../runtime/run-registry.ts";
-import type { TestsetSource } from "../scoring/hidden-testset.ts";
+import type { HiddenTestset } from "../scoring/hidden-testset.ts";
 import { ladderStep, scoreRecord, splitOf } from "../scoring/scores.ts";
 import { checkRoom, type SpaceWait } from "./disk-wait.ts";
 import type { LogPolicy } from "./log-policy.ts";
 import { held, runPhase, type FailRun, type Model, type PhaseRun } from "./phase.ts";
-import type { SmokeSample } from "./smoke-sample.ts";
+import type { CompetitionSets } from "./competition-sets.ts";
 
 export interface EvaluateDeps {
   db: Db;
@@ -39,15 +41,18 @@ export interface EvaluateDeps {
   images: ImageLeases;
   /** Applied to the hidden run's log before it is stored for the team to read. */
   hiddenLog: LogPolicy;
-  testset: TestsetSource;
-  /** The smoke run before every hidden run; null when no development set is configured. */
-  smoke: { sample: SmokeSample; limits: RunLimits } | null;
+  /** Every competition's test and development sets, loaded once per content. */
+  sets: Pick<CompetitionSets, "forCompetition">;
+  /** The smoke run's limits (it runs whenever the competition has a development set). */
+  smokeLimits: RunLimits;
   /** HOLDOUT_DATA_DIR: uploads are under uploads/, extracted bundles where bundleDir says. */
   dataDir: string;
   /** Where this worker assembles bundle workspaces (its own directory: cleared at start). */
   runsDir: string;
   /** The bundles' runtime image, pinned to its ID at start; null when the engine had none. */
   runtimeImage: TrustedImage | null;
+  /** A competition's own runtime image by its name, by ID from then on; null if the engine has none. */
+  resolveRuntime(name: string): Promise<TrustedImage | null>;
   /**
    * Checked before a submission starts: short of space, it goes back to the queue (uncharged)
    * instead of starting a load that cannot fit. Null: not checked.
@@ -64,6 +69,13 @@ export interface EvaluateDeps {
   bootstrap: BootstrapOptions;
   /** Removes sandbox objects left by earlier attempts of a submission (by its label). */
   reapPrevious?: (submissionId: string) => Promise<unknown>;
+  /**
+   * Whether this worker evaluates the competition's submissions (HOLDOUT_WORKER_COMPETITIONS), with
+   * the competition's slug; absent: it serves every competition.
+   */
+  serves?: (competitionId: string) => Promise<{ serves: boolean; slug: string }>;
+  /** A run started on a job of this turn: the queue's fair-share clock moves up to it. */
+  turnStarted?: (turn: number | undefined) => Promise<void>;
   /** This process's Prometheus metrics (runs by phase and outcome, image loads). */
   metrics?: Pick<WorkerMetrics, "runFinished" | "imageLoaded" | "deferredForSpace">;
 }
@@ -78,6 +90,10 @@ export interface JobContext {
   run: Run;
   /** How long the job has waited for a worker with enough free disk space. */
   spaceWait?: SpaceWait;
+  /** Since when the job has waited for a worker that serves its competition; undefined: it has not. */
+  waitingForWorkerSince?: number | undefined;
+  /** The job's turn in the fair share of the queue (its BullMQ priority); undefined: none. */
+  turn?: number | undefined;
 }
 
 /**
@@ -86,10 +102,13 @@ export interface JobContext {
  * or, with `waitingForSpaceSince`, for a worker with room.
  */
 export type Outcome =
-  | { kind: "scored"; competitionId: string }
+  | { kind: "scored"; competitionId: string; testset: HiddenTestset }
   | { kind: "ended" }
   | { kind: "skipped" }
-  | { kind: "deferred"; until: Date; waitingForSpaceSince?: number };
+  | { kind: "deferred"; until: Date; waitingForSpaceSince?: number; waitingForWorkerSince?: number };
+
+/** A job of a competition this worker does not serve is offered to the other workers again this often. */
+const UNSERVED_RETRY_MS = 5_000;
 
 /**
  * Evaluates one submission: prepare the model (load the image, or resolve the runtime image for a
@@ -104,27 +123,62 @@ export async function evaluate(deps: EvaluateDeps, job: JobContext): Promise<Out
   const { signal } = job.run;
   const submission = await findSubmission(db, id);
   if (!submission) throw new UnrecoverableError(`submission ${id} does not exist`);
+  const pinned = await deps.serves?.(submission.competitionId);
+  if (pinned && !pinned.serves) {
+    // Not this worker's to run, nor to fail: it waits (no attempt used) for one that serves it.
+    const since = job.waitingForWorkerSince ?? Date.now();
+    if (job.waitingForWorkerSince === undefined) {
+      await addSubmissionNote(
+        db,
+        id,
+        `waiting for a worker that serves the competition ${pinned.slug}`,
+        workerName,
+      );
+      log.info({ competition: pinned.slug }, "not starting: this worker does not serve the competition");
+    }
+    return {
+      kind: "deferred",
+      until: new Date(Date.now() + UNSERVED_RETRY_MS),
+      waitingForWorkerSince: since,
+    };
+  }
   const room = await checkRoom(deps, job, submission.kind === "image" ? Number(submission.uploadSize) : 0);
   if (room.kind === "wait") return { kind: "deferred", until: room.until, waitingForSpaceSince: room.since };
   if (room.kind === "failed") return { kind: "ended" };
+  // Before the run starts: a competition whose sets this worker cannot read takes no lease.
+  const inputs = await deps.sets.forCompetition(db, submission.competitionId);
+  const phase = await findSubmissionPhase(db, id);
+  // A development phase's scored run is on the development set: public data, shown in full.
+  const onDev = phase?.data === "development";
+  const scored = onDev ? inputs.dev : inputs.hidden;
+  if (!scored) {
+    throw new UnrecoverableError(
+      `competition ${inputs.slug} has a development phase but no development set on this worker`,
+    );
+  }
   const start = await startRun(db, id, { worker: workerName, leaseMs: deps.leaseMs });
   if (start.lease === null) return notStarted(deps, job, start.refused);
   const lease = start.lease;
   job.run.lease = lease;
+  // The fair share's clock only orders later jobs: a failure to move it costs fairness, not the run.
+  await deps.turnStarted?.(job.turn).catch((err: unknown) => {
+    log.warn({ err }, "could not move the queue's fair-share clock");
+  });
   log.info({ kind: submission.kind }, "evaluation started");
   // This worker holds the job now: whatever an earlier attempt of this submission left in the engine
   // (it crashed, or the engine restarted under it) is dead. A first attempt has no predecessor (an
   // attempt is counted before it creates anything), and skips the engine round trips.
   if (submission.attempts > 0) await deps.reapPrevious?.(id);
 
-  const fail: FailRun = async (category, message, phase) => {
+  const fail: FailRun = async (category, message, runPhase) => {
     // A hidden run's failure tells the team its category in fixed words: the message could carry
     // what the model read of the test set (its cells, the missing studies, an exit code it chose).
-    // Organizers keep the message as the worker saw it.
-    const where = phase === "hidden" ? { phase, detail: message } : phase === "smoke" ? { phase } : {};
-    const shown = phase === "hidden" ? hiddenRunFailureText(category) : message;
+    // Organizers keep the message as the worker saw it. On the development set it is shown whole.
+    const hiddenData = runPhase === "hidden" && !onDev;
+    const where = hiddenData ? { phase: runPhase, detail: message } : runPhase ? { phase: runPhase } : {};
+    const shown = hiddenData ? hiddenRunFailureText(category) : message;
     await held(markFailed(db, id, category, shown, workerName, { holder: lease, ...where }));
-    log.info({ category, phase }, "evaluation ended: failed");
+    log.info({ category, phase: runPhase }, "evaluation ended: failed");
   };
   const ended = async (category: FailureCategory, message: string): Promise<Outcome> => {
     await fail(category, message);
@@ -141,10 +195,12 @@ export async function evaluate(deps: EvaluateDeps, job: JobContext): Promise<Out
       if (err instanceof BundleCommandError) return ended("invalid_upload", `the command: ${err.message}`);
       throw err;
     }
-    const runtime = deps.runtimeImage;
+    const runtime = inputs.runtimeImage ? await deps.resolveRuntime(inputs.runtimeImage) : deps.runtimeImage;
     // A fault of this worker's host (another worker may have the image): retried, then refunded.
     if (!runtime)
-      throw new Error("this worker has no runtime image for code bundles (HOLDOUT_RUNTIME_IMAGE)");
+      throw new Error(
+        `this worker has no runtime image for code bundles (${inputs.runtimeImage ?? "HOLDOUT_RUNTIME_IMAGE"})`,
+      );
     model = {
       kind: "bundle",
       imageId: runtime.imageId,
@@ -183,14 +239,15 @@ export async function evaluate(deps: EvaluateDeps, job: JobContext): Promise<Out
   };
   try {
     signal.throwIfAborted();
-    if (deps.smoke) {
-      const { sample, limits } = deps.smoke;
+    if (inputs.dev) {
+      const { sample } = inputs.dev;
       const n = sample.studies.length;
       const smoke = await runPhase(r, {
         phase: "smoke",
         workspace: { dir: sample.publicDir, owner: "the development-set sample" },
-        limits,
+        limits: deps.smokeLimits,
         studies: sample.studies,
+        scorer: inputs.dev.testset.scorer,
         startNote: `smoke run started on ${n} development-set studies`,
         logPolicy: { kind: "full" },
       });
@@ -204,30 +261,35 @@ export async function evaluate(deps: EvaluateDeps, job: JobContext): Promise<Out
     }
 
     signal.throwIfAborted();
-    const testset = deps.testset.get();
+    const { testset } = scored;
+    // The scored run: on the hidden set, or in a development phase on the whole development set.
     const hidden = await runPhase(r, {
       phase: "hidden",
-      workspace: { dir: testset.publicDir, owner: "the test set" },
+      workspace: { dir: testset.publicDir, owner: onDev ? "the development set" : "the test set" },
       limits: deps.limits,
       studies: testset.studies,
-      startNote: "hidden run started",
-      logPolicy: deps.hiddenLog,
+      scorer: testset.scorer,
+      startNote: onDev
+        ? `development run started on ${testset.studies.length} development-set studies`
+        : "hidden run started",
+      logPolicy: onDev ? { kind: "full" } : deps.hiddenLog,
       beforeParse: async () => {
-        log.info("hidden run finished");
+        log.info(onDev ? "development run finished" : "hidden run finished");
         signal.throwIfAborted();
         await held(markScoring(db, lease, { digest: model.imageId, size: model.size }));
       },
     });
     if (hidden.ended) return { kind: "ended" };
     // The competition's split and ladder as they are now (the split is fixed once anything is scored).
+    // Both are the hidden set's: a development phase's score is on the whole development set.
     const policy = await getCompetitionPolicy(db, submission.competitionId);
-    const split = splitOf(policy);
+    const split = onDev ? null : splitOf(policy);
     const record = scoreRecord(testset, hidden.predictions, deps.bootstrap, split);
     signal.throwIfAborted();
-    const ladder = policy.ladder ? ladderStep(testset, record, deps.bootstrap, split) : undefined;
+    const ladder = policy.ladder && !onDev ? ladderStep(testset, record, deps.bootstrap, split) : undefined;
     await held(recordScore(db, lease, record, ladder ? { ladder } : {}));
-    log.info({ meanAuc: record.meanAuc }, "evaluation ended: scored");
-    return { kind: "scored", competitionId: submission.competitionId };
+    log.info({ meanAuc: record.meanAuc, scorer: testset.scorer.name, onDev }, "evaluation ended: scored");
+    return { kind: "scored", competitionId: submission.competitionId, testset: inputs.hidden.testset };
   } finally {
     // Whatever happened, the lease goes; the image with it unless someone else still holds one.
     if (model.kind === "image") await deps.images.release(model.lease);

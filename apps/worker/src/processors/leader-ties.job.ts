@@ -8,14 +8,15 @@ import {
 } from "@holdout/contracts";
 import type { Db } from "@holdout/db";
 import type { BootstrapOptions } from "@holdout/scorer";
-import type { HiddenTestset, TestsetSource } from "../scoring/hidden-testset.ts";
+import type { HiddenTestset } from "../scoring/hidden-testset.ts";
+import type { CompetitionSets } from "./competition-sets.ts";
 import { refreshLeaderTies } from "../scoring/leader-ties.ts";
 import type { Logger } from "../logger.ts";
 
 /** Recomputes a competition's tie marks when the API asks (an entry hidden, shown, disqualified...). */
 export function createLeaderTiesProcessor(deps: {
   db: Db;
-  testset: TestsetSource;
+  sets: Pick<CompetitionSets, "forCompetition">;
   bootstrap: BootstrapOptions;
   log: Logger;
 }) {
@@ -23,8 +24,9 @@ export function createLeaderTiesProcessor(deps: {
     const parsed = LeaderTiesJobSchema.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError(`malformed job payload: ${parsed.error.message}`);
     const { competitionId, reason } = parsed.data;
+    const { hidden } = await deps.sets.forCompetition(deps.db, competitionId);
     const result = await refreshLeaderTies(
-      { db: deps.db, testset: deps.testset.get(), bootstrap: deps.bootstrap },
+      { db: deps.db, testset: hidden.testset, bootstrap: deps.bootstrap },
       competitionId,
     );
     deps.log.info({ competitionId, reason, ...result, jobId: job.id }, "tie marks refreshed");

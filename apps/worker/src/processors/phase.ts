@@ -11,7 +11,7 @@ import {
   type RunResult,
   type Sandbox,
 } from "@holdout/sandbox";
-import { parsePredictionsCsv, PredictionsError, type PerTask } from "@holdout/scorer";
+import { PredictionsError, type PerTask, type TaskScorer } from "@holdout/scorer";
 import { SUBMISSION_LABEL } from "../engine/sweeper.ts";
 import type { WorkerMetrics } from "../runtime/metrics.ts";
 import { RunStopped } from "../runtime/run-registry.ts";
@@ -52,8 +52,9 @@ export interface PhaseSpec {
   /** What the model sees at /workspace, and whose it is (named when a bundle's files clash with it). */
   workspace: { dir: string; owner: string };
   limits: RunLimits;
-  /** The studies the predictions must hold. */
+  /** The studies the predictions must hold, and the scorer that reads them (the set's). */
   studies: readonly string[];
+  scorer: TaskScorer;
   /** The timeline line as the run starts. */
   startNote: string;
   /** What the team reads of the log; unless `full`, organizers keep the whole log beside it. */
@@ -64,7 +65,7 @@ export interface PhaseSpec {
 
 /** A phase ended the evaluation (the submission failed), or the model's valid predictions. */
 export type PhaseResult =
-  { ended: true } | { ended: false; run: RunResult; predictions: PerTask<Float64Array> };
+  { ended: true } | { ended: false; run: RunResult; predictions: PerTask<Float64Array, string> };
 
 type Verdict = Exclude<RunResult["verdict"], "ok">;
 
@@ -111,7 +112,8 @@ export async function runPhase(r: PhaseRun, spec: PhaseSpec): Promise<PhaseResul
   await spec.beforeParse?.();
   let predictions;
   try {
-    predictions = parsePredictionsCsv((run.predictions ?? Buffer.alloc(0)).toString("utf8"), spec.studies);
+    const text = (run.predictions ?? Buffer.alloc(0)).toString("utf8");
+    predictions = spec.scorer.parsePredictions(text, spec.studies);
   } catch (err) {
     if (!(err instanceof PredictionsError)) throw err;
     finished("invalid_output");

@@ -1,5 +1,7 @@
-import type { LeaderTiesQueue } from "@holdout/contracts";
-import type { Db } from "@holdout/db";
+import { advanceFairClock, type EvaluateQueue, type LeaderTiesQueue } from "@holdout/contracts";
+import { UnrecoverableError } from "bullmq";
+import { findCompetitionSets, type Db } from "@holdout/db";
+import { resolveTrustedImage, type TrustedImage } from "@holdout/sandbox";
 import { runLimits, smokeLimits, type WorkerConfig } from "../config.ts";
 import type { Janitor } from "../engine/janitor.ts";
 import type { WorkerEngine } from "../engine/open-engine.ts";
@@ -21,6 +23,8 @@ export interface ProcessorParts {
   inputs: RunInputs;
   registry: RunRegistry;
   metrics: WorkerMetrics;
+  /** The evaluate queue, whose fair-share clock a started run moves. */
+  evaluateQueue: Pick<EvaluateQueue, "getBackend" | "toKey">;
   /** Where a failed tie refresh is handed over to a leader-ties job. */
   tiesQueue: Pick<LeaderTiesQueue, "add">;
   log: Logger;
@@ -33,10 +37,39 @@ export function hiddenLogPolicy(config: WorkerConfig): LogPolicy {
     : { kind: "tail", bytes: config.HOLDOUT_HIDDEN_LOG_TAIL_KB * 1024 };
 }
 
+/**
+ * A competition's own runtime image, resolved to its ID on first use and run by that ID from then on
+ * (as the configured one is at start). One the engine lacks is looked up again on the next job.
+ */
+function runtimeResolver(engine: WorkerEngine): (name: string) => Promise<TrustedImage | null> {
+  const resolved = new Map<string, TrustedImage>();
+  return async (name) => {
+    const known = resolved.get(name);
+    if (known) return known;
+    const image = await resolveTrustedImage(engine.docker, name);
+    if (image) resolved.set(name, image);
+    return image;
+  };
+}
+
+/** Whether a competition is one of `slugs` (HOLDOUT_WORKER_COMPETITIONS); slugs never change, so kept. */
+function servedBy(db: Db, slugs: ReadonlySet<string>) {
+  const known = new Map<string, string>();
+  return async (competitionId: string) => {
+    let slug = known.get(competitionId);
+    if (slug === undefined) {
+      const c = await findCompetitionSets(db, competitionId);
+      if (!c) throw new UnrecoverableError(`competition ${competitionId} does not exist`);
+      slug = c.slug;
+      known.set(competitionId, slug);
+    }
+    return { serves: slugs.has(slug), slug };
+  };
+}
+
 /** The evaluate, re-score and leader-ties processors, with this worker's settings and parts. */
 export function createProcessors(config: WorkerConfig, parts: ProcessorParts): Processors {
   const { db, engine, janitor, inputs, log } = parts;
-  const { testset, smokeSample } = inputs;
   const bootstrap = { replicates: config.HOLDOUT_BOOTSTRAP_REPLICATES, seed: config.HOLDOUT_BOOTSTRAP_SEED };
   const workerName = config.HOLDOUT_WORKER_NAME;
   const refreshTies = tieRefresher({ db, bootstrap, queue: parts.tiesQueue });
@@ -46,11 +79,16 @@ export function createProcessors(config: WorkerConfig, parts: ProcessorParts): P
       sandbox: engine.sandbox,
       images: janitor.images,
       hiddenLog: hiddenLogPolicy(config),
-      testset,
-      smoke: smokeSample ? { sample: smokeSample, limits: smokeLimits(config) } : null,
+      sets: inputs.sets,
+      smokeLimits: smokeLimits(config),
       dataDir: config.HOLDOUT_DATA_DIR,
       runsDir: inputs.runsDir,
       runtimeImage: engine.facts.runtime,
+      resolveRuntime: runtimeResolver(engine),
+      turnStarted: (turn) => advanceFairClock(parts.evaluateQueue, turn),
+      ...(config.HOLDOUT_WORKER_COMPETITIONS
+        ? { serves: servedBy(db, new Set(config.HOLDOUT_WORKER_COMPETITIONS)) }
+        : {}),
       disk: config.HOLDOUT_DISK_MIN_FREE_MB > 0 ? engine.disk : null,
       diskWaitMs: config.HOLDOUT_DISK_WAIT_SECONDS * 1000,
       workerName,
@@ -63,16 +101,16 @@ export function createProcessors(config: WorkerConfig, parts: ProcessorParts): P
       metrics: parts.metrics,
       registry: parts.registry,
       log,
-      afterScore: (id, jobLog) => refreshTies(id, testset.get(), jobLog),
+      afterScore: refreshTies,
     }),
     rescore: createRescoreProcessor({
       db,
-      testset,
+      sets: inputs.sets,
       bootstrap,
       workerName,
       log,
       afterRescore: refreshTies,
     }),
-    ties: createLeaderTiesProcessor({ db, testset, bootstrap, log }),
+    ties: createLeaderTiesProcessor({ db, sets: inputs.sets, bootstrap, log }),
   };
 }

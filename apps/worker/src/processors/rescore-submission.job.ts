@@ -3,19 +3,21 @@ import { RescoreJobSchema, type RescoreJob } from "@holdout/contracts";
 import {
   addSubmissionNote,
   findSubmission,
+  findSubmissionPhase,
   findSubmissionPredictions,
   getCompetitionPolicy,
   replaceScore,
   type Db,
 } from "@holdout/db";
-import { parsePredictionsCsv, PredictionsError, type BootstrapOptions } from "@holdout/scorer";
-import type { HiddenTestset, TestsetSource } from "../scoring/hidden-testset.ts";
+import { PredictionsError, type BootstrapOptions } from "@holdout/scorer";
+import type { HiddenTestset } from "../scoring/hidden-testset.ts";
+import type { CompetitionSets } from "./competition-sets.ts";
 import type { Logger } from "../logger.ts";
 import { scoreRecord, splitOf } from "../scoring/scores.ts";
 
 export interface RescoreDeps {
   db: Db;
-  testset: TestsetSource;
+  sets: Pick<CompetitionSets, "forCompetition" | "reload">;
   bootstrap: BootstrapOptions;
   workerName: string;
   log: Logger;
@@ -51,10 +53,16 @@ export function createRescoreProcessor(deps: RescoreDeps) {
     if (submission.state !== "scored") return refuse(`it is ${submission.state}, not scored`);
     const csv = await findSubmissionPredictions(deps.db, submissionId);
     if (csv === null) return refuse("its predictions were not kept (scored before predictions were stored)");
-    const testset = await deps.testset.reload();
+    // The set the submission was scored on (a development phase's is the development set), read
+    // again from disk: a corrected label file is what a re-score is for.
+    const inputs = await deps.sets.forCompetition(deps.db, submission.competitionId);
+    const onDev = (await findSubmissionPhase(deps.db, submissionId))?.data === "development";
+    const scored = onDev ? inputs.dev : inputs.hidden;
+    if (!scored) return refuse("its competition's development set is not on this worker");
+    const testset = await deps.sets.reload(scored.ref);
     let predictions;
     try {
-      predictions = parsePredictionsCsv(csv, testset.studies, "the stored predictions");
+      predictions = testset.scorer.parsePredictions(csv, testset.studies, "the stored predictions");
     } catch (err) {
       if (err instanceof PredictionsError) {
         // The parser's message names test studies: the worker's log keeps it, the timeline does not.
@@ -63,7 +71,7 @@ export function createRescoreProcessor(deps: RescoreDeps) {
       }
       throw err;
     }
-    const split = splitOf(await getCompetitionPolicy(deps.db, submission.competitionId));
+    const split = onDev ? null : splitOf(await getCompetitionPolicy(deps.db, submission.competitionId));
     const record = scoreRecord(testset, predictions, deps.bootstrap, split);
     const replaced = await replaceScore(deps.db, submissionId, record, {
       worker: deps.workerName,
@@ -71,6 +79,6 @@ export function createRescoreProcessor(deps: RescoreDeps) {
     });
     if (!replaced) return refuse("it stopped being scored meanwhile");
     log.info({ before: submission.meanAuc, after: record.meanAuc }, "re-scored");
-    await deps.afterRescore(submission.competitionId, testset, log);
+    await deps.afterRescore(submission.competitionId, onDev ? inputs.hidden.testset : testset, log);
   };
 }

@@ -1,4 +1,4 @@
-import { evaluateJobOptions, QUEUE_EVALUATE, type EvaluateQueue } from "@holdout/contracts";
+import { evaluateJobOptions, fairPriority, QUEUE_EVALUATE, type EvaluateQueue } from "@holdout/contracts";
 import {
   countReconcilerRequeues,
   liveWorkerNames,
@@ -136,7 +136,8 @@ async function recover(
     log.info({ why }, "reconciler left the submission to the worker that has just taken its job");
     return;
   }
-  await opts.queue.add(QUEUE_EVALUATE, { submissionId: row.id }, evaluateJobOptions(row.id));
+  const priority = await fairPriority(opts.queue, row.competitionId);
+  await opts.queue.add(QUEUE_EVALUATE, { submissionId: row.id }, evaluateJobOptions(row.id, priority));
   report.requeued.push(row.id);
   log.warn({ why, requeues: requeues + 1 }, "reconciler re-queued an orphaned submission");
 }

@@ -1,11 +1,6 @@
 import type { CompetitionPolicy, LadderStep, PartScoreRecord, ScoreRecord, TieCandidate } from "@holdout/db";
 import {
-  bootstrapAuc,
-  bootstrapDistribution,
   compareDistributions,
-  curves,
-  parsePredictionsCsv,
-  scoreTasks,
   TASKS,
   type BootstrapDistribution,
   type BootstrapOptions,
@@ -20,10 +15,14 @@ export const TIE_ALPHA = 0.05;
 /** The ladder's level: a new score is released when the chance it is not better is below this. */
 export const LADDER_ALPHA = 0.05;
 
+/** A model's predictions per task of the test set's scorer. */
+export type Predictions = PerTask<Float64Array, string>;
+
 /** The official scores with their 95% bootstrap intervals, on the given studies. */
-function scoresOn(testset: HiddenTestset, predictions: PerTask<Float64Array>, bootstrap: BootstrapOptions) {
-  const result = scoreTasks({ truth: testset.truth, predictions, readers: testset.readers });
-  const intervals = bootstrapAuc({ truth: testset.truth, predictions }, bootstrap);
+function scoresOn(testset: HiddenTestset, predictions: Predictions, bootstrap: BootstrapOptions) {
+  const { scorer } = testset;
+  const result = scorer.score({ truth: testset.truth, predictions, readers: testset.readers });
+  const intervals = scorer.bootstrapAuc({ truth: testset.truth, predictions }, bootstrap);
   return {
     meanAuc: result.meanAuc,
     meanRadsBelowCurve: result.meanRadsBelowCurve,
@@ -44,12 +43,12 @@ function scoresOn(testset: HiddenTestset, predictions: PerTask<Float64Array>, bo
  */
 export function scoreRecord(
   testset: HiddenTestset,
-  predictions: PerTask<Float64Array>,
+  predictions: Predictions,
   bootstrap: BootstrapOptions,
   split: SplitSpec | null = null,
 ): ScoreRecord {
   const whole = scoresOn(testset, predictions, bootstrap);
-  const plots = curves({ truth: testset.truth, predictions, readers: testset.readers });
+  const plots = testset.scorer.curves({ truth: testset.truth, predictions, readers: testset.readers });
   return {
     meanAuc: whole.meanAuc,
     meanRadsBelowCurve: whole.meanRadsBelowCurve,
@@ -70,21 +69,22 @@ export function scoreRecord(
           : {}),
       };
     }),
-    predictionsCsv: predictionsCsv(testset.studies, predictions),
+    predictionsCsv: predictionsCsv(testset.studies, predictions, testset.scorer.tasks),
     ...(split ? { parts: partRecords(testset, predictions, bootstrap, split) } : {}),
   };
 }
 
 function partRecords(
   testset: HiddenTestset,
-  predictions: PerTask<Float64Array>,
+  predictions: Predictions,
   bootstrap: BootstrapOptions,
   split: SplitSpec,
 ): PartScoreRecord[] {
   const parts = partsOf(testset, split);
   return (["public", "private"] as const).map((part) => {
     const indices = parts[part];
-    const s = scoresOn(subsetTestset(testset, indices), pickTasks(predictions, indices), bootstrap);
+    const subset = subsetTestset(testset, indices);
+    const s = scoresOn(subset, pickTasks(predictions, indices, testset.scorer.tasks), bootstrap);
     return {
       part,
       meanAuc: s.meanAuc,
@@ -112,14 +112,18 @@ function distributionOf(
   csv: string | null,
   bootstrap: BootstrapOptions,
   studies: BoardStudies,
-): BootstrapDistribution | null {
+): BootstrapDistribution<string> | null {
   if (csv === null) return null;
+  const { scorer } = testset;
   try {
-    const predictions = parsePredictionsCsv(csv, testset.studies);
+    const predictions = scorer.parsePredictions(csv, testset.studies);
     return studies === null
-      ? bootstrapDistribution({ truth: testset.truth, predictions }, bootstrap)
-      : bootstrapDistribution(
-          { truth: pickTasks(testset.truth, studies), predictions: pickTasks(predictions, studies) },
+      ? scorer.bootstrapDistribution({ truth: testset.truth, predictions }, bootstrap)
+      : scorer.bootstrapDistribution(
+          {
+            truth: pickTasks(testset.truth, studies, scorer.tasks),
+            predictions: pickTasks(predictions, studies, scorer.tasks),
+          },
           bootstrap,
         );
   } catch {
@@ -180,11 +184,18 @@ function csvField(value: string): string {
   return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
 }
 
-/** `Study` + the five tasks, one row per study in test-set order; numbers as JavaScript prints them (exact). */
-export function predictionsCsv(studies: readonly string[], predictions: PerTask<Float64Array>): string {
-  const lines = [["Study", ...TASKS].map(csvField).join(",")];
+/**
+ * `Study` + the scorer's tasks (CheXpert's five by default), one row per study in test-set order;
+ * numbers as JavaScript prints them (exact).
+ */
+export function predictionsCsv<K extends string>(
+  studies: readonly string[],
+  predictions: PerTask<Float64Array, K>,
+  tasks: readonly K[] = TASKS as readonly string[] as readonly K[],
+): string {
+  const lines = [["Study", ...tasks].map(csvField).join(",")];
   studies.forEach((study, i) => {
-    lines.push([csvField(study), ...TASKS.map((task) => String(predictions[task][i]))].join(","));
+    lines.push([csvField(study), ...tasks.map((task) => String(predictions[task][i]))].join(","));
   });
   return `${lines.join("\n")}\n`;
 }

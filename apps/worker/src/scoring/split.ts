@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { TASKS, type PerTask } from "@holdout/scorer";
+import type { PerTask } from "@holdout/scorer";
 import type { HiddenTestset } from "./hidden-testset.ts";
 
 /** The competition's public/private split as organizers set it (the seed is drawn by the API). */
@@ -37,20 +37,26 @@ function pick<T extends Uint8Array | Float64Array>(values: T, indices: readonly 
   return out;
 }
 
-export function pickTasks<T extends Uint8Array | Float64Array>(
-  values: PerTask<T>,
+/** Each task's values at the given study indices; `tasks`: the test set's scorer's. */
+export function pickTasks<T extends Uint8Array | Float64Array, K extends string>(
+  values: PerTask<T, K>,
   indices: readonly number[],
-): PerTask<T> {
-  return Object.fromEntries(TASKS.map((task) => [task, pick(values[task], indices)])) as PerTask<T>;
+  tasks: readonly K[],
+): PerTask<T, K> {
+  return Object.fromEntries(tasks.map((task) => [task, pick(values[task], indices)])) as PerTask<T, K>;
 }
 
 /** The test set restricted to some of its studies (labels, readers and ids alike). */
 export function subsetTestset(testset: HiddenTestset, indices: readonly number[]): HiddenTestset {
   return {
     publicDir: testset.publicDir,
+    scorer: testset.scorer,
     studies: indices.map((i) => testset.studies[i]!),
-    truth: pickTasks(testset.truth, indices),
-    readers: testset.readers.map((r) => ({ id: r.id, reads: pickTasks(r.reads, indices) })),
+    truth: pickTasks(testset.truth, indices, testset.scorer.tasks),
+    readers: testset.readers.map((r) => ({
+      id: r.id,
+      reads: pickTasks(r.reads, indices, testset.scorer.tasks),
+    })),
   };
 }
 
