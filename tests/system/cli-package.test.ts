@@ -108,7 +108,7 @@ describe("the CLI package the server serves", () => {
         cwd: dir,
       });
       expect(run.code, run.stderr).toBe(0);
-      expect(run.stdout).toMatch(/^\d\d:\d\d:\d\d  scored  /m);
+      expect(run.stdout).toMatch(/^\d\d:\d\d:\d\d {2}scored {2}/m);
       expect(run.stderr).not.toContain("warning");
     } finally {
       await rm(model, { force: true });
