@@ -153,7 +153,7 @@ export interface CompetitionSummary {
   nextPhase: Phase | null;
 }
 
-function summarize(c: CompetitionWithPhases, at: Date): CompetitionSummary & { phases: Phase[] } {
+function summarize(c: CompetitionWithPhases, at: Date): CompetitionWithPhases & CompetitionSummary {
   const status = competitionStatus(c.state, c.phases, at);
   const open = status === "closed" ? [] : c.phases;
   return {
