@@ -3,6 +3,7 @@ import type { Eta } from "eta";
 import type { FastifyError, FastifyInstance } from "fastify";
 import { problemType } from "@holdout/contracts";
 import type { Db } from "@holdout/db";
+import type { CompetitionBase } from "../services/competition-base.ts";
 import type { CookieSettings } from "../plugins/auth.ts";
 import type { CompetitionInfo, LeaderboardSource } from "../services/leaderboard.ts";
 import accountPages from "./account-pages.ts";
@@ -19,6 +20,7 @@ export interface WebOptions {
   db: Db;
   views: Eta;
   competition: CompetitionInfo;
+  base: CompetitionBase;
   board: LeaderboardSource;
   session: { ttlMs: number; cookie: CookieSettings };
   organizer: OrganizerService;
@@ -42,7 +44,7 @@ const HEADINGS: Record<number, string> = {
 export async function webPages(app: FastifyInstance, opts: WebOptions) {
   await app.register(formbody, { bodyLimit: 64 * 1024 });
   const assets = await registerStaticAssets(app);
-  const web: WebContext = { views: opts.views, assets, competition: opts.competition };
+  const web: WebContext = { views: opts.views, assets, competition: opts.competition, base: opts.base };
 
   // A browser gets a page saying what went wrong (with the same stable code); any other client, or a
   // script's fetch, gets the API's problem+json from the parent handler.

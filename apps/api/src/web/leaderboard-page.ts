@@ -85,10 +85,11 @@ const leaderboardPage: FastifyPluginCallbackTypebox<{ board: LeaderboardSource; 
     let rendered = versions.get(key);
     if (!rendered) {
       rendered = boardsOf(board).map((b, i) => {
-        const view = leaderboardPageView(board, b.entries, query);
+        const view = leaderboardPageView(board, b.entries, query, `${web.base.pages}/`);
         const html = web.views.render("leaderboard-table", {
           view,
           tableId: i === 0 ? "leaderboard" : `leaderboard-${i}`,
+          base: web.base,
         });
         return { heading: b.heading, note: b.note, view, html };
       });

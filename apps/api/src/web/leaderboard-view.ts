@@ -115,7 +115,11 @@ export function leaderboardPageView(
   board: Pick<RankedLeaderboard, "precision">,
   entries: RankedLeaderboardEntry[],
   query: LeaderboardQuery,
+  /** The leaderboard page's own path: `/`, or a competition's `/c/{slug}/`. */
+  home = "/",
 ): LeaderboardPageView {
+  // The sort and filter links are built for `/`; a competition's page keeps them under its path.
+  const at = (c: ColumnView): ColumnView => ({ ...c, href: home + c.href.slice(1) });
   const precision = { aucDecimals: board.precision.auc };
   // Best values over the whole board, not the filtered view: bold means "best of the competition".
   let bestAuc = -Infinity;
@@ -179,11 +183,11 @@ export function leaderboardPageView(
       column(query, "model", "Model", false),
       column(query, "auc", "AUC", true),
       column(query, "rads", "Num Rads Below Curve", true),
-    ],
+    ].map(at),
     taskColumns: query.tasks
-      ? TASKS.map((task, i) => column(query, TASK_SLUGS[i] as SortKey, task, true))
+      ? TASKS.map((task, i) => at(column(query, TASK_SLUGS[i] as SortKey, task, true)))
       : [],
-    toggleTasksHref: href(query, { tasks: !query.tasks }),
+    toggleTasksHref: home + href(query, { tasks: !query.tasks }).slice(1),
   };
 }
 

@@ -116,6 +116,7 @@ export function addSetupCommands(competition: Command): void {
             devsetDir,
             devsetSha256: sets.devsetSha256,
             scorer: SCORERS[sets.scorer],
+            tasks: sets.tasks,
             phases,
           },
         );
@@ -186,6 +187,7 @@ export function addSetupCommands(competition: Command): void {
               slug: c.slug,
               name: c.name,
               scorer: c.scorer,
+              tasks: c.tasks,
               status: c.status,
               testsetDir: c.testsetDir,
               testsetSha256: c.testsetSha256,
@@ -199,7 +201,7 @@ export function addSetupCommands(competition: Command): void {
           return;
         }
         console.log(`${c.slug}: ${c.name} (${c.status})`);
-        console.log(`  scorer: ${c.scorer}`);
+        console.log(`  scorer: ${c.scorer} on ${c.tasks.join(", ")}`);
         console.log(`  test set: ${c.testsetDir ?? "–"} (sha256 ${c.testsetSha256 ?? "–"})`);
         console.log(`  development set: ${c.devsetDir ?? "none"}`);
         console.log(`  quota: ${c.quotaPerDay} a day, ${c.quotaTotal} in all`);

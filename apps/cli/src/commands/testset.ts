@@ -61,7 +61,7 @@ function integer(what: string): (value: string) => number {
 
 function describe(s: GeneratedSummary, longSide: number): string {
   const lines = [
-    `generated ${s.outDir} (${s.scorer}, seed ${s.seed}): ${s.studies} studies, ${s.images} images ` +
+    `generated ${s.outDir} (${s.scorer === "chexpert" ? "" : `${s.scorer}, `}seed ${s.seed}): ${s.studies} studies, ${s.images} images ` +
       `(${s.frontal} frontal, ${s.lateral} lateral), ${longSide} px long side, in ${(s.elapsedMs / 1000).toFixed(1)} s`,
     `ground-truth positives: ${Object.entries(s.positives)
       .map(([task, n]) => `${task} ${n}`)
