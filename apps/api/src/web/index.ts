@@ -4,10 +4,12 @@ import type { FastifyError, FastifyInstance } from "fastify";
 import { problemType } from "@holdout/contracts";
 import type { Db } from "@holdout/db";
 import type { CompetitionBase } from "../services/competition-base.ts";
+import { competitionSummaries } from "../services/competitions.ts";
 import type { CookieSettings } from "../plugins/auth.ts";
 import type { CompetitionInfo, LeaderboardSource } from "../services/leaderboard.ts";
 import accountPages from "./account-pages.ts";
 import adminPages from "./admin-pages.ts";
+import competitionSetupPage from "./competition-setup-page.ts";
 import { apiDocs } from "./api-docs.ts";
 import leaderboardPage from "./leaderboard-page.ts";
 import type { OrganizerService } from "../services/organizer.ts";
@@ -82,7 +84,11 @@ export async function webPages(app: FastifyInstance, opts: WebOptions) {
     );
   });
 
-  await app.register(leaderboardPage, { board: opts.board, web });
+  await app.register(leaderboardPage, {
+    board: opts.board,
+    web,
+    ...(opts.base.pages === "" ? { competitions: () => competitionSummaries(opts.db) } : {}),
+  });
   await app.register(apiDocs, { web });
   await app.register(accountPages, {
     db: opts.db,
@@ -93,4 +99,5 @@ export async function webPages(app: FastifyInstance, opts: WebOptions) {
   await app.register(submissionPages, { db: opts.db, web, organizer: opts.organizer, board: opts.board });
   await app.register(teamPage, { db: opts.db, web, maxLiveTokens: opts.maxLiveTokens });
   await app.register(adminPages, { db: opts.db, web, organizer: opts.organizer });
+  await app.register(competitionSetupPage, { db: opts.db, web });
 }

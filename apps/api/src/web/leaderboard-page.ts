@@ -2,6 +2,7 @@ import type { FastifyPluginCallbackTypebox } from "@fastify/type-provider-typebo
 import { Type } from "typebox";
 import { TASKS } from "@holdout/scorer";
 import type { RankedLeaderboard } from "@holdout/contracts/http";
+import type { CompetitionSummary } from "@holdout/contracts/http";
 import type { LeaderboardSource } from "../services/leaderboard.ts";
 import {
   defaultDir,
@@ -32,11 +33,12 @@ const LeaderboardQuerySchema = Type.Object({
 });
 
 /** The public leaderboard page: server-rendered, sortable and filterable with plain links and a GET form. */
-const leaderboardPage: FastifyPluginCallbackTypebox<{ board: LeaderboardSource; web: WebContext }> = (
-  app,
-  { board: source, web },
-  done,
-) => {
+const leaderboardPage: FastifyPluginCallbackTypebox<{
+  board: LeaderboardSource;
+  web: WebContext;
+  /** The competitions on this server, listed on the home page (the default competition's board). */
+  competitions?: () => Promise<CompetitionSummary[]>;
+}> = (app, { board: source, web, competitions }, done) => {
   // The rendered tables, per leaderboard version (the source hands out the same object until the
   // data changes) and query. Most visits ask for the default view, whose 1,000-row table is the
   // page's main cost; odd queries (any filter text) are bounded so the cache cannot grow unchecked.
@@ -101,6 +103,10 @@ const leaderboardPage: FastifyPluginCallbackTypebox<{ board: LeaderboardSource; 
       boards: rendered,
       closedAt: board.competition.closedAt,
       sortOptions: SORT_LABELS,
+      // Only the home page lists the others, and only once there are others.
+      competitions:
+        (await competitions?.())?.filter((c) => c.slug !== web.competition.slug && c.status !== "closed") ??
+        [],
     });
   });
   done();
