@@ -44,7 +44,7 @@ describe("a new competition, through the pages", () => {
 
       const slug = uniqueName("triage");
       await page.getByLabel("Slug").fill(slug);
-      await page.getByLabel("Name", { exact: true }).fill("Triage Challenge");
+      await page.getByLabel("Name", { exact: true }).fill(`Triage ${slug}`);
       await page.getByLabel("Test set directory on the server").fill(TEST_TESTSET_DIR);
       await page.getByLabel("Development set directory (optional)").fill(TEST_DEVSET_DIR);
       // A test phase that starts before the development phase ends: refused, next to the field.
@@ -60,7 +60,7 @@ describe("a new competition, through the pages", () => {
       await page.getByRole("button", { name: "Create the competition" }).click();
       await page.waitForURL(`${stack.url}/c/${slug}/admin`);
       const created = await showCompetition(stack.db, slug);
-      expect(created).toMatchObject({ name: "Triage Challenge", scorer: "chexpert", status: "open" });
+      expect(created).toMatchObject({ name: `Triage ${slug}`, scorer: "chexpert", status: "open" });
       expect(created!.phases.map((p) => [p.name, p.data, p.feedback, p.ranked])).toEqual([
         ["Development", "development", "full", false],
         ["Test", "hidden", "released", true],
@@ -105,7 +105,10 @@ describe("a new competition, through the pages", () => {
 
       // The home page lists the new competition.
       await teamPage.goto(`${stack.url}/`);
-      await teamPage.locator("#competitions").getByRole("link", { name: "Triage Challenge" }).click();
+      await teamPage
+        .locator("#competitions")
+        .getByRole("link", { name: `Triage ${slug}` })
+        .click();
       await teamPage.waitForURL(`${stack.url}/c/${slug}/`);
       await admin.close();
       await team.close();
