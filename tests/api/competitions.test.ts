@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createCompetition, type PhaseSpec } from "@holdout/db";
+import { createCompetition, type NewCompetition, type PhaseSpec } from "@holdout/db";
 import { TEST_TESTSET_DIR, uniqueName } from "../support/env.ts";
 import { tarBuffer } from "../support/images.ts";
 import { seedScoredEntries } from "../support/seed.ts";
@@ -63,7 +63,7 @@ describe("competitions on one server", () => {
     endsAt: null,
     ranked: true,
   });
-  const create = (slug: string, phases: PhaseSpec[], quotaPerDay = 5) =>
+  const create = (slug: string, phases: PhaseSpec[], quotaPerDay = 5, more: Partial<NewCompetition> = {}) =>
     createCompetition(
       stack.db,
       { actor: "test" },
@@ -75,6 +75,7 @@ describe("competitions on one server", () => {
         phases,
         requireApproval: false,
         quotaPerDay,
+        ...more,
       },
     );
 
@@ -200,5 +201,26 @@ describe("competitions on one server", () => {
     expect(submitPage.headers.get("location")).toBe(
       `/c/${b.slug}/login?next=${encodeURIComponent(`/c/${b.slug}/submit`)}`,
     );
+  });
+
+  it("shows a mean-auc competition's own task columns, without the radiologists' column", async () => {
+    const slug = uniqueName("triage");
+    const tasks = ["Lung Collapse", "Large Heart"];
+    await create(slug, [hidden(new Date(Date.now() - 60_000))], 5, { scorer: "mean_auc", tasks });
+    const csv = await (await fetch(`${stack.url}/c/${slug}/leaderboard.csv`)).text();
+    expect(csv.replace(/^\uFEFF/, "").split("\r\n")[0]).toBe(
+      "rank,date,model,team,institution,link,ensemble,mean_auc,auc_lung_collapse,auc_large_heart,mean_auc_lo,mean_auc_hi,tied_with_leader,auc_lo_lung_collapse,auc_hi_lung_collapse,auc_lo_large_heart,auc_hi_large_heart,submitted_at",
+    );
+    const page = await fetch(`${stack.url}/c/${slug}/?sort=large-heart`, {
+      headers: { accept: "text/html" },
+    });
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain("Ranked by mean AUC over Lung Collapse, Large Heart");
+    expect(html).not.toContain("Num Rads Below Curve");
+    // Its sort keys are its own: CheXpert's are refused here, and kept on the default board.
+    expect((await fetch(`${stack.url}/c/${slug}/?sort=rads`)).status).toBe(400);
+    expect((await fetch(`${stack.url}/c/${slug}/?sort=edema`)).status).toBe(400);
+    expect((await fetch(`${stack.url}/?sort=edema`)).status).toBe(200);
   });
 });

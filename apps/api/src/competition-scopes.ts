@@ -37,7 +37,14 @@ export function competitionScopes(deps: AppDeps, views: Eta): CompetitionScopes 
     const c = await findCompetitionBySlug(deps.db, slug);
     if (!c) return null;
     const { app, limits } = await baseServer(deps, c.id, { docs: false, metrics: main.apiMetrics });
-    const info = { id: c.id, slug: c.slug, name: c.name, aucFloor: c.aucFloor };
+    const info = {
+      id: c.id,
+      slug: c.slug,
+      name: c.name,
+      aucFloor: c.aucFloor,
+      scorer: c.scorer,
+      tasks: c.tasks,
+    };
     await registerCompetition(app, deps, info, competitionBase(c.slug), views, limits.keyPrefix);
     await app.ready();
     return app;
