@@ -115,6 +115,22 @@ describe("competitions on one server", () => {
     expect(body.code).toBe("HOLDOUT_ERR_NOT_FOUND");
   });
 
+  it("counts a competition's requests once, under its own route", async () => {
+    const unmatched = async () => {
+      const text = await (await fetch(`${stack.opsUrl}/metrics`)).text();
+      // Every count of requests no route matched (any method and status), summed.
+      const counts = text.matchAll(
+        /^holdout_http_request_duration_seconds_count\{[^}]*route="\(unmatched\)"[^}]*\} (\d+)$/gm,
+      );
+      return { text, count: [...counts].reduce((sum, m) => sum + Number(m[1]), 0) };
+    };
+    const before = await unmatched();
+    expect((await call("GET", `${apiOf(b.slug)}/leaderboard`)).status).toBe(200);
+    const after = await unmatched();
+    expect(after.text).toContain(`route="${apiOf(b.slug)}/leaderboard"`);
+    expect(after.count).toBe(before.count);
+  });
+
   it("serves the default competition at its top-level URLs and under its slug alike", async () => {
     const top = await call("GET", "/api/v1/leaderboard");
     const scoped = await call("GET", `${apiOf(stack.competition.slug)}/leaderboard`);

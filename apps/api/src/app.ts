@@ -4,7 +4,7 @@ import multipart from "@fastify/multipart";
 import swagger from "@fastify/swagger";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Eta } from "eta";
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from "fastify";
 import type { Redis } from "ioredis";
 import type { EvaluateQueue } from "@holdout/contracts";
 import type { Db } from "@holdout/db";
@@ -80,7 +80,12 @@ const VIEWS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", 
 export async function baseServer(
   deps: AppDeps,
   competitionId: string,
-  options: { docs: boolean; metrics?: ApiMetrics; beforeRouting?: (app: FastifyInstance) => void },
+  options: {
+    docs: boolean;
+    metrics?: ApiMetrics;
+    beforeRouting?: (app: FastifyInstance) => void;
+    handedOver?: (request: FastifyRequest) => boolean;
+  },
 ) {
   const app = Fastify({
     logger: deps.logger ?? false,
@@ -115,6 +120,7 @@ export async function baseServer(
     competitionId,
     queues: [deps.queue],
     ...(options.metrics ? { shared: options.metrics } : {}),
+    ...(options.handedOver ? { handedOver: options.handedOver } : {}),
   });
   await app.register(securityHeaders, { hsts: deps.session?.cookieSecure ?? true });
   await app.register(crossOriginCheck);
@@ -148,6 +154,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { app, limits } = await baseServer(deps, deps.competition.id, {
     docs: true,
     // Every competition's own URLs (/api/v1/competitions/{slug}/…, /c/{slug}/…) go to its instance.
+    handedOver: (request) => scopes.handedOver(request),
     beforeRouting: (a) =>
       a.addHook("onRequest", (request, reply, next) => scopes.route(request, reply, next)),
   });

@@ -17,6 +17,8 @@ const SCOPED = /^\/(api\/v1\/competitions|c)\/([^/?#]+)(.*)$/s;
 export interface CompetitionScopes {
   /** An onRequest hook of the main instance: hands a competition's request to that competition's instance. */
   route(request: FastifyRequest, reply: FastifyReply, next: HookHandlerDoneFunction): void;
+  /** Whether this request of the main instance was handed to another instance (which counts it). */
+  handedOver(request: FastifyRequest): boolean;
   close(log: FastifyBaseLogger): Promise<void>;
 }
 
@@ -32,6 +34,7 @@ export interface CompetitionScopes {
  */
 export function competitionScopes(deps: AppDeps, views: Eta): CompetitionScopes {
   const instances = new Map<string, Promise<FastifyInstance | null>>();
+  const handed = new WeakSet<FastifyRequest>();
 
   const build = async (main: FastifyInstance, slug: string): Promise<FastifyInstance | null> => {
     const c = await findCompetitionBySlug(deps.db, slug);
@@ -76,6 +79,7 @@ export function competitionScopes(deps: AppDeps, views: Eta): CompetitionScopes 
       if (slug === deps.competition.slug) {
         // The default competition: the same request at its top-level URL, in this instance.
         request.raw.url = kind === "c" ? rest || "/" : `/api/v1${rest}`;
+        handed.add(request);
         void reply.hijack();
         main.routing(request.raw, reply.raw);
         return;
@@ -83,12 +87,14 @@ export function competitionScopes(deps: AppDeps, views: Eta): CompetitionScopes 
       instanceOf(main, slug).then(
         (app) => {
           if (!app) return next(new Errors.NotFound(`no competition ${slug} on this server`));
+          handed.add(request);
           void reply.hijack();
           app.routing(request.raw, reply.raw);
         },
         (err: unknown) => next(err as Error),
       );
     },
+    handedOver: (request) => handed.has(request),
     async close(log) {
       const built = await Promise.allSettled([...instances.values()]);
       instances.clear();

@@ -209,14 +209,20 @@ export type ApiMetrics = ReturnType<typeof createApiMetrics>;
  * instance counts into the main one's registry: one /metrics for the process), else into new ones.
  */
 export const metrics = fp(
-  (app: FastifyInstance, opts: MetricsOptions & { shared?: ApiMetrics }, done: (err?: Error) => void) => {
+  (
+    app: FastifyInstance,
+    opts: MetricsOptions & { shared?: ApiMetrics; handedOver?: (request: FastifyRequest) => boolean },
+    done: (err?: Error) => void,
+  ) => {
     const m = opts.shared ?? createApiMetrics(opts);
+    // A request handed to a competition's own instance is counted there, once.
+    const counted = (request: FastifyRequest) => !opts.handedOver?.(request);
     app.addHook("onRequest", (request, _reply, next) => {
-      m.onRequest(request);
+      if (counted(request)) m.onRequest(request);
       next();
     });
     app.addHook("onResponse", (request, reply, next) => {
-      m.onResponse(request, reply.statusCode, reply.elapsedTime);
+      if (counted(request)) m.onResponse(request, reply.statusCode, reply.elapsedTime);
       next();
     });
     app.decorate("metricsRegistry", m.registry);
