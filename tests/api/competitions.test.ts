@@ -239,4 +239,26 @@ describe("competitions on one server", () => {
     expect((await fetch(`${stack.url}/c/${slug}/?sort=edema`)).status).toBe(400);
     expect((await fetch(`${stack.url}/?sort=edema`)).status).toBe(200);
   });
+
+  it("lets organizers create one over the API, with the command line's checks", async () => {
+    const organizer = await stack.createOrganizer();
+    const team = await register(apiOf(b.slug));
+    const slug = uniqueName("api");
+    const body = { slug, name: "Over the API", testsetDir: TEST_TESTSET_DIR };
+    expect((await call("POST", "/api/v1/admin/competitions", { body, token: team.token })).status).toBe(401);
+    const refused = await call("POST", "/api/v1/admin/competitions", {
+      body: { ...body, phases: ["A,hidden,now,+1d", "B,hidden,+1h,"] },
+      token: organizer.token,
+    });
+    expect(refused).toMatchObject({ status: 400, body: { code: "HOLDOUT_ERR_INVALID_FIELD" } });
+    expect(refused.body.detail).toMatch(/^phases: phase 2 "B": starts .* before phase 1 "A" ends/);
+    const created = await call("POST", "/api/v1/admin/competitions", { body, token: organizer.token });
+    expect(created).toMatchObject({ status: 201, body: { slug, api: apiOf(slug), pages: `/c/${slug}/` } });
+    const listed = await call("GET", "/api/v1/competitions");
+    expect((listed.body.competitions as Json[]).find((c) => c.slug === slug)).toMatchObject({
+      status: "open",
+      currentPhase: { name: "Hidden test set" },
+    });
+    expect((await call("GET", `${apiOf(slug)}/leaderboard`)).status).toBe(200);
+  });
 });

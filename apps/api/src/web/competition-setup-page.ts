@@ -16,7 +16,7 @@ const NewCompetitionForm = z.object({
   phases: text(20_000).default(""),
 });
 
-const DEFAULT_PHASES = "Test,hidden,now,";
+const DEFAULT_PHASES = "Hidden test set,hidden,now,";
 
 /**
  * The organizer's form for a new competition (`/admin/competitions/new`): the same checks as
