@@ -1,6 +1,15 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createSubmission, markQueued, markScoring, recordScore, startRun } from "@holdout/db";
+import {
+  createCompetition,
+  createSubmission,
+  createTeamWithToken,
+  markQueued,
+  markScoring,
+  recordScore,
+  startRun,
+} from "@holdout/db";
+import { uniqueName } from "../support/env.ts";
 import { startStack, type Stack } from "../support/stack.ts";
 
 // Who sees what, endpoint by endpoint, for the four kinds of caller. Others' private submissions
@@ -129,8 +138,31 @@ describe("visibility matrix", () => {
     ["approve", "POST", (i) => `/api/v1/admin/teams/${i.team}/approve`, [401, 403, 403, 204]],
   ];
 
+  const ids = () => ({ listed, priv: privateId, team: ownerId, upload: uploadId });
+  let another: { slug: string; token: string } | undefined;
+  /** A second competition on this server, with a team of its own. */
+  async function otherCompetition() {
+    if (another) return another;
+    const slug = uniqueName("other");
+    const phase = { name: "Test", data: "hidden", feedback: "released", ranked: true, endsAt: null } as const;
+    const c = await createCompetition(
+      stack.db,
+      { actor: "test" },
+      {
+        slug,
+        name: "Other",
+        testsetDir: "/unused",
+        testsetSha256: "b".repeat(64),
+        phases: [{ ...phase, startsAt: new Date() }],
+      },
+    );
+    const team = await createTeamWithToken(stack.db, { competitionId: c.id, name: uniqueName("Other team") });
+    another = { slug, token: team.token };
+    return another;
+  }
+
   it.each(matrix)("%s (%s)", async (_name, method, path, expected) => {
-    const url = path({ listed, priv: privateId, team: ownerId, upload: uploadId });
+    const url = path(ids());
     const got: number[] = [];
     for (const who of WHO) {
       const { status, body } = await get(who, url, method);
@@ -141,6 +173,36 @@ describe("visibility matrix", () => {
       }
     }
     expect(got).toEqual(expected);
+  });
+
+  // The competition axis: the same requests through another competition's scope on the same server
+  // (its API under /api/v1/competitions/{slug}). Nothing of this competition answers there: this
+  // competition's team tokens are unknown (401), and that competition's team, an organizer and
+  // anonymous callers find none of these submissions or uploads.
+  const crossing = matrix.filter(([, , path]) => /^\/api\/v1\/(submissions|uploads)\/./.test(path(ids())));
+  it.each(crossing)("through another competition: %s (%s)", async (_name, method, path) => {
+    const other = await otherCompetition();
+    const url = path(ids()).replace(/^\/api\/v1/, `/api/v1/competitions/${other.slug}`);
+    for (const who of ["owner", "other"] as const) {
+      expect((await get(who, url, method)).status, who).toBe(401);
+    }
+    for (const [who, token] of [
+      ["its team", other.token],
+      ["organizer", tokens.organizer],
+      ["anonymous", undefined],
+    ] as const) {
+      const res = await fetch(`${stack.url}${url}`, {
+        method,
+        headers: {
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+          ...(url.includes("/uploads/") ? { "tus-resumable": "1.0.0" } : {}),
+        },
+      });
+      const text = await res.text();
+      // (403: what organizers may never do, as in this competition's own scope.)
+      expect([401, 403, 404], `${who}: ${res.status} ${text}`).toContain(res.status);
+      expect(text).not.toContain("secret description");
+    }
   });
 
   it("others see only the leaderboard fields of a listed submission; owner and organizer see all", async () => {

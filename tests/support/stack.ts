@@ -30,7 +30,14 @@ export interface Stack {
   /** The API's ops listener (/metrics, /healthz, /readyz), as server.ts starts it. */
   opsUrl: string;
   db: Db;
-  competition: { id: string; slug: string; name: string; aucFloor: number };
+  competition: {
+    id: string;
+    slug: string;
+    name: string;
+    aucFloor: number;
+    scorer: "chexpert" | "mean_auc";
+    tasks: string[];
+  };
   dataDir: string;
   /** The workers' HOLDOUT_WORK_DIR. */
   workDir: string;

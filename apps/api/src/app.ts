@@ -4,7 +4,7 @@ import multipart from "@fastify/multipart";
 import swagger from "@fastify/swagger";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Eta } from "eta";
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from "fastify";
 import type { Redis } from "ioredis";
 import type { EvaluateQueue } from "@holdout/contracts";
 import type { Db } from "@holdout/db";
@@ -12,30 +12,20 @@ import { clientErrorHandler } from "./client-errors.ts";
 import { openapiOptions } from "./openapi.ts";
 import { auth } from "./plugins/auth.ts";
 import { trustProxyOption, type TrustProxy } from "./plugins/client-address.ts";
-import { metrics } from "./plugins/metrics.ts";
+import { metrics, type ApiMetrics } from "./plugins/metrics.ts";
+import { competitionScopes } from "./competition-scopes.ts";
 import { frameworkErrors, problemJson } from "./plugins/problem-json.ts";
 import { genRequestId, requestId } from "./plugins/request-id.ts";
 import { securityHeaders } from "./plugins/security-headers.ts";
 import { credentialRateLimit, ipRateLimit, type RateLimitOptions } from "./plugins/rate-limit.ts";
-import accountRoutes from "./routes/accounts.ts";
 import cliRoutes, { cliPackageRoutes } from "./routes/cli.ts";
-import competitionAdminRoutes from "./routes/admin-competition.ts";
-import adminRoutes from "./routes/admin.ts";
-import finalsRoutes from "./routes/finals.ts";
 import healthRoutes from "./routes/health.ts";
-import leaderboardRoutes, { leaderboardCsvRoutes } from "./routes/leaderboard.ts";
-import submissionDetailRoutes from "./routes/submission-details.ts";
-import submissionRoutes from "./routes/submissions.ts";
-import uploadRoutes from "./routes/uploads.ts";
 import type { BundleLimits } from "./services/bundle.ts";
 import { serverVersion } from "./services/cli-package.ts";
-import { EventHub } from "./services/events-hub.ts";
-import { createIntake } from "./services/intake.ts";
-import { cachedLeaderboard, type CompetitionInfo } from "./services/leaderboard.ts";
-import { streamSlots } from "./services/stream-slots.ts";
+import type { CompetitionInfo } from "./services/leaderboard.ts";
+import { DEFAULT_BASE, registerCompetition } from "./competition-routes.ts";
+import competitionListRoutes from "./routes/competitions.ts";
 import { crossOriginCheck } from "./web/cross-origin.ts";
-import { webPages } from "./web/index.ts";
-import { createOrganizerService } from "./services/organizer.ts";
 
 export type { TrustProxy } from "./plugins/client-address.ts";
 
@@ -73,9 +63,6 @@ const DEFAULT_RATE_LIMIT: RateLimitOptions = {
   authPerIp: 20,
   keyPrefix: "holdout:ratelimit",
 };
-const DEFAULT_BUNDLE_LIMITS: BundleLimits = { maxBytes: 4 * 1024 ** 3, maxFiles: 20_000 };
-const DEFAULT_MAX_LIVE_TOKENS = 10;
-const DEFAULT_EVENT_STREAMS = { perOwner: 10, perAddress: 20 };
 
 /**
  * The HTTP API's routes are registered under this prefix (docs/architecture.md, "The HTTP API"); the
@@ -85,8 +72,21 @@ const API_V1 = { prefix: "/api/v1" } as const;
 
 const VIEWS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "views");
 
-/** Builds the API with everything it needs passed in; only server.ts listens. */
-export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+/**
+ * A server instance with the plugins every instance has: problem+json, request ids, metrics,
+ * security headers, uploads' parsing, rate limits and credentials for one competition. The main
+ * instance (buildApp) and each competition's own (competition-scopes.ts) start from it.
+ */
+export async function baseServer(
+  deps: AppDeps,
+  competitionId: string,
+  options: {
+    docs: boolean;
+    metrics?: ApiMetrics;
+    beforeRouting?: (app: FastifyInstance) => void;
+    handedOver?: (request: FastifyRequest) => boolean;
+  },
+) {
   const app = Fastify({
     logger: deps.logger ?? false,
     trustProxy: trustProxyOption(deps.trustProxy ?? false),
@@ -113,11 +113,19 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     void reply.header("holdout-version", version);
     next();
   });
-  await app.register(metrics, { db: deps.db, competitionId: deps.competition.id, queues: [deps.queue] });
+  // Before the hooks below: a request handed on to another instance is limited and authenticated there.
+  options.beforeRouting?.(app);
+  await app.register(metrics, {
+    db: deps.db,
+    competitionId,
+    queues: [deps.queue],
+    ...(options.metrics ? { shared: options.metrics } : {}),
+    ...(options.handedOver ? { handedOver: options.handedOver } : {}),
+  });
   await app.register(securityHeaders, { hsts: deps.session?.cookieSecure ?? true });
   await app.register(crossOriginCheck);
   // The OpenAPI document is generated from the route schemas, so it cannot drift from them.
-  await app.register(swagger, openapiOptions(app));
+  if (options.docs) await app.register(swagger, openapiOptions(app));
   await app.register(multipart, {
     limits: {
       fileSize: deps.maxUploadBytes,
@@ -132,98 +140,29 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   const limits = { ...DEFAULT_RATE_LIMIT, ...deps.rateLimit };
   await app.register(ipRateLimit, { redis: deps.redis, limits });
-  await app.register(auth, { db: deps.db, competitionId: deps.competition.id });
+  await app.register(auth, { db: deps.db, competitionId });
   await app.register(credentialRateLimit, { redis: deps.redis, limits });
+  return { app, limits };
+}
 
-  const views = new Eta({ views: VIEWS_DIR, cache: true, autoEscape: true });
+export const VIEWS = () => new Eta({ views: VIEWS_DIR, cache: true, autoEscape: true });
+
+/** Builds the API with everything it needs passed in; only server.ts listens. */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const views = VIEWS();
+  const scopes = competitionScopes(deps, views);
+  const { app, limits } = await baseServer(deps, deps.competition.id, {
+    docs: true,
+    // Every competition's own URLs (/api/v1/competitions/{slug}/…, /c/{slug}/…) go to its instance.
+    handedOver: (request) => scopes.handedOver(request),
+    beforeRouting: (a) =>
+      a.addHook("onRequest", (request, reply, next) => scopes.route(request, reply, next)),
+  });
+  app.addHook("onClose", () => scopes.close(app.log));
   await app.register(healthRoutes, { db: deps.db, redis: deps.redis });
   await app.register(cliRoutes, API_V1);
   await app.register(cliPackageRoutes);
-  const board = cachedLeaderboard(deps.db, deps.competition);
-  await app.register(leaderboardRoutes, { ...API_V1, board, competition: deps.competition });
-  await app.register(leaderboardCsvRoutes, { board, competition: deps.competition });
-  await app.register(accountRoutes, {
-    ...API_V1,
-    db: deps.db,
-    competitionId: deps.competition.id,
-    sessionTtlMs: deps.session?.ttlMs ?? 7 * 24 * 3600 * 1000,
-    cookie: { secure: deps.session?.cookieSecure ?? true },
-    maxLiveTokens: deps.maxLiveTokens ?? DEFAULT_MAX_LIVE_TOKENS,
-  });
-  const organizer = createOrganizerService({
-    db: deps.db,
-    competitionId: deps.competition.id,
-    evaluateQueue: deps.queue,
-    redis: deps.redis,
-  });
-  app.addHook("onClose", () => organizer.close());
-  const reservationTtlMs = deps.reservationTtlMs ?? 6 * 3600 * 1000;
-  // One intake for multipart and resumable uploads alike (docs/architecture.md, "A submission's path").
-  const intake = createIntake({
-    db: deps.db,
-    queue: deps.queue,
-    dataDir: deps.dataDir,
-    competitionId: deps.competition.id,
-    bundleLimits: deps.bundleLimits ?? DEFAULT_BUNDLE_LIMITS,
-    reservationTtlMs,
-  });
-  await app.register(submissionRoutes, {
-    ...API_V1,
-    db: deps.db,
-    competitionId: deps.competition.id,
-    aucFloor: deps.competition.aucFloor,
-    intake,
-    organizer,
-  });
-  await app.register(finalsRoutes, { ...API_V1, db: deps.db });
-  await app.register(uploadRoutes, {
-    ...API_V1,
-    db: deps.db,
-    dataDir: deps.dataDir,
-    competitionId: deps.competition.id,
-    maxUploadBytes: deps.maxUploadBytes,
-    intake,
-    reservationTtlMs,
-    sweepIntervalMs: deps.uploadSweepIntervalMs ?? 10 * 60_000,
-  });
-  const events = new EventHub(deps.db, deps.competition.id, {
-    intervalMs: deps.eventsPollMs ?? 1000,
-    onError: (err) => app.log.error({ err }, "reading submission events failed"),
-  });
-  app.decorate("submissionEvents", events);
-  // Before the server closes: open streams would keep it waiting.
-  app.addHook("preClose", () => events.close());
-  await app.register(submissionDetailRoutes, {
-    ...API_V1,
-    db: deps.db,
-    competitionId: deps.competition.id,
-    aucFloor: deps.competition.aucFloor,
-    events,
-    queue: deps.queue,
-    streamSlot: streamSlots(deps.redis, {
-      ...(deps.eventStreams ?? DEFAULT_EVENT_STREAMS),
-      keyPrefix: `${limits.keyPrefix}:streams`,
-    }),
-  });
-  await app.register(adminRoutes, { ...API_V1, db: deps.db, competitionId: deps.competition.id, organizer });
-  await app.register(competitionAdminRoutes, {
-    ...API_V1,
-    db: deps.db,
-    competitionId: deps.competition.id,
-    slug: deps.competition.slug,
-    organizer,
-  });
-  await app.register(webPages, {
-    db: deps.db,
-    views,
-    competition: deps.competition,
-    board,
-    organizer,
-    session: {
-      ttlMs: deps.session?.ttlMs ?? 7 * 24 * 3600 * 1000,
-      cookie: { secure: deps.session?.cookieSecure ?? true },
-    },
-    maxLiveTokens: deps.maxLiveTokens ?? DEFAULT_MAX_LIVE_TOKENS,
-  });
+  await app.register(competitionListRoutes, { ...API_V1, db: deps.db });
+  await registerCompetition(app, deps, deps.competition, DEFAULT_BASE, views, limits.keyPrefix);
   return app;
 }

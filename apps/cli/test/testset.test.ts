@@ -37,6 +37,31 @@ describe("holdout testset", () => {
     expect(check.stdout).toContain(`${dir}: valid test set`);
   });
 
+  it("generates a mean-auc set with --scorer: its own label columns, no readers", async () => {
+    const dir = join(work, "triage");
+    const gen = await run(
+      "generate",
+      "--scorer",
+      "mean-auc",
+      "--studies",
+      "12",
+      "--long-side",
+      "64",
+      "--out",
+      dir,
+    );
+    expect(gen.code).toBe(0);
+    expect(gen.stdout).toMatch(/\(mean-auc, seed 1\): 12 studies/);
+    expect(gen.stdout).not.toContain("benchmark readers");
+    const check = await run("validate", dir);
+    expect(check.code).toBe(0);
+    expect(check.stdout).not.toContain("Atelectasis");
+
+    const bad = await run("generate", "--scorer", "f1", "--out", join(work, "bad"));
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/scorer must be one of chexpert, mean-auc, got f1/);
+  });
+
   it("exits 1 and lists every reason when the test set is broken", async () => {
     const dir = join(work, "broken");
     await run("generate", "--studies", "6", "--long-side", "64", "--out", dir);

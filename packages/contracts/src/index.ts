@@ -7,3 +7,4 @@ export * from "./config.ts";
 export * from "./bundle-command.ts";
 export * from "./readiness.ts";
 export * from "./problems.ts";
+export * from "./phase-lines.ts";

@@ -27,6 +27,8 @@ export interface NewCompetition {
   devsetDir?: string | null;
   devsetSha256?: string | null;
   scorer?: ScorerName;
+  /** The label columns scored, from the test set's manifest; default the five CheXpert tasks. */
+  tasks?: string[];
   runtimeImage?: string | null;
   terms?: string | null;
   aucFloor?: number;
@@ -80,6 +82,9 @@ function checkCompetition(spec: NewCompetition): void {
   for (const k of ["quotaPerDay", "quotaTotal", "aucDecimals", "radsDecimals"] as const) {
     const v = spec[k];
     if (v !== undefined && !(Number.isInteger(v) && v >= 0)) fail(k, "must be a whole number, 0 or more");
+  }
+  if (spec.tasks !== undefined && (spec.tasks.length === 0 || spec.tasks.some((t) => !t.trim()))) {
+    fail("tasks", "must name at least one label column, none empty");
   }
   checkPhases(spec.phases, { hasDevset: devDir !== null });
 }
@@ -153,7 +158,7 @@ export interface CompetitionSummary {
   nextPhase: Phase | null;
 }
 
-function summarize(c: CompetitionWithPhases, at: Date): CompetitionSummary & { phases: Phase[] } {
+function summarize(c: CompetitionWithPhases, at: Date): CompetitionWithPhases & CompetitionSummary {
   const status = competitionStatus(c.state, c.phases, at);
   const open = status === "closed" ? [] : c.phases;
   return {

@@ -35,3 +35,9 @@ export { readJpegMarkers, type JpegInfo } from "./jpeg-markers.ts";
 export { BENCHMARK_READERS, type BenchmarkReader, type OperatingPoint } from "./readers.ts";
 export { importChexpert, type ImportOptions, type ImportResult } from "./import-chexpert.ts";
 export { encodeGrayJpeg } from "./jpeg-gray.ts";
+export {
+  checkCompetitionSets,
+  CompetitionSetsError,
+  contentSha256,
+  type CheckedCompetitionSets,
+} from "./competition-sets.ts";

@@ -10,6 +10,7 @@ declare module "fastify" {
   interface FastifyInstance {
     /** The API's Prometheus registry, served at /metrics by the ops listener (server.ts). */
     metricsRegistry: Registry;
+    apiMetrics: ApiMetrics;
   }
 }
 
@@ -38,7 +39,9 @@ export const RUN_DURATION_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800
 const HTTP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120, 600];
 
 /** Routes whose request bodies are uploads (a model tarball, a bundle, or a resumable chunk). */
-export function isUploadRoute(method: string, route: string): boolean {
+export function isUploadRoute(method: string, url: string): boolean {
+  // A competition's scope (/api/v1/competitions/{slug}/…) has the same upload routes.
+  const route = url.replace(/^\/api\/v1\/competitions\/[^/]+\//, "/api/v1/");
   if (method === "POST" && route === "/api/v1/submissions") return true;
   return (method === "PATCH" || method === "POST") && route.startsWith("/api/v1/uploads");
 }
@@ -179,18 +182,31 @@ export function createApiMetrics(opts: MetricsOptions) {
   };
 }
 
+export type ApiMetrics = ReturnType<typeof createApiMetrics>;
+
+/**
+ * Counts every request and upload into `opts.shared` when given (a competition's own server
+ * instance counts into the main one's registry: one /metrics for the process), else into new ones.
+ */
 export const metrics = fp(
-  (app: FastifyInstance, opts: MetricsOptions, done: (err?: Error) => void) => {
-    const m = createApiMetrics(opts);
+  (
+    app: FastifyInstance,
+    opts: MetricsOptions & { shared?: ApiMetrics; handedOver?: (request: FastifyRequest) => boolean },
+    done: (err?: Error) => void,
+  ) => {
+    const m = opts.shared ?? createApiMetrics(opts);
+    // A request handed to a competition's own instance is counted there, once.
+    const counted = (request: FastifyRequest) => !opts.handedOver?.(request);
     app.addHook("onRequest", (request, _reply, next) => {
-      m.onRequest(request);
+      if (counted(request)) m.onRequest(request);
       next();
     });
     app.addHook("onResponse", (request, reply, next) => {
-      m.onResponse(request, reply.statusCode, reply.elapsedTime);
+      if (counted(request)) m.onResponse(request, reply.statusCode, reply.elapsedTime);
       next();
     });
     app.decorate("metricsRegistry", m.registry);
+    app.decorate("apiMetrics", m);
     done();
   },
   { name: "metrics" },

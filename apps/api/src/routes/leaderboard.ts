@@ -2,7 +2,6 @@ import { stringify, type Options as CsvOptions } from "csv-stringify/sync";
 import type { FastifyPluginCallbackTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyReply } from "fastify";
 import { Type } from "typebox";
-import { TASKS } from "@holdout/scorer";
 import { RankedLeaderboardSchema } from "@holdout/contracts/http";
 import type { CompetitionInfo, LeaderboardSource } from "../services/leaderboard.ts";
 
@@ -14,8 +13,9 @@ export interface LeaderboardRoutesOptions {
 const taskColumn = (prefix: string, task: string) => `${prefix}_${task.toLowerCase().replaceAll(" ", "_")}`;
 
 // Named up front, so an empty board still has its header and every row the same columns. The
-// original columns first, in their order; the interval, tie and time columns are appended.
-const CSV_COLUMNS = [
+// original columns first, in their order; the interval, tie and time columns are appended. The task
+// columns are the competition's (its test set's tasks); only CheXpert has radiologists to count.
+const csvColumns = (c: CompetitionInfo) => [
   "rank",
   "date",
   "model",
@@ -24,12 +24,12 @@ const CSV_COLUMNS = [
   "link",
   "ensemble",
   "mean_auc",
-  "num_rads_below_curve",
-  ...TASKS.map((t) => taskColumn("auc", t)),
+  ...(c.scorer === "chexpert" ? ["num_rads_below_curve"] : []),
+  ...c.tasks.map((t) => taskColumn("auc", t)),
   "mean_auc_lo",
   "mean_auc_hi",
   "tied_with_leader",
-  ...TASKS.flatMap((t) => [taskColumn("auc_lo", t), taskColumn("auc_hi", t)]),
+  ...c.tasks.flatMap((t) => [taskColumn("auc_lo", t), taskColumn("auc_hi", t)]),
   "submitted_at",
 ];
 
@@ -43,7 +43,6 @@ const CSV_COLUMNS = [
  */
 const CSV_OPTIONS: CsvOptions = {
   header: true,
-  columns: CSV_COLUMNS,
   record_delimiter: "windows",
   bom: true,
   escape_formulas: true,
@@ -88,6 +87,7 @@ export const leaderboardCsvRoutes: FastifyPluginCallbackTypebox<LeaderboardRoute
   { board, competition },
   done,
 ) => {
+  const CSV_COLUMNS = csvColumns(competition);
   const csvResponse = {
     description: "One row per listed entry, with a header row (an attachment)",
     content: { "text/csv": { schema: Type.String({ description: `columns: ${CSV_COLUMNS.join(", ")}` }) } },
@@ -130,7 +130,7 @@ export const leaderboardCsvRoutes: FastifyPluginCallbackTypebox<LeaderboardRoute
           ),
           submitted_at: isoSeconds(e.date),
         })),
-        CSV_OPTIONS,
+        { ...CSV_OPTIONS, columns: CSV_COLUMNS },
       );
       return reply
         .type("text/csv; charset=utf-8")

@@ -79,7 +79,7 @@ const submissionRoutes: FastifyPluginCallbackTypebox<SubmissionRoutesOptions> = 
       const state = await intake.complete(slot, request.log, () =>
         receiveUpload(request, intake.target(slot.id)),
       );
-      const statusUrl = submissionUrl(slot.id);
+      const statusUrl = submissionUrl(slot.id, app.prefix);
       return reply.status(202).header("location", statusUrl).send({ id: slot.id, state, statusUrl });
     },
   );
@@ -122,7 +122,9 @@ const submissionRoutes: FastifyPluginCallbackTypebox<SubmissionRoutesOptions> = 
       const release = await currentRelease(db, opts.competitionId);
       if (p.role === "organizer") {
         const rows = await listCompetitionSubmissions(db, opts.competitionId);
-        return { submissions: rows.map((r) => ownerView(r, { release, organizer: true })) };
+        return {
+          submissions: rows.map((r) => ownerView(r, { release, organizer: true, apiBase: app.prefix })),
+        };
       }
       const team = currentTeam(request);
       const rows = await listTeamSubmissions(db, team.id);
@@ -130,7 +132,7 @@ const submissionRoutes: FastifyPluginCallbackTypebox<SubmissionRoutesOptions> = 
         submissions: rows.map((r) =>
           ownerView(
             { ...r, team: { id: team.id, name: team.name, institution: null } },
-            { release, organizer: false },
+            { release, organizer: false, apiBase: app.prefix },
           ),
         ),
       };
@@ -159,7 +161,11 @@ const submissionRoutes: FastifyPluginCallbackTypebox<SubmissionRoutesOptions> = 
       if (s && canSeeWhole(request.principal, s)) {
         const place = await queueEstimateOf(db, s);
         const detail: SubmissionDetail = {
-          ...ownerView(s, { release, organizer: request.principal?.role === "organizer" }),
+          ...ownerView(s, {
+            release,
+            organizer: request.principal?.role === "organizer",
+            apiBase: app.prefix,
+          }),
           queuePosition: place.position,
           estimatedStartAt: place.estimatedStartAt,
           refunded: s.refunded,
@@ -195,7 +201,10 @@ const submissionRoutes: FastifyPluginCallbackTypebox<SubmissionRoutesOptions> = 
           await opts.organizer.refreshTies(`submission ${s.id} ${hidden ? "hidden" : "shown"}`, request.log);
         }
         const release = await currentRelease(db, opts.competitionId);
-        return ownerView({ ...s, hidden }, { release, organizer: request.principal?.role === "organizer" });
+        return ownerView(
+          { ...s, hidden },
+          { release, organizer: request.principal?.role === "organizer", apiBase: app.prefix },
+        );
       },
     );
   }

@@ -310,7 +310,7 @@ const uploadRoutes: FastifyPluginCallbackTypebox<UploadRoutesOptions> = (app, op
               "cache-control": "no-store",
               "holdout-submission-id": id,
               "holdout-submission-state": done.state,
-              location: submissionUrl(id),
+              location: submissionUrl(id, app.prefix),
             })
             .send(null);
         }

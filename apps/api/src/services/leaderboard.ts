@@ -27,6 +27,9 @@ export interface CompetitionInfo {
   slug: string;
   name: string;
   aucFloor: number;
+  scorer: "chexpert" | "mean_auc";
+  /** The label columns its board shows, stored from the test set's manifest at creation. */
+  tasks: readonly string[];
 }
 
 function tasksOf(v: unknown) {

@@ -14,8 +14,9 @@ type SubmissionRow = NonNullable<Awaited<ReturnType<typeof findSubmission>>>;
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
-export function submissionUrl(id: string): string {
-  return `/api/v1/submissions/${id}`;
+/** A submission's URL under the API scope it was asked through (the default's `/api/v1`, or a competition's). */
+export function submissionUrl(id: string, apiBase = "/api/v1"): string {
+  return `${apiBase}/submissions/${id}`;
 }
 
 /**
@@ -31,6 +32,8 @@ export function canSeeWhole(principal: Principal | null, s: { teamId: string }):
 export interface ViewContext {
   release: Release;
   organizer: boolean;
+  /** The API scope the view is served under; default the top-level `/api/v1`. */
+  apiBase?: string;
 }
 
 export const LADDER_NOT_IMPROVED =
@@ -58,7 +61,7 @@ export function releasedView(s: ScoredRow, release: Release) {
 
 /** The team's (and organizers') view of a submission. */
 export function ownerView(s: SubmissionRow, ctx: ViewContext): SubmissionView {
-  const self = submissionUrl(s.id);
+  const self = submissionUrl(s.id, ctx.apiBase);
   const scores = releasedView(s, ctx.release);
   return {
     id: s.id,

@@ -78,7 +78,7 @@ const accountPages: FastifyPluginCallback<AccountPagesOptions> = (app, opts, don
   ) => renderPage(web, request, reply, "login", { title: "Sign in", values, errors }, status);
 
   app.get<{ Querystring: { next?: string } }>("/login", { schema: { hide: true } }, (request, reply) => {
-    if (request.principal) return reply.redirect(localPath(request.query.next, "/"), 303);
+    if (request.principal) return reply.redirect(localPath(request.query.next, `${web.base.pages}/`), 303);
     return loginPage(request, reply, { next: localPath(request.query.next, "") });
   });
 
@@ -92,13 +92,13 @@ const accountPages: FastifyPluginCallback<AccountPagesOptions> = (app, opts, don
       return loginPage(request, reply, { email, next }, { form: "Wrong email or password." }, 401);
     }
     await startSession(reply, owner);
-    return reply.redirect(localPath(next, "teamId" in owner ? "/team" : "/admin"), 303);
+    return reply.redirect(localPath(next, `${web.base.pages}${"teamId" in owner ? "/team" : "/admin"}`), 303);
   });
 
   app.post("/logout", { schema: { hide: true } }, async (request, reply) => {
     const token = sessionTokenOf(request);
     if (token) await deleteSession(db, token);
-    return reply.header("set-cookie", clearedSessionCookie(opts.cookie)).redirect("/", 303);
+    return reply.header("set-cookie", clearedSessionCookie(opts.cookie)).redirect(`${web.base.pages}/`, 303);
   });
 
   const registerPage = async (

@@ -184,12 +184,13 @@ const adminPages: FastifyPluginCallback<{ db: Db; web: WebContext; organizer: Or
     "/admin",
     { schema: { hide: true } },
     async (request, reply) => {
-      if (!guard(request)) return redirectToLogin(request, reply);
+      if (!guard(request)) return redirectToLogin(web, request, reply);
       return render(request, reply, { notice: NOTICES[request.query.notice ?? ""] ?? null });
     },
   );
 
-  const back = (reply: FastifyReply, notice: string) => reply.redirect(`/admin?notice=${notice}`, 303);
+  const back = (reply: FastifyReply, notice: string) =>
+    reply.redirect(`${web.base.pages}/admin?notice=${notice}`, 303);
 
   app.post("/admin/settings", { schema: { hide: true } }, async (request, reply) => {
     if (!guard(request)) throw new Errors.Unauthorized("sign in as an organizer");

@@ -3,10 +3,13 @@ import type { Eta } from "eta";
 import type { FastifyError, FastifyInstance } from "fastify";
 import { problemType } from "@holdout/contracts";
 import type { Db } from "@holdout/db";
+import type { CompetitionBase } from "../services/competition-base.ts";
+import { competitionSummaries } from "../services/competitions.ts";
 import type { CookieSettings } from "../plugins/auth.ts";
 import type { CompetitionInfo, LeaderboardSource } from "../services/leaderboard.ts";
 import accountPages from "./account-pages.ts";
 import adminPages from "./admin-pages.ts";
+import competitionSetupPage from "./competition-setup-page.ts";
 import { apiDocs } from "./api-docs.ts";
 import leaderboardPage from "./leaderboard-page.ts";
 import type { OrganizerService } from "../services/organizer.ts";
@@ -19,6 +22,7 @@ export interface WebOptions {
   db: Db;
   views: Eta;
   competition: CompetitionInfo;
+  base: CompetitionBase;
   board: LeaderboardSource;
   session: { ttlMs: number; cookie: CookieSettings };
   organizer: OrganizerService;
@@ -42,7 +46,7 @@ const HEADINGS: Record<number, string> = {
 export async function webPages(app: FastifyInstance, opts: WebOptions) {
   await app.register(formbody, { bodyLimit: 64 * 1024 });
   const assets = await registerStaticAssets(app);
-  const web: WebContext = { views: opts.views, assets, competition: opts.competition };
+  const web: WebContext = { views: opts.views, assets, competition: opts.competition, base: opts.base };
 
   // A browser gets a page saying what went wrong (with the same stable code); any other client, or a
   // script's fetch, gets the API's problem+json from the parent handler.
@@ -80,7 +84,11 @@ export async function webPages(app: FastifyInstance, opts: WebOptions) {
     );
   });
 
-  await app.register(leaderboardPage, { board: opts.board, web });
+  await app.register(leaderboardPage, {
+    board: opts.board,
+    web,
+    ...(opts.base.pages === "" ? { competitions: () => competitionSummaries(opts.db) } : {}),
+  });
   await app.register(apiDocs, { web });
   await app.register(accountPages, {
     db: opts.db,
@@ -91,4 +99,5 @@ export async function webPages(app: FastifyInstance, opts: WebOptions) {
   await app.register(submissionPages, { db: opts.db, web, organizer: opts.organizer, board: opts.board });
   await app.register(teamPage, { db: opts.db, web, maxLiveTokens: opts.maxLiveTokens });
   await app.register(adminPages, { db: opts.db, web, organizer: opts.organizer });
+  await app.register(competitionSetupPage, { db: opts.db, web });
 }

@@ -1,42 +1,52 @@
 import type { FastifyPluginCallbackTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
-import { TASKS } from "@holdout/scorer";
 import type { RankedLeaderboard } from "@holdout/contracts/http";
+import type { CompetitionSummary } from "@holdout/contracts/http";
 import type { LeaderboardSource } from "../services/leaderboard.ts";
 import {
   defaultDir,
   leaderboardPageView,
-  SORT_KEYS,
-  TASK_SLUGS,
+  sortKeysFor,
+  taskSlug,
+  type BoardColumns,
   type LeaderboardPageView,
   type LeaderboardQuery,
   type SortKey,
 } from "./leaderboard-view.ts";
 import { renderPage, type WebContext } from "./render.ts";
 
-const SORT_LABELS: [SortKey, string][] = [
-  ["rank", "Rank"],
-  ["date", "Date"],
-  ["model", "Model name"],
-  ["team", "Team"],
-  ["auc", "AUC"],
-  ["rads", "Num Rads Below Curve"],
-  ...TASK_SLUGS.map((slug, i): [SortKey, string] => [slug, `${TASKS[i]} AUC`]),
-];
+function sortLabels(c: BoardColumns): [SortKey, string][] {
+  return [
+    ["rank", "Rank"],
+    ["date", "Date"],
+    ["model", "Model name"],
+    ["team", "Team"],
+    ["auc", "AUC"],
+    ...(c.rads ? [["rads", "Num Rads Below Curve"] as [SortKey, string]] : []),
+    ...c.tasks.map((task): [SortKey, string] => [taskSlug(task), `${task} AUC`]),
+  ];
+}
 
-const LeaderboardQuerySchema = Type.Object({
-  sort: Type.Optional(Type.Union(SORT_KEYS.map((k) => Type.Literal(k)))),
-  dir: Type.Optional(Type.Union([Type.Literal("asc"), Type.Literal("desc")])),
-  q: Type.Optional(Type.String({ maxLength: 100 })),
-  tasks: Type.Optional(Type.Union([Type.Literal("1"), Type.Literal("0"), Type.Literal("")])),
-});
+/** The page's query, its sort keys those of this competition's board (any other is refused, 400). */
+const leaderboardQuerySchema = (c: BoardColumns) =>
+  Type.Object({
+    sort: Type.Optional(Type.Union(sortKeysFor(c).map((k) => Type.Literal(k)))),
+    dir: Type.Optional(Type.Union([Type.Literal("asc"), Type.Literal("desc")])),
+    q: Type.Optional(Type.String({ maxLength: 100 })),
+    tasks: Type.Optional(Type.Union([Type.Literal("1"), Type.Literal("0"), Type.Literal("")])),
+  });
 
 /** The public leaderboard page: server-rendered, sortable and filterable with plain links and a GET form. */
-const leaderboardPage: FastifyPluginCallbackTypebox<{ board: LeaderboardSource; web: WebContext }> = (
-  app,
-  { board: source, web },
-  done,
-) => {
+const leaderboardPage: FastifyPluginCallbackTypebox<{
+  board: LeaderboardSource;
+  web: WebContext;
+  /** The competitions on this server, listed on the home page (the default competition's board). */
+  competitions?: () => Promise<CompetitionSummary[]>;
+}> = (app, { board: source, web, competitions }, done) => {
+  // The columns of this competition's scorer: its test set's tasks; readers only with CheXpert.
+  const layout: BoardColumns = { tasks: web.competition.tasks, rads: web.competition.scorer === "chexpert" };
+  const LeaderboardQuerySchema = leaderboardQuerySchema(layout);
+  const SORT_LABELS = sortLabels(layout);
   // The rendered tables, per leaderboard version (the source hands out the same object until the
   // data changes) and query. Most visits ask for the default view, whose 1,000-row table is the
   // page's main cost; odd queries (any filter text) are bounded so the cache cannot grow unchecked.
@@ -85,10 +95,11 @@ const leaderboardPage: FastifyPluginCallbackTypebox<{ board: LeaderboardSource; 
     let rendered = versions.get(key);
     if (!rendered) {
       rendered = boardsOf(board).map((b, i) => {
-        const view = leaderboardPageView(board, b.entries, query);
+        const view = leaderboardPageView(board, b.entries, query, `${web.base.pages}/`, layout);
         const html = web.views.render("leaderboard-table", {
           view,
           tableId: i === 0 ? "leaderboard" : `leaderboard-${i}`,
+          base: web.base,
         });
         return { heading: b.heading, note: b.note, view, html };
       });
@@ -100,6 +111,10 @@ const leaderboardPage: FastifyPluginCallbackTypebox<{ board: LeaderboardSource; 
       boards: rendered,
       closedAt: board.competition.closedAt,
       sortOptions: SORT_LABELS,
+      // Only the home page lists the others, and only once there are others.
+      competitions:
+        (await competitions?.())?.filter((c) => c.slug !== web.competition.slug && c.status !== "closed") ??
+        [],
     });
   });
   done();

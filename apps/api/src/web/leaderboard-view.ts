@@ -6,9 +6,19 @@ import { formatDate, safeHref } from "./format.ts";
 // What the leaderboard page shows, computed once per request so the template only prints strings:
 // filtering, sorting, which AUCs are the best (bold), and the optional per-task columns.
 
-export const TASK_SLUGS = TASKS.map((t) => t.toLowerCase().replaceAll(" ", "-"));
-export const SORT_KEYS = ["rank", "date", "model", "team", "auc", "rads", ...TASK_SLUGS] as const;
-export type SortKey = (typeof SORT_KEYS)[number];
+/** What a competition's board shows: its scorer's task columns, and "Num Rads Below Curve" for CheXpert. */
+export interface BoardColumns {
+  tasks: readonly string[];
+  rads: boolean;
+}
+
+export const taskSlug = (task: string) => task.toLowerCase().replaceAll(/[^a-z0-9]+/g, "-");
+
+/** The sort keys of a competition's board: the fixed columns, then one per task. */
+export function sortKeysFor(c: BoardColumns): string[] {
+  return ["rank", "date", "model", "team", "auc", ...(c.rads ? ["rads"] : []), ...c.tasks.map(taskSlug)];
+}
+export type SortKey = string;
 export type SortDir = "asc" | "desc";
 
 export interface LeaderboardQuery {
@@ -63,6 +73,8 @@ export interface LeaderboardPageView {
   query: LeaderboardQuery;
   anyTied: boolean;
   toggleTasksHref: string;
+  /** Whether the board has the "Num Rads Below Curve" column (CheXpert's readers). */
+  rads: boolean;
 }
 
 function href(q: LeaderboardQuery, patch: Partial<LeaderboardQuery>): string {
@@ -90,9 +102,9 @@ function column(q: LeaderboardQuery, key: SortKey, label: string, numeric: boole
 
 type Getter = (e: RankedLeaderboardEntry) => number | string;
 
-function getter(key: SortKey): Getter {
-  const task = TASK_SLUGS.indexOf(key);
-  if (task >= 0) return (e) => e.tasks.find((t) => t.task === TASKS[task])?.auc ?? -1;
+function getter(key: SortKey, tasks: readonly string[]): Getter {
+  const task = tasks.find((t) => taskSlug(t) === key);
+  if (task !== undefined) return (e) => e.tasks.find((t) => t.task === task)?.auc ?? -1;
   switch (key) {
     case "rank":
       return (e) => e.rank;
@@ -115,15 +127,22 @@ export function leaderboardPageView(
   board: Pick<RankedLeaderboard, "precision">,
   entries: RankedLeaderboardEntry[],
   query: LeaderboardQuery,
+  /** The leaderboard page's own path: `/`, or a competition's `/c/{slug}/`. */
+  home = "/",
+  layout: BoardColumns = { tasks: TASKS, rads: true },
 ): LeaderboardPageView {
+  const tasks = layout.tasks;
+  const taskOrder = new Map<string, number>(tasks.map((t, i) => [t, i]));
+  // The sort and filter links are built for `/`; a competition's page keeps them under its path.
+  const at = (c: ColumnView): ColumnView => ({ ...c, href: home + c.href.slice(1) });
   const precision = { aucDecimals: board.precision.auc };
   // Best values over the whole board, not the filtered view: bold means "best of the competition".
   let bestAuc = -Infinity;
-  const bestTask = TASKS.map(() => -Infinity);
+  const bestTask = tasks.map(() => -Infinity);
   for (const e of entries) {
     if (e.meanAuc > bestAuc) bestAuc = e.meanAuc;
     for (const t of e.tasks) {
-      const i = TASK_ORDER.get(t.task);
+      const i = taskOrder.get(t.task);
       if (i !== undefined && t.auc > bestTask[i]!) bestTask[i] = t.auc;
     }
   }
@@ -132,7 +151,7 @@ export function leaderboardPageView(
     ? entries.filter((e) => e.team.toLowerCase().includes(needle) || e.model.toLowerCase().includes(needle))
     : [...entries];
   if (query.sort !== "rank" || query.dir !== "asc") {
-    const get = getter(query.sort);
+    const get = getter(query.sort, tasks);
     const sign = query.dir === "asc" ? 1 : -1;
     // Stable: equal keys keep rank order.
     shown.sort((a, b) => {
@@ -156,7 +175,7 @@ export function leaderboardPageView(
     rads: e.display.rads,
     tied: e.tiedWithLeader === true && e.submissionId !== leader,
     tasks: query.tasks
-      ? TASKS.map((task, i) => {
+      ? tasks.map((task, i) => {
           const t = e.tasks.find((x) => x.task === task);
           return t
             ? {
@@ -178,13 +197,10 @@ export function leaderboardPageView(
       column(query, "date", "Date", false),
       column(query, "model", "Model", false),
       column(query, "auc", "AUC", true),
-      column(query, "rads", "Num Rads Below Curve", true),
-    ],
-    taskColumns: query.tasks
-      ? TASKS.map((task, i) => column(query, TASK_SLUGS[i] as SortKey, task, true))
-      : [],
-    toggleTasksHref: href(query, { tasks: !query.tasks }),
+      ...(layout.rads ? [column(query, "rads", "Num Rads Below Curve", true)] : []),
+    ].map(at),
+    taskColumns: query.tasks ? tasks.map((task) => at(column(query, taskSlug(task), task, true))) : [],
+    toggleTasksHref: home + href(query, { tasks: !query.tasks }).slice(1),
+    rads: layout.rads,
   };
 }
-
-const TASK_ORDER = new Map<string, number>(TASKS.map((t, i) => [t, i]));

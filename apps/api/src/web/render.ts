@@ -1,5 +1,6 @@
 import type { Eta } from "eta";
 import type { FastifyReply, FastifyRequest } from "fastify";
+import type { CompetitionBase } from "../services/competition-base.ts";
 import type { CompetitionInfo } from "../services/leaderboard.ts";
 import type { AssetUrls } from "./static.ts";
 
@@ -7,6 +8,8 @@ export interface WebContext {
   views: Eta;
   assets: AssetUrls;
   competition: CompetitionInfo;
+  /** Where this competition's pages and API are: every link and redirect starts with these. */
+  base: CompetitionBase;
 }
 
 /** Who the header shows as signed in, and which links it offers. */
@@ -50,7 +53,9 @@ export function renderPage(
     viewer,
     assets: ctx.assets,
     competition: ctx.competition,
-    path: request.url.split("?")[0],
+    base: ctx.base,
+    // The page's path within the competition, as the header's links compare it.
+    path: request.url.split("?")[0]?.slice(ctx.base.pages.length) || "/",
   });
   // Pages that depend on who is signed in (and those showing a new token) must not be stored.
   if (viewer) reply.header("cache-control", "private, no-store");
@@ -58,6 +63,6 @@ export function renderPage(
 }
 
 /** Anonymous visitors of a page that needs an account go to the sign-in form, and come back after. */
-export function redirectToLogin(request: FastifyRequest, reply: FastifyReply) {
-  return reply.redirect(`/login?next=${encodeURIComponent(request.url)}`, 303);
+export function redirectToLogin(ctx: WebContext, request: FastifyRequest, reply: FastifyReply) {
+  return reply.redirect(`${ctx.base.pages}/login?next=${encodeURIComponent(request.url)}`, 303);
 }

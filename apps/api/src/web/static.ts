@@ -37,7 +37,8 @@ export async function registerStaticAssets(app: FastifyInstance): Promise<AssetU
     const digest = createHash("sha256").update(body).digest("hex").slice(0, 10);
     const served = `${path.basename(name, ext)}.${digest}${ext}`;
     assets.set(served, { body, type });
-    urls[name] = `/static/${served}`;
+    // Under the prefix the pages are registered at (a competition's `/c/{slug}`), beside them.
+    urls[name] = `${app.prefix}/static/${served}`;
   }
   app.get<{ Params: { file: string } }>(
     "/static/:file",

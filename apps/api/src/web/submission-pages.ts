@@ -161,7 +161,7 @@ const submissionPages: FastifyPluginCallback<SubmissionPagesOptions> = (
 
   app.get("/submit", { schema: { hide: true } }, async (request, reply) => {
     const p = request.principal;
-    if (!p) return redirectToLogin(request, reply);
+    if (!p) return redirectToLogin(web, request, reply);
     if (p.role !== "team") throw new Errors.Forbidden("only teams submit models; organizer accounts cannot");
     const [quota, release] = await Promise.all([
       quotaSummary(db, p.team.id),
@@ -263,7 +263,7 @@ const submissionPages: FastifyPluginCallback<SubmissionPagesOptions> = (
         await setSubmissionHidden(db, s.id, hidden, auditOf(request, web.competition.id));
         await organizer.refreshTies(`submission ${s.id} ${hidden ? "hidden" : "shown"}`, request.log);
         const next = (request.body as { next?: unknown } | undefined)?.next;
-        return reply.redirect(localPath(next, `/submissions/${s.id}`), 303);
+        return reply.redirect(localPath(next, `${web.base.pages}/submissions/${s.id}`), 303);
       },
     );
   }

@@ -102,8 +102,8 @@ const teamPage: FastifyPluginCallback<{ db: Db; web: WebContext; maxLiveTokens: 
   }
 
   app.get<{ Querystring: { notice?: string } }>("/team", { schema: { hide: true } }, (request, reply) => {
-    if (!request.principal) return redirectToLogin(request, reply);
-    if (!teamOf(request)) return reply.redirect("/admin", 303);
+    if (!request.principal) return redirectToLogin(web, request, reply);
+    if (!teamOf(request)) return reply.redirect(`${web.base.pages}/admin`, 303);
     return render(request, reply, { notice: NOTICES[request.query.notice ?? ""] ?? null });
   });
 
@@ -137,7 +137,7 @@ const teamPage: FastifyPluginCallback<{ db: Db; web: WebContext; maxLiveTokens: 
         const team = teamOf(request);
         if (!team) throw new Errors.Unauthorized("sign in as a team to choose its finals");
         await chooseFinal(db, team.id, request.params.id, selected);
-        return reply.redirect("/team?notice=final", 303);
+        return reply.redirect(`${web.base.pages}/team?notice=final`, 303);
       },
     );
   }
@@ -152,7 +152,7 @@ const teamPage: FastifyPluginCallback<{ db: Db; web: WebContext; maxLiveTokens: 
       if (!UUID.test(id) || !(await revokeApiToken(db, { teamId: team.id }, id))) {
         throw new Errors.NotFound(`no active API token ${id}`);
       }
-      return reply.redirect("/team?notice=revoked", 303);
+      return reply.redirect(`${web.base.pages}/team?notice=revoked`, 303);
     },
   );
   done();

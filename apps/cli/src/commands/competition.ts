@@ -1,4 +1,3 @@
-import os from "node:os";
 import { createInterface } from "node:readline/promises";
 import { Command } from "commander";
 import { Redis } from "ioredis";
@@ -6,18 +5,10 @@ import { createQueue, leaderTiesJobOptions, QUEUE_LEADER_TIES } from "@holdout/c
 import { closeCompetition, CompetitionAlreadyClosedError, findCompetitionBySlug } from "@holdout/db";
 import type { loadCliDbConfig } from "../config.ts";
 import { UsageError, withOrganizerDb } from "../organizer-db.ts";
+import { cliActor } from "./cli-actor.ts";
+import { addSetupCommands } from "./competition-setup.ts";
 
-/** Who acts from the server's command line, as the audit log names it. */
-export function cliActor(): string {
-  let user: string;
-  try {
-    user = os.userInfo().username;
-  } catch {
-    // no passwd entry for this uid (a container's arbitrary user): the uid still names it
-    user = `uid ${process.getuid?.() ?? "?"}`;
-  }
-  return `cli:${user}@${os.hostname()}`;
-}
+export { cliActor };
 
 /** The first line of standard input, after a prompt on standard error. */
 async function ask(prompt: string): Promise<string> {
@@ -58,8 +49,9 @@ interface CloseOptions {
 /** `holdout competition …`: the competition's life cycle, run on the server. */
 export function competitionCommand(): Command {
   const competition = new Command("competition").description(
-    "the competition's life cycle (organizers, run on the server with DATABASE_URL)",
+    "the competitions' life cycle (organizers, run on the server with DATABASE_URL)",
   );
+  addSetupCommands(competition);
   competition
     .command("close")
     .description(

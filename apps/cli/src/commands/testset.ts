@@ -5,6 +5,7 @@
  * `parseAsync`. Exit codes: 0 fine, 1 the test set has problems, 2 bad options or input.
  */
 import { Command, InvalidArgumentError } from "commander";
+import type { ScorerName } from "@holdout/scorer";
 import {
   DEFAULT_DEV_SEED,
   DEFAULT_DEV_STUDIES,
@@ -39,6 +40,7 @@ interface GenerateOptions {
   seed?: number;
   studies?: number;
   longSide: number;
+  scorer?: string;
   json?: boolean;
 }
 
@@ -59,13 +61,15 @@ function integer(what: string): (value: string) => number {
 
 function describe(s: GeneratedSummary, longSide: number): string {
   const lines = [
-    `generated ${s.outDir} (seed ${s.seed}): ${s.studies} studies, ${s.images} images ` +
+    `generated ${s.outDir} (${s.scorer === "chexpert" ? "" : `${s.scorer}, `}seed ${s.seed}): ${s.studies} studies, ${s.images} images ` +
       `(${s.frontal} frontal, ${s.lateral} lateral), ${longSide} px long side, in ${(s.elapsedMs / 1000).toFixed(1)} s`,
     `ground-truth positives: ${Object.entries(s.positives)
       .map(([task, n]) => `${task} ${n}`)
       .join(", ")}`,
-    "benchmark readers against the ground truth (sensitivity/specificity):",
   ];
+  // A mean-auc set has no benchmark readers.
+  if (s.readers.length > 0)
+    lines.push("benchmark readers against the ground truth (sensitivity/specificity):");
   for (const id of [...new Set(s.readers.map((r) => r.id))]) {
     const cells = s.readers
       .filter((r) => r.id === id)
@@ -119,6 +123,10 @@ export function testsetCommand(io: TestsetIo = processIo): Command {
     )
     .option("--studies <n>", `number of studies (default ${DEFAULT_STUDIES})`, integer("--studies"))
     .option("--long-side <px>", "image height in pixels", integer("--long-side"), DEFAULT_LONG_SIDE)
+    .option(
+      "--scorer <name>",
+      "chexpert (default: the five CheXpert tasks with benchmark readers) or mean-auc (other label columns, no readers)",
+    )
     .option("--json", "print the summary as JSON")
     .action((opts: GenerateOptions) =>
       userErrors(io, "generate", async () => {
@@ -128,6 +136,8 @@ export function testsetCommand(io: TestsetIo = processIo): Command {
           ...(opts.seed === undefined ? {} : { seed: opts.seed }),
           ...(opts.studies === undefined ? {} : { studies: opts.studies }),
           longSide: opts.longSide,
+          // generateTestset refuses an unknown name with a TestsetError naming the known ones.
+          ...(opts.scorer === undefined ? {} : { scorer: opts.scorer as ScorerName }),
         });
         io.stdout(opts.json ? `${JSON.stringify(summary)}\n` : describe(summary, opts.longSide));
       }),

@@ -7,3 +7,4 @@ export * from "./scores.ts";
 export * from "./submission.ts";
 export * from "./leaderboard.ts";
 export * from "./cli.ts";
+export * from "./competitions.ts";

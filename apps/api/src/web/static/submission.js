@@ -8,6 +8,8 @@
   var live = document.getElementById("live");
   if (!live) return;
   var id = live.getAttribute("data-submission");
+  // The API scope of the competition this page belongs to (layout.eta).
+  var API_BASE = document.body.getAttribute("data-api-base") || "/api/v1";
   var LABELS = {
     received: "Received",
     queued: "Queued",
@@ -33,7 +35,7 @@
     button.addEventListener("click", function () {
       button.disabled = true;
       el("cancel-status").textContent = "Cancelling…";
-      fetch("/api/v1/submissions/" + encodeURIComponent(id) + "/cancel", {
+      fetch(API_BASE + "/submissions/" + encodeURIComponent(id) + "/cancel", {
         method: "POST",
         credentials: "same-origin",
         headers: { accept: "application/json" },
@@ -129,7 +131,7 @@
   }
 
   function poll() {
-    fetch("/api/v1/submissions/" + encodeURIComponent(id), {
+    fetch(API_BASE + "/submissions/" + encodeURIComponent(id), {
       credentials: "same-origin",
       headers: { accept: "application/json" },
     })
@@ -164,7 +166,7 @@
     startPolling();
     return;
   }
-  source = new EventSource("/api/v1/submissions/" + encodeURIComponent(id) + "/events");
+  source = new EventSource(API_BASE + "/submissions/" + encodeURIComponent(id) + "/events");
   source.addEventListener("timeline", function (m) {
     // Which way the page is being kept live, for whoever debugs it (and the browser test).
     document.body.setAttribute("data-live", "events");

@@ -147,7 +147,11 @@
       }
       if (xhr.status === 202 && body && body.id) {
         progressText.textContent = "Accepted. Opening your submission…";
-        window.location.assign("/submissions/" + encodeURIComponent(body.id));
+        window.location.assign(
+          (document.body.getAttribute("data-pages-base") || "") +
+            "/submissions/" +
+            encodeURIComponent(body.id),
+        );
         return;
       }
       button.disabled = false;

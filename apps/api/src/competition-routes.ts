@@ -1,0 +1,129 @@
+import type { FastifyInstance } from "fastify";
+import type { Eta } from "eta";
+import accountRoutes from "./routes/accounts.ts";
+import competitionAdminRoutes from "./routes/admin-competition.ts";
+import adminRoutes from "./routes/admin.ts";
+import finalsRoutes from "./routes/finals.ts";
+import leaderboardRoutes, { leaderboardCsvRoutes } from "./routes/leaderboard.ts";
+import submissionDetailRoutes from "./routes/submission-details.ts";
+import submissionRoutes from "./routes/submissions.ts";
+import uploadRoutes from "./routes/uploads.ts";
+import type { AppDeps } from "./app.ts";
+import { EventHub } from "./services/events-hub.ts";
+import { createIntake } from "./services/intake.ts";
+import { cachedLeaderboard, type CompetitionInfo } from "./services/leaderboard.ts";
+import { createOrganizerService } from "./services/organizer.ts";
+import { streamSlots } from "./services/stream-slots.ts";
+import { webPages } from "./web/index.ts";
+import type { CompetitionBase } from "./services/competition-base.ts";
+
+export { competitionBase, DEFAULT_BASE, type CompetitionBase } from "./services/competition-base.ts";
+
+export const DEFAULT_BUNDLE_LIMITS = { maxBytes: 4 * 1024 ** 3, maxFiles: 20_000 };
+export const DEFAULT_MAX_LIVE_TOKENS = 10;
+export const DEFAULT_EVENT_STREAMS = { perOwner: 10, perAddress: 20 };
+export const DEFAULT_SESSION_TTL_MS = 7 * 24 * 3600 * 1000;
+
+/**
+ * Registers everything that belongs to one competition: its leaderboard, accounts, uploads,
+ * submissions, organizer routes and pages, each service built for it. The same plugins serve every
+ * competition, so a rule is written once; what differs is only the competition and the base.
+ */
+export async function registerCompetition(
+  app: FastifyInstance,
+  deps: AppDeps,
+  competition: CompetitionInfo,
+  base: CompetitionBase,
+  views: Eta,
+  rateLimitKeyPrefix: string,
+): Promise<void> {
+  const API = { prefix: base.api };
+  const board = cachedLeaderboard(deps.db, competition);
+  await app.register(leaderboardRoutes, { ...API, board, competition });
+  await app.register(leaderboardCsvRoutes, { prefix: base.pages, board, competition });
+  await app.register(accountRoutes, {
+    ...API,
+    db: deps.db,
+    competitionId: competition.id,
+    sessionTtlMs: deps.session?.ttlMs ?? DEFAULT_SESSION_TTL_MS,
+    cookie: { secure: deps.session?.cookieSecure ?? true },
+    maxLiveTokens: deps.maxLiveTokens ?? DEFAULT_MAX_LIVE_TOKENS,
+  });
+  const organizer = createOrganizerService({
+    db: deps.db,
+    competitionId: competition.id,
+    evaluateQueue: deps.queue,
+    redis: deps.redis,
+  });
+  app.addHook("onClose", () => organizer.close());
+  const reservationTtlMs = deps.reservationTtlMs ?? 6 * 3600 * 1000;
+  // One intake for multipart and resumable uploads alike (docs/architecture.md, "A submission's path").
+  const intake = createIntake({
+    db: deps.db,
+    queue: deps.queue,
+    dataDir: deps.dataDir,
+    competitionId: competition.id,
+    bundleLimits: deps.bundleLimits ?? DEFAULT_BUNDLE_LIMITS,
+    reservationTtlMs,
+  });
+  await app.register(submissionRoutes, {
+    ...API,
+    db: deps.db,
+    competitionId: competition.id,
+    aucFloor: competition.aucFloor,
+    intake,
+    organizer,
+  });
+  await app.register(finalsRoutes, { ...API, db: deps.db });
+  await app.register(uploadRoutes, {
+    ...API,
+    db: deps.db,
+    dataDir: deps.dataDir,
+    competitionId: competition.id,
+    maxUploadBytes: deps.maxUploadBytes,
+    intake,
+    reservationTtlMs,
+    sweepIntervalMs: deps.uploadSweepIntervalMs ?? 10 * 60_000,
+  });
+  const events = new EventHub(deps.db, competition.id, {
+    intervalMs: deps.eventsPollMs ?? 1000,
+    onError: (err) => app.log.error({ err }, "reading submission events failed"),
+  });
+  app.decorate("submissionEvents", events);
+  // Before the server closes: open streams would keep it waiting.
+  app.addHook("preClose", () => events.close());
+  await app.register(submissionDetailRoutes, {
+    ...API,
+    db: deps.db,
+    competitionId: competition.id,
+    aucFloor: competition.aucFloor,
+    events,
+    queue: deps.queue,
+    streamSlot: streamSlots(deps.redis, {
+      ...(deps.eventStreams ?? DEFAULT_EVENT_STREAMS),
+      keyPrefix: `${rateLimitKeyPrefix}:streams`,
+    }),
+  });
+  await app.register(adminRoutes, { ...API, db: deps.db, competitionId: competition.id, organizer });
+  await app.register(competitionAdminRoutes, {
+    ...API,
+    db: deps.db,
+    competitionId: competition.id,
+    slug: competition.slug,
+    organizer,
+  });
+  await app.register(webPages, {
+    prefix: base.pages,
+    base,
+    db: deps.db,
+    views,
+    competition,
+    board,
+    organizer,
+    session: {
+      ttlMs: deps.session?.ttlMs ?? DEFAULT_SESSION_TTL_MS,
+      cookie: { secure: deps.session?.cookieSecure ?? true },
+    },
+    maxLiveTokens: deps.maxLiveTokens ?? DEFAULT_MAX_LIVE_TOKENS,
+  });
+}

@@ -1,0 +1,160 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createDb, showCompetition, type Db } from "@holdout/db";
+import { holdout } from "../support/cli.ts";
+import { TEST_DATABASE_URL, TEST_TESTSET_DIR, uniqueName } from "../support/env.ts";
+import { TEST_DEVSET_DIR } from "../support/global-setup.ts";
+
+// `holdout competition create|list|show` on the server's database: the sets checked and hashed, the
+// scorer from the test set's manifest, phases from --phase lines or a file; every refusal says
+// what is wrong (and which phase) and writes nothing.
+
+describe("holdout competition create, list, show", () => {
+  let db: Db;
+  let work: string;
+  let meanAucSet: string;
+  const env = { DATABASE_URL: TEST_DATABASE_URL };
+  const run = (...args: string[]) => holdout(["competition", ...args], env);
+
+  beforeAll(async () => {
+    db = createDb(TEST_DATABASE_URL, { poolSize: 1 });
+    work = await mkdtemp(path.join(os.tmpdir(), "holdout-competition-cli-"));
+    meanAucSet = path.join(work, "triage");
+    const gen = await holdout(
+      [
+        "testset",
+        "generate",
+        "--scorer",
+        "mean-auc",
+        "--studies",
+        "20",
+        "--long-side",
+        "64",
+        "--out",
+        meanAucSet,
+      ],
+      {},
+    );
+    expect(gen.code, gen.stderr).toBe(0);
+  });
+  afterAll(async () => {
+    await db?.$disconnect();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it("creates a mean-auc competition with one phase open from now, then lists and shows it", async () => {
+    const slug = uniqueName("triage");
+    const created = await run(
+      "create",
+      "--slug",
+      slug,
+      "--name",
+      "Triage",
+      "--testset",
+      meanAucSet,
+      "--json",
+    );
+    expect(created.code, created.stderr).toBe(0);
+    const out = JSON.parse(created.stdout) as { scorer: string; tasks: string[]; phases: { name: string }[] };
+    expect(out.scorer).toBe("mean-auc");
+    expect(out.tasks).not.toContain("Atelectasis");
+    expect(out.phases.map((p) => p.name)).toEqual(["Hidden test set"]);
+    const stored = await showCompetition(db, slug);
+    expect(stored).toMatchObject({
+      scorer: "mean_auc",
+      status: "open",
+      testsetDir: meanAucSet,
+      tasks: out.tasks,
+    });
+    expect(stored!.testsetSha256).toMatch(/^[0-9a-f]{64}$/);
+
+    const list = await run("list");
+    expect(list.stdout).toMatch(
+      new RegExp(`^${slug}\\topen\\tmean_auc\\tTriage\\tphase Hidden test set`, "m"),
+    );
+    const show = await run("show", slug);
+    expect(show.code).toBe(0);
+    expect(show.stdout).toContain(`scorer: mean_auc on ${out.tasks.join(", ")}`);
+    expect(show.stdout).toContain("1. Hidden test set: hidden, released feedback, ranked");
+  });
+
+  it("takes a development phase and a test phase from a file", async () => {
+    const slug = uniqueName("phased");
+    const file = path.join(work, `${slug}.phases`);
+    await writeFile(file, "# development first\nDev,development,now,+7d\nTest,hidden,+7d,+14d\n");
+    const created = await run(
+      "create",
+      "--slug",
+      slug,
+      "--name",
+      "Phased",
+      "--testset",
+      TEST_TESTSET_DIR,
+      "--devset",
+      TEST_DEVSET_DIR,
+      "--phases",
+      file,
+    );
+    expect(created.code, created.stderr).toBe(0);
+    const stored = await showCompetition(db, slug);
+    expect(stored!.phases.map((p) => [p.name, p.data, p.feedback, p.ranked])).toEqual([
+      ["Dev", "development", "full", false],
+      ["Test", "hidden", "released", true],
+    ]);
+    expect(stored!.devsetSha256).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it("refuses what cannot be, saying what and where, and writes nothing", async () => {
+    const slug = uniqueName("refused");
+    const base = ["create", "--slug", slug, "--name", "Refused"];
+    const cases: [string[], RegExp][] = [
+      [
+        [...base, "--testset", meanAucSet, "--scorer", "chexpert"],
+        /scorer: chexpert was asked for, but the test set's manifest names mean-auc/,
+      ],
+      [
+        [...base, "--testset", TEST_TESTSET_DIR, "--scorer", "f1"],
+        /--scorer: must be one of chexpert, mean-auc, got f1/,
+      ],
+      [[...base, "--testset", path.join(work, "missing")], /^holdout: testset: .*missing/m],
+      [[...base, "--testset", TEST_TESTSET_DIR, "--devset", meanAucSet], /devset: .* must agree/],
+      [
+        [...base, "--testset", TEST_TESTSET_DIR, "--phase", "A,hidden,now,+1d", "--phase", "B,hidden,+12h,"],
+        /phase 2 "B": starts .* before phase 1 "A" ends/,
+      ],
+      [
+        [...base, "--testset", TEST_TESTSET_DIR, "--phase", "A,hiden,now,+1d"],
+        /phase 1: data "hiden" is not one of development, hidden, hidden_public/,
+      ],
+      [
+        [...base, "--testset", TEST_TESTSET_DIR, "--phase", "Dev,development,now,"],
+        /phase 1 "Dev": runs on the development set, but the competition has none/,
+      ],
+      [
+        [...base, "--testset", TEST_TESTSET_DIR, "--phase", "A,hidden,tomorrow,"],
+        /phase 1: start "tomorrow" is not a time/,
+      ],
+      [
+        ["create", "--slug", "Bad Slug", "--name", "X", "--testset", TEST_TESTSET_DIR],
+        /slug: must be 1 to 63 lowercase letters/,
+      ],
+    ];
+    for (const [args, message] of cases) {
+      const r = await run(...args);
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.stderr).toMatch(message);
+    }
+    expect(await showCompetition(db, slug)).toBeNull();
+
+    const taken = await run("create", "--slug", slug, "--name", "First", "--testset", TEST_TESTSET_DIR);
+    expect(taken.code, taken.stderr).toBe(0);
+    const again = await run("create", "--slug", slug, "--name", "Second", "--testset", TEST_TESTSET_DIR);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain(`a competition with the slug ${slug} already exists`);
+    const missing = await run("show", uniqueName("nothing"));
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/no competition .* in this database/);
+  });
+});
