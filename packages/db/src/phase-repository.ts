@@ -119,6 +119,19 @@ export class NoOpenPhaseError extends Error {
 
 type Tx = Prisma.TransactionClient | Db;
 
+/** A phase as JSON shows it (the API's list, the CLI's --json): times in ISO 8601, null when open-ended. */
+export function phaseJson(p: Phase) {
+  return {
+    ordinal: p.ordinal,
+    name: p.name,
+    data: p.data,
+    feedback: p.feedback,
+    ranked: p.ranked,
+    startsAt: p.startsAt.toISOString(),
+    endsAt: p.endsAt?.toISOString() ?? null,
+  };
+}
+
 /** A competition's phases in their order. */
 export async function listPhases(db: Tx, competitionId: string): Promise<Phase[]> {
   return db.phase.findMany({ where: { competitionId }, orderBy: { ordinal: "asc" } });

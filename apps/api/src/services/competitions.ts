@@ -1,16 +1,8 @@
 import type { CompetitionSummary } from "@holdout/contracts/http";
-import { listCompetitions, type Db, type Phase } from "@holdout/db";
+import { listCompetitions, phaseJson, type Db, type Phase } from "@holdout/db";
 import { competitionBase } from "./competition-base.ts";
 
-const phaseView = (p: Phase | null) =>
-  p && {
-    name: p.name,
-    data: p.data,
-    feedback: p.feedback,
-    ranked: p.ranked,
-    startsAt: p.startsAt.toISOString(),
-    endsAt: p.endsAt?.toISOString() ?? null,
-  };
+const phaseView = (p: Phase | null) => p && phaseJson(p);
 
 /**
  * Every competition on this server as the public sees it: where it stands and its current or next

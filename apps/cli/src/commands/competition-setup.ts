@@ -10,6 +10,7 @@ import {
   PhaseSpecError,
   SCORERS,
   showCompetition,
+  phaseJson,
   type Phase,
 } from "@holdout/db";
 import { isScorerName, SCORER_NAMES } from "@holdout/scorer";
@@ -39,16 +40,7 @@ const USER_ERRORS = [
 const when = (d: Date | null) => (d ? d.toISOString() : "until closed");
 const phaseLine = (p: Phase) =>
   `${p.ordinal}. ${p.name}: ${p.data}, ${p.feedback} feedback, ${p.ranked ? "ranked" : "unranked"}, ${p.startsAt.toISOString()} → ${when(p.endsAt)}`;
-const phaseJson = (p: Phase | null) =>
-  p && {
-    ordinal: p.ordinal,
-    name: p.name,
-    data: p.data,
-    feedback: p.feedback,
-    ranked: p.ranked,
-    startsAt: p.startsAt.toISOString(),
-    endsAt: p.endsAt?.toISOString() ?? null,
-  };
+const phaseOrNull = (p: Phase | null) => p && phaseJson(p);
 
 /** The phase lines of `--phase` (repeated) and `--phases FILE` (one per line), in that order. */
 async function phaseLinesOf(opts: CreateOptions): Promise<string[]> {
@@ -153,8 +145,8 @@ export function addSetupCommands(competition: Command): void {
             name: c.name,
             scorer: c.scorer,
             status: c.status,
-            currentPhase: phaseJson(c.currentPhase),
-            nextPhase: phaseJson(c.nextPhase),
+            currentPhase: phaseOrNull(c.currentPhase),
+            nextPhase: phaseOrNull(c.nextPhase),
           }));
           console.log(JSON.stringify(rows));
           return;
