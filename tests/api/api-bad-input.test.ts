@@ -1,39 +1,14 @@
-import { execFile } from "node:child_process";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { promisify } from "node:util";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { tarOf as tarBytes } from "../support/crafted-images.ts";
+import { bundleTar as tarOf, formOf, zipOf } from "../support/forms.ts";
 import { startStack, type Stack } from "../support/stack.ts";
-
-const run = promisify(execFile);
 
 // Hostile and broken submissions: every one a 4xx problem+json naming the fault, never a 5xx, and
 // nothing left on disk or in the database. Code bundles are extracted safely (no zip-slip, no links,
-// bounded size); accepted ones are queued like images (no worker runs in this file).
-
-/** A bundle's tar: executable files, and symlinks (to /etc/passwd unless told). */
-const tarOf = (entries: { name: string; body?: string; type?: "symlink"; linkname?: string }[]) =>
-  tarBytes(
-    entries.map((e) =>
-      e.type === "symlink"
-        ? { name: e.name, type: "symlink" as const, linkname: e.linkname ?? "/etc/passwd" }
-        : { name: e.name, mode: 0o755, body: e.body ?? "" },
-    ),
-  );
-
-/** A zip made by Python's zipfile, which writes whatever names and modes it is told. */
-async function zipOf(dir: string, script: string): Promise<Buffer> {
-  const out = path.join(dir, `${Math.random().toString(36).slice(2)}.zip`);
-  await run("python3", [
-    "-c",
-    `import zipfile,sys\nz=zipfile.ZipFile(sys.argv[1],'w')\n${script}\nz.close()`,
-    out,
-  ]);
-  return readFile(out);
-}
+// bounded size). What it accepts: accepted-input.test.ts.
 
 describe("bad input and code bundles", () => {
   let stack: Stack;
@@ -68,14 +43,7 @@ describe("bad input and code bundles", () => {
       body: (await res.json()) as Record<string, unknown>,
     };
   }
-  function form(parts: [string, string | Blob, string?][]) {
-    const fd = new FormData();
-    for (const [name, value, file] of parts) {
-      if (typeof value === "string") fd.append(name, value);
-      else fd.append(name, value, file ?? "f");
-    }
-    return fd;
-  }
+  const form = formOf;
   async function expectNothingLeft() {
     expect(await stack.db.submission.count({ where: { teamId } })).toBe(0);
     expect(await stack.db.quotaReservation.count({ where: { teamId } })).toBe(0);
@@ -376,74 +344,5 @@ describe("bad input and code bundles", () => {
     expect(body.code).toBe(c.code);
     expect(body.detail).toMatch(c.detail);
     await expectNothingLeft();
-  });
-
-  it("stores unicode, HTML and SQL-like names as given, and the leaderboard page escapes them", async () => {
-    const model = `<script>alert("x")</script> Robert'); DROP TABLE "Submission";-- 🫁 模型`;
-    const { status, body } = await post(
-      form([
-        ["model", model],
-        ["description", "line 1\nline 2"],
-        ["image", tarball, "a.tar"],
-      ]),
-    );
-    expect(status).toBe(202);
-    const row = await stack.db.submission.findUniqueOrThrow({ where: { id: body.id as string } });
-    expect(row.modelName).toBe(model);
-    // List it, then look at the HTML.
-    await stack.db.submission.update({
-      where: { id: row.id },
-      data: { state: "scored", meanAuc: 0.9, meanRadsBelowCurve: 1, score: 0.9 },
-    });
-    const html = await (await fetch(`${stack.url}/`)).text();
-    expect(html).not.toContain("<script>alert");
-    expect(html).toContain("&lt;script&gt;alert");
-    await stack.db.submission.delete({ where: { id: row.id } });
-    await rm(path.join(stack.dataDir, "uploads", `${row.id}.tar`));
-  });
-
-  it("accepts a code bundle with its command, extracted safely, and queues it", async () => {
-    const zip = await zipOf(
-      tmp,
-      "z.writestr('predict.py','print(1)')\nz.writestr('lib/util.py','x=1')\nz.writestr('lib/','')",
-    );
-    const { status, body } = await post(
-      form([
-        ["model", "Bundle"],
-        ["command", "python3 predict.py"],
-        ["bundle", new Blob([zip]), "b.zip"],
-      ]),
-    );
-    expect(status).toBe(202);
-    expect(body.state).toBe("queued");
-    const id = body.id as string;
-    const row = await stack.db.submission.findUniqueOrThrow({ where: { id } });
-    expect(row).toMatchObject({
-      kind: "bundle",
-      command: "python3 predict.py",
-      state: "queued",
-      bundleDir: `bundles/${id}`,
-    });
-    const root = path.join(stack.dataDir, "bundles", id);
-    expect(await readFile(path.join(root, "predict.py"), "utf8")).toBe("print(1)");
-    expect(await readFile(path.join(root, "lib", "util.py"), "utf8")).toBe("x=1");
-    // Queued with its competition's turn in the fair share (a BullMQ priority).
-    expect(await (await stack.queue.getJob(id))?.getState()).toBe("prioritized");
-
-    const tgz = gzipSync(await tarOf([{ name: "./run.sh", body: "#!/bin/sh\necho ok\n" }]));
-    const second = await post(
-      form([
-        ["model", "Bundle 2"],
-        ["bundle", new Blob([tgz]), "b.tar.gz"],
-      ]),
-    );
-    expect(second.status).toBe(202);
-    expect(
-      await readFile(path.join(stack.dataDir, "bundles", second.body.id as string, "run.sh"), "utf8"),
-    ).toMatch(/echo ok/);
-
-    await stack.db.submission.deleteMany({ where: { teamId } });
-    await rm(path.join(stack.dataDir, "bundles"), { recursive: true });
-    await rm(path.join(stack.dataDir, "uploads"), { recursive: true });
   });
 });

@@ -4,6 +4,7 @@ import path from "node:path";
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tarBuffer } from "../support/images.ts";
+import { formOf } from "../support/forms.ts";
 import { startStack, type Stack } from "../support/stack.ts";
 
 // Every rejected upload must answer problem+json naming what is wrong, and leave no row and
@@ -13,17 +14,6 @@ const LIMIT = 256 * 1024;
 
 function tinyTar(bytes = 1024): Promise<Buffer> {
   return tarBuffer({ "manifest.json": "[]", "padding.bin": randomBytes(bytes) });
-}
-
-type Part = [name: string, value: string] | [name: string, value: Blob, filename: string];
-
-function form(parts: Part[]): FormData {
-  const fd = new FormData();
-  for (const p of parts) {
-    if (p.length === 3) fd.append(p[0], p[1], p[2]);
-    else fd.append(p[0], p[1]);
-  }
-  return fd;
 }
 
 /**
@@ -113,7 +103,7 @@ describe("POST /api/v1/submissions rejects bad uploads cleanly", () => {
     {
       name: "no Authorization header",
       body: () =>
-        form([
+        formOf([
           ["model", "m"],
           ["image", tarball, "m.tar"],
         ]),
@@ -125,7 +115,7 @@ describe("POST /api/v1/submissions rejects bad uploads cleanly", () => {
     {
       name: "an unknown token",
       body: () =>
-        form([
+        formOf([
           ["model", "m"],
           ["image", tarball, "m.tar"],
         ]),
@@ -137,7 +127,7 @@ describe("POST /api/v1/submissions rejects bad uploads cleanly", () => {
     {
       name: "a malformed Authorization header",
       body: () =>
-        form([
+        formOf([
           ["model", "m"],
           ["image", tarball, "m.tar"],
         ]),
@@ -157,7 +147,7 @@ describe("POST /api/v1/submissions rejects bad uploads cleanly", () => {
     {
       name: "a missing model field",
       body: () =>
-        form([
+        formOf([
           ["description", "d"],
           ["image", tarball, "m.tar"],
         ]),
@@ -169,7 +159,7 @@ describe("POST /api/v1/submissions rejects bad uploads cleanly", () => {
     {
       name: "an empty model name",
       body: () =>
-        form([
+        formOf([
           ["model", "   "],
           ["image", tarball, "m.tar"],
         ]),
@@ -181,7 +171,7 @@ describe("POST /api/v1/submissions rejects bad uploads cleanly", () => {
     {
       name: "a link that is not an http(s) URL",
       body: () =>
-        form([
+        formOf([
           ["model", "m"],
           ["link", "javascript:alert(1)"],
           ["image", tarball, "m.tar"],
@@ -194,7 +184,7 @@ describe("POST /api/v1/submissions rejects bad uploads cleanly", () => {
     {
       name: "an ensemble flag that is not a boolean",
       body: () =>
-        form([
+        formOf([
           ["model", "m"],
           ["ensemble", "maybe"],
           ["image", tarball, "m.tar"],
@@ -207,7 +197,7 @@ describe("POST /api/v1/submissions rejects bad uploads cleanly", () => {
     {
       name: "an unknown field",
       body: () =>
-        form([
+        formOf([
           ["model", "m"],
           ["colour", "red"],
           ["image", tarball, "m.tar"],
@@ -220,7 +210,7 @@ describe("POST /api/v1/submissions rejects bad uploads cleanly", () => {
     {
       name: "a field sent after the file",
       body: () =>
-        form([
+        formOf([
           ["image", tarball, "m.tar"],
           ["model", "m"],
         ]),
@@ -232,7 +222,7 @@ describe("POST /api/v1/submissions rejects bad uploads cleanly", () => {
     {
       name: "the file field sent as text (curl without @)",
       body: () =>
-        form([
+        formOf([
           ["model", "m"],
           ["image", "model.tar"],
         ]),
@@ -244,7 +234,7 @@ describe("POST /api/v1/submissions rejects bad uploads cleanly", () => {
     {
       name: "the file in the wrong field",
       body: () =>
-        form([
+        formOf([
           ["model", "m"],
           ["file", tarball, "m.tar"],
         ]),
@@ -254,7 +244,7 @@ describe("POST /api/v1/submissions rejects bad uploads cleanly", () => {
     },
     {
       name: "no file at all",
-      body: () => form([["model", "m"]]),
+      body: () => formOf([["model", "m"]]),
       status: 400,
       code: "HOLDOUT_ERR_MISSING_FILE",
       detail: /file field `image`/,
@@ -263,7 +253,7 @@ describe("POST /api/v1/submissions rejects bad uploads cleanly", () => {
       name: "a file over the size limit",
       // gzip's magic number, then noise: passes the format check, fails the size check.
       body: () =>
-        form([
+        formOf([
           ["model", "m"],
           ["image", new Blob([Buffer.from([0x1f, 0x8b]), randomBytes(4 * LIMIT)]), "big.tar.gz"],
         ]),
@@ -274,7 +264,7 @@ describe("POST /api/v1/submissions rejects bad uploads cleanly", () => {
     {
       name: "an empty file",
       body: () =>
-        form([
+        formOf([
           ["model", "m"],
           ["image", new Blob([randomBytes(0)]), "x.tar"],
         ]),
@@ -285,7 +275,7 @@ describe("POST /api/v1/submissions rejects bad uploads cleanly", () => {
     {
       name: "a file that is neither tar nor gzip",
       body: () =>
-        form([
+        formOf([
           ["model", "m"],
           ["image", new Blob(["<html>not an image</html>".repeat(40)]), "m.tar"],
         ]),
@@ -309,7 +299,7 @@ describe("POST /api/v1/submissions rejects bad uploads cleanly", () => {
   it("a large tarball over the limit is cut off early and leaves nothing", async () => {
     const big = new Blob([await tinyTar(8 * LIMIT)]);
     const { res, problem } = await post(
-      form([
+      formOf([
         ["model", "m"],
         ["image", big, "m.tar"],
       ]),
@@ -354,7 +344,7 @@ describe("POST /api/v1/submissions rejects bad uploads cleanly", () => {
 
   it("a valid upload is stored, queued under its own id, and answered 202", async () => {
     const { res, problem } = await post(
-      form([
+      formOf([
         ["model", "Tiny"],
         ["description", "d"],
         ["link", "https://example.org/paper"],

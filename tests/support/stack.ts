@@ -148,6 +148,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     HOLDOUT_RUNTIME_IMAGE: BASELINE_IMAGE,
     HOLDOUT_RUN_TIMEOUT_SECONDS: "300",
     HOLDOUT_RUN_MEMORY_MB: "1024",
+    // The shared test database holds other test files' competitions, some with phases that ended on
+    // purpose: a worker closing them would race those tests. tests/worker/schedule.test.ts turns it on.
+    HOLDOUT_CLOSE_ENDED_COMPETITIONS: "false",
     LOG_LEVEL: "warn",
     ...opts.workerEnv,
     ...extra,

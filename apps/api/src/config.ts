@@ -1,12 +1,14 @@
 import { z } from "zod";
-import { directory, parseConfig, positiveInt, postgresUrl, queuePrefix, redisUrl } from "@holdout/contracts";
+import {
+  directory,
+  flag,
+  parseConfig,
+  positiveInt,
+  postgresUrl,
+  queuePrefix,
+  redisUrl,
+} from "@holdout/contracts";
 import { isProxyAddress, PROXY_RANGE_NAMES, type TrustProxy } from "./plugins/client-address.ts";
-
-const flag = (fallback: boolean) =>
-  z
-    .enum(["true", "false", "1", "0"], { error: "must be true or false" })
-    .default(fallback ? "true" : "false")
-    .transform((v) => v === "true" || v === "1");
 
 const MAX_PROXY_HOPS = 10;
 

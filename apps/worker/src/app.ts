@@ -11,6 +11,7 @@ import { opsFor } from "./runtime/ops-server.ts";
 import { openQueues, startJobWorkers } from "./runtime/queues.ts";
 import { reconcilerFor } from "./runtime/reconciler.ts";
 import { RunRegistry } from "./runtime/run-registry.ts";
+import { scheduleFor } from "./runtime/schedule.ts";
 import { closeInOrder } from "./runtime/shutdown.ts";
 
 export interface RunningWorker {
@@ -56,6 +57,7 @@ export async function startWorker(
   });
   const heartbeat = heartbeatFor(config, { db, registry, log });
   const reconciler = reconcilerFor(config, { db, queue: queues.evaluate, competitionId, log });
+  const schedule = scheduleFor(config, { db, tiesQueue: queues.ties, log });
   log.info(
     {
       worker: config.HOLDOUT_WORKER_NAME,
@@ -75,6 +77,7 @@ export async function startWorker(
       ["leader-ties worker", () => ties.close()],
       ["ops server", async () => ops?.close()],
       ["reconciler", () => reconciler.stop()],
+      ["schedule", () => schedule.stop()],
       ["leftover sweeper", () => janitor.stop()],
       ["heartbeat", () => heartbeat.stop()],
       ["queues", () => queues.close()],

@@ -1,7 +1,15 @@
 import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
-import { directory, parseConfig, positiveInt, postgresUrl, queuePrefix, redisUrl } from "@holdout/contracts";
+import {
+  directory,
+  flag,
+  parseConfig,
+  positiveInt,
+  postgresUrl,
+  queuePrefix,
+  redisUrl,
+} from "@holdout/contracts";
 import { parseCpuList, type GpuGrant, type RunLimits, type TarballLimits } from "@holdout/sandbox";
 
 const MiB = 1024 * 1024;
@@ -71,6 +79,11 @@ export const WorkerConfigSchema = z
       .regex(/^[a-z0-9-]+(,[a-z0-9-]+)*$/, "expected competition slugs separated by commas")
       .transform((v) => v.split(","))
       .optional(),
+    /**
+     * Whether this worker closes the competitions whose last phase has ended (those it serves, with
+     * HOLDOUT_WORKER_COMPETITIONS), as of that end, at every reconciler pass. One such worker suffices.
+     */
+    HOLDOUT_CLOSE_ENDED_COMPETITIONS: flag(true),
     /** Reconcile only this competition's submissions (its slug); default: every competition. */
     HOLDOUT_COMPETITION: z.string().min(1).optional(),
     /**

@@ -38,6 +38,13 @@ export const directory = (example: string) =>
 
 export const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
+/** A setting that is on or off: true/false or 1/0. */
+export const flag = (fallback: boolean) =>
+  z
+    .enum(["true", "false", "1", "0"], { error: "must be true or false" })
+    .default(fallback ? "true" : "false")
+    .transform((v) => v === "true" || v === "1");
+
 export const queuePrefix = z
   .string()
   .regex(/^[a-zA-Z0-9_-]+$/, { error: "may hold only letters, digits, _ and -" })

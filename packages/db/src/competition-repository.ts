@@ -262,11 +262,13 @@ export const SCHEDULE_ACTOR = "schedule:the last phase ended";
  * organizer's (curves published, default finals chosen, an audit row by SCHEDULE_ACTOR). Safe to
  * run from several processes at once: a competition closed meanwhile is skipped. Returns those it
  * closed; with a split (`split`) the caller asks for the final board's tie marks, as after any closing.
+ * With `only`, just the competitions of those slugs.
  */
-export async function closeEndedCompetitions(db: Db, now = new Date()) {
+export async function closeEndedCompetitions(db: Db, now = new Date(), only?: readonly string[]) {
   const ended = await db.competition.findMany({
     where: {
       state: "open",
+      ...(only ? { slug: { in: [...only] } } : {}),
       phases: { some: {}, none: { OR: [{ endsAt: null }, { endsAt: { gt: now } }] } },
     },
     select: {
