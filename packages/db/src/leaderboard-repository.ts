@@ -2,8 +2,9 @@ import type { Db } from "./client.ts";
 import { Prisma } from "./generated/prisma/client.ts";
 
 /**
- * The listed entries of a competition on the whole test set, as a query: scored, not hidden, not
- * disqualified, not withheld by the ladder, at or above the AUC floor (the API's listedOnBoard is
+ * The listed entries of a competition on the whole test set, as a query: made in a ranked phase (a
+ * development phase's scores, on public data, are never ranked beside the hidden set's unless the
+ * organizer said so), scored, not hidden, not disqualified, not withheld by the ladder, at or above the AUC floor (the API's listedOnBoard is
  * the same rule for a single submission, on the scores its board ranks on).
  */
 export function listedWhere(
@@ -14,6 +15,7 @@ export function listedWhere(
   return {
     competitionId,
     ...(phaseId === undefined ? {} : { phaseId }),
+    phase: { ranked: true },
     state: "scored",
     hidden: false,
     disqualified: false,
@@ -74,6 +76,7 @@ export async function listBoardEntries(db: Db, competition: BoardOf): Promise<Li
              coalesce((SELECT json_agg(json_build_array(r.task, r.auc, r."aucLo", r."aucHi", r."radsBelowCurve"))
                        FROM "TaskResult" r WHERE r."submissionId" = s.id), '[]'::json) AS tasks
       FROM "Submission" s JOIN "Team" t ON t.id = s."teamId"
+      JOIN "Phase" ph ON ph.id = s."phaseId" AND ph.ranked
       WHERE s."competitionId" = ${competition.id}::uuid ${inPhase(competition)}
         AND s.state = 'scored' AND NOT s.hidden AND NOT s.disqualified
         AND s."ladderImproved" IS DISTINCT FROM false
@@ -97,6 +100,7 @@ export async function listPartBoardEntries(
              t.name AS "teamName", t.institution, p.tasks
       FROM "Submission" s JOIN "Team" t ON t.id = s."teamId"
       JOIN "SubmissionPartScore" p ON p."submissionId" = s.id AND p.part = ${part}::"ScorePart"
+      JOIN "Phase" ph ON ph.id = s."phaseId" AND ph.ranked
       WHERE s."competitionId" = ${competition.id}::uuid ${inPhase(competition)}
         AND s.state = 'scored' AND NOT s.hidden AND NOT s.disqualified
         AND s."ladderImproved" IS DISTINCT FROM false

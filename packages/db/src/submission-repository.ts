@@ -93,6 +93,7 @@ export async function findSubmission(db: Db, id: string) {
       results: { orderBy: { task: "asc" } },
       parts: true,
       team: { select: { id: true, name: true, institution: true } },
+      phase: { select: { ranked: true } },
     },
   });
 }
@@ -155,7 +156,7 @@ export async function listTeamSubmissions(db: Db, teamId: string) {
   return db.submission.findMany({
     where: { teamId },
     orderBy: { createdAt: "desc" },
-    include: { results: true, parts: true },
+    include: { results: true, parts: true, phase: { select: { ranked: true } } },
   });
 }
 
@@ -168,6 +169,7 @@ export async function listCompetitionSubmissions(db: Db, competitionId: string) 
       results: true,
       parts: true,
       team: { select: { id: true, name: true, institution: true } },
+      phase: { select: { ranked: true } },
     },
   });
 }

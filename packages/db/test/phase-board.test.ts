@@ -80,6 +80,53 @@ describe("boards per phase, and closing by the schedule (real PostgreSQL)", () =
     expect(await db.submission.count({ where: listedWhere(c.id, 0.7, test!.id) })).toBe(2);
   });
 
+  it("an unranked phase's entries make no board: the competition's lists the ranked phases' only", async () => {
+    const c = await createCompetition(
+      db,
+      CLI,
+      spec([
+        {
+          name: "Development",
+          startsAt: hoursFromNow(-48),
+          endsAt: hoursFromNow(-1),
+          data: "development",
+          feedback: "full",
+          ranked: false,
+        },
+        {
+          name: "Test",
+          startsAt: hoursFromNow(-1),
+          endsAt: null,
+          data: "hidden",
+          feedback: "released",
+          ranked: true,
+        },
+      ]),
+    );
+    created.push(c.id);
+    const [dev, test] = c.phases;
+    const team = (await createTeamWithToken(db, { competitionId: c.id, name: unique("team") })).team;
+    for (const [phaseId, modelName, meanAuc] of [
+      [dev!.id, "dev model", 0.95],
+      [test!.id, "test model", 0.9],
+    ] as const) {
+      const id = randomUUID();
+      await createSubmission(
+        db,
+        newSubmission({ id, competitionId: c.id, teamId: team.id, phaseId, modelName }),
+      );
+      await db.submission.update({
+        where: { id },
+        data: { state: "scored", meanAuc, meanRadsBelowCurve: 1, score: meanAuc },
+      });
+    }
+    const board = async (phaseId?: string) =>
+      (await listBoardEntries(db, { id: c.id, aucFloor: 0.7, phaseId })).map((e) => e.modelName);
+    expect(await board()).toEqual(["test model"]);
+    expect(await board(dev!.id)).toEqual([]);
+    expect(await db.submission.count({ where: listedWhere(c.id, 0.7) })).toBe(1);
+  });
+
   it("closes a competition whose last phase ended, as of that end, once", async () => {
     // In the past, so that no other test's competition has ended by then.
     const end = new Date("2020-01-03T00:00:00.000Z");

@@ -147,6 +147,8 @@ export interface ScoredRow {
   score: number | null;
   results: TaskResultRow[];
   parts?: PartRow[];
+  /** The phase it was made in: an unranked phase's entries (a development phase's) are never listed. */
+  phase?: { ranked: boolean };
 }
 
 function taskOf(r: TaskResultRow): ScoredTask {
@@ -217,7 +219,14 @@ export function shownScores(s: ScoredRow, r: Release): Shown {
 /** Listed on the (public-part, with a split) leaderboard: the listing rule of packages/db on the shown scores. */
 export function listedOnBoard(s: ScoredRow, r: Release, aucFloor: number): boolean {
   const board = shownScores(s, r).board;
-  return s.state === "scored" && !s.hidden && !s.disqualified && board !== null && board.meanAuc >= aucFloor;
+  return (
+    s.state === "scored" &&
+    s.phase?.ranked !== false &&
+    !s.hidden &&
+    !s.disqualified &&
+    board !== null &&
+    board.meanAuc >= aucFloor
+  );
 }
 
 /** Ranked on the final (private-part) board: a closed, split competition's chosen finals. */
@@ -225,6 +234,7 @@ export function listedOnFinalBoard(s: ScoredRow, r: Release, aucFloor: number): 
   const p = shownScores(s, r).privatePart;
   return (
     s.state === "scored" &&
+    s.phase?.ranked !== false &&
     s.selectedFinal &&
     !s.hidden &&
     !s.disqualified &&
