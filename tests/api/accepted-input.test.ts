@@ -1,10 +1,15 @@
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import os from "node:os";
+import { readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bundleTar as tarOf, formOf as form, zipOf } from "../support/forms.ts";
-import { startStack, type Stack } from "../support/stack.ts";
+import {
+  bundleTar as tarOf,
+  formOf as form,
+  startUploadStack,
+  zipOf,
+  type UploadStack,
+} from "../support/forms.ts";
+import type { Stack } from "../support/stack.ts";
 
 // Uploads the API accepts whatever they hold in their names, and code bundles extracted safely and
 // queued like images (no worker runs in this file). What it refuses: api-bad-input.test.ts.
@@ -16,19 +21,13 @@ describe("accepted uploads: names as given, code bundles", () => {
   let tmp: string;
   let tarball: Blob;
 
+  let uploads: UploadStack | undefined;
+
   beforeAll(async () => {
-    stack = await startStack({
-      maxUploadBytes: 1024 * 1024,
-      bundleLimits: { maxBytes: 64 * 1024, maxFiles: 50 },
-    });
-    ({ token, id: teamId } = await stack.createTeam());
-    tmp = await mkdtemp(path.join(os.tmpdir(), "holdout-accepted-input-"));
-    tarball = new Blob([await tarOf([{ name: "manifest.json", body: "[]" }])]);
+    uploads = await startUploadStack();
+    ({ stack, token, teamId, tmp, tarball } = uploads);
   });
-  afterAll(async () => {
-    await stack?.close();
-    await rm(tmp, { recursive: true, force: true });
-  });
+  afterAll(() => uploads?.close());
 
   async function post(body: FormData | Blob) {
     const res = await fetch(`${stack.url}/api/v1/submissions`, {

@@ -1,10 +1,9 @@
-import { mkdtemp, readdir, rm } from "node:fs/promises";
-import os from "node:os";
+import { readdir } from "node:fs/promises";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bundleTar as tarOf, formOf, zipOf } from "../support/forms.ts";
-import { startStack, type Stack } from "../support/stack.ts";
+import { bundleTar as tarOf, formOf, startUploadStack, zipOf, type UploadStack } from "../support/forms.ts";
+import type { Stack } from "../support/stack.ts";
 
 // Hostile and broken submissions: every one a 4xx problem+json naming the fault, never a 5xx, and
 // nothing left on disk or in the database. Code bundles are extracted safely (no zip-slip, no links,
@@ -17,19 +16,13 @@ describe("bad input and code bundles", () => {
   let tmp: string;
   let tarball: Blob;
 
+  let uploads: UploadStack | undefined;
+
   beforeAll(async () => {
-    stack = await startStack({
-      maxUploadBytes: 1024 * 1024,
-      bundleLimits: { maxBytes: 64 * 1024, maxFiles: 50 },
-    });
-    ({ token, id: teamId } = await stack.createTeam());
-    tmp = await mkdtemp(path.join(os.tmpdir(), "holdout-bad-input-"));
-    tarball = new Blob([await tarOf([{ name: "manifest.json", body: "[]" }])]);
+    uploads = await startUploadStack();
+    ({ stack, token, teamId, tmp, tarball } = uploads);
   });
-  afterAll(async () => {
-    await stack?.close();
-    await rm(tmp, { recursive: true, force: true });
-  });
+  afterAll(() => uploads?.close());
 
   async function post(body: FormData | Blob, headers: Record<string, string> = {}) {
     const res = await fetch(`${stack.url}/api/v1/submissions`, {

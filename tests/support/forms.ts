@@ -1,8 +1,10 @@
 import { execFile } from "node:child_process";
-import { readFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { tarOf } from "./crafted-images.ts";
+import { startStack, type Stack } from "./stack.ts";
 
 // What upload tests send: multipart forms, and code bundles as tar or zip, shaped as a test says.
 
@@ -37,4 +39,36 @@ export async function zipOf(dir: string, script: string): Promise<Buffer> {
     out,
   ]);
   return readFile(out);
+}
+
+/** A stack with small upload limits, a team of it, a scratch directory and a minimal image tarball. */
+export interface UploadStack {
+  stack: Stack;
+  token: string;
+  teamId: string;
+  tmp: string;
+  tarball: Blob;
+  close(): Promise<void>;
+}
+
+/** The set-up of the upload tests: 1 MiB uploads, bundles of at most 64 KiB and 50 files. */
+export async function startUploadStack(): Promise<UploadStack> {
+  const stack = await startStack({
+    maxUploadBytes: 1024 * 1024,
+    bundleLimits: { maxBytes: 64 * 1024, maxFiles: 50 },
+  });
+  const { token, id: teamId } = await stack.createTeam();
+  const tmp = await mkdtemp(path.join(os.tmpdir(), "holdout-uploads-"));
+  const tarball = new Blob([await bundleTar([{ name: "manifest.json", body: "[]" }])]);
+  return {
+    stack,
+    token,
+    teamId,
+    tmp,
+    tarball,
+    async close() {
+      await stack.close();
+      await rm(tmp, { recursive: true, force: true });
+    },
+  };
 }

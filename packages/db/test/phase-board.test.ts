@@ -31,7 +31,11 @@ describe("boards per phase, and closing by the schedule (real PostgreSQL)", () =
     await db?.$disconnect();
   });
 
-  it("a phase's board lists that phase's entries only; the competition's lists them all", async () => {
+  /**
+   * A competition of a development phase (ranked as `devRanked` says) and a hidden-set phase, one
+   * team, and `boardOf` (the model names a board lists) and `scored` (a scored entry in a phase).
+   */
+  async function twoPhases(devRanked: boolean) {
     const c = await createCompetition(
       db,
       CLI,
@@ -42,7 +46,7 @@ describe("boards per phase, and closing by the schedule (real PostgreSQL)", () =
           endsAt: hoursFromNow(-1),
           data: "development",
           feedback: "full",
-          ranked: true,
+          ranked: devRanked,
         },
         {
           name: "Test",
@@ -68,62 +72,28 @@ describe("boards per phase, and closing by the schedule (real PostgreSQL)", () =
         data: { state: "scored", meanAuc, meanRadsBelowCurve: 1, score: meanAuc + 0.001 },
       });
     };
-    await scored(dev!.id, "dev model", 0.8);
-    await scored(test!.id, "test model", 0.9);
-    await scored(test!.id, "second test model", 0.85);
-
-    const board = async (phaseId?: string) =>
+    const boardOf = async (phaseId?: string) =>
       (await listBoardEntries(db, { id: c.id, aucFloor: 0.7, phaseId })).map((e) => e.modelName);
-    expect(await board(dev!.id)).toEqual(["dev model"]);
-    expect(await board(test!.id)).toEqual(["test model", "second test model"]);
-    expect(await board()).toEqual(["test model", "second test model", "dev model"]);
-    expect(await db.submission.count({ where: listedWhere(c.id, 0.7, test!.id) })).toBe(2);
+    return { id: c.id, dev: dev!.id, test: test!.id, scored, boardOf };
+  }
+
+  it("a phase's board lists that phase's entries only; the competition's lists them all", async () => {
+    const c = await twoPhases(true);
+    await c.scored(c.dev, "dev model", 0.8);
+    await c.scored(c.test, "test model", 0.9);
+    await c.scored(c.test, "second test model", 0.85);
+    expect(await c.boardOf(c.dev)).toEqual(["dev model"]);
+    expect(await c.boardOf(c.test)).toEqual(["test model", "second test model"]);
+    expect(await c.boardOf()).toEqual(["test model", "second test model", "dev model"]);
+    expect(await db.submission.count({ where: listedWhere(c.id, 0.7, c.test) })).toBe(2);
   });
 
   it("an unranked phase's entries make no board: the competition's lists the ranked phases' only", async () => {
-    const c = await createCompetition(
-      db,
-      CLI,
-      spec([
-        {
-          name: "Development",
-          startsAt: hoursFromNow(-48),
-          endsAt: hoursFromNow(-1),
-          data: "development",
-          feedback: "full",
-          ranked: false,
-        },
-        {
-          name: "Test",
-          startsAt: hoursFromNow(-1),
-          endsAt: null,
-          data: "hidden",
-          feedback: "released",
-          ranked: true,
-        },
-      ]),
-    );
-    created.push(c.id);
-    const [dev, test] = c.phases;
-    const team = (await createTeamWithToken(db, { competitionId: c.id, name: unique("team") })).team;
-    for (const [phaseId, modelName, meanAuc] of [
-      [dev!.id, "dev model", 0.95],
-      [test!.id, "test model", 0.9],
-    ] as const) {
-      const id = randomUUID();
-      await createSubmission(
-        db,
-        newSubmission({ id, competitionId: c.id, teamId: team.id, phaseId, modelName }),
-      );
-      await db.submission.update({
-        where: { id },
-        data: { state: "scored", meanAuc, meanRadsBelowCurve: 1, score: meanAuc },
-      });
-    }
-    const board = async (phaseId?: string) =>
-      (await listBoardEntries(db, { id: c.id, aucFloor: 0.7, phaseId })).map((e) => e.modelName);
-    expect(await board()).toEqual(["test model"]);
-    expect(await board(dev!.id)).toEqual([]);
+    const c = await twoPhases(false);
+    await c.scored(c.dev, "dev model", 0.95);
+    await c.scored(c.test, "test model", 0.9);
+    expect(await c.boardOf()).toEqual(["test model"]);
+    expect(await c.boardOf(c.dev)).toEqual([]);
     expect(await db.submission.count({ where: listedWhere(c.id, 0.7) })).toBe(1);
   });
 
