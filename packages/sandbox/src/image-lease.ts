@@ -76,6 +76,11 @@ export async function releaseLease(docker: Docker, lease: ImageLease): Promise<R
     image = await docker.getImage(lease.imageId).inspect();
   } catch (err) {
     if (isNotFound(err)) return "image removed";
+    // The other release's removal is under way: the engine answers 500 "layer does not exist" for an
+    // image it is deleting. Gone or not, that removal is the other release's to finish or report.
+    if (statusCodeOf(err) === 500 && /layer does not exist/i.test(String((err as Error).message))) {
+      return (await imageExists(docker, lease.imageId)) ? "lease removed" : "image removed";
+    }
     throw new Error(`could not inspect image ${lease.imageId} after releasing ${lease.ref}`, { cause: err });
   }
   if ((image.RepoTags ?? []).length > 0 || (image.RepoDigests ?? []).length > 0) return "lease removed";
