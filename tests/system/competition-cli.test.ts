@@ -157,4 +157,42 @@ describe("holdout competition create, list, show", () => {
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/no competition .* in this database/);
   });
+
+  it("prints the plan of phases as lines, takes it back edited, and refuses rewriting a started phase", async () => {
+    const slug = uniqueName("plan");
+    const created = await run(
+      "create",
+      ...["--slug", slug, "--name", "Plan", "--testset", TEST_TESTSET_DIR],
+      ...["--phase", "Public,hidden_public,now,+1d", "--phase", "Final,hidden,+1d,"],
+    );
+    expect(created.code, created.stderr).toBe(0);
+    const printed = await run("phases", slug);
+    expect(printed.code, printed.stderr).toBe(0);
+    const lines = printed.stdout.trim().split("\n");
+    expect(lines[0]).toMatch(/^# .*: name,data,start,end/);
+    expect(lines.slice(1)).toEqual([
+      expect.stringMatching(/^Public,hidden_public,\S+Z,\S+Z,released,ranked$/),
+      expect.stringMatching(/^Final,hidden,\S+Z,open,released,ranked$/),
+    ]);
+    // Given back unchanged, nothing changes; from standard input with the final phase given an end.
+    const same = await holdout(["competition", "phases", slug, "--phases", "-"], env, printed.stdout);
+    expect(same.code, same.stderr).toBe(0);
+    expect(same.stderr.trim()).toBe("no change");
+    const ends = "2027-06-01T00:00:00.000Z";
+    const edited = printed.stdout.replace(/,open,/, `,${ends},`);
+    const changed = await holdout(["competition", "phases", slug, "--phases", "-", "--json"], env, edited);
+    expect(changed.code, changed.stderr).toBe(0);
+    const phases = JSON.parse(changed.stdout) as { name: string; endsAt: string | null }[];
+    expect(phases.map((p) => [p.name, p.endsAt !== null])).toEqual([
+      ["Public", true],
+      ["Final", true],
+    ]);
+    expect(phases[1]!.endsAt).toBe(ends);
+
+    const refused = await run("phases", slug, "--phase", `Public,hidden,${lines[1]!.split(",")[2]},+1d`);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(
+      /phase 1 "Public": has started on the hidden_public data, which cannot change/,
+    );
+  });
 });

@@ -108,3 +108,16 @@ export function defaultPhases(now: Date): PhaseLine[] {
     },
   ];
 }
+
+/**
+ * A phase written back as a line `parsePhaseLine` reads to the same phase: what `holdout
+ * competition phases SLUG` prints, so an organizer edits the plan and gives it back.
+ */
+export function formatPhaseLine(
+  p: Omit<PhaseLine, "startsAt" | "endsAt"> & { startsAt: Date; endsAt: Date | null },
+) {
+  const end = p.endsAt ? p.endsAt.toISOString() : "open";
+  return [p.name, p.data, p.startsAt.toISOString(), end, p.feedback, p.ranked ? "ranked" : "unranked"].join(
+    ",",
+  );
+}

@@ -1,9 +1,11 @@
 import type { FastifyPluginCallbackTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
-import { listAudit, type Db } from "@holdout/db";
+import { PHASE_LINE_FORMAT } from "@holdout/contracts";
+import { listAudit, phaseJson, type Db } from "@holdout/db";
 import { ProblemSchema } from "@holdout/contracts/http";
 import { Errors } from "../errors.ts";
 import { organizerActor } from "../plugins/auth.ts";
+import { replacePhasesFromLines } from "../services/competition-setup.ts";
 import { auditEventView, type OrganizerService } from "../services/organizer.ts";
 
 const AuditEventSchema = Type.Object({
@@ -17,7 +19,7 @@ const AuditEventSchema = Type.Object({
   detail: Type.Union([Type.String(), Type.Null()]),
 });
 
-/** Organizer-only: closing the competition, and the audit log of every organizer action. */
+/** Organizer-only: the plan of phases, closing the competition, and the audit log of every organizer action. */
 const competitionAdminRoutes: FastifyPluginCallbackTypebox<{
   db: Db;
   competitionId: string;
@@ -53,6 +55,56 @@ const competitionAdminRoutes: FastifyPluginCallbackTypebox<{
       }
       const closed = await organizer.closeCompetition(organizerActor(request, competitionId), request.log);
       return { state: "closed" as const, closedAt: closed.closedAt.toISOString(), closedBy: closed.closedBy };
+    },
+  );
+
+  app.put(
+    "/admin/competition/phases",
+    {
+      onRequest: app.requireOrganizer,
+      schema: {
+        summary:
+          "Replace the competition's plan of phases (move dates, end the open phase early, add phases)",
+        description:
+          "As `holdout competition phases SLUG --phase …`: every phase in order, started ones included. Phases that have started keep their name, data, feedback, ranking and start; the open one may end sooner or later, never in the past; phases to come are replaced. 400 `HOLDOUT_ERR_INVALID_FIELD` names the line or phase and what is wrong, and nothing changes; 409 once the competition is closed.",
+        body: Type.Object(
+          {
+            phases: Type.Array(Type.String({ maxLength: 500 }), {
+              minItems: 1,
+              maxItems: 50,
+              description: `one per phase, ${PHASE_LINE_FORMAT}`,
+            }),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({
+            phases: Type.Array(
+              Type.Object({
+                ordinal: Type.Integer(),
+                name: Type.String(),
+                data: Type.String(),
+                feedback: Type.String(),
+                ranked: Type.Boolean(),
+                startsAt: Type.String(),
+                endsAt: Type.Union([Type.String(), Type.Null()]),
+              }),
+            ),
+            changes: Type.Array(Type.String()),
+          }),
+          "4xx": ProblemSchema,
+        },
+      },
+    },
+    async (request) => {
+      const actor = organizerActor(request, competitionId);
+      const result = await replacePhasesFromLines(db, actor.actor, competitionId, request.body.phases);
+      if (!result.ok) {
+        throw result.closed
+          ? new Errors.CompetitionClosed(result.message)
+          : new Errors.InvalidField(result.message);
+      }
+      return { phases: result.phases.map(phaseJson), changes: result.changes };
     },
   );
 

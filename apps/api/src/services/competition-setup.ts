@@ -1,12 +1,15 @@
 import { isAbsolute } from "node:path";
 import { parsePhaseLines, PhaseLineError } from "@holdout/contracts";
 import {
+  CompetitionClosedForPlanError,
   CompetitionSlugTakenError,
   CompetitionSpecError,
   createCompetition,
   PhaseSpecError,
+  replacePhasePlan,
   SCORERS,
   type Db,
+  type Phase,
 } from "@holdout/db";
 import { isScorerName, SCORER_NAMES } from "@holdout/scorer";
 import { checkCompetitionSets, CompetitionSetsError } from "@holdout/testset";
@@ -85,6 +88,36 @@ export async function createCompetitionFromForm(
         (["slug", "name", "testsetDir", "devsetDir"] as const).find((f) => err.field === f) ?? "slug";
       return refuse(field, err.message);
     }
+    throw err;
+  }
+}
+
+export type PhasePlanResult =
+  { ok: true; phases: Phase[]; changes: string[] } | { ok: false; closed: boolean; message: string };
+
+/**
+ * Replaces a competition's plan of phases from lines as `holdout competition phases SLUG --phase`
+ * takes them (every phase, started ones included, in order). A refusal names the line or the
+ * phase and what is wrong; nothing changes then.
+ */
+export async function replacePhasesFromLines(
+  db: Db,
+  actor: string,
+  competitionId: string,
+  lines: readonly string[],
+  now = new Date(),
+): Promise<PhasePlanResult> {
+  try {
+    const plan = parsePhaseLines(lines, now);
+    if (plan.length === 0) return { ok: false, closed: false, message: "phases: give at least one phase" };
+    const changed = await replacePhasePlan(db, { actor }, competitionId, plan, now);
+    return { ok: true, ...changed };
+  } catch (err) {
+    if (err instanceof PhaseLineError || err instanceof PhaseSpecError) {
+      return { ok: false, closed: false, message: `phases: ${err.message}` };
+    }
+    if (err instanceof CompetitionClosedForPlanError)
+      return { ok: false, closed: true, message: err.message };
     throw err;
   }
 }

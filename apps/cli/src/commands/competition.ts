@@ -6,6 +6,7 @@ import { closeCompetition, CompetitionAlreadyClosedError, findCompetitionBySlug 
 import type { loadCliDbConfig } from "../config.ts";
 import { UsageError, withOrganizerDb } from "../organizer-db.ts";
 import { cliActor } from "./cli-actor.ts";
+import { addPhasesCommand } from "./competition-phases.ts";
 import { addSetupCommands } from "./competition-setup.ts";
 
 export { cliActor };
@@ -52,6 +53,7 @@ export function competitionCommand(): Command {
     "the competitions' life cycle (organizers, run on the server with DATABASE_URL)",
   );
   addSetupCommands(competition);
+  addPhasesCommand(competition);
   competition
     .command("close")
     .description(
