@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import type Docker from "dockerode";
-import { imageExists, isNotFound, statusCodeOf } from "./docker.ts";
+import { isNotFound, statusCodeOf } from "./docker.ts";
 
 /**
  * Leases on loaded images, kept by the engine itself so that workers sharing an engine agree on them.
@@ -68,21 +69,11 @@ export async function releaseLease(docker: Docker, lease: ImageLease): Promise<R
     if (statusCodeOf(err) === 409) return "image in use";
     // Two removals racing on one image: the engine may answer the slower one with a 500
     // ("unrecognized image ID") after the faster deleted the image. Only our tag matters here.
-    if (!isNotFound(err) && (await imageExists(docker, lease.ref)))
+    if (!isNotFound(err) && (await inspectSettled(docker, lease.ref)) !== null)
       throw new Error(`could not release image lease ${lease.ref}`, { cause: err });
   }
-  let image: Docker.ImageInspectInfo;
-  try {
-    image = await docker.getImage(lease.imageId).inspect();
-  } catch (err) {
-    if (isNotFound(err)) return "image removed";
-    // The other release's removal is under way: the engine answers 500 "layer does not exist" for an
-    // image it is deleting. Gone or not, that removal is the other release's to finish or report.
-    if (statusCodeOf(err) === 500 && /layer does not exist/i.test(String((err as Error).message))) {
-      return (await imageExists(docker, lease.imageId)) ? "lease removed" : "image removed";
-    }
-    throw new Error(`could not inspect image ${lease.imageId} after releasing ${lease.ref}`, { cause: err });
-  }
+  const image = await inspectSettled(docker, lease.imageId);
+  if (image === null) return "image removed";
   if ((image.RepoTags ?? []).length > 0 || (image.RepoDigests ?? []).length > 0) return "lease removed";
   try {
     await docker.getImage(lease.imageId).remove({ noprune: true });
@@ -90,10 +81,32 @@ export async function releaseLease(docker: Docker, lease: ImageLease): Promise<R
     // A tag or a container arrived after the look: its holder releases the image in turn.
     if (statusCodeOf(err) === 409) return "lease removed";
     // The engine was already deleting it (the racing release's untag): a 404, or that 500 again.
-    if (isNotFound(err) || !(await imageExists(docker, lease.imageId))) return "image removed";
+    if (isNotFound(err) || (await inspectSettled(docker, lease.imageId)) === null) return "image removed";
     throw new Error(`could not remove image ${lease.imageId} after its last lease`, { cause: err });
   }
   return "image removed";
+}
+
+const DELETING = /layer does not exist/i;
+
+/**
+ * The image as the engine has it once no deletion is under way; null once it is gone. While the
+ * engine deletes an image (a racing release's untag) it answers inspections with a 500 "layer does
+ * not exist"; that lasts milliseconds, so the look is repeated, for at most about two seconds.
+ */
+async function inspectSettled(docker: Docker, ref: string): Promise<Docker.ImageInspectInfo | null> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await docker.getImage(ref).inspect();
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      const deleting = statusCodeOf(err) === 500 && DELETING.test(String((err as Error).message));
+      if (!deleting || attempt >= 40) {
+        throw new Error(`could not inspect image ${ref} after releasing a lease`, { cause: err });
+      }
+      await sleep(50);
+    }
+  }
 }
 
 /** A lease found on the engine, with the owner and end its tag names. */
