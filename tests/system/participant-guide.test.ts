@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, realpathSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -17,8 +17,9 @@ import { startStack, type Stack } from "../support/stack.ts";
 // set, run and score the model locally, submit it with --wait, read its status and log, hide and
 // unhide it. Only what the guide leaves to its reader differs: the server's address, npm's global
 // directory (a scratch one, and no registry at all), and the image's tag (this run's own, so nothing
-// else on the Docker engine is touched). If the guide and the server drift apart, this fails at the
-// step that broke.
+// else on the Docker engine is touched). The base image the guide downloads is the engine's own
+// holdout/base:bookworm, saved into the server's downloads as an organizer would: loading it gives
+// the tag the ID it has. If the guide and the server drift apart, this fails at the step that broke.
 
 const run = promisify(execFile);
 const DOC = "docs/participant-guide.md";
@@ -29,10 +30,8 @@ const PLAN: [string, string | null][] = [
   ["server", "the test's server listens on a free loopback port: HOLDOUT_SERVER names it"],
   ["register", null],
   ["install-cli", null],
-  [
-    "base-image",
-    "debootstrap needs root and a Debian mirror; the engine holds holdout/base:bookworm already",
-  ],
+  ["base-image-download", null],
+  ["base-image-build", "debootstrap needs root and a Debian mirror; the download gave the same image"],
   ["model", null],
   ["devset", null],
   ["run-locally", null],
@@ -156,6 +155,25 @@ describe("the participant guide, run as written", () => {
     });
     expect(path.relative(REPO_ROOT, realpathSync(stdout.trim())).startsWith("..")).toBe(true);
     expect(printed).toMatch(/submit \[options\]/);
+  });
+
+  part("loads the base image from the server's downloads, as the organizer published it", MIN, async () => {
+    const base = "holdout/base:bookworm";
+    const id = async () =>
+      (await run("docker", ["image", "inspect", "--format", "{{.Id}}", base])).stdout.trim();
+    const before = await id();
+    await mkdir(path.join(stack.dataDir, "downloads"));
+    // The organizer guide's line, with this stack's data directory.
+    await run("bash", [
+      "-c",
+      'set -o pipefail; docker save "$0" | gzip -1 > "$1"',
+      base,
+      path.join(stack.dataDir, "downloads", "holdout-base-bookworm.tar.gz"),
+    ]);
+    const printed = await runSteps("base-image-download");
+    expect(printed).toMatch(/^holdout-base-bookworm\.tar\.gz {2}\d+ bytes$/m);
+    expect(printed).toContain(`Loaded image: ${base}`);
+    expect(await id()).toBe(before);
   });
 
   part(
