@@ -41,7 +41,8 @@ export function statusCommand(): Command {
         // The model's own output: whatever it printed, nothing in it may drive the terminal.
         const text = printable(log.text);
         process.stdout.write(text.endsWith("\n") || text === "" ? text : `${text}\n`);
-        const note = logKeptNote(log.kept);
+        // A server older than this command does not say what it kept, only whether it cut.
+        const note = log.kept ? logKeptNote(log.kept) : log.truncated ? "the server cut this log" : null;
         if (note) console.error(`(${note})`);
         return;
       }
