@@ -71,7 +71,15 @@ describe("the worker turns each kind of model failure into a clear verdict", () 
     expect(r).toMatchObject({ state: "failed", failedPhase: "hidden" });
     expect(r.failure?.category).toBe("no_output");
     expect(r.failure?.message).toMatch(/^the model wrote no predictions file in the hidden run/);
-    expect(JSON.stringify(r)).not.toContain("patient");
+    const events = await (
+      await fetch(`${stack.url}/api/v1/submissions/${r.id}/events`, {
+        headers: { authorization: `Bearer ${token}` },
+      })
+    ).text();
+    for (const seenByTeam of [JSON.stringify(r), events]) {
+      expect(seenByTeam).not.toContain("patient");
+      expect(seenByTeam).not.toContain("/out holds");
+    }
     const organizer = await stack.createOrganizer();
     const seen = (await (
       await fetch(`${stack.url}/api/v1/submissions/${r.id}`, {
