@@ -3,8 +3,8 @@ import path from "node:path";
 import { spawnProcess, type Proc } from "./processes.ts";
 
 /**
- * The organizer guide's steps as an organizer runs them: each `sh` block marked
- * `<!-- guide:step NAME -->` in docs/organizer-guide.md, pasted in order into one root shell.
+ * A guide's steps as its reader runs them: each `sh` block marked `<!-- guide:step NAME -->` in
+ * docs/organizer-guide.md (or docs/participant-guide.md), pasted in order into one shell.
  */
 
 export interface GuideStep {
@@ -44,18 +44,25 @@ export function guideSteps(markdown: string): GuideStep[] {
 export class GuideShell {
   #proc: Proc;
   #dir: string;
+  #doc: string;
   #count = 0;
 
-  private constructor(proc: Proc, dir: string) {
+  private constructor(proc: Proc, dir: string, doc: string) {
     this.#proc = proc;
     this.#dir = dir;
+    this.#doc = doc;
   }
 
-  /** A new shell in `cwd` with exactly `env`; `dir` holds the step files. */
-  static start(cwd: string, env: Record<string, string>, dir: string): GuideShell {
+  /** A new shell in `cwd` with exactly `env`; `dir` holds the step files; `doc` names the guide in messages. */
+  static start(
+    cwd: string,
+    env: Record<string, string>,
+    dir: string,
+    doc = "docs/organizer-guide.md",
+  ): GuideShell {
     const proc = spawnProcess("guide shell", "bash", ["--noprofile", "--norc"], { cwd, env, input: true });
     proc.write("set -euo pipefail\n");
-    return new GuideShell(proc, dir);
+    return new GuideShell(proc, dir, doc);
   }
 
   /** Runs one step; resolves with what it printed, rejects with its output's end if it fails. */
@@ -68,7 +75,7 @@ export class GuideShell {
     try {
       await this.#proc.waitForLine(new RegExp(`^${done}$`), timeoutMs);
     } catch (err) {
-      throw new Error(`guide:step ${step.name} (docs/organizer-guide.md line ${step.line}) failed`, {
+      throw new Error(`guide:step ${step.name} (${this.#doc} line ${step.line}) failed`, {
         cause: err,
       });
     }

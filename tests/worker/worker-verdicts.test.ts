@@ -54,6 +54,43 @@ describe("the worker turns each kind of model failure into a clear verdict", () 
     expect(r.failure?.category).toBe("no_output");
   });
 
+  it("a model that writes its file under another name: no_output in the smoke run, saying what /out holds", async () => {
+    const r = await submit(await shellModelTarball("echo 0.5 > /out/preds.csv; mkdir /out/cache"));
+    expect(r).toMatchObject({ state: "failed", failedPhase: "smoke", refunded: true });
+    expect(r.failure).toMatchObject({
+      category: "no_output",
+      message:
+        'the model did not write /out/predictions.csv; /out holds: "cache" (a directory), "preds.csv" (4 bytes)',
+    });
+  });
+
+  it("no_output in the hidden run: the team reads the fixed text, organizers what /out held", async () => {
+    // Valid on the development studies; on the test set, a file named after a test patient instead.
+    const script = `if grep -q /test/ "$0"; then : > "/out/$(sed -n 2p "$0" | cut -d/ -f3)"; else ${CONSTANT_PREDICTIONS}; fi`;
+    const r = await submit(await shellModelTarball(script));
+    expect(r).toMatchObject({ state: "failed", failedPhase: "hidden" });
+    expect(r.failure?.category).toBe("no_output");
+    expect(r.failure?.message).toMatch(/^the model wrote no predictions file in the hidden run/);
+    const events = await (
+      await fetch(`${stack.url}/api/v1/submissions/${r.id}/events`, {
+        headers: { authorization: `Bearer ${token}` },
+      })
+    ).text();
+    for (const seenByTeam of [JSON.stringify(r), events]) {
+      expect(seenByTeam).not.toContain("patient");
+      expect(seenByTeam).not.toContain("/out holds");
+    }
+    const organizer = await stack.createOrganizer();
+    const seen = (await (
+      await fetch(`${stack.url}/api/v1/submissions/${r.id}`, {
+        headers: { authorization: `Bearer ${organizer.token}` },
+      })
+    ).json()) as { failure: { detail: string } };
+    expect(seen.failure.detail).toMatch(
+      /^the model did not write \/out\/predictions\.csv; \/out holds: "patient\d+" \(0 bytes\)$/,
+    );
+  });
+
   it("a model that writes a broken CSV: invalid_output naming the problem", async () => {
     const r = await submit(await shellModelTarball('printf "Study,Atelectasis\\nfoo,1\\n" > "$1"'));
     expect(r.failure?.category).toBe("invalid_output");

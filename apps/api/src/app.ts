@@ -19,6 +19,7 @@ import { genRequestId, requestId } from "./plugins/request-id.ts";
 import { securityHeaders } from "./plugins/security-headers.ts";
 import { credentialRateLimit, ipRateLimit, type RateLimitOptions } from "./plugins/rate-limit.ts";
 import cliRoutes, { cliPackageRoutes } from "./routes/cli.ts";
+import downloadListRoutes, { downloadFileRoutes } from "./routes/downloads.ts";
 import healthRoutes from "./routes/health.ts";
 import type { BundleLimits } from "./services/bundle.ts";
 import { serverVersion } from "./services/cli-package.ts";
@@ -162,6 +163,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(healthRoutes, { db: deps.db, redis: deps.redis });
   await app.register(cliRoutes, API_V1);
   await app.register(cliPackageRoutes);
+  await app.register(downloadListRoutes, { ...API_V1, dataDir: deps.dataDir });
+  await app.register(downloadFileRoutes, { dataDir: deps.dataDir });
   await app.register(competitionListRoutes, { ...API_V1, db: deps.db });
   await registerCompetition(app, deps, deps.competition, DEFAULT_BASE, views, limits.keyPrefix);
   return app;

@@ -5,6 +5,7 @@ import {
   checkLimits,
   DEFAULT_ARGS,
   keeperConfig,
+  OUT,
   outVolumeOptions,
   PREDICTIONS,
   submissionConfig,
@@ -14,7 +15,7 @@ import {
 } from "./container-config.ts";
 import { DEADLINE_LABEL, isNotFound, ROLE_LABEL, RUN_LABEL, SANDBOX_LABEL, statusCodeOf } from "./docker.ts";
 import { armExitWait } from "./exit-wait.ts";
-import { readRegularFile } from "./read-output.ts";
+import { describeListing, listDirectory, readRegularFile } from "./read-output.ts";
 
 export type Verdict = "ok" | "timeout" | "out_of_memory" | "nonzero_exit" | "no_output";
 
@@ -234,7 +235,14 @@ async function execute(
         : { ...base, verdict: "nonzero_exit", exitCode, message: `the model exited with code ${exitCode}` };
     }
     const file = await readRegularFile(keeper, PREDICTIONS, limits.outputBytes);
-    if (!file.found) return { ...base, verdict: "no_output", exitCode, message: file.message };
+    if (!file.found) {
+      return {
+        ...base,
+        verdict: "no_output",
+        exitCode,
+        message: `${file.message}; ${await outContents(keeper)}`,
+      };
+    }
     return {
       ...base,
       verdict: "ok",
@@ -247,6 +255,22 @@ async function execute(
     signal?.removeEventListener("abort", onAbort);
     wait.cancel();
     if ("destroy" in output && typeof output.destroy === "function") (output.destroy as () => void)();
+  }
+}
+
+/** How many entries of /out a no_output message names. */
+const OUT_LISTED = 20;
+
+/**
+ * What the model left in /out, for the no_output message (the hidden run's is kept for the
+ * organizers only, as every hidden-run message). Listing is a courtesy: an engine that fails it
+ * must not turn the model's fault into an infrastructure failure, so the message then says so.
+ */
+async function outContents(keeper: Docker.Container): Promise<string> {
+  try {
+    return describeListing(OUT, await listDirectory(keeper, OUT, OUT_LISTED));
+  } catch {
+    return `what ${OUT} holds could not be read`;
   }
 }
 

@@ -50,6 +50,9 @@ echo "seen=$(wc -l < "$2")" # relative to the working directory
 ${PREDICT}`,
   fail: `echo "about to fail" >&2; exit 3`,
   silent: `echo "done, but wrote nothing"`,
+  // The right file under another name, a directory, and a name with a newline and an RTL override.
+  misnamed: `${PREDICT}; mv "$2" /out/preds.csv; mkdir /out/cache; printf x > "$(printf '/out/a\\nb\\342\\200\\256.txt')"`,
+  crowded: `for i in $(seq 1 30); do : > /out/f$i; done`,
   symlink: `ln -s /etc/passwd "$2"; echo linked`,
   sleep: `echo sleeping; exec sleep 60`,
   // tail must hold a whole "line" in memory, and /dev/zero has no newlines.
@@ -146,6 +149,24 @@ describe("runSubmission", () => {
     const result = await runModel("silent");
     expect(result).toMatchObject({ verdict: "no_output", exitCode: 0, predictions: null });
     expect(result.message).toMatch(/did not write \/out\/predictions\.csv/);
+  });
+
+  it("says what /out holds when predictions.csv is not there: names, kinds, sizes", async () => {
+    const empty = await runModel("silent");
+    expect(empty.message).toBe("the model did not write /out/predictions.csv; /out is empty");
+    const misnamed = await runModel("misnamed");
+    expect(misnamed).toMatchObject({ verdict: "no_output", predictions: null });
+    expect(misnamed.message).toMatch(/^the model did not write \/out\/predictions\.csv; \/out holds: /);
+    expect(misnamed.message).toContain('"preds.csv" (104 bytes)');
+    expect(misnamed.message).toContain('"cache" (a directory)');
+    // The model's own names cannot break the line or turn the text around.
+    expect(misnamed.message).toContain('"a?b?.txt" (1 bytes)');
+  });
+
+  it("lists at most 20 entries of /out, and says there were more", async () => {
+    const result = await runModel("crowded");
+    expect(result.message.match(/"f\d+" \(0 bytes\)/g)).toHaveLength(20);
+    expect(result.message).toMatch(/, and more \(only the first 20 are listed\)$/);
   });
 
   it("does not follow a symlink planted at /out/predictions.csv", async () => {

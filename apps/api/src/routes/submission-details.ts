@@ -25,7 +25,7 @@ import { timelineEvent, type EventHub } from "../services/events-hub.ts";
 import { streamSubmissionEvents } from "../services/events-stream.ts";
 import { byTaskOrder, currentRelease, isPublicEntry, roundTo, shownScores } from "../services/release.ts";
 import type { AcquireStreamSlot } from "../services/stream-slots.ts";
-import { canSeeWhole } from "../services/submission-view.ts";
+import { canSeeWhole, readableLog } from "../services/submission-view.ts";
 
 export interface SubmissionDetailRoutesOptions {
   db: Db;
@@ -81,11 +81,7 @@ const submissionDetailRoutes: FastifyPluginCallbackTypebox<SubmissionDetailRoute
       const s = await wholeSubmission(request, request.params.id);
       const phase = request.query.phase ?? "hidden";
       const log = await findSubmissionLog(db, s.id, phase);
-      // Organizers read the whole captured log; the team what the log policy left of it.
-      if (request.principal?.role === "organizer" && log?.fullText != null) {
-        return { phase, text: log.fullText, truncated: false };
-      }
-      return { phase, text: log?.text ?? "", truncated: log?.truncated ?? false };
+      return { phase, ...readableLog(log, request.principal?.role === "organizer") };
     },
   );
 

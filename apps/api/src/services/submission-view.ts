@@ -1,4 +1,5 @@
 import type { findSubmission, Principal } from "@holdout/db";
+import { LOG_CUT_MARK, logKept, type LogKept } from "@holdout/contracts";
 import type { PublicSubmission, SubmissionView } from "@holdout/contracts/http";
 import {
   fullScores,
@@ -129,4 +130,30 @@ export function publicView(s: SubmissionRow, release: Release): PublicSubmission
     privatePart: scores.privatePart,
     createdAt: s.createdAt.toISOString(),
   };
+}
+
+/** A run's log as one reader gets it: its text, whether it was cut, and what of it is kept. */
+export interface ReadableLog {
+  text: string;
+  truncated: boolean;
+  kept: LogKept;
+}
+
+/**
+ * Which of a stored log's texts a reader gets. Organizers read the whole captured log (`fullText`,
+ * kept when the team's text is less than that), which the sandbox's size cap may still have cut
+ * around its mark; the team reads what the competition's log policy left. No log yet: empty.
+ */
+export function readableLog(
+  log: { text: string; truncated: boolean; fullText: string | null } | null,
+  organizer: boolean,
+): ReadableLog {
+  if (!log) return { text: "", truncated: false, kept: "whole" };
+  if (organizer && log.fullText !== null) {
+    // The worker did not record whether the captured log was cut: its mark says so (a model that
+    // prints the mark itself only changes the note organizers read above its own log).
+    const truncated = log.fullText.includes(LOG_CUT_MARK);
+    return { text: log.fullText, truncated, kept: logKept(log.fullText, truncated) };
+  }
+  return { text: log.text, truncated: log.truncated, kept: logKept(log.text, log.truncated) };
 }

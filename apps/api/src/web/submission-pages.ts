@@ -3,6 +3,7 @@ import {
   explainFailure,
   formatBytes,
   isFinalState,
+  logKeptNote,
   type FailureCategory,
   type SubmissionState,
 } from "@holdout/contracts";
@@ -29,7 +30,7 @@ import {
   listedOnBoard,
   type Release,
 } from "../services/release.ts";
-import { canSeeWhole, releasedView } from "../services/submission-view.ts";
+import { canSeeWhole, readableLog, releasedView } from "../services/submission-view.ts";
 import { codeSegments, formatDateTime, localPath, safeHref, STATE_LABELS } from "./format.ts";
 import { legendMarkerSvg, prSvg, rocSvg } from "./plots.ts";
 import { quotaSummary } from "./quota-summary.ts";
@@ -120,13 +121,16 @@ async function ownerData(db: Db, s: SubmissionRow, organizer: boolean) {
       detail: e.detail,
     })),
     failure,
-    logs: logs.map((l) => ({
-      phase: l.phase,
-      title: l.phase === "smoke" ? "Smoke run log (development images)" : "Hidden run log",
-      // Organizers read the whole captured log; the team what the competition's log policy leaves.
-      text: organizer && l.fullText !== null ? l.fullText : l.text,
-      truncated: organizer && l.fullText !== null ? false : l.truncated,
-    })),
+    logs: logs.map((l) => {
+      const { text, kept } = readableLog(l, organizer);
+      return {
+        phase: l.phase,
+        title: l.phase === "smoke" ? "Smoke run log (development images)" : "Hidden run log",
+        text,
+        // What of the model's output the text holds, in the same words as the CLI.
+        note: logKeptNote(kept),
+      };
+    }),
     facts: {
       kind: s.kind === "bundle" ? "code bundle" : "Docker image",
       command: s.command,

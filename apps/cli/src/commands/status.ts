@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { isFinalState, isSubmissionState } from "@holdout/contracts";
+import { isFinalState, isSubmissionState, logKeptNote } from "@holdout/contracts";
 import type { RunLog, SubmissionDetail, TimelineEvent } from "@holdout/contracts/http";
 import { getJson, remoteFrom } from "../api-client.ts";
 import { followSubmission, queueLine, timelineLine } from "../follow.ts";
@@ -41,7 +41,9 @@ export function statusCommand(): Command {
         // The model's own output: whatever it printed, nothing in it may drive the terminal.
         const text = printable(log.text);
         process.stdout.write(text.endsWith("\n") || text === "" ? text : `${text}\n`);
-        if (log.truncated) console.error("(the log was truncated by the server's size cap)");
+        // A server older than this command does not say what it kept, only whether it cut.
+        const note = log.kept ? logKeptNote(log.kept) : log.truncated ? "the server cut this log" : null;
+        if (note) console.error(`(${note})`);
         return;
       }
       if (opts.wait && !opts.json) {

@@ -1,4 +1,4 @@
-import { assertNever } from "@holdout/contracts";
+import { assertNever, LOG_TAIL_MARK, LOG_WITHHELD_TEXT } from "@holdout/contracts";
 
 /**
  * What a team may read of a run's log. The hidden run's log could otherwise carry the test set out
@@ -20,10 +20,7 @@ export function storedLog(policy: LogPolicy, log: string, alreadyTruncated: bool
       return { text: log, truncated: alreadyTruncated };
     case "none":
       // Withheld, not cut: `truncated` would tell the team its log was long.
-      return {
-        text: "[holdout: this competition does not show the log of the hidden-test-set run]\n",
-        truncated: false,
-      };
+      return { text: LOG_WITHHELD_TEXT, truncated: false };
     case "tail": {
       const bytes = Buffer.from(log, "utf8");
       if (bytes.length <= policy.bytes) return { text: log, truncated: alreadyTruncated };
@@ -34,7 +31,7 @@ export function storedLog(policy: LogPolicy, log: string, alreadyTruncated: bool
         tail = tail.subarray(newline + 1);
       const text = tail.toString("utf8").replace(/^\uFFFD+/, ""); // a cut multi-byte character
       return {
-        text: `[holdout: only the last ${tail.length} bytes of the hidden run's log are shown]\n${text}`,
+        text: `${LOG_TAIL_MARK}${tail.length} bytes of the hidden run's log are shown]\n${text}`,
         truncated: true,
       };
     }

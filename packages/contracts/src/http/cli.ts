@@ -11,3 +11,15 @@ export const CliPackageInfoSchema = Type.Object({
   install: Type.String({ description: "The one line that installs it." }),
 });
 export type CliPackageInfo = Static<typeof CliPackageInfoSchema>;
+
+/** `GET /api/v1/downloads`: the files the organizers hand out from this server (e.g. the base image). */
+export const DownloadListSchema = Type.Object({
+  files: Type.Array(
+    Type.Object({
+      name: Type.String({ description: "The file's name, e.g. `holdout-base-bookworm.tar.gz`." }),
+      bytes: Type.Integer({ description: "Its size." }),
+      url: Type.String({ description: "Where it is served (absolute)." }),
+    }),
+  ),
+});
+export type DownloadList = Static<typeof DownloadListSchema>;

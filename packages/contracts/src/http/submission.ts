@@ -153,6 +153,13 @@ export const RunLogSchema = Type.Object({
   phase: Type.String(),
   text: Type.String(),
   truncated: Type.Boolean(),
+  /** What `text` holds of what the model printed (packages/contracts run-log.ts). */
+  kept: Type.Union([
+    Type.Literal("whole"),
+    Type.Literal("beginning_and_end"),
+    Type.Literal("end"),
+    Type.Literal("withheld"),
+  ]),
 });
 export type RunLog = Static<typeof RunLogSchema>;
 
