@@ -41,7 +41,9 @@ describe("fair shares of the evaluate queue", () => {
     const add = async (competitionId: string, teamId: string): Promise<string> => {
       const id = randomUUID();
       owner.set(id, `${competitionId}/${teamId}`);
-      await addEvaluateJob(queue, { competitionId, teamId, submissionId: id });
+      await addEvaluateJob(queue, { competitionId, teamId, submissionId: id }, (err) => {
+        throw err;
+      });
       return id;
     };
     return { queue, add, owner };
@@ -160,7 +162,9 @@ describe("fair shares of the evaluate queue", () => {
     // As the reconciler does with an orphaned submission: the old job removed, a new one added.
     const before = (await queue.getJob(first))?.opts.priority;
     await queue.remove(first);
-    await addEvaluateJob(queue, { competitionId: "f", teamId: "A", submissionId: first });
+    await addEvaluateJob(queue, { competitionId: "f", teamId: "A", submissionId: first }, (err) => {
+      throw err;
+    });
     expect((await queue.getJob(first))?.opts.priority).toBe(before);
     const taken = await serve(queue, 4);
     expect(taken[0]).toBe(first);

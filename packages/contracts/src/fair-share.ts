@@ -141,15 +141,25 @@ export async function fairPriority(queue: FairQueue, owner: FairShareOwner): Pro
 }
 
 /**
- * Adds a submission's evaluate job to the queue in its team's fair turn (fairPriority). A job that
- * is still in the queue under this id (waiting, delayed or running) is left as it is, as BullMQ does.
+ * Adds a submission's evaluate job to the queue in its team's fair turn (fairPriority); throws if it
+ * could not. A job still in the queue under this id (waiting, delayed or running) is left as it is,
+ * as BullMQ does. Once the job is in, the turn is marked as added; should that mark fail, the job is
+ * queued all the same (`unmarked` hears of it) and its turn only outlives it by ADD_GRACE_MS.
  */
-export async function addEvaluateJob(queue: EvaluateQueue, owner: FairShareOwner): Promise<void> {
+export async function addEvaluateJob(
+  queue: EvaluateQueue,
+  owner: FairShareOwner,
+  unmarked: (err: unknown) => void,
+): Promise<void> {
   const priority = await fairPriority(queue, owner);
   const id = owner.submissionId;
   await queue.add(QUEUE_EVALUATE, { submissionId: id }, evaluateJobOptions(id, priority));
-  const client = await clientOf(queue);
-  await client.runCommand("holdoutFairAdded", [queue.toKey("fair-owner"), id]);
+  try {
+    const client = await clientOf(queue);
+    await client.runCommand("holdoutFairAdded", [queue.toKey("fair-owner"), id]);
+  } catch (err) {
+    unmarked(err);
+  }
 }
 
 /** A worker started a job of this priority: the clock moves up to its turn (jobs without one leave it). */

@@ -96,11 +96,12 @@ export function createIntake(opts: IntakeOptions) {
     try {
       // The team's turn in the queue, shared fairly with its competition's other teams and with the
       // other competitions.
-      await addEvaluateJob(opts.queue, {
-        competitionId: opts.competitionId,
-        teamId: slot.teamId,
-        submissionId: upload.id,
-      });
+      await addEvaluateJob(
+        opts.queue,
+        { competitionId: opts.competitionId, teamId: slot.teamId, submissionId: upload.id },
+        (err) =>
+          log.warn({ err, submissionId: upload.id }, "queued, but its fair-share turn is not marked added"),
+      );
     } catch (err) {
       log.error({ err, submissionId: upload.id }, "could not enqueue submission");
       const undo = new Compensations(log);

@@ -137,11 +137,11 @@ async function recover(
     return;
   }
   // The turn it was given when first queued, if Redis still has it: its place, not the back.
-  await addEvaluateJob(opts.queue, {
-    competitionId: row.competitionId,
-    teamId: row.teamId,
-    submissionId: row.id,
-  });
+  await addEvaluateJob(
+    opts.queue,
+    { competitionId: row.competitionId, teamId: row.teamId, submissionId: row.id },
+    (err) => log.warn({ err }, "re-queued, but its fair-share turn is not marked added"),
+  );
   report.requeued.push(row.id);
   log.warn({ why, requeues: requeues + 1 }, "reconciler re-queued an orphaned submission");
 }
