@@ -19,6 +19,7 @@ const parts: [string, string][] = [
   ["upload", "upload.ts"],
   ["ingest", "ingest.ts"],
   ["end to end", "end-to-end.ts"],
+  ["fair share", "fair-share.ts"],
   ["leaderboard", "leaderboard-load.ts"],
 ];
 

@@ -235,14 +235,21 @@ describe("submission events over SSE", () => {
     await db.submission.update({ where: { id }, data: { state: "cancelled" } });
   });
 
-  it("tells each queued submission its place, in the order they were queued", async () => {
-    const ids = [await queued(owner.id), await queued(other.id), await queued(owner.id)];
-    const third = await openStream(eventsUrl(ids[2]!), owner.token);
-    onTestFinished(() => third.close());
-    await third.until((es) => es.some((e) => e.event === "queue"));
-    expect(third.events.find((e) => e.event === "queue")!.data.position).toBe(3);
-    const status = (await (
+  it("tells each queued submission its place, in the order the fair share runs them", async () => {
+    // Another team's single submission, queued last, goes after one of the owner's two.
+    const ids = [await queued(owner.id), await queued(owner.id), await queued(other.id)];
+    const second = await openStream(eventsUrl(ids[1]!), owner.token);
+    onTestFinished(() => second.close());
+    await second.until((es) => es.some((e) => e.event === "queue"));
+    expect(second.events.find((e) => e.event === "queue")!.data.position).toBe(3);
+    const single = await (
       await fetch(`${url}/api/v1/submissions/${ids[2]}`, {
+        headers: { authorization: `Bearer ${other.token}` },
+      })
+    ).json();
+    expect(single).toMatchObject({ queuePosition: 2 });
+    const status = (await (
+      await fetch(`${url}/api/v1/submissions/${ids[1]}`, {
         headers: { authorization: `Bearer ${owner.token}` },
       })
     ).json()) as {
@@ -252,9 +259,9 @@ describe("submission events over SSE", () => {
       failedPhase: null;
     };
     expect(status).toMatchObject({ queuePosition: 3, refunded: false, failedPhase: null });
-    // The first one starts: the third moves up, and its stream says so.
+    // The first one starts: the owner's second moves up, and its stream says so.
     await startRun(db, ids[0]!, { worker: "worker-b", leaseMs: 60_000 });
-    await third.until((es) => es.some((e) => e.event === "queue" && e.data.position === 2));
+    await second.until((es) => es.some((e) => e.event === "queue" && e.data.position === 2));
     for (const id of ids) await db.submission.update({ where: { id }, data: { state: "cancelled" } });
   });
 

@@ -194,6 +194,11 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       await ops.close();
       await app.close();
       await queue.obliterate({ force: true });
+      // What BullMQ does not know to remove under the prefix: the fair share's clock and turns.
+      for await (const keys of redis.scanStream({ match: `${prefix}:*`, count: 500 }) as AsyncIterable<
+        string[]
+      >)
+        if (keys.length > 0) await redis.del(...keys);
       await queue.close();
       await redis.quit();
       await db.$disconnect();

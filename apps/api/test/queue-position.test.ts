@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { estimateSince, estimateStart, median } from "../src/services/queue-position.ts";
+import { estimateSince, estimateStart, fairOrder, median } from "../src/services/queue-position.ts";
 
 // The queue estimate's arithmetic (tests/api/api-events.test.ts follows it through the event stream).
 
@@ -41,5 +41,19 @@ describe("what a queue estimate counts from", () => {
       at("12:20:00"),
     );
     expect(estimateSince(null, { ...facts, movedAt: null }, now)).toEqual(now);
+  });
+
+  it("places a team's single submission after one of another team's backlog, as the fair share runs them", () => {
+    const line = [
+      ...["a1", "a2", "a3"].map((id) => ({ id, teamId: "A" })),
+      { id: "b1", teamId: "B" },
+      { id: "c1", teamId: "C" },
+      { id: "a4", teamId: "A" },
+    ];
+    const ids = (running: string[]) => fairOrder(line, running).map((s) => s.id);
+    expect(ids([])).toEqual(["a1", "b1", "c1", "a2", "a3", "a4"]);
+    // A team with a run in progress has had its turn of the round: the others go first.
+    expect(ids(["A"])).toEqual(["b1", "c1", "a1", "a2", "a3", "a4"]);
+    expect(ids(["B", "B"])).toEqual(["a1", "c1", "a2", "a3", "b1", "a4"]);
   });
 });

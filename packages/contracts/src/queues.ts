@@ -103,8 +103,9 @@ export function createWorker<N extends QueueName>(
 }
 
 /**
- * Options for every evaluate job, whoever enqueues it (the API, or a reconciler later); `priority`:
- * the competition's turn from fairPriority (fair-share.ts), or none (taken before any that has one).
+ * Options for every evaluate job, whoever enqueues it (the API, or a reconciler later, through
+ * addEvaluateJob); `priority`: the team's fair-share turn from fairPriority (fair-share.ts), or none
+ * (taken before any that has one).
  */
 export function evaluateJobOptions(submissionId: string, priority?: number): JobsOptions {
   return {

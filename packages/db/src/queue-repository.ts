@@ -4,29 +4,24 @@ import type { Db } from "./client.ts";
 // estimate of when a queued submission starts is built from. PostgreSQL is the truth here, not
 // BullMQ: a submission is queued when its row says so, whichever Redis holds its job.
 
-/** A competition's queued submissions in queue order: by the time each entered it, then by id. */
-export async function listQueuedInOrder(db: Db, competitionId: string) {
-  return db.submission.findMany({
-    where: { competitionId, state: "queued" },
-    orderBy: [{ queuedAt: "asc" }, { id: "asc" }],
-    select: { id: true, queuedAt: true },
-  });
-}
-
-/** How many of its competition's queued submissions are ahead of this one (queue order as above). */
-export async function countQueuedAhead(
-  db: Db,
-  s: { id: string; competitionId: string; queuedAt: Date | null },
-): Promise<number> {
-  return db.submission.count({
-    where: {
-      competitionId: s.competitionId,
-      state: "queued",
-      OR: s.queuedAt
-        ? [{ queuedAt: { lt: s.queuedAt } }, { queuedAt: s.queuedAt, id: { lt: s.id } }]
-        : [{ id: { lt: s.id } }],
-    },
-  });
+/**
+ * A competition's queued submissions by the time each entered the queue, then by id, with their
+ * teams, and the teams with a run in progress (one entry per run): what the fair order of the queue
+ * is worked out from (apps/api/src/services/queue-position.ts).
+ */
+export async function readQueueLine(db: Db, competitionId: string) {
+  const [queued, running] = await Promise.all([
+    db.submission.findMany({
+      where: { competitionId, state: "queued" },
+      orderBy: [{ queuedAt: "asc" }, { id: "asc" }],
+      select: { id: true, queuedAt: true, teamId: true },
+    }),
+    db.submission.findMany({
+      where: { competitionId, state: { in: ["running", "scoring"] } },
+      select: { teamId: true },
+    }),
+  ]);
+  return { queued, runningTeams: running.map((r) => r.teamId) };
 }
 
 export interface QueueActivity {

@@ -73,6 +73,7 @@ export async function liveWorkerNames(db: Db, since: Date): Promise<Set<string>>
 export interface UnfinishedSubmission {
   id: string;
   competitionId: string;
+  teamId: string;
   state: SubmissionState;
   worker: string | null;
   heartbeatAt: Date | null;
@@ -92,6 +93,7 @@ export async function listUnfinished(db: Db, competitionId?: string): Promise<Un
     select: {
       id: true,
       competitionId: true,
+      teamId: true,
       state: true,
       worker: true,
       heartbeatAt: true,

@@ -1,12 +1,10 @@
 import { randomUUID } from "node:crypto";
 import type { FastifyBaseLogger } from "fastify";
 import {
+  addEvaluateJob,
   BundleCommandError,
   DEFAULT_BUNDLE_COMMAND,
-  evaluateJobOptions,
-  fairPriority,
   parseBundleCommand,
-  QUEUE_EVALUATE,
   type EvaluateQueue,
 } from "@holdout/contracts";
 import {
@@ -91,17 +89,18 @@ export function createIntake(opts: IntakeOptions) {
    * Hands a recorded submission to the workers; returns the state it is in now. Images and code
    * bundles alike go to the queue (and are charged alike).
    */
-  async function enqueue(upload: ReceivedUpload, log: FastifyBaseLogger): Promise<"queued"> {
+  async function enqueue(slot: Slot, upload: ReceivedUpload, log: FastifyBaseLogger): Promise<"queued"> {
     // Queued before the job exists, so a fast worker always finds the state it expects. Should this
     // write fail, the submission stays `received` with its file, and the reconciler queues it.
     await markQueued(db, upload.id);
     try {
-      // The competition's turn in the queue, shared fairly with the other competitions' jobs.
-      const priority = await fairPriority(opts.queue, opts.competitionId);
-      await opts.queue.add(
-        QUEUE_EVALUATE,
-        { submissionId: upload.id },
-        evaluateJobOptions(upload.id, priority),
+      // The team's turn in the queue, shared fairly with its competition's other teams and with the
+      // other competitions.
+      await addEvaluateJob(
+        opts.queue,
+        { competitionId: opts.competitionId, teamId: slot.teamId, submissionId: upload.id },
+        (err) =>
+          log.warn({ err, submissionId: upload.id }, "queued, but its fair-share turn is not marked added"),
       );
     } catch (err) {
       log.error({ err, submissionId: upload.id }, "could not enqueue submission");
@@ -179,7 +178,7 @@ export function createIntake(opts: IntakeOptions) {
         await undo.run();
         throw err;
       }
-      return enqueue(upload, log);
+      return enqueue(slot, upload, log);
     },
 
     /**

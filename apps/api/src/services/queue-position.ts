@@ -1,5 +1,5 @@
 import type { QueueEstimate } from "@holdout/contracts/http";
-import { countQueuedAhead, listQueuedInOrder, readQueueActivity, type Db } from "@holdout/db";
+import { readQueueActivity, readQueueLine, type Db } from "@holdout/db";
 
 export const NOT_QUEUED: QueueEstimate = { position: null, estimatedStartAt: null };
 
@@ -73,15 +73,35 @@ export async function queueFacts(db: Db, competitionId: string, now = new Date()
 }
 
 /**
- * Queue position (1-based, by the time each entered the queue) and estimated start of every queued
- * submission of the competition; those not in the map are not queued.
+ * The queued submissions in the order the fair share of the queue runs them (docs/architecture.md,
+ * "Fair shares"): round by round, each team's next one, a team's round counting its runs in
+ * progress, so a team whose run is going on comes after the teams that only wait; within a round,
+ * by the time each entered the queue. `queued` is in that time order. The worker's order also
+ * shares the runs among competitions; within one it is this.
+ */
+export function fairOrder<T extends { teamId: string }>(queued: T[], runningTeams: string[]): T[] {
+  const rounds = new Map<string, number>();
+  for (const team of runningTeams) rounds.set(team, (rounds.get(team) ?? 0) + 1);
+  const ranked = queued.map((s, arrival) => {
+    const round = (rounds.get(s.teamId) ?? 0) + 1;
+    rounds.set(s.teamId, round);
+    return { s, round, arrival };
+  });
+  ranked.sort((a, b) => a.round - b.round || a.arrival - b.arrival);
+  return ranked.map((r) => r.s);
+}
+
+/**
+ * Queue position (1-based, in the fair order) and estimated start of every queued submission of
+ * the competition; those not in the map are not queued.
  */
 export async function queueEstimates(
   db: Db,
   competitionId: string,
   now = new Date(),
 ): Promise<Map<string, QueueEstimate>> {
-  const queued = await listQueuedInOrder(db, competitionId);
+  const line = await readQueueLine(db, competitionId);
+  const queued = fairOrder(line.queued, line.runningTeams);
   const out = new Map<string, QueueEstimate>();
   if (queued.length === 0) return out;
   const facts = await queueFacts(db, competitionId, now);
@@ -99,7 +119,10 @@ export async function queueEstimateOf(
   now = new Date(),
 ): Promise<QueueEstimate> {
   if (s.state !== "queued") return NOT_QUEUED;
-  const ahead = await countQueuedAhead(db, s);
+  const line = await readQueueLine(db, s.competitionId);
+  const ahead = fairOrder(line.queued, line.runningTeams).findIndex((q) => q.id === s.id);
+  // Not in the line read just now: it has left the queue since its state was read.
+  if (ahead < 0) return NOT_QUEUED;
   const position = ahead + 1;
   const facts = await queueFacts(db, s.competitionId, now);
   const at = estimateStart(position, facts, estimateSince(s.queuedAt, facts, now));

@@ -1,4 +1,4 @@
-import { evaluateJobOptions, fairPriority, QUEUE_EVALUATE, type EvaluateQueue } from "@holdout/contracts";
+import { addEvaluateJob, type EvaluateQueue } from "@holdout/contracts";
 import {
   countReconcilerRequeues,
   liveWorkerNames,
@@ -136,8 +136,12 @@ async function recover(
     log.info({ why }, "reconciler left the submission to the worker that has just taken its job");
     return;
   }
-  const priority = await fairPriority(opts.queue, row.competitionId);
-  await opts.queue.add(QUEUE_EVALUATE, { submissionId: row.id }, evaluateJobOptions(row.id, priority));
+  // The turn it was given when first queued, if Redis still has it: its place, not the back.
+  await addEvaluateJob(
+    opts.queue,
+    { competitionId: row.competitionId, teamId: row.teamId, submissionId: row.id },
+    (err) => log.warn({ err }, "re-queued, but its fair-share turn is not marked added"),
+  );
   report.requeued.push(row.id);
   log.warn({ why, requeues: requeues + 1 }, "reconciler re-queued an orphaned submission");
 }
