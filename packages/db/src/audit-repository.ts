@@ -5,6 +5,7 @@ import type { Prisma } from "./generated/prisma/client.ts";
 export const AUDIT_ACTIONS = [
   "competition.create",
   "competition.close",
+  "competition.page",
   "settings.update",
   "submission.hide",
   "submission.unhide",
