@@ -53,7 +53,10 @@ export function workerLimitsOf(v: unknown): WorkerLimits | null {
   if (!(o.architecture === null || typeof o.architecture === "string")) return null;
   if (!(o.hiddenLog === "none" || o.hiddenLog === "tail")) return null;
   const competitions = o.competitions;
-  if (!(competitions === null || (Array.isArray(competitions) && competitions.every((c) => typeof c === "string"))))
+  if (!(
+    competitions === null ||
+    (Array.isArray(competitions) && competitions.every((c) => typeof c === "string"))
+  ))
     return null;
   const n = (k: (typeof NUMBER_KEYS)[number]) => o[k] as number;
   return {
@@ -72,6 +75,6 @@ export function workerLimitsOf(v: unknown): WorkerLimits | null {
     imageMaxLayers: n("imageMaxLayers"),
     architecture: o.architecture,
     hiddenLog: o.hiddenLog,
-    competitions: competitions === null ? null : [...(competitions as string[])],
+    competitions: competitions === null ? null : [...competitions],
   };
 }

@@ -101,7 +101,7 @@ async function readListing(container: Docker.Container, imageId: string, timeout
   if (exit.StatusCode !== 0) {
     throw new Error(`listing the packages of ${imageId} exited with status ${exit.StatusCode}`);
   }
-  const output = (await container.logs({ stdout: true, stderr: false, follow: false })) as unknown as Buffer;
+  const output = await container.logs({ stdout: true, stderr: false, follow: false });
   return parsePackageList(output.subarray(0, MAX_OUTPUT_BYTES).toString("utf8"));
 }
 

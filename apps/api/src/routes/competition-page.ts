@@ -31,7 +31,8 @@ const competitionPageRoutes: FastifyPluginCallbackTypebox<{
     "/competition",
     {
       schema: {
-        summary: "The competition page: task, data, metric, limits in force, runtime packages, quota, phases, terms",
+        summary:
+          "The competition page: task, data, metric, limits in force, runtime packages, quota, phases, terms",
         description:
           "What a participant needs before a first submission, read from where it is set: the organizers' prose (Markdown), the metric and its rules, the released precision, the listing floor, how to take part (with the one line that installs the `holdout` command from this server), the limits the live workers apply (memory, CPUs, time, output size, network, GPUs), the runtime image's packages for code bundles (as a worker listed them), the quota, the phases with their dates, and the data-use terms. The benchmark radiologists' operating points on the hidden set are published when the competition closes. The HTML page is `/competition` (`/c/{slug}/competition`).",
         response: { 200: CompetitionPageSchema, "4xx": ProblemSchema },
@@ -74,7 +75,12 @@ const competitionPageRoutes: FastifyPluginCallbackTypebox<{
     },
     async (request) => {
       const saved = await editCompetitionProse(db, organizerActor(request, competitionId), request.body);
-      return { overview: saved.pageOverview, data: saved.pageData, rules: saved.pageRules, terms: saved.terms };
+      return {
+        overview: saved.pageOverview,
+        data: saved.pageData,
+        rules: saved.pageRules,
+        terms: saved.terms,
+      };
     },
   );
   done();

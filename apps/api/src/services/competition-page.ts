@@ -50,7 +50,10 @@ const prose = (text: string | null, standard: string) =>
 /** Live workers' limits, grouped: identical limit sets are one row with their count. */
 function groupLimits(all: readonly WorkerLimits[]) {
   const groups = new Map<string, CompetitionPage["limits"]["workers"][number]>();
-  for (const { competitions: _served, ...limits } of all) {
+  for (const worker of all) {
+    // Which competitions a worker serves is not a limit (and this list is already this competition's).
+    const limits: Omit<WorkerLimits, "competitions"> & { competitions?: unknown } = { ...worker };
+    delete limits.competitions;
     const key = JSON.stringify(limits);
     const seen = groups.get(key);
     if (seen) seen.workers += 1;
@@ -111,7 +114,10 @@ export function competitionPageSource(deps: CompetitionPageDeps): CompetitionPag
         rules: prose(c.pageRules, STANDARD_RULES),
         terms: prose(c.terms, STANDARD_TERMS),
         metric: { scorer, tasks: [...c.tasks], ...metricText(scorer, c.tasks) },
-        precision: { aucDecimals: c.aucDecimals, radsDecimals: scorer === "chexpert" ? c.radsDecimals : null },
+        precision: {
+          aucDecimals: c.aucDecimals,
+          radsDecimals: scorer === "chexpert" ? c.radsDecimals : null,
+        },
         aucFloor: c.aucFloor,
         readers: scorer === "chexpert" ? await readersOf(db, c.id, closed) : null,
         participate: {
@@ -161,7 +167,11 @@ export function competitionPageSource(deps: CompetitionPageDeps): CompetitionPag
  * The radiologists' operating points on the hidden set: aggregate figures, but on the hidden
  * labels, so they are released with the curves, once the competition is closed.
  */
-async function readersOf(db: Db, competitionId: string, closed: boolean): Promise<CompetitionPage["readers"]> {
+async function readersOf(
+  db: Db,
+  competitionId: string,
+  closed: boolean,
+): Promise<CompetitionPage["readers"]> {
   if (!closed) {
     return {
       published: false,
@@ -198,7 +208,8 @@ export type ProsePatch = Partial<Record<"overview" | "data" | "rules" | "terms",
  * request, so the edit shows at once.
  */
 export async function editCompetitionProse(db: Db, by: AuditActor, patch: ProsePatch) {
-  const part = (v: string | undefined) => (v === undefined ? undefined : v.trim() === "" ? null : v.replace(/\r\n/g, "\n"));
+  const part = (v: string | undefined) =>
+    v === undefined ? undefined : v.trim() === "" ? null : v.replace(/\r\n/g, "\n");
   return updateCompetitionProse(db, by, {
     pageOverview: part(patch.overview),
     pageData: part(patch.data),

@@ -29,26 +29,30 @@ const competitionPage: FastifyPluginCallback<{ db: Db; web: WebContext; page: Co
 ) => {
   const origin = (request: FastifyRequest) => `${request.protocol}://${request.host}`;
 
-  app.get<{ Querystring: { saved?: string } }>("/competition", { schema: { hide: true } }, async (request, reply) => {
-    const p = await page.read(origin(request));
-    if (!p) throw new Errors.NotFound("this competition no longer exists");
-    const html = (part: { markdown: string }) => renderMarkdown(part.markdown);
-    return renderPage(web, request, reply, "competition", {
-      title: "Competition",
-      page: p,
-      saved: request.query.saved === "1" && request.principal?.role === "organizer",
-      prose: { overview: html(p.overview), data: html(p.data), rules: html(p.rules), terms: html(p.terms) },
-      uploadMax: formatBytes(p.limits.uploadMaxBytes),
-      bundleMax: formatBytes(p.limits.bundleMaxBytes),
-      phases: p.phases.map((ph) => ({
-        ...ph,
-        startsText: formatDateTime(ph.startsAt),
-        endsText: ph.endsAt ? formatDateTime(ph.endsAt) : "until the competition is closed",
-      })),
-      listedAt: p.runtime?.listedAt ? formatDateTime(p.runtime.listedAt) : null,
-      defaultCompetition: web.base.pages === "",
-    });
-  });
+  app.get<{ Querystring: { saved?: string } }>(
+    "/competition",
+    { schema: { hide: true } },
+    async (request, reply) => {
+      const p = await page.read(origin(request));
+      if (!p) throw new Errors.NotFound("this competition no longer exists");
+      const html = (part: { markdown: string }) => renderMarkdown(part.markdown);
+      return renderPage(web, request, reply, "competition", {
+        title: "Competition",
+        page: p,
+        saved: request.query.saved === "1" && request.principal?.role === "organizer",
+        prose: { overview: html(p.overview), data: html(p.data), rules: html(p.rules), terms: html(p.terms) },
+        uploadMax: formatBytes(p.limits.uploadMaxBytes),
+        bundleMax: formatBytes(p.limits.bundleMaxBytes),
+        phases: p.phases.map((ph) => ({
+          ...ph,
+          startsText: formatDateTime(ph.startsAt),
+          endsText: ph.endsAt ? formatDateTime(ph.endsAt) : "until the competition is closed",
+        })),
+        listedAt: p.runtime?.listedAt ? formatDateTime(p.runtime.listedAt) : null,
+        defaultCompetition: web.base.pages === "",
+      });
+    },
+  );
 
   const organizerOf = (request: FastifyRequest) => {
     if (request.principal?.role === "organizer") return request.principal;

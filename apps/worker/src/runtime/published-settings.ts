@@ -1,10 +1,5 @@
 import type { WorkerLimits } from "@holdout/contracts";
-import {
-  competitionRuntimeImages,
-  recordRuntimeImage,
-  runtimeImageListed,
-  type Db,
-} from "@holdout/db";
+import { competitionRuntimeImages, recordRuntimeImage, runtimeImageListed, type Db } from "@holdout/db";
 import { listImagePackages, resolveTrustedImage, type TrustedImage } from "@holdout/sandbox";
 import { smokeLimits, type WorkerConfig } from "../config.ts";
 import type { WorkerEngine } from "../engine/open-engine.ts";
@@ -57,7 +52,10 @@ export function listRuntimePackages(
     if (await runtimeImageListed(db, image.imageId)) return;
     const packages = await listImagePackages(engine.docker, image.imageId, { labels: engine.labels });
     await recordRuntimeImage(db, { imageId: image.imageId, ref: image.ref, packages });
-    log.info({ runtimeImage: image.ref, id: image.imageId, packages: packages.length }, "runtime image's packages listed");
+    log.info(
+      { runtimeImage: image.ref, id: image.imageId, packages: packages.length },
+      "runtime image's packages listed",
+    );
   };
   const run = async () => {
     const images: TrustedImage[] = engine.facts.runtime ? [engine.facts.runtime] : [];
@@ -69,7 +67,10 @@ export function listRuntimePackages(
       try {
         await listOne(image);
       } catch (err) {
-        log.warn({ err, runtimeImage: image.ref }, "could not list the runtime image's packages; the competition page shows none");
+        log.warn(
+          { err, runtimeImage: image.ref },
+          "could not list the runtime image's packages; the competition page shows none",
+        );
       }
     }
   };

@@ -57,14 +57,18 @@ export const CompetitionPageSchema = Type.Object({
   terms: ProseSchema,
   metric: Type.Object({
     scorer: Type.Union([Type.Literal("chexpert"), Type.Literal("mean-auc")]),
-    tasks: Type.Array(Type.String(), { description: "the label columns predictions.csv must hold, in order" }),
+    tasks: Type.Array(Type.String(), {
+      description: "the label columns predictions.csv must hold, in order",
+    }),
     description: Type.String(),
     rules: Type.Array(Type.String()),
     ranking: Type.String(),
   }),
   precision: Type.Object({
     aucDecimals: Type.Integer({ description: "decimals of every AUC and interval bound released" }),
-    radsDecimals: Nullable(Type.Integer({ description: "decimals of Num Rads Below Curve; null: no readers" })),
+    radsDecimals: Nullable(
+      Type.Integer({ description: "decimals of Num Rads Below Curve; null: no readers" }),
+    ),
   }),
   aucFloor: Type.Number({ description: "entries whose mean AUC is below this are scored but not listed" }),
   readers: Nullable(
@@ -83,7 +87,9 @@ export const CompetitionPageSchema = Type.Object({
     register: Type.String({ description: "the registration page" }),
     submit: Type.String({ description: "the submission page" }),
     api: Type.String({ description: "this competition's API scope" }),
-    cliInstall: Type.String({ description: "the one line that installs the holdout command from this server" }),
+    cliInstall: Type.String({
+      description: "the one line that installs the holdout command from this server",
+    }),
     developmentSet: Type.String({ description: "how to make local test data" }),
   }),
   limits: Type.Object({
@@ -123,9 +129,12 @@ export const CompetitionPageSchema = Type.Object({
       quotaTotal: Nullable(Type.Integer()),
     }),
   ),
-  ladder: Type.Boolean({ description: "a new score is released only when it significantly beats the team's best" }),
+  ladder: Type.Boolean({
+    description: "a new score is released only when it significantly beats the team's best",
+  }),
   split: Type.Boolean({
-    description: "the board ranks on a public part of the hidden set while open; the final ranking on the rest",
+    description:
+      "the board ranks on a public part of the hidden set while open; the final ranking on the rest",
   }),
 });
 export type CompetitionPage = Static<typeof CompetitionPageSchema>;
