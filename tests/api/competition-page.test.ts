@@ -239,6 +239,25 @@ describe("the competition page (JSON)", () => {
     expect(tooLong.body.detail).toMatch(/rules/);
   });
 
+  it(
+    "takes the terms when an organizer creates a competition over the API",
+    { timeout: 60_000 },
+    async () => {
+      const organizer = await stack.createOrganizer();
+      const slug = uniqueName("withterms");
+      const terms = "Research use only; **no** redistribution.";
+      const created = await call("POST", "/api/v1/admin/competitions", {
+        token: organizer.token,
+        body: { slug, name: "With terms", testsetDir: TEST_TESTSET_DIR, terms },
+      });
+      expect(created.status, JSON.stringify(created.body)).toBe(201);
+      const p = await page(`/api/v1/competitions/${slug}/competition`);
+      expect(p.terms).toEqual({ markdown: terms, standard: false });
+      const register = await fetch(`${stack.url}/c/${slug}/register`, { headers: { accept: "text/html" } });
+      expect(await register.text()).toContain("Research use only; <strong>no</strong> redistribution.");
+    },
+  );
+
   it("is in the OpenAPI document", async () => {
     const res = await fetch(`${stack.url}/docs/openapi.json`);
     const doc = (await res.json()) as { paths: Record<string, unknown> };
