@@ -50,7 +50,9 @@ export function listRuntimePackages(
   const { db, engine, log } = parts;
   const listOne = async (image: TrustedImage) => {
     if (await runtimeImageListed(db, image.imageId)) return;
-    const packages = await listImagePackages(engine.docker, image.imageId, { labels: engine.labels });
+    // Not under this worker's labels: its sweeper removes such objects of no run in progress. The
+    // container's deadline label lets any worker's reaper remove it if this process dies meanwhile.
+    const packages = await listImagePackages(engine.docker, image.imageId);
     await recordRuntimeImage(db, { imageId: image.imageId, ref: image.ref, packages });
     log.info(
       { runtimeImage: image.ref, id: image.imageId, packages: packages.length },
