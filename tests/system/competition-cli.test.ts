@@ -195,4 +195,54 @@ describe("holdout competition create, list, show", () => {
       /phase 1 "Public": has started on the hidden_public data, which cannot change/,
     );
   });
+
+  it("takes the terms at creation and the page's text from files, and says which file it cannot read", async () => {
+    const slug = uniqueName("terms");
+    const terms = path.join(work, "terms.md");
+    await writeFile(terms, "Use the data for **this** challenge only.\r\n");
+    const created = await run(
+      "create",
+      "--slug",
+      slug,
+      "--name",
+      "Terms",
+      "--testset",
+      meanAucSet,
+      "--terms",
+      terms,
+    );
+    expect(created.code, created.stderr).toBe(0);
+    expect((await showCompetition(db, slug))?.terms).toBe("Use the data for **this** challenge only.\n");
+
+    const overview = path.join(work, "overview.md");
+    await writeFile(overview, "# Triage\n\nFind the fractures.\n");
+    const empty = path.join(work, "empty.md");
+    await writeFile(empty, "\n");
+    const page = await run("page", slug, "--overview", overview, "--terms", empty);
+    expect(page.code, page.stderr).toBe(0);
+    expect(page.stdout).toContain(`/c/${slug}/competition`);
+    const stored = await showCompetition(db, slug);
+    // An empty file puts the standard text back (null).
+    expect(stored).toMatchObject({ pageOverview: "# Triage\n\nFind the fractures.\n", terms: null });
+
+    const missing = await run("page", slug, "--rules", path.join(work, "nope.md"));
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/--rules: cannot read .*nope\.md/);
+    const nothing = await run("page", slug);
+    expect(nothing.code).toBe(2);
+    expect(nothing.stderr).toMatch(/give at least one of --overview, --data, --rules, --terms/);
+    const unknown = await run(
+      "create",
+      "--slug",
+      uniqueName("t"),
+      "--name",
+      "T",
+      "--testset",
+      meanAucSet,
+      "--terms",
+      path.join(work, "nope.md"),
+    );
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/--terms: cannot read/);
+  });
 });

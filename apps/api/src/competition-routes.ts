@@ -2,6 +2,7 @@ import type { FastifyInstance } from "fastify";
 import type { Eta } from "eta";
 import accountRoutes from "./routes/accounts.ts";
 import competitionAdminRoutes from "./routes/admin-competition.ts";
+import competitionPageRoutes from "./routes/competition-page.ts";
 import adminRoutes from "./routes/admin.ts";
 import finalsRoutes from "./routes/finals.ts";
 import leaderboardRoutes, { leaderboardCsvRoutes } from "./routes/leaderboard.ts";
@@ -9,6 +10,7 @@ import submissionDetailRoutes from "./routes/submission-details.ts";
 import submissionRoutes from "./routes/submissions.ts";
 import uploadRoutes from "./routes/uploads.ts";
 import type { AppDeps } from "./app.ts";
+import { competitionPageSource } from "./services/competition-page.ts";
 import { EventHub } from "./services/events-hub.ts";
 import { createIntake } from "./services/intake.ts";
 import { cachedLeaderboard, type CompetitionInfo } from "./services/leaderboard.ts";
@@ -112,7 +114,16 @@ export async function registerCompetition(
     slug: competition.slug,
     organizer,
   });
+  const page = competitionPageSource({
+    db: deps.db,
+    competitionId: competition.id,
+    base,
+    maxUploadBytes: deps.maxUploadBytes,
+    bundleLimits: deps.bundleLimits ?? DEFAULT_BUNDLE_LIMITS,
+  });
+  await app.register(competitionPageRoutes, { ...API, db: deps.db, competitionId: competition.id, page });
   await app.register(webPages, {
+    page,
     prefix: base.pages,
     base,
     db: deps.db,

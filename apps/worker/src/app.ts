@@ -8,6 +8,7 @@ import { openDatabase } from "./runtime/database.ts";
 import { heartbeatFor } from "./runtime/heartbeat.ts";
 import { createWorkerMetrics } from "./runtime/metrics.ts";
 import { opsFor } from "./runtime/ops-server.ts";
+import { listRuntimePackages } from "./runtime/published-settings.ts";
 import { openQueues, startJobWorkers } from "./runtime/queues.ts";
 import { reconcilerFor } from "./runtime/reconciler.ts";
 import { RunRegistry } from "./runtime/run-registry.ts";
@@ -55,7 +56,13 @@ export async function startWorker(
     log,
     ...engineProbes(engine, config),
   });
-  const heartbeat = heartbeatFor(config, { db, registry, log });
+  const heartbeat = heartbeatFor(config, {
+    db,
+    registry,
+    log,
+    runtimeImageId: engine.facts.runtime?.imageId ?? null,
+  });
+  const packageListing = listRuntimePackages(config, { db, engine, log });
   const reconciler = reconcilerFor(config, { db, queue: queues.evaluate, competitionId, log });
   const schedule = scheduleFor(config, { db, tiesQueue: queues.ties, log });
   log.info(
@@ -80,6 +87,7 @@ export async function startWorker(
       ["schedule", () => schedule.stop()],
       ["leftover sweeper", () => janitor.stop()],
       ["heartbeat", () => heartbeat.stop()],
+      ["runtime package listing", () => packageListing.done],
       ["queues", () => queues.close()],
       ["redis", () => queues.redis.quit()],
       ["database", () => db.$disconnect()],

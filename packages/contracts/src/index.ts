@@ -9,3 +9,4 @@ export * from "./readiness.ts";
 export * from "./problems.ts";
 export * from "./phase-lines.ts";
 export * from "./run-log.ts";
+export * from "./worker-limits.ts";

@@ -6,6 +6,7 @@ export const AUDIT_ACTIONS = [
   "competition.create",
   "competition.close",
   "competition.phases",
+  "competition.page",
   "settings.update",
   "submission.hide",
   "submission.unhide",

@@ -19,3 +19,4 @@ export { hashPassword, verifyPassword, PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH 
 export * from "./phase-repository.ts";
 export * from "./competition-setup-repository.ts";
 export * from "./phase-plan-repository.ts";
+export * from "./competition-page-repository.ts";

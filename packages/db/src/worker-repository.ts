@@ -1,5 +1,6 @@
 import type { SubmissionState } from "@holdout/contracts";
 import type { Db } from "./client.ts";
+import type { Prisma } from "./generated/prisma/client.ts";
 import { renewLeases } from "./run-repository.ts";
 import type { RunLease } from "./transition-repository.ts";
 
@@ -9,6 +10,10 @@ export interface WorkerIdentity {
   pid: number;
   concurrency: number;
   startedAt: Date;
+  /** The limits it applies to every run (shown on the competition page); JSON, as the worker words them. */
+  limits?: Prisma.InputJsonValue;
+  /** The ID of the runtime image code bundles run in on this worker; null: none. */
+  runtimeImageId?: string | null;
 }
 
 /**
@@ -31,6 +36,8 @@ export async function recordHeartbeat(
       pid: worker.pid,
       concurrency: worker.concurrency,
       startedAt: worker.startedAt,
+      ...(worker.limits === undefined ? {} : { limits: worker.limits }),
+      runtimeImageId: worker.runtimeImageId ?? null,
       running: running.length,
       lastSeenAt: now,
     },

@@ -36,3 +36,4 @@ export {
   type AssembledWorkspace,
   type WorkspaceLayer,
 } from "./workspace.ts";
+export { listImagePackages, parsePackageList, type ImagePackage } from "./image-packages.ts";

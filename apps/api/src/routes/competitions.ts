@@ -5,6 +5,7 @@ import { CompetitionListSchema, ProblemSchema } from "@holdout/contracts/http";
 import type { Db } from "@holdout/db";
 import { Errors } from "../errors.ts";
 import { currentPrincipal } from "../plugins/auth.ts";
+import { PROSE_MAX_CHARS } from "../services/competition-page.ts";
 import { createCompetitionFromForm } from "../services/competition-setup.ts";
 import { competitionBase } from "../services/competition-base.ts";
 import { competitionSummaries } from "../services/competitions.ts";
@@ -16,6 +17,13 @@ const NewCompetitionSchema = Type.Object(
     testsetDir: Type.String({ minLength: 1, maxLength: 4096, description: "absolute path on the server" }),
     devsetDir: Type.Optional(Type.String({ maxLength: 4096 })),
     scorer: Type.Optional(Type.Union([Type.Literal("chexpert"), Type.Literal("mean-auc")])),
+    terms: Type.Optional(
+      Type.String({
+        maxLength: PROSE_MAX_CHARS,
+        description:
+          "the data-use terms teams accept when they register (Markdown); default: the server's standard text",
+      }),
+    ),
     phases: Type.Optional(
       Type.Array(Type.String({ maxLength: 500 }), {
         maxItems: 50,
@@ -67,6 +75,7 @@ const competitionListRoutes: FastifyPluginCallbackTypebox<{ db: Db }> = (app, { 
         devsetDir: b.devsetDir ?? "",
         scorer: b.scorer ?? "",
         phases: (b.phases ?? ["Hidden test set,hidden,now,"]).join("\n"),
+        terms: b.terms ?? "",
       });
       if (!created.ok) {
         const [field, message] = Object.entries(created.errors)[0] ?? ["form", "refused"];

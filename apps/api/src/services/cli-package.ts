@@ -32,6 +32,9 @@ export async function serverVersion(): Promise<string> {
   return pkg.version;
 }
 
+/** Where the package is served, without building it (the competition page names it). */
+export const cliPackageFileName = (version: string) => `holdout-cli-${version}.tgz`;
+
 let built: Promise<CliPackage> | undefined;
 
 /** The package, built on first use and kept; a failed build is retried at the next call. */
@@ -87,7 +90,7 @@ async function buildCliPackage(): Promise<CliPackage> {
   return {
     name: manifest.name,
     version,
-    fileName: `holdout-cli-${version}.tgz`,
+    fileName: cliPackageFileName(version),
     bytes,
     integrity: `sha512-${createHash("sha512").update(bytes).digest("base64")}`,
     sha256: createHash("sha256").update(bytes).digest("hex"),

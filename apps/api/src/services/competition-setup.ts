@@ -23,6 +23,8 @@ export interface CompetitionForm {
   scorer: string;
   /** One phase per line, as `holdout competition create --phase` takes them. */
   phases: string;
+  /** The data-use terms (Markdown); empty: the server's standard text. */
+  terms?: string;
 }
 
 export type CompetitionFormResult =
@@ -72,6 +74,7 @@ export async function createCompetitionFromForm(
         devsetSha256: sets.devsetSha256,
         scorer: SCORERS[sets.scorer],
         tasks: sets.tasks,
+        terms: form.terms?.trim() ? form.terms.replace(/\r\n/g, "\n") : null,
         phases,
       },
     );

@@ -8,6 +8,7 @@ import {
   PASSWORD_MAX_LENGTH,
   PASSWORD_MIN_LENGTH,
   registerTeam,
+  competitionTerms,
   TeamNameTakenError,
   verifyLogin,
   type Db,
@@ -17,6 +18,8 @@ import { clearedSessionCookie, sessionCookie, sessionTokenOf, type CookieSetting
 import { textRule } from "../services/text.ts";
 import { localPath } from "./format.ts";
 import { parseForm, type FieldErrors } from "./forms.ts";
+import { STANDARD_TERMS } from "../services/competition-page-text.ts";
+import { renderMarkdown } from "./markdown.ts";
 import { renderPage, type WebContext } from "./render.ts";
 
 export interface AccountPagesOptions {
@@ -108,13 +111,18 @@ const accountPages: FastifyPluginCallback<AccountPagesOptions> = (app, opts, don
     errors: FieldErrors = {},
     status = 200,
   ) => {
-    const settings = await getCompetitionSettings(db, web.competition.id);
+    const [settings, terms] = await Promise.all([
+      getCompetitionSettings(db, web.competition.id),
+      competitionTerms(db, web.competition.id),
+    ]);
+    // Read on every request: the terms an organizer just edited are the ones a team accepts.
+    const termsHtml = renderMarkdown(terms ?? STANDARD_TERMS);
     return renderPage(
       web,
       request,
       reply,
       "register",
-      { title: "Register a team", values, errors, settings, passwordMin: PASSWORD_MIN_LENGTH },
+      { title: "Register a team", values, errors, settings, termsHtml, passwordMin: PASSWORD_MIN_LENGTH },
       status,
     );
   };

@@ -2,6 +2,7 @@ import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from "fastif
 import { z } from "zod";
 import type { Db } from "@holdout/db";
 import { Errors } from "../errors.ts";
+import { PROSE_MAX_CHARS } from "../services/competition-page.ts";
 import { createCompetitionFromForm } from "../services/competition-setup.ts";
 import { parseForm, type FieldErrors } from "./forms.ts";
 import { redirectToLogin, renderPage, type WebContext } from "./render.ts";
@@ -14,6 +15,7 @@ const NewCompetitionForm = z.object({
   devsetDir: text(4096).default(""),
   scorer: text(20).default(""),
   phases: text(20_000).default(""),
+  terms: text(PROSE_MAX_CHARS).default(""),
 });
 
 const DEFAULT_PHASES = "Hidden test set,hidden,now,";

@@ -9,9 +9,11 @@ import type { CookieSettings } from "../plugins/auth.ts";
 import type { CompetitionInfo, LeaderboardSource } from "../services/leaderboard.ts";
 import accountPages from "./account-pages.ts";
 import adminPages from "./admin-pages.ts";
+import competitionPage from "./competition-page.ts";
 import competitionSetupPage from "./competition-setup-page.ts";
 import { apiDocs } from "./api-docs.ts";
 import leaderboardPage from "./leaderboard-page.ts";
+import type { CompetitionPageSource } from "../services/competition-page.ts";
 import type { OrganizerService } from "../services/organizer.ts";
 import { prefersHtml, renderPage, type WebContext } from "./render.ts";
 import { registerStaticAssets } from "./static.ts";
@@ -27,6 +29,7 @@ export interface WebOptions {
   session: { ttlMs: number; cookie: CookieSettings };
   organizer: OrganizerService;
   maxLiveTokens: number;
+  page: CompetitionPageSource;
 }
 
 const HEADINGS: Record<number, string> = {
@@ -100,4 +103,5 @@ export async function webPages(app: FastifyInstance, opts: WebOptions) {
   await app.register(teamPage, { db: opts.db, web, maxLiveTokens: opts.maxLiveTokens });
   await app.register(adminPages, { db: opts.db, web, organizer: opts.organizer });
   await app.register(competitionSetupPage, { db: opts.db, web });
+  await app.register(competitionPage, { db: opts.db, web, page: opts.page });
 }

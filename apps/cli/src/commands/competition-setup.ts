@@ -11,6 +11,7 @@ import {
   SCORERS,
   showCompetition,
   phaseJson,
+  updateCompetitionProse,
   type Phase,
 } from "@holdout/db";
 import { isScorerName, SCORER_NAMES } from "@holdout/scorer";
@@ -26,7 +27,17 @@ interface CreateOptions {
   scorer?: string;
   phase: string[];
   phases?: string;
+  terms?: string;
   json?: boolean;
+}
+
+/** A Markdown file an option names (`--terms`, `--overview`, …), as text; an empty file means none. */
+async function markdownFile(option: string, file: string): Promise<string> {
+  try {
+    return (await readFile(file, "utf8")).replace(/\r\n/g, "\n");
+  } catch (cause) {
+    throw new UsageError(`${option}: cannot read ${file}`, { cause });
+  }
 }
 
 const USER_ERRORS = [
@@ -79,6 +90,10 @@ export function addSetupCommands(competition: Command): void {
       [],
     )
     .option("--phases <file>", "phases from a file, one line each in the --phase format (# comments)")
+    .option(
+      "--terms <file>",
+      "the data-use terms teams accept when they register (Markdown); default: the server's standard text",
+    )
     .option("--json", "print the created competition as JSON")
     .action(async (opts: CreateOptions) => {
       await withOrganizerDb(async (db) => {
@@ -87,6 +102,7 @@ export function addSetupCommands(competition: Command): void {
         }
         const now = new Date();
         const lines = await phaseLinesOf(opts);
+        const terms = opts.terms === undefined ? null : await markdownFile("--terms", opts.terms);
         const phases = lines.length > 0 ? parsePhaseLines(lines, now) : defaultPhases(now);
         if (phases.length === 0) throw new UsageError("--phases: the file names no phase");
         // Paths as the workers will read them: relative to where the command ran means nothing there.
@@ -109,6 +125,7 @@ export function addSetupCommands(competition: Command): void {
             devsetSha256: sets.devsetSha256,
             scorer: SCORERS[sets.scorer],
             tasks: sets.tasks,
+            terms: terms?.trim() ? terms : null,
             phases,
           },
         );
@@ -199,6 +216,41 @@ export function addSetupCommands(competition: Command): void {
         console.log(`  quota: ${c.quotaPerDay} a day, ${c.quotaTotal} in all`);
         if (c.closedAt) console.log(`  closed at ${c.closedAt.toISOString()}`);
         for (const p of c.phases) console.log(`  ${phaseLine(p)}`);
+      });
+    });
+
+  competition
+    .command("page")
+    .description(
+      "set the competition page's text (Markdown files; an empty file puts the standard text back) and its terms",
+    )
+    .argument("<slug>", "the competition's slug")
+    .option("--overview <file>", "what the competition is about")
+    .option("--data <file>", "the data and how to get it")
+    .option("--rules <file>", "the rules beyond the metric")
+    .option("--terms <file>", "the data-use terms teams accept when they register")
+    .action(async (slug: string, opts: Partial<Record<"overview" | "data" | "rules" | "terms", string>>) => {
+      await withOrganizerDb(async (db) => {
+        const c = await showCompetition(db, slug);
+        if (!c)
+          throw new UsageError(`no competition ${slug} in this database (\`holdout competition list\`)`);
+        const part = async (key: keyof typeof opts) => {
+          const file = opts[key];
+          if (file === undefined) return undefined;
+          const text = await markdownFile(`--${key}`, file);
+          return text.trim() === "" ? null : text;
+        };
+        const patch = {
+          pageOverview: await part("overview"),
+          pageData: await part("data"),
+          pageRules: await part("rules"),
+          terms: await part("terms"),
+        };
+        if (Object.values(patch).every((v) => v === undefined)) {
+          throw new UsageError("give at least one of --overview, --data, --rules, --terms");
+        }
+        await updateCompetitionProse(db, { competitionId: c.id, actor: cliActor() }, patch);
+        console.log(`competition ${slug}: page text saved; it shows at once on /c/${slug}/competition`);
       });
     });
 }

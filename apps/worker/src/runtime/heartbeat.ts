@@ -1,7 +1,9 @@
 import os from "node:os";
+import type { WorkerLimits } from "@holdout/contracts";
 import { recordHeartbeat, removeHeartbeat, type Db } from "@holdout/db";
 import type { WorkerConfig } from "../config.ts";
 import type { Logger } from "../logger.ts";
+import { workerLimits } from "./published-settings.ts";
 import type { RunRegistry } from "./run-registry.ts";
 
 export interface HeartbeatOptions {
@@ -12,6 +14,9 @@ export interface HeartbeatOptions {
   intervalMs: number;
   /** How long a beat keeps a run's lease: another worker may take the run over once it lapses. */
   leaseMs: number;
+  /** What it publishes with each beat for the competition page: the limits in force, the runtime image. */
+  limits?: WorkerLimits;
+  runtimeImageId?: string | null;
   log: Logger;
 }
 
@@ -23,10 +28,11 @@ export interface Heartbeat {
 /** This worker's heartbeat, as configured: a lease lasts HOLDOUT_HEARTBEAT_STALE_SECONDS. */
 export function heartbeatFor(
   config: WorkerConfig,
-  parts: Pick<HeartbeatOptions, "db" | "registry" | "log">,
+  parts: Pick<HeartbeatOptions, "db" | "registry" | "log" | "runtimeImageId">,
 ): Heartbeat {
   return startHeartbeat({
     ...parts,
+    limits: workerLimits(config),
     name: config.HOLDOUT_WORKER_NAME,
     concurrency: config.HOLDOUT_WORKER_CONCURRENCY,
     intervalMs: config.HOLDOUT_HEARTBEAT_SECONDS * 1000,
@@ -48,6 +54,8 @@ export function startHeartbeat(opts: HeartbeatOptions): Heartbeat {
     pid: process.pid,
     concurrency: opts.concurrency,
     startedAt: new Date(),
+    ...(opts.limits ? { limits: { ...opts.limits } } : {}),
+    runtimeImageId: opts.runtimeImageId ?? null,
   };
   let timer: NodeJS.Timeout | undefined;
   let inFlight: Promise<void> = Promise.resolve();

@@ -1,6 +1,6 @@
 import { Type, type Static } from "typebox";
 
-const PhaseSummarySchema = Type.Object({
+export const PhaseSummarySchema = Type.Object({
   name: Type.String(),
   data: Type.Union([Type.Literal("development"), Type.Literal("hidden"), Type.Literal("hidden_public")], {
     description: "what it runs on: the development set, the hidden test set, or the hidden set's public part",
