@@ -97,10 +97,10 @@ export async function replacePhasePlan(
     started.forEach((old, i) => checkStarted(old, plan[i], now));
     const toCome = plan.slice(started.length);
     for (const [i, p] of toCome.entries()) {
-      if (p.startsAt.getTime() <= now.getTime()) {
+      if (p.startsAt.getTime() < now.getTime()) {
         throw new PhaseSpecError(
           `phase ${started.length + i + 1} "${p.name.trim()}"`,
-          `would start at ${p.startsAt.toISOString()}, in the past: a new phase starts after now (${now.toISOString()})`,
+          `would start at ${p.startsAt.toISOString()}, in the past: a phase to come starts now (${now.toISOString()}) or later`,
         );
       }
     }
