@@ -3,6 +3,7 @@ import { startJanitor } from "./engine/janitor.ts";
 import { describeWorkerEngine, engineProbes, openEngine } from "./engine/open-engine.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { describeInputs, prepareInputs } from "./processors/inputs.ts";
+import { createMailer } from "./processors/mailer.ts";
 import { createProcessors } from "./processors/processors.ts";
 import { openDatabase } from "./runtime/database.ts";
 import { heartbeatFor } from "./runtime/heartbeat.ts";
@@ -36,6 +37,7 @@ export async function startWorker(
   const registry = new RunRegistry();
   const metrics = createWorkerMetrics({ queues: [queues.evaluate] });
   const janitor = startJanitor(config, { engine, db, registry, log });
+  const mailer = createMailer(config.HOLDOUT_SMTP_URL, config.HOLDOUT_SMTP_FROM);
   const processors = createProcessors(config, {
     db,
     engine,
@@ -45,9 +47,14 @@ export async function startWorker(
     metrics,
     evaluateQueue: queues.evaluate,
     tiesQueue: queues.ties,
+    notifyQueue: queues.notify,
+    mailer,
     log,
   });
-  const [evaluator, rescorer, ties] = startJobWorkers(config, queues.redis, processors, { log, metrics });
+  const [evaluator, rescorer, ties, notifier] = startJobWorkers(config, queues.redis, processors, {
+    log,
+    metrics,
+  });
   const ops = await opsFor(config, {
     db,
     redis: queues.redis,
@@ -75,6 +82,8 @@ export async function startWorker(
       ["evaluate worker", () => evaluator.close()],
       ["rescore worker", () => rescorer.close()],
       ["leader-ties worker", () => ties.close()],
+      ["notify worker", () => notifier.close()],
+      ["mailer", async () => mailer?.close()],
       ["ops server", async () => ops?.close()],
       ["reconciler", () => reconciler.stop()],
       ["schedule", () => schedule.stop()],

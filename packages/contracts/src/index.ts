@@ -8,3 +8,4 @@ export * from "./bundle-command.ts";
 export * from "./readiness.ts";
 export * from "./problems.ts";
 export * from "./phase-lines.ts";
+export * from "./webhooks.ts";
