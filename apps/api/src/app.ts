@@ -53,6 +53,8 @@ export interface AppDeps {
   maxLiveTokens?: number;
   /** Open event streams at once per team (or organizer account) and per client address. */
   eventStreams?: { perOwner: number; perAddress: number };
+  /** Webhooks may be registered on loopback and private addresses (HOLDOUT_WEBHOOK_ALLOW_PRIVATE). */
+  webhookAllowPrivate?: boolean;
 }
 
 // The production values live in config.ts; these keep a bare buildApp() (tests) sensible.

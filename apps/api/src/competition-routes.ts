@@ -5,12 +5,14 @@ import competitionAdminRoutes from "./routes/admin-competition.ts";
 import adminRoutes from "./routes/admin.ts";
 import finalsRoutes from "./routes/finals.ts";
 import leaderboardRoutes, { leaderboardCsvRoutes } from "./routes/leaderboard.ts";
+import notificationRoutes from "./routes/notifications.ts";
 import submissionDetailRoutes from "./routes/submission-details.ts";
 import submissionRoutes from "./routes/submissions.ts";
 import uploadRoutes from "./routes/uploads.ts";
 import type { AppDeps } from "./app.ts";
 import { EventHub } from "./services/events-hub.ts";
 import { createIntake } from "./services/intake.ts";
+import { createNotificationService } from "./services/notifications.ts";
 import { cachedLeaderboard, type CompetitionInfo } from "./services/leaderboard.ts";
 import { createOrganizerService } from "./services/organizer.ts";
 import { streamSlots } from "./services/stream-slots.ts";
@@ -75,6 +77,11 @@ export async function registerCompetition(
     organizer,
   });
   await app.register(finalsRoutes, { ...API, db: deps.db });
+  const notifications = createNotificationService({
+    db: deps.db,
+    allowPrivate: deps.webhookAllowPrivate ?? false,
+  });
+  await app.register(notificationRoutes, { ...API, notifications });
   await app.register(uploadRoutes, {
     ...API,
     db: deps.db,
@@ -125,5 +132,6 @@ export async function registerCompetition(
       cookie: { secure: deps.session?.cookieSecure ?? true },
     },
     maxLiveTokens: deps.maxLiveTokens ?? DEFAULT_MAX_LIVE_TOKENS,
+    notifications,
   });
 }

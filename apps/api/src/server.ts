@@ -38,6 +38,7 @@ async function main() {
     reservationTtlMs: config.HOLDOUT_UPLOAD_RESERVATION_HOURS * 3600_000,
     trustProxy: config.HOLDOUT_TRUST_PROXY,
     maxLiveTokens: config.HOLDOUT_MAX_LIVE_TOKENS,
+    webhookAllowPrivate: config.HOLDOUT_WEBHOOK_ALLOW_PRIVATE,
     eventStreams: {
       perOwner: config.HOLDOUT_EVENT_STREAMS_PER_TEAM,
       perAddress: config.HOLDOUT_EVENT_STREAMS_PER_IP,

@@ -66,6 +66,9 @@ const NEVER = blockList([
   "ff00::/8",
   "2001:db8::/32",
   "fd00:ec2::254/128",
+  // IPv4 written in IPv6 forms other than ::ffff:a.b.c.d (judged as IPv4 below), and NAT64.
+  "::ffff:0:0/96",
+  "64:ff9b::/96",
 ]);
 
 /** Loopback and private networks: refused unless the organizer allows them (local use, tests). */

@@ -17,6 +17,7 @@ import { prefersHtml, renderPage, type WebContext } from "./render.ts";
 import { registerStaticAssets } from "./static.ts";
 import submissionPages from "./submission-pages.ts";
 import teamPage from "./team-page.ts";
+import type { NotificationService } from "../services/notifications.ts";
 
 export interface WebOptions {
   db: Db;
@@ -27,6 +28,7 @@ export interface WebOptions {
   session: { ttlMs: number; cookie: CookieSettings };
   organizer: OrganizerService;
   maxLiveTokens: number;
+  notifications: NotificationService;
 }
 
 const HEADINGS: Record<number, string> = {
@@ -97,7 +99,12 @@ export async function webPages(app: FastifyInstance, opts: WebOptions) {
     cookie: opts.session.cookie,
   });
   await app.register(submissionPages, { db: opts.db, web, organizer: opts.organizer, board: opts.board });
-  await app.register(teamPage, { db: opts.db, web, maxLiveTokens: opts.maxLiveTokens });
+  await app.register(teamPage, {
+    db: opts.db,
+    web,
+    maxLiveTokens: opts.maxLiveTokens,
+    notifications: opts.notifications,
+  });
   await app.register(adminPages, { db: opts.db, web, organizer: opts.organizer });
   await app.register(competitionSetupPage, { db: opts.db, web });
 }
