@@ -77,6 +77,8 @@ export interface StackOptions {
   eventStreams?: { perOwner: number; perAddress: number };
   /** The competition's AUC floor (default 0.7, the official one). */
   aucFloor?: number;
+  /** Webhooks may be registered on loopback (the API's HOLDOUT_WEBHOOK_ALLOW_PRIVATE). */
+  webhookAllowPrivate?: boolean;
 }
 
 /**
@@ -122,6 +124,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     ...(opts.trustProxy !== undefined ? { trustProxy: opts.trustProxy } : {}),
     ...(opts.maxLiveTokens !== undefined ? { maxLiveTokens: opts.maxLiveTokens } : {}),
     ...(opts.eventStreams ? { eventStreams: opts.eventStreams } : {}),
+    ...(opts.webhookAllowPrivate ? { webhookAllowPrivate: true } : {}),
   });
   const address = await app.listen({ host: "127.0.0.1", port: 0 });
   const ops = await startOpsServer({
