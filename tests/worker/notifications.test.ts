@@ -34,8 +34,8 @@ describe("notifications when a submission ends", () => {
     await smtp?.close();
   });
 
-  const call = async <T>(token: string, method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${stack.url}${path}`, {
+  const call = async <T>(token: string, method: string, path: string, body?: unknown, base = stack.url) => {
+    const res = await fetch(`${base}${path}`, {
       method,
       headers: {
         authorization: `Bearer ${token}`,
@@ -66,6 +66,14 @@ describe("notifications when a submission ends", () => {
 
   it("a scored submission: a signed webhook, retries in the log, e-mail to an opted-in team", async () => {
     const worker = await stack.startWorker();
+    try {
+      await scoredSubmissionNotifies();
+    } finally {
+      await worker.close();
+    }
+  });
+
+  async function scoredSubmissionNotifies() {
     const team = await stack.createTeam();
     const email = `${uniqueName("team")}@example.org`;
     await stack.db.team.update({ where: { id: team.id }, data: { contactEmail: email } });
@@ -74,7 +82,7 @@ describe("notifications when a submission ends", () => {
     listeners.push(steady, flaky);
 
     const a = await call<Created>(team.token, "POST", "/api/v1/team/webhooks", { url: steady.url });
-    expect(a.status).toBe(201);
+    expect(a.status, JSON.stringify(a.body)).toBe(201);
     expect(a.body.secret).toMatch(/^whsec_/);
     const b = await call<Created>(team.token, "POST", "/api/v1/team/webhooks", { url: flaky.url });
     expect(b.status).toBe(201);
@@ -143,8 +151,7 @@ describe("notifications when a submission ends", () => {
     // The opted-in team's e-mail, to its address.
     const mail = await until("the team's e-mail", async () => smtp.mails.find((m) => m.to.includes(email)));
     expect(mail.raw).toContain(`Subject: [Holdout] ${model} scored`);
-    await worker.close();
-  });
+  }
 
   it("organizers get an e-mail when a run ends as infrastructure", async () => {
     const organizer = await stack.createOrganizer();
@@ -153,21 +160,24 @@ describe("notifications when a submission ends", () => {
       HOLDOUT_DISK_MIN_FREE_MB: "100000000",
       HOLDOUT_DISK_WAIT_SECONDS: "2",
     });
-    const team = await stack.createTeam();
-    const up = await uploadImage(stack.url, team.token, await tinyShellModelTarball(CONSTANT_PREDICTIONS), {
-      model: uniqueName("no-room"),
-    });
-    const final = await waitForFinal(stack.url, team.token, up.body.id, 120_000);
-    expect(final.failure?.category).toBe("infrastructure");
-    const mail = await until("the organizers' e-mail", async () =>
-      smtp.mails.find((m) => m.to.includes(organizer.email) && m.raw.includes(up.body.id)),
-    );
-    expect(mail.raw).toContain("Subject: [Holdout] infrastructure failure");
-    // The team did not opt in: nothing to it.
-    expect(smtp.mails.filter((m) => m.raw.includes("no-room") && !m.to.includes(organizer.email))).toEqual(
-      [],
-    );
-    await worker.close();
+    try {
+      const team = await stack.createTeam();
+      const up = await uploadImage(stack.url, team.token, await tinyShellModelTarball(CONSTANT_PREDICTIONS), {
+        model: uniqueName("no-room"),
+      });
+      const final = await waitForFinal(stack.url, team.token, up.body.id, 120_000);
+      expect(final.failure?.category, JSON.stringify(final)).toBe("infrastructure");
+      const mail = await until("the organizers' e-mail", async () =>
+        smtp.mails.find((m) => m.to.includes(organizer.email) && m.raw.includes(up.body.id)),
+      );
+      expect(mail.raw).toContain("Subject: [Holdout] infrastructure failure");
+      // The team did not opt in: nothing to it.
+      expect(smtp.mails.filter((m) => m.raw.includes("no-room") && !m.to.includes(organizer.email))).toEqual(
+        [],
+      );
+    } finally {
+      await worker.close();
+    }
   });
 
   it("refuses internal addresses without the organizer's setting, and keeps each team's webhooks its own", async () => {
@@ -182,16 +192,24 @@ describe("notifications when a submission ends", () => {
         "http://[::1]/hook",
         "http://localhost/hook",
       ]) {
-        const r = await call<{ code: string; detail: string }>(team.token, "POST", "/api/v1/team/webhooks", {
-          url,
-        });
+        const r = await call<{ code: string; detail: string }>(
+          team.token,
+          "POST",
+          "/api/v1/team/webhooks",
+          { url },
+          strict.url,
+        );
         expect(r.status, url).toBe(400);
         expect(r.body.code).toBe("HOLDOUT_ERR_WEBHOOK_REFUSED");
         expect(r.body.detail).toMatch(/address/);
       }
-      const bad = await call<{ code: string }>(team.token, "POST", "/api/v1/team/webhooks", {
-        url: "ftp://x",
-      });
+      const bad = await call<{ code: string }>(
+        team.token,
+        "POST",
+        "/api/v1/team/webhooks",
+        { url: "ftp://x" },
+        strict.url,
+      );
       expect(bad.body.code).toBe("HOLDOUT_ERR_WEBHOOK_REFUSED");
     } finally {
       await strict.close();

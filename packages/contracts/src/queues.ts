@@ -163,17 +163,18 @@ export function leaderTiesJobOptions(competitionId: string, requestedAt = Date.n
 }
 
 /**
- * Options for a notification job. Ids are deterministic (`ended:<submission>`, `webhook:<delivery>`,
- * `email:<to>:<submission>`), so a submission's end enqueued twice is one job while it is kept.
+ * Options for a notification job. Ids are deterministic (`ended-<submission>`, `webhook-<delivery>`,
+ * `email-<to>-<submission>`; BullMQ refuses a `:` in most ids), so a submission's end enqueued twice
+ * is one job while it is kept.
  * `retry` is how many tries and the first backoff: a webhook's come from the worker's settings.
  */
 export function notifyJobOptions(job: NotifyJob, retry = { attempts: 5, delayMs: 10_000 }): JobsOptions {
   const jobId =
     job.kind === "ended"
-      ? `ended:${job.submissionId}`
+      ? `ended-${job.submissionId}`
       : job.kind === "webhook"
-        ? `webhook:${job.deliveryId}`
-        : `email:${job.to}:${job.submissionId}`;
+        ? `webhook-${job.deliveryId}`
+        : `email-${job.to}-${job.submissionId}`;
   return {
     jobId,
     attempts: retry.attempts,

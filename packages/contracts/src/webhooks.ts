@@ -66,10 +66,14 @@ const NEVER = blockList([
   "ff00::/8",
   "2001:db8::/32",
   "fd00:ec2::254/128",
-  // IPv4 written in IPv6 forms other than ::ffff:a.b.c.d (judged as IPv4 below), and NAT64.
-  "::ffff:0:0/96",
-  "64:ff9b::/96",
 ]);
+
+/**
+ * IPv6 forms that carry an IPv4 address (mapped ::ffff:0:0/96, NAT64 64:ff9b::/96), checked for
+ * IPv6 addresses only: Node's BlockList matches plain IPv4 addresses against the mapped range too.
+ * A mapped address is judged as the IPv4 address it holds; any other such form is refused.
+ */
+const CARRIES_IPV4 = blockList(["::ffff:0:0/96", "64:ff9b::/96"]);
 
 /** Loopback and private networks: refused unless the organizer allows them (local use, tests). */
 const PRIVATE = blockList([
@@ -86,14 +90,25 @@ const PRIVATE = blockList([
 export function refusedAddress(address: string, allowPrivate: boolean): string | null {
   const family = isIP(address);
   if (family === 0) return `${address} is not an IP address`;
-  // An IPv4 address written as IPv6 (::ffff:10.0.0.1) is judged as the IPv4 address it is.
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
+  const mapped = family === 6 ? mappedIpv4(address) : undefined;
+  if (family === 6 && !mapped && CARRIES_IPV4.check(address, "ipv6"))
+    return `${address} carries an IPv4 address in a form that is not accepted`;
   const [ip, type] = mapped
     ? [mapped, "ipv4" as const]
     : [address, family === 6 ? ("ipv6" as const) : ("ipv4" as const)];
   if (NEVER.check(ip, type)) return `${address} is a link-local, reserved or multicast address`;
   if (!allowPrivate && PRIVATE.check(ip, type)) return `${address} is a loopback or private address`;
   return null;
+}
+
+/** The IPv4 address in ::ffff:a.b.c.d or ::ffff:hhhh:hhhh (as URLs and resolvers write it), if any. */
+function mappedIpv4(address: string): string | undefined {
+  const dotted = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
+  if (dotted) return dotted;
+  const hex = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(address);
+  if (!hex) return undefined;
+  const [hi, lo] = [parseInt(hex[1] ?? "", 16), parseInt(hex[2] ?? "", 16)];
+  return [hi >> 8, hi & 255, lo >> 8, lo & 255].join(".");
 }
 
 export class WebhookAddressError extends Error {}

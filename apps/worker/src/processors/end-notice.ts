@@ -6,7 +6,7 @@ import { isFinal } from "./notify-payload.ts";
 
 /**
  * Wraps a processor of a submission's job (evaluate): once a run of it has settled, however it
- * settled, a submission now final gets its notifications queued (`ended:<id>`, one job while it is
+ * settled, a submission now final gets its notifications queued (`ended-<id>`, one job while it is
  * kept, so the runs of a retried job add it once). Queuing comes after the state is written and
  * its failure is only logged: the processor's own outcome, and the submission's state, are never
  * touched by it. The job sits in Redis, so a worker that restarts meanwhile loses nothing.
