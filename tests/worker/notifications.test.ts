@@ -54,7 +54,11 @@ describe("notifications when a submission ends", () => {
       attempts: { attempt: number; statusCode: number | null; error: string | null }[];
     }[];
   };
-  const until = async <T>(what: string, probe: () => Promise<T | undefined>, ms = 60_000): Promise<T> => {
+  const until = async <T>(
+    what: string,
+    probe: () => T | undefined | Promise<T | undefined>,
+    ms = 60_000,
+  ): Promise<T> => {
     const deadline = Date.now() + ms;
     for (;;) {
       const v = await probe();
@@ -107,7 +111,7 @@ describe("notifications when a submission ends", () => {
     expect(final.state).toBe("scored");
 
     // The steady listener: one delivery whose signature verifies over the raw body.
-    const got = await until("the webhook", async () => steady.received[0]);
+    const got = await until("the webhook", () => steady.received[0]);
     const header = String(got.headers["holdout-signature"]);
     expect(verifyWebhook(a.body.secret, got.body, header)).toBe(true);
     expect(verifyWebhook(b.body.secret, got.body, header)).toBe(false);
@@ -149,7 +153,7 @@ describe("notifications when a submission ends", () => {
     expect(flaky.received).toHaveLength(3);
 
     // The opted-in team's e-mail, to its address.
-    const mail = await until("the team's e-mail", async () => smtp.mails.find((m) => m.to.includes(email)));
+    const mail = await until("the team's e-mail", () => smtp.mails.find((m) => m.to.includes(email)));
     expect(mail.raw).toContain(`Subject: [Holdout] ${model} scored`);
   }
 
@@ -167,7 +171,7 @@ describe("notifications when a submission ends", () => {
       });
       const final = await waitForFinal(stack.url, team.token, up.body.id, 120_000);
       expect(final.failure?.category, JSON.stringify(final)).toBe("infrastructure");
-      const mail = await until("the organizers' e-mail", async () =>
+      const mail = await until("the organizers' e-mail", () =>
         smtp.mails.find((m) => m.to.includes(organizer.email) && m.raw.includes(up.body.id)),
       );
       expect(mail.raw).toContain("Subject: [Holdout] infrastructure failure");

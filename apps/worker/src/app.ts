@@ -83,7 +83,7 @@ export async function startWorker(
       ["rescore worker", () => rescorer.close()],
       ["leader-ties worker", () => ties.close()],
       ["notify worker", () => notifier.close()],
-      ["mailer", async () => mailer?.close()],
+      ["mailer", () => Promise.resolve(mailer?.close())],
       ["ops server", async () => ops?.close()],
       ["reconciler", () => reconciler.stop()],
       ["schedule", () => schedule.stop()],

@@ -165,8 +165,9 @@ export const WorkerConfigSchema = z
      * on the API, which checks at registration.
      */
     HOLDOUT_WEBHOOK_ALLOW_PRIVATE: flag(false),
-    /** Tries per webhook delivery (a 2xx ends them); the waits between them double from HOLDOUT_WEBHOOK_BACKOFF_MS. */
+    /** Tries per webhook delivery (a 2xx ends them); then the delivery is logged as failed. */
     HOLDOUT_WEBHOOK_ATTEMPTS: positiveInt(6),
+    /** The wait before a delivery's second try; each later wait doubles (30 s, 1 min, 2 min, …). */
     HOLDOUT_WEBHOOK_BACKOFF_MS: positiveInt(30_000),
     /** One try's limit, connection to the end of the answer (of which at most 64 KiB is read). */
     HOLDOUT_WEBHOOK_TIMEOUT_SECONDS: positiveInt(10),
@@ -178,8 +179,8 @@ export const WorkerConfigSchema = z
       .string()
       .regex(/^smtps?:\/\//, { error: "must be an smtp:// or smtps:// URL" })
       .optional(),
-    /** The From: of Holdout's e-mail. */
-    HOLDOUT_SMTP_FROM: z.string().min(3).default("Holdout <holdout@localhost>"),
+    /** The From: of Holdout's e-mail: an address, or a name and one (`Holdout <holdout@example.org>`). */
+    HOLDOUT_SMTP_FROM: z.string().min(3).default("holdout@localhost"),
     LOG_LEVEL: z.enum(["error", "warn", "info", "debug"]).default("info"),
   })
   .superRefine((c, ctx) => {
