@@ -10,6 +10,7 @@ import {
   isFinalState,
   isSubmissionState,
   QUEUE_EVALUATE,
+  QUEUE_NOTIFY,
   type EvaluateQueue,
 } from "@holdout/contracts";
 import { startOpsServer } from "@holdout/contracts/ops";
@@ -90,6 +91,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
   const prefix = uniqueName("holdout-test");
   const queue = createQueue(redis, QUEUE_EVALUATE, { prefix });
+  const notifyQueue = createQueue(redis, QUEUE_NOTIFY, { prefix });
   const dataDir = await mkdtemp(path.join(os.tmpdir(), "holdout-data-"));
   // The workers' scratch space (smoke sample, bundle workspaces): not in the data dir, which holds uploads only.
   const workDir = await mkdtemp(path.join(os.tmpdir(), "holdout-work-"));
@@ -108,6 +110,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     db,
     redis,
     queue,
+    notifyQueue,
     competition,
     dataDir,
     maxUploadBytes: opts.maxUploadBytes ?? 2 * 1024 ** 3,
@@ -198,6 +201,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       await app.close();
       await queue.obliterate({ force: true });
       await queue.close();
+      await notifyQueue.obliterate({ force: true });
+      await notifyQueue.close();
       await redis.quit();
       await db.$disconnect();
       await rm(dataDir, { recursive: true, force: true });

@@ -184,6 +184,33 @@ describe("notifications when a submission ends", () => {
     }
   });
 
+  it("a submission cancelled while no worker runs: its notice waits in the queue for the next worker", async () => {
+    const team = await stack.createTeam();
+    const listener = await startWebhookListener();
+    listeners.push(listener);
+    const hook = await call<Created>(team.token, "POST", "/api/v1/team/webhooks", { url: listener.url });
+    const up = await uploadImage(stack.url, team.token, await tinyShellModelTarball(CONSTANT_PREDICTIONS), {
+      model: uniqueName("cancelled"),
+    });
+    const cancel = await call<{ outcome: string }>(
+      team.token,
+      "POST",
+      `/api/v1/submissions/${up.body.id}/cancel`,
+    );
+    expect(cancel.body.outcome).toBe("cancelled");
+    expect(listener.received).toHaveLength(0);
+    const worker = await stack.startWorker();
+    try {
+      const got = await until("the cancelled submission's webhook", () => listener.received[0]);
+      expect(verifyWebhook(hook.body.secret, got.body, String(got.headers["holdout-signature"]))).toBe(true);
+      expect(JSON.parse(got.body)).toMatchObject({
+        submission: { id: up.body.id, state: "cancelled", scores: null },
+      });
+    } finally {
+      await worker.close();
+    }
+  });
+
   it("refuses internal addresses without the organizer's setting, and keeps each team's webhooks its own", async () => {
     const strict = await startStack({ worker: false });
     try {

@@ -106,6 +106,7 @@ export async function registerCompetition(
     aucFloor: competition.aucFloor,
     events,
     queue: deps.queue,
+    notifyQueue: deps.notifyQueue,
     streamSlot: streamSlots(deps.redis, {
       ...(deps.eventStreams ?? DEFAULT_EVENT_STREAMS),
       keyPrefix: `${rateLimitKeyPrefix}:streams`,

@@ -3,6 +3,7 @@ import { startJanitor } from "./engine/janitor.ts";
 import { describeWorkerEngine, engineProbes, openEngine } from "./engine/open-engine.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { describeInputs, prepareInputs } from "./processors/inputs.ts";
+import { queueEndNotice } from "./processors/end-notice.ts";
 import { createMailer } from "./processors/mailer.ts";
 import { createProcessors } from "./processors/processors.ts";
 import { openDatabase } from "./runtime/database.ts";
@@ -63,7 +64,13 @@ export async function startWorker(
     ...engineProbes(engine, config),
   });
   const heartbeat = heartbeatFor(config, { db, registry, log });
-  const reconciler = reconcilerFor(config, { db, queue: queues.evaluate, competitionId, log });
+  const reconciler = reconcilerFor(config, {
+    db,
+    queue: queues.evaluate,
+    competitionId,
+    log,
+    ended: (id) => queueEndNotice({ db, queue: queues.notify, log }, id),
+  });
   const schedule = scheduleFor(config, { db, tiesQueue: queues.ties, log });
   log.info(
     {

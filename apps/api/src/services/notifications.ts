@@ -1,5 +1,8 @@
 import {
   newWebhookSecret,
+  notifyJobOptions,
+  QUEUE_NOTIFY,
+  type NotifyQueue,
   parseWebhookUrl,
   resolveWebhookHost,
   UUID,
@@ -16,6 +19,7 @@ import {
   TooManyWebhooksError,
   type Db,
 } from "@holdout/db";
+import type { FastifyBaseLogger } from "fastify";
 import { Errors } from "../errors.ts";
 
 // A team's notifications, for the API and the team page alike. Every call takes the team's id from
@@ -80,4 +84,21 @@ export function createNotificationService(deps: { db: Db; allowPrivate: boolean 
     settings: (teamId) => getTeamNotifications(db, teamId),
     setEmail: (teamId, emailOnEnd) => setTeamNotifications(db, teamId, emailOnEnd),
   };
+}
+
+/**
+ * Queues the notifications of a submission the API ended itself (cancelled while it waited, so no
+ * worker will). A failure is logged: the cancellation stands whatever becomes of its notice.
+ */
+export async function queueEndNotice(
+  queue: Pick<NotifyQueue, "add">,
+  submissionId: string,
+  log: FastifyBaseLogger,
+): Promise<void> {
+  const job = { kind: "ended", submissionId } as const;
+  try {
+    await queue.add(QUEUE_NOTIFY, job, notifyJobOptions(job));
+  } catch (err) {
+    log.error({ err, submissionId }, "could not queue the notifications of a cancelled submission");
+  }
 }

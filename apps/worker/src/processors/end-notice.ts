@@ -19,15 +19,16 @@ export function withEndNotice<J extends Job<{ submissionId: string }>, A extends
     try {
       await processor(job, ...rest);
     } finally {
-      await queueIfEnded(deps, job.data.submissionId);
+      await queueEndNotice(deps, job.data.submissionId);
     }
   };
 }
 
-async function queueIfEnded(
+/** Queues a submission's notifications if it is final; a failure to do so is logged, never thrown. */
+export async function queueEndNotice(
   deps: { db: Db; queue: Pick<NotifyQueue, "add">; log: Logger },
   submissionId: string,
-) {
+): Promise<void> {
   try {
     const state = await findSubmissionState(deps.db, submissionId);
     if (state === null || !isFinal(state)) return;
