@@ -148,7 +148,8 @@ export async function resolveWebhookHost(
   }
   for (const a of addresses) {
     const why = refusedAddress(a.address, allowPrivate);
-    if (why) throw new WebhookAddressError(`the host ${host} resolves to ${why}: webhooks may not reach it`);
+    if (why)
+      throw new WebhookAddressError(`the host ${host} resolves to an address webhooks may not reach: ${why}`);
   }
   const first = addresses[0];
   if (!first) throw new WebhookAddressError(`the host ${host} has no address`);

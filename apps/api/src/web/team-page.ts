@@ -51,7 +51,14 @@ const teamPage: FastifyPluginCallback<{
   async function render(
     request: FastifyRequest,
     reply: FastifyReply,
-    extra: { newToken?: string; newSecret?: string; errors?: FieldErrors; notice?: string | null } = {},
+    extra: {
+      newToken?: string;
+      newSecret?: string;
+      /** A refused webhook URL, kept in its field to be corrected. */
+      webhookUrl?: string;
+      errors?: FieldErrors;
+      notice?: string | null;
+    } = {},
     status = 200,
   ) {
     const team = teamOf(request)!;
@@ -115,6 +122,7 @@ const teamPage: FastifyPluginCallback<{
         webhooks,
         emailOnEnd: settings.emailOnEnd,
         newSecret: extra.newSecret ?? null,
+        webhookUrl: extra.webhookUrl ?? "",
         errors: extra.errors ?? {},
         notice: extra.notice ?? null,
       },
@@ -175,7 +183,12 @@ const teamPage: FastifyPluginCallback<{
     } catch (err) {
       const e = err as { statusCode?: number; message?: string };
       if (e.statusCode === 400 || e.statusCode === 409)
-        return render(request, reply, { errors: { webhook: e.message ?? "refused" } }, e.statusCode);
+        return render(
+          request,
+          reply,
+          { errors: { webhook: e.message ?? "refused" }, webhookUrl: form.value.url },
+          e.statusCode,
+        );
       throw err;
     }
     reply.header("cache-control", "no-store");
