@@ -133,6 +133,8 @@ describe("notifications when a submission ends", () => {
     expect(scores.meanAuc).toBe(Number(scores.meanAuc.toFixed(3)));
     expect(scores.meanRadsBelowCurve).toBe(Number(scores.meanRadsBelowCurve.toFixed(1)));
     expect(got.body).not.toMatch(/tasks|Atelectasis|auc95/);
+    // The same figures the team reads of the submission through the API (release rules alike).
+    expect(scores).toMatchObject({ meanAuc: final.meanAuc, meanRadsBelowCurve: final.meanRadsBelowCurve });
 
     // The flaky listener: two 500s, then a 200, all three in the log.
     const log = await until("three attempts", async () => {
