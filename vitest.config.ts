@@ -9,6 +9,8 @@ const UNIT = [
   "packages/contracts/test/**/*.test.ts",
   "packages/archive/test/**/*.test.ts",
   "apps/*/test/**/config.test.ts",
+  "apps/worker/test/webhook-send.test.ts",
+  "apps/worker/test/notify-payload.test.ts",
   "apps/api/test/coalesce.test.ts",
   "apps/api/test/lingering-close.test.ts",
   "apps/api/test/problems.test.ts",

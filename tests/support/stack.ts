@@ -10,6 +10,7 @@ import {
   isFinalState,
   isSubmissionState,
   QUEUE_EVALUATE,
+  QUEUE_NOTIFY,
   type EvaluateQueue,
 } from "@holdout/contracts";
 import { startOpsServer } from "@holdout/contracts/ops";
@@ -77,6 +78,8 @@ export interface StackOptions {
   eventStreams?: { perOwner: number; perAddress: number };
   /** The competition's AUC floor (default 0.7, the official one). */
   aucFloor?: number;
+  /** Webhooks may be registered on loopback (the API's HOLDOUT_WEBHOOK_ALLOW_PRIVATE). */
+  webhookAllowPrivate?: boolean;
 }
 
 /**
@@ -88,6 +91,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
   const prefix = uniqueName("holdout-test");
   const queue = createQueue(redis, QUEUE_EVALUATE, { prefix });
+  const notifyQueue = createQueue(redis, QUEUE_NOTIFY, { prefix });
   const dataDir = await mkdtemp(path.join(os.tmpdir(), "holdout-data-"));
   // The workers' scratch space (smoke sample, bundle workspaces): not in the data dir, which holds uploads only.
   const workDir = await mkdtemp(path.join(os.tmpdir(), "holdout-work-"));
@@ -106,6 +110,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     db,
     redis,
     queue,
+    notifyQueue,
     competition,
     dataDir,
     maxUploadBytes: opts.maxUploadBytes ?? 2 * 1024 ** 3,
@@ -122,6 +127,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     ...(opts.trustProxy !== undefined ? { trustProxy: opts.trustProxy } : {}),
     ...(opts.maxLiveTokens !== undefined ? { maxLiveTokens: opts.maxLiveTokens } : {}),
     ...(opts.eventStreams ? { eventStreams: opts.eventStreams } : {}),
+    ...(opts.webhookAllowPrivate ? { webhookAllowPrivate: true } : {}),
   });
   const address = await app.listen({ host: "127.0.0.1", port: 0 });
   const ops = await startOpsServer({
@@ -200,6 +206,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       >)
         if (keys.length > 0) await redis.del(...keys);
       await queue.close();
+      await notifyQueue.obliterate({ force: true });
+      await notifyQueue.close();
       await redis.quit();
       await db.$disconnect();
       await rm(dataDir, { recursive: true, force: true });

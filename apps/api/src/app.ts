@@ -6,7 +6,7 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Eta } from "eta";
 import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from "fastify";
 import type { Redis } from "ioredis";
-import type { EvaluateQueue } from "@holdout/contracts";
+import type { EvaluateQueue, NotifyQueue } from "@holdout/contracts";
 import type { Db } from "@holdout/db";
 import { clientErrorHandler } from "./client-errors.ts";
 import { openapiOptions } from "./openapi.ts";
@@ -54,6 +54,10 @@ export interface AppDeps {
   maxLiveTokens?: number;
   /** Open event streams at once per team (or organizer account) and per client address. */
   eventStreams?: { perOwner: number; perAddress: number };
+  /** Where the API queues the notifications of a submission it ends itself (a cancel while queued). */
+  notifyQueue?: NotifyQueue;
+  /** Webhooks may be registered on loopback and private addresses (HOLDOUT_WEBHOOK_ALLOW_PRIVATE). */
+  webhookAllowPrivate?: boolean;
 }
 
 // The production values live in config.ts; these keep a bare buildApp() (tests) sensible.

@@ -6,6 +6,7 @@ import competitionPageRoutes from "./routes/competition-page.ts";
 import adminRoutes from "./routes/admin.ts";
 import finalsRoutes from "./routes/finals.ts";
 import leaderboardRoutes, { leaderboardCsvRoutes } from "./routes/leaderboard.ts";
+import notificationRoutes from "./routes/notifications.ts";
 import submissionDetailRoutes from "./routes/submission-details.ts";
 import submissionRoutes from "./routes/submissions.ts";
 import uploadRoutes from "./routes/uploads.ts";
@@ -13,6 +14,7 @@ import type { AppDeps } from "./app.ts";
 import { competitionPageSource } from "./services/competition-page.ts";
 import { EventHub } from "./services/events-hub.ts";
 import { createIntake } from "./services/intake.ts";
+import { createNotificationService } from "./services/notifications.ts";
 import { cachedLeaderboard, type CompetitionInfo } from "./services/leaderboard.ts";
 import { createOrganizerService } from "./services/organizer.ts";
 import { streamSlots } from "./services/stream-slots.ts";
@@ -77,6 +79,11 @@ export async function registerCompetition(
     organizer,
   });
   await app.register(finalsRoutes, { ...API, db: deps.db });
+  const notifications = createNotificationService({
+    db: deps.db,
+    allowPrivate: deps.webhookAllowPrivate ?? false,
+  });
+  await app.register(notificationRoutes, { ...API, notifications });
   await app.register(uploadRoutes, {
     ...API,
     db: deps.db,
@@ -101,6 +108,7 @@ export async function registerCompetition(
     aucFloor: competition.aucFloor,
     events,
     queue: deps.queue,
+    notifyQueue: deps.notifyQueue,
     streamSlot: streamSlots(deps.redis, {
       ...(deps.eventStreams ?? DEFAULT_EVENT_STREAMS),
       keyPrefix: `${rateLimitKeyPrefix}:streams`,
@@ -136,5 +144,6 @@ export async function registerCompetition(
       cookie: { secure: deps.session?.cookieSecure ?? true },
     },
     maxLiveTokens: deps.maxLiveTokens ?? DEFAULT_MAX_LIVE_TOKENS,
+    notifications,
   });
 }

@@ -103,6 +103,11 @@ export const ApiConfigSchema = z.object({
   HOLDOUT_EVENT_STREAMS_PER_IP: positiveInt(20),
   /** A quota slot held by an upload in progress is given back after this long (a dead API process). */
   HOLDOUT_UPLOAD_RESERVATION_HOURS: positiveInt(6),
+  /**
+   * Lets teams register webhooks on loopback and private addresses (local use, tests); link-local
+   * (cloud metadata) and reserved ones stay refused. Set the same on the workers, which check again.
+   */
+  HOLDOUT_WEBHOOK_ALLOW_PRIVATE: flag(false),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 

@@ -12,6 +12,8 @@ export const Errors = {
   TeamNameTaken: createError("HOLDOUT_ERR_TEAM_NAME_TAKEN", "%s", 409),
   EmailTaken: createError("HOLDOUT_ERR_EMAIL_TAKEN", "%s", 409),
   TooManyTokens: createError("HOLDOUT_ERR_TOO_MANY_TOKENS", "%s", 409),
+  TooManyWebhooks: createError("HOLDOUT_ERR_TOO_MANY_WEBHOOKS", "%s", 409),
+  WebhookRefused: createError("HOLDOUT_ERR_WEBHOOK_REFUSED", "%s", 400),
   InvalidField: createError("HOLDOUT_ERR_INVALID_FIELD", "%s", 400),
   MissingFile: createError("HOLDOUT_ERR_MISSING_FILE", "%s", 400),
   WrongFileField: createError("HOLDOUT_ERR_WRONG_FILE_FIELD", "%s", 400),

@@ -1,6 +1,6 @@
 import os from "node:os";
 import { Redis } from "ioredis";
-import { createQueue, QUEUE_EVALUATE, runMain } from "@holdout/contracts";
+import { createQueue, QUEUE_EVALUATE, QUEUE_NOTIFY, runMain } from "@holdout/contracts";
 import { startOpsServer, type OpsServer } from "@holdout/contracts/ops";
 import { createDb, ensureCompetition } from "@holdout/db";
 import { buildApp } from "./app.ts";
@@ -12,6 +12,7 @@ async function main() {
   const db = createDb(config.DATABASE_URL);
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3 });
   const queue = createQueue(redis, QUEUE_EVALUATE, { prefix: config.HOLDOUT_QUEUE_PREFIX });
+  const notifyQueue = createQueue(redis, QUEUE_NOTIFY, { prefix: config.HOLDOUT_QUEUE_PREFIX });
   const competition = await ensureCompetition(db, {
     slug: config.HOLDOUT_COMPETITION,
     name: config.HOLDOUT_COMPETITION_NAME,
@@ -20,6 +21,7 @@ async function main() {
     db,
     redis,
     queue,
+    notifyQueue,
     competition,
     dataDir: config.HOLDOUT_DATA_DIR,
     maxUploadBytes: config.HOLDOUT_MAX_UPLOAD_BYTES,
@@ -38,6 +40,7 @@ async function main() {
     reservationTtlMs: config.HOLDOUT_UPLOAD_RESERVATION_HOURS * 3600_000,
     trustProxy: config.HOLDOUT_TRUST_PROXY,
     maxLiveTokens: config.HOLDOUT_MAX_LIVE_TOKENS,
+    webhookAllowPrivate: config.HOLDOUT_WEBHOOK_ALLOW_PRIVATE,
     eventStreams: {
       perOwner: config.HOLDOUT_EVENT_STREAMS_PER_TEAM,
       perAddress: config.HOLDOUT_EVENT_STREAMS_PER_IP,
@@ -65,6 +68,7 @@ async function main() {
       async () => ops?.close(),
       () => app.close(),
       () => queue.close(),
+      () => notifyQueue.close(),
       () => redis.quit(),
       () => db.$disconnect(),
     ];

@@ -3,6 +3,8 @@ import { startJanitor } from "./engine/janitor.ts";
 import { describeWorkerEngine, engineProbes, openEngine } from "./engine/open-engine.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { describeInputs, prepareInputs } from "./processors/inputs.ts";
+import { queueEndNotice } from "./processors/end-notice.ts";
+import { createMailer } from "./processors/mailer.ts";
 import { createProcessors } from "./processors/processors.ts";
 import { openDatabase } from "./runtime/database.ts";
 import { heartbeatFor } from "./runtime/heartbeat.ts";
@@ -37,6 +39,7 @@ export async function startWorker(
   const registry = new RunRegistry();
   const metrics = createWorkerMetrics({ queues: [queues.evaluate] });
   const janitor = startJanitor(config, { engine, db, registry, log });
+  const mailer = createMailer(config.HOLDOUT_SMTP_URL, config.HOLDOUT_SMTP_FROM);
   const processors = createProcessors(config, {
     db,
     engine,
@@ -46,9 +49,14 @@ export async function startWorker(
     metrics,
     evaluateQueue: queues.evaluate,
     tiesQueue: queues.ties,
+    notifyQueue: queues.notify,
+    mailer,
     log,
   });
-  const [evaluator, rescorer, ties] = startJobWorkers(config, queues.redis, processors, { log, metrics });
+  const [evaluator, rescorer, ties, notifier] = startJobWorkers(config, queues.redis, processors, {
+    log,
+    metrics,
+  });
   const ops = await opsFor(config, {
     db,
     redis: queues.redis,
@@ -63,7 +71,13 @@ export async function startWorker(
     runtimeImageId: engine.facts.runtime?.imageId ?? null,
   });
   const packageListing = listRuntimePackages(config, { db, engine, log });
-  const reconciler = reconcilerFor(config, { db, queue: queues.evaluate, competitionId, log });
+  const reconciler = reconcilerFor(config, {
+    db,
+    queue: queues.evaluate,
+    competitionId,
+    log,
+    ended: (id) => queueEndNotice({ db, queue: queues.notify, log }, id),
+  });
   const schedule = scheduleFor(config, { db, tiesQueue: queues.ties, log });
   log.info(
     {
@@ -82,6 +96,8 @@ export async function startWorker(
       ["evaluate worker", () => evaluator.close()],
       ["rescore worker", () => rescorer.close()],
       ["leader-ties worker", () => ties.close()],
+      ["notify worker", () => notifier.close()],
+      ["mailer", () => Promise.resolve(mailer?.close())],
       ["ops server", async () => ops?.close()],
       ["reconciler", () => reconciler.stop()],
       ["schedule", () => schedule.stop()],

@@ -154,6 +154,33 @@ export const WorkerConfigSchema = z
      */
     HOLDOUT_HIDDEN_LOG_POLICY: z.enum(["none", "tail"]).default("none"),
     HOLDOUT_HIDDEN_LOG_TAIL_KB: positiveInt(2),
+    /**
+     * The server's public address (e.g. https://holdout.example.org), for the submission page's link in
+     * notifications; unset, they carry the page's path only.
+     */
+    HOLDOUT_PUBLIC_URL: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }).optional(),
+    /**
+     * Lets webhooks reach loopback and private addresses (10/8, 172.16/12, 192.168/16, 127/8, fc00::/7),
+     * for local use and tests; link-local (cloud metadata) and reserved ones stay refused. Set the same
+     * on the API, which checks at registration.
+     */
+    HOLDOUT_WEBHOOK_ALLOW_PRIVATE: flag(false),
+    /** Tries per webhook delivery (a 2xx ends them); then the delivery is logged as failed. */
+    HOLDOUT_WEBHOOK_ATTEMPTS: positiveInt(6),
+    /** The wait before a delivery's second try; each later wait doubles (30 s, 1 min, 2 min, …). */
+    HOLDOUT_WEBHOOK_BACKOFF_MS: positiveInt(30_000),
+    /** One try's limit, connection to the end of the answer (of which at most 64 KiB is read). */
+    HOLDOUT_WEBHOOK_TIMEOUT_SECONDS: positiveInt(10),
+    /**
+     * Where e-mail is sent (smtp://user:pass@host:587, smtps://… for TLS from the start); unset, no
+     * e-mail is sent (teams' opt-in is kept, and webhooks still work).
+     */
+    HOLDOUT_SMTP_URL: z
+      .string()
+      .regex(/^smtps?:\/\//, { error: "must be an smtp:// or smtps:// URL" })
+      .optional(),
+    /** The From: of Holdout's e-mail: an address, or a name and one (`Holdout <holdout@example.org>`). */
+    HOLDOUT_SMTP_FROM: z.string().min(3).default("holdout@localhost"),
     LOG_LEVEL: z.enum(["error", "warn", "info", "debug"]).default("info"),
   })
   .superRefine((c, ctx) => {

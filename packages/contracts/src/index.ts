@@ -10,3 +10,4 @@ export * from "./problems.ts";
 export * from "./phase-lines.ts";
 export * from "./run-log.ts";
 export * from "./worker-limits.ts";
+export * from "./webhooks.ts";

@@ -80,6 +80,18 @@ export const PROBLEMS: readonly ProblemEntry[] = [
       "Your team already holds as many live API tokens as the competition allows (default 10). Revoke one you no longer use (`DELETE /api/v1/tokens/<id>`), then ask again.",
   },
   {
+    code: "HOLDOUT_ERR_TOO_MANY_WEBHOOKS",
+    status: 409,
+    meaning:
+      "Your team already has as many webhooks as it may (5). Remove one (`DELETE /api/v1/team/webhooks/<id>`), then add the new one.",
+  },
+  {
+    code: "HOLDOUT_ERR_WEBHOOK_REFUSED",
+    status: 400,
+    meaning:
+      "The webhook's URL is not one Holdout will call: not http(s), carrying credentials, not resolving, or resolving to a loopback, private, link-local or reserved address (the server's own network). Use a public address.",
+  },
+  {
     code: "HOLDOUT_ERR_ALREADY_FINAL",
     status: 409,
     meaning: "The submission has already ended (scored, failed or cancelled), so it cannot be cancelled.",

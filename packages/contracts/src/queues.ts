@@ -59,10 +59,26 @@ export const LeaderTiesJobSchema = z.object({
 });
 export type LeaderTiesJob = z.infer<typeof LeaderTiesJobSchema>;
 
+/**
+ * Notifications of a submission's end (docs/architecture.md, "Notifications"): `ended` fans out to
+ * the team's webhooks and e-mail (and to organizers on an `infrastructure` failure); `webhook`
+ * delivers one webhook delivery (its row holds the body; the secret never travels in a job);
+ * `email` sends one message. A notification's failure never touches the submission.
+ */
+export const QUEUE_NOTIFY = "notify";
+
+export const NotifyJobSchema = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("ended"), submissionId: z.uuid() }),
+  z.object({ kind: z.literal("webhook"), deliveryId: z.uuid() }),
+  z.object({ kind: z.literal("email"), submissionId: z.uuid(), to: z.enum(["team", "organizers"]) }),
+]);
+export type NotifyJob = z.infer<typeof NotifyJobSchema>;
+
 export interface QueuePayloads {
   [QUEUE_EVALUATE]: EvaluateJob;
   [QUEUE_RESCORE]: RescoreJob;
   [QUEUE_LEADER_TIES]: LeaderTiesJob;
+  [QUEUE_NOTIFY]: NotifyJob;
 }
 export type QueueName = keyof QueuePayloads;
 
@@ -74,6 +90,7 @@ export type AnyWorker = { [N in QueueName]: TypedWorker<N> }[QueueName];
 export type EvaluateQueue = TypedQueue<typeof QUEUE_EVALUATE>;
 export type RescoreQueue = TypedQueue<typeof QUEUE_RESCORE>;
 export type LeaderTiesQueue = TypedQueue<typeof QUEUE_LEADER_TIES>;
+export type NotifyQueue = TypedQueue<typeof QUEUE_NOTIFY>;
 /** What a worker runs for each job of queue N (a model's fault is a result: it returns). */
 export type JobProcessor<N extends QueueName> = Processor<QueuePayloads[N], void, N>;
 
@@ -143,5 +160,27 @@ export function leaderTiesJobOptions(competitionId: string, requestedAt = Date.n
     backoff: { type: "exponential", delay: 2_000 },
     removeOnComplete: true,
     removeOnFail: { age: 24 * 3600 },
+  };
+}
+
+/**
+ * Options for a notification job. Ids are deterministic (`ended-<submission>`, `webhook-<delivery>`,
+ * `email-<to>-<submission>`; BullMQ refuses a `:` in most ids), so a submission's end enqueued twice
+ * is one job while it is kept.
+ * `retry` is how many tries and the first backoff: a webhook's come from the worker's settings.
+ */
+export function notifyJobOptions(job: NotifyJob, retry = { attempts: 5, delayMs: 10_000 }): JobsOptions {
+  const jobId =
+    job.kind === "ended"
+      ? `ended-${job.submissionId}`
+      : job.kind === "webhook"
+        ? `webhook-${job.deliveryId}`
+        : `email-${job.to}-${job.submissionId}`;
+  return {
+    jobId,
+    attempts: retry.attempts,
+    backoff: { type: "exponential", delay: retry.delayMs },
+    removeOnComplete: { age: 24 * 3600, count: 10_000 },
+    removeOnFail: { age: 7 * 24 * 3600 },
   };
 }

@@ -20,3 +20,4 @@ export * from "./phase-repository.ts";
 export * from "./competition-setup-repository.ts";
 export * from "./phase-plan-repository.ts";
 export * from "./competition-page-repository.ts";
+export * from "./notification-repository.ts";

@@ -1,7 +1,7 @@
 import type { FastifyPluginCallbackTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyRequest } from "fastify";
 import { Type } from "typebox";
-import type { EvaluateQueue } from "@holdout/contracts";
+import type { EvaluateQueue, NotifyQueue } from "@holdout/contracts";
 import {
   findSubmission,
   findSubmissionLog,
@@ -21,6 +21,7 @@ import { Errors } from "../errors.ts";
 import { currentPrincipal } from "../plugins/auth.ts";
 import { IdParamsSchema, UUID } from "../schemas/common.ts";
 import { curvesOf, pairsOf } from "../services/curves.ts";
+import { queueEndNotice } from "../services/notifications.ts";
 import { timelineEvent, type EventHub } from "../services/events-hub.ts";
 import { streamSubmissionEvents } from "../services/events-stream.ts";
 import { byTaskOrder, currentRelease, isPublicEntry, roundTo, shownScores } from "../services/release.ts";
@@ -36,6 +37,8 @@ export interface SubmissionDetailRoutesOptions {
   events: EventHub;
   /** To take a cancelled submission's job off the queue while it waits. */
   queue: EvaluateQueue;
+  /** Where a submission cancelled while it waited has its notifications queued (none: not sent). */
+  notifyQueue?: Pick<NotifyQueue, "add"> | undefined;
   /** Caps on open event streams per team and per address (services/stream-slots.ts). */
   streamSlot: AcquireStreamSlot;
 }
@@ -48,7 +51,7 @@ const wantsEventStream = (request: FastifyRequest) =>
 // published once the competition closes.
 const submissionDetailRoutes: FastifyPluginCallbackTypebox<SubmissionDetailRoutesOptions> = (
   app,
-  { db, competitionId, aucFloor, events, queue, streamSlot },
+  { db, competitionId, aucFloor, events, queue, notifyQueue, streamSlot },
   done,
 ) => {
   async function wholeSubmission(request: FastifyRequest, id: string) {
@@ -167,6 +170,8 @@ const submissionDetailRoutes: FastifyPluginCallbackTypebox<SubmissionDetailRoute
           // A worker taking it in between holds its lock and the removal fails: harmless, see above.
           await job.remove().catch((err: unknown) => request.log.warn({ err }, "queued job not removed"));
         }
+        // No worker runs it now, so none will queue its notifications.
+        if (notifyQueue) await queueEndNotice(notifyQueue, s.id, request.log);
       }
       return { id: s.id, outcome: result.outcome, state: result.state };
     },

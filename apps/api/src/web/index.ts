@@ -19,6 +19,7 @@ import { prefersHtml, renderPage, type WebContext } from "./render.ts";
 import { registerStaticAssets } from "./static.ts";
 import submissionPages from "./submission-pages.ts";
 import teamPage from "./team-page.ts";
+import type { NotificationService } from "../services/notifications.ts";
 
 export interface WebOptions {
   db: Db;
@@ -30,6 +31,7 @@ export interface WebOptions {
   organizer: OrganizerService;
   maxLiveTokens: number;
   page: CompetitionPageSource;
+  notifications: NotificationService;
 }
 
 const HEADINGS: Record<number, string> = {
@@ -100,7 +102,12 @@ export async function webPages(app: FastifyInstance, opts: WebOptions) {
     cookie: opts.session.cookie,
   });
   await app.register(submissionPages, { db: opts.db, web, organizer: opts.organizer, board: opts.board });
-  await app.register(teamPage, { db: opts.db, web, maxLiveTokens: opts.maxLiveTokens });
+  await app.register(teamPage, {
+    db: opts.db,
+    web,
+    maxLiveTokens: opts.maxLiveTokens,
+    notifications: opts.notifications,
+  });
   await app.register(adminPages, { db: opts.db, web, organizer: opts.organizer });
   await app.register(competitionSetupPage, { db: opts.db, web });
   await app.register(competitionPage, { db: opts.db, web, page: opts.page });

@@ -14,6 +14,7 @@ import {
 import { Errors } from "../errors.ts";
 import { UUID } from "../schemas/common.ts";
 import { chooseFinal } from "../services/finals.ts";
+import type { NotificationService } from "../services/notifications.ts";
 import { currentRelease, formatAuc, listedOnBoard, shownScores } from "../services/release.ts";
 import { textRule } from "../services/text.ts";
 import { formatDate, formatDateTime, STATE_LABELS } from "./format.ts";
@@ -28,14 +29,20 @@ const TokenForm = z.object({
 const NOTICES: Record<string, string> = {
   revoked: "The token was revoked: it no longer works.",
   final: "Final choice saved.",
+  "webhook-removed": "The webhook was removed.",
+  "email-on": "Your team will get an e-mail when a submission ends.",
+  "email-off": "Your team will no longer get e-mail when a submission ends.",
 };
 
-/** The team's own page: its submissions, API tokens and quota. */
-const teamPage: FastifyPluginCallback<{ db: Db; web: WebContext; maxLiveTokens: number }> = (
-  app,
-  { db, web, maxLiveTokens },
-  done,
-) => {
+const WebhookForm = z.object({ url: z.string().trim().min(1, { error: "enter the webhook's URL" }) });
+
+/** The team's own page: its submissions, API tokens, quota and notifications. */
+const teamPage: FastifyPluginCallback<{
+  db: Db;
+  web: WebContext;
+  maxLiveTokens: number;
+  notifications: NotificationService;
+}> = (app, { db, web, maxLiveTokens, notifications }, done) => {
   function teamOf(request: FastifyRequest) {
     const p = request.principal;
     return p?.role === "team" ? p.team : null;
@@ -44,17 +51,35 @@ const teamPage: FastifyPluginCallback<{ db: Db; web: WebContext; maxLiveTokens: 
   async function render(
     request: FastifyRequest,
     reply: FastifyReply,
-    extra: { newToken?: string; errors?: FieldErrors; notice?: string | null } = {},
+    extra: {
+      newToken?: string;
+      newSecret?: string;
+      /** A refused webhook URL, kept in its field to be corrected. */
+      webhookUrl?: string;
+      errors?: FieldErrors;
+      notice?: string | null;
+    } = {},
     status = 200,
   ) {
     const team = teamOf(request)!;
-    const [quota, submissions, tokens, details, release] = await Promise.all([
+    const [quota, submissions, tokens, details, release, hooks, settings] = await Promise.all([
       quotaSummary(db, team.id),
       listTeamSubmissions(db, team.id),
       listApiTokens(db, { teamId: team.id }),
       getTeamContact(db, team.id),
       currentRelease(db, web.competition.id),
+      notifications.list(team.id),
+      notifications.settings(team.id),
     ]);
+    const webhooks = await Promise.all(
+      hooks.map(async (h) => ({
+        ...h,
+        deliveries: (await notifications.deliveries(team.id, h.id)).slice(0, 10).map((d) => ({
+          ...d,
+          attempts: d.attempts.map((a) => ({ ...a, at: formatDateTime(new Date(a.at)) })),
+        })),
+      })),
+    );
     return renderPage(
       web,
       request,
@@ -94,6 +119,10 @@ const teamPage: FastifyPluginCallback<{ db: Db; web: WebContext; maxLiveTokens: 
           revoked: t.revokedAt !== null,
         })),
         newToken: extra.newToken ?? null,
+        webhooks,
+        emailOnEnd: settings.emailOnEnd,
+        newSecret: extra.newSecret ?? null,
+        webhookUrl: extra.webhookUrl ?? "",
         errors: extra.errors ?? {},
         notice: extra.notice ?? null,
       },
@@ -141,6 +170,50 @@ const teamPage: FastifyPluginCallback<{ db: Db; web: WebContext; maxLiveTokens: 
       },
     );
   }
+
+  app.post("/team/webhooks", { schema: { hide: true } }, async (request, reply) => {
+    const team = teamOf(request);
+    if (!team) throw new Errors.Unauthorized("sign in as a team to manage its webhooks");
+    const form = parseForm(WebhookForm, request.body);
+    if (!form.ok)
+      return render(request, reply, { errors: { webhook: form.errors.url ?? "enter a URL" } }, 400);
+    let created;
+    try {
+      created = await notifications.register(team.id, form.value.url);
+    } catch (err) {
+      const e = err as { statusCode?: number; message?: string };
+      if (e.statusCode === 400 || e.statusCode === 409)
+        return render(
+          request,
+          reply,
+          { errors: { webhook: e.message ?? "refused" }, webhookUrl: form.value.url },
+          e.statusCode,
+        );
+      throw err;
+    }
+    reply.header("cache-control", "no-store");
+    return render(request, reply, { newSecret: created.secret }, 201);
+  });
+
+  app.post<{ Params: { id: string } }>(
+    "/team/webhooks/:id/remove",
+    { schema: { hide: true } },
+    async (request, reply) => {
+      const team = teamOf(request);
+      if (!team) throw new Errors.Unauthorized("sign in as a team to manage its webhooks");
+      await notifications.remove(team.id, request.params.id);
+      return reply.redirect(`${web.base.pages}/team?notice=webhook-removed`, 303);
+    },
+  );
+
+  app.post("/team/notifications", { schema: { hide: true } }, async (request, reply) => {
+    const team = teamOf(request);
+    if (!team) throw new Errors.Unauthorized("sign in as a team to choose its e-mail");
+    const on = parseForm(z.object({ emailOnEnd: z.enum(["on", "off"]) }), request.body);
+    if (!on.ok) return render(request, reply, { errors: { email: "choose on or off" } }, 400);
+    await notifications.setEmail(team.id, on.value.emailOnEnd === "on");
+    return reply.redirect(`${web.base.pages}/team?notice=email-${on.value.emailOnEnd}`, 303);
+  });
 
   app.post<{ Params: { id: string } }>(
     "/team/tokens/:id/revoke",

@@ -1,4 +1,9 @@
-import { advanceFairClock, type EvaluateQueue, type LeaderTiesQueue } from "@holdout/contracts";
+import {
+  advanceFairClock,
+  type EvaluateQueue,
+  type LeaderTiesQueue,
+  type NotifyQueue,
+} from "@holdout/contracts";
 import { UnrecoverableError } from "bullmq";
 import { findCompetitionSets, type Db } from "@holdout/db";
 import { resolveTrustedImage, type TrustedImage } from "@holdout/sandbox";
@@ -9,10 +14,13 @@ import type { Logger } from "../logger.ts";
 import type { WorkerMetrics } from "../runtime/metrics.ts";
 import type { Processors } from "../runtime/queues.ts";
 import type { RunRegistry } from "../runtime/run-registry.ts";
+import { withEndNotice } from "./end-notice.ts";
 import { createEvaluateProcessor } from "./evaluate-submission.job.ts";
 import type { RunInputs } from "./inputs.ts";
 import { createLeaderTiesProcessor, tieRefresher } from "./leader-ties.job.ts";
 import type { LogPolicy } from "./log-policy.ts";
+import type { Mailer } from "./mailer.ts";
+import { createNotifyProcessor } from "./notify.job.ts";
 import { createRescoreProcessor } from "./rescore-submission.job.ts";
 
 /** The parts of the worker its processors use. */
@@ -27,6 +35,10 @@ export interface ProcessorParts {
   evaluateQueue: Pick<EvaluateQueue, "getBackend" | "toKey">;
   /** Where a failed tie refresh is handed over to a leader-ties job. */
   tiesQueue: Pick<LeaderTiesQueue, "add">;
+  /** Where a submission's end and its deliveries are queued. */
+  notifyQueue: Pick<NotifyQueue, "add">;
+  /** E-mail's way out, or null without HOLDOUT_SMTP_URL. */
+  mailer: Mailer | null;
   log: Logger;
 }
 
@@ -67,42 +79,46 @@ function servedBy(db: Db, slugs: ReadonlySet<string>) {
   };
 }
 
-/** The evaluate, re-score and leader-ties processors, with this worker's settings and parts. */
+/** The evaluate, re-score, leader-ties and notify processors, with this worker's settings and parts. */
 export function createProcessors(config: WorkerConfig, parts: ProcessorParts): Processors {
   const { db, engine, janitor, inputs, log } = parts;
   const bootstrap = { replicates: config.HOLDOUT_BOOTSTRAP_REPLICATES, seed: config.HOLDOUT_BOOTSTRAP_SEED };
   const workerName = config.HOLDOUT_WORKER_NAME;
   const refreshTies = tieRefresher({ db, bootstrap, queue: parts.tiesQueue });
+  const notices = { db, queue: parts.notifyQueue, log };
   return {
-    evaluate: createEvaluateProcessor({
-      db,
-      sandbox: engine.sandbox,
-      images: janitor.images,
-      hiddenLog: hiddenLogPolicy(config),
-      sets: inputs.sets,
-      smokeLimits: smokeLimits(config),
-      dataDir: config.HOLDOUT_DATA_DIR,
-      runsDir: inputs.runsDir,
-      runtimeImage: engine.facts.runtime,
-      resolveRuntime: runtimeResolver(engine),
-      turnStarted: (turn) => advanceFairClock(parts.evaluateQueue, turn),
-      ...(config.HOLDOUT_WORKER_COMPETITIONS
-        ? { serves: servedBy(db, new Set(config.HOLDOUT_WORKER_COMPETITIONS)) }
-        : {}),
-      disk: config.HOLDOUT_DISK_MIN_FREE_MB > 0 ? engine.disk : null,
-      diskWaitMs: config.HOLDOUT_DISK_WAIT_SECONDS * 1000,
-      workerName,
-      leaseMs: config.HOLDOUT_HEARTBEAT_STALE_SECONDS * 1000,
-      limits: runLimits(config),
-      labels: engine.labels,
-      // An earlier attempt's containers, volume and image lease.
-      reapPrevious: (id) => janitor.reap(id),
-      bootstrap,
-      metrics: parts.metrics,
-      registry: parts.registry,
-      log,
-      afterScore: refreshTies,
-    }),
+    evaluate: withEndNotice(
+      createEvaluateProcessor({
+        db,
+        sandbox: engine.sandbox,
+        images: janitor.images,
+        hiddenLog: hiddenLogPolicy(config),
+        sets: inputs.sets,
+        smokeLimits: smokeLimits(config),
+        dataDir: config.HOLDOUT_DATA_DIR,
+        runsDir: inputs.runsDir,
+        runtimeImage: engine.facts.runtime,
+        resolveRuntime: runtimeResolver(engine),
+        turnStarted: (turn) => advanceFairClock(parts.evaluateQueue, turn),
+        ...(config.HOLDOUT_WORKER_COMPETITIONS
+          ? { serves: servedBy(db, new Set(config.HOLDOUT_WORKER_COMPETITIONS)) }
+          : {}),
+        disk: config.HOLDOUT_DISK_MIN_FREE_MB > 0 ? engine.disk : null,
+        diskWaitMs: config.HOLDOUT_DISK_WAIT_SECONDS * 1000,
+        workerName,
+        leaseMs: config.HOLDOUT_HEARTBEAT_STALE_SECONDS * 1000,
+        limits: runLimits(config),
+        labels: engine.labels,
+        // An earlier attempt's containers, volume and image lease.
+        reapPrevious: (id) => janitor.reap(id),
+        bootstrap,
+        metrics: parts.metrics,
+        registry: parts.registry,
+        log,
+        afterScore: refreshTies,
+      }),
+      notices,
+    ),
     rescore: createRescoreProcessor({
       db,
       sets: inputs.sets,
@@ -112,5 +128,18 @@ export function createProcessors(config: WorkerConfig, parts: ProcessorParts): P
       afterRescore: refreshTies,
     }),
     ties: createLeaderTiesProcessor({ db, sets: inputs.sets, bootstrap, log }),
+    notify: createNotifyProcessor({
+      db,
+      queue: parts.notifyQueue,
+      mailer: parts.mailer,
+      webhooks: {
+        allowPrivate: config.HOLDOUT_WEBHOOK_ALLOW_PRIVATE,
+        timeoutMs: config.HOLDOUT_WEBHOOK_TIMEOUT_SECONDS * 1000,
+        attempts: config.HOLDOUT_WEBHOOK_ATTEMPTS,
+        backoffMs: config.HOLDOUT_WEBHOOK_BACKOFF_MS,
+      },
+      publicUrl: config.HOLDOUT_PUBLIC_URL,
+      log,
+    }),
   };
 }

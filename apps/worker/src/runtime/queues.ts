@@ -4,21 +4,24 @@ import {
   createWorker,
   QUEUE_EVALUATE,
   QUEUE_LEADER_TIES,
+  QUEUE_NOTIFY,
   QUEUE_RESCORE,
   type AnyWorker,
   type EvaluateQueue,
   type JobProcessor,
   type LeaderTiesQueue,
+  type NotifyQueue,
 } from "@holdout/contracts";
 import type { WorkerConfig } from "../config.ts";
 import type { Logger } from "../logger.ts";
 import type { WorkerMetrics } from "./metrics.ts";
 
-/** The worker's Redis connection and the queues it adds jobs to (the reconciler, tie refreshes). */
+/** The worker's Redis connection and the queues it adds jobs to (the reconciler, tie refreshes, notifications). */
 export interface WorkerQueues {
   redis: Redis;
   evaluate: EvaluateQueue;
   ties: LeaderTiesQueue;
+  notify: NotifyQueue;
   close(): Promise<unknown>;
 }
 
@@ -28,7 +31,14 @@ export function openQueues(config: WorkerConfig): WorkerQueues {
   const prefix = config.HOLDOUT_QUEUE_PREFIX;
   const evaluate = createQueue(redis, QUEUE_EVALUATE, { prefix });
   const ties = createQueue(redis, QUEUE_LEADER_TIES, { prefix });
-  return { redis, evaluate, ties, close: () => Promise.all([evaluate.close(), ties.close()]) };
+  const notify = createQueue(redis, QUEUE_NOTIFY, { prefix });
+  return {
+    redis,
+    evaluate,
+    ties,
+    notify,
+    close: () => Promise.all([evaluate.close(), ties.close(), notify.close()]),
+  };
 }
 
 /** What each queue's jobs are given to. */
@@ -36,14 +46,21 @@ export interface Processors {
   evaluate: JobProcessor<typeof QUEUE_EVALUATE>;
   rescore: JobProcessor<typeof QUEUE_RESCORE>;
   ties: JobProcessor<typeof QUEUE_LEADER_TIES>;
+  notify: JobProcessor<typeof QUEUE_NOTIFY>;
 }
 
 /** The BullMQ workers taking this process's jobs, in the order they are closed. */
-export type JobWorkers = [evaluator: AnyWorker, rescorer: AnyWorker, tiesWorker: AnyWorker];
+export type JobWorkers = [
+  evaluator: AnyWorker,
+  rescorer: AnyWorker,
+  tiesWorker: AnyWorker,
+  notifier: AnyWorker,
+];
 
 /**
  * Starts a BullMQ worker per queue: evaluations at the configured concurrency, re-scores and tie
- * refreshes one at a time. Their errors are logged and their jobs counted in the metrics.
+ * refreshes one at a time, notifications a few at a time (each waits on a remote server at most
+ * HOLDOUT_WEBHOOK_TIMEOUT_SECONDS). Their errors are logged and their jobs counted in the metrics.
  */
 export function startJobWorkers(
   config: WorkerConfig,
@@ -69,6 +86,7 @@ export function startJobWorkers(
     }),
     createWorker(redis, QUEUE_RESCORE, processors.rescore, { ...options, concurrency: 1 }),
     createWorker(redis, QUEUE_LEADER_TIES, processors.ties, { ...options, concurrency: 1 }),
+    createWorker(redis, QUEUE_NOTIFY, processors.notify, { ...options, concurrency: 4 }),
   ];
   // BullMQ keeps trying to renew a lock it lost (every quarter of the lock's duration, for the rest
   // of the run) and reports each failure as an error: one warning per job says it instead.

@@ -24,6 +24,8 @@ export interface ReconcilerOptions {
   maxRequeues: number;
   workerName: string;
   log: Logger;
+  /** Told of each submission this pass failed (its notifications); never throws. */
+  ended?: (submissionId: string) => Promise<void>;
 }
 
 export interface ReconcileReport {
@@ -121,6 +123,7 @@ async function recover(
     if (!failed) return;
     report.failed.push(row.id);
     log.warn({ why, requeues }, "reconciler failed an orphaned submission as infrastructure");
+    await opts.ended?.(row.id);
     return;
   }
   const moved = await returnToQueue(opts.db, row.id, {
@@ -161,7 +164,7 @@ export function startReconciler(opts: ReconcilerOptions, intervalMs: number): { 
 /** This worker's reconciler, as configured (a pass every HOLDOUT_RECONCILE_INTERVAL_SECONDS). */
 export function reconcilerFor(
   config: WorkerConfig,
-  parts: Pick<ReconcilerOptions, "db" | "queue" | "competitionId" | "log">,
+  parts: Pick<ReconcilerOptions, "db" | "queue" | "competitionId" | "log" | "ended">,
 ): { stop(): Promise<void> } {
   return startReconciler(
     {

@@ -9,3 +9,4 @@ export * from "./leaderboard.ts";
 export * from "./cli.ts";
 export * from "./competitions.ts";
 export * from "./competition-page.ts";
+export * from "./notifications.ts";
