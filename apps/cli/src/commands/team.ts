@@ -1,5 +1,11 @@
 import { Command } from "commander";
-import { createTeamWithToken, ensureCompetition, issueTeamToken, TeamNameTakenError } from "@holdout/db";
+import {
+  BaselineTokenError,
+  createTeamWithToken,
+  ensureCompetition,
+  issueTeamToken,
+  TeamNameTakenError,
+} from "@holdout/db";
 import { UsageError, withOrganizerDb } from "../organizer-db.ts";
 
 export function teamCommand(): Command {
@@ -52,7 +58,7 @@ export function teamCommand(): Command {
         if (!issued) throw new UsageError(`no team named "${opts.name}" in that competition`);
         if (opts.json) console.log(JSON.stringify(issued));
         else console.log(`new API token for "${issued.team.name}" (shown only once): ${issued.token}`);
-      });
+      }, [BaselineTokenError]);
     });
   return team;
 }
