@@ -9,9 +9,11 @@ import type { CookieSettings } from "../plugins/auth.ts";
 import type { CompetitionInfo, LeaderboardSource } from "../services/leaderboard.ts";
 import accountPages from "./account-pages.ts";
 import adminPages from "./admin-pages.ts";
+import baselinePages from "./baseline-pages.ts";
 import competitionSetupPage from "./competition-setup-page.ts";
 import { apiDocs } from "./api-docs.ts";
 import leaderboardPage from "./leaderboard-page.ts";
+import type { BaselineService } from "../services/baselines.ts";
 import type { OrganizerService } from "../services/organizer.ts";
 import { prefersHtml, renderPage, type WebContext } from "./render.ts";
 import { registerStaticAssets } from "./static.ts";
@@ -26,6 +28,7 @@ export interface WebOptions {
   board: LeaderboardSource;
   session: { ttlMs: number; cookie: CookieSettings };
   organizer: OrganizerService;
+  baselines: BaselineService;
   maxLiveTokens: number;
 }
 
@@ -98,6 +101,7 @@ export async function webPages(app: FastifyInstance, opts: WebOptions) {
   });
   await app.register(submissionPages, { db: opts.db, web, organizer: opts.organizer, board: opts.board });
   await app.register(teamPage, { db: opts.db, web, maxLiveTokens: opts.maxLiveTokens });
-  await app.register(adminPages, { db: opts.db, web, organizer: opts.organizer });
+  await app.register(adminPages, { db: opts.db, web, organizer: opts.organizer, baselines: opts.baselines });
+  await app.register(baselinePages, { db: opts.db, web, baselines: opts.baselines });
   await app.register(competitionSetupPage, { db: opts.db, web });
 }
