@@ -35,7 +35,8 @@ const adminBaselineRoutes: FastifyPluginCallbackTypebox<{
     {
       onRequest: app.requireOrganizer,
       schema: {
-        summary: "Create a baseline (201), or find the one of that name (200); its institution is updated if given",
+        summary:
+          "Create a baseline (201), or find the one of that name (200); its institution is updated if given",
         description:
           "A baseline is shown as the team of its entries on the leaderboard (e.g. `Stanford Baseline`). Nobody signs in as it; its entries count against no quota, are ranked like any entry, but never lead for the tie marks. A participating team's name is refused (409).",
         body: BaselineInputSchema,
@@ -69,7 +70,10 @@ const adminBaselineRoutes: FastifyPluginCallbackTypebox<{
         receiveUpload(request, target),
       );
       const statusUrl = submissionUrl(accepted.id, app.prefix);
-      return reply.status(202).header("location", statusUrl).send({ ...accepted, statusUrl });
+      return reply
+        .status(202)
+        .header("location", statusUrl)
+        .send({ ...accepted, statusUrl });
     },
   );
   done();

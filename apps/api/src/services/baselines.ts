@@ -54,9 +54,14 @@ export function createBaselineService({ db, competitionId, intake }: BaselineSer
         });
       }
       const institution =
-        input.institution === undefined ? undefined : displayText("institution", input.institution, true) || null;
+        input.institution === undefined
+          ? undefined
+          : displayText("institution", input.institution, true) || null;
       try {
-        return await ensureBaselineTeam(db, by, { name, ...(institution !== undefined ? { institution } : {}) });
+        return await ensureBaselineTeam(db, by, {
+          name,
+          ...(institution !== undefined ? { institution } : {}),
+        });
       } catch (err) {
         if (err instanceof BaselineNameTakenError) throw new Errors.TeamNameTaken(err.message);
         throw err;
