@@ -43,7 +43,12 @@ export async function ensureBaselineTeam(
     const found = await db.team.findUnique({ where, select: { ...SELECT, baseline: true } });
     if (found) {
       if (!found.baseline) throw new BaselineNameTakenError(input.name);
-      const { baseline: _baseline, ...team } = found;
+      const team: BaselineTeam = {
+        id: found.id,
+        name: found.name,
+        institution: found.institution,
+        createdAt: found.createdAt,
+      };
       if (input.institution === undefined || input.institution === team.institution) {
         return { team, created: false };
       }

@@ -1,5 +1,4 @@
 import type { FastifyPluginCallbackTypebox } from "@fastify/type-provider-typebox";
-import { Type } from "typebox";
 import {
   AcceptedSchema,
   BaselineInputSchema,
