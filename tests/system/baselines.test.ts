@@ -93,9 +93,25 @@ describe("baselines", () => {
     });
     expect(taken.status).toBe(409);
     expect(await taken.json()).toMatchObject({ code: "HOLDOUT_ERR_TEAM_NAME_TAKEN" });
-    expect(
-      await stack.db.team.count({ where: { competitionId: stack.competition.id, baseline: true } }),
-    ).toBe(0);
+    // Bad input names its field; an unknown baseline is a 404 before a byte is kept.
+    const blank = await api("/api/v1/admin/baselines", organizer.token, {
+      method: "POST",
+      body: { name: "   " },
+    });
+    expect(blank.status).toBe(400);
+    expect(await blank.json()).toMatchObject({
+      code: "HOLDOUT_ERR_INVALID_FIELD",
+      errors: [{ field: "name", message: "must not be blank" }],
+    });
+    const nowhere = await uploadTo(
+      `/api/v1/admin/baselines/${randomUUID()}/submissions`,
+      organizer.token,
+      BASELINE_TARBALL,
+    );
+    expect(nowhere.status).toBe(404);
+    const where = { competitionId: stack.competition.id };
+    expect(await stack.db.team.count({ where: { ...where, baseline: true } })).toBe(0);
+    expect(await stack.db.submission.count({ where })).toBe(0);
   });
 
   it(
