@@ -254,6 +254,17 @@ describe("baselines", () => {
       await api(`/api/v1/submissions/${ids.baseline}`, organizer.token)
     ).json()) as Record<string, unknown>;
     expect(whole).toHaveProperty("upload");
+    // The command's refusals name what to give, before anything is sent.
+    const env = { HOLDOUT_SERVER: stack.url, HOLDOUT_TOKEN: organizer.token };
+    const noFile = await holdout(["baseline", "submit", "--name", name], env);
+    expect(noFile.code).toBe(2);
+    expect(noFile.stderr).toContain("give exactly one of --image FILE, --bundle FILE");
+    const missing = await holdout(["baseline", "submit", "--name", name, "--image", "/nonexistent.tar"], env);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("--image /nonexistent.tar: no such file");
+    const listed = await holdout(["baseline", "list"], env);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout).toContain(`${name} · Stanford University  (2 entries)`);
     // Nobody signs in as a baseline: no token can be issued for it.
     const token = await holdout(["team", "token", "--name", name, "--competition", stack.competition.slug], {
       DATABASE_URL: TEST_DATABASE_URL,
