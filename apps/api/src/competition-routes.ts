@@ -3,6 +3,7 @@ import type { Eta } from "eta";
 import accountRoutes from "./routes/accounts.ts";
 import competitionAdminRoutes from "./routes/admin-competition.ts";
 import competitionPageRoutes from "./routes/competition-page.ts";
+import adminBaselineRoutes from "./routes/admin-baselines.ts";
 import adminRoutes from "./routes/admin.ts";
 import finalsRoutes from "./routes/finals.ts";
 import leaderboardRoutes, { leaderboardCsvRoutes } from "./routes/leaderboard.ts";
@@ -12,6 +13,7 @@ import submissionRoutes from "./routes/submissions.ts";
 import uploadRoutes from "./routes/uploads.ts";
 import type { AppDeps } from "./app.ts";
 import { competitionPageSource } from "./services/competition-page.ts";
+import { createBaselineService } from "./services/baselines.ts";
 import { EventHub } from "./services/events-hub.ts";
 import { createIntake } from "./services/intake.ts";
 import { createNotificationService } from "./services/notifications.ts";
@@ -115,6 +117,8 @@ export async function registerCompetition(
     }),
   });
   await app.register(adminRoutes, { ...API, db: deps.db, competitionId: competition.id, organizer });
+  const baselines = createBaselineService({ db: deps.db, competitionId: competition.id, intake });
+  await app.register(adminBaselineRoutes, { ...API, competitionId: competition.id, baselines });
   await app.register(competitionAdminRoutes, {
     ...API,
     db: deps.db,
@@ -139,6 +143,7 @@ export async function registerCompetition(
     competition,
     board,
     organizer,
+    baselines,
     session: {
       ttlMs: deps.session?.ttlMs ?? DEFAULT_SESSION_TTL_MS,
       cookie: { secure: deps.session?.cookieSecure ?? true },

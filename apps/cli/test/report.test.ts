@@ -9,6 +9,7 @@ function failed(category: string, failedPhase: "smoke" | "hidden" | null): Submi
   return {
     id: ID,
     team: "Team",
+    baseline: false,
     model: "Model",
     description: null,
     link: null,

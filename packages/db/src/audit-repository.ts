@@ -15,6 +15,9 @@ export const AUDIT_ACTIONS = [
   "submission.rescore",
   "team.approve",
   "team.unapprove",
+  "baseline.create",
+  "baseline.update",
+  "baseline.submit",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -1,6 +1,7 @@
 export { createDb, type Db } from "./client.ts";
 export * from "./competition-repository.ts";
 export * from "./team-repository.ts";
+export * from "./baseline-repository.ts";
 export * from "./account-repository.ts";
 export * from "./quota-repository.ts";
 export * from "./submission-repository.ts";

@@ -45,6 +45,8 @@ export interface ListedEntry {
   createdAt: string;
   teamName: string;
   institution: string | null;
+  /** An organizer's baseline entry: ranked like any, never the leader for tie marks. */
+  baseline: boolean;
   /** Whole-set rows: [task, auc, aucLo, aucHi, radsBelowCurve]; part rows: the stored task objects. */
   tasks: unknown;
 }
@@ -72,7 +74,7 @@ export async function listBoardEntries(db: Db, competition: BoardOf): Promise<Li
     FROM (
       SELECT s.id, s."modelName", s.link, s.ensemble, s."meanAuc", s."meanAucLo", s."meanAucHi",
              s."meanRadsBelowCurve", s.score, s."tiedWithLeader", s."createdAt",
-             t.name AS "teamName", t.institution,
+             t.name AS "teamName", t.institution, t.baseline,
              coalesce((SELECT json_agg(json_build_array(r.task, r.auc, r."aucLo", r."aucHi", r."radsBelowCurve"))
                        FROM "TaskResult" r WHERE r."submissionId" = s.id), '[]'::json) AS tasks
       FROM "Submission" s JOIN "Team" t ON t.id = s."teamId"
@@ -97,7 +99,7 @@ export async function listPartBoardEntries(
     FROM (
       SELECT s.id, s."modelName", s.link, s.ensemble, p."meanAuc", p."meanAucLo", p."meanAucHi",
              p."meanRadsBelowCurve", p.score, p."tiedWithLeader", s."createdAt",
-             t.name AS "teamName", t.institution, p.tasks
+             t.name AS "teamName", t.institution, t.baseline, p.tasks
       FROM "Submission" s JOIN "Team" t ON t.id = s."teamId"
       JOIN "SubmissionPartScore" p ON p."submissionId" = s.id AND p.part = ${part}::"ScorePart"
       JOIN "Phase" ph ON ph.id = s."phaseId" AND ph.ranked

@@ -81,10 +81,11 @@ async function competitionOf(tx: Tx, teamId: string) {
   const team = await tx.team.findUniqueOrThrow({
     where: { id: teamId },
     select: {
+      baseline: true,
       competition: { select: { id: true, state: true, quotaPerDay: true, quotaTotal: true } },
     },
   });
-  return team.competition;
+  return { ...team.competition, baseline: team.baseline };
 }
 
 /** A phase's own quota, else the competition's. */
@@ -126,8 +127,8 @@ export type Reservation =
  * Takes a quota slot in the open phase for an upload about to stream, or says when the next one
  * opens. The team's row is locked (SELECT … FOR UPDATE) for the count and the insert, so
  * concurrent uploads of one team are serialized: with n slots left, exactly n of any number of
- * parallel requests get one. CompetitionClosedError once closed; NoOpenPhaseError (naming the next
- * phase) between phases.
+ * parallel requests get one. A baseline team always gets one (it has no quota). CompetitionClosedError
+ * once closed; NoOpenPhaseError (naming the next phase) between phases.
  */
 export async function reserveQuotaSlot(
   db: Db,
@@ -142,7 +143,8 @@ export async function reserveQuotaSlot(
       if (competition.state === "closed") throw new CompetitionClosedError();
       const phase = await requireOpenPhase(tx, competition.id, now);
       const status = await usage(tx, input.teamId, policyOf(competition, phase), now);
-      if (status.remaining <= 0) return { ok: false as const, status };
+      // A baseline (an organizer's entrant) has no quota: its slot only names the upload and its phase.
+      if (status.remaining <= 0 && !competition.baseline) return { ok: false as const, status };
       await tx.quotaReservation.create({
         data: {
           id: input.reservationId,

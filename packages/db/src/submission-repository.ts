@@ -92,7 +92,7 @@ export async function findSubmission(db: Db, id: string) {
     include: {
       results: { orderBy: { task: "asc" } },
       parts: true,
-      team: { select: { id: true, name: true, institution: true } },
+      team: { select: { id: true, name: true, institution: true, baseline: true } },
       phase: { select: { ranked: true } },
     },
   });
@@ -168,7 +168,7 @@ export async function listCompetitionSubmissions(db: Db, competitionId: string) 
     include: {
       results: true,
       parts: true,
-      team: { select: { id: true, name: true, institution: true } },
+      team: { select: { id: true, name: true, institution: true, baseline: true } },
       phase: { select: { ranked: true } },
     },
   });
@@ -180,7 +180,7 @@ export async function listRecentSubmissions(db: Db, competitionId: string, limit
     where: { competitionId },
     orderBy: { createdAt: "desc" },
     take: limit,
-    include: { results: true, parts: true, team: { select: { name: true } } },
+    include: { results: true, parts: true, team: { select: { name: true, baseline: true } } },
   });
 }
 

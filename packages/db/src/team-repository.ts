@@ -43,16 +43,31 @@ export async function createTeamWithToken(
   }
 }
 
-/** Issues an additional token for a team found by name, or null if there is no such team. */
+/** A token asked for a baseline: nobody signs in as one, organizers submit its entries. */
+export class BaselineTokenError extends Error {
+  constructor(name: string) {
+    super(
+      `"${name}" is a baseline: nobody signs in as a baseline, organizers submit its entries (holdout baseline submit)`,
+    );
+    this.name = "BaselineTokenError";
+  }
+}
+
+/**
+ * Issues an additional token for a team found by name, or null if there is no such team; a
+ * baseline's is a BaselineTokenError (its private detail is the organizers' alone).
+ */
 export async function issueTeamToken(
   db: Db,
   input: { competitionSlug: string; teamName: string; label?: string },
 ): Promise<{ team: { id: string; name: string }; token: string } | null> {
-  const team = await db.team.findFirst({
+  const found = await db.team.findFirst({
     where: { name: input.teamName, competition: { slug: input.competitionSlug } },
-    select: { id: true, name: true },
+    select: { id: true, name: true, baseline: true },
   });
-  if (!team) return null;
+  if (!found) return null;
+  if (found.baseline) throw new BaselineTokenError(found.name);
+  const team = { id: found.id, name: found.name };
   const token = generateToken();
   await db.apiToken.create({
     data: {
@@ -89,6 +104,7 @@ export async function listTeams(db: Db, competitionId: string) {
       institution: true,
       contactEmail: true,
       approved: true,
+      baseline: true,
       createdAt: true,
     },
   });

@@ -30,9 +30,13 @@ export type DecideTies = (
 
 type Tx = Prisma.TransactionClient;
 
+// Baselines are ranked on the boards but left out here: never the leader, never compared with it,
+// so their mark is null (cleared below like an entry no longer listed).
+const NOT_BASELINE = { team: { baseline: false } } satisfies Prisma.SubmissionWhereInput;
+
 async function markFullBoard(tx: Tx, competitionId: string, aucFloor: number, decide: DecideTies) {
   const rows = await tx.submission.findMany({
-    where: listedWhere(competitionId, aucFloor),
+    where: { ...listedWhere(competitionId, aucFloor), ...NOT_BASELINE },
     orderBy: LEADERBOARD_ORDER,
     select: {
       id: true,
@@ -56,7 +60,7 @@ async function markFullBoard(tx: Tx, competitionId: string, aucFloor: number, de
     await tx.submission.update({ where: { id: r.id }, data: { tiedWithLeader: mark } });
     changed++;
   }
-  // Entries no longer listed (hidden, disqualified) lose their mark.
+  // Entries no longer listed (hidden, disqualified) and baselines lose their mark.
   const cleared = await tx.submission.updateMany({
     where: { competitionId, tiedWithLeader: { not: null }, id: { notIn: rows.map((r) => r.id) } },
     data: { tiedWithLeader: null },
@@ -78,6 +82,7 @@ async function markPartBoard(
     meanAuc: { gte: aucFloor },
     submission: {
       ...listedWhere(competitionId, -Infinity),
+      ...NOT_BASELINE,
       ...(part === "private" ? { selectedFinal: true } : {}),
     },
   };
@@ -124,8 +129,9 @@ async function markPartBoard(
 /**
  * Recomputes the "tied with the leader" marks of each board the competition shows, serialized per
  * competition by an advisory lock held for the whole read-compute-write (two workers finishing at
- * once cannot interleave their marks). `decide` receives a board's listed entries, best first
- * (score, then earliest), and returns the mark of each; every other submission gets null (no mark).
+ * once cannot interleave their marks). `decide` receives a board's listed entries but baselines,
+ * best first (score, then earliest), and returns the mark of each; every other submission (a
+ * baseline's included) gets null (no mark).
  * Returns the number of entries listed on the boards and of marks that changed.
  */
 export async function updateLeaderTies(

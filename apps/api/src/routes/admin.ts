@@ -60,6 +60,9 @@ const TeamSchema = Type.Object({
   institution: Type.Union([Type.String(), Type.Null()]),
   email: Type.Union([Type.String(), Type.Null()]),
   approved: Type.Boolean(),
+  baseline: Type.Boolean({
+    description: "an organizer's baseline (see /admin/baselines), not a participant",
+  }),
   createdAt: Type.String(),
 });
 

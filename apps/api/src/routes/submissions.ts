@@ -131,7 +131,7 @@ const submissionRoutes: FastifyPluginCallbackTypebox<SubmissionRoutesOptions> = 
       return {
         submissions: rows.map((r) =>
           ownerView(
-            { ...r, team: { id: team.id, name: team.name, institution: null } },
+            { ...r, team: { id: team.id, name: team.name, institution: null, baseline: false } },
             { release, organizer: false, apiBase: app.prefix },
           ),
         ),

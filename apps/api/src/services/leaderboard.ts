@@ -69,6 +69,7 @@ function rankedEntries(rows: ListedEntry[], release: Release): RankedLeaderboard
       date: new Date(r.createdAt).toISOString(),
       team: r.teamName,
       institution: r.institution,
+      baseline: r.baseline,
       model: r.modelName,
       link: r.link,
       ensemble: r.ensemble,

@@ -67,6 +67,7 @@ export function ownerView(s: SubmissionRow, ctx: ViewContext): SubmissionView {
   return {
     id: s.id,
     team: s.team.name,
+    baseline: s.team.baseline,
     model: s.modelName,
     description: s.description,
     link: s.link,
@@ -120,6 +121,7 @@ export function publicView(s: SubmissionRow, release: Release): PublicSubmission
   return {
     id: s.id,
     team: s.team.name,
+    baseline: s.team.baseline,
     model: s.modelName,
     link: s.link,
     ensemble: s.ensemble,

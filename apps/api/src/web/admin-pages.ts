@@ -11,6 +11,7 @@ import {
 import { Errors } from "../errors.ts";
 import { organizerActor } from "../plugins/auth.ts";
 import { UUID } from "../schemas/common.ts";
+import type { BaselineService } from "../services/baselines.ts";
 import { auditEventView, disqualificationReason, type OrganizerService } from "../services/organizer.ts";
 import { formatAuc, listedOnBoard, releaseOf, shownScores } from "../services/release.ts";
 import { formatDate, formatDateTime, formatDuration, STATE_LABELS } from "./format.ts";
@@ -74,11 +75,12 @@ const SUBMISSIONS_SHOWN = 200;
  * Organizer pages: queue and workers, re-score, hide, disqualify, teams, competition settings,
  * closing, and the audit log of all of these.
  */
-const adminPages: FastifyPluginCallback<{ db: Db; web: WebContext; organizer: OrganizerService }> = (
-  app,
-  { db, web, organizer },
-  done,
-) => {
+const adminPages: FastifyPluginCallback<{
+  db: Db;
+  web: WebContext;
+  organizer: OrganizerService;
+  baselines: Pick<BaselineService, "list">;
+}> = (app, { db, web, organizer, baselines }, done) => {
   const competitionId = web.competition.id;
 
   /** Organizers only; anonymous visitors are sent to sign in, teams are refused. */
@@ -95,13 +97,14 @@ const adminPages: FastifyPluginCallback<{ db: Db; web: WebContext; organizer: Or
     status = 200,
   ) {
     const now = new Date();
-    const [settings, queue, workers, teams, submissions, audit] = await Promise.all([
+    const [settings, queue, workers, teams, submissions, audit, baselineTeams] = await Promise.all([
       getCompetitionSettings(db, competitionId),
       organizer.queue(),
       organizer.workers(now),
       listTeams(db, competitionId),
       listRecentSubmissions(db, competitionId, SUBMISSIONS_SHOWN),
       listAudit(db, competitionId, { limit: AUDIT_SHOWN }),
+      baselines.list(),
     ]);
     const release = releaseOf(settings);
     const age = (d: Date | null) => (d ? `${formatDuration(now.getTime() - d.getTime())} ago` : "–");
@@ -153,10 +156,12 @@ const adminPages: FastifyPluginCallback<{ db: Db; web: WebContext; organizer: Or
           startedAt: formatDateTime(w.startedAt),
           lastSeen: age(w.lastSeenAt),
         })),
-        teams: teams.map((t) => ({ ...t, createdAt: formatDate(t.createdAt) })),
+        teams: teams.filter((t) => !t.baseline).map((t) => ({ ...t, createdAt: formatDate(t.createdAt) })),
+        baselines: baselineTeams.map((t) => ({ ...t, createdAt: formatDate(t.createdAt) })),
         submissions: submissions.map((s) => ({
           id: s.id,
           team: s.team.name,
+          baseline: s.team.baseline,
           model: s.modelName,
           state: s.state,
           stateLabel: STATE_LABELS[s.state],

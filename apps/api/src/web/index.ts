@@ -9,10 +9,12 @@ import type { CookieSettings } from "../plugins/auth.ts";
 import type { CompetitionInfo, LeaderboardSource } from "../services/leaderboard.ts";
 import accountPages from "./account-pages.ts";
 import adminPages from "./admin-pages.ts";
+import baselinePages from "./baseline-pages.ts";
 import competitionPage from "./competition-page.ts";
 import competitionSetupPage from "./competition-setup-page.ts";
 import { apiDocs } from "./api-docs.ts";
 import leaderboardPage from "./leaderboard-page.ts";
+import type { BaselineService } from "../services/baselines.ts";
 import type { CompetitionPageSource } from "../services/competition-page.ts";
 import type { OrganizerService } from "../services/organizer.ts";
 import { prefersHtml, renderPage, type WebContext } from "./render.ts";
@@ -29,6 +31,7 @@ export interface WebOptions {
   board: LeaderboardSource;
   session: { ttlMs: number; cookie: CookieSettings };
   organizer: OrganizerService;
+  baselines: BaselineService;
   maxLiveTokens: number;
   page: CompetitionPageSource;
   notifications: NotificationService;
@@ -108,7 +111,8 @@ export async function webPages(app: FastifyInstance, opts: WebOptions) {
     maxLiveTokens: opts.maxLiveTokens,
     notifications: opts.notifications,
   });
-  await app.register(adminPages, { db: opts.db, web, organizer: opts.organizer });
+  await app.register(adminPages, { db: opts.db, web, organizer: opts.organizer, baselines: opts.baselines });
+  await app.register(baselinePages, { db: opts.db, web, baselines: opts.baselines });
   await app.register(competitionSetupPage, { db: opts.db, web });
   await app.register(competitionPage, { db: opts.db, web, page: opts.page });
 }

@@ -48,6 +48,8 @@ export interface LeaderboardRowView {
   kind: "ensemble" | "single model";
   team: string;
   institution: string | null;
+  /** An organizer's baseline: marked, ranked, never the leader. */
+  baseline: boolean;
   link: string | null;
   auc: Cell;
   rads: string;
@@ -72,6 +74,7 @@ export interface LeaderboardPageView {
   total: number;
   query: LeaderboardQuery;
   anyTied: boolean;
+  anyBaseline: boolean;
   toggleTasksHref: string;
   /** Whether the board has the "Num Rads Below Curve" column (CheXpert's readers). */
   rads: boolean;
@@ -160,7 +163,8 @@ export function leaderboardPageView(
       return x < y ? -sign : x > y ? sign : 0;
     });
   }
-  const leader = entries[0]?.submissionId;
+  // The leader the tie marks compare with: the best entry that is not a baseline.
+  const leader = entries.find((e) => !e.baseline)?.submissionId;
   const rows = shown.map((e): LeaderboardRowView => ({
     id: e.submissionId,
     rank: e.rank,
@@ -170,6 +174,7 @@ export function leaderboardPageView(
     kind: e.ensemble ? "ensemble" : "single model",
     team: e.team,
     institution: e.institution,
+    baseline: e.baseline,
     link: safeHref(e.link),
     auc: { text: e.display.auc, best: e.meanAuc === bestAuc, ci: e.display.auc95 },
     rads: e.display.rads,
@@ -192,6 +197,7 @@ export function leaderboardPageView(
     total: entries.length,
     query,
     anyTied: rows.some((r) => r.tied),
+    anyBaseline: rows.some((r) => r.baseline),
     columns: [
       column(query, "rank", "Rank", true),
       column(query, "date", "Date", false),

@@ -192,7 +192,8 @@ const submissionPages: FastifyPluginCallback<SubmissionPagesOptions> = (
     const { entries } = await board.get();
     const entry = entries.find((e) => e.submissionId === s.id);
     if (!entry || entry.tiedWithLeader !== true) return null;
-    return entries[0]?.submissionId === s.id ? "leader" : "tied";
+    // A baseline is never the leader (nor marked): the leader is the best entry that is not one.
+    return entries.find((e) => !e.baseline)?.submissionId === s.id ? "leader" : "tied";
   }
 
   app.get<{ Params: { id: string } }>(
@@ -215,6 +216,7 @@ const submissionPages: FastifyPluginCallback<SubmissionPagesOptions> = (
           model: s.modelName,
           team: s.team.name,
           institution: s.team.institution,
+          baseline: s.team.baseline,
           link: safeHref(s.link),
           ensemble: s.ensemble,
           state: s.state,

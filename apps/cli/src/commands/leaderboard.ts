@@ -31,7 +31,7 @@ export function leaderboardCommand(): Command {
           board.entries.map((e) => [
             String(e.rank),
             e.date.slice(0, 10),
-            printableLine(e.team),
+            `${printableLine(e.team)}${e.baseline ? " [baseline]" : ""}`,
             `${printableLine(e.model)}${e.ensemble ? " (ensemble)" : ""}`,
             e.display.auc,
             e.display.rads,

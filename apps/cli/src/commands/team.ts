@@ -1,5 +1,11 @@
 import { Command } from "commander";
-import { createTeamWithToken, ensureCompetition, issueTeamToken, TeamNameTakenError } from "@holdout/db";
+import {
+  BaselineTokenError,
+  createTeamWithToken,
+  ensureCompetition,
+  issueTeamToken,
+  TeamNameTakenError,
+} from "@holdout/db";
 import { UsageError, withOrganizerDb } from "../organizer-db.ts";
 
 export function teamCommand(): Command {
@@ -44,15 +50,18 @@ export function teamCommand(): Command {
     .option("--competition <slug>", "competition slug (default: $HOLDOUT_COMPETITION or chexpert)")
     .option("--json", "print {team, token} as JSON")
     .action(async (opts: { name: string; competition?: string; json?: boolean }) => {
-      await withOrganizerDb(async (db, config) => {
-        const issued = await issueTeamToken(db, {
-          competitionSlug: opts.competition ?? config.HOLDOUT_COMPETITION,
-          teamName: opts.name.trim(),
-        });
-        if (!issued) throw new UsageError(`no team named "${opts.name}" in that competition`);
-        if (opts.json) console.log(JSON.stringify(issued));
-        else console.log(`new API token for "${issued.team.name}" (shown only once): ${issued.token}`);
-      });
+      await withOrganizerDb(
+        async (db, config) => {
+          const issued = await issueTeamToken(db, {
+            competitionSlug: opts.competition ?? config.HOLDOUT_COMPETITION,
+            teamName: opts.name.trim(),
+          });
+          if (!issued) throw new UsageError(`no team named "${opts.name}" in that competition`);
+          if (opts.json) console.log(JSON.stringify(issued));
+          else console.log(`new API token for "${issued.team.name}" (shown only once): ${issued.token}`);
+        },
+        [BaselineTokenError],
+      );
     });
   return team;
 }

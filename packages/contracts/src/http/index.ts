@@ -10,3 +10,4 @@ export * from "./cli.ts";
 export * from "./competitions.ts";
 export * from "./competition-page.ts";
 export * from "./notifications.ts";
+export * from "./baselines.ts";

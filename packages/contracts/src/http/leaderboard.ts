@@ -25,12 +25,16 @@ export const LeaderboardSchema = Type.Object({
 });
 
 // The original board plus the uncertainty the scorer measures: the 95% bootstrap interval of each
-// AUC and whether the entry is statistically tied with the leader. Additive only: clients of the
+// AUC and whether the entry is statistically tied with the leader; and whether it is a baseline. Additive only: clients of the
 // original fields see them unchanged. Every figure is at the released precision.
 export const LeaderboardTaskSchema = ScoredTaskSchema;
 
 export const RankedEntrySchema = Type.Object({
   ...LeaderboardEntrySchema.properties,
+  baseline: Type.Boolean({
+    description:
+      "an organizer's baseline (such as the official board's \"Stanford Baseline\"): ranked like any entry, but never the leader that `tiedWithLeader` compares with, and never marked itself",
+  }),
   meanAuc95: Interval,
   tiedWithLeader: Type.Union([Type.Boolean(), Type.Null()], {
     description:

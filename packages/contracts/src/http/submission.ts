@@ -12,6 +12,9 @@ import {
 export const SubmissionSchema = Type.Object({
   id: Type.String(),
   team: Type.String(),
+  baseline: Type.Boolean({
+    description: "an organizer's baseline entry: ranked like any entry, never the leader for tie marks",
+  }),
   model: Type.String(),
   description: Type.Union([Type.String(), Type.Null()]),
   link: Type.Union([Type.String(), Type.Null()]),
@@ -94,6 +97,9 @@ export type SubmissionDetail = Static<typeof SubmissionDetailSchema>;
 export const PublicSubmissionSchema = Type.Object({
   id: Type.String(),
   team: Type.String(),
+  baseline: Type.Boolean({
+    description: "an organizer's baseline entry: ranked like any entry, never the leader for tie marks",
+  }),
   model: Type.String(),
   link: Type.Union([Type.String(), Type.Null()]),
   ensemble: Type.Boolean(),
