@@ -103,6 +103,13 @@ export const ApiConfigSchema = z.object({
   HOLDOUT_EVENT_STREAMS_PER_IP: positiveInt(20),
   /** A quota slot held by an upload in progress is given back after this long (a dead API process). */
   HOLDOUT_UPLOAD_RESERVATION_HOURS: positiveInt(6),
+  /** Layered uploads: a layer no upload sent, claimed or used for this many days leaves the store. */
+  HOLDOUT_LAYER_RETENTION_DAYS: positiveInt(30),
+  /**
+   * Layered uploads: the uncompressed bytes one team's stored layers may take; past it, the team's
+   * least recently used layers are removed to make room for a new one.
+   */
+  HOLDOUT_LAYER_STORE_BYTES_PER_TEAM: positiveInt(32 * 1024 ** 3),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 

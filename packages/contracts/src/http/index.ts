@@ -8,3 +8,4 @@ export * from "./submission.ts";
 export * from "./leaderboard.ts";
 export * from "./cli.ts";
 export * from "./competitions.ts";
+export * from "./layers.ts";
