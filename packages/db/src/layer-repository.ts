@@ -77,7 +77,11 @@ export async function forgetLayers(
 }
 
 /** Of the `digests` on disk under a team, those with a record (the others are orphans). */
-export async function recordedLayers(db: Db, teamId: string, digests: readonly string[]): Promise<Set<string>> {
+export async function recordedLayers(
+  db: Db,
+  teamId: string,
+  digests: readonly string[],
+): Promise<Set<string>> {
   if (digests.length === 0) return new Set();
   const rows = await db.teamLayer.findMany({
     where: { teamId, digest: { in: [...digests] } },

@@ -75,10 +75,12 @@ export async function assembleImage(
   const out = path.join(partialDir, `${id}.part`);
   try {
     for (const digest of distinct) {
-      const handle = await open(layerFile(dataDir, teamId, digest), "r").catch((err: NodeJS.ErrnoException) => {
-        if (err.code === "ENOENT") throw unknownLayers([digest]);
-        throw err;
-      });
+      const handle = await open(layerFile(dataDir, teamId, digest), "r").catch(
+        (err: NodeJS.ErrnoException) => {
+          if (err.code === "ENOENT") throw unknownLayers([digest]);
+          throw err;
+        },
+      );
       handles.set(digest, { handle, size: (await handle.stat()).size });
     }
     const total = [...handles.values()].reduce((sum, h) => sum + h.size + 2048, image.config.length + 8192);
@@ -99,7 +101,8 @@ export async function assembleImage(
 }
 
 function unknownLayers(digests: string[]) {
-  const shown = digests.slice(0, 5).join(", ") + (digests.length > 5 ? `, and ${digests.length - 5} more` : "");
+  const shown =
+    digests.slice(0, 5).join(", ") + (digests.length > 5 ? `, and ${digests.length - 5} more` : "");
   return new Errors.LayerUnknown(
     `your team's layer store holds no layer ${shown}: send it first (PUT /api/v1/layers/{digest}), or send the whole image`,
   );
@@ -116,9 +119,7 @@ function packArchive(image: LayeredImage, handles: Map<string, { handle: FileHan
       await entry(pack, { name: `${hex}/VERSION`, size: 3 }, Buffer.from("1.0"));
       await new Promise<void>((resolve, reject) => {
         const header = { name: `${hex}/layer.tar`, size, mode: 0o644 } as tar.Header;
-        const sink = pack.entry(header, (err) =>
-          err ? reject(err) : resolve(),
-        );
+        const sink = pack.entry(header, (err) => (err ? reject(err) : resolve()));
         // autoClose off: the handle is closed by assembleImage, once the archive is written.
         const source = handle.createReadStream({ start: 0, autoClose: false });
         source.once("error", reject);
