@@ -1,9 +1,10 @@
 import { execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { createWriteStream, openAsBlob } from "node:fs";
-import { mkdtemp, rm, stat } from "node:fs/promises";
+import { createReadStream, createWriteStream } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { promisify } from "node:util";
 import { createGzip } from "node:zlib";
@@ -165,10 +166,16 @@ async function collect(entry: AsyncIterable<unknown>): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/** Writes a layer gzip-compressed to the spool while hashing its plain bytes (its diff ID). */
-async function spoolLayer(entry: AsyncIterable<unknown>, dir: string): Promise<{ file: string; digest: string }> {
+/**
+ * Writes a layer to the spool as it is (the page cache, mostly) while hashing it: its diff ID. Only
+ * a layer the server lacks is then compressed, as it is sent; one it holds costs a hash.
+ */
+async function spoolLayer(
+  entry: AsyncIterable<unknown>,
+  dir: string,
+): Promise<{ file: string; digest: string }> {
   const hash = createHash("sha256");
-  const file = path.join(dir, `layer-${Date.now()}-${Math.random().toString(16).slice(2)}.tar.gz`);
+  const file = path.join(dir, `layer-${Date.now()}-${Math.random().toString(16).slice(2)}.tar`);
   await pipeline(
     entry,
     async function* (source: AsyncIterable<Buffer>) {
@@ -177,20 +184,21 @@ async function spoolLayer(entry: AsyncIterable<unknown>, dir: string): Promise<{
         yield chunk;
       }
     } as (source: AsyncIterable<unknown>) => AsyncIterable<Buffer>,
-    createGzip({ level: 6 }),
     createWriteStream(file),
   );
   return { file, digest: `sha256:${hash.digest("hex")}` };
 }
 
+/** Sends a spooled layer, gzip-compressed on the fly; tried again from the file if the connection breaks. */
 async function putLayer(remote: Remote, file: string, digest: string): Promise<LayerReceived> {
-  const size = (await stat(file)).size;
   for (let attempt = 1; ; attempt++) {
     try {
+      const gzip = createReadStream(file).pipe(createGzip({ level: 6 }));
       const res = await call(remote, "PUT", `/api/v1/layers/${digest}`, {
-        headers: { "content-type": "application/gzip", "content-length": String(size) },
-        body: await openAsBlob(file),
-      });
+        headers: { "content-type": "application/gzip" },
+        body: Readable.toWeb(gzip) as ReadableStream<Uint8Array>,
+        duplex: "half",
+      } as RequestInit);
       return (await res.json()) as LayerReceived;
     } catch (err) {
       // A refusal (4xx) is final; a broken connection or a 5xx is tried again.
