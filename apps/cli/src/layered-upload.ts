@@ -198,7 +198,7 @@ async function putLayer(remote: Remote, file: string, digest: string): Promise<L
         headers: { "content-type": "application/gzip" },
         body: Readable.toWeb(gzip) as ReadableStream<Uint8Array>,
         duplex: "half",
-      } as RequestInit);
+      });
       return (await res.json()) as LayerReceived;
     } catch (err) {
       // A refusal (4xx) is final; a broken connection or a 5xx is tried again.
