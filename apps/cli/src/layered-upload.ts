@@ -10,7 +10,7 @@ import { promisify } from "node:util";
 import { createGzip } from "node:zlib";
 import tar from "tar-stream";
 import type { LayerReceived, LayersHeld } from "@holdout/contracts/http";
-import { authHeaders, noteServerVersion, problemOf, type Remote } from "./api-client.ts";
+import { ApiError, authHeaders, noteServerVersion, problemOf, type Remote } from "./api-client.ts";
 import { UsageError } from "./usage-error.ts";
 
 // `holdout submit --image` sends only what the server lacks (docs/participant-guide.md, "Sending
@@ -73,13 +73,33 @@ async function call(remote: Remote, method: string, url: string, init: RequestIn
   return res;
 }
 
-/** Sends `image` as a layered upload; `log` gets one line per layer. */
+/**
+ * Sends `image` as a layered upload; `log` gets one line per layer. A layer the server removed
+ * between the query and the submission (its retention or the team's cap) refuses the submission,
+ * uncharged: the whole exchange is then run once more, which sends that layer again.
+ */
 export async function sendLayered(
   remote: Remote,
   image: string,
   fields: LayeredFields,
   log: (line: string) => void,
   dockerBin = "docker",
+): Promise<LayeredOutcome> {
+  try {
+    return await sendLayersOnce(remote, image, fields, log, dockerBin);
+  } catch (err) {
+    if (!(err instanceof ApiError) || err.code !== "HOLDOUT_ERR_LAYER_UNKNOWN") throw err;
+    log("the server no longer holds a layer it had; sending again what it lacks");
+    return sendLayersOnce(remote, image, fields, log, dockerBin);
+  }
+}
+
+async function sendLayersOnce(
+  remote: Remote,
+  image: string,
+  fields: LayeredFields,
+  log: (line: string) => void,
+  dockerBin: string,
 ): Promise<LayeredOutcome> {
   const { imageId, layers } = await imageLayers(image, dockerBin);
   const wanted = new Set(layers);

@@ -68,11 +68,16 @@ export async function forgetLayers(
 ): Promise<string[]> {
   if (digests.length === 0) return [];
   // One statement: a layer claimed again between a read and a delete must not be reported gone.
-  const cutoff = unusedSince ?? new Date(8.64e15);
-  const rows = await db.$queryRaw<{ digest: string }[]>`
-    DELETE FROM "TeamLayer"
-    WHERE "teamId" = ${teamId}::uuid AND digest = ANY(${[...digests]}::text[]) AND "lastUsedAt" < ${cutoff}
-    RETURNING digest`;
+  const list = [...digests];
+  const rows = unusedSince
+    ? await db.$queryRaw<{ digest: string }[]>`
+        DELETE FROM "TeamLayer"
+        WHERE "teamId" = ${teamId}::uuid AND digest = ANY(${list}::text[]) AND "lastUsedAt" < ${unusedSince}
+        RETURNING digest`
+    : await db.$queryRaw<{ digest: string }[]>`
+        DELETE FROM "TeamLayer"
+        WHERE "teamId" = ${teamId}::uuid AND digest = ANY(${list}::text[])
+        RETURNING digest`;
   return rows.map((r) => r.digest);
 }
 
