@@ -7,7 +7,7 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { promisify } from "node:util";
-import { createGzip } from "node:zlib";
+import { createGunzip, createGzip } from "node:zlib";
 import tar from "tar-stream";
 import type { LayerReceived, LayersHeld } from "@holdout/contracts/http";
 import { ApiError, authHeaders, noteServerVersion, problemOf, type Remote } from "./api-client.ts";
@@ -136,8 +136,10 @@ async function sendLayersOnce(
         entry.resume();
       } else if (blob === configHex || json === configHex) {
         config = await collect(entry);
-      } else if (blob && (have.has(`sha256:${blob}`) || !wanted.has(`sha256:${blob}`))) {
+      } else if (blob && have.has(`sha256:${blob}`)) {
         // Docker 25's layout names a layer by its digest: one the server holds is not even read.
+        // (A blob named otherwise is a manifest, an index, or a layer the containerd image store
+        // keeps compressed: spooled below, unpacked, and known by its diff ID.)
         entry.resume();
       } else if (blob || name.endsWith("/layer.tar")) {
         const spooled = await spoolLayer(entry, spool);
@@ -187,8 +189,9 @@ async function collect(entry: AsyncIterable<unknown>): Promise<Buffer> {
 }
 
 /**
- * Writes a layer to the spool as it is (the page cache, mostly) while hashing it: its diff ID. Only
- * a layer the server lacks is then compressed, as it is sent; one it holds costs a hash.
+ * Writes a layer to the spool uncompressed (a gzip blob, as the containerd image store saves them,
+ * is unpacked) while hashing it: its diff ID. Only a layer the server lacks is then compressed, as
+ * it is sent; one it holds costs a hash.
  */
 async function spoolLayer(
   entry: AsyncIterable<unknown>,
@@ -196,14 +199,23 @@ async function spoolLayer(
 ): Promise<{ file: string; digest: string }> {
   const hash = createHash("sha256");
   const file = path.join(dir, `layer-${Date.now()}-${Math.random().toString(16).slice(2)}.tar`);
+  const chunks = (entry as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  const first = await chunks.next();
+  const head = first.done ? Buffer.alloc(0) : first.value;
+  async function* all() {
+    yield head;
+    for (let next = await chunks.next(); !next.done; next = await chunks.next()) yield next.value;
+  }
+  const gzip = head[0] === 0x1f && head[1] === 0x8b;
+  const plain = gzip ? Readable.from(all()).pipe(createGunzip()) : all();
   await pipeline(
-    entry,
+    plain,
     async function* (source: AsyncIterable<Buffer>) {
       for await (const chunk of source) {
         hash.update(chunk);
         yield chunk;
       }
-    } as (source: AsyncIterable<unknown>) => AsyncIterable<Buffer>,
+    },
     createWriteStream(file),
   );
   return { file, digest: `sha256:${hash.digest("hex")}` };
