@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { mkdir, readdir, utimes, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sweepLayerStore } from "../../apps/api/src/services/layer-sweep.ts";
 import { tarBuffer } from "../support/images.ts";
@@ -86,6 +87,22 @@ describe("the layer store", () => {
     const put = await putLayer(stack.url, team.token, digestOf(big), big);
     expect(put.status).toBe(413);
     expect(put.body.code).toBe("HOLDOUT_ERR_UPLOAD_TOO_LARGE");
+    expect(await filesOf(team.id)).toEqual([]);
+  });
+
+  it("a gzip bomb sent as a layer stops early, and nothing is kept", async () => {
+    const team = await stack.createTeam();
+    // 256 MiB of zeros compress to about 256 KiB: far past the ratio the archive package allows.
+    const bomb = gzipSync(Buffer.alloc(256 * 1024 * 1024), { level: 9 });
+    const put = await fetch(`${stack.url}/api/v1/layers/${digestOf(Buffer.from("bomb"))}`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${team.token}`, "content-type": "application/gzip" },
+      body: bomb,
+    });
+    expect(put.status).toBe(400);
+    const problem = (await put.json()) as { code: string; detail: string };
+    expect(problem.code).toBe("HOLDOUT_ERR_LAYER_INVALID");
+    expect(problem.detail).toMatch(/likely gzip bomb \[compression_ratio\]/);
     expect(await filesOf(team.id)).toEqual([]);
   });
 
