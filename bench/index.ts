@@ -17,6 +17,7 @@ import { printTable, ROWS_FLAG, run, type Row } from "./lib.ts";
 // wrote is on the disk before the next one measures.
 const parts: [string, string][] = [
   ["upload", "upload.ts"],
+  ["layered upload", "layered-upload.ts"],
   ["ingest", "ingest.ts"],
   ["end to end", "end-to-end.ts"],
   ["fair share", "fair-share.ts"],

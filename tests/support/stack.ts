@@ -76,6 +76,8 @@ export interface StackOptions {
   trustProxy?: TrustProxy;
   maxLiveTokens?: number;
   eventStreams?: { perOwner: number; perAddress: number };
+  /** The layer store of layered uploads (default: 30 days' retention, 32 GiB per team). */
+  layerStore?: { retentionMs: number; maxTeamBytes: number };
   /** The competition's AUC floor (default 0.7, the official one). */
   aucFloor?: number;
   /** Webhooks may be registered on loopback (the API's HOLDOUT_WEBHOOK_ALLOW_PRIVATE). */
@@ -128,6 +130,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     ...(opts.maxLiveTokens !== undefined ? { maxLiveTokens: opts.maxLiveTokens } : {}),
     ...(opts.eventStreams ? { eventStreams: opts.eventStreams } : {}),
     ...(opts.webhookAllowPrivate ? { webhookAllowPrivate: true } : {}),
+    ...(opts.layerStore ? { layerStore: opts.layerStore } : {}),
   });
   const address = await app.listen({ host: "127.0.0.1", port: 0 });
   const ops = await startOpsServer({

@@ -117,4 +117,28 @@ describe("the CLI package the server serves", () => {
     expect(board.code, board.stderr).toBe(0);
     expect(JSON.parse(board.stdout)).toHaveProperty("entries");
   });
+
+  it("sends a local image's layers, then only what the server lacks", async () => {
+    const team = await stack.createTeam("Package Layers");
+    const env = { HOLDOUT_SERVER: stack.url, HOLDOUT_TOKEN: team.token };
+    const cli = path.join(dir, "node_modules/.bin/holdout");
+    const image = "holdout/example-constant:latest";
+    const first = await runScript(cli, ["submit", "--image", image, "--model", "Packaged layers"], env, {
+      cwd: dir,
+    });
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stderr).toMatch(/^0 of (\d+) layers already on the server/m);
+    const again = await runScript(
+      cli,
+      ["submit", "--image", image, "--model", "Packaged again", "--wait"],
+      env,
+      {
+        cwd: dir,
+      },
+    );
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/^(\d+) of \1 layers already on the server/m);
+    expect(again.stderr).toMatch(/: 0 of \d+ layers, the config and the manifest/);
+    expect(again.stdout).toMatch(/^\d\d:\d\d:\d\d {2}scored {2}/m);
+  });
 });

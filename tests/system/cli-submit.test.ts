@@ -10,7 +10,8 @@ import { holdout } from "../support/cli.ts";
 import { CONSTANT_PREDICTIONS, tinyShellModelTarball } from "../support/images.ts";
 import { startStack, type Stack } from "../support/stack.ts";
 
-// `holdout submit` end to end: the CLI streams `docker save` into a real API (resumable upload),
+// `holdout submit` end to end: the CLI sends an image's layers (or streams `docker save` whole, as a
+// resumable upload) into a real API,
 // a real worker runs the model in the sandbox, and the CLI follows it to its scores or its failure.
 
 const SUBMISSION = /submission ([0-9a-f-]{36}): (\w+)/;
@@ -27,14 +28,17 @@ describe("holdout submit / status / leaderboard", () => {
   });
   afterAll(() => stack?.close());
 
-  it("streams an image from docker save, shows progress, waits, and prints the scores (exit 0)", async () => {
+  it("sends an image's layers from docker save, waits, and prints the scores (exit 0)", async () => {
     const run = await holdout(
       ["submit", "--image", BASELINE_IMAGE, "--model", "CLI baseline", "--wait"],
       env,
     );
-    expect(run.stderr).toContain(`sending docker save ${BASELINE_IMAGE}`);
-    // The progress line: bytes, rate (pipes have no total: no ETA until the size is known).
-    expect(run.stderr).toMatch(/uploading [\d.]+ (KiB|MiB|GiB) .*\/s/);
+    expect(run.stderr).toContain(
+      `sending ${BASELINE_IMAGE} to ${stack.url}: only the layers it does not hold`,
+    );
+    // What travelled: the new layers (a new team holds none), gzipped, the config and the manifest.
+    expect(run.stderr).toMatch(/^0 of (\d+) layers already on the server/m);
+    expect(run.stderr).toMatch(/^sent [\d.]+ (KiB|MiB|GiB) \(\d+ bytes\): (\d+) of \2 layers/m);
     expect(run.code, run.stderr).toBe(0);
     const [, id] = SUBMISSION.exec(run.stdout)!;
     // Where to look at it, and what the team may still submit.
@@ -168,6 +172,7 @@ describe("holdout submit / status / leaderboard", () => {
           "submit",
           "--image",
           image,
+          "--no-layers",
           "--model",
           "Resumed",
           "--chunk-mib",
@@ -234,7 +239,13 @@ describe("holdout submit / status / leaderboard", () => {
       env,
     );
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toMatch(/docker save holdout-test\/no-such-image:none` failed/);
+    expect(missing.stderr).toMatch(/docker image inspect holdout-test\/no-such-image:none` failed/);
+    const missingWhole = await holdout(
+      ["submit", "--image", "holdout-test/no-such-image:none", "--no-layers", "--model", "m"],
+      env,
+    );
+    expect(missingWhole.code).toBe(2);
+    expect(missingWhole.stderr).toMatch(/docker save holdout-test\/no-such-image:none` failed/);
     // A server refusal (bad token) as one line with its code.
     const badToken = await holdout(["status", "00000000-0000-0000-0000-000000000000"], {
       ...env,

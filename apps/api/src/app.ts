@@ -44,6 +44,11 @@ export interface AppDeps {
   bundleLimits?: BundleLimits;
   /** How long a quota slot is held for an upload in progress. */
   reservationTtlMs?: number;
+  /**
+   * The layer store of layered uploads: a layer unused this long is removed, and a team's layers
+   * may take this many uncompressed bytes (the least recently used go first to make room).
+   */
+  layerStore?: { retentionMs: number; maxTeamBytes: number };
   /** How often abandoned resumable uploads and dead processes' partial files are swept. */
   uploadSweepIntervalMs?: number;
   /** How often the shared poller behind the server-sent event streams reads new events. */

@@ -10,6 +10,7 @@ import leaderboardRoutes, { leaderboardCsvRoutes } from "./routes/leaderboard.ts
 import notificationRoutes from "./routes/notifications.ts";
 import submissionDetailRoutes from "./routes/submission-details.ts";
 import submissionRoutes from "./routes/submissions.ts";
+import layerRoutes from "./routes/layers.ts";
 import uploadRoutes from "./routes/uploads.ts";
 import type { AppDeps } from "./app.ts";
 import { competitionPageSource } from "./services/competition-page.ts";
@@ -17,6 +18,8 @@ import { createBaselineService } from "./services/baselines.ts";
 import { EventHub } from "./services/events-hub.ts";
 import { createIntake } from "./services/intake.ts";
 import { createNotificationService } from "./services/notifications.ts";
+import { createLayeredIntake } from "./services/layered-intake.ts";
+import { startLayerSweeper } from "./services/layer-sweep.ts";
 import { cachedLeaderboard, type CompetitionInfo } from "./services/leaderboard.ts";
 import { createOrganizerService } from "./services/organizer.ts";
 import { streamSlots } from "./services/stream-slots.ts";
@@ -29,6 +32,7 @@ export const DEFAULT_BUNDLE_LIMITS = { maxBytes: 4 * 1024 ** 3, maxFiles: 20_000
 export const DEFAULT_MAX_LIVE_TOKENS = 10;
 export const DEFAULT_EVENT_STREAMS = { perOwner: 10, perAddress: 20 };
 export const DEFAULT_SESSION_TTL_MS = 7 * 24 * 3600 * 1000;
+export const DEFAULT_LAYER_STORE = { retentionMs: 30 * 24 * 3600_000, maxTeamBytes: 32 * 1024 ** 3 };
 
 /**
  * Registers everything that belongs to one competition: its leaderboard, accounts, uploads,
@@ -96,6 +100,29 @@ export async function registerCompetition(
     reservationTtlMs,
     sweepIntervalMs: deps.uploadSweepIntervalMs ?? 10 * 60_000,
   });
+  // Layered uploads: only the layers a team's store lacks travel (services/layered-intake.ts).
+  const layerStore = deps.layerStore ?? DEFAULT_LAYER_STORE;
+  const layered = createLayeredIntake({
+    db: deps.db,
+    dataDir: deps.dataDir,
+    competitionId: competition.id,
+    intake,
+    maxUploadBytes: deps.maxUploadBytes,
+    limits: {
+      maxLayerBytes: deps.maxUploadBytes,
+      maxTeamBytes: layerStore.maxTeamBytes,
+      maxCompressionRatio: 100,
+    },
+  });
+  await app.register(layerRoutes, { ...API, intake, layered });
+  const stopLayerSweeper = startLayerSweeper(
+    deps.db,
+    deps.dataDir,
+    layerStore.retentionMs,
+    deps.uploadSweepIntervalMs ?? 10 * 60_000,
+    app.log,
+  );
+  app.addHook("onClose", () => stopLayerSweeper());
   const events = new EventHub(deps.db, competition.id, {
     intervalMs: deps.eventsPollMs ?? 1000,
     onError: (err) => app.log.error({ err }, "reading submission events failed"),

@@ -108,6 +108,13 @@ export const ApiConfigSchema = z.object({
    * (cloud metadata) and reserved ones stay refused. Set the same on the workers, which check again.
    */
   HOLDOUT_WEBHOOK_ALLOW_PRIVATE: flag(false),
+  /** Layered uploads: a layer no upload sent, claimed or used for this many days leaves the store. */
+  HOLDOUT_LAYER_RETENTION_DAYS: positiveInt(30),
+  /**
+   * Layered uploads: the uncompressed bytes one team's stored layers may take; past it, the team's
+   * least recently used layers are removed to make room for a new one.
+   */
+  HOLDOUT_LAYER_STORE_BYTES_PER_TEAM: positiveInt(32 * 1024 ** 3),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 

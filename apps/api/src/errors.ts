@@ -22,6 +22,10 @@ export const Errors = {
   UploadTooLarge: createError("HOLDOUT_ERR_UPLOAD_TOO_LARGE", "%s", 413),
   UploadNotTar: createError("HOLDOUT_ERR_UPLOAD_NOT_TAR", "%s", 415),
   UploadExpired: createError("HOLDOUT_ERR_UPLOAD_EXPIRED", "%s", 409),
+  // Layered uploads: a layer whose bytes are not the digest named, a damaged one, one not held.
+  LayerDigestMismatch: createError("HOLDOUT_ERR_LAYER_DIGEST_MISMATCH", "%s", 400),
+  LayerInvalid: createError("HOLDOUT_ERR_LAYER_INVALID", "%s", 400),
+  LayerUnknown: createError("HOLDOUT_ERR_LAYER_UNKNOWN", "%s", 409),
   // Resumable uploads (tus): a PATCH at the wrong offset, and any other protocol refusal.
   UploadOffsetMismatch: createError("HOLDOUT_ERR_UPLOAD_OFFSET_MISMATCH", "%s", 409),
   UploadProtocol: createError("HOLDOUT_ERR_UPLOAD_PROTOCOL", "%s", 400),

@@ -38,6 +38,10 @@ async function main() {
     },
     bundleLimits: { maxBytes: config.HOLDOUT_MAX_BUNDLE_BYTES, maxFiles: config.HOLDOUT_MAX_BUNDLE_FILES },
     reservationTtlMs: config.HOLDOUT_UPLOAD_RESERVATION_HOURS * 3600_000,
+    layerStore: {
+      retentionMs: config.HOLDOUT_LAYER_RETENTION_DAYS * 24 * 3600_000,
+      maxTeamBytes: config.HOLDOUT_LAYER_STORE_BYTES_PER_TEAM,
+    },
     trustProxy: config.HOLDOUT_TRUST_PROXY,
     maxLiveTokens: config.HOLDOUT_MAX_LIVE_TOKENS,
     webhookAllowPrivate: config.HOLDOUT_WEBHOOK_ALLOW_PRIVATE,

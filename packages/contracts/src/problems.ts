@@ -247,6 +247,24 @@ export const PROBLEMS: readonly ProblemEntry[] = [
     meaning: "The upload took longer than its quota slot is held; nothing was charged, so send it again.",
   },
   {
+    code: "HOLDOUT_ERR_LAYER_DIGEST_MISMATCH",
+    status: 400,
+    meaning:
+      "A layered upload's layer was sent under a digest its bytes do not have: the server computes the SHA-256 of the uncompressed layer tar itself, and keeps nothing that does not match. Send each layer under its own digest (the image config's `rootfs.diff_ids`).",
+  },
+  {
+    code: "HOLDOUT_ERR_LAYER_INVALID",
+    status: 400,
+    meaning:
+      "A layer sent for a layered upload is not a plain tar or valid gzip, or expands like a gzip bomb. Nothing was kept.",
+  },
+  {
+    code: "HOLDOUT_ERR_LAYER_UNKNOWN",
+    status: 409,
+    meaning:
+      "A layered submission names layers your team's layer store does not hold (never sent, or removed after the retention period or to make room). Send them (`PUT /api/v1/layers/{digest}`) and submit again; nothing was charged. `holdout submit --image` does this itself.",
+  },
+  {
     code: "HOLDOUT_ERR_UPLOAD_OFFSET_MISMATCH",
     status: 409,
     meaning:

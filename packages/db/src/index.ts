@@ -22,3 +22,4 @@ export * from "./competition-setup-repository.ts";
 export * from "./phase-plan-repository.ts";
 export * from "./competition-page-repository.ts";
 export * from "./notification-repository.ts";
+export * from "./layer-repository.ts";

@@ -9,6 +9,7 @@ import { PipeSource } from "../pipe-source.ts";
 import { UsageError } from "../usage-error.ts";
 import { ProgressBar } from "../progress.ts";
 import { failureAdvice, scoresTable } from "../render.ts";
+import { sendLayered } from "../layered-upload.ts";
 import { bundleDir, dockerSave, tarballFile, type UploadSource } from "../upload-source.ts";
 
 interface SubmitOptions {
@@ -22,6 +23,8 @@ interface SubmitOptions {
   description?: string;
   link?: string;
   ensemble?: boolean;
+  /** --no-layers: send the whole `docker save` archive, as before layered uploads. */
+  layers: boolean;
   wait?: boolean;
   chunkMib: string;
 }
@@ -108,7 +111,11 @@ export function submitCommand(): Command {
     )
     .option("--server <url>", "the Holdout server (default: $HOLDOUT_SERVER)")
     .option("--token <token>", "your team's API token (default: $HOLDOUT_TOKEN)")
-    .option("--image <name>", "a local Docker image, streamed from `docker save` (no temporary file)")
+    .option(
+      "--image <name>",
+      "a local Docker image: only the layers the server does not hold for your team are sent, gzipped",
+    )
+    .option("--no-layers", "with --image: send the whole `docker save` archive (no layer reuse)")
     .option("--tarball <file>", "a `docker save` tarball on disk (resumes from any offset)")
     .option("--bundle <dir>", "a directory of code, packed as tar.gz and run with --command")
     .option(
@@ -147,22 +154,10 @@ export function submitCommand(): Command {
         throw new ApiError(429, "HOLDOUT_ERR_QUOTA_EXCEEDED", when);
       }
 
-      const source = opts.image
-        ? dockerSave(opts.image)
-        : opts.tarball
-          ? await tarballFile(opts.tarball)
-          : await bundleDir(opts.bundle!);
-      const metadata: Record<string, string> = { model: opts.model };
-      if (opts.description) metadata.description = opts.description;
-      if (opts.link) metadata.link = opts.link;
-      if (opts.ensemble) metadata.ensemble = "true";
-      if (opts.command) metadata.command = opts.command;
-
-      console.error(
-        `sending ${source.describe} to ${remote.server}${source.size !== null ? ` (${formatBytes(source.size)})` : ""}`,
-      );
-      const progress = new ProgressBar(process.stderr);
-      const accepted = await sendResumable(remote, source, metadata, chunkMib * 1024 ** 2, progress);
+      const accepted =
+        opts.image !== undefined && opts.layers
+          ? await sendImageLayers(remote, opts.image, opts)
+          : await sendWhole(remote, opts, chunkMib);
       console.log(`submission ${accepted.id}: ${accepted.state}`);
       console.log(`its page: ${remote.server}/submissions/${accepted.id}`);
       console.log(quotaLine(await getJson<QuotaView>(remote, "/api/v1/quota")));
@@ -175,6 +170,46 @@ export function submitCommand(): Command {
       });
       process.exitCode = report(final);
     });
+}
+
+/** --image: a layered upload; prints what travelled. */
+async function sendImageLayers(remote: Remote, image: string, opts: SubmitOptions) {
+  console.error(`sending ${image} to ${remote.server}: only the layers it does not hold`);
+  const outcome = await sendLayered(
+    remote,
+    image,
+    {
+      model: opts.model,
+      ...(opts.description ? { description: opts.description } : {}),
+      ...(opts.link ? { link: opts.link } : {}),
+      ...(opts.ensemble ? { ensemble: true } : {}),
+    },
+    (line) => console.error(line),
+  );
+  console.error(
+    `sent ${formatBytes(outcome.sentBytes)} (${outcome.sentBytes} bytes): ${outcome.layersSent} of ${outcome.layersTotal} layers, the config and the manifest`,
+  );
+  return outcome;
+}
+
+/** --tarball, --bundle, --image --no-layers: the whole file over tus. */
+async function sendWhole(remote: Remote, opts: SubmitOptions, chunkMib: number) {
+  const source = opts.image
+    ? dockerSave(opts.image)
+    : opts.tarball
+      ? await tarballFile(opts.tarball)
+      : await bundleDir(opts.bundle!);
+  const metadata: Record<string, string> = { model: opts.model };
+  if (opts.description) metadata.description = opts.description;
+  if (opts.link) metadata.link = opts.link;
+  if (opts.ensemble) metadata.ensemble = "true";
+  if (opts.command) metadata.command = opts.command;
+
+  console.error(
+    `sending ${source.describe} to ${remote.server}${source.size !== null ? ` (${formatBytes(source.size)})` : ""}`,
+  );
+  const progress = new ProgressBar(process.stderr);
+  return sendResumable(remote, source, metadata, chunkMib * 1024 ** 2, progress);
 }
 
 /** What the team may still submit, after this one. */

@@ -11,3 +11,4 @@ export * from "./competitions.ts";
 export * from "./competition-page.ts";
 export * from "./notifications.ts";
 export * from "./baselines.ts";
+export * from "./layers.ts";
