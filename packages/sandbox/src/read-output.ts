@@ -102,14 +102,7 @@ export async function listDirectory(
 }
 
 function entryType(type: string | null | undefined): OutEntry["type"] {
-  switch (type) {
-    case "file":
-    case "directory":
-    case "symlink":
-      return type;
-    default:
-      return "other";
-  }
+  return type === "file" || type === "directory" || type === "symlink" ? type : "other";
 }
 
 /** Longest name shown; a model chooses its file names, and a message is not the place for essays. */
