@@ -18,3 +18,4 @@ export { hashToken, generateToken } from "./tokens.ts";
 export { hashPassword, verifyPassword, PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH } from "./passwords.ts";
 export * from "./phase-repository.ts";
 export * from "./competition-setup-repository.ts";
+export * from "./provenance-repository.ts";

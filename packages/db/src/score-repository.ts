@@ -1,5 +1,13 @@
 import type { Db } from "./client.ts";
 import type { Prisma } from "./generated/prisma/client.ts";
+import {
+  figuresOfRecord,
+  provenanceRow,
+  recordRevision,
+  storedFigures,
+  type ProvenanceRecord,
+  type RescoreProvenance,
+} from "./provenance-repository.ts";
 import type { RunLease } from "./transition-repository.ts";
 
 // Scores as the worker records them: the official figures with intervals and curves, each part's
@@ -122,7 +130,7 @@ export async function recordScore(
   db: Db,
   lease: RunLease,
   result: ScoreRecord,
-  opts: { ladder?: LadderStep } = {},
+  opts: { ladder?: LadderStep; provenance?: ProvenanceRecord } = {},
 ): Promise<boolean> {
   const { submissionId: id, worker } = lease;
   return db.$transaction(
@@ -142,6 +150,9 @@ export async function recordScore(
       if (count === 0) return false;
       await tx.taskResult.createMany({ data: taskRows(id, result), skipDuplicates: true });
       await tx.submissionPartScore.createMany({ data: partRows(id, result), skipDuplicates: true });
+      if (opts.provenance) {
+        await tx.scoreProvenance.create({ data: provenanceRow(id, opts.provenance) });
+      }
       let improved: boolean | null = null;
       if (opts.ladder) {
         const { teamId } = await tx.submission.findUniqueOrThrow({ where: { id }, select: { teamId: true } });
@@ -173,15 +184,18 @@ export async function recordScore(
 
 /**
  * Re-scoring: replaces a scored submission's results (means, intervals, per-task rows and curves)
- * in one transaction, with a timeline event. False if it is not `scored` (nothing written).
+ * in one transaction, with a timeline event and a history row holding the figures before and after
+ * (and the provenance brought up to the new scoring). False if it is not `scored` (nothing written).
  */
 export async function replaceScore(
   db: Db,
   id: string,
   result: ScoreRecord,
   event: { worker: string; detail: string },
+  provenance: RescoreProvenance,
 ): Promise<boolean> {
   return db.$transaction(async (tx) => {
+    const previous = await storedFigures(tx, id);
     const { count } = await tx.submission.updateMany({
       where: { id, state: "scored" },
       data: scoreColumns(result),
@@ -192,6 +206,7 @@ export async function replaceScore(
     // Part scores are replaced too; the tie marks they carried are recomputed after the re-score.
     await tx.submissionPartScore.deleteMany({ where: { submissionId: id } });
     await tx.submissionPartScore.createMany({ data: partRows(id, result) });
+    await recordRevision(tx, id, previous, figuresOfRecord(result), provenance);
     await tx.submissionEvent.create({
       data: {
         submissionId: id,
