@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { adminCommand } from "./commands/admin.ts";
+import { auditCommand } from "./commands/audit.ts";
 import { competitionCommand } from "./commands/competition.ts";
 import { leaderboardCommand } from "./commands/leaderboard.ts";
 import { scoreCommand } from "./commands/score.ts";
@@ -19,6 +20,7 @@ await runCli(
     .addCommand(teamCommand())
     .addCommand(adminCommand())
     .addCommand(competitionCommand())
+    .addCommand(auditCommand())
     .addCommand(submitCommand())
     .addCommand(statusCommand())
     .addCommand(leaderboardCommand())
