@@ -15,6 +15,12 @@ export interface FigureComparison {
   /** How many figures were compared (numbers, and each curve as one figure). */
   compared: number;
   differences: FigureDifference[];
+  /**
+   * Figures kept in JSON (curves, a part's per-task figures) that are one unit in the last place
+   * off: the rounding of the database client's JSON writes before scores were written exactly. Not
+   * a difference of the computation; a re-score stores them exactly.
+   */
+  jsonRounded: string[];
 }
 
 type Value = number | string | null;
@@ -63,6 +69,32 @@ function canonical(v: unknown): string | null {
   );
 }
 
+const bits = (x: number) => new BigInt64Array(Float64Array.of(x).buffer)[0]!;
+
+/** Two doubles at most one unit in the last place apart (same sign; NaN never). */
+function withinUlp(a: number, b: number): boolean {
+  if (Object.is(a, b)) return true;
+  if (Number.isNaN(a) || Number.isNaN(b) || Math.sign(a) !== Math.sign(b)) return false;
+  const d = bits(a) - bits(b);
+  return d >= -1n && d <= 1n;
+}
+
+/** The same JSON shape with every number within one ulp of its counterpart. */
+function nearlySame(a: unknown, b: unknown): boolean {
+  if (typeof a === "number" && typeof b === "number") return withinUlp(a, b);
+  if (Array.isArray(a) && Array.isArray(b))
+    return a.length === b.length && a.every((x, i) => nearlySame(x, b[i]));
+  if (a !== null && b !== null && typeof a === "object" && typeof b === "object") {
+    const ka = Object.keys(a).filter((k) => (a as Record<string, unknown>)[k] !== undefined);
+    const kb = Object.keys(b).filter((k) => (b as Record<string, unknown>)[k] !== undefined);
+    return (
+      ka.length === kb.length &&
+      ka.every((k) => nearlySame((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]))
+    );
+  }
+  return Object.is(a ?? null, b ?? null);
+}
+
 const partTasks = (p: Part | undefined) => (Array.isArray(p?.tasks) ? (p.tasks as PartTask[]) : []);
 
 /**
@@ -72,6 +104,7 @@ const partTasks = (p: Part | undefined) => (Array.isArray(p?.tasks) ? (p.tasks a
  */
 export function compareFigures(stored: StoredScore, recomputed: ScoreRecord): FigureComparison {
   const differences: FigureDifference[] = [];
+  const jsonRounded: string[] = [];
   let compared = 0;
   const check = (figure: string, a: Value | undefined, b: Value | undefined) => {
     compared += 1;
@@ -96,7 +129,9 @@ export function compareFigures(stored: StoredScore, recomputed: ScoreRecord): Fi
     // The curves are long: a difference names the curve, not its thousand vertices.
     const curve = (figure: string, x: unknown, y: unknown) => {
       compared += 1;
-      if (canonical(x) !== canonical(y)) {
+      if (canonical(x) === canonical(y)) return;
+      if (nearlySame(x, y)) jsonRounded.push(figure);
+      else {
         differences.push({
           figure,
           stored: x === undefined || x === null ? "–" : "(stored curve)",
@@ -108,6 +143,13 @@ export function compareFigures(stored: StoredScore, recomputed: ScoreRecord): Fi
     curve(`${task}.curves`, a?.curves, b?.curves);
   }
 
+  // A part's per-task figures are kept in JSON too.
+  const checkJson = (figure: string, a: number | null | undefined, b: number | null | undefined) => {
+    if (typeof a === "number" && typeof b === "number" && !Object.is(a, b) && withinUlp(a, b)) {
+      compared += 1;
+      jsonRounded.push(figure);
+    } else check(figure, a, b);
+  };
   const storedParts = new Map<string, Part>(stored.parts.map((p) => [p.part, p]));
   const recomputedParts = new Map<string, Part>((recomputed.parts ?? []).map((p) => [p.part, p]));
   for (const part of new Set([...storedParts.keys(), ...recomputedParts.keys()])) {
@@ -122,11 +164,11 @@ export function compareFigures(stored: StoredScore, recomputed: ScoreRecord): Fi
     for (const task of names) {
       const x = partTasks(a).find((t) => t.task === task);
       const y = partTasks(b).find((t) => t.task === task);
-      check(`${part}.${task}.auc`, x?.auc, y?.auc);
-      check(`${part}.${task}.auc95.lo`, x?.aucLo, y?.aucLo);
-      check(`${part}.${task}.auc95.hi`, x?.aucHi, y?.aucHi);
+      checkJson(`${part}.${task}.auc`, x?.auc, y?.auc);
+      checkJson(`${part}.${task}.auc95.lo`, x?.aucLo, y?.aucLo);
+      checkJson(`${part}.${task}.auc95.hi`, x?.aucHi, y?.aucHi);
       check(`${part}.${task}.radsBelowCurve`, x?.radsBelowCurve, y?.radsBelowCurve);
     }
   }
-  return { compared, differences };
+  return { compared, differences, jsonRounded };
 }

@@ -168,16 +168,11 @@ export async function recordRevision(
     where: { submissionId: id },
     select: { testsetSha256: true },
   });
-  await tx.scoreRevision.create({
-    data: {
-      submissionId: id,
-      actor: p.actor,
-      previous: previous as unknown as Prisma.InputJsonValue,
-      next: next as unknown as Prisma.InputJsonValue,
-      previousTestsetSha256: before?.testsetSha256 ?? null,
-      testsetSha256: p.testsetSha256,
-    },
-  });
+  // As text for PostgreSQL's exact jsonb parser (score-repository.ts, writeJsonExactly, says why).
+  await tx.$executeRaw`INSERT INTO "ScoreRevision"
+    ("submissionId", actor, previous, next, "previousTestsetSha256", "testsetSha256")
+    VALUES (${id}::uuid, ${p.actor}, ${JSON.stringify(previous)}::jsonb, ${JSON.stringify(next)}::jsonb,
+      ${before?.testsetSha256 ?? null}, ${p.testsetSha256})`;
   if (before) {
     await tx.scoreProvenance.update({
       where: { submissionId: id },

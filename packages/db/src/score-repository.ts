@@ -94,6 +94,27 @@ function partRows(id: string, result: ScoreRecord) {
 
 type Tx = Prisma.TransactionClient;
 
+/**
+ * Writes the JSON columns of a score as text for PostgreSQL's own (exact) jsonb parser: Prisma's
+ * JSON write path parses numbers without correct rounding, so a curve vertex or a part's task AUC
+ * could be stored one unit in the last place off what the worker computed, and an audit could not
+ * say "bit-identical". Prisma reads jsonb back exactly.
+ */
+async function writeJsonExactly(tx: Tx, id: string, result: ScoreRecord): Promise<void> {
+  for (const t of result.tasks) {
+    await tx.$executeRaw`UPDATE "TaskResult" SET roc = ${JSON.stringify(t.roc)}::jsonb
+      WHERE "submissionId" = ${id}::uuid AND task = ${t.task}`;
+    if (t.curves !== undefined) {
+      await tx.$executeRaw`UPDATE "TaskResult" SET curves = ${JSON.stringify(t.curves)}::jsonb
+        WHERE "submissionId" = ${id}::uuid AND task = ${t.task}`;
+    }
+  }
+  for (const p of result.parts ?? []) {
+    await tx.$executeRaw`UPDATE "SubmissionPartScore" SET tasks = ${JSON.stringify(p.tasks)}::jsonb
+      WHERE "submissionId" = ${id}::uuid AND part = ${p.part}::"ScorePart"`;
+  }
+}
+
 /** The team's best submission whose score was released, on the board the ladder compares on. */
 async function bestReleased(tx: Tx, id: string, teamId: string, board: LadderStep["board"]) {
   const released: Prisma.SubmissionWhereInput = {
@@ -150,6 +171,7 @@ export async function recordScore(
       if (count === 0) return false;
       await tx.taskResult.createMany({ data: taskRows(id, result), skipDuplicates: true });
       await tx.submissionPartScore.createMany({ data: partRows(id, result), skipDuplicates: true });
+      await writeJsonExactly(tx, id, result);
       if (opts.provenance) {
         await tx.scoreProvenance.create({ data: provenanceRow(id, opts.provenance) });
       }
@@ -206,6 +228,7 @@ export async function replaceScore(
     // Part scores are replaced too; the tie marks they carried are recomputed after the re-score.
     await tx.submissionPartScore.deleteMany({ where: { submissionId: id } });
     await tx.submissionPartScore.createMany({ data: partRows(id, result) });
+    await writeJsonExactly(tx, id, result);
     await recordRevision(tx, id, previous, figuresOfRecord(result), provenance);
     await tx.submissionEvent.create({
       data: {

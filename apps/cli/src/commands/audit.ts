@@ -198,14 +198,19 @@ async function auditOne(
   const onDev = row.phase.data === "development";
   const split = onDev ? null : splitOf(await getCompetitionPolicy(db, row.competitionId));
   const record = scoreRecord(testset, predictions, bootstrap, split);
-  const { compared, differences } = compareFigures(row, record);
+  const { compared, differences, jsonRounded } = compareFigures(row, record);
+  if (jsonRounded.length > 0) {
+    result.notes.push(
+      `${jsonRounded.length} figure(s) kept as JSON (${jsonRounded.slice(0, 3).join(", ")}${jsonRounded.length > 3 ? ", …" : ""}) are one unit in the last place off: the database client's rounding when they were written, not the computation; --rescore stores them exactly`,
+    );
+  }
   const audited: AuditResult = {
     ...result,
     compared,
     differences,
     outcome: differences.length > 0 ? "differs" : "identical",
   };
-  if (ctx.opts.rescore === true && (differences.length > 0 || testsetChanged)) {
+  if (ctx.opts.rescore === true && (differences.length > 0 || testsetChanged || jsonRounded.length > 0)) {
     audited.rescored = await rescore(db, row, record, { testset, sha256 }, bootstrap);
   }
   return audited;
