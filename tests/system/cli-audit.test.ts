@@ -110,6 +110,25 @@ describe("holdout audit", () => {
     expect(revision!.previous.tasks.find((t) => t.task === "Edema")?.auc).toBe(altered);
     expect(revision!.next.tasks.find((t) => t.task === "Edema")?.auc).toBe(original);
     expect((await audit(scored, ...sets)).code).toBe(0);
+    // The history's full-precision figures are on the organizers' page, never on the team's.
+    const pageFor = async (token: string) =>
+      (
+        await fetch(`${stack.url}/submissions/${scored}`, { headers: { authorization: `Bearer ${token}` } })
+      ).text();
+    const fullMean = String((await stack.db.submission.findUniqueOrThrow({ where: { id: scored } })).meanAuc);
+    expect(fullMean.length).toBeGreaterThan(8);
+    const organizerPage = await pageFor(organizer.token);
+    expect(organizerPage).toContain('id="score-revisions"');
+    expect(organizerPage).toContain(fullMean);
+    const teamPage = await pageFor(team.token);
+    expect(teamPage).not.toContain('id="score-revisions"');
+    expect(teamPage).not.toContain(fullMean);
+    const teamView = await (
+      await fetch(`${stack.url}/api/v1/submissions/${scored}`, {
+        headers: { authorization: `Bearer ${team.token}` },
+      })
+    ).text();
+    expect(teamView).not.toContain("scoreRevisions");
   });
 
   it("marks a score made on a previous version of the test set, until a re-score", async () => {
