@@ -61,8 +61,8 @@ describe("holdout audit", () => {
     expect(r.stdout).toContain(`submission ${scored}: bit-identical (`);
     expect(r.stdout).toContain(`submission ${seeded}: bit-identical (`);
     expect(r.stdout).toMatch(/no provenance recorded/);
-    // Curves and the parts' per-task figures (JSON columns) are stored exactly too.
-    expect(r.stdout).not.toMatch(/unit in the last place/);
+    // Every figure is stored exactly, curves and JSON columns included.
+    expect(r.stdout).not.toMatch(/16 significant digits/);
     expect(r.stdout).toMatch(/2 submission\(s\) checked; every figure is bit-identical/);
     const json = await audit(scored, seeded, ...sets, "--json");
     expect(json.code, json.stderr).toBe(0);

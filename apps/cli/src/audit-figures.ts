@@ -16,11 +16,11 @@ export interface FigureComparison {
   compared: number;
   differences: FigureDifference[];
   /**
-   * Figures kept in JSON (curves, a part's per-task figures) that are one unit in the last place
-   * off: the rounding of the database client's JSON writes before scores were written exactly. Not
-   * a difference of the computation; a re-score stores them exactly.
+   * For a score recorded before scores were written exactly (it has no provenance): figures that
+   * are the re-computed ones rounded to 16 significant digits, as the database client wrote every
+   * double then. Not a difference of the computation; a re-score stores them exactly.
    */
-  jsonRounded: string[];
+  writeRounded: string[];
 }
 
 type Value = number | string | null;
@@ -69,30 +69,17 @@ function canonical(v: unknown): string | null {
   );
 }
 
-const bits = (x: number) => new BigInt64Array(Float64Array.of(x).buffer)[0]!;
+/** A double as the database client wrote it before exact writes: 16 significant digits. */
+const written = (x: number) => (Number.isFinite(x) ? Number(x.toPrecision(16)) : x);
 
-/** Two doubles at most one unit in the last place apart (same sign; NaN never). */
-function withinUlp(a: number, b: number): boolean {
-  if (Object.is(a, b)) return true;
-  if (Number.isNaN(a) || Number.isNaN(b) || Math.sign(a) !== Math.sign(b)) return false;
-  const d = bits(a) - bits(b);
-  return d >= -1n && d <= 1n;
-}
-
-/** The same JSON shape with every number within one ulp of its counterpart. */
-function nearlySame(a: unknown, b: unknown): boolean {
-  if (typeof a === "number" && typeof b === "number") return withinUlp(a, b);
-  if (Array.isArray(a) && Array.isArray(b))
-    return a.length === b.length && a.every((x, i) => nearlySame(x, b[i]));
-  if (a !== null && b !== null && typeof a === "object" && typeof b === "object") {
-    const ka = Object.keys(a).filter((k) => (a as Record<string, unknown>)[k] !== undefined);
-    const kb = Object.keys(b).filter((k) => (b as Record<string, unknown>)[k] !== undefined);
-    return (
-      ka.length === kb.length &&
-      ka.every((k) => nearlySame((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]))
-    );
+/** The same JSON with every number rounded as `written` does. */
+function writtenDeep(v: unknown): unknown {
+  if (typeof v === "number") return written(v);
+  if (Array.isArray(v)) return v.map(writtenDeep);
+  if (v !== null && typeof v === "object") {
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, writtenDeep(x)]));
   }
-  return Object.is(a ?? null, b ?? null);
+  return v;
 }
 
 const partTasks = (p: Part | undefined) => (Array.isArray(p?.tasks) ? (p.tasks as PartTask[]) : []);
@@ -102,13 +89,20 @@ const partTasks = (p: Part | undefined) => (Array.isArray(p?.tasks) ? (p.tasks a
  * the AUC, its interval, the radiologists below the curve, the ROC and the other plot curves, and
  * with a split each part's figures. A row or a task present on one side only is a difference too.
  */
-export function compareFigures(stored: StoredScore, recomputed: ScoreRecord): FigureComparison {
+export function compareFigures(
+  stored: StoredScore,
+  recomputed: ScoreRecord,
+  opts: { legacy: boolean },
+): FigureComparison {
   const differences: FigureDifference[] = [];
-  const jsonRounded: string[] = [];
+  const writeRounded: string[] = [];
   let compared = 0;
   const check = (figure: string, a: Value | undefined, b: Value | undefined) => {
     compared += 1;
-    if (!same(a, b)) differences.push({ figure, stored: shown(a), recomputed: shown(b) });
+    if (same(a, b)) return;
+    if (opts.legacy && typeof a === "number" && typeof b === "number" && Object.is(a, written(b))) {
+      writeRounded.push(figure);
+    } else differences.push({ figure, stored: shown(a), recomputed: shown(b) });
   };
 
   check("meanAuc", stored.meanAuc, recomputed.meanAuc);
@@ -130,7 +124,7 @@ export function compareFigures(stored: StoredScore, recomputed: ScoreRecord): Fi
     const curve = (figure: string, x: unknown, y: unknown) => {
       compared += 1;
       if (canonical(x) === canonical(y)) return;
-      if (nearlySame(x, y)) jsonRounded.push(figure);
+      if (opts.legacy && canonical(x) === canonical(writtenDeep(y))) writeRounded.push(figure);
       else {
         differences.push({
           figure,
@@ -143,13 +137,6 @@ export function compareFigures(stored: StoredScore, recomputed: ScoreRecord): Fi
     curve(`${task}.curves`, a?.curves, b?.curves);
   }
 
-  // A part's per-task figures are kept in JSON too.
-  const checkJson = (figure: string, a: number | null | undefined, b: number | null | undefined) => {
-    if (typeof a === "number" && typeof b === "number" && !Object.is(a, b) && withinUlp(a, b)) {
-      compared += 1;
-      jsonRounded.push(figure);
-    } else check(figure, a, b);
-  };
   const storedParts = new Map<string, Part>(stored.parts.map((p) => [p.part, p]));
   const recomputedParts = new Map<string, Part>((recomputed.parts ?? []).map((p) => [p.part, p]));
   for (const part of new Set([...storedParts.keys(), ...recomputedParts.keys()])) {
@@ -164,11 +151,11 @@ export function compareFigures(stored: StoredScore, recomputed: ScoreRecord): Fi
     for (const task of names) {
       const x = partTasks(a).find((t) => t.task === task);
       const y = partTasks(b).find((t) => t.task === task);
-      checkJson(`${part}.${task}.auc`, x?.auc, y?.auc);
-      checkJson(`${part}.${task}.auc95.lo`, x?.aucLo, y?.aucLo);
-      checkJson(`${part}.${task}.auc95.hi`, x?.aucHi, y?.aucHi);
+      check(`${part}.${task}.auc`, x?.auc, y?.auc);
+      check(`${part}.${task}.auc95.lo`, x?.aucLo, y?.aucLo);
+      check(`${part}.${task}.auc95.hi`, x?.aucHi, y?.aucHi);
       check(`${part}.${task}.radsBelowCurve`, x?.radsBelowCurve, y?.radsBelowCurve);
     }
   }
-  return { compared, differences, jsonRounded };
+  return { compared, differences, writeRounded };
 }

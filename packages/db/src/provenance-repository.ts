@@ -168,7 +168,7 @@ export async function recordRevision(
     where: { submissionId: id },
     select: { testsetSha256: true },
   });
-  // As text for PostgreSQL's exact jsonb parser (score-repository.ts, writeJsonExactly, says why).
+  // As text for PostgreSQL's exact jsonb parser (score-repository.ts, writeExactly, says why).
   await tx.$executeRaw`INSERT INTO "ScoreRevision"
     ("submissionId", actor, previous, next, "previousTestsetSha256", "testsetSha256")
     VALUES (${id}::uuid, ${p.actor}, ${JSON.stringify(previous)}::jsonb, ${JSON.stringify(next)}::jsonb,

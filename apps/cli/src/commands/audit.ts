@@ -198,10 +198,11 @@ async function auditOne(
   const onDev = row.phase.data === "development";
   const split = onDev ? null : splitOf(await getCompetitionPolicy(db, row.competitionId));
   const record = scoreRecord(testset, predictions, bootstrap, split);
-  const { compared, differences, jsonRounded } = compareFigures(row, record);
-  if (jsonRounded.length > 0) {
+  // A score without provenance was written before scores were written exactly (packages/db).
+  const { compared, differences, writeRounded } = compareFigures(row, record, { legacy: !p });
+  if (writeRounded.length > 0) {
     result.notes.push(
-      `${jsonRounded.length} figure(s) kept as JSON (${jsonRounded.slice(0, 3).join(", ")}${jsonRounded.length > 3 ? ", …" : ""}) are one unit in the last place off: the database client's rounding when they were written, not the computation; --rescore stores them exactly`,
+      `${writeRounded.length} figure(s) (${writeRounded.slice(0, 3).join(", ")}${writeRounded.length > 3 ? ", …" : ""}) are stored rounded to 16 significant digits, as scores were written before they were written exactly: not a difference of the computation; --rescore stores them exactly`,
     );
   }
   const audited: AuditResult = {
@@ -210,7 +211,7 @@ async function auditOne(
     differences,
     outcome: differences.length > 0 ? "differs" : "identical",
   };
-  if (ctx.opts.rescore === true && (differences.length > 0 || testsetChanged || jsonRounded.length > 0)) {
+  if (ctx.opts.rescore === true && (differences.length > 0 || testsetChanged || writeRounded.length > 0)) {
     audited.rescored = await rescore(db, row, record, { testset, sha256 }, bootstrap);
   }
   return audited;
