@@ -193,6 +193,14 @@ describe("scoring extras", () => {
         before.results.map((r) => [r.task, r.auc, r.aucLo, r.aucHi]).sort(),
       );
       expect(after.results.every((r) => r.curves !== null)).toBe(true);
+      // Replaced, not overwritten silently: the history keeps the figures before and after.
+      const [revision, ...more] = await stack.db.scoreRevision.findMany({ where: { submissionId: id } });
+      expect(more).toEqual([]);
+      expect(revision).toMatchObject({
+        actor: "organizer@example.org",
+        previous: { meanAuc: 0.1, meanAucLo: null },
+        next: { meanAuc: before.meanAuc, meanAucLo: before.meanAucLo },
+      });
     },
   );
 });

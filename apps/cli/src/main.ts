@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import { adminCommand } from "./commands/admin.ts";
 import { baselineCommand } from "./commands/baseline.ts";
+import { auditCommand } from "./commands/audit.ts";
 import { competitionCommand } from "./commands/competition.ts";
 import { leaderboardCommand } from "./commands/leaderboard.ts";
 import { scoreCommand } from "./commands/score.ts";
@@ -21,6 +22,7 @@ await runCli(
     .addCommand(adminCommand())
     .addCommand(competitionCommand())
     .addCommand(baselineCommand())
+    .addCommand(auditCommand())
     .addCommand(submitCommand())
     .addCommand(statusCommand())
     .addCommand(leaderboardCommand())

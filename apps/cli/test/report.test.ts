@@ -38,6 +38,7 @@ function failed(category: string, failedPhase: "smoke" | "hidden" | null): Submi
     estimatedStartAt: null,
     refunded: failedPhase === "smoke",
     failedPhase,
+    provenance: null,
   };
 }
 

@@ -23,3 +23,4 @@ export * from "./phase-plan-repository.ts";
 export * from "./competition-page-repository.ts";
 export * from "./notification-repository.ts";
 export * from "./layer-repository.ts";
+export * from "./provenance-repository.ts";

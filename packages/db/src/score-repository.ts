@@ -1,5 +1,13 @@
 import type { Db } from "./client.ts";
 import type { Prisma } from "./generated/prisma/client.ts";
+import {
+  figuresOfRecord,
+  provenanceRow,
+  recordRevision,
+  storedFigures,
+  type ProvenanceRecord,
+  type RescoreProvenance,
+} from "./provenance-repository.ts";
 import type { RunLease } from "./transition-repository.ts";
 
 // Scores as the worker records them: the official figures with intervals and curves, each part's
@@ -86,6 +94,45 @@ function partRows(id: string, result: ScoreRecord) {
 
 type Tx = Prisma.TransactionClient;
 
+/** A double as text PostgreSQL's float8 parser reads back to the same double (null stays null). */
+const exact = (x: number | null | undefined) => (x === null || x === undefined ? null : String(x));
+
+/**
+ * Writes a score's numbers again as text, for PostgreSQL's own parsers (float8 and jsonb, both
+ * exact): Prisma's write path keeps 16 significant digits of a double, so a stored figure could be a
+ * few units in the last place off what the worker computed, and an audit could not say
+ * "bit-identical" (measured: 1 of 5 seeded entries had a figure off; curves nearly always).
+ * Prisma reads them back exactly.
+ */
+async function writeExactly(tx: Tx, id: string, result: ScoreRecord): Promise<void> {
+  await tx.$executeRaw`UPDATE "Submission" SET
+      "meanAuc" = ${exact(result.meanAuc)}::float8,
+      "meanRadsBelowCurve" = ${exact(result.meanRadsBelowCurve)}::float8,
+      score = ${exact(result.score)}::float8,
+      "meanAucLo" = ${exact(result.meanAucLo)}::float8,
+      "meanAucHi" = ${exact(result.meanAucHi)}::float8
+    WHERE id = ${id}::uuid`;
+  for (const t of result.tasks) {
+    await tx.$executeRaw`UPDATE "TaskResult" SET
+        auc = ${exact(t.auc)}::float8,
+        "aucLo" = ${exact(t.aucLo)}::float8,
+        "aucHi" = ${exact(t.aucHi)}::float8,
+        roc = ${JSON.stringify(t.roc)}::jsonb,
+        curves = COALESCE(${t.curves === undefined ? null : JSON.stringify(t.curves)}::jsonb, curves)
+      WHERE "submissionId" = ${id}::uuid AND task = ${t.task}`;
+  }
+  for (const p of result.parts ?? []) {
+    await tx.$executeRaw`UPDATE "SubmissionPartScore" SET
+        "meanAuc" = ${exact(p.meanAuc)}::float8,
+        "meanRadsBelowCurve" = ${exact(p.meanRadsBelowCurve)}::float8,
+        score = ${exact(p.score)}::float8,
+        "meanAucLo" = ${exact(p.meanAucLo)}::float8,
+        "meanAucHi" = ${exact(p.meanAucHi)}::float8,
+        tasks = ${JSON.stringify(p.tasks)}::jsonb
+      WHERE "submissionId" = ${id}::uuid AND part = ${p.part}::"ScorePart"`;
+  }
+}
+
 /** The team's best submission whose score was released, on the board the ladder compares on. */
 async function bestReleased(tx: Tx, id: string, teamId: string, board: LadderStep["board"]) {
   const released: Prisma.SubmissionWhereInput = {
@@ -122,7 +169,7 @@ export async function recordScore(
   db: Db,
   lease: RunLease,
   result: ScoreRecord,
-  opts: { ladder?: LadderStep } = {},
+  opts: { ladder?: LadderStep; provenance?: ProvenanceRecord } = {},
 ): Promise<boolean> {
   const { submissionId: id, worker } = lease;
   return db.$transaction(
@@ -142,6 +189,10 @@ export async function recordScore(
       if (count === 0) return false;
       await tx.taskResult.createMany({ data: taskRows(id, result), skipDuplicates: true });
       await tx.submissionPartScore.createMany({ data: partRows(id, result), skipDuplicates: true });
+      await writeExactly(tx, id, result);
+      if (opts.provenance) {
+        await tx.scoreProvenance.create({ data: provenanceRow(id, opts.provenance) });
+      }
       let improved: boolean | null = null;
       if (opts.ladder) {
         const { teamId } = await tx.submission.findUniqueOrThrow({ where: { id }, select: { teamId: true } });
@@ -173,15 +224,18 @@ export async function recordScore(
 
 /**
  * Re-scoring: replaces a scored submission's results (means, intervals, per-task rows and curves)
- * in one transaction, with a timeline event. False if it is not `scored` (nothing written).
+ * in one transaction, with a timeline event and a history row holding the figures before and after
+ * (and the provenance brought up to the new scoring). False if it is not `scored` (nothing written).
  */
 export async function replaceScore(
   db: Db,
   id: string,
   result: ScoreRecord,
   event: { worker: string; detail: string },
+  provenance: RescoreProvenance,
 ): Promise<boolean> {
   return db.$transaction(async (tx) => {
+    const previous = await storedFigures(tx, id);
     const { count } = await tx.submission.updateMany({
       where: { id, state: "scored" },
       data: scoreColumns(result),
@@ -192,6 +246,8 @@ export async function replaceScore(
     // Part scores are replaced too; the tie marks they carried are recomputed after the re-score.
     await tx.submissionPartScore.deleteMany({ where: { submissionId: id } });
     await tx.submissionPartScore.createMany({ data: partRows(id, result) });
+    await writeExactly(tx, id, result);
+    await recordRevision(tx, id, previous, figuresOfRecord(result), provenance);
     await tx.submissionEvent.create({
       data: {
         submissionId: id,

@@ -105,6 +105,76 @@ describe("submission repository (real PostgreSQL)", () => {
     expect((await listSubmissionEvents(db, id)).filter((e) => e.state === "scored")).toHaveLength(1);
   });
 
+  it("stores every figure bit for bit, curves included, where 16 significant digits would not do", async () => {
+    // Doubles that 16 significant digits do not hold: a writer keeping 16 would change them.
+    const d = [
+      1 / 300,
+      38 / 300,
+      112 / 300,
+      149 / 300,
+      1 / 301,
+      38 / 301,
+      75 / 301,
+      112 / 301,
+      1 / 302,
+      38 / 302,
+    ];
+    for (const x of d) expect(Number(x.toPrecision(16))).not.toBe(x);
+    const exact = {
+      meanAuc: d[0]!,
+      meanRadsBelowCurve: 1.4,
+      score: d[1]!,
+      meanAucLo: d[2]!,
+      meanAucHi: 0.54,
+      tasks: [
+        {
+          task: "Edema",
+          auc: d[3]!,
+          aucLo: d[4]!,
+          aucHi: 0.55,
+          radsBelowCurve: 2,
+          roc: [[0, 0] as [number, number], [d[5]!, d[6]!] as [number, number]],
+          curves: { pr: [[d[7]!, 1]] },
+        },
+      ],
+      parts: [
+        {
+          part: "public" as const,
+          meanAuc: d[8]!,
+          meanRadsBelowCurve: 1,
+          score: d[9]!,
+          meanAucLo: d[0]!,
+          meanAucHi: null,
+          tasks: [{ task: "Edema", auc: d[1]!, aucLo: null, aucHi: null, radsBelowCurve: 1 }],
+        },
+      ],
+    };
+    const id = await newSubmission();
+    await markQueued(db, id);
+    const lease = await start(id, "w1");
+    await markScoring(db, lease, { digest: "sha256:abc", size: 5 });
+    expect(await recordScore(db, lease, exact)).toBe(true);
+    const s = await db.submission.findUniqueOrThrow({
+      where: { id },
+      include: { results: true, parts: true },
+    });
+    expect([s.meanAuc, s.score, s.meanAucLo]).toEqual([exact.meanAuc, exact.score, exact.meanAucLo]);
+    const [t] = s.results;
+    expect([t!.auc, t!.aucLo, t!.roc, t!.curves]).toEqual([
+      exact.tasks[0]!.auc,
+      exact.tasks[0]!.aucLo,
+      exact.tasks[0]!.roc,
+      exact.tasks[0]!.curves,
+    ]);
+    const [p] = s.parts;
+    expect([p!.meanAuc, p!.score, p!.meanAucLo, p!.tasks]).toEqual([
+      exact.parts[0]!.meanAuc,
+      exact.parts[0]!.score,
+      exact.parts[0]!.meanAucLo,
+      exact.parts[0]!.tasks,
+    ]);
+  });
+
   it("refuses transitions out of a final state", async () => {
     const id = await newSubmission();
     await markQueued(db, id);

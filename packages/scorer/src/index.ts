@@ -4,6 +4,7 @@ export {
   isScorerName,
   meanAucScorer,
   SCORER_NAMES,
+  SCORER_VERSION,
   scorerFor,
   scorerSpecProblems,
   taskColumnProblems,

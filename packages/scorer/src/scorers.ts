@@ -152,3 +152,10 @@ export function scorerFor(spec: ScorerSpec): TaskScorer {
       return meanAucScorer(spec.tasks);
   }
 }
+
+/**
+ * The metric's version, recorded with every score (its provenance). Raise it with any change that
+ * may give other figures for the same predictions and labels (AUC, the readers' rule, the bootstrap,
+ * the curves): an audit then tells a score of the old code from a corruption.
+ */
+export const SCORER_VERSION = "1";

@@ -28,7 +28,7 @@ import type { OrganizerService } from "../services/organizer.ts";
 import { quotaView } from "../services/quota.ts";
 import { queueEstimateOf } from "../services/queue-position.ts";
 import { currentRelease, isPublicEntry } from "../services/release.ts";
-import { canSeeWhole, ownerView, publicView, submissionUrl } from "../services/submission-view.ts";
+import { canSeeWhole, originOf, ownerView, publicView, submissionUrl } from "../services/submission-view.ts";
 
 export interface SubmissionRoutesOptions {
   db: Db;
@@ -159,17 +159,15 @@ const submissionRoutes: FastifyPluginCallbackTypebox<SubmissionRoutesOptions> = 
       const s = await findHere(id);
       const release = await currentRelease(db, opts.competitionId);
       if (s && canSeeWhole(request.principal, s)) {
-        const place = await queueEstimateOf(db, s);
+        const organizer = request.principal?.role === "organizer";
+        const [place, origin] = await Promise.all([queueEstimateOf(db, s), originOf(db, s.id, organizer)]);
         const detail: SubmissionDetail = {
-          ...ownerView(s, {
-            release,
-            organizer: request.principal?.role === "organizer",
-            apiBase: app.prefix,
-          }),
+          ...ownerView(s, { release, organizer, apiBase: app.prefix }),
           queuePosition: place.position,
           estimatedStartAt: place.estimatedStartAt,
           refunded: s.refunded,
           failedPhase: s.failedPhase,
+          ...origin,
         };
         return detail;
       }

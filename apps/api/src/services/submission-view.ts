@@ -1,6 +1,18 @@
-import type { findSubmission, Principal } from "@holdout/db";
+import {
+  findScoreProvenance,
+  listScoreRevisions,
+  type Db,
+  type findSubmission,
+  type Principal,
+} from "@holdout/db";
 import { LOG_CUT_MARK, logKept, type LogKept } from "@holdout/contracts";
-import type { PublicSubmission, SubmissionView } from "@holdout/contracts/http";
+import type {
+  ProvenanceView,
+  PublicSubmission,
+  RunLimitsView,
+  ScoreRevisionView,
+  SubmissionView,
+} from "@holdout/contracts/http";
 import {
   fullScores,
   partScores,
@@ -158,4 +170,70 @@ export function readableLog(
     return { text: log.fullText, truncated, kept: logKept(log.fullText, truncated) };
   }
   return { text: log.text, truncated: log.truncated, kept: logKept(log.text, log.truncated) };
+}
+
+type ProvenanceRow = NonNullable<Awaited<ReturnType<typeof findScoreProvenance>>>;
+
+function limitsOf(json: unknown): RunLimitsView | null {
+  return json !== null && typeof json === "object" ? (json as RunLimitsView) : null;
+}
+
+/** A score's provenance as its team and the organizers read it. */
+export function provenanceView(p: ProvenanceRow): ProvenanceView {
+  const limits = limitsOf(p.limits);
+  if (!limits) throw new Error(`submission ${p.submissionId}: its provenance has no limits`);
+  return {
+    imageId: p.imageId,
+    runtimeImage: p.runtimeImage,
+    uploadSha256: p.uploadSha256,
+    scorer: p.scorer,
+    scorerVersion: p.scorerVersion,
+    bootstrap: { replicates: p.bootstrapReplicates, seed: Number(p.bootstrapSeed) },
+    dataset: p.dataset,
+    testsetSha256: p.testsetSha256,
+    worker: p.worker,
+    limits,
+    smokeLimits: limitsOf(p.smokeLimits),
+    smokeRun:
+      p.smokeStartedAt && p.smokeEndedAt
+        ? { startedAt: p.smokeStartedAt.toISOString(), endedAt: p.smokeEndedAt.toISOString() }
+        : null,
+    run: { startedAt: p.runStartedAt.toISOString(), endedAt: p.runEndedAt.toISOString() },
+    recordedAt: p.recordedAt.toISOString(),
+    testsetChanged:
+      p.testsetChangedAt && p.currentTestsetSha256
+        ? { foundAt: p.testsetChangedAt.toISOString(), currentSha256: p.currentTestsetSha256 }
+        : null,
+  };
+}
+
+/**
+ * What the submission's whole view adds about its score's origin: the provenance for its team and
+ * the organizers (the caller has checked canSeeWhole), and the re-scores' full-precision figures for
+ * organizers only (a team reading them would hold an unrounded AUC: an oracle on the hidden set).
+ */
+export async function originOf(
+  db: Db,
+  submissionId: string,
+  organizer: boolean,
+): Promise<{ provenance: ProvenanceView | null; scoreRevisions?: ScoreRevisionView[] }> {
+  const [p, revisions] = await Promise.all([
+    findScoreProvenance(db, submissionId),
+    organizer ? listScoreRevisions(db, submissionId) : Promise.resolve(null),
+  ]);
+  return {
+    provenance: p ? provenanceView(p) : null,
+    ...(revisions
+      ? {
+          scoreRevisions: revisions.map((r) => ({
+            at: r.at.toISOString(),
+            actor: r.actor,
+            previous: r.previous,
+            next: r.next,
+            previousTestsetSha256: r.previousTestsetSha256,
+            testsetSha256: r.testsetSha256,
+          })),
+        }
+      : {}),
+  };
 }

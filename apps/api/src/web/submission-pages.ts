@@ -30,9 +30,10 @@ import {
   listedOnBoard,
   type Release,
 } from "../services/release.ts";
-import { canSeeWhole, readableLog, releasedView } from "../services/submission-view.ts";
+import { canSeeWhole, originOf, readableLog, releasedView } from "../services/submission-view.ts";
 import { codeSegments, formatDateTime, localPath, safeHref, STATE_LABELS } from "./format.ts";
 import { legendMarkerSvg, prSvg, rocSvg } from "./plots.ts";
+import { provenanceFacts, revisionRows } from "./provenance-facts.ts";
 import { quotaSummary } from "./quota-summary.ts";
 import { redirectToLogin, renderPage, type WebContext } from "./render.ts";
 
@@ -88,10 +89,11 @@ function taskRows(s: SubmissionRow, release: Release, withPlots: boolean) {
 
 /** Everything the submission page shows its team (and organizers). */
 async function ownerData(db: Db, s: SubmissionRow, organizer: boolean) {
-  const [events, logs, queue] = await Promise.all([
+  const [events, logs, queue, origin] = await Promise.all([
     listSubmissionEvents(db, s.id),
     listSubmissionLogs(db, s.id),
     queueEstimateOf(db, s),
+    originOf(db, s.id, organizer),
   ]);
   const state: SubmissionState = s.state;
   const failure = s.failureCategory
@@ -144,6 +146,9 @@ async function ownerData(db: Db, s: SubmissionRow, organizer: boolean) {
       startedAt: s.startedAt ? formatDateTime(s.startedAt) : null,
       finishedAt: s.finishedAt ? formatDateTime(s.finishedAt) : null,
     },
+    // Where the score came from: only a scored submission has (or lacks) one.
+    provenance: s.state === "scored" ? { recorded: provenanceFacts(origin.provenance, s.kind) } : null,
+    revisions: revisionRows(origin.scoreRevisions),
   };
 }
 

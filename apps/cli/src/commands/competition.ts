@@ -1,13 +1,11 @@
 import { createInterface } from "node:readline/promises";
 import { Command } from "commander";
-import { Redis } from "ioredis";
-import { createQueue, leaderTiesJobOptions, QUEUE_LEADER_TIES } from "@holdout/contracts";
 import { closeCompetition, CompetitionAlreadyClosedError, findCompetitionBySlug } from "@holdout/db";
-import type { loadCliDbConfig } from "../config.ts";
 import { UsageError, withOrganizerDb } from "../organizer-db.ts";
 import { cliActor } from "./cli-actor.ts";
 import { addPhasesCommand } from "./competition-phases.ts";
 import { addSetupCommands } from "./competition-setup.ts";
+import { queueTieMarks } from "./tie-marks.ts";
 
 export { cliActor };
 
@@ -20,24 +18,6 @@ async function ask(prompt: string): Promise<string> {
     return "";
   } finally {
     rl.close();
-  }
-}
-
-/** Asks the workers to compute the final board's tie marks now; false if there is no Redis to ask. */
-async function queueTieMarks(config: ReturnType<typeof loadCliDbConfig>, competitionId: string) {
-  if (!config.REDIS_URL) return false;
-  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1 });
-  const queue = createQueue(redis, QUEUE_LEADER_TIES, { prefix: config.HOLDOUT_QUEUE_PREFIX });
-  try {
-    await queue.add(
-      QUEUE_LEADER_TIES,
-      { competitionId, reason: "the competition closed" },
-      leaderTiesJobOptions(competitionId),
-    );
-    return true;
-  } finally {
-    await queue.close();
-    await redis.quit();
   }
 }
 
@@ -79,7 +59,7 @@ export function competitionCommand(): Command {
           let queued = false;
           if (c.splitFraction !== null) {
             // Closed already: a queue that cannot be reached is worth a note, not a failure.
-            queued = await queueTieMarks(config, c.id).catch((err: unknown) => {
+            queued = await queueTieMarks(config, c.id, "the competition closed").catch((err: unknown) => {
               console.error(`note: could not queue the tie marks: ${(err as Error).message}`);
               return false;
             });

@@ -1,5 +1,6 @@
 import { UnrecoverableError } from "bullmq";
 import { findCompetitionSets, SCORERS, type Db } from "@holdout/db";
+import { contentSha256 } from "@holdout/testset";
 import type { Logger } from "../logger.ts";
 import { checkSameScoring, loadHiddenTestset, type HiddenTestset } from "../scoring/hidden-testset.ts";
 import { prepareSmokeSample, type SmokeSample } from "./smoke-sample.ts";
@@ -19,6 +20,8 @@ export interface SetRef {
 export interface ScoredSet {
   ref: SetRef;
   testset: HiddenTestset;
+  /** contentSha256 of its directory, taken when its labels were read: what a score's provenance names. */
+  sha256: string;
 }
 
 /** What a competition's runs use on this worker. */
@@ -50,6 +53,9 @@ export interface CompetitionSetsOptions {
 export class CompetitionSets {
   private readonly labels = new Map<string, Promise<HiddenTestset>>();
   private readonly samples = new Map<string, Promise<SmokeSample>>();
+  private readonly hashes = new Map<string, Promise<string>>();
+  /** Content found to differ from a competition's recorded hash, said once per content. */
+  private readonly differing = new Set<string>();
 
   constructor(private readonly options: CompetitionSetsOptions) {}
 
@@ -59,9 +65,23 @@ export class CompetitionSets {
   }
 
   /** Reads the set again from disk (a re-score after a label correction) and keeps that copy. */
-  reload(ref: SetRef): Promise<HiddenTestset> {
+  reload(ref: SetRef): Promise<ScoredSet> {
     this.labels.delete(ref.key);
-    return this.testset(ref);
+    this.hashes.delete(ref.key);
+    return this.scoredSet(ref);
+  }
+
+  /**
+   * The set's labels and its content hash, both read on first use of its key and kept together: a
+   * set changed on disk later is read again only by a re-score (reload) or a new worker, and the
+   * hash it records then is the new content's.
+   */
+  async scoredSet(ref: SetRef): Promise<ScoredSet> {
+    const [testset, sha256] = await Promise.all([
+      this.testset(ref),
+      this.remember(this.hashes, ref.key, () => contentSha256(ref.dir)),
+    ]);
+    return { ref, testset, sha256 };
   }
 
   /** The development set's smoke sample, laid out on first use of its key. */
@@ -73,8 +93,7 @@ export class CompetitionSets {
 
   /** The configured test set, loaded (at start: a broken one stops the worker). */
   async configuredHidden(): Promise<ScoredSet> {
-    const ref = this.options.configured.testset;
-    return { ref, testset: await this.testset(ref) };
+    return this.scoredSet(this.options.configured.testset);
   }
 
   /** The configured development set, loaded and checked against the configured test set. */
@@ -108,12 +127,17 @@ export class CompetitionSets {
           cause: err,
         },
       );
-    const hidden = {
-      ref: hiddenRef,
-      testset: await this.testset(hiddenRef).catch((err: unknown) => {
-        throw inCompetition(`its test set ${hiddenRef.dir}`, err);
-      }),
-    };
+    const hidden = await this.scoredSet(hiddenRef).catch((err: unknown) => {
+      throw inCompetition(`its test set ${hiddenRef.dir}`, err);
+    });
+    if (own && hidden.sha256 !== c.testsetSha256 && !this.differing.has(hidden.sha256)) {
+      this.differing.add(hidden.sha256);
+      // A label correction in place: scored as it is now, and the provenance says which content.
+      this.options.log.warn(
+        { competition: c.slug, dir: hiddenRef.dir, recorded: c.testsetSha256, found: hidden.sha256 },
+        "the test set's content differs from the hash recorded with its competition",
+      );
+    }
     if (own && SCORERS[hidden.testset.scorer.name] !== c.scorer) {
       throw new UnrecoverableError(
         `competition ${c.slug} is scored by ${c.scorer} but its test set ${hiddenRef.dir} names ` +
@@ -133,13 +157,16 @@ export class CompetitionSets {
 
   /** A development set with its smoke sample, checked to be scored as its test set. */
   async devset(ref: SetRef, hidden: ScoredSet): Promise<ScoredSet & { sample: SmokeSample }> {
-    const testset = await this.testset(ref);
+    const set = await this.scoredSet(ref);
     try {
-      checkSameScoring({ dir: ref.dir, testset }, { dir: hidden.ref.dir, testset: hidden.testset });
+      checkSameScoring(
+        { dir: ref.dir, testset: set.testset },
+        { dir: hidden.ref.dir, testset: hidden.testset },
+      );
     } catch (err) {
       throw new ScoringMismatch(err instanceof Error ? err.message : String(err));
     }
-    return { ref, testset, sample: await this.sample(ref) };
+    return { ...set, sample: await this.sample(ref) };
   }
 
   private async load(ref: SetRef): Promise<HiddenTestset> {

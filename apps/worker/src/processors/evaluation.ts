@@ -21,7 +21,13 @@ import {
   type Db,
   type RunStart,
 } from "@holdout/db";
-import { SandboxRejection, type RunLimits, type Sandbox, type TrustedImage } from "@holdout/sandbox";
+import {
+  SandboxRejection,
+  type GpuGrant,
+  type RunLimits,
+  type Sandbox,
+  type TrustedImage,
+} from "@holdout/sandbox";
 import type { BootstrapOptions } from "@holdout/scorer";
 import type { DiskSpace } from "../engine/disk-space.ts";
 import type { ImageLeases } from "../engine/image-leases.ts";
@@ -33,6 +39,7 @@ import { ladderStep, scoreRecord, splitOf } from "../scoring/scores.ts";
 import { checkRoom, type SpaceWait } from "./disk-wait.ts";
 import type { LogPolicy } from "./log-policy.ts";
 import { held, runPhase, type FailRun, type Model, type PhaseRun } from "./phase.ts";
+import { limitsRecord, provenanceOf } from "./provenance.ts";
 import type { CompetitionSets } from "./competition-sets.ts";
 
 export interface EvaluateDeps {
@@ -64,6 +71,8 @@ export interface EvaluateDeps {
   /** How long a run's lease lasts without a heartbeat (HOLDOUT_HEARTBEAT_STALE_SECONDS). */
   leaseMs: number;
   limits: RunLimits;
+  /** The GPUs every run is granted (HOLDOUT_RUN_GPUS), for the provenance; none when absent. */
+  gpu?: GpuGrant | undefined;
   /** Labels for every sandbox object of this worker's runs, e.g. `holdout.worker`. */
   labels: Record<string, string>;
   bootstrap: BootstrapOptions;
@@ -207,6 +216,7 @@ export async function evaluate(deps: EvaluateDeps, job: JobContext): Promise<Out
       size: runtime.size,
       command,
       bundleDir: path.join(deps.dataDir, submission.bundleDir),
+      runtimeRef: runtime.ref,
     };
   } else {
     if (!submission.uploadFile) throw new UnrecoverableError(`submission ${id} has no upload`);
@@ -237,6 +247,7 @@ export async function evaluate(deps: EvaluateDeps, job: JobContext): Promise<Out
     model,
     fail,
   };
+  let smokeRun: { startedAt: Date; endedAt: Date } | null = null;
   try {
     signal.throwIfAborted();
     if (inputs.dev) {
@@ -252,6 +263,7 @@ export async function evaluate(deps: EvaluateDeps, job: JobContext): Promise<Out
         logPolicy: { kind: "full" },
       });
       if (smoke.ended) return { kind: "ended" };
+      smokeRun = { startedAt: smoke.startedAt, endedAt: smoke.endedAt };
       await held(
         noteRunning(db, lease, `smoke run passed: valid predictions for ${n} studies`, {
           smokePassedAt: new Date(),
@@ -287,7 +299,18 @@ export async function evaluate(deps: EvaluateDeps, job: JobContext): Promise<Out
     const record = scoreRecord(testset, hidden.predictions, deps.bootstrap, split);
     signal.throwIfAborted();
     const ladder = policy.ladder && !onDev ? ladderStep(testset, record, deps.bootstrap, split) : undefined;
-    await held(recordScore(db, lease, record, ladder ? { ladder } : {}));
+    const provenance = provenanceOf({
+      model,
+      uploadSha256: submission.uploadSha256,
+      scored,
+      onDev,
+      bootstrap: deps.bootstrap,
+      worker: workerName,
+      limits: limitsRecord(deps.limits, deps.gpu),
+      smoke: smokeRun && { limits: limitsRecord(deps.smokeLimits, deps.gpu), ...smokeRun },
+      run: { startedAt: hidden.startedAt, endedAt: hidden.endedAt },
+    });
+    await held(recordScore(db, lease, record, { provenance, ...(ladder ? { ladder } : {}) }));
     log.info({ meanAuc: record.meanAuc, scorer: testset.scorer.name, onDev }, "evaluation ended: scored");
     return { kind: "scored", competitionId: submission.competitionId, testset: inputs.hidden.testset };
   } finally {

@@ -20,7 +20,15 @@ import { storedLog, type LogPolicy } from "./log-policy.ts";
 /** What runs: an uploaded image (leased while it runs), or a bundle in the runtime image. */
 export type Model =
   | { kind: "image"; imageId: string; size: number; lease: ImageLease }
-  | { kind: "bundle"; imageId: string; size: number; command: string[]; bundleDir: string };
+  | {
+      kind: "bundle";
+      imageId: string;
+      size: number;
+      command: string[];
+      bundleDir: string;
+      /** The runtime image as configured (its tag); it runs by imageId. */
+      runtimeRef: string;
+    };
 
 /** A write the database refused because the run no longer holds its lease: the run stops here. */
 export async function held(written: Promise<boolean>): Promise<void> {
@@ -63,9 +71,19 @@ export interface PhaseSpec {
   beforeParse?: () => Promise<void>;
 }
 
-/** A phase ended the evaluation (the submission failed), or the model's valid predictions. */
+/**
+ * A phase ended the evaluation (the submission failed), or the model's valid predictions with when
+ * its container run started and ended (the provenance's timings).
+ */
 export type PhaseResult =
-  { ended: true } | { ended: false; run: RunResult; predictions: PerTask<Float64Array, string> };
+  | { ended: true }
+  | {
+      ended: false;
+      run: RunResult;
+      predictions: PerTask<Float64Array, string>;
+      startedAt: Date;
+      endedAt: Date;
+    };
 
 type Verdict = Exclude<RunResult["verdict"], "ok">;
 
@@ -93,7 +111,9 @@ function categoryOf(verdict: Verdict): FailureCategory {
 export async function runPhase(r: PhaseRun, spec: PhaseSpec): Promise<PhaseResult> {
   const { phase } = spec;
   await held(noteRunning(r.db, r.lease, spec.startNote));
+  const startedAt = new Date();
   const run = await runInSandbox(r, spec.workspace, spec.limits);
+  const endedAt = new Date();
   if ("rejected" in run) {
     await r.fail("invalid_upload", run.rejected, phase);
     return { ended: true };
@@ -121,7 +141,7 @@ export async function runPhase(r: PhaseRun, spec: PhaseSpec): Promise<PhaseResul
     return { ended: true };
   }
   finished("ok");
-  return { ended: false, run, predictions };
+  return { ended: false, run, predictions, startedAt, endedAt };
 }
 
 /**

@@ -108,6 +108,7 @@ export function createProcessors(config: WorkerConfig, parts: ProcessorParts): P
         workerName,
         leaseMs: config.HOLDOUT_HEARTBEAT_STALE_SECONDS * 1000,
         limits: runLimits(config),
+        gpu: config.HOLDOUT_RUN_GPUS,
         labels: engine.labels,
         // An earlier attempt's containers, volume and image lease.
         reapPrevious: (id) => janitor.reap(id),

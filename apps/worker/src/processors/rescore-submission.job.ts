@@ -14,6 +14,7 @@ import type { HiddenTestset } from "../scoring/hidden-testset.ts";
 import type { CompetitionSets } from "./competition-sets.ts";
 import type { Logger } from "../logger.ts";
 import { scoreRecord, splitOf } from "../scoring/scores.ts";
+import { scoringProvenance } from "./provenance.ts";
 
 export interface RescoreDeps {
   db: Db;
@@ -59,7 +60,8 @@ export function createRescoreProcessor(deps: RescoreDeps) {
     const onDev = (await findSubmissionPhase(deps.db, submissionId))?.data === "development";
     const scored = onDev ? inputs.dev : inputs.hidden;
     if (!scored) return refuse("its competition's development set is not on this worker");
-    const testset = await deps.sets.reload(scored.ref);
+    const set = await deps.sets.reload(scored.ref);
+    const { testset } = set;
     let predictions;
     try {
       predictions = testset.scorer.parsePredictions(csv, testset.studies, "the stored predictions");
@@ -73,10 +75,13 @@ export function createRescoreProcessor(deps: RescoreDeps) {
     }
     const split = onDev ? null : splitOf(await getCompetitionPolicy(deps.db, submission.competitionId));
     const record = scoreRecord(testset, predictions, deps.bootstrap, split);
-    const replaced = await replaceScore(deps.db, submissionId, record, {
-      worker: deps.workerName,
-      detail: `re-scored by ${requestedBy}`,
-    });
+    const replaced = await replaceScore(
+      deps.db,
+      submissionId,
+      record,
+      { worker: deps.workerName, detail: `re-scored by ${requestedBy}` },
+      { actor: requestedBy, worker: deps.workerName, ...scoringProvenance(set, deps.bootstrap) },
+    );
     if (!replaced) return refuse("it stopped being scored meanwhile");
     log.info({ before: submission.meanAuc, after: record.meanAuc }, "re-scored");
     await deps.afterRescore(submission.competitionId, onDev ? inputs.hidden.testset : testset, log);

@@ -5,6 +5,7 @@
 export * from "./problem.ts";
 export * from "./scores.ts";
 export * from "./submission.ts";
+export * from "./provenance.ts";
 export * from "./leaderboard.ts";
 export * from "./cli.ts";
 export * from "./competitions.ts";

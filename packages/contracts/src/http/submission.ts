@@ -8,6 +8,7 @@ import {
   ReleasedScoresSchema,
   ScoredTaskSchema,
 } from "./scores.ts";
+import { ProvenanceSchema, ScoreRevisionSchema } from "./provenance.ts";
 
 export const SubmissionSchema = Type.Object({
   id: Type.String(),
@@ -89,6 +90,12 @@ export const SubmissionDetailSchema = Type.Object({
   }),
   refunded: Type.Boolean({ description: "not charged to the team's quota" }),
   failedPhase: Type.Union([Type.Literal("smoke"), Type.Literal("hidden"), Type.Null()]),
+  provenance: Nullable(ProvenanceSchema),
+  scoreRevisions: Type.Optional(
+    Type.Array(ScoreRevisionSchema, {
+      description: "organizers only: every re-score's figures before and after, oldest first",
+    }),
+  ),
 });
 /** `GET /api/v1/submissions/:id` as its team and the organizers read it. */
 export type SubmissionDetail = Static<typeof SubmissionDetailSchema>;
