@@ -45,7 +45,16 @@ export {
   type ScoreResult,
   type TaskScore,
 } from "./score.ts";
-export { combinedScore, formatAuc, formatRads, rankEntries, type RankedEntry } from "./ranking.ts";
+export {
+  combinedScore,
+  formatAuc,
+  formatRads,
+  rankEntries,
+  releasedFigures,
+  roundTo,
+  type RankedEntry,
+  type ReleasedPrecision,
+} from "./ranking.ts";
 export { alignLabels, parseLabelsCsv, type LabelsTable } from "./labels-csv.ts";
 export { parsePredictionsCsv } from "./predictions-csv.ts";
 export { weightedAuc } from "./weighted-auc.ts";

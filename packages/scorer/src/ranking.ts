@@ -6,6 +6,38 @@ export function combinedScore(meanAuc: number, meanRadsBelowCurve: number): numb
   return meanAuc + 0.001 * meanRadsBelowCurve;
 }
 
+/** `x` to `decimals` places (the decimal string's rounding, so the figure prints as it is stored). */
+export function roundTo(x: number, decimals: number): number {
+  const r = Number(x.toFixed(decimals));
+  return Object.is(r, -0) ? 0 : r;
+}
+
+/** How many decimals of a hidden-set result a team or the public may read. */
+export interface ReleasedPrecision {
+  aucDecimals: number;
+  radsDecimals: number;
+}
+
+/**
+ * The board's three figures as teams and the public read them: the mean AUC and the radiologists'
+ * mean at the released precision, and the ranking key recomputed from those two (the stored key
+ * carries the AUC at full precision in its last digits). The API's views and the workers'
+ * notifications both release through this.
+ */
+export function releasedFigures(
+  meanAuc: number,
+  meanRadsBelowCurve: number,
+  p: ReleasedPrecision,
+): { meanAuc: number; meanRadsBelowCurve: number; score: number } {
+  const auc = roundTo(meanAuc, p.aucDecimals);
+  const rads = roundTo(meanRadsBelowCurve, p.radsDecimals);
+  return {
+    meanAuc: auc,
+    meanRadsBelowCurve: rads,
+    score: roundTo(combinedScore(auc, rads), Math.max(p.aucDecimals, 3 + p.radsDecimals)),
+  };
+}
+
 export type RankedEntry<T> = T & { score: number; rank: number };
 
 /**

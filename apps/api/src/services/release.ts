@@ -1,5 +1,5 @@
 import { getCompetitionPolicy, type CompetitionPolicy, type Db } from "@holdout/db";
-import { combinedScore, TASKS } from "@holdout/scorer";
+import { combinedScore, releasedFigures, roundTo, TASKS } from "@holdout/scorer";
 import { Errors } from "../errors.ts";
 
 // What teams and the public may read of a hidden-set result, decided in one place. Stored scores
@@ -69,11 +69,7 @@ export function interval(lo: number | null, hi: number | null): Interval95 {
   return lo === null || hi === null ? null : [lo, hi];
 }
 
-/** `x` to `decimals` places (the decimal string's rounding, so the figure prints as it is stored). */
-export function roundTo(x: number, decimals: number): number {
-  const r = Number(x.toFixed(decimals));
-  return Object.is(r, -0) ? 0 : r;
-}
+export { roundTo };
 
 /**
  * Scores as a team or the public may read them. The score is recomputed from the released mean AUC
@@ -82,13 +78,16 @@ export function roundTo(x: number, decimals: number): number {
 export function released(scores: Scores, r: Release): Scores {
   const auc = (x: number) => roundTo(x, r.aucDecimals);
   const ci = (v: Interval95): Interval95 => (v ? [auc(v[0]), auc(v[1])] : null);
-  const meanAuc = auc(scores.meanAuc);
-  const meanRadsBelowCurve = roundTo(scores.meanRadsBelowCurve, r.radsDecimals);
+  const { meanAuc, meanRadsBelowCurve, score } = releasedFigures(
+    scores.meanAuc,
+    scores.meanRadsBelowCurve,
+    r,
+  );
   return {
     meanAuc,
     meanAuc95: ci(scores.meanAuc95),
     meanRadsBelowCurve,
-    score: roundTo(combinedScore(meanAuc, meanRadsBelowCurve), Math.max(r.aucDecimals, 3 + r.radsDecimals)),
+    score,
     tasks: scores.tasks.map((t) => ({ ...t, auc: auc(t.auc), auc95: ci(t.auc95) })),
   };
 }

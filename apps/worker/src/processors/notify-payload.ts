@@ -1,11 +1,11 @@
-import { combinedScore } from "@holdout/scorer";
+import { releasedFigures } from "@holdout/scorer";
 import type { findEndedSubmission } from "@holdout/db";
 
 // What a notification says about a submission's end: only what its team may read on its page. The
 // hidden set's boundary applies (docs/architecture.md): the state, the failure *category* (never the
 // message, which may come from the run), and the board's aggregate scores rounded to the released
-// precision, as apps/api's release rules (services/release.ts, `shownScores` and `released`)
-// show them: none for a ladder entry that did not improve, the public part's with a split.
+// precision (@holdout/scorer's releasedFigures, as the API's views release them): none for a ladder
+// entry that did not improve, the public part's with a split.
 
 export type EndedSubmission = NonNullable<Awaited<ReturnType<typeof findEndedSubmission>>>;
 
@@ -31,21 +31,12 @@ export interface SubmissionEnded {
   };
 }
 
-function roundTo(x: number, decimals: number): number {
-  const r = Number(x.toFixed(decimals));
-  return Object.is(r, -0) ? 0 : r;
-}
-
 export function releasedScores(s: EndedSubmission): SubmissionEnded["submission"]["scores"] {
   if (s.state !== "scored" || s.ladderImproved === false) return null;
   const split = s.competition.splitFraction !== null;
   const source = split ? s.parts[0] : s;
   if (!source || source.meanAuc === null || source.meanRadsBelowCurve === null) return null;
-  const { aucDecimals, radsDecimals } = s.competition;
-  const meanAuc = roundTo(source.meanAuc, aucDecimals);
-  const meanRadsBelowCurve = roundTo(source.meanRadsBelowCurve, radsDecimals);
-  const score = roundTo(combinedScore(meanAuc, meanRadsBelowCurve), Math.max(aucDecimals, 3 + radsDecimals));
-  return { meanAuc, meanRadsBelowCurve, score };
+  return releasedFigures(source.meanAuc, source.meanRadsBelowCurve, s.competition);
 }
 
 /** The submission's page: under the competition's own pages, which every competition has. */
