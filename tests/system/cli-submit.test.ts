@@ -5,7 +5,9 @@ import { copyFile, mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BASELINE_IMAGE, REPO_ROOT } from "../support/env.ts";
+import { createCompetition } from "@holdout/db";
+import { checkCompetitionSets } from "@holdout/testset";
+import { BASELINE_IMAGE, REPO_ROOT, TEST_TESTSET_DIR, uniqueName } from "../support/env.ts";
 import { holdout } from "../support/cli.ts";
 import { CONSTANT_PREDICTIONS, tinyShellModelTarball } from "../support/images.ts";
 import { startStack, type Stack } from "../support/stack.ts";
@@ -101,6 +103,75 @@ describe("holdout submit / status / leaderboard", () => {
     const refused = await holdout(["hide", id!], { ...env, HOLDOUT_TOKEN: other.token });
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/HOLDOUT_ERR_NOT_FOUND, HTTP 404/);
+  }, 600_000);
+
+  it("speaks to another competition of the server with --competition (or HOLDOUT_COMPETITION)", async () => {
+    const slug = uniqueName("second");
+    const sets = await checkCompetitionSets({ testsetDir: TEST_TESTSET_DIR });
+    await createCompetition(
+      stack.db,
+      { actor: "test" },
+      {
+        slug,
+        name: "Second competition",
+        testsetDir: TEST_TESTSET_DIR,
+        testsetSha256: sets.testsetSha256,
+        requireApproval: false,
+        phases: [
+          {
+            name: "Test",
+            data: "hidden",
+            feedback: "released",
+            startsAt: new Date(),
+            endsAt: null,
+            ranked: true,
+          },
+        ],
+      },
+    );
+    const registered = await fetch(`${stack.url}/api/v1/competitions/${slug}/teams`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        name: uniqueName("Second Team"),
+        institution: "Elsewhere",
+        email: `${uniqueName("second")}@example.org`,
+        password: "correct horse battery",
+        acceptTerms: true,
+      }),
+    });
+    expect(registered.status).toBe(201);
+    const { token } = (await registered.json()) as { token: string };
+    const there = { HOLDOUT_SERVER: stack.url, HOLDOUT_TOKEN: token };
+    const model = await tinyShellModelTarball(CONSTANT_PREDICTIONS);
+
+    // Its token means nothing to the main competition: the command must say where it goes.
+    const lost = await holdout(["submit", "--tarball", model, "--model", "Lost"], there);
+    expect(lost.code).toBe(1);
+    expect(lost.stderr).toMatch(/HTTP 401/);
+    const run = await holdout(
+      ["submit", "--tarball", model, "--model", "Elsewhere", "--competition", slug, "--wait"],
+      there,
+    );
+    expect(run.code, run.stderr).toBe(0);
+    const [, id] = SUBMISSION.exec(run.stdout)!;
+    expect(run.stdout).toContain(`its page: ${stack.url}/c/${slug}/submissions/${id}\n`);
+    const row = await stack.db.submission.findUniqueOrThrow({
+      where: { id: id! },
+      include: { competition: true },
+    });
+    expect(row.competition.slug).toBe(slug);
+    const status = await holdout(["status", id!], { ...there, HOLDOUT_COMPETITION: slug });
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toContain("Elsewhere");
+    const board = await holdout(["leaderboard", "--json", "--server", stack.url, "--competition", slug], {});
+    expect(board.code, board.stderr).toBe(0);
+    expect((JSON.parse(board.stdout) as { competition: { name: string } }).competition.name).toBe(
+      "Second competition",
+    );
+    const bad = await holdout(["leaderboard", "--competition", "Not A Slug"], there);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--competition must be a competition's slug/);
   }, 600_000);
 
   it("a broken model: exit 1, the failure category and what to do about it", async () => {

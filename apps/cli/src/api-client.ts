@@ -4,11 +4,38 @@ import { UsageError } from "./usage-error.ts";
 export interface Remote {
   server: string;
   token: string | null;
+  /** A competition's slug: its own API and pages; absent, the server's default competition. */
+  competition?: string | null;
 }
 
-/** --server / --token, else HOLDOUT_SERVER / HOLDOUT_TOKEN. */
+const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** The help of every participant command's `--competition`. */
+export const COMPETITION_OPTION_HELP =
+  "the competition's slug, for a server that hosts several (default: $HOLDOUT_COMPETITION, else the server's main one)";
+
+/**
+ * The URL of an API path written as the default competition's (`/api/v1/quota`): under
+ * `/api/v1/competitions/<slug>/` when a competition is named. Paths that name one already, and the
+ * server's own (`/api/v1/cli`, `/api/v1/competitions`), stay as they are.
+ */
+export function endpoint(remote: Remote, path: string): string {
+  const slug = remote.competition;
+  const scoped =
+    slug && path.startsWith("/api/v1/") && !/^\/api\/v1\/(competitions|cli)(\/|$|\?)/.test(path)
+      ? `/api/v1/competitions/${encodeURIComponent(slug)}/${path.slice("/api/v1/".length)}`
+      : path;
+  return `${remote.server}${scoped}`;
+}
+
+/** A page's URL (`/submissions/<id>`), under `/c/<slug>` when a competition is named. */
+export function pageUrl(remote: Remote, path: string): string {
+  return `${remote.server}${remote.competition ? `/c/${encodeURIComponent(remote.competition)}` : ""}${path}`;
+}
+
+/** --server / --token / --competition, else HOLDOUT_SERVER / HOLDOUT_TOKEN / HOLDOUT_COMPETITION. */
 export function remoteFrom(
-  opts: { server?: string; token?: string },
+  opts: { server?: string; token?: string; competition?: string },
   env: NodeJS.ProcessEnv,
   needToken: boolean,
 ): Remote {
@@ -19,7 +46,13 @@ export function remoteFrom(
   }
   const token = (opts.token ?? env.HOLDOUT_TOKEN ?? "").trim() || null;
   if (needToken && !token) throw new UsageError("no API token: pass --token TOKEN or set HOLDOUT_TOKEN");
-  return { server, token };
+  const competition = (opts.competition ?? env.HOLDOUT_COMPETITION ?? "").trim() || null;
+  if (competition !== null && !SLUG.test(competition)) {
+    throw new UsageError(
+      `--competition must be a competition's slug (lowercase letters, digits and -), not ${JSON.stringify(competition)}`,
+    );
+  }
+  return { server, token, competition };
 }
 
 /** A refusal from the server (RFC 9457 problem+json), printed as one line. */
@@ -68,7 +101,7 @@ export function noteServerVersion(remote: Remote, res: Response): void {
 export async function getJson<T>(remote: Remote, path: string): Promise<T> {
   let res: Response;
   try {
-    res = await fetch(`${remote.server}${path}`, {
+    res = await fetch(endpoint(remote, path), {
       headers: { accept: "application/json", ...authHeaders(remote) },
     });
   } catch (err) {
@@ -82,7 +115,7 @@ export async function getJson<T>(remote: Remote, path: string): Promise<T> {
 }
 
 export async function postJson<T>(remote: Remote, path: string): Promise<T> {
-  const res = await fetch(`${remote.server}${path}`, { method: "POST", headers: authHeaders(remote) });
+  const res = await fetch(endpoint(remote, path), { method: "POST", headers: authHeaders(remote) });
   noteServerVersion(remote, res);
   if (!res.ok) throw await problemOf(res);
   return (await res.json()) as T;

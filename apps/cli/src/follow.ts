@@ -1,7 +1,7 @@
 import { createParser } from "eventsource-parser";
 import { isFinalState, isSubmissionState } from "@holdout/contracts";
 import type { QueueEstimate, SubmissionDetail, TimelineEvent } from "@holdout/contracts/http";
-import { authHeaders, getJson, problemOf, type Remote } from "./api-client.ts";
+import { authHeaders, endpoint, getJson, problemOf, type Remote } from "./api-client.ts";
 
 const clock = (iso: string) => new Date(iso).toISOString().slice(11, 19);
 
@@ -42,7 +42,7 @@ export async function followSubmission(
     try {
       const headers: Record<string, string> = { accept: "text/event-stream", ...authHeaders(remote) };
       if (lastEventId !== null) headers["last-event-id"] = lastEventId;
-      const res = await fetch(`${remote.server}/api/v1/submissions/${id}/events`, { headers });
+      const res = await fetch(endpoint(remote, `/api/v1/submissions/${id}/events`), { headers });
       if (!res.ok) throw await problemOf(res);
       if (!res.body || !(res.headers.get("content-type") ?? "").includes("text/event-stream")) break;
       const parser = createParser({

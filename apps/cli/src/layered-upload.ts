@@ -10,7 +10,7 @@ import { promisify } from "node:util";
 import { createGunzip, createGzip } from "node:zlib";
 import tar from "tar-stream";
 import type { LayerReceived, LayersHeld } from "@holdout/contracts/http";
-import { ApiError, authHeaders, noteServerVersion, problemOf, type Remote } from "./api-client.ts";
+import { ApiError, authHeaders, endpoint, noteServerVersion, problemOf, type Remote } from "./api-client.ts";
 import { UsageError } from "./usage-error.ts";
 
 // `holdout submit --image` sends only what the server lacks (docs/participant-guide.md, "Sending
@@ -58,7 +58,7 @@ export async function imageLayers(image: string, dockerBin = "docker") {
 async function call(remote: Remote, method: string, url: string, init: RequestInit): Promise<Response> {
   let res: Response;
   try {
-    res = await fetch(`${remote.server}${url}`, {
+    res = await fetch(endpoint(remote, url), {
       method,
       ...init,
       headers: { accept: "application/json", ...authHeaders(remote), ...init.headers },

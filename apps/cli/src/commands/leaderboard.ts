@@ -1,6 +1,6 @@
 import { Command } from "commander";
 import type { RankedLeaderboard } from "@holdout/contracts/http";
-import { getJson, remoteFrom } from "../api-client.ts";
+import { COMPETITION_OPTION_HELP, getJson, remoteFrom } from "../api-client.ts";
 import { table } from "../render.ts";
 import { printableLine, terminalJson } from "../terminal-text.ts";
 
@@ -8,11 +8,17 @@ export function leaderboardCommand(): Command {
   return new Command("leaderboard")
     .description("the public leaderboard")
     .option("--server <url>", "the Holdout server (default: $HOLDOUT_SERVER)")
+    .option("--competition <slug>", COMPETITION_OPTION_HELP)
     .option("--json", "print the server's JSON")
-    .action(async (opts: { server?: string; json?: boolean }) => {
+    .action(async (opts: { server?: string; competition?: string; json?: boolean }) => {
       // Public: sent without a token, so a stale HOLDOUT_TOKEN cannot get in the way.
+      const { server, competition } = opts;
       const remote = {
-        ...remoteFrom(opts.server ? { server: opts.server } : {}, process.env, false),
+        ...remoteFrom(
+          { ...(server ? { server } : {}), ...(competition ? { competition } : {}) },
+          process.env,
+          false,
+        ),
         token: null,
       };
       const board = await getJson<RankedLeaderboard>(remote, "/api/v1/leaderboard");

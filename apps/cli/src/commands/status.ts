@@ -1,7 +1,7 @@
 import { Command } from "commander";
 import { isFinalState, isSubmissionState, logKeptNote } from "@holdout/contracts";
 import type { RunLog, SubmissionDetail, TimelineEvent } from "@holdout/contracts/http";
-import { getJson, remoteFrom } from "../api-client.ts";
+import { COMPETITION_OPTION_HELP, getJson, remoteFrom } from "../api-client.ts";
 import { followSubmission, queueLine, timelineLine } from "../follow.ts";
 import { UsageError } from "../usage-error.ts";
 import { printable, printableLine, terminalJson } from "../terminal-text.ts";
@@ -10,6 +10,7 @@ import { report } from "./submit.ts";
 interface StatusOptions {
   server?: string;
   token?: string;
+  competition?: string;
   json?: boolean;
   wait?: boolean;
   log?: string;
@@ -21,6 +22,7 @@ export function statusCommand(): Command {
     .argument("<id>", "the submission id `holdout submit` printed")
     .option("--server <url>", "the Holdout server (default: $HOLDOUT_SERVER)")
     .option("--token <token>", "your team's API token (default: $HOLDOUT_TOKEN)")
+    .option("--competition <slug>", COMPETITION_OPTION_HELP)
     .option("--wait", "follow it until it is final (exit 1 if it failed)")
     .option("--log <phase>", "print the run's log instead: smoke or hidden")
     .option("--json", "print the submission as JSON")

@@ -2,7 +2,16 @@ import { Command } from "commander";
 import * as tus from "tus-js-client";
 import { formatBytes } from "@holdout/contracts";
 import type { QuotaView, SubmissionDetail } from "@holdout/contracts/http";
-import { ApiError, authHeaders, getJson, remoteFrom, type Remote } from "../api-client.ts";
+import {
+  ApiError,
+  authHeaders,
+  COMPETITION_OPTION_HELP,
+  endpoint,
+  getJson,
+  pageUrl,
+  remoteFrom,
+  type Remote,
+} from "../api-client.ts";
 import { followSubmission } from "../follow.ts";
 import { printable } from "../terminal-text.ts";
 import { PipeSource } from "../pipe-source.ts";
@@ -15,6 +24,7 @@ import { bundleDir, dockerSave, tarballFile, type UploadSource } from "../upload
 interface SubmitOptions {
   server?: string;
   token?: string;
+  competition?: string;
   image?: string;
   tarball?: string;
   bundle?: string;
@@ -63,7 +73,7 @@ export function sendResumable(
     // tus-js-client takes Node streams (its types name only browser inputs).
     const file: ConstructorParameters<typeof tus.Upload>[0] = source.stream as never;
     const upload = new tus.Upload(file, {
-      endpoint: `${remote.server}/api/v1/uploads`,
+      endpoint: endpoint(remote, "/api/v1/uploads"),
       headers: authHeaders(remote),
       metadata: { ...metadata, kind: source.kind },
       ...(source.size !== null ? { uploadSize: source.size } : { uploadLengthDeferred: true }),
@@ -111,6 +121,7 @@ export function submitCommand(): Command {
     )
     .option("--server <url>", "the Holdout server (default: $HOLDOUT_SERVER)")
     .option("--token <token>", "your team's API token (default: $HOLDOUT_TOKEN)")
+    .option("--competition <slug>", COMPETITION_OPTION_HELP)
     .option(
       "--image <name>",
       "a local Docker image: only the layers the server does not hold for your team are sent, gzipped",
@@ -159,7 +170,7 @@ export function submitCommand(): Command {
           ? await sendImageLayers(remote, opts.image, opts)
           : await sendWhole(remote, opts, chunkMib);
       console.log(`submission ${accepted.id}: ${accepted.state}`);
-      console.log(`its page: ${remote.server}/submissions/${accepted.id}`);
+      console.log(`its page: ${pageUrl(remote, `/submissions/${accepted.id}`)}`);
       console.log(quotaLine(await getJson<QuotaView>(remote, "/api/v1/quota")));
       if (!opts.wait) {
         console.log(`follow it: holdout status ${accepted.id}`);

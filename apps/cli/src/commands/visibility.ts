@@ -1,6 +1,6 @@
 import { Command } from "commander";
 import type { SubmissionView } from "@holdout/contracts/http";
-import { postJson, remoteFrom } from "../api-client.ts";
+import { COMPETITION_OPTION_HELP, postJson, remoteFrom } from "../api-client.ts";
 import { printableLine } from "../terminal-text.ts";
 import { UsageError } from "../usage-error.ts";
 
@@ -18,7 +18,8 @@ export function visibilityCommand(action: "hide" | "unhide"): Command {
     .argument("<id>", "the submission id")
     .option("--server <url>", "the Holdout server (default: $HOLDOUT_SERVER)")
     .option("--token <token>", "your team's API token (default: $HOLDOUT_TOKEN)")
-    .action(async (id: string, opts: { server?: string; token?: string }) => {
+    .option("--competition <slug>", COMPETITION_OPTION_HELP)
+    .action(async (id: string, opts: { server?: string; token?: string; competition?: string }) => {
       const remote = remoteFrom(opts, process.env, true);
       if (!/^[0-9a-f-]{36}$/i.test(id)) throw new UsageError(`${id} is not a submission id`);
       const s = await postJson<SubmissionView>(remote, `/api/v1/submissions/${id}/${action}`);
