@@ -98,11 +98,21 @@ export function noteServerVersion(remote: Remote, res: Response): void {
   );
 }
 
-export async function getJson<T>(remote: Remote, path: string): Promise<T> {
+/**
+ * One request to the server's API (`path` as the default competition's, see endpoint), as the
+ * team: a server that cannot be reached is named with the reason, a version mismatch noted once,
+ * and a refusal thrown as an ApiError with the problem's detail and code.
+ */
+export async function request(remote: Remote, path: string, init: RequestInit = {}): Promise<Response> {
   let res: Response;
   try {
     res = await fetch(endpoint(remote, path), {
-      headers: { accept: "application/json", ...authHeaders(remote) },
+      ...init,
+      headers: {
+        accept: "application/json",
+        ...authHeaders(remote),
+        ...(init.headers as Record<string, string>),
+      },
     });
   } catch (err) {
     const cause = (err as Error).cause;
@@ -111,12 +121,13 @@ export async function getJson<T>(remote: Remote, path: string): Promise<T> {
   }
   noteServerVersion(remote, res);
   if (!res.ok) throw await problemOf(res);
-  return (await res.json()) as T;
+  return res;
+}
+
+export async function getJson<T>(remote: Remote, path: string): Promise<T> {
+  return (await (await request(remote, path)).json()) as T;
 }
 
 export async function postJson<T>(remote: Remote, path: string): Promise<T> {
-  const res = await fetch(endpoint(remote, path), { method: "POST", headers: authHeaders(remote) });
-  noteServerVersion(remote, res);
-  if (!res.ok) throw await problemOf(res);
-  return (await res.json()) as T;
+  return (await (await request(remote, path, { method: "POST" })).json()) as T;
 }

@@ -10,7 +10,7 @@ import { promisify } from "node:util";
 import { createGunzip, createGzip } from "node:zlib";
 import tar from "tar-stream";
 import type { LayerReceived, LayersHeld } from "@holdout/contracts/http";
-import { ApiError, authHeaders, endpoint, noteServerVersion, problemOf, type Remote } from "./api-client.ts";
+import { ApiError, request, type Remote } from "./api-client.ts";
 import { UsageError } from "./usage-error.ts";
 
 // `holdout submit --image` sends only what the server lacks (docs/participant-guide.md, "Sending
@@ -55,22 +55,8 @@ export async function imageLayers(image: string, dockerBin = "docker") {
   return { imageId: id, layers: JSON.parse(layers) as string[] };
 }
 
-async function call(remote: Remote, method: string, url: string, init: RequestInit): Promise<Response> {
-  let res: Response;
-  try {
-    res = await fetch(endpoint(remote, url), {
-      method,
-      ...init,
-      headers: { accept: "application/json", ...authHeaders(remote), ...init.headers },
-    });
-  } catch (err) {
-    const cause = (err as Error).cause;
-    const reason = cause instanceof Error ? cause.message : (err as Error).message;
-    throw new Error(`cannot reach ${remote.server}: ${reason}`, { cause: err });
-  }
-  noteServerVersion(remote, res);
-  if (!res.ok) throw await problemOf(res);
-  return res;
+function call(remote: Remote, method: string, url: string, init: RequestInit): Promise<Response> {
+  return request(remote, url, { method, ...init });
 }
 
 /**

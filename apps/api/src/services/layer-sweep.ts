@@ -3,6 +3,7 @@ import path from "node:path";
 import { forgetLayers, layersUnusedSince, recordedLayers, type Db } from "@holdout/db";
 import { UUID } from "../schemas/common.ts";
 import { layerFile, layersDirOf, PARTIAL_PREFIX } from "./layer-store.ts";
+import { startPeriodic, type PeriodicLog } from "./periodic.ts";
 
 // The layer store's garbage collection, run with the abandoned uploads' sweep: layers unused for the
 // retention period go (record first, then file: a layer answered as held always has its file, but
@@ -86,23 +87,10 @@ export function startLayerSweeper(
   dataDir: string,
   retentionMs: number,
   intervalMs: number,
-  log: { info: (o: object, m: string) => void; error: (o: object, m: string) => void },
+  log: PeriodicLog,
 ) {
-  let timer: NodeJS.Timeout | null = null;
-  let stopped = false;
-  const run = async () => {
-    try {
-      const swept = await sweepLayerStore(db, dataDir, retentionMs);
-      if (swept.expired + swept.orphans > 0) log.info({ swept }, "layer store swept");
-    } catch (err) {
-      log.error({ err }, "sweeping the layer store failed");
-    }
-    if (!stopped) timer = setTimeout(() => void run(), intervalMs).unref();
-  };
-  const first = run();
-  return async () => {
-    stopped = true;
-    if (timer) clearTimeout(timer);
-    await first;
-  };
+  return startPeriodic(() => sweepLayerStore(db, dataDir, retentionMs), intervalMs, log, {
+    done: (swept) => (swept.expired + swept.orphans > 0 ? "layer store swept" : null),
+    failed: "sweeping the layer store failed",
+  });
 }

@@ -8,6 +8,7 @@ import { liveReservationIds, releaseQuotaSlot, type Db } from "@holdout/db";
 import { Errors, type FieldProblem } from "../errors.ts";
 import { UUID } from "../schemas/common.ts";
 import { snifferFor } from "./content-check.ts";
+import { startPeriodic } from "./periodic.ts";
 import { fieldError, validateFields, type SubmissionFields } from "./upload-fields.ts";
 import { sweepDeadPartials } from "./upload-store.ts";
 
@@ -179,21 +180,8 @@ export async function sweepAbandonedUploads(db: Db, dataDir: string, now = new D
 
 /** Runs the sweep now and every `intervalMs`; the returned function stops it. */
 export function startUploadSweeper(db: Db, dataDir: string, intervalMs: number, log: FastifyBaseLogger) {
-  let timer: NodeJS.Timeout | null = null;
-  let stopped = false;
-  const run = async () => {
-    try {
-      const swept = await sweepAbandonedUploads(db, dataDir);
-      if (swept.resumable + swept.partial > 0) log.info({ swept }, "abandoned uploads removed");
-    } catch (err) {
-      log.error({ err }, "sweeping abandoned uploads failed");
-    }
-    if (!stopped) timer = setTimeout(() => void run(), intervalMs).unref();
-  };
-  const first = run();
-  return async () => {
-    stopped = true;
-    if (timer) clearTimeout(timer);
-    await first;
-  };
+  return startPeriodic(() => sweepAbandonedUploads(db, dataDir), intervalMs, log, {
+    done: (swept) => (swept.resumable + swept.partial > 0 ? "abandoned uploads removed" : null),
+    failed: "sweeping abandoned uploads failed",
+  });
 }

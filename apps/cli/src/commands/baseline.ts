@@ -4,14 +4,7 @@ import path from "node:path";
 import { Command } from "commander";
 import { formatBytes } from "@holdout/contracts";
 import type { BaselineList, BaselineView } from "@holdout/contracts/http";
-import {
-  authHeaders,
-  getJson,
-  noteServerVersion,
-  problemOf,
-  remoteFrom,
-  type Remote,
-} from "../api-client.ts";
+import { getJson, remoteFrom, request, type Remote } from "../api-client.ts";
 import { printableLine, terminalJson } from "../terminal-text.ts";
 import { UsageError } from "../usage-error.ts";
 
@@ -45,28 +38,11 @@ function apiBase(competition: string | undefined): string {
 
 async function send<T>(remote: Remote, urlPath: string, body: FormData | object): Promise<T> {
   const form = body instanceof FormData;
-  let res: Response;
-  try {
-    res = await fetch(`${remote.server}${urlPath}`, {
-      method: "POST",
-      headers: {
-        accept: "application/json",
-        ...authHeaders(remote),
-        ...(form ? {} : { "content-type": "application/json" }),
-      },
-      body: form ? body : JSON.stringify(body),
-    });
-  } catch (err) {
-    const cause = (err as Error).cause;
-    throw new Error(
-      `cannot reach ${remote.server}: ${cause instanceof Error ? cause.message : (err as Error).message}`,
-      {
-        cause: err,
-      },
-    );
-  }
-  noteServerVersion(remote, res);
-  if (!res.ok) throw await problemOf(res);
+  const res = await request(remote, urlPath, {
+    method: "POST",
+    headers: form ? {} : { "content-type": "application/json" },
+    body: form ? body : JSON.stringify(body),
+  });
   return (await res.json()) as T;
 }
 
