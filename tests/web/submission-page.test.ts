@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FAILURE_CATEGORIES } from "@holdout/contracts";
 import { TASKS } from "@holdout/scorer";
 import { seedScored, seedSubmission, sessionCookieFor } from "../support/browser.ts";
 import { startStack, type Stack } from "../support/stack.ts";
@@ -26,16 +27,7 @@ describe("submission page", () => {
     fetch(`${stack.url}/submissions/${id}`, { headers: { accept, ...(cookie ? { cookie } : {}) } });
 
   it("explains every failure category in plain words, with what to do next", async () => {
-    const categories = [
-      "invalid_upload",
-      "image_rejected",
-      "timeout",
-      "out_of_memory",
-      "nonzero_exit",
-      "no_output",
-      "invalid_output",
-      "infrastructure",
-    ];
+    const categories = FAILURE_CATEGORIES;
     const titles = new Set<string>();
     for (const category of categories) {
       const id = await seedSubmission(stack.db, {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { teamMessage } from "../src/processors/notify.job.ts";
 import { endedPayload, releasedScores, type EndedSubmission } from "../src/processors/notify-payload.ts";
 
 // What a notification says of a submission's end: the team's view, at the released precision.
@@ -13,7 +14,14 @@ function ended(over: Partial<EndedSubmission> = {}): EndedSubmission {
     meanRadsBelowCurve: 1.83,
     ladderImproved: null,
     parts: [],
-    competition: { slug: "chexpert", name: "CheXpert", aucDecimals: 3, radsDecimals: 1, splitFraction: null },
+    competition: {
+      slug: "chexpert",
+      name: "CheXpert",
+      scorer: "chexpert",
+      aucDecimals: 3,
+      radsDecimals: 1,
+      splitFraction: null,
+    },
     team: { id: "t", name: "T", contactEmail: null, notifications: null, webhooks: [] },
     ...over,
   };
@@ -26,7 +34,14 @@ describe("a notification's scores", () => {
 
   it("are the public part's with a split, never the whole set's", () => {
     const s = ended({
-      competition: { slug: "c", name: "C", aucDecimals: 3, radsDecimals: 1, splitFraction: 0.5 },
+      competition: {
+        slug: "c",
+        name: "C",
+        scorer: "chexpert",
+        aucDecimals: 3,
+        radsDecimals: 1,
+        splitFraction: 0.5,
+      },
       parts: [{ meanAuc: 0.81234, meanRadsBelowCurve: 2.04 }],
     });
     expect(releasedScores(s)).toEqual({ meanAuc: 0.812, meanRadsBelowCurve: 2, score: 0.814 });
@@ -43,5 +58,18 @@ describe("a notification's scores", () => {
     expect(endedPayload(s, "https://holdout.example.org").submission.url).toBe(
       `https://holdout.example.org/c/chexpert/submissions/${s.id}`,
     );
+  });
+
+  it("read in an e-mail as on the page: the released digits, the readers only for the CheXpert scorer", () => {
+    const chexpert = teamMessage({ ...ended({ meanAuc: 0.88 }), state: "scored" }, undefined).text;
+    expect(chexpert).toContain("Mean AUC: 0.880\n");
+    expect(chexpert).toContain("Radiologists below the curve: 1.8\n");
+    const base = ended();
+    const triage = teamMessage(
+      { ...ended({ competition: { ...base.competition, scorer: "mean_auc" } }), state: "scored" },
+      undefined,
+    ).text;
+    expect(triage).toContain("Mean AUC: 0.877\n");
+    expect(triage).not.toContain("Radiologists");
   });
 });

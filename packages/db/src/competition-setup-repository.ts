@@ -3,6 +3,7 @@ import type { Db } from "./client.ts";
 import { Prisma, type Competition, type Phase } from "./generated/prisma/client.ts";
 import {
   checkPhases,
+  phaseRow,
   competitionStatus,
   type CompetitionStatus,
   type PhaseSpec,
@@ -110,17 +111,7 @@ export async function createCompetition(
           ...fields,
           name: spec.name.trim(),
           phases: {
-            create: phases.map((p, i) => ({
-              ordinal: i + 1,
-              name: p.name.trim(),
-              startsAt: p.startsAt,
-              endsAt: p.endsAt,
-              data: p.data,
-              feedback: p.feedback,
-              quotaPerDay: p.quotaPerDay ?? null,
-              quotaTotal: p.quotaTotal ?? null,
-              ranked: p.ranked,
-            })),
+            create: phases.map((p, i) => phaseRow(p, i + 1)),
           },
         },
         include: { phases: { orderBy: { ordinal: "asc" } } },

@@ -92,7 +92,14 @@ export async function findEndedSubmission(db: Db, submissionId: string) {
       ladderImproved: true,
       parts: { where: { part: "public" }, select: { meanAuc: true, meanRadsBelowCurve: true } },
       competition: {
-        select: { slug: true, name: true, aucDecimals: true, radsDecimals: true, splitFraction: true },
+        select: {
+          slug: true,
+          name: true,
+          scorer: true,
+          aucDecimals: true,
+          radsDecimals: true,
+          splitFraction: true,
+        },
       },
       team: {
         select: {

@@ -1,7 +1,7 @@
 import { recordAudit } from "./audit-repository.ts";
 import type { Db } from "./client.ts";
 import type { Phase } from "./generated/prisma/client.ts";
-import { checkPhases, PhaseSpecError, type PhaseSpec } from "./phase-repository.ts";
+import { checkPhases, phaseRow, PhaseSpecError, type PhaseSpec } from "./phase-repository.ts";
 
 /** The competition is closed: its phases are history and stay as they ran. */
 export class CompetitionClosedForPlanError extends Error {
@@ -139,20 +139,7 @@ export async function replacePhasePlan(
     for (const [i, p] of toCome.entries()) {
       if (keep.has(future[i]?.id ?? "")) continue;
       const ordinal = started.length + i + 1;
-      await tx.phase.create({
-        data: {
-          competitionId,
-          ordinal,
-          name: p.name.trim(),
-          startsAt: p.startsAt,
-          endsAt: p.endsAt,
-          data: p.data,
-          feedback: p.feedback,
-          quotaPerDay: p.quotaPerDay ?? null,
-          quotaTotal: p.quotaTotal ?? null,
-          ranked: p.ranked,
-        },
-      });
+      await tx.phase.create({ data: { competitionId, ...phaseRow(p, ordinal) } });
       changes.push(
         `${ordinal}. ${p.name.trim()} (${p.data}): ${p.startsAt.toISOString()} → ${when(p.endsAt)}`,
       );

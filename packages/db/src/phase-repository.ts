@@ -119,6 +119,21 @@ export class NoOpenPhaseError extends Error {
 
 type Tx = Prisma.TransactionClient | Db;
 
+/** A phase's row as stored, at its place in the competition's order (`ordinal` from 1). */
+export function phaseRow(p: PhaseSpec, ordinal: number) {
+  return {
+    ordinal,
+    name: p.name.trim(),
+    startsAt: p.startsAt,
+    endsAt: p.endsAt,
+    data: p.data,
+    feedback: p.feedback,
+    quotaPerDay: p.quotaPerDay ?? null,
+    quotaTotal: p.quotaTotal ?? null,
+    ranked: p.ranked,
+  };
+}
+
 /** A phase as JSON shows it (the API's list, the CLI's --json): times in ISO 8601, null when open-ended. */
 export function phaseJson(p: Phase) {
   return {

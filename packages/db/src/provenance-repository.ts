@@ -114,19 +114,22 @@ export function figuresOfRecord(r: ScoreRecord): ScoreFigures {
   };
 }
 
+/** The stored figures of a submission, as the re-score's history and the audit read them. */
+const FIGURES_SELECT = {
+  meanAuc: true,
+  meanRadsBelowCurve: true,
+  score: true,
+  meanAucLo: true,
+  meanAucHi: true,
+  results: { orderBy: { task: "asc" } },
+  parts: { orderBy: { part: "asc" } },
+} as const satisfies Prisma.SubmissionSelect;
+
 /** The figures stored now for a submission, read inside a re-score's transaction. */
 export async function storedFigures(tx: Tx, id: string): Promise<ScoreFigures> {
   const s = await tx.submission.findUniqueOrThrow({
     where: { id },
-    select: {
-      meanAuc: true,
-      meanRadsBelowCurve: true,
-      score: true,
-      meanAucLo: true,
-      meanAucHi: true,
-      results: { orderBy: { task: "asc" } },
-      parts: { orderBy: { part: "asc" } },
-    },
+    select: FIGURES_SELECT,
   });
   return {
     meanAuc: s.meanAuc,
@@ -218,13 +221,7 @@ export async function findScoreForAudit(db: Db, id: string) {
       id: true,
       competitionId: true,
       state: true,
-      meanAuc: true,
-      meanRadsBelowCurve: true,
-      score: true,
-      meanAucLo: true,
-      meanAucHi: true,
-      results: { orderBy: { task: "asc" } },
-      parts: { orderBy: { part: "asc" } },
+      ...FIGURES_SELECT,
       predictions: { select: { csv: true } },
       provenance: true,
       phase: { select: { data: true } },

@@ -111,10 +111,9 @@ export class CompetitionSets {
     const c = await findCompetitionSets(db, competitionId);
     if (!c) throw new UnrecoverableError(`competition ${competitionId} does not exist`);
     const own = c.testsetDir !== null && c.testsetSha256 !== null;
-    const hiddenRef =
-      c.testsetDir !== null && c.testsetSha256 !== null
-        ? { key: `sha256:${c.testsetSha256}`, dir: c.testsetDir }
-        : this.options.configured.testset;
+    const hiddenRef = own
+      ? { key: `sha256:${c.testsetSha256!}`, dir: c.testsetDir! }
+      : this.options.configured.testset;
     const devRef = !own
       ? this.options.configured.devset
       : c.devsetDir !== null && c.devsetSha256 !== null

@@ -162,15 +162,19 @@ async function mail(
 }
 
 /** What the team reads on its page, no more: the payload's figures and the category's fixed title. */
-function teamMessage(s: EndedSubmission & { state: FinalState }, publicUrl: string | undefined) {
+export function teamMessage(s: EndedSubmission & { state: FinalState }, publicUrl: string | undefined) {
   const p = endedPayload(s, publicUrl).submission;
   const lines = [`Your submission "${s.modelName}" to ${s.competition.name} ${STATE_WORDS[s.state]}.`, ""];
-  if (p.scores)
-    lines.push(
-      `Mean AUC: ${p.scores.meanAuc}`,
-      `Radiologists below the curve: ${p.scores.meanRadsBelowCurve}`,
-      "",
-    );
+  if (p.scores) {
+    // As the page prints them: the released digits, and the readers only where the scorer has them.
+    lines.push(`Mean AUC: ${p.scores.meanAuc.toFixed(s.competition.aucDecimals)}`);
+    if (s.competition.scorer === "chexpert") {
+      lines.push(
+        `Radiologists below the curve: ${p.scores.meanRadsBelowCurve.toFixed(s.competition.radsDecimals)}`,
+      );
+    }
+    lines.push("");
+  }
   if (s.failureCategory) lines.push(`Why: ${explainFailure(s.failureCategory).title}`, "");
   lines.push(
     `Details: ${p.url}`,
