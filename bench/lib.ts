@@ -48,6 +48,8 @@ export function runWithInput(cmd: string, args: string[], stdin: string): Promis
     child.on("close", (code) =>
       code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(" ")} failed (${code}): ${err}`)),
     );
+    // A command that fails before reading all of it closes the pipe: its exit code tells why.
+    child.stdin.on("error", () => {});
     child.stdin.end(stdin);
   });
 }

@@ -39,6 +39,8 @@ export function runScript(
     child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
     child.on("error", reject);
     child.on("close", (code) => resolve({ code, stdout, stderr }));
+    // A command that exits before reading its input (a usage error) closes the pipe: its exit code tells why.
+    child.stdin?.on("error", () => {});
     child.stdin?.end(stdin);
   });
 }

@@ -9,16 +9,22 @@ import { BASE_IMAGE, TEST_ARTIFACTS_DIR, uniqueName } from "./env.ts";
 
 function docker(args: string[], stdin?: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn("docker", args, { stdio: ["pipe", "pipe", "pipe"] });
+    // Standard input only when there is some: a command that reads none may exit before an empty
+    // write reaches it, and the write then fails with EPIPE outside any test.
+    const child = spawn("docker", args, { stdio: [stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
     let out = "";
     let err = "";
-    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+    child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
     child.on("error", reject);
     child.on("close", (code) =>
       code === 0 ? resolve(out) : reject(new Error(`docker ${args.join(" ")} failed (${code}): ${err}`)),
     );
-    child.stdin.end(stdin ?? "");
+    if (stdin !== undefined) {
+      // A command that fails before reading all of it closes the pipe: its exit code tells why.
+      child.stdin!.on("error", () => {});
+      child.stdin!.end(stdin);
+    }
   });
 }
 
