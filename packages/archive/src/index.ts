@@ -5,3 +5,4 @@ export { entryParts, normalizeEntryName, symlinkEscapes, MAX_DEPTH, MAX_PATH_BYT
 export { TarHeaderCheck, type EntryHead, type EntryType, type HeaderPolicy } from "./header-check.ts";
 export { TreeCheck } from "./tree-check.ts";
 export { isGzipFile, walkTar, type EntryBody, type EntryHandler, type WalkLimits } from "./tar-walk.ts";
+export { BLOCK, checksum, isZero, octal } from "./header-fields.ts";

@@ -10,6 +10,7 @@ import {
 import { SandboxRejection } from "./errors.ts";
 import { parseImageConfig, whyUnrunnable, type ImageConfigSummary } from "./image-config.ts";
 import { streamLayer, type MemberSink } from "./image-layer.ts";
+import { skippable, type KnownLayerPlan } from "./known-layers.ts";
 import { checkOciIndex, reservedNameClaimed } from "./oci-index.ts";
 import type { TarballLimits } from "./image-tarball.ts";
 
@@ -39,6 +40,8 @@ export interface CheckedImage {
   /** The config member, to be written (by the loader) after the checks, before manifest.json. */
   configName: string;
   configBytes: Buffer;
+  /** Layer members left out of what the engine got, because it holds them (known-layers.ts). */
+  layersNotSent: number;
 }
 
 /** A `docker save` manifest is a few KiB; anything far larger is not one. */
@@ -77,14 +80,17 @@ export class ImageArchiveCheck {
   readonly #layerLinks = new Map<string, string>();
   readonly #json = new Map<string, { bytes: Buffer; digest: string }>();
   readonly #dirsSent = new Set<string>();
+  readonly #plan: KnownLayerPlan | undefined;
+  readonly #skipped = new Set<string>();
   #keptJson = 0;
   #manifestText: string | undefined;
   #indexText: string | undefined;
   #stray: string | undefined;
 
-  constructor(limits: TarballLimits, out?: Outlet) {
+  constructor(limits: TarballLimits, out?: Outlet, plan?: KnownLayerPlan) {
     this.#limits = limits;
     this.#out = out;
+    this.#plan = plan;
     this.#layerMeter = new ExpansionMeter(
       limits.maxUncompressedBytes,
       limits.maxCompressionRatio,
@@ -113,13 +119,15 @@ export class ImageArchiveCheck {
     } else if (name === "index.json") {
       this.#indexText = (await readCapped(chunks, MAX_MANIFEST_BYTES, "index.json")).toString("utf8");
     } else if (LEGACY_LAYER.test(name)) {
-      await this.#layer(name, entry.size, chunks, await nextChunk(chunks));
+      if (this.#plan?.skip.has(name)) await this.#skipLayer(name, chunks);
+      else await this.#layer(name, entry.size, chunks, await nextChunk(chunks));
     } else if (LEGACY_CONFIG.test(name)) {
       await this.#keepJson(name, entry.size, chunks);
     } else if (BLOB.test(name)) {
       // A blob is a layer or a JSON document (the config, an OCI manifest): its first byte tells.
       const first = await nextChunk(chunks);
       if (first?.[0] === 0x7b) await this.#keepJson(name, entry.size, chunks, first);
+      else if (this.#plan?.skip.has(name)) await this.#skipLayer(name, chunks);
       else await this.#layer(name, entry.size, chunks, first);
     } else {
       if (name !== "repositories" && name !== "oci-layout" && !LEGACY_DROPPED.test(name))
@@ -129,6 +137,22 @@ export class ImageArchiveCheck {
   }
 
   async #layer(name: string, size: number, chunks: Chunks, first: Buffer | undefined): Promise<void> {
+    this.#countLayer(name);
+    const sink = this.#out ? await this.#open({ name, type: "file", size }) : undefined;
+    await streamLayer(name, chunks, first ?? Buffer.alloc(0), this.#layerMeter, sink);
+  }
+
+  /**
+   * A layer the engine holds under the chain ID the manifest gives it: nothing of it is sent (its
+   * bytes here are never read by the engine, so they are not checked either), only counted.
+   */
+  async #skipLayer(name: string, chunks: Chunks): Promise<void> {
+    this.#countLayer(name);
+    this.#skipped.add(name);
+    while ((await nextChunk(chunks)) !== undefined);
+  }
+
+  #countLayer(name: string): void {
     this.#layers.add(name);
     if (this.#layers.size > this.#limits.maxLayers) {
       throw new ArchiveRejection(
@@ -136,8 +160,6 @@ export class ImageArchiveCheck {
         `the image has more than ${this.#limits.maxLayers} layers, the limit`,
       );
     }
-    const sink = this.#out ? await this.#open({ name, type: "file", size }) : undefined;
-    await streamLayer(name, chunks, first ?? Buffer.alloc(0), this.#layerMeter, sink);
   }
 
   /** docker save links a layer shared by two images' histories: `<id>/layer.tar -> ../<id2>/layer.tar`. */
@@ -234,6 +256,7 @@ export class ImageArchiveCheck {
         code: "bad_manifest",
       });
     }
+    this.#confirmPlan(digest);
     const named = new Set<string>();
     for (const layer of manifest.Layers) {
       const layerName = normalizeEntryName(layer, "manifest.json");
@@ -285,7 +308,30 @@ export class ImageArchiveCheck {
       config: summary,
       configName,
       configBytes: config.bytes,
+      layersNotSent: this.#skipped.size,
     };
+  }
+
+  /**
+   * The layers left out must be left out on this pass's reading too: the same config and manifest,
+   * and every manifest position a skipped member serves (through this pass's links) known to the
+   * engine. Otherwise the engine would miss a layer it needs; the archive is refused.
+   */
+  #confirmPlan(digest: string): void {
+    const plan = this.#plan;
+    if (plan === undefined || this.#skipped.size === 0) return;
+    const layerNames = parseManifest(this.#manifestText ?? "").Layers.map((l) => normalizeEntryName(l));
+    const skippableHere = skippable(layerNames, plan.known, this.#layerLinks);
+    const agreed =
+      digest === plan.configDigest &&
+      this.#manifestText === plan.manifestText &&
+      [...this.#skipped].every((name) => skippableHere.has(name));
+    if (!agreed) {
+      throw new ArchiveRejection(
+        "ambiguous_header",
+        "the archive reads differently from its headers alone than read whole (manifest, config or layer links)",
+      );
+    }
   }
 }
 

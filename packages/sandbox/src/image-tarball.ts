@@ -2,6 +2,7 @@ import { stat } from "node:fs/promises";
 import { ArchiveRejection, isGzipFile, walkTar, type EntryHandler } from "@holdout/archive";
 import { asRejection } from "./errors.ts";
 import { ImageArchiveCheck, type CheckedImage, type Outlet } from "./image-archive.ts";
+import type { KnownLayerPlan } from "./known-layers.ts";
 
 export interface ImageTarballInfo {
   /** `sha256:<hex>` of the image config: the engine's image ID, the only name we run an image by. */
@@ -47,12 +48,22 @@ export const DEFAULT_TARBALL_LIMITS: TarballLimits = {
 const MAX_MEMBERS_PER_LAYER = 8;
 const MAX_MEMBERS_BESIDES = 64;
 
+/** The most members an archive within `limits` may have. */
+export function maxEntries(limits: TarballLimits): number {
+  return limits.maxLayers * MAX_MEMBERS_PER_LAYER + MAX_MEMBERS_BESIDES;
+}
+
 export interface ImagePolicy {
   limits?: Partial<TarballLimits>;
   /** The only architecture accepted (the engine's, e.g. amd64); any when undefined. */
   architecture?: string;
   /** This server's own image references (the keeper's): an archive that names one is refused. */
   reservedNames?: readonly string[];
+  /**
+   * Chain IDs of layers the engine holds for as long as this server runs (those of our own images):
+   * a load leaves them out of what it sends (known-layers.ts). None by default.
+   */
+  knownChains?: ReadonlySet<string>;
 }
 
 /**
@@ -112,9 +123,10 @@ export async function readImageArchive(
   path: string,
   archive: OpenedArchive,
   out?: Outlet,
+  plan?: KnownLayerPlan,
 ): Promise<CheckedImage> {
   const { limits } = archive;
-  const check = new ImageArchiveCheck(limits, out);
+  const check = new ImageArchiveCheck(limits, out, plan);
   const handle: EntryHandler = (entry, body) => check.member(entry, body);
   try {
     await walkTar(
@@ -124,7 +136,7 @@ export async function readImageArchive(
         limits: {
           maxTarBytes: limits.maxUncompressedBytes,
           maxCompressionRatio: limits.maxCompressionRatio,
-          maxEntries: limits.maxLayers * MAX_MEMBERS_PER_LAYER + MAX_MEMBERS_BESIDES,
+          maxEntries: maxEntries(limits),
         },
         policy: { where: "the archive", kind: "outer" },
       },

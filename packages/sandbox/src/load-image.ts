@@ -7,7 +7,8 @@ import type { ManifestEntry, RebuiltHeader } from "./image-archive.ts";
 import { whyUnrunnable } from "./image-config.ts";
 import type { MemberSink } from "./image-layer.ts";
 import { ImageGone } from "./image-lease.ts";
-import { openArchive, readImageArchive, type ImagePolicy } from "./image-tarball.ts";
+import { maxEntries, openArchive, readImageArchive, type ImagePolicy } from "./image-tarball.ts";
+import { planKnownLayers } from "./known-layers.ts";
 import { summariseEngineError } from "./engine-errors.ts";
 
 export interface LoadedImage {
@@ -19,6 +20,8 @@ export interface LoadedImage {
    * tarball of one of our own images). Such an image is not the run's to remove.
    */
   preexisting: boolean;
+  /** Layers the engine already held (those of our own images), so not sent: known-layers.ts. */
+  layersNotSent: number;
 }
 
 /** With `quiet`, a load answers a line or two; more than this is not a progress stream worth keeping. */
@@ -56,6 +59,16 @@ export async function loadImage(
   policy: ImagePolicy = {},
 ): Promise<LoadedImage> {
   const archive = await openArchive(path, policy);
+  // Which layers the engine holds already, from the headers alone (a plain tar only: seeking in a
+  // gzip stream means reading it); the pass below confirms it.
+  const plan =
+    policy.knownChains && !archive.compressed
+      ? await planKnownLayers(
+          path,
+          { maxEntries: maxEntries(archive.limits), maxConfigBytes: archive.limits.maxConfigBytes },
+          policy.knownChains,
+        )
+      : undefined;
   const pack = tarPack({ highWaterMark: SEND_BUFFER_BYTES });
   // A Node stream for docker-modem. Destroying it (the engine answered early) stops the re-packing.
   const body = Readable.from(pack, { objectMode: false, highWaterMark: SEND_BUFFER_BYTES });
@@ -77,9 +90,11 @@ export async function loadImage(
 
   let imageId: string;
   let preexisting: boolean;
+  let layersNotSent: number;
   try {
-    const checked = await readImageArchive(path, archive, (h) => packSink(pack, h, stopped));
+    const checked = await readImageArchive(path, archive, (h) => packSink(pack, h, stopped), plan);
     imageId = checked.imageId;
+    layersNotSent = checked.layersNotSent;
     preexisting = await imageExists(docker, imageId);
     await writeMember(pack, checked.configName, checked.configBytes, stopped);
     await writeManifest(pack, checked.manifest, stopped);
@@ -141,7 +156,7 @@ export async function loadImage(
     if (!preexisting) await removeImage(docker, imageId);
     throw new SandboxRejection(unrunnable.sentence, { code: unrunnable.code });
   }
-  return { imageId, size: inspected.Size, preexisting };
+  return { imageId, size: inspected.Size, preexisting, layersNotSent };
 }
 
 function interruptionIn(err: unknown): LoadInterrupted | undefined {

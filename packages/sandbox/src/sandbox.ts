@@ -12,6 +12,7 @@ import {
   type ImageLease,
   type Released,
 } from "./image-lease.ts";
+import { layerChainsOf } from "./known-layers.ts";
 import { loadImage, removeImage, type LoadedImage } from "./load-image.ts";
 import { runSubmission, type RunResult, type RunSubmissionOptions } from "./run-submission.ts";
 
@@ -35,12 +36,19 @@ export interface SandboxOptions {
   cores?: number[];
   /** GPUs granted to every run; none by default. */
   gpu?: GpuGrant;
+  /**
+   * Our own images (IDs) whose layers an uploaded image built on them need not send again: the
+   * engine holds them for as long as the worker runs (known-layers.ts). Default: the keeper's. Used
+   * on the classic image store only; an empty list sends every layer.
+   */
+  sharedLayerImages?: readonly string[];
 }
 
 interface Engine {
   architecture: string;
   pool: CpuPool;
   keeperImageId: string;
+  imageStore: EngineStorage["imageStore"];
 }
 
 /** The engine-facing operations the worker needs, bound to one Docker connection. */
@@ -54,12 +62,23 @@ export class Sandbox {
 
   /** Validates, loads (untagged) and confirms a `docker save` archive. Throws SandboxRejection for bad uploads. */
   async loadImage(path: string): Promise<LoadedImage> {
-    const { architecture } = await this.engineFacts();
+    const { architecture, keeperImageId, imageStore } = await this.engineFacts();
     const reservedNames = [
       ...(this.opts.reservedImageNames ?? []),
       ...(this.opts.keeperImage.startsWith("sha256:") ? [] : [this.opts.keeperImage]),
     ];
-    return loadImage(this.docker, path, { limits: this.opts.tarballLimits, architecture, reservedNames });
+    // Asked on every load: an image of ours removed meanwhile contributes nothing, never a stale ID.
+    // The containerd store reads an archive's layers its own way: everything is sent there.
+    const knownChains =
+      imageStore === "classic"
+        ? await layerChainsOf(this.docker, this.opts.sharedLayerImages ?? [keeperImageId])
+        : undefined;
+    return loadImage(this.docker, path, {
+      limits: this.opts.tarballLimits,
+      architecture,
+      reservedNames,
+      ...(knownChains ? { knownChains } : {}),
+    });
   }
 
   /**
@@ -119,20 +138,29 @@ export class Sandbox {
   private engineFacts(): Promise<Engine> {
     this.engine ??= (async () => {
       const needInfo = this.opts.architecture === undefined || this.opts.cores === undefined;
-      const [version, info, keeper] = await Promise.all([
+      const [version, info, keeper, storage] = await Promise.all([
         needInfo ? this.docker.version() : undefined,
         needInfo ? (this.docker.info() as Promise<{ NCPU?: number }>) : undefined,
         resolveTrustedImage(this.docker, this.opts.keeperImage),
+        engineStorage(this.docker),
       ]);
       if (!keeper) throw new Error(`the keeper image ${this.opts.keeperImage} is not on the Docker engine`);
       const architecture = this.opts.architecture ?? version?.Arch ?? "";
       const cores = this.opts.cores ?? [...Array(Math.max(1, info?.NCPU ?? 1)).keys()];
-      return { architecture, pool: new CpuPool(cores), keeperImageId: keeper.imageId };
+      return {
+        architecture,
+        pool: new CpuPool(cores),
+        keeperImageId: keeper.imageId,
+        imageStore: storage.imageStore,
+      };
     })().catch((err: unknown) => {
       this.engine = undefined;
-      throw new Error("could not ask the Docker engine for its architecture, CPUs and keeper image", {
-        cause: err,
-      });
+      throw new Error(
+        "could not ask the Docker engine for its architecture, CPUs, image store and keeper image",
+        {
+          cause: err,
+        },
+      );
     });
     return this.engine;
   }

@@ -226,7 +226,11 @@ describe("loadImage", () => {
     });
     await new Promise<void>((resolve) => relay.listen(socketPath, resolve));
     try {
-      const cut = new Sandbox(connectDocker({ socketPath }), { keeperImage: "holdout/base:bookworm" });
+      // Every layer sent (the base's too), so that the archive is larger than what the relay lets by.
+      const cut = new Sandbox(connectDocker({ socketPath }), {
+        keeperImage: "holdout/base:bookworm",
+        sharedLayerImages: [],
+      });
       const err: unknown = await cut.loadImage(plainTar).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(Error);
       expect(err).not.toBeInstanceOf(SandboxRejection);

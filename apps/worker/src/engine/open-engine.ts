@@ -45,6 +45,8 @@ export async function openEngine(config: WorkerConfig, log: Logger): Promise<Wor
     // does, with its example model), so its name is an honest one to carry.
     reservedImageNames: [config.HOLDOUT_KEEPER_IMAGE],
     tarballLimits: tarballLimits(config),
+    // An image built on ours does not send our layers again (the engine holds them while we run).
+    sharedLayerImages: [facts.keeper.imageId, ...(facts.runtime ? [facts.runtime.imageId] : [])],
     ...(config.HOLDOUT_IMAGE_ARCH ? { architecture: config.HOLDOUT_IMAGE_ARCH } : {}),
     ...(config.HOLDOUT_RUN_CPUSET ? { cores: config.HOLDOUT_RUN_CPUSET } : {}),
     ...(config.HOLDOUT_RUN_GPUS ? { gpu: config.HOLDOUT_RUN_GPUS } : {}),
