@@ -4,11 +4,19 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectDocker, Sandbox, SandboxRejection } from "../src/index.ts";
 import { openArchive, readImageArchive } from "../src/image-tarball.ts";
 import { chainIds, planKnownLayers, skippable } from "../src/known-layers.ts";
-import { legacyMembers, sha256, tarOf, type Image, type Member } from "./crafted-archive.ts";
+import {
+  legacyMembers,
+  sha256,
+  tarOf,
+  type Image,
+  type Member,
+  type NamedMember,
+} from "./crafted-archive.ts";
 
 // Layers the engine holds (those of our own images) are left out of what a load sends. Tested on the
 // real engine with archives whose copies of those layers are junk: the image loads, and runs as its
@@ -156,5 +164,85 @@ describe("chain IDs", () => {
     const a = `sha256:${"a".repeat(64)}`;
     const b = `sha256:${"b".repeat(64)}`;
     expect(chainIds([a, b])).toEqual([a, `sha256:${sha256(`${a} ${b}`)}`]);
+  });
+});
+
+describe("the header-only plan and the checked pass", () => {
+  /**
+   * A legacy archive of `layers` distinct layers, plus, with `linked`, one more position that repeats
+   * the first layer's content through a symlink (as docker save links a layer two positions share).
+   */
+  async function layered(layers: number, linked: boolean) {
+    const tars = await Promise.all(
+      Array.from({ length: layers }, (_, i) => tarOf([{ name: `f${i}`, body: `${run} ${i}` }])),
+    );
+    const diffIds = [...tars, ...(linked ? [tars[0]!] : [])].map((t) => `sha256:${sha256(t)}`);
+    const config = Buffer.from(
+      JSON.stringify({
+        architecture: "amd64",
+        os: "linux",
+        config: { Entrypoint: ["/f0"] },
+        rootfs: { type: "layers", diff_ids: diffIds },
+      }),
+    );
+    const img: Image = {
+      config,
+      configHex: sha256(config),
+      layers: tars.map((blob) => ({ blob, hex: sha256(blob) })),
+    };
+    const members: NamedMember[] = legacyMembers(img);
+    const manifest = members.pop()!;
+    const linkDir = sha256(`link ${run}`);
+    const layerNames = img.layers.map((l) => `${l.hex}/layer.tar`);
+    if (linked) {
+      members.push(
+        { name: `${linkDir}/`, type: "directory" },
+        { name: `${linkDir}/layer.tar`, type: "symlink", linkname: `../${img.layers[0]!.hex}/layer.tar` },
+      );
+      layerNames.push(`${linkDir}/layer.tar`);
+    }
+    const manifestBody = JSON.stringify([
+      { Config: `${img.configHex}.json`, RepoTags: [], Layers: layerNames },
+    ]);
+    return { img, diffIds, members, manifest: { ...manifest, body: manifestBody } };
+  }
+
+  it("agree on any member order: the known layers are left out, and the rest read as before", async () => {
+    const limits = { maxEntries: 100, maxConfigBytes: 1 << 20 };
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 4 }),
+        fc.boolean(),
+        fc.nat(),
+        fc.integer(),
+        async (layers, linked, knownSeed, orderSeed) => {
+          const { img, diffIds, members, manifest } = await layered(layers, linked);
+          const known = knownSeed % (layers + 1); // a prefix of the distinct layers, maybe none
+          // Any order of the members, the manifest anywhere (docker save writes it last).
+          const all = [...members, manifest];
+          const order = fc.sample(
+            fc.shuffledSubarray(all, { minLength: all.length, maxLength: all.length }),
+            {
+              numRuns: 1,
+              seed: orderSeed,
+            },
+          )[0]!;
+          const path = await archive(order);
+          const plan = await planKnownLayers(path, limits, new Set(chainIds(diffIds).slice(0, known)));
+          // The linked position repeats layer 0 on another parent: its chain is never known, so
+          // layer 0's file is needed for it, and sent.
+          const expected = Math.max(0, known - (linked && known > 0 ? 1 : 0));
+          expect(plan?.skip.size ?? 0).toBe(expected);
+          const opened = await openArchive(path, {});
+          const read = await readImageArchive(path, opened, undefined, plan);
+          expect(read.imageId).toBe(`sha256:${img.configHex}`);
+          expect(read.layersNotSent).toBe(expected);
+          const whole = await readImageArchive(path, opened);
+          expect(whole.manifest).toEqual(read.manifest);
+          await rm(path);
+        },
+      ),
+      { numRuns: 60 },
+    );
   });
 });
