@@ -228,7 +228,7 @@ describe("competitions on one server", () => {
     await create(slug, [hidden(new Date(Date.now() - 60_000))], 5, { scorer: "mean_auc", tasks });
     const csv = await (await fetch(`${stack.url}/c/${slug}/leaderboard.csv`)).text();
     expect(csv.replace(/^\uFEFF/, "").split("\r\n")[0]).toBe(
-      "rank,date,model,team,institution,link,ensemble,mean_auc,auc_lung_collapse,auc_large_heart,mean_auc_lo,mean_auc_hi,tied_with_leader,auc_lo_lung_collapse,auc_hi_lung_collapse,auc_lo_large_heart,auc_hi_large_heart,submitted_at,baseline",
+      "rank,date,model,team,institution,link,ensemble,mean_auc,auc_lung_collapse,auc_large_heart,mean_auc_lo,mean_auc_hi,tied_with_leader,auc_lo_lung_collapse,auc_hi_lung_collapse,auc_lo_large_heart,auc_hi_large_heart,submitted_at,baseline,earlier_test_set",
     );
     const page = await fetch(`${stack.url}/c/${slug}/?sort=large-heart`, {
       headers: { accept: "text/html" },

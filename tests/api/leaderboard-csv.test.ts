@@ -69,7 +69,7 @@ describe("the leaderboard as CSV", () => {
     expect(text.replaceAll("\r\n", "")).not.toMatch(/[\r\n]/);
     const lines = text.split("\r\n");
     expect(lines[0]).toMatch(/^rank,date,model,team,institution,link,ensemble,mean_auc,/);
-    expect(lines[0]).toMatch(/,submitted_at,baseline$/);
+    expect(lines[0]).toMatch(/,submitted_at,baseline,earlier_test_set$/);
     expect(lines.filter((l) => l !== "")).toHaveLength(3);
   });
 

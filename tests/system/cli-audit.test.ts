@@ -4,6 +4,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { contentSha256 } from "@holdout/testset";
 import { loadHiddenTestset } from "@holdout/worker";
+import { launchBrowser } from "../support/browser.ts";
 import { holdout } from "../support/cli.ts";
 import { BASELINE_TARBALL, TEST_DATABASE_URL, TEST_TESTSET_DIR } from "../support/env.ts";
 import { TEST_DEVSET_DIR } from "../support/global-setup.ts";
@@ -29,6 +30,16 @@ describe("holdout audit", () => {
         where: { submissionId_task: { submissionId: scored, task: "Edema" } },
       })
     ).auc;
+
+  /** The submission's entry on the public leaderboard (the split's public part while open). */
+  const boardEntry = async (id: string) => {
+    const board = (await (await fetch(`${stack.url}/api/v1/leaderboard`)).json()) as {
+      entries: { submissionId: string; earlierTestset: boolean }[];
+    };
+    const entry = board.entries.find((e) => e.submissionId === id);
+    if (!entry) throw new Error(`${id} is not on the leaderboard`);
+    return entry;
+  };
 
   beforeAll(async () => {
     stack = await startStack({ worker: true });
@@ -143,6 +154,8 @@ describe("holdout audit", () => {
     cells[edemaColumn] = cells[edemaColumn] === "1" ? "0" : "1";
     await writeFile(gtFile, [header, cells.join(","), ...rest].join("\n"));
     const after = await contentSha256(changed);
+    // Read once before the audit, so the cached board must notice the mark.
+    expect((await boardEntry(scored)).earlierTestset).toBe(false);
 
     const r = await audit(scored, "--testset", changed);
     expect(r.code).toBe(1);
@@ -162,6 +175,27 @@ describe("holdout audit", () => {
       })
     ).json()) as { provenance: { testsetChanged: { currentSha256: string } | null } };
     expect(view.provenance.testsetChanged?.currentSha256).toBe(after);
+    // The public leaderboard marks the score in JSON, CSV and on the page (others unmarked).
+    expect((await boardEntry(scored)).earlierTestset).toBe(true);
+    expect((await boardEntry(seeded)).earlierTestset).toBe(false);
+    const csv = (await (await fetch(`${stack.url}/leaderboard.csv`)).text()).split("\r\n");
+    expect(csv[0]!.split(",").at(-1)).toBe("earlier_test_set");
+    expect(csv.filter((line) => line.endsWith(",TRUE")).length).toBe(1);
+    const browser = await launchBrowser();
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${stack.url}/`);
+      const mark = page.locator(`tr[data-submission="${scored}"] .earlier-mark`);
+      expect(await mark.getAttribute("title")).toBe(
+        "Scored on an earlier version of the test set; not yet re-scored",
+      );
+      expect(await page.locator(`tr[data-submission="${seeded}"] .earlier-mark`).count()).toBe(0);
+      expect(await page.locator("caption").textContent()).toContain(
+        "marks scores made on an earlier version of the test set, not yet re-scored",
+      );
+    } finally {
+      await browser.close();
+    }
 
     const rescored = await audit(scored, "--testset", changed, "--rescore");
     expect(rescored.code, rescored.stdout + rescored.stderr).toBe(0);
@@ -172,6 +206,7 @@ describe("holdout audit", () => {
     expect(revisions.at(-1)).toMatchObject({ previousTestsetSha256: before, testsetSha256: after });
     const now = await stack.db.scoreProvenance.findUniqueOrThrow({ where: { submissionId: scored } });
     expect(now).toMatchObject({ testsetSha256: after, testsetChangedAt: null, currentTestsetSha256: null });
+    expect((await boardEntry(scored)).earlierTestset).toBe(false);
     expect((await audit(scored, "--testset", changed)).code).toBe(0);
   });
 

@@ -47,6 +47,8 @@ export interface ListedEntry {
   institution: string | null;
   /** An organizer's baseline entry: ranked like any, never the leader for tie marks. */
   baseline: boolean;
+  /** An audit found its test set changed since it was scored, and it has not been re-scored. */
+  earlierTestset: boolean;
   /** Whole-set rows: [task, auc, aucLo, aucHi, radsBelowCurve]; part rows: the stored task objects. */
   tasks: unknown;
 }
@@ -57,6 +59,10 @@ export interface BoardOf {
   aucFloor: number;
   phaseId?: string;
 }
+
+/** Whether an audit marked the score as made on an earlier version of its test set (provenance). */
+const EARLIER_TESTSET = Prisma.sql`EXISTS (SELECT 1 FROM "ScoreProvenance" pv
+  WHERE pv."submissionId" = s.id AND pv."testsetChangedAt" IS NOT NULL) AS "earlierTestset"`;
 
 const inPhase = (board: BoardOf) =>
   board.phaseId === undefined ? Prisma.empty : Prisma.sql`AND s."phaseId" = ${board.phaseId}::uuid`;
@@ -74,7 +80,7 @@ export async function listBoardEntries(db: Db, competition: BoardOf): Promise<Li
     FROM (
       SELECT s.id, s."modelName", s.link, s.ensemble, s."meanAuc", s."meanAucLo", s."meanAucHi",
              s."meanRadsBelowCurve", s.score, s."tiedWithLeader", s."createdAt",
-             t.name AS "teamName", t.institution, t.baseline,
+             t.name AS "teamName", t.institution, t.baseline, ${EARLIER_TESTSET},
              coalesce((SELECT json_agg(json_build_array(r.task, r.auc, r."aucLo", r."aucHi", r."radsBelowCurve"))
                        FROM "TaskResult" r WHERE r."submissionId" = s.id), '[]'::json) AS tasks
       FROM "Submission" s JOIN "Team" t ON t.id = s."teamId"
@@ -99,7 +105,7 @@ export async function listPartBoardEntries(
     FROM (
       SELECT s.id, s."modelName", s.link, s.ensemble, p."meanAuc", p."meanAucLo", p."meanAucHi",
              p."meanRadsBelowCurve", p.score, p."tiedWithLeader", s."createdAt",
-             t.name AS "teamName", t.institution, t.baseline, p.tasks
+             t.name AS "teamName", t.institution, t.baseline, ${EARLIER_TESTSET}, p.tasks
       FROM "Submission" s JOIN "Team" t ON t.id = s."teamId"
       JOIN "SubmissionPartScore" p ON p."submissionId" = s.id AND p.part = ${part}::"ScorePart"
       JOIN "Phase" ph ON ph.id = s."phaseId" AND ph.ranked
@@ -114,7 +120,9 @@ export async function listPartBoardEntries(
 
 /**
  * A fingerprint of every row a competition's board is built from: the count and the transaction
- * ids (xmin) of its scored submissions, their part scores, its teams and the competition itself.
+ * ids (xmin) of its scored submissions, their part scores, the provenance an audit marked (an
+ * earlier test set; the mark and its removal by a re-score both change the set of marked rows), its
+ * teams and the competition itself.
  * Any write to one of those rows changes its xmin, so the fingerprint changes with it.
  */
 export async function leaderboardFingerprint(db: Db, competitionId: string): Promise<string> {
@@ -125,6 +133,9 @@ export async function leaderboardFingerprint(db: Db, competitionId: string): Pro
       (SELECT count(*) || '/' || coalesce(sum(p.xmin::text::bigint), 0)
          FROM "SubmissionPartScore" p JOIN "Submission" s ON s.id = p."submissionId"
          WHERE s."competitionId" = ${competitionId}::uuid),
+      (SELECT count(*) || '/' || coalesce(sum(pv.xmin::text::bigint), 0)
+         FROM "ScoreProvenance" pv JOIN "Submission" s ON s.id = pv."submissionId"
+         WHERE pv."testsetChangedAt" IS NOT NULL AND s."competitionId" = ${competitionId}::uuid),
       (SELECT count(*) || '/' || coalesce(sum(xmin::text::bigint), 0)
          FROM "Team" WHERE "competitionId" = ${competitionId}::uuid),
       (SELECT xmin::text FROM "Competition" WHERE id = ${competitionId}::uuid)) AS fingerprint`;

@@ -13,7 +13,7 @@ export interface LeaderboardRoutesOptions {
 const taskColumn = (prefix: string, task: string) => `${prefix}_${task.toLowerCase().replaceAll(" ", "_")}`;
 
 // Named up front, so an empty board still has its header and every row the same columns. The
-// original columns first, in their order; the interval, tie, time and baseline columns are appended. The task
+// original columns first, in their order; the interval, tie, time, baseline and earlier-test-set columns are appended. The task
 // columns are the competition's (its test set's tasks); only CheXpert has radiologists to count.
 const csvColumns = (c: CompetitionInfo) => [
   "rank",
@@ -32,6 +32,7 @@ const csvColumns = (c: CompetitionInfo) => [
   ...c.tasks.flatMap((t) => [taskColumn("auc_lo", t), taskColumn("auc_hi", t)]),
   "submitted_at",
   "baseline",
+  "earlier_test_set",
 ];
 
 /**
@@ -131,6 +132,7 @@ export const leaderboardCsvRoutes: FastifyPluginCallbackTypebox<LeaderboardRoute
           ),
           submitted_at: isoSeconds(e.date),
           baseline: e.baseline,
+          earlier_test_set: e.earlierTestset,
         })),
         { ...CSV_OPTIONS, columns: CSV_COLUMNS },
       );

@@ -70,6 +70,7 @@ function rankedEntries(rows: ListedEntry[], release: Release): RankedLeaderboard
       team: r.teamName,
       institution: r.institution,
       baseline: r.baseline,
+      earlierTestset: r.earlierTestset,
       model: r.modelName,
       link: r.link,
       ensemble: r.ensemble,

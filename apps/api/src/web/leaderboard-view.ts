@@ -50,6 +50,8 @@ export interface LeaderboardRowView {
   institution: string | null;
   /** An organizer's baseline: marked, ranked, never the leader. */
   baseline: boolean;
+  /** Scored on an earlier version of the test set (an audit found it changed; not re-scored). */
+  earlierTestset: boolean;
   link: string | null;
   auc: Cell;
   rads: string;
@@ -75,6 +77,7 @@ export interface LeaderboardPageView {
   query: LeaderboardQuery;
   anyTied: boolean;
   anyBaseline: boolean;
+  anyEarlierTestset: boolean;
   toggleTasksHref: string;
   /** Whether the board has the "Num Rads Below Curve" column (CheXpert's readers). */
   rads: boolean;
@@ -175,6 +178,7 @@ export function leaderboardPageView(
     team: e.team,
     institution: e.institution,
     baseline: e.baseline,
+    earlierTestset: e.earlierTestset,
     link: safeHref(e.link),
     auc: { text: e.display.auc, best: e.meanAuc === bestAuc, ci: e.display.auc95 },
     rads: e.display.rads,
@@ -198,6 +202,7 @@ export function leaderboardPageView(
     query,
     anyTied: rows.some((r) => r.tied),
     anyBaseline: rows.some((r) => r.baseline),
+    anyEarlierTestset: rows.some((r) => r.earlierTestset),
     columns: [
       column(query, "rank", "Rank", true),
       column(query, "date", "Date", false),

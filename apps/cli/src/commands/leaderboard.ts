@@ -39,10 +39,13 @@ export function leaderboardCommand(): Command {
             e.date.slice(0, 10),
             `${printableLine(e.team)}${e.baseline ? " [baseline]" : ""}`,
             `${printableLine(e.model)}${e.ensemble ? " (ensemble)" : ""}`,
-            e.display.auc,
+            `${e.display.auc}${e.earlierTestset ? " †" : ""}`,
             e.display.rads,
           ]),
         ),
       );
+      if (board.entries.some((e) => e.earlierTestset)) {
+        console.log("† scored on an earlier version of the test set, not yet re-scored");
+      }
     });
 }

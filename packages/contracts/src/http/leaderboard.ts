@@ -25,7 +25,7 @@ export const LeaderboardSchema = Type.Object({
 });
 
 // The original board plus the uncertainty the scorer measures: the 95% bootstrap interval of each
-// AUC and whether the entry is statistically tied with the leader; and whether it is a baseline. Additive only: clients of the
+// AUC and whether the entry is statistically tied with the leader; whether it is a baseline, and whether it was scored on an earlier version of the test set. Additive only: clients of the
 // original fields see them unchanged. Every figure is at the released precision.
 export const LeaderboardTaskSchema = ScoredTaskSchema;
 
@@ -34,6 +34,10 @@ export const RankedEntrySchema = Type.Object({
   baseline: Type.Boolean({
     description:
       "an organizer's baseline (such as the official board's \"Stanford Baseline\"): ranked like any entry, but never the leader that `tiedWithLeader` compares with, and never marked itself",
+  }),
+  earlierTestset: Type.Boolean({
+    description:
+      "scored on an earlier version of the test set: an audit found the set's content changed since, and the entry has not been re-scored on the current one",
   }),
   meanAuc95: Interval,
   tiedWithLeader: Type.Union([Type.Boolean(), Type.Null()], {
