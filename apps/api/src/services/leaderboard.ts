@@ -137,9 +137,10 @@ export interface LeaderboardSource {
 /**
  * The leaderboard, rebuilt only when what it shows may have changed. Each read first asks PostgreSQL
  * for a fingerprint of the rows it is built from: the count and the transaction ids (xmin) of the
- * competition's scored submissions, their part scores, its teams and the competition itself. Any
- * write to one of those rows (a new score, a re-score, hide, disqualify, a tie mark, a final choice,
- * a team's details, closing, the released precision) changes its xmin, so the fingerprint changes
+ * competition's scored submissions, their part scores, the provenance an audit marked (an earlier
+ * test set), its teams and the competition itself. Any write to one of those rows (a new score, a
+ * re-score, hide, disqualify, a tie mark, an audit's mark, a final choice, a team's details,
+ * closing, the released precision) changes its xmin, so the fingerprint changes
  * and the next read rebuilds. Every API process and the workers write through PostgreSQL, so this
  * holds across processes without any messaging.
  *
