@@ -4,13 +4,11 @@ import type { CompetitionPage } from "@holdout/contracts/http";
 import { createCompetition, listAudit } from "@holdout/db";
 import { seedScored } from "../support/browser.ts";
 import { BASELINE_IMAGE, TEST_TESTSET_DIR, uniqueName } from "../support/env.ts";
-import { startStack, type Stack } from "../support/stack.ts";
+import { callApi, startStack, type Stack } from "../support/stack.ts";
 
 // The competition page's JSON (docs/architecture.md, "The competition page"): what it says is read
 // from where it is set, the limits from the workers that apply them, the runtime packages from the
 // image itself; a second competition's page is its own.
-
-type Json = Record<string, unknown> & { code?: string; detail?: string };
 
 describe("the competition page (JSON)", () => {
   let stack: Stack;
@@ -19,18 +17,8 @@ describe("the competition page (JSON)", () => {
   // when test files run side by side on one database.
   const timeout = 293;
 
-  async function call(method: string, path: string, opts: { body?: unknown; token?: string } = {}) {
-    const res = await fetch(`${stack.url}${path}`, {
-      method,
-      headers: {
-        ...(opts.body !== undefined ? { "content-type": "application/json" } : {}),
-        ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
-      },
-      ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
-    });
-    const text = await res.text();
-    return { status: res.status, body: (text ? JSON.parse(text) : null) as Json };
-  }
+  const call = (method: string, path: string, opts: { body?: unknown; token?: string } = {}) =>
+    callApi(stack.url, method, path, opts);
   const page = async (path = "/api/v1/competition") => {
     const { status, body } = await call("GET", path);
     expect(status, JSON.stringify(body)).toBe(200);

@@ -4,13 +4,13 @@ import { createCompetition, type NewCompetition, type PhaseSpec } from "@holdout
 import { TEST_TESTSET_DIR, uniqueName } from "../support/env.ts";
 import { tarBuffer } from "../support/images.ts";
 import { seedScoredEntries } from "../support/seed.ts";
-import { startStack, type Stack } from "../support/stack.ts";
+import { callApi, startStack, type ApiBody, type Stack } from "../support/stack.ts";
 
 // Several competitions on one server (docs/architecture.md, "The HTTP API"): each under its own
 // URLs with its own teams, quotas, phases and leaderboard, nothing crossing between them, while
 // the top-level URLs keep serving the default competition.
 
-type Json = Record<string, unknown> & { code?: string; detail?: string };
+type Json = ApiBody;
 
 describe("competitions on one server", () => {
   let stack: Stack;
@@ -18,18 +18,8 @@ describe("competitions on one server", () => {
   let later: { slug: string; opensAt: Date };
   const email = `${uniqueName("both")}@example.org`;
 
-  async function call(method: string, path: string, opts: { body?: unknown; token?: string } = {}) {
-    const res = await fetch(`${stack.url}${path}`, {
-      method,
-      headers: {
-        ...(opts.body !== undefined ? { "content-type": "application/json" } : {}),
-        ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
-      },
-      ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
-    });
-    const text = await res.text();
-    return { status: res.status, body: (text ? JSON.parse(text) : null) as Json };
-  }
+  const call = (method: string, path: string, opts: { body?: unknown; token?: string } = {}) =>
+    callApi(stack.url, method, path, opts);
   async function register(api: string, email = `${uniqueName("t")}@example.org`) {
     const { status, body } = await call("POST", `${api}/teams`, {
       body: {

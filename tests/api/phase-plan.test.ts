@@ -2,13 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCompetition, listAudit, listPhases, type PhaseSpec } from "@holdout/db";
 import { TEST_TESTSET_DIR, uniqueName } from "../support/env.ts";
 import { tarBuffer } from "../support/images.ts";
-import { startStack, type Stack } from "../support/stack.ts";
+import { callApi, startStack, type ApiBody, type Stack } from "../support/stack.ts";
 
 // An organizer changes a competition's plan of phases while it runs (PUT …/admin/competition/phases,
 // as `holdout competition phases SLUG --phase …`): dates move, the open phase ends early or later,
 // phases to come change; what entries were made under stays as it was; a refusal changes nothing.
 
-type Json = Record<string, unknown> & { code?: string; detail?: string };
+type Json = ApiBody;
 
 describe("changing a competition's phases", () => {
   let stack: Stack;
@@ -16,15 +16,8 @@ describe("changing a competition's phases", () => {
   const hour = 3_600_000;
   const at = (ms: number) => new Date(Date.now() + ms);
 
-  async function call(method: string, path: string, body: unknown, token?: string) {
-    const res = await fetch(`${stack.url}${path}`, {
-      method,
-      headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: JSON.stringify(body),
-    });
-    const text = await res.text();
-    return { status: res.status, body: (text ? JSON.parse(text) : null) as Json };
-  }
+  const call = (method: string, path: string, body: unknown, token?: string) =>
+    callApi(stack.url, method, path, { body, ...(token ? { token } : {}) });
   async function competition(phases: PhaseSpec[]) {
     const slug = uniqueName("plan");
     const c = await createCompetition(

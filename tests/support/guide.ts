@@ -1,5 +1,6 @@
 import { writeFileSync } from "node:fs";
 import path from "node:path";
+import { it } from "vitest";
 import { spawnProcess, type Proc } from "./processes.ts";
 
 /**
@@ -94,4 +95,27 @@ export class GuideShell {
   async close(): Promise<void> {
     await this.#proc.stop("SIGKILL");
   }
+}
+
+/**
+ * The `it` of a guide's session: each part runs only if every earlier part passed (they are one
+ * person's session, each part building on the last); after a failure the rest are skipped.
+ */
+export function sessionParts(): (name: string, timeout: number, body: () => Promise<void>) => void {
+  let broken = false;
+  return (name, timeout, body) => {
+    it(
+      name,
+      async (ctx) => {
+        if (broken) ctx.skip();
+        try {
+          await body();
+        } catch (err) {
+          broken = true;
+          throw err;
+        }
+      },
+      timeout,
+    );
+  };
 }

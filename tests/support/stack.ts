@@ -249,3 +249,25 @@ export async function uploadImage(url: string, token: string, file: string, fiel
   });
   return { status: res.status, body: (await res.json()) as { id: string; state: string; code?: string } };
 }
+
+/** A JSON answer of the API (a problem document carries `code` and `detail`). */
+export type ApiBody = Record<string, unknown> & { code?: string; detail?: string };
+
+/** A call to the JSON API at `url`: its status and parsed body (null when empty). */
+export async function callApi(
+  url: string,
+  method: string,
+  path: string,
+  opts: { body?: unknown; token?: string } = {},
+): Promise<{ status: number; body: ApiBody }> {
+  const res = await fetch(`${url}${path}`, {
+    method,
+    headers: {
+      ...(opts.body !== undefined ? { "content-type": "application/json" } : {}),
+      ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
+    },
+    ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
+  });
+  const text = await res.text();
+  return { status: res.status, body: (text ? JSON.parse(text) : null) as ApiBody };
+}

@@ -7,7 +7,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../support/env.ts";
-import { GuideShell, guideSteps, type GuideStep } from "../support/guide.ts";
+import { GuideShell, guideSteps, sessionParts, type GuideStep } from "../support/guide.ts";
 import { baseEnv, Cleanup, freePort } from "../support/processes.ts";
 
 // The organizer guide (docs/organizer-guide.md), run as written: its marked blocks, pasted in order
@@ -60,24 +60,9 @@ let ops = "";
 let shell: GuideShell | undefined;
 let team = { token: "", submission: "" };
 let tornDown = false;
-let broken = false;
 
-/** Runs the test's part only if every earlier part passed: they are one organizer's session. */
-function part(name: string, timeout: number, body: () => Promise<void>) {
-  it(
-    name,
-    async (ctx) => {
-      if (broken) ctx.skip();
-      try {
-        await body();
-      } catch (err) {
-        broken = true;
-        throw err;
-      }
-    },
-    timeout,
-  );
-}
+/** One organizer's session. */
+const part = sessionParts();
 
 const ran: string[] = [];
 const timings: string[] = [];

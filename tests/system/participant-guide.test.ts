@@ -7,7 +7,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../support/env.ts";
-import { GuideShell, guideSteps, type GuideStep } from "../support/guide.ts";
+import { GuideShell, guideSteps, sessionParts, type GuideStep } from "../support/guide.ts";
 import { baseEnv, Cleanup } from "../support/processes.ts";
 import { startStack, type Stack } from "../support/stack.ts";
 
@@ -62,25 +62,10 @@ describe("the participant guide, run as written", () => {
   let stack: Stack;
   let work = "";
   let shell: GuideShell | undefined;
-  let broken = false;
   const timings: string[] = [];
 
-  /** Runs the test's part only if every earlier part passed: they are one participant's session. */
-  function part(name: string, timeout: number, body: () => Promise<void>) {
-    it(
-      name,
-      async (ctx) => {
-        if (broken) ctx.skip();
-        try {
-          await body();
-        } catch (err) {
-          broken = true;
-          throw err;
-        }
-      },
-      timeout,
-    );
-  }
+  /** One participant's session. */
+  const part = sessionParts();
 
   async function runSteps(...names: string[]): Promise<string> {
     let printed = "";

@@ -1,4 +1,4 @@
-import type { findScoreForAudit, ScoreRecord } from "@holdout/db";
+import type { findScoreForAudit, PartScoreRecord, ScoreRecord, StoredPartFigures } from "@holdout/db";
 
 /** The stored score an audit re-computes (packages/db findScoreForAudit). */
 export type StoredScore = NonNullable<Awaited<ReturnType<typeof findScoreForAudit>>>;
@@ -39,22 +39,8 @@ function same(a: Value | undefined, b: Value | undefined): boolean {
   return Object.is(a ?? null, b ?? null);
 }
 
-interface PartTask {
-  task: string;
-  auc: number;
-  aucLo: number | null;
-  aucHi: number | null;
-  radsBelowCurve: number;
-}
-
-interface Part {
-  meanAuc: number;
-  meanRadsBelowCurve: number;
-  score: number;
-  meanAucLo: number | null;
-  meanAucHi: number | null;
-  tasks: unknown;
-}
+type PartTask = PartScoreRecord["tasks"][number];
+type Part = Omit<StoredPartFigures, "part">;
 
 /**
  * JSON text with every object's keys sorted: PostgreSQL's jsonb keeps its own key order, so the

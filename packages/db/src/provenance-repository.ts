@@ -1,6 +1,6 @@
 import type { Db } from "./client.ts";
 import type { Prisma } from "./generated/prisma/client.ts";
-import type { ScoreRecord } from "./score-repository.ts";
+import type { PartScoreRecord, ScoreRecord } from "./score-repository.ts";
 
 // Where a score came from (the worker records it with the score), what re-scores changed (kept,
 // never overwritten silently), and what the audit reads and marks. docs/architecture.md,
@@ -83,17 +83,12 @@ export interface ScoreFigures {
   score: number | null;
   meanAucLo: number | null;
   meanAucHi: number | null;
-  tasks: { task: string; auc: number; aucLo: number | null; aucHi: number | null; radsBelowCurve: number }[];
-  parts: {
-    part: string;
-    meanAuc: number;
-    meanRadsBelowCurve: number;
-    score: number;
-    meanAucLo: number | null;
-    meanAucHi: number | null;
-    tasks: unknown;
-  }[];
+  tasks: PartScoreRecord["tasks"];
+  parts: StoredPartFigures[];
 }
+
+/** A part's figures as stored: its tasks are JSON (PartScoreRecord's tasks when written by us). */
+export type StoredPartFigures = Omit<PartScoreRecord, "part" | "tasks"> & { part: string; tasks: unknown };
 
 /** The figures of a score about to be recorded. */
 export function figuresOfRecord(r: ScoreRecord): ScoreFigures {

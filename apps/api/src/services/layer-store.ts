@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { mkdir, open, rename, rm } from "node:fs/promises";
+import { mkdir, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -8,6 +8,7 @@ import { createGunzip } from "node:zlib";
 import { ArchiveRejection, ExpansionMeter } from "@holdout/archive";
 import { forgetLayers, recordLayer, teamLayersByUse, type Db } from "@holdout/db";
 import { Errors } from "../errors.ts";
+import { fsyncPath } from "./files.ts";
 
 // The layer store of layered uploads (docs/architecture.md, "Layered uploads"): the uncompressed
 // layer tars a team sent, one file per team and digest, under the data directory. A layer enters the
@@ -96,7 +97,7 @@ export async function receiveLayer(
       );
     }
     await makeRoom(db, dataDir, teamId, claimed, size, limits.maxTeamBytes);
-    await fsyncFile(partial);
+    await fsyncPath(partial);
     await rename(partial, layerFile(dataDir, teamId, claimed));
     await recordLayer(db, { teamId, digest: claimed, size });
   } catch (err) {
@@ -179,14 +180,5 @@ async function makeRoom(
       await rm(layerFile(dataDir, teamId, gone), { force: true });
     }
     total -= Number(layer.size);
-  }
-}
-
-async function fsyncFile(file: string): Promise<void> {
-  const handle = await open(file, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }

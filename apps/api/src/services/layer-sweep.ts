@@ -3,7 +3,8 @@ import path from "node:path";
 import { forgetLayers, layersUnusedSince, recordedLayers, type Db } from "@holdout/db";
 import { UUID } from "../schemas/common.ts";
 import { layerFile, layersDirOf, PARTIAL_PREFIX } from "./layer-store.ts";
-import { startPeriodic, type PeriodicLog } from "./periodic.ts";
+import { namesIn } from "./files.ts";
+import { EveryStep, startPeriodic, type PeriodicLog } from "./periodic.ts";
 
 // The layer store's garbage collection, run with the abandoned uploads' sweep: layers unused for the
 // retention period go (record first, then file: a layer answered as held always has its file, but
@@ -20,14 +21,7 @@ const HEX = /^[0-9a-f]{64}$/;
 export async function sweepLayerStore(db: Db, dataDir: string, retentionMs: number, now = new Date()) {
   let expired = 0;
   let orphans = 0;
-  const failures: unknown[] = [];
-  const attempt = async (step: () => Promise<unknown>) => {
-    try {
-      await step();
-    } catch (err) {
-      failures.push(err);
-    }
-  };
+  const steps = new EveryStep();
 
   const before = new Date(now.getTime() - retentionMs);
   const byTeam = new Map<string, string[]>();
@@ -35,7 +29,7 @@ export async function sweepLayerStore(db: Db, dataDir: string, retentionMs: numb
     byTeam.set(teamId, [...(byTeam.get(teamId) ?? []), digest]);
   }
   for (const [teamId, digests] of byTeam) {
-    await attempt(async () => {
+    await steps.attempt(async () => {
       for (const gone of await forgetLayers(db, teamId, digests, before)) {
         await rm(layerFile(dataDir, teamId, gone), { force: true });
         expired++;
@@ -44,12 +38,9 @@ export async function sweepLayerStore(db: Db, dataDir: string, retentionMs: numb
   }
 
   const root = layersDirOf(dataDir);
-  const teams = await readdir(root).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === "ENOENT") return [] as string[];
-    throw err;
-  });
+  const teams = await namesIn(root);
   for (const teamId of teams.filter((t) => UUID.test(t))) {
-    await attempt(async () => {
+    await steps.attempt(async () => {
       const dir = path.join(root, teamId);
       // An emptied directory stays: an upload may be about to write into it.
       const names = await readdir(dir);
@@ -75,9 +66,7 @@ export async function sweepLayerStore(db: Db, dataDir: string, retentionMs: numb
       }
     });
   }
-  if (failures.length > 0) {
-    throw new AggregateError(failures, `${failures.length} step(s) of the layer store's sweep failed`);
-  }
+  steps.finish("the layer store's sweep");
   return { expired, orphans };
 }
 

@@ -34,3 +34,26 @@ export function startPeriodic<T extends object>(
     await first;
   };
 }
+
+/**
+ * A sweep's steps, each tried whatever failed before it (one thing that cannot be cleaned keeps
+ * nothing else from being cleaned); `finish` then throws every failure at once.
+ */
+export class EveryStep {
+  readonly #failures: unknown[] = [];
+
+  async attempt(step: () => Promise<unknown>): Promise<void> {
+    try {
+      await step();
+    } catch (err) {
+      this.#failures.push(err);
+    }
+  }
+
+  /** Throws an AggregateError naming `what` (e.g. "the layer store's sweep") if any step failed. */
+  finish(what: string): void {
+    const failures = this.#failures;
+    if (failures.length > 0)
+      throw new AggregateError(failures, `${failures.length} step(s) of ${what} failed`);
+  }
+}

@@ -1,4 +1,4 @@
-import { open, readdir, rm } from "node:fs/promises";
+import { open, rm } from "node:fs/promises";
 import path from "node:path";
 import { FileStore } from "@tus/file-store";
 import { Server, type Upload } from "@tus/server";
@@ -8,7 +8,8 @@ import { liveReservationIds, releaseQuotaSlot, type Db } from "@holdout/db";
 import { Errors, type FieldProblem } from "../errors.ts";
 import { UUID } from "../schemas/common.ts";
 import { snifferFor } from "./content-check.ts";
-import { startPeriodic } from "./periodic.ts";
+import { namesIn } from "./files.ts";
+import { EveryStep, startPeriodic } from "./periodic.ts";
 import { fieldError, validateFields, type SubmissionFields } from "./upload-fields.ts";
 import { sweepDeadPartials } from "./upload-store.ts";
 
@@ -149,32 +150,20 @@ export function headRejection(kind: "image" | "bundle", head: Buffer): Error | n
  */
 export async function sweepAbandonedUploads(db: Db, dataDir: string, now = new Date()) {
   const dir = resumableDirOf(dataDir);
-  const names = await readdir(dir).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === "ENOENT") return [] as string[];
-    throw err;
-  });
+  const names = await namesIn(dir);
   const ids = [...new Set(names.map((n) => n.replace(/\.json$/, "")))].filter((id) => UUID.test(id));
   const live = await liveReservationIds(db, ids, now);
   const expired = ids.filter((id) => !live.has(id));
   // Every step is tried, whatever failed before it: one upload that cannot be cleaned keeps no
   // other's quota slot taken. The slot goes first: bytes left without one are swept next time.
-  const failures: unknown[] = [];
-  const attempt = async (step: () => Promise<unknown>) => {
-    try {
-      await step();
-    } catch (err) {
-      failures.push(err);
-    }
-  };
+  const steps = new EveryStep();
   for (const id of expired) {
-    await attempt(() => releaseQuotaSlot(db, id));
-    await attempt(() => removeResumable(dir, id));
+    await steps.attempt(() => releaseQuotaSlot(db, id));
+    await steps.attempt(() => removeResumable(dir, id));
   }
   const partials = await sweepDeadPartials(dataDir);
-  for (const id of partials) await attempt(() => releaseQuotaSlot(db, id));
-  if (failures.length > 0) {
-    throw new AggregateError(failures, `${failures.length} step(s) of the abandoned uploads' sweep failed`);
-  }
+  for (const id of partials) await steps.attempt(() => releaseQuotaSlot(db, id));
+  steps.finish("the abandoned uploads' sweep");
   return { resumable: expired.length, partial: partials.length };
 }
 

@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, open, readdir, rename, rm } from "node:fs/promises";
+import { mkdir, readdir, rename, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
@@ -7,6 +7,7 @@ import { pipeline } from "node:stream/promises";
 import type { MultipartFile } from "@fastify/multipart";
 import { Errors } from "../errors.ts";
 import { extractBundle, type BundleLimits } from "./bundle.ts";
+import { fsyncPath, namesIn } from "./files.ts";
 import { ContentCheck } from "./content-check.ts";
 import { commandOnImage, type SubmissionFields } from "./upload-fields.ts";
 
@@ -61,10 +62,7 @@ function isAlive(pid: number): boolean {
  */
 export async function sweepDeadPartials(dataDir: string): Promise<string[]> {
   const root = path.join(dataDir, PARTIAL_DIR);
-  const entries = await readdir(root).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === "ENOENT") return [] as string[];
-    throw err;
-  });
+  const entries = await namesIn(root);
   const ids: string[] = [];
   for (const tag of entries) {
     const dash = tag.lastIndexOf("-");
@@ -186,15 +184,5 @@ async function placeUpload(
     if (fileName) await rm(path.join(uploadsDir, fileName), { force: true });
     if (bundleDir) await rm(path.join(target.dataDir, bundleDir), { recursive: true, force: true });
     throw err;
-  }
-}
-
-/** Flushes a file's data, or a directory's entries, to the disk. */
-async function fsyncPath(file: string): Promise<void> {
-  const handle = await open(file, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }
